@@ -1,0 +1,101 @@
+"""The agents' HTTP API (API Gateway HTTP API with a JWT authorizer in front).
+
+Every route takes the tenant and agent from the verified token's claims, never from the request.
+Routes stay thin: read the request, call ``helpdesk.ticketing.TicketService``, return the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEventV2
+
+from helpdesk.adapters.aws import StepFunctionsSlaTimers
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.config import client, settings
+from helpdesk.errors import HelpdeskError, Unauthorized
+from helpdesk.models import AgentRole, QueuePage, TicketView
+from helpdesk.observability import logger_for
+from helpdesk.responses import error_body
+from helpdesk.ticketing import TicketService
+
+logger = logger_for("agent-api")
+app = APIGatewayHttpResolver(enable_validation=True)
+
+TENANT_CLAIM = "custom:tenant_id"
+ROLE_CLAIM = "custom:role"
+
+
+@dataclass(frozen=True)
+class Identity:
+    tenant_id: str
+    agent_id: str
+    role: AgentRole
+
+
+@lru_cache(maxsize=1)
+def tickets() -> TicketService:
+    cfg = settings()
+    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
+    return TicketService(repository, StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn))
+
+
+def identity() -> Identity:
+    """Who is calling, from the claims API Gateway's JWT authorizer verified."""
+    event: APIGatewayProxyEventV2 = app.current_event  # type: ignore[assignment]
+    claims = ((event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
+    tenant_id, agent_id, role = claims.get(TENANT_CLAIM), claims.get("sub"), claims.get(ROLE_CLAIM, "agent")
+    if not tenant_id or not agent_id:
+        raise Unauthorized("a verified agent token is required")
+    try:
+        return Identity(tenant_id, agent_id, AgentRole(role))
+    except ValueError:
+        raise Unauthorized("token carries an unknown role") from None
+
+
+@app.get("/tickets")
+def list_queue(
+    team_id: Annotated[str | None, Query(max_length=128)] = None,
+    assignee_id: Annotated[str | None, Query(max_length=128, description="An agent id, or 'me'")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> QueuePage:
+    """Open tickets, soonest SLA deadline first (tenant-wide, one team's, or one agent's queue)."""
+    me = identity()
+    if assignee_id == "me":
+        assignee_id = me.agent_id
+    return tickets().queue(me.tenant_id, team_id=team_id, assignee_id=assignee_id, limit=limit, cursor=cursor)
+
+
+@app.get("/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> TicketView:
+    """One ticket with its whole timeline."""
+    return tickets().ticket_view(identity().tenant_id, ticket_id)
+
+
+@app.exception_handler(HelpdeskError)
+def _domain_error(exc: HelpdeskError) -> Response:
+    return Response(status_code=exc.status, content_type="application/json",
+                    body=error_body(exc.code, exc.message, **exc.details))
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
+    fields = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+    return Response(status_code=422, content_type="application/json",
+                    body=error_body("validation_error", "the request is not valid", fields=fields))
+
+
+@app.exception_handler(ValueError)
+def _bad_request(exc: ValueError) -> Response:
+    return Response(status_code=400, content_type="application/json", body=error_body("bad_request", str(exc)))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

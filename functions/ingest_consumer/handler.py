@@ -1,0 +1,51 @@
+"""SQS consumer of the ingest queue: canonical envelopes → orders and tickets in DynamoDB.
+
+Powertools batch processing reports each failed record on its own, so one bad message goes back
+to the queue (and after maxReceiveCount to the dead-letter queue) without holding up the batch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from helpdesk.adapters.aws import StepFunctionsSlaTimers
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.config import client, settings
+from helpdesk.ingest import EnvelopeProcessor
+from helpdesk.models import IngestEnvelope
+from helpdesk.observability import MetricUnit, logger_for, metrics_for
+from helpdesk.ticketing import TicketService
+
+logger = logger_for("ingest-consumer")
+metrics = metrics_for("ingest-consumer")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@lru_cache(maxsize=1)
+def envelope_processor() -> EnvelopeProcessor:
+    cfg = settings()
+    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
+    timers = StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn)
+    return EnvelopeProcessor(repository, TicketService(repository, timers))
+
+
+def record_handler(record: SQSRecord) -> None:
+    envelope = IngestEnvelope.model_validate_json(record.body)
+    result = envelope_processor().process(envelope)
+    logger.info("envelope processed", extra={
+        "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,
+        "tickets_created": result.tickets_created, "messages_stored": result.messages_stored,
+        "duplicates": result.duplicates, "orders_written": result.orders_written,
+    })
+    metrics.add_metric(name="TicketsCreated", unit=MetricUnit.Count, value=result.tickets_created)
+    metrics.add_metric(name="MessagesStored", unit=MetricUnit.Count, value=result.messages_stored)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,125 @@
+"""A demo seller for the local stack, and a simulated WooCommerce shop that posts real-format,
+signed order webhooks (the body is the order as WooCommerce's REST API v3 documents it)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.models import Channel, SlaPolicy, SlaTarget, Store, Tenant
+from infrastructure.local.template import ROOT
+
+TENANT_ID = "demo"
+STORE_ID = "woo-demo"
+AGENT_ID = "agent-ada"
+WEBHOOK_SECRET = "demo-woocommerce-webhook-secret"  # noqa: S105 - demo shop only
+SAMPLE = ROOT / "infrastructure/local/samples/woocommerce/order_727.json"
+
+BUYER_NOTES = [
+    ("Anna Rossi", "anna.rossi@example.it", "Buongiorno, potete spedire l'ordine entro venerdì? Grazie"),
+    ("Lukas Weber", "lukas.weber@example.de", "Bitte stornieren Sie meine Bestellung, ich habe mich vertan."),
+    ("Camille Martin", "camille.martin@example.fr", "Bonjour, où en est ma commande ? Je n'ai pas de suivi."),
+    ("John Doe", "john.doe@example.com", "Please leave the parcel with the neighbour at number 12."),
+    ("Lucía García", "lucia.garcia@example.es", "Hola, ¿puedo cambiar la dirección de envío?"),
+]
+
+
+def seed(repository: DynamoRepository, secrets_client: Any, first_response_minutes: int = 2) -> Store:
+    """Demo tenant, its WooCommerce store (secret in Secrets Manager) and a short demo SLA."""
+    now = datetime.now(UTC)
+    repository.put_tenant(Tenant(tenant_id=TENANT_ID, name="Demo Seller", time_zone="Europe/Rome",
+                                 languages=["en", "it", "de", "fr", "es"], created_at=now))
+    repository.put_sla_policy(SlaPolicy(
+        tenant_id=TENANT_ID, policy_id="demo-fast", name="Demo: answer within minutes",
+        target=SlaTarget(first_response_minutes=first_response_minutes, next_response_minutes=first_response_minutes),
+    ))
+    secret_name = f"helpdesk/{TENANT_ID}/{STORE_ID}"
+    secrets_client.create_secret(Name=secret_name, SecretString=json.dumps({"webhook_secret": WEBHOOK_SECRET}))
+    store = Store(tenant_id=TENANT_ID, store_id=STORE_ID, channel=Channel.WOOCOMMERCE,
+                  display_name="Demo WooCommerce shop", default_language="en",
+                  brand_signature="— The Demo Shop team", base_url="https://demo-shop.example",
+                  secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
+    repository.put_store(store)
+    return store
+
+
+def order_payload(order_id: int, buyer: tuple[str, str, str], when: datetime) -> dict[str, Any]:
+    order = copy.deepcopy(json.loads(SAMPLE.read_text()))
+    name, email, note = buyer
+    first, _, last = name.partition(" ")
+    order.update(id=order_id, number=str(order_id), order_key=f"wc_order_{order_id:013x}", customer_note=note,
+                 date_created=when.strftime("%Y-%m-%dT%H:%M:%S"), date_created_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"),
+                 date_modified=when.strftime("%Y-%m-%dT%H:%M:%S"),
+                 date_modified_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"))
+    order["billing"].update(first_name=first, last_name=last, email=email)
+    order["shipping"].update(first_name=first, last_name=last)
+    for link in order["_links"]["self"]:
+        link["href"] = f"https://demo-shop.example/wp-json/wc/v3/orders/{order_id}"
+    return order
+
+
+def signed_headers(body: bytes, secret: str, topic: str, delivery_id: int, webhook_id: int = 12) -> dict[str, str]:
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    resource, event = topic.split(".")
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)",
+        "X-WC-Webhook-Source": "https://demo-shop.example/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-Signature": signature,
+        "X-WC-Webhook-ID": str(webhook_id),
+        "X-WC-Webhook-Delivery-ID": str(delivery_id),
+    }
+
+
+class SimulatedWooCommerceShop:
+    """Posts an ``order.created`` webhook with a buyer's note every ``interval`` seconds."""
+
+    def __init__(self, webhook_url: str, interval: float = 20.0, seed_value: int = 7) -> None:
+        self.webhook_url = webhook_url
+        self.interval = interval
+        self._random = random.Random(seed_value)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_order = 1000
+        self.sent: list[int] = []
+
+    def post_order(self) -> httpx.Response:
+        self._next_order += 1
+        buyer = BUYER_NOTES[(self._next_order - 1001) % len(BUYER_NOTES)]
+        when = datetime.now(UTC) - timedelta(seconds=self._random.randint(0, 30))
+        body = json.dumps(order_payload(self._next_order, buyer, when)).encode()
+        headers = signed_headers(body, WEBHOOK_SECRET, "order.created", delivery_id=50000 + self._next_order)
+        response = httpx.post(self.webhook_url, content=body, headers=headers, timeout=10)
+        self.sent.append(response.status_code)
+        return response
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="simulated-woocommerce")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.post_order()
+                print(f"[shop] order #{self._next_order} webhook → HTTP {response.status_code}", flush=True)
+            except httpx.HTTPError as exc:
+                print(f"[shop] webhook failed: {exc}", flush=True)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)

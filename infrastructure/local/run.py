@@ -1,0 +1,168 @@
+"""`make run`: the whole helpdesk on this machine, no AWS account, no Docker.
+
+moto (server mode) with template.yaml's resources, the HTTP routes under uvicorn, the SQS event
+sources polled in-process, a demo seller and a simulated WooCommerce shop posting signed webhooks.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from helpdesk.adapters.dynamodb import DynamoRepository
+from infrastructure.local import demo, tokens
+from infrastructure.local.http import LocalHttpApi, Route
+from infrastructure.local.stack import LocalStack, free_port
+from infrastructure.local.template import http_routes
+
+
+class LocalSystem:
+    def __init__(self, http_port: int | None = None, moto_port: int | None = None,
+                 sla_minutes: int = 2) -> None:
+        self.stack = LocalStack(port=moto_port)
+        self.http_port = http_port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.http_port}"
+        self.jwt_key = secrets.token_bytes(32)
+        self.sla_minutes = sla_minutes
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LocalSystem:
+        self.stack.start()
+        repository = DynamoRepository(self.stack.client("dynamodb"), self.table_name)
+        demo.seed(repository, self.stack.client("secretsmanager"), first_response_minutes=self.sla_minutes)
+        routes = [Route(r["method"], r["path"], self.stack.functions[r["function"]].invoke, r["jwt"])
+                  for r in http_routes(self.stack.template)]
+        app = LocalHttpApi(routes, self.jwt_key)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.http_port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name="local-http")
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("local HTTP server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.stack.stop()
+
+    @property
+    def table_name(self) -> str:
+        return self.stack.resolver.refs["HelpdeskTable"]
+
+    def agent_token(self, agent_id: str = demo.AGENT_ID, tenant_id: str = demo.TENANT_ID,
+                    role: str = "admin") -> str:
+        return tokens.issue(self.jwt_key, tenant_id=tenant_id, agent_id=agent_id, role=role)
+
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/webhooks/{demo.TENANT_ID}/woocommerce/{demo.STORE_ID}"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "api": self.base_url,
+            "moto": self.stack.endpoint,
+            "webhook_url": self.webhook_url(),
+            "agent_token": self.agent_token(),
+            "tenant_id": demo.TENANT_ID,
+            "store_id": demo.STORE_ID,
+            "webhook_secret": demo.WEBHOOK_SECRET,
+            "sla_events_queue_url": self.stack.resolver.refs["SlaEventsQueue"],
+            "table": self.table_name,
+        }
+
+
+def watch_sla_events(system: LocalSystem, stop: threading.Event) -> None:
+    """Print SLA events (breaches) as the timers record them."""
+    sqs = system.stack.client("sqs")
+    url = system.stack.resolver.refs["SlaEventsQueue"]
+    while not stop.is_set():
+        try:
+            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        except Exception:  # noqa: BLE001 - shutting down
+            return
+        for message in response.get("Messages", []):
+            event = json.loads(message["Body"])
+            print(f"[sla] {event['type']}: ticket {event['ticket_id']} ({event['deadline']} due {event['due_at']})",
+                  flush=True)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="HTTP port of the API (default 3000)")
+    parser.add_argument("--moto-port", type=int, default=None, help="port of the local AWS (default: free)")
+    parser.add_argument("--shop-interval", type=float, default=20.0,
+                        help="seconds between simulated WooCommerce orders; 0 disables the shop")
+    parser.add_argument("--sla-minutes", type=int, default=2, help="demo first-response target in minutes")
+    parser.add_argument("--info-file", type=Path, default=None, help="write URLs and the demo token as JSON here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("werkzeug", "moto"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    system = LocalSystem(http_port=args.port, moto_port=args.moto_port, sla_minutes=args.sla_minutes).start()
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_sla_events, args=(system, stop), daemon=True)
+    watcher.start()
+    shop = None
+    if args.shop_interval > 0:
+        shop = demo.SimulatedWooCommerceShop(system.webhook_url(), interval=args.shop_interval)
+    info = system.info()
+    if args.info_file:
+        args.info_file.write_text(json.dumps(info, indent=2))
+    print(banner(info, args.sla_minutes), flush=True)
+    if shop:
+        shop.start()
+
+    def shutdown(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    stop.wait()
+    print("\nstopping…", flush=True)
+    if shop:
+        shop.stop()
+    system.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+def banner(info: dict[str, Any], sla_minutes: int) -> str:
+    token = info["agent_token"]
+    return f"""
+Helpdesk running locally (Ctrl-C stops everything)
+  Agent API       {info['api']}/tickets          (queue, soonest SLA due first)
+                  {info['api']}/tickets/{{id}}     (ticket with its messages)
+  Webhook URL     {info['webhook_url']}
+  Local AWS       {info['moto']}          (moto; dashboard at /moto-api/)
+  Demo tenant     {info['tenant_id']}, store {info['store_id']} (WooCommerce), SLA {sla_minutes} min
+  Agent token     {token}
+
+Try:
+  curl -s -H "Authorization: Bearer {token}" {info['api']}/tickets | python3 -m json.tool
+
+A simulated WooCommerce shop posts a signed order.created webhook with a buyer's note every few
+seconds; each becomes a ticket. Leave one unanswered for {sla_minutes} min and its SLA breach is printed.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""The local AWS: moto in server mode with the resources of template.yaml, and the functions of
+template.yaml run in-process (SQS event sources polled, schedules ticked, Lambda invokes from Step
+Functions dispatched to the project's own handlers).
+
+Used by ``make run`` (infrastructure/local/run.py) and by the tests that need real AWS behaviour.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infrastructure.local.template import (
+    ROOT,
+    Resolver,
+    Unresolved,
+    function_environment,
+    load_template,
+    parameter_defaults,
+)
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"
+log = logging.getLogger("helpdesk.local")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LambdaContext:
+    """What a Lambda handler receives as its context, for in-process invocations."""
+
+    def __init__(self, function_name: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    module: str
+    handler_name: str
+    memory_mb: int
+    timeout_s: int
+    environment: dict[str, str]
+    events: dict[str, Any]
+    _handler: Callable[..., Any] | None = field(default=None, repr=False)
+
+    def handler(self) -> Callable[..., Any]:
+        if self._handler is None:
+            self._handler = getattr(importlib.import_module(self.module), self.handler_name)
+        return self._handler
+
+    def invoke(self, event: Any) -> Any:
+        return self.handler()(event, LambdaContext(self.name, self.memory_mb, self.timeout_s))
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``stop()`` (or use it as a context manager)."""
+
+    def __init__(self, port: int | None = None, stage: str = "local", poll_event_sources: bool = True) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.stage = stage
+        self.poll_event_sources = poll_event_sources
+        self.template = load_template()
+        self.resolver = Resolver(REGION, ACCOUNT_ID, parameter_defaults(self.template, {"Stage": stage}))
+        self.functions: dict[str, LocalFunction] = {}
+        self.state_machines: dict[str, str] = {}
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        self._set_env({
+            "MOTO_PORT": str(self.port),  # moto's Step Functions engine calls services on this port
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Helpdesk",
+        })
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self._configure_moto()
+        self._install_lambda_dispatch()
+        self._create_resources()
+        self._set_env(self._merged_function_env())
+        from helpdesk import config
+
+        config.reset()
+        if self.poll_event_sources:
+            self._start_event_sources()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        from helpdesk import config
+
+        config.reset()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(service, endpoint_url=self.endpoint, region_name=REGION,
+                                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _configure_moto(self) -> None:
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        import httpx
+
+        httpx.post(f"{self.endpoint}/moto-api/config", content=body, timeout=10,
+                   headers={"Content-Type": "application/json"}).raise_for_status()
+
+    def _install_lambda_dispatch(self) -> None:
+        """moto cannot run Lambda code without Docker; its simple backend's ``invoke`` is the one
+        place a Step Functions Lambda task or a boto3 invoke can reach our handler in-process."""
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        stack = self
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: Any) -> Any:
+            name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
+            function = next((f for f in stack.functions.values() if name in (f.name, f.logical_id)), None)
+            if function is None:
+                raise KeyError(f"no local function {function_name}")
+            payload = json.loads(body) if body else {}
+            return json.dumps(function.invoke(payload), default=str).encode()
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    # --- resources ----------------------------------------------------------------------------
+
+    def _physical_name(self, logical_id: str) -> str:
+        return f"helpdesk-{self.stage}-{logical_id}"
+
+    def _create_resources(self) -> None:
+        pending = dict(self.template["Resources"])
+        while pending:
+            progressed = False
+            for logical_id, resource in list(pending.items()):
+                try:
+                    self._create(logical_id, resource)
+                except Unresolved:
+                    continue
+                del pending[logical_id]
+                progressed = True
+            if not progressed:
+                raise RuntimeError(f"cannot resolve resources: {sorted(pending)}")
+
+    def _create(self, logical_id: str, resource: dict[str, Any]) -> None:
+        kind = resource["Type"]
+        props = resource.get("Properties", {})
+        name = self._physical_name(logical_id)
+        arn_base = f"{REGION}:{ACCOUNT_ID}"
+        if kind == "AWS::DynamoDB::Table":
+            self._create_table(name, self.resolver.resolve(props))
+            self.resolver.refs[logical_id] = name
+            self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{arn_base}:table/{name}"
+            self.resolver.attributes[(logical_id, "StreamArn")] = f"arn:aws:dynamodb:{arn_base}:table/{name}/stream/0"
+        elif kind == "AWS::S3::Bucket":
+            bucket = name.lower()
+            self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            self.resolver.refs[logical_id] = bucket
+            self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{bucket}"
+        elif kind == "AWS::SQS::Queue":
+            resolved = self.resolver.resolve(props)
+            attributes = {k: str(v) for k, v in resolved.items()
+                          if k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")}
+            if "RedrivePolicy" in resolved:
+                attributes["RedrivePolicy"] = json.dumps(resolved["RedrivePolicy"])
+            url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            self.resolver.refs[logical_id] = url
+            self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{arn_base}:{name}"
+            self.resolver.attributes[(logical_id, "QueueName")] = name
+        elif kind == "AWS::Serverless::StateMachine":
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            arn = self.client("stepfunctions").create_state_machine(
+                name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+                type=props.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            self.state_machines[logical_id] = arn
+            self.resolver.refs[logical_id] = arn
+            self.resolver.attributes[(logical_id, "Name")] = name
+            self.resolver.attributes[(logical_id, "Arn")] = arn
+        elif kind == "AWS::Serverless::Function":
+            self._register_function(logical_id, name, props)
+        else:
+            # Layer (on sys.path already), HTTP API (served by the local HTTP adapter), Cognito
+            # (replaced by locally signed tokens), log groups: nothing to create in moto.
+            self.resolver.refs[logical_id] = name
+            self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:local:{arn_base}:{name}"
+
+    def _create_table(self, name: str, props: dict[str, Any]) -> None:
+        params: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            params["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            params["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        self.client("dynamodb").create_table(**params)
+
+    def _register_function(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
+        globals_fn = self.template.get("Globals", {}).get("Function", {})
+        env = self.resolver.resolve(function_environment(self.template, props))
+        code_dir = props["CodeUri"].strip("/")
+        module_file, handler_name = props["Handler"].rsplit(".", 1)
+        self.functions[logical_id] = LocalFunction(
+            logical_id=logical_id,
+            name=name,
+            module=f"{code_dir.replace('/', '.')}.{module_file}",
+            handler_name=handler_name,
+            memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            environment={k: str(v) for k, v in env.items()},
+            events=self.resolver.resolve(props.get("Events", {})),
+        )
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+
+    def _merged_function_env(self) -> dict[str, str]:
+        """All functions share this process: their variables must agree (they name the same resources)."""
+        merged: dict[str, str] = {}
+        for function in self.functions.values():
+            for key, value in function.environment.items():
+                if key in merged and merged[key] != value:
+                    raise RuntimeError(f"functions disagree on {key}; the local stack runs them in one process")
+                merged[key] = value
+        return merged
+
+    # --- event sources ------------------------------------------------------------------------
+
+    def _start_event_sources(self) -> None:
+        for function in self.functions.values():
+            for event in function.events.values():
+                if event["Type"] == "SQS":
+                    self._spawn(self._poll_sqs, function, event["Properties"])
+                elif event["Type"] == "Schedule":
+                    self._spawn(self._tick_schedule, function, event["Properties"])
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"local-{args[0].logical_id}")
+        thread.start()
+        self._threads.append(thread)
+
+    def queue_url_for_arn(self, arn: str) -> str:
+        return f"{self.endpoint}/{ACCOUNT_ID}/{arn.rsplit(':', 1)[1]}"
+
+    def drain_sqs_once(self, function: LocalFunction, props: dict[str, Any], wait_seconds: int = 0) -> int:
+        """Receive one batch and hand it to the function as Lambda's SQS event source would."""
+        sqs = self.client("sqs")
+        arn = props["Queue"]
+        url = self.queue_url_for_arn(arn)
+        response = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=min(int(props.get("BatchSize", 10)), 10),
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
+        try:
+            result = function.invoke(event) or {}
+        except Exception:  # the whole batch returns to the queue, as in Lambda
+            log.exception("%s failed on a batch of %d", function.logical_id, len(messages))
+            return len(messages)
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+            ])
+        return len(messages)
+
+    def _poll_sqs(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.drain_sqs_once(function, props, wait_seconds=0):
+                    self._stop.wait(0.2)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("polling %s failed", function.logical_id)
+                self._stop.wait(1)
+
+    def _tick_schedule(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        seconds = schedule_seconds(str(props.get("Schedule", "")))
+        if seconds is None:
+            log.warning("%s: schedule %r is not a rate(); not run locally", function.logical_id, props.get("Schedule"))
+            return
+        while not self._stop.wait(seconds):
+            try:
+                function.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+            except Exception:
+                log.exception("scheduled %s failed", function.logical_id)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType"),
+                "stringListValues": [], "binaryListValues": []}
+            for k, v in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def schedule_seconds(expression: str) -> int | None:
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        return None
+    amount, unit = int(match.group(1)), match.group(2)
+    return amount * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
+
+
+def repo_path(*parts: str) -> Path:
+    return ROOT.joinpath(*parts)

@@ -1,0 +1,89 @@
+"""Small gateways over S3, SQS, Step Functions and Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from helpdesk.adapters import keys
+from helpdesk.errors import NotFound
+from helpdesk.models import IngestEnvelope, Store
+from helpdesk.sla import TimerRequest
+
+
+class S3RawStore:
+    """Raw payloads exactly as the channel sent them, for audit and replay."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str]) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type or "application/octet-stream",
+            Metadata={k: _ascii(v) for k, v in metadata.items()},
+        )
+
+
+class SqsEnvelopePublisher:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._queue_url = queue_url
+
+    def publish(self, envelope: IngestEnvelope) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=envelope.model_dump_json(exclude_none=True),
+            MessageAttributes={
+                "tenant_id": {"DataType": "String", "StringValue": envelope.tenant_id},
+                "channel": {"DataType": "String", "StringValue": envelope.channel.value},
+            },
+        )
+
+
+class StepFunctionsSlaTimers:
+    """Starts one Standard execution per ticket deadline version (the name makes it idempotent)."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def start(self, request: TimerRequest) -> None:
+        payload = request.model_dump()
+        payload.update(pk=keys.ticket_pk(request.tenant_id, request.ticket_id), sk=keys.TICKET_SK)
+        try:
+            self._sfn.start_execution(stateMachineArn=self._arn, name=request.execution_name,
+                                      input=json.dumps(payload))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+
+
+class SecretsManagerSecrets:
+    """Webhook secrets from Secrets Manager, cached by Powertools' parameters utility."""
+
+    def __init__(self, max_age_seconds: int = 300) -> None:
+        self._max_age = max_age_seconds
+
+    def webhook_secret(self, store: Store) -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        if not store.secret_name:
+            raise NotFound("store has no webhook secret configured", store_id=store.store_id)
+        value = parameters.get_secret(store.secret_name, max_age=self._max_age)
+        secret = json.loads(value) if isinstance(value, str) and value.startswith("{") else value
+        if isinstance(secret, dict):
+            secret = secret.get("webhook_secret")
+        if not isinstance(secret, str) or not secret:
+            raise NotFound("store secret has no webhook_secret", store_id=store.store_id)
+        return secret
+
+
+def _ascii(value: str) -> str:
+    return value.encode("ascii", "replace").decode()

@@ -1,0 +1,354 @@
+"""The DynamoDB single-table repository (access patterns: docs/data-model.md).
+
+Concurrency: a ticket's state is written whole with ``version = :expected`` (optimistic lock) in
+the same transaction as its new message, the channel-message dedup marker and the thread pointer;
+DynamoDB errors become domain errors (DuplicateMessage, Conflict) for the service to act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from helpdesk.adapters import keys
+from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
+from helpdesk.models import (
+    Message,
+    Order,
+    QueuePage,
+    SlaPolicy,
+    Store,
+    Tenant,
+    Ticket,
+    TicketView,
+)
+from helpdesk.ports import QueueScope
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+_MAX_LOOKUP = 10
+M = TypeVar("M", bound=BaseModel)
+
+
+def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
+    """A pydantic model as a DynamoDB item (low-level format), ``None`` fields left out."""
+    plain = json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+    plain.update(extra)
+    return {k: _SER.serialize(v) for k, v in plain.items()}
+
+
+def from_item(model: type[M], item: dict[str, Any]) -> M:
+    plain = {k: _DESER.deserialize(v) for k, v in item.items() if k in model.model_fields}
+    return model.model_validate(plain)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class DynamoRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    # --- tenant configuration -----------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        self._put(to_item(tenant, PK=keys.tenant_pk(tenant.tenant_id), SK="PROFILE", entity="tenant"))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._get(keys.tenant_pk(tenant_id), "PROFILE")
+        return from_item(Tenant, item) if item else None
+
+    def put_store(self, store: Store) -> None:
+        self._put(to_item(store, PK=keys.tenant_pk(store.tenant_id), SK=keys.store_sk(store.store_id), entity="store"))
+
+    def get_store(self, tenant_id: str, store_id: str) -> Store | None:
+        item = self._get(keys.tenant_pk(tenant_id), keys.store_sk(store_id))
+        return from_item(Store, item) if item else None
+
+    def list_stores(self, tenant_id: str) -> list[Store]:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s("STORE#")},
+        )
+        return [from_item(Store, i) for i in items]
+
+    def put_sla_policy(self, policy: SlaPolicy) -> None:
+        self._put(to_item(policy, PK=keys.tenant_pk(policy.tenant_id), SK=keys.sla_policy_sk(policy.policy_id),
+                          entity="sla_policy"))
+
+    def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None:
+        item = self._get(keys.tenant_pk(tenant_id), keys.sla_policy_sk(policy_id))
+        return from_item(SlaPolicy, item) if item else None
+
+    # --- tickets ------------------------------------------------------------------------------
+
+    def find_message(self, tenant_id: str, store_id: str, channel_message_id: str) -> tuple[str, str] | None:
+        item = self._get(keys.channel_message_pk(tenant_id, store_id, channel_message_id), "CHMSG")
+        return (item["ticket_id"]["S"], item["message_id"]["S"]) if item else None
+
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None:
+        item = self._get(keys.ticket_pk(tenant_id, ticket_id), keys.TICKET_SK, consistent=True)
+        return from_item(Ticket, item) if item else None
+
+    def find_ticket_by_thread(self, tenant_id: str, store_id: str, thread_id: str) -> Ticket | None:
+        pointer = self._get(keys.thread_pk(tenant_id, store_id, thread_id), "THREAD")
+        return self.get_ticket(tenant_id, pointer["ticket_id"]["S"]) if pointer else None
+
+    def find_tickets_by_order(self, tenant_id: str, store_id: str, order_ref: str) -> list[Ticket]:
+        return self._tickets_by_lookup(tenant_id, keys.order_lookup_pk(tenant_id, store_id, order_ref))
+
+    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]:
+        return self._tickets_by_lookup(tenant_id, keys.email_lookup_pk(tenant_id, email))
+
+    def _tickets_by_lookup(self, tenant_id: str, lookup_pk: str) -> list[Ticket]:
+        response = self._db.query(
+            TableName=self._table,
+            IndexName=keys.LOOKUP,
+            KeyConditionExpression="lookup_pk = :pk",
+            ExpressionAttributeValues={":pk": _s(lookup_pk)},
+            ScanIndexForward=False,
+            Limit=_MAX_LOOKUP,
+        )
+        ids = list(dict.fromkeys(i["ticket_id"]["S"] for i in response.get("Items", [])))
+        if not ids:
+            return []
+        request = {self._table: {"Keys": [
+            {"PK": _s(keys.ticket_pk(tenant_id, t)), "SK": _s(keys.TICKET_SK)} for t in ids
+        ]}}
+        found: list[dict[str, Any]] = []
+        while request:
+            batch = self._db.batch_get_item(RequestItems=request)
+            found.extend(batch["Responses"].get(self._table, []))
+            request = batch.get("UnprocessedKeys") or {}
+        return [from_item(Ticket, i) for i in found]
+
+    def create_ticket(self, ticket: Ticket, message: Message) -> None:
+        items: list[dict[str, Any]] = [
+            self._put_new(self._dedup_item(message)),
+            self._put_new(self._ticket_item(ticket)),
+            self._put_new(self._message_item(message)),
+        ]
+        if ticket.channel_thread_id:
+            items.append(self._put_new(self._thread_item(ticket.tenant_id, ticket.store_id,
+                                                         ticket.channel_thread_id, ticket.ticket_id)))
+        items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(ticket, None))
+        self._transact(items)
+
+    def append_message(self, previous: Ticket, updated: Ticket, message: Message) -> None:
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        updated.version = previous.version + 1
+        ticket_put = {"Put": {
+            "TableName": self._table,
+            "Item": self._ticket_item(updated),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}},
+        }}
+        items: list[dict[str, Any]] = [
+            self._put_new(self._dedup_item(message)),
+            ticket_put,
+            self._put_new(self._message_item(message)),
+        ]
+        if message.channel_thread_id and message.channel_thread_id != previous.channel_thread_id:
+            items.append({"Put": {
+                "TableName": self._table,
+                "Item": self._thread_item(updated.tenant_id, message.store_id, message.channel_thread_id,
+                                          updated.ticket_id),
+                "ConditionExpression": "attribute_not_exists(PK) OR ticket_id = :t",
+                "ExpressionAttributeValues": {":t": _s(updated.ticket_id)},
+            }})
+        items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous))
+        try:
+            self._transact(items)
+        except Exception:
+            updated.version = previous.version
+            raise
+
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": _s(keys.ticket_pk(tenant_id, ticket_id))},
+            ConsistentRead=True,
+        )
+        ticket = next((i for i in items if i["SK"]["S"] == keys.TICKET_SK), None)
+        if ticket is None:
+            return None
+        messages = [from_item(Message, i) for i in items if i["SK"]["S"].startswith(keys.MESSAGE_PREFIX)]
+        return TicketView(ticket=from_item(Ticket, ticket), messages=messages)
+
+    def list_queue(
+        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
+    ) -> QueuePage:
+        index, pk_attr, pk = {
+            QueueScope.TENANT: (keys.TENANT_QUEUE, "queue_pk", lambda: keys.tenant_queue_pk(tenant_id)),
+            QueueScope.TEAM: (keys.TEAM_QUEUE, "team_queue_pk", lambda: keys.team_queue_pk(tenant_id, scope_id or "")),
+            QueueScope.AGENT: (keys.AGENT_QUEUE, "agent_queue_pk",
+                               lambda: keys.agent_queue_pk(tenant_id, scope_id or "")),
+        }[scope]
+        pk_value = pk()
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{pk_attr} = :pk",
+            "ExpressionAttributeValues": {":pk": _s(pk_value)},
+            "Limit": limit,
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = _decode_cursor(cursor, pk_attr, pk_value)
+        response = self._db.query(**params)
+        last = response.get("LastEvaluatedKey")
+        return QueuePage(
+            tickets=[from_item(Ticket, i) for i in response.get("Items", [])],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def upsert_order(self, order: Order) -> bool:
+        item = to_item(order, PK=keys.order_pk(order.tenant_id, order.store_id, order.order_ref), SK="ORDER",
+                       entity="order")
+        params: dict[str, Any] = {"TableName": self._table, "Item": item}
+        if order.updated_at is not None:
+            params["ConditionExpression"] = "attribute_not_exists(PK) OR updated_at <= :u"
+            params["ExpressionAttributeValues"] = {":u": item["updated_at"]}
+        try:
+            self._db.put_item(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False  # a newer version of the order is already stored
+            raise
+        return True
+
+    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None:
+        item = self._get(keys.order_pk(tenant_id, store_id, order_ref), "ORDER")
+        return from_item(Order, item) if item else None
+
+    # --- items --------------------------------------------------------------------------------
+
+    def _ticket_item(self, ticket: Ticket) -> dict[str, Any]:
+        extra: dict[str, Any] = {
+            "PK": keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
+            "SK": keys.TICKET_SK,
+            "entity": "ticket",
+        }
+        due = ticket.sla_due_at
+        if ticket.status.in_queue and due is not None:
+            # Sparse indexes: a ticket is in the queues only while an agent owes an answer.
+            sort_key = keys.queue_sk(due, ticket.ticket_id)
+            extra.update(queue_pk=keys.tenant_queue_pk(ticket.tenant_id), queue_sk=sort_key)
+            if ticket.team_id:
+                extra.update(team_queue_pk=keys.team_queue_pk(ticket.tenant_id, ticket.team_id), team_queue_sk=sort_key)
+            if ticket.assignee_id:
+                extra.update(agent_queue_pk=keys.agent_queue_pk(ticket.tenant_id, ticket.assignee_id),
+                             agent_queue_sk=sort_key)
+        if ticket.sla_breached_at is not None:
+            extra["sla_breached"] = True
+        return to_item(ticket, **extra)
+
+    @staticmethod
+    def _message_item(message: Message) -> dict[str, Any]:
+        return to_item(
+            message,
+            PK=keys.ticket_pk(message.tenant_id, message.ticket_id),
+            SK=keys.message_sk(message.created_at, message.message_id),
+            entity="message",
+        )
+
+    @staticmethod
+    def _dedup_item(message: Message) -> dict[str, Any]:
+        return {
+            "PK": _s(keys.channel_message_pk(message.tenant_id, message.store_id,
+                                             message.channel_message_id or message.message_id)),
+            "SK": _s("CHMSG"),
+            "entity": _s("channel_message"),
+            "ticket_id": _s(message.ticket_id),
+            "message_id": _s(message.message_id),
+        }
+
+    @staticmethod
+    def _thread_item(tenant_id: str, store_id: str, thread_id: str, ticket_id: str) -> dict[str, Any]:
+        return {
+            "PK": _s(keys.thread_pk(tenant_id, store_id, thread_id)),
+            "SK": _s("THREAD"),
+            "entity": _s("thread"),
+            "ticket_id": _s(ticket_id),
+        }
+
+    @staticmethod
+    def _link_items(ticket: Ticket, previous: Ticket | None) -> list[dict[str, Any]]:
+        """Lookup entries (order ref, buyer e-mail) the ticket did not have before."""
+        pk = keys.ticket_pk(ticket.tenant_id, ticket.ticket_id)
+        lookup_sk = f"{keys.sortable(ticket.created_at)}#{ticket.ticket_id}"
+        links = []
+        old_refs = set(previous.order_refs) if previous else set()
+        for ref in ticket.order_refs:
+            if ref not in old_refs:
+                links.append((f"{keys.LINK_PREFIX}ORDER#{ticket.store_id}#{ref}",
+                              keys.order_lookup_pk(ticket.tenant_id, ticket.store_id, ref)))
+        if ticket.customer_email and (previous is None or previous.customer_email != ticket.customer_email):
+            links.append((f"{keys.LINK_PREFIX}EMAIL#{ticket.customer_email}",
+                          keys.email_lookup_pk(ticket.tenant_id, ticket.customer_email)))
+        return [
+            {"PK": _s(pk), "SK": _s(sk), "entity": _s("link"), "ticket_id": _s(ticket.ticket_id),
+             "lookup_pk": _s(lookup_pk), "lookup_sk": _s(lookup_sk)}
+            for sk, lookup_pk in links
+        ]
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+    # --- low level ----------------------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise DuplicateMessage("channel message already stored") from None
+            raise Conflict("a concurrent change won; re-read and retry", reasons=reasons) from None
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self._table, Key={"PK": _s(pk), "SK": _s(sk)},
+                                     ConsistentRead=consistent)
+        return response.get("Item")
+
+    def _query_all(self, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._db.query(TableName=self._table, **params)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _encode_cursor(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, pk_attr: str, pk_value: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        raise InvalidCursor("cursor is not one this API returned") from None
+    # A cursor is only valid for the queue it came from: never a way into another partition.
+    if not isinstance(key, dict) or key.get(pk_attr) != {"S": pk_value}:
+        raise InvalidCursor("cursor belongs to another queue")
+    return key

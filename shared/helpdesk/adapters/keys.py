@@ -1,0 +1,85 @@
+"""Key shapes of the single table (docs/data-model.md explains every access pattern).
+
+The tenant id is the first part of every partition key, base table and indexes alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+TICKET_SK = "TICKET"
+MESSAGE_PREFIX = "MSG#"
+LINK_PREFIX = "LINK#"
+
+# Index names (template.yaml declares the same).
+TENANT_QUEUE = "TenantQueue"
+TEAM_QUEUE = "TeamQueue"
+AGENT_QUEUE = "AgentQueue"
+LOOKUP = "Lookup"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def store_sk(store_id: str) -> str:
+    return f"STORE#{store_id}"
+
+
+def sla_policy_sk(policy_id: str) -> str:
+    return f"SLA#{policy_id}"
+
+
+def cursor_sk(store_id: str, stream: str) -> str:
+    return f"CURSOR#{store_id}#{stream}"
+
+
+def ticket_pk(tenant_id: str, ticket_id: str) -> str:
+    return f"TENANT#{tenant_id}#TICKET#{ticket_id}"
+
+
+def message_sk(created_at: datetime, message_id: str) -> str:
+    return f"{MESSAGE_PREFIX}{sortable(created_at)}#{message_id}"
+
+
+def channel_message_pk(tenant_id: str, store_id: str, channel_message_id: str) -> str:
+    return f"TENANT#{tenant_id}#CHMSG#{store_id}#{channel_message_id}"
+
+
+def thread_pk(tenant_id: str, store_id: str, thread_id: str) -> str:
+    return f"TENANT#{tenant_id}#THREAD#{store_id}#{thread_id}"
+
+
+def order_pk(tenant_id: str, store_id: str, order_ref: str) -> str:
+    return f"TENANT#{tenant_id}#ORDER#{store_id}#{order_ref}"
+
+
+def order_lookup_pk(tenant_id: str, store_id: str, order_ref: str) -> str:
+    return f"TENANT#{tenant_id}#ORDERREF#{store_id}#{order_ref}"
+
+
+def email_lookup_pk(tenant_id: str, email: str) -> str:
+    return f"TENANT#{tenant_id}#EMAIL#{email.lower()}"
+
+
+def tenant_queue_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#QUEUE"
+
+
+def team_queue_pk(tenant_id: str, team_id: str) -> str:
+    return f"TENANT#{tenant_id}#TEAM#{team_id}#QUEUE"
+
+
+def agent_queue_pk(tenant_id: str, agent_id: str) -> str:
+    return f"TENANT#{tenant_id}#AGENT#{agent_id}#QUEUE"
+
+
+def queue_sk(due_at: datetime, ticket_id: str) -> str:
+    return f"{sortable(due_at)}#{ticket_id}"
+
+
+def sortable(moment: datetime) -> str:
+    """Fixed-width UTC timestamp: lexical order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

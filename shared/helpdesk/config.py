@@ -1,0 +1,47 @@
+"""Settings from the environment (template.yaml sets them), validated once per cold start, and the
+cached boto3 clients every function shares."""
+
+from __future__ import annotations
+
+import os
+from functools import cache, lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str
+    raw_bucket: str = ""
+    inbound_queue_url: str = ""
+    sla_state_machine_arn: str = ""
+    idempotency_table: str = ""
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        table_name=env["TABLE_NAME"],
+        raw_bucket=env.get("RAW_BUCKET", ""),
+        inbound_queue_url=env.get("INBOUND_QUEUE_URL", ""),
+        sla_state_machine_arn=env.get("SLA_STATE_MACHINE_ARN", ""),
+        idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+    )
+
+
+@cache
+def client(service: str) -> Any:
+    """One boto3 client per service and process. AWS_ENDPOINT_URL (set by the local stack) points
+    every client at moto; in Lambda it is unset and clients reach AWS."""
+    import boto3
+
+    return boto3.session.Session().client(service)
+
+
+def reset() -> None:
+    """Forget settings and clients (tests and the local stack switch environments)."""
+    settings.cache_clear()
+    client.cache_clear()

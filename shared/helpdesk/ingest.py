@@ -1,0 +1,141 @@
+"""From a channel delivery to canonical messages on the queue, keeping the raw payload. Plain Python.
+
+Order of work for one webhook delivery:
+1. the store must exist for this tenant and channel (else NotFound → 404);
+2. the signature is checked with the store's secret (else InvalidSignature → 401, nothing stored);
+3. the body is parsed; if it cannot be read it is kept under ``quarantine/`` and MalformedPayload
+   (→ 400 with the reason) is raised;
+4. the raw body is kept under ``raw/`` and the canonical envelope goes on the ingest queue.
+Steps 3-4 are what the webhook function makes idempotent on the channel's delivery id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from helpdesk.channels import webhook_connector
+from helpdesk.channels.base import WebhookConnector
+from helpdesk.errors import MalformedPayload, NotFound
+from helpdesk.models import IngestEnvelope, OrderEvent, Store
+from helpdesk.ports import EnvelopePublisher, RawPayloadStore, SecretProvider, TicketRepository
+from helpdesk.ticketing import TicketService, utc_now
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An authenticated delivery, ready to be stored."""
+
+    store: Store
+    connector: WebhookConnector
+    delivery_id: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+    ping: bool = False
+
+
+@dataclass(frozen=True)
+class Receipt:
+    delivery_id: str
+    raw_s3_key: str | None
+    messages: int
+    order_events: int
+    ping: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": "ping" if self.ping else "accepted",
+            "delivery_id": self.delivery_id,
+            "messages": self.messages,
+            "order_events": self.order_events,
+        }
+
+
+def raw_key(prefix: str, store: Store, delivery_id: str, at: datetime) -> str:
+    return f"{prefix}/{store.tenant_id}/{store.channel.value}/{store.store_id}/{at:%Y/%m/%d}/{delivery_id}"
+
+
+class WebhookIngestor:
+    def __init__(
+        self,
+        repository: TicketRepository,
+        secrets: SecretProvider,
+        raw_store: RawPayloadStore,
+        publisher: EnvelopePublisher,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._repo = repository
+        self._secrets = secrets
+        self._raw = raw_store
+        self._publisher = publisher
+        self._clock = clock
+
+    def authenticate(
+        self, tenant_id: str, channel: str, store_id: str, headers: Mapping[str, str], body: bytes
+    ) -> Delivery:
+        connector = webhook_connector(channel)
+        store = self._repo.get_store(tenant_id, store_id)
+        if store is None or store.channel.value != channel:
+            raise NotFound("unknown store", store_id=store_id)
+        received_at = self._clock()
+        if connector.is_ping(headers, body):
+            return Delivery(store, connector, "ping", headers, body, received_at, ping=True)
+        connector.verify(headers, body, self._secrets.webhook_secret(store))
+        return Delivery(store, connector, connector.delivery_id(headers, body), headers, body, received_at)
+
+    def ingest(self, delivery: Delivery) -> Receipt:
+        if delivery.ping:
+            return Receipt(delivery.delivery_id, None, 0, 0, ping=True)
+        store, at = delivery.store, delivery.received_at
+        key = raw_key("raw", store, delivery.delivery_id, at)
+        content_type = delivery.headers.get("content-type") or delivery.headers.get("Content-Type") or ""
+        try:
+            parsed = delivery.connector.parse(store, delivery.headers, delivery.body, key, at)
+        except MalformedPayload as exc:
+            quarantine = raw_key("quarantine", store, delivery.delivery_id, at)
+            self._raw.put(quarantine, delivery.body, content_type, {"reason": exc.message[:512]})
+            exc.details["quarantined_as"] = quarantine
+            raise
+        self._raw.put(key, delivery.body, content_type, {"delivery-id": delivery.delivery_id})
+        envelope = IngestEnvelope(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=store.channel,
+            delivery_id=delivery.delivery_id,
+            raw_s3_key=key,
+            messages=parsed.messages,
+            order_events=parsed.order_events,
+        )
+        self._publisher.publish(envelope)
+        return Receipt(delivery.delivery_id, key, len(parsed.messages), len(parsed.order_events))
+
+
+@dataclass(frozen=True)
+class EnvelopeResult:
+    tickets_created: int
+    messages_stored: int
+    duplicates: int
+    orders_written: int
+
+
+class EnvelopeProcessor:
+    """The ingest queue's consumer: orders first (so tickets find their order), then messages."""
+
+    def __init__(self, repository: TicketRepository, tickets: TicketService) -> None:
+        self._repo = repository
+        self._tickets = tickets
+
+    def process(self, envelope: IngestEnvelope) -> EnvelopeResult:
+        orders_written = sum(1 for event in envelope.order_events if self._apply_order(event))
+        created = stored = duplicates = 0
+        for message in envelope.messages:
+            result = self._tickets.receive(message)
+            duplicates += result.duplicate
+            stored += not result.duplicate
+            created += result.created_ticket
+        return EnvelopeResult(created, stored, duplicates, orders_written)
+
+    def _apply_order(self, event: OrderEvent) -> bool:
+        return self._repo.upsert_order(event.order)

@@ -1,0 +1,395 @@
+"""Domain model of the helpdesk: plain pydantic v2, no AWS here.
+
+Every record belongs to exactly one tenant (a seller account). Connectors turn a channel's own
+payloads into the two canonical models at the bottom of this module, ``InboundMessage`` and
+``OrderEvent``; everything after ingestion works on those only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _normalise_email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError("not a valid e-mail address")
+    return value
+
+
+EmailStr = Annotated[str, AfterValidator(_normalise_email)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False)
+
+
+# --- enumerations -------------------------------------------------------------------------------
+
+
+class Channel(StrEnum):
+    MIRAKL = "mirakl"
+    AMAZON = "amazon"
+    EBAY = "ebay"
+    WALMART = "walmart"
+    TIKTOK = "tiktok"
+    ETSY = "etsy"
+    SHOPIFY = "shopify"
+    BIGCOMMERCE = "bigcommerce"
+    WOOCOMMERCE = "woocommerce"
+    MAGENTO = "magento"
+    EMAIL = "email"
+    CHAT = "chat"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def in_queue(self) -> bool:
+        """Tickets an agent still owes an answer on: they sit in the SLA-sorted queues."""
+        return self in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Intent(StrEnum):
+    CANCELLATION = "cancellation"
+    WISMO = "wismo"
+    RETURN_REFUND = "return_refund"
+    DAMAGED_WRONG_ITEM = "damaged_wrong_item"
+    ADDRESS_CHANGE = "address_change"
+    PRODUCT_QUESTION = "product_question"
+    INVOICE_REQUEST = "invoice_request"
+    OTHER = "other"
+
+
+class MessageDirection(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+
+
+class AgentRole(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    READ_ONLY = "read_only"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    ON_HOLD = "on_hold"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class OrderEventType(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    REFUNDED = "refunded"
+    DELETED = "deleted"
+
+
+# --- tenant configuration -----------------------------------------------------------------------
+
+
+class Tenant(Model):
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    time_zone: str = "UTC"
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    default_sla_policy_id: str | None = None
+    created_at: datetime
+
+
+class Store(Model):
+    """A connected channel account (one WooCommerce shop, one Mirakl marketplace, ...)."""
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    store_id: str = Field(pattern=ID_PATTERN)
+    channel: Channel
+    display_name: str
+    default_language: str = "en"
+    brand_signature: str = ""
+    base_url: str | None = None
+    # Credentials and webhook secrets live in Secrets Manager; the store keeps only the name.
+    secret_name: str | None = None
+    sla_policy_id: str | None = None
+    active: bool = True
+    created_at: datetime
+
+
+class CustomerIdentity(Model):
+    channel: Channel
+    store_id: str
+    external_id: str
+
+
+class Customer(Model):
+    tenant_id: str
+    customer_id: str
+    name: str | None = None
+    emails: list[EmailStr] = Field(default_factory=list)
+    identities: list[CustomerIdentity] = Field(default_factory=list)
+
+
+class Agent(Model):
+    tenant_id: str
+    agent_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    email: EmailStr
+    role: AgentRole = AgentRole.AGENT
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    team_ids: list[str] = Field(default_factory=list)
+    active: bool = True
+
+
+class Team(Model):
+    tenant_id: str
+    team_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    time_zone: str = "UTC"
+
+
+class SlaTarget(Model):
+    """Minutes to first response and to each next response."""
+
+    first_response_minutes: int = Field(gt=0)
+    next_response_minutes: int = Field(gt=0)
+    warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+
+
+class SlaPolicy(Model):
+    tenant_id: str
+    policy_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    target: SlaTarget
+    # Narrower matches win: later issues add calendars, intents, channels, priorities.
+    intents: list[Intent] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+
+
+class RuleCondition(Model):
+    field: str
+    op: str = "eq"
+    value: str | int | float | bool | list[str]
+
+
+class RuleAction(Model):
+    type: str
+    value: str | int | float | bool | list[str] | None = None
+
+
+class Rule(Model):
+    tenant_id: str
+    rule_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    position: int = 0
+    enabled: bool = True
+    conditions: list[RuleCondition] = Field(default_factory=list)
+    actions: list[RuleAction] = Field(default_factory=list)
+    stop_processing: bool = False
+
+
+class Macro(Model):
+    tenant_id: str
+    macro_id: str = Field(pattern=ID_PATTERN)
+    name: str
+    bodies: dict[str, str] = Field(description="Template body per language code")
+    tags: list[str] = Field(default_factory=list)
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+class OrderItem(Model):
+    sku: str | None = None
+    name: str
+    quantity: int = Field(ge=0)
+    unit_price: Decimal | None = None
+    total: Decimal | None = None
+
+
+class Order(Model):
+    tenant_id: str
+    store_id: str
+    channel: Channel
+    order_ref: str = Field(description="The channel's own order id/number as buyers see it")
+    status: OrderStatus = OrderStatus.UNKNOWN
+    channel_status: str | None = None
+    currency: str | None = None
+    total: Decimal | None = None
+    items: list[OrderItem] = Field(default_factory=list)
+    buyer_email: EmailStr | None = None
+    buyer_name: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    ordered_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+# --- tickets and messages -----------------------------------------------------------------------
+
+
+class Attachment(Model):
+    s3_key: str
+    filename: str
+    content_type: str = "application/octet-stream"
+    size: int = Field(ge=0)
+
+
+class Message(Model):
+    tenant_id: str
+    ticket_id: str
+    message_id: str
+    direction: MessageDirection
+    channel: Channel
+    store_id: str
+    channel_message_id: str | None = None
+    channel_thread_id: str | None = Field(default=None, description="Where a reply must go")
+    author: str
+    body: str = Field(description="Body exactly as sent or received")
+    body_translated: str | None = None
+    language: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    raw_s3_key: str | None = None
+    created_at: datetime
+
+
+class Ticket(Model):
+    tenant_id: str
+    ticket_id: str
+    store_id: str
+    channel: Channel
+    subject: str
+    status: TicketStatus = TicketStatus.NEW
+    priority: Priority = Priority.NORMAL
+    tags: list[str] = Field(default_factory=list)
+    intent: Intent | None = None
+    language: str | None = None
+    assignee_id: str | None = None
+    team_id: str | None = None
+    customer_email: EmailStr | None = None
+    customer_name: str | None = None
+    channel_thread_id: str | None = None
+    order_refs: list[str] = Field(default_factory=list)
+    sla_policy_id: str | None = None
+    first_response_due_at: datetime | None = None
+    next_response_due_at: datetime | None = None
+    first_responded_at: datetime | None = None
+    sla_breached_at: datetime | None = None
+    sla_warned_at: datetime | None = None
+    sla_timer_version: int = 0
+    message_count: int = 0
+    version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None = None
+
+    @property
+    def sla_due_at(self) -> datetime | None:
+        """The deadline the queue sorts on: first response until answered, then next response."""
+        if self.first_responded_at is None:
+            return self.first_response_due_at
+        return self.next_response_due_at
+
+
+class TicketView(Model):
+    """A ticket with its timeline, as one Query returns it."""
+
+    ticket: Ticket
+    messages: list[Message]
+
+
+class QueuePage(Model):
+    tickets: list[Ticket]
+    next_cursor: str | None = None
+
+
+# --- canonical ingestion models -----------------------------------------------------------------
+
+
+class InboundMessage(Model):
+    """What every connector produces for a buyer's message, whatever the channel."""
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    store_id: str = Field(pattern=ID_PATTERN)
+    channel: Channel
+    channel_message_id: str = Field(min_length=1, description="Unique per store; dedup key")
+    channel_thread_id: str | None = None
+    order_ref: str | None = None
+    buyer_email: EmailStr | None = None
+    buyer_name: str | None = None
+    subject: str | None = None
+    body: str
+    language: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    received_at: datetime
+    raw_s3_key: str | None = Field(default=None, description="Where the untouched payload is kept")
+    cancellation_requested: bool = Field(
+        default=False, description="Channel signal (e.g. a buyer cancellation request)"
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _body_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message body is empty")
+        return value
+
+
+class OrderEvent(Model):
+    """What every connector produces for an order change."""
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    store_id: str = Field(pattern=ID_PATTERN)
+    channel: Channel
+    event_type: OrderEventType
+    event_id: str
+    order: Order
+    occurred_at: datetime
+    raw_s3_key: str | None = None
+
+
+class IngestEnvelope(Model):
+    """One SQS message: everything a single channel delivery produced."""
+
+    tenant_id: str
+    store_id: str
+    channel: Channel
+    delivery_id: str
+    raw_s3_key: str
+    messages: list[InboundMessage] = Field(default_factory=list)
+    order_events: list[OrderEvent] = Field(default_factory=list)

@@ -1,0 +1,85 @@
+"""The interfaces domain services depend on. Adapters in ``helpdesk.adapters`` implement them;
+tests may hand in fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from helpdesk.models import (
+    IngestEnvelope,
+    Message,
+    Order,
+    QueuePage,
+    SlaPolicy,
+    Store,
+    Ticket,
+    TicketView,
+)
+from helpdesk.sla import TimerRequest
+
+
+class QueueScope:
+    """Which queue to read: the whole tenant, one team, or one agent."""
+
+    TENANT = "tenant"
+    TEAM = "team"
+    AGENT = "agent"
+
+
+class TicketRepository(Protocol):
+    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
+
+    def put_store(self, store: Store) -> None: ...
+
+    def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None: ...
+
+    def find_message(self, tenant_id: str, store_id: str, channel_message_id: str) -> tuple[str, str] | None:
+        """(ticket_id, message_id) of an already stored channel message."""
+        ...
+
+    def find_ticket_by_thread(self, tenant_id: str, store_id: str, thread_id: str) -> Ticket | None: ...
+
+    def find_tickets_by_order(self, tenant_id: str, store_id: str, order_ref: str) -> list[Ticket]: ...
+
+    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
+
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
+
+    def create_ticket(self, ticket: Ticket, message: Message) -> None:
+        """Store a new ticket with its first message. Raises Conflict if its thread was claimed
+        meanwhile, DuplicateMessage if the channel message is already stored."""
+        ...
+
+    def append_message(self, previous: Ticket, updated: Ticket, message: Message) -> None:
+        """Store a message and the ticket's new state at once. Raises Conflict if the ticket
+        changed since ``previous`` was read, DuplicateMessage if the message is already stored."""
+        ...
+
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
+
+    def list_queue(
+        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
+    ) -> QueuePage: ...
+
+    def upsert_order(self, order: Order) -> bool:
+        """Store the order unless a newer version is already stored; True if written."""
+        ...
+
+
+class RawPayloadStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str]) -> None: ...
+
+
+class EnvelopePublisher(Protocol):
+    def publish(self, envelope: IngestEnvelope) -> None: ...
+
+
+class SlaTimers(Protocol):
+    def start(self, request: TimerRequest) -> None:
+        """Start (idempotently) the timer execution for this ticket deadline version."""
+        ...
+
+
+class SecretProvider(Protocol):
+    def webhook_secret(self, store: Store) -> str: ...

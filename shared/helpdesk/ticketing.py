@@ -1,0 +1,215 @@
+"""Threading inbound messages into tickets, and reading tickets back. Plain Python.
+
+A message joins a ticket when it belongs to the same channel thread, or (failing that) when it is
+about the same order as a ticket that is still being worked on; otherwise it opens a new ticket.
+Every write is conditional (see the DynamoDB adapter): two consumers racing on one thread end up
+with one ticket, a message delivered twice is stored once, and a ticket changed under our feet is
+re-read and the change re-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from helpdesk import sla
+from helpdesk.errors import Conflict, DuplicateMessage, NotFound
+from helpdesk.ids import new_id
+from helpdesk.models import (
+    InboundMessage,
+    Message,
+    MessageDirection,
+    Priority,
+    QueuePage,
+    SlaPolicy,
+    Ticket,
+    TicketStatus,
+    TicketView,
+)
+from helpdesk.ports import QueueScope, SlaTimers, TicketRepository
+
+MAX_ATTEMPTS = 5
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    ticket_id: str
+    message_id: str
+    created_ticket: bool
+    duplicate: bool
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TicketService:
+    def __init__(
+        self,
+        repository: TicketRepository,
+        timers: SlaTimers,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._repo = repository
+        self._timers = timers
+        self._clock = clock
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    def receive(self, inbound: InboundMessage) -> ReceiveResult:
+        """Thread one canonical inbound message into a ticket and (re)arm its SLA timer."""
+        for _ in range(MAX_ATTEMPTS):
+            existing = self._repo.find_message(inbound.tenant_id, inbound.store_id, inbound.channel_message_id)
+            if existing:
+                return self._already_stored(inbound.tenant_id, *existing)
+            ticket = self._find_ticket(inbound)
+            try:
+                if ticket is None:
+                    return self._open_ticket(inbound)
+                return self._append(ticket, inbound)
+            except DuplicateMessage:
+                continue  # stored by a concurrent delivery: the next pass reports it
+            except Conflict:
+                continue  # thread claimed or ticket changed meanwhile: re-read and re-apply
+        raise Conflict("ticket kept changing while a message was being added", channel=inbound.channel.value)
+
+    def _already_stored(self, tenant_id: str, ticket_id: str, message_id: str) -> ReceiveResult:
+        # A redelivery after a crash between the write and the timer start must still leave the
+        # ticket with a running timer: starting the same timer version again is a no-op.
+        ticket = self._repo.get_ticket(tenant_id, ticket_id)
+        if ticket is not None:
+            self._arm_timer(ticket)
+        return ReceiveResult(ticket_id, message_id, created_ticket=False, duplicate=True)
+
+    def _find_ticket(self, inbound: InboundMessage) -> Ticket | None:
+        if inbound.channel_thread_id:
+            ticket = self._repo.find_ticket_by_thread(inbound.tenant_id, inbound.store_id, inbound.channel_thread_id)
+            if ticket is not None:
+                return ticket
+        if inbound.order_ref:
+            candidates = self._repo.find_tickets_by_order(inbound.tenant_id, inbound.store_id, inbound.order_ref)
+            active = [t for t in candidates if t.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)]
+            if active:
+                return max(active, key=lambda t: t.updated_at)
+        return None
+
+    def _policy_for(self, inbound: InboundMessage) -> SlaPolicy | None:
+        store = self._repo.get_store(inbound.tenant_id, inbound.store_id)
+        if store is None:
+            raise NotFound("store not found", store_id=inbound.store_id)
+        if store.sla_policy_id:
+            return self._repo.get_sla_policy(inbound.tenant_id, store.sla_policy_id)
+        return None
+
+    def _open_ticket(self, inbound: InboundMessage) -> ReceiveResult:
+        now = self._clock()
+        policy = self._policy_for(inbound)
+        ticket_id = new_id(now)
+        ticket = Ticket(
+            tenant_id=inbound.tenant_id,
+            ticket_id=ticket_id,
+            store_id=inbound.store_id,
+            channel=inbound.channel,
+            subject=inbound.subject or _subject_from(inbound.body),
+            status=TicketStatus.NEW,
+            priority=Priority.HIGH if inbound.cancellation_requested else Priority.NORMAL,
+            tags=["cancellation_request"] if inbound.cancellation_requested else [],
+            language=inbound.language,
+            customer_email=inbound.buyer_email,
+            customer_name=inbound.buyer_name,
+            channel_thread_id=inbound.channel_thread_id,
+            order_refs=[inbound.order_ref] if inbound.order_ref else [],
+            sla_policy_id=policy.policy_id if policy else None,
+            first_response_due_at=sla.first_response_due(inbound.received_at, policy),
+            sla_timer_version=1,
+            message_count=1,
+            created_at=now,
+            updated_at=now,
+            last_message_at=inbound.received_at,
+        )
+        message = self._message_for(ticket, inbound, now)
+        self._repo.create_ticket(ticket, message)
+        self._arm_timer(ticket)
+        return ReceiveResult(ticket.ticket_id, message.message_id, created_ticket=True, duplicate=False)
+
+    def _append(self, ticket: Ticket, inbound: InboundMessage) -> ReceiveResult:
+        now = self._clock()
+        updated = ticket.model_copy(deep=True)
+        updated.message_count += 1
+        updated.updated_at = now
+        updated.last_message_at = max(filter(None, [ticket.last_message_at, inbound.received_at]))
+        if inbound.order_ref and inbound.order_ref not in updated.order_refs:
+            updated.order_refs.append(inbound.order_ref)
+        if inbound.cancellation_requested and "cancellation_request" not in updated.tags:
+            updated.tags.append("cancellation_request")
+        rearm = False
+        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_CUSTOMER):
+            updated.status = TicketStatus.OPEN
+        if ticket.first_responded_at is not None and (
+            ticket.next_response_due_at is None or not ticket.status.in_queue
+        ):
+            # The buyer wrote again after being answered: a next-response deadline starts now.
+            policy = self._policy_for(inbound)
+            target = policy.target if policy else sla.DEFAULT_TARGET
+            updated.next_response_due_at = inbound.received_at + timedelta(minutes=target.next_response_minutes)
+            updated.sla_breached_at = None
+            updated.sla_timer_version += 1
+            rearm = True
+        message = self._message_for(updated, inbound, now)
+        self._repo.append_message(ticket, updated, message)
+        if rearm:
+            self._arm_timer(updated)
+        return ReceiveResult(ticket.ticket_id, message.message_id, created_ticket=False, duplicate=False)
+
+    @staticmethod
+    def _message_for(ticket: Ticket, inbound: InboundMessage, now: datetime) -> Message:
+        return Message(
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.ticket_id,
+            message_id=new_id(inbound.received_at),
+            direction=MessageDirection.INBOUND,
+            channel=inbound.channel,
+            store_id=inbound.store_id,
+            channel_message_id=inbound.channel_message_id,
+            channel_thread_id=inbound.channel_thread_id,
+            author=inbound.buyer_name or inbound.buyer_email or "buyer",
+            body=inbound.body,
+            language=inbound.language,
+            attachments=inbound.attachments,
+            raw_s3_key=inbound.raw_s3_key,
+            created_at=inbound.received_at,
+        )
+
+    def _arm_timer(self, ticket: Ticket) -> None:
+        request = sla.timer_request(ticket)
+        if request is not None:
+            self._timers.start(request)
+
+    # --- agent reads --------------------------------------------------------------------------
+
+    def queue(
+        self, tenant_id: str, *, team_id: str | None = None, assignee_id: str | None = None,
+        limit: int = 25, cursor: str | None = None,
+    ) -> QueuePage:
+        """Open tickets, soonest SLA deadline first, for the tenant, one team or one agent."""
+        limit = max(1, min(limit, MAX_PAGE))
+        if team_id and assignee_id:
+            raise ValueError("filter by team or by assignee, not both")
+        if team_id:
+            return self._repo.list_queue(tenant_id, QueueScope.TEAM, team_id, limit, cursor)
+        if assignee_id:
+            return self._repo.list_queue(tenant_id, QueueScope.AGENT, assignee_id, limit, cursor)
+        return self._repo.list_queue(tenant_id, QueueScope.TENANT, None, limit, cursor)
+
+    def ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView:
+        view = self._repo.get_ticket_view(tenant_id, ticket_id)
+        if view is None:
+            raise NotFound("ticket not found", ticket_id=ticket_id)
+        return view
+
+
+def _subject_from(body: str) -> str:
+    first_line = body.strip().splitlines()[0] if body.strip() else ""
+    return first_line[:80] + ("…" if len(first_line) > 80 else "")
