@@ -82,6 +82,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("webhook payload quarantined", extra={"reason": exc.message})
         return error_response(exc)
     except HelpdeskError as exc:
+        metrics.add_metric(name="WebhookRefused", unit=MetricUnit.Count, value=1)
         logger.info("webhook refused", extra={"code": exc.code})
         return error_response(exc)
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
