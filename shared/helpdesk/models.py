@@ -30,7 +30,7 @@ EmailStr = Annotated[str, AfterValidator(_normalise_email)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 # --- enumerations -------------------------------------------------------------------------------

@@ -1,0 +1,285 @@
+"""In-memory fakes of the ports in ``helpdesk.ports`` for the unit tier (no AWS).
+
+``InMemoryRepository`` honours the contract ``ports.TicketRepository`` documents and the DynamoDB
+adapter implements:
+
+* ``create_ticket`` raises DuplicateMessage if the channel message id is already stored and
+  Conflict if the ticket's thread is already claimed by another ticket;
+* ``append_message`` raises DuplicateMessage if the channel message id is stored, Conflict if the
+  stored ticket's version differs from ``previous.version`` (or the message's thread belongs to
+  another ticket), and on success stores ``updated`` with ``version = previous.version + 1``;
+* reads return copies, as a database would: mutating a returned ticket changes nothing stored.
+
+Tests can make the next call of a method fail (``fail_next``) or run a side effect first
+(``before_next``, e.g. a concurrent consumer winning a race), and read every call in ``calls``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
+from helpdesk.models import (
+    IngestEnvelope,
+    Message,
+    Order,
+    QueuePage,
+    SlaPolicy,
+    Store,
+    Ticket,
+    TicketStatus,
+    TicketView,
+)
+from helpdesk.ports import QueueScope
+from helpdesk.sla import TimerRequest
+
+MAX_LOOKUP = 10
+
+
+class InMemoryRepository:
+    def __init__(self) -> None:
+        self.stores: dict[tuple[str, str], Store] = {}
+        self.policies: dict[tuple[str, str], SlaPolicy] = {}
+        self.tickets: dict[tuple[str, str], Ticket] = {}
+        self.messages: dict[tuple[str, str], list[Message]] = defaultdict(list)
+        self.channel_messages: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.threads: dict[tuple[str, str, str], str] = {}
+        self.orders: dict[tuple[str, str, str], Order] = {}
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._failures: dict[str, list[BaseException]] = defaultdict(list)
+        self._hooks: dict[str, list[Callable[[], None]]] = defaultdict(list)
+
+    # --- test controls ------------------------------------------------------------------------
+
+    def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` raise ``error`` without changing anything."""
+        self._failures[method].extend([error] * times)
+
+    def before_next(self, method: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, just before the next call of ``method`` does its work."""
+        self._hooks[method].append(action)
+
+    def call_names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def set_ticket(self, ticket: Ticket) -> None:
+        """Overwrite a stored ticket as another writer would (e.g. an agent resolving it)."""
+        self.tickets[(ticket.tenant_id, ticket.ticket_id)] = ticket.model_copy(deep=True)
+
+    def _enter(self, method: str, *args: Any) -> None:
+        self.calls.append((method, args))
+        hooks = self._hooks.pop(method, [])
+        for hook in hooks:
+            hook()
+        if self._failures.get(method):
+            raise self._failures[method].pop(0)
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def get_store(self, tenant_id: str, store_id: str) -> Store | None:
+        self._enter("get_store", tenant_id, store_id)
+        store = self.stores.get((tenant_id, store_id))
+        return store.model_copy(deep=True) if store else None
+
+    def put_store(self, store: Store) -> None:
+        self.stores[(store.tenant_id, store.store_id)] = store.model_copy(deep=True)
+
+    def put_sla_policy(self, policy: SlaPolicy) -> None:
+        self.policies[(policy.tenant_id, policy.policy_id)] = policy.model_copy(deep=True)
+
+    def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None:
+        self._enter("get_sla_policy", tenant_id, policy_id)
+        policy = self.policies.get((tenant_id, policy_id))
+        return policy.model_copy(deep=True) if policy else None
+
+    # --- tickets ------------------------------------------------------------------------------
+
+    def find_message(self, tenant_id: str, store_id: str, channel_message_id: str) -> tuple[str, str] | None:
+        self._enter("find_message", tenant_id, store_id, channel_message_id)
+        return self.channel_messages.get((tenant_id, store_id, channel_message_id))
+
+    def find_ticket_by_thread(self, tenant_id: str, store_id: str, thread_id: str) -> Ticket | None:
+        self._enter("find_ticket_by_thread", tenant_id, store_id, thread_id)
+        ticket_id = self.threads.get((tenant_id, store_id, thread_id))
+        return self._copy(tenant_id, ticket_id) if ticket_id else None
+
+    def find_tickets_by_order(self, tenant_id: str, store_id: str, order_ref: str) -> list[Ticket]:
+        self._enter("find_tickets_by_order", tenant_id, store_id, order_ref)
+        found = [t for (tenant, _), t in self.tickets.items()
+                 if tenant == tenant_id and t.store_id == store_id and order_ref in t.order_refs]
+        found.sort(key=lambda t: (t.created_at, t.ticket_id), reverse=True)
+        return [t.model_copy(deep=True) for t in found[:MAX_LOOKUP]]
+
+    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]:
+        self._enter("find_tickets_by_email", tenant_id, email)
+        found = [t for (tenant, _), t in self.tickets.items()
+                 if tenant == tenant_id and t.customer_email == email.lower()]
+        found.sort(key=lambda t: (t.created_at, t.ticket_id), reverse=True)
+        return [t.model_copy(deep=True) for t in found[:MAX_LOOKUP]]
+
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None:
+        self._enter("get_ticket", tenant_id, ticket_id)
+        return self._copy(tenant_id, ticket_id)
+
+    def create_ticket(self, ticket: Ticket, message: Message) -> None:
+        self._enter("create_ticket", ticket, message)
+        dedup = self._dedup_key(message)
+        if dedup in self.channel_messages:
+            raise DuplicateMessage("channel message already stored")
+        if (ticket.tenant_id, ticket.ticket_id) in self.tickets:
+            raise Conflict("ticket id already taken")
+        thread = (ticket.tenant_id, ticket.store_id, ticket.channel_thread_id) if ticket.channel_thread_id else None
+        if thread is not None and thread in self.threads:
+            raise Conflict("thread already claimed by another ticket")
+        self.tickets[(ticket.tenant_id, ticket.ticket_id)] = ticket.model_copy(deep=True)
+        self.messages[(ticket.tenant_id, ticket.ticket_id)].append(message.model_copy(deep=True))
+        self.channel_messages[dedup] = (ticket.ticket_id, message.message_id)
+        if thread is not None:
+            self.threads[thread] = ticket.ticket_id
+
+    def append_message(self, previous: Ticket, updated: Ticket, message: Message) -> None:
+        self._enter("append_message", previous, updated, message)
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        dedup = self._dedup_key(message)
+        if dedup in self.channel_messages:
+            raise DuplicateMessage("channel message already stored")
+        stored = self.tickets.get((previous.tenant_id, previous.ticket_id))
+        if stored is None or stored.version != previous.version:
+            raise Conflict("ticket changed since it was read")
+        thread = None
+        if message.channel_thread_id and message.channel_thread_id != previous.channel_thread_id:
+            thread = (updated.tenant_id, message.store_id, message.channel_thread_id)
+            owner = self.threads.get(thread)
+            if owner is not None and owner != updated.ticket_id:
+                raise Conflict("thread belongs to another ticket")
+        updated.version = previous.version + 1
+        self.tickets[(updated.tenant_id, updated.ticket_id)] = updated.model_copy(deep=True)
+        self.messages[(updated.tenant_id, updated.ticket_id)].append(message.model_copy(deep=True))
+        self.channel_messages[dedup] = (updated.ticket_id, message.message_id)
+        if thread is not None:
+            self.threads[thread] = updated.ticket_id
+
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None:
+        self._enter("get_ticket_view", tenant_id, ticket_id)
+        ticket = self._copy(tenant_id, ticket_id)
+        if ticket is None:
+            return None
+        messages = sorted(self.messages[(tenant_id, ticket_id)], key=lambda m: (m.created_at, m.message_id))
+        return TicketView(ticket=ticket, messages=[m.model_copy(deep=True) for m in messages])
+
+    def list_queue(
+        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
+    ) -> QueuePage:
+        self._enter("list_queue", tenant_id, scope, scope_id, limit, cursor)
+        in_scope = {
+            QueueScope.TENANT: lambda t: True,
+            QueueScope.TEAM: lambda t: t.team_id == scope_id,
+            QueueScope.AGENT: lambda t: t.assignee_id == scope_id,
+        }[scope]
+        queued = sorted(
+            (t for (tenant, _), t in self.tickets.items()
+             if tenant == tenant_id and t.status.in_queue and t.sla_due_at is not None and in_scope(t)),
+            key=lambda t: (t.sla_due_at, t.ticket_id),
+        )
+        prefix = f"{scope}:{scope_id or ''}:"
+        start = 0
+        if cursor:
+            if not cursor.startswith(prefix) or not cursor[len(prefix):].isdigit():
+                raise InvalidCursor("cursor belongs to another queue")
+            start = int(cursor[len(prefix):])
+        page = queued[start:start + limit]
+        more = start + limit < len(queued)
+        return QueuePage(tickets=[t.model_copy(deep=True) for t in page],
+                         next_cursor=f"{prefix}{start + limit}" if more else None)
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def upsert_order(self, order: Order) -> bool:
+        self._enter("upsert_order", order)
+        key = (order.tenant_id, order.store_id, order.order_ref)
+        stored = self.orders.get(key)
+        if (stored is not None and order.updated_at is not None and stored.updated_at is not None
+                and stored.updated_at > order.updated_at):
+            return False  # a newer version is already stored
+        self.orders[key] = order.model_copy(deep=True)
+        return True
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _copy(self, tenant_id: str, ticket_id: str) -> Ticket | None:
+        ticket = self.tickets.get((tenant_id, ticket_id))
+        return ticket.model_copy(deep=True) if ticket else None
+
+    @staticmethod
+    def _dedup_key(message: Message) -> tuple[str, str, str]:
+        return (message.tenant_id, message.store_id, message.channel_message_id or message.message_id)
+
+    def ticket_count(self, tenant_id: str) -> int:
+        return sum(1 for tenant, _ in self.tickets if tenant == tenant_id)
+
+    def only_ticket(self, tenant_id: str) -> Ticket:
+        tickets = [t for (tenant, _), t in self.tickets.items() if tenant == tenant_id]
+        assert len(tickets) == 1, f"expected one ticket, found {len(tickets)}"
+        return tickets[0].model_copy(deep=True)
+
+    def resolve(self, tenant_id: str, ticket_id: str, status: TicketStatus = TicketStatus.RESOLVED) -> Ticket:
+        """What an agent closing the ticket would write: new status, version bumped."""
+        ticket = self.tickets[(tenant_id, ticket_id)].model_copy(deep=True)
+        ticket.status = status
+        ticket.version += 1
+        self.set_ticket(ticket)
+        return ticket
+
+
+class RecordingSlaTimers:
+    """SlaTimers that records each start; a started execution name is remembered like Step Functions."""
+
+    def __init__(self) -> None:
+        self.requests: list[TimerRequest] = []
+
+    def start(self, request: TimerRequest) -> None:
+        self.requests.append(request)
+
+    @property
+    def execution_names(self) -> list[str]:
+        return [r.execution_name for r in self.requests]
+
+
+@dataclass
+class StoredObject:
+    body: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+@dataclass
+class InMemoryRawStore:
+    objects: dict[str, StoredObject] = field(default_factory=dict)
+
+    def put(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str]) -> None:
+        self.objects[key] = StoredObject(bytes(body), content_type, dict(metadata))
+
+
+@dataclass
+class RecordingPublisher:
+    envelopes: list[IngestEnvelope] = field(default_factory=list)
+
+    def publish(self, envelope: IngestEnvelope) -> None:
+        # As SQS would: what the consumer gets is the serialised envelope, not the same object.
+        self.envelopes.append(IngestEnvelope.model_validate_json(envelope.model_dump_json()))
+
+
+@dataclass
+class StaticSecrets:
+    """Webhook secrets per (tenant, store); records which stores were asked for."""
+
+    secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def webhook_secret(self, store: Store) -> str:
+        self.asked.append(store.store_id)
+        return self.secrets[(store.tenant_id, store.store_id)]
