@@ -1,0 +1,113 @@
+"""End to end: start the local stack exactly as `make run` does, then drive the slice over HTTP.
+
+Signed WooCommerce webhook → ticket listed in the SLA-sorted queue → ticket with its message →
+SLA breach recorded when the due time passes unanswered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infrastructure.local import demo
+from infrastructure.local.stack import free_port
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    info_file = tmp_path_factory.mktemp("local") / "info.json"
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infrastructure.local.run", "--port", str(port), "--shop-interval", "0",
+         "--sla-minutes", "1", "--info-file", str(info_file)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not info_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"local stack did not start:\n{process.stdout.read() if process.stdout else ''}")
+            time.sleep(0.2)
+        yield json.loads(Path(info_file).read_text())
+    finally:
+        process.send_signal(2)  # Ctrl-C
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        assert "stopped." in output, output[-2000:]
+
+
+def _post_order(info: dict[str, Any], order_id: int, note: str, created: datetime) -> httpx.Response:
+    payload = demo.order_payload(order_id, ("Lukas Weber", "lukas.weber@example.de", note), created)
+    body = json.dumps(payload).encode()
+    headers = demo.signed_headers(body, info["webhook_secret"], "order.created", delivery_id=order_id)
+    return httpx.post(info["webhook_url"], content=body, headers=headers, timeout=10)
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
+    auth = {"Authorization": f"Bearer {local['agent_token']}"}
+    api = local["api"]
+    now = datetime.now(UTC)
+    # Ordered (and so received) 50 s ago with a 1-minute SLA: due in ~10 s.
+    assert _post_order(local, 9001, "Bitte stornieren Sie meine Bestellung.", now - timedelta(seconds=50)).status_code == 202
+    assert _post_order(local, 9002, "Wann kommt mein Paket?", now).status_code == 202
+
+    def queue() -> list[dict[str, Any]]:
+        response = httpx.get(f"{api}/tickets", headers=auth, timeout=10)
+        assert response.status_code == 200
+        tickets = response.json()["tickets"]
+        return tickets if len(tickets) == 2 else []
+
+    tickets = _wait_for(queue, 20, "two tickets in the queue")
+    assert [t["order_refs"] for t in tickets] == [["9001"], ["9002"]]  # soonest SLA due first
+    due = [t["first_response_due_at"] for t in tickets]
+    assert due == sorted(due)
+
+    first = tickets[0]["ticket_id"]
+    view = httpx.get(f"{api}/tickets/{first}", headers=auth, timeout=10).json()
+    assert view["messages"][0]["body"] == "Bitte stornieren Sie meine Bestellung."
+    assert view["messages"][0]["channel"] == "woocommerce"
+
+    # Unauthenticated agents get nothing; a bad signature is refused.
+    assert httpx.get(f"{api}/tickets", timeout=10).status_code == 401
+    forged = httpx.post(local["webhook_url"], content=b"{}", headers={
+        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": "Zm9yZ2Vk"}, timeout=10)
+    assert forged.status_code == 401
+
+    def breached() -> dict[str, Any] | None:
+        ticket = httpx.get(f"{api}/tickets/{first}", headers=auth, timeout=10).json()["ticket"]
+        return ticket if ticket["sla_breached_at"] else None
+
+    ticket = _wait_for(breached, 40, "the SLA breach to be recorded")
+    breached_at = datetime.fromisoformat(ticket["sla_breached_at"])
+    due_at = datetime.fromisoformat(ticket["first_response_due_at"])
+    # moto's Wait counts whole seconds (int(due - now)), so it may fire up to 1 s early.
+    assert breached_at >= due_at - timedelta(seconds=1)
+    later = httpx.get(f"{api}/tickets/{tickets[1]['ticket_id']}", headers=auth, timeout=10).json()["ticket"]
+    assert later["sla_breached_at"] is None  # not due yet

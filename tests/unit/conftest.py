@@ -1,0 +1,42 @@
+"""Fixtures of the unit tier: in-memory ports, a fixed clock, a connected WooCommerce store."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk.ticketing import TicketService
+from tests.unit.builders import NOW, SECRET, make_store
+from tests.unit.fakes import InMemoryRawStore, InMemoryRepository, RecordingPublisher, RecordingSlaTimers, StaticSecrets
+
+
+@pytest.fixture
+def repo() -> InMemoryRepository:
+    repository = InMemoryRepository()
+    repository.put_store(make_store())
+    return repository
+
+
+@pytest.fixture
+def timers() -> RecordingSlaTimers:
+    return RecordingSlaTimers()
+
+
+@pytest.fixture
+def service(repo: InMemoryRepository, timers: RecordingSlaTimers) -> TicketService:
+    return TicketService(repo, timers, clock=lambda: NOW)
+
+
+@pytest.fixture
+def secrets() -> StaticSecrets:
+    store = make_store()
+    return StaticSecrets({(store.tenant_id, store.store_id): SECRET})
+
+
+@pytest.fixture
+def raw_store() -> InMemoryRawStore:
+    return InMemoryRawStore()
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
