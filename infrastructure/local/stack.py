@@ -121,6 +121,7 @@ class LocalStack:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._configure_moto()
+        _serialise_dynamodb_writes()
         self._install_lambda_dispatch()
         self._create_resources()
         self._set_env(self._merged_function_env())
@@ -355,6 +356,30 @@ class LocalStack:
                 function.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
             except Exception:
                 log.exception("scheduled %s failed", function.logical_id)
+
+
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def _serialise_dynamodb_writes() -> None:
+    """moto rolls a failed transaction back by restoring a copy of the whole table taken before
+    it started, which silently undoes any write another thread made meanwhile (seen here: 8
+    racing consumers, one message lost). DynamoDB itself never does that, so the local AWS runs
+    DynamoDB writes one at a time. Installed once per process."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_serialised", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITE_LOCK:
+                return __original(self, *args, **kwargs)
+
+        locked._serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ re-read and the change re-applied.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,9 @@ from helpdesk.models import (
 )
 from helpdesk.ports import QueueScope, SlaTimers, TicketRepository
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 0.01
+BACKOFF_CAP_SECONDS = 0.25
 MAX_PAGE = 100
 
 
@@ -51,16 +55,21 @@ class TicketService:
         repository: TicketRepository,
         timers: SlaTimers,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._repo = repository
         self._timers = timers
         self._clock = clock
+        self._sleep = sleep
 
     # --- inbound ------------------------------------------------------------------------------
 
     def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Thread one canonical inbound message into a ticket and (re)arm its SLA timer."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                # Full jitter: racing consumers spread out instead of colliding again.
+                self._sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
             existing = self._repo.find_message(inbound.tenant_id, inbound.store_id, inbound.channel_message_id)
             if existing:
                 return self._already_stored(inbound.tenant_id, *existing)

@@ -74,7 +74,8 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
     api = local["api"]
     now = datetime.now(UTC)
     # Ordered (and so received) 50 s ago with a 1-minute SLA: due in ~10 s.
-    assert _post_order(local, 9001, "Bitte stornieren Sie meine Bestellung.", now - timedelta(seconds=50)).status_code == 202
+    cancel = _post_order(local, 9001, "Bitte stornieren Sie meine Bestellung.", now - timedelta(seconds=50))
+    assert cancel.status_code == 202
     assert _post_order(local, 9002, "Wann kommt mein Paket?", now).status_code == 202
 
     def queue() -> list[dict[str, Any]]:
