@@ -112,7 +112,8 @@ class Resolver:
                 return self._get_att(*name.split(".", 1))
             return self._ref(name)
 
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        # "${!Name}" is CloudFormation's escape for a literal "${Name}".
+        return re.sub(r"\$\{([^}!]+)\}", replace, text).replace("${!", "${")
 
 
 class Unresolved(Exception):

@@ -45,6 +45,8 @@ def verify(key: bytes, token: str, now: float | None = None) -> dict[str, Any]:
         signature = _unb64(signature_b64)
     except (ValueError, json.JSONDecodeError) as exc:
         raise InvalidToken("malformed token") from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise InvalidToken("malformed token")
     if header.get("alg") != "HS256":
         raise InvalidToken("unexpected algorithm")
     expected = hmac.new(key, f"{header_b64}.{claims_b64}".encode(), hashlib.sha256).digest()

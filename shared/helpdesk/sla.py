@@ -7,6 +7,7 @@ deadline makes older timers stale.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -32,7 +33,10 @@ class TimerRequest(BaseModel):
     @property
     def execution_name(self) -> str:
         # Unique per ticket and version: starting it twice is a no-op, a new version is a new timer.
-        return f"{self.tenant_id}-{self.ticket_id}-v{self.timer_version}"[:80]
+        # Ticket ids are unique and made of [0-9A-Z]; the tenant enters as a short digest because
+        # tenant ids may be long or hold characters execution names refuse (":").
+        tenant = hashlib.sha256(self.tenant_id.encode()).hexdigest()[:8]
+        return f"t{tenant}-{self.ticket_id}-v{self.timer_version}"
 
 
 def iso_z(moment: datetime) -> str:

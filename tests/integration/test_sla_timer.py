@@ -15,6 +15,8 @@ from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller
 
 
+# Tests that change the ticket after starting its timer leave 3 s: moto's Wait truncates to whole
+# seconds, so a 1 s wait can end at once.
 def _ticket(seller: Seller, due_in: float, **changes: object) -> tuple[Ticket, Message]:
     now = datetime.now(UTC)
     ticket = Ticket(tenant_id=seller.tenant_id, ticket_id=new_id(now), store_id=seller.store_id,
@@ -79,7 +81,7 @@ def test_unanswered_ticket_is_breached_when_due_passes(stack: LocalStack, repo: 
 
 
 def test_answered_ticket_is_not_breached(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
-    ticket, message = _ticket(seller, due_in=1)
+    ticket, message = _ticket(seller, due_in=3)
     repo.create_ticket(ticket, message)
     execution = _start(stack, ticket)
     answered = ticket.model_copy(update={"first_responded_at": datetime.now(UTC), "status": TicketStatus.OPEN})
@@ -94,7 +96,7 @@ def test_answered_ticket_is_not_breached(stack: LocalStack, repo: DynamoReposito
 
 def test_rearmed_timer_makes_the_old_execution_stale(stack: LocalStack, repo: DynamoRepository,
                                                      seller: Seller) -> None:
-    ticket, message = _ticket(seller, due_in=1)
+    ticket, message = _ticket(seller, due_in=3)
     repo.create_ticket(ticket, message)
     old_execution = _start(stack, ticket)
     rearmed = ticket.model_copy(update={"sla_timer_version": 2,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.sla import timer_request
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, drain_ingest_queue
 
@@ -66,7 +67,9 @@ def test_signed_webhook_becomes_a_ticket_with_its_message_order_and_timer(
 
     executions = stack.client("stepfunctions").list_executions(
         stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]
-    assert f"{seller.tenant_id}-{ticket.ticket_id}-v1" in {e["name"] for e in executions}
+    expected = timer_request(ticket)
+    assert expected is not None and expected.timer_version == "1"
+    assert expected.execution_name in {e["name"] for e in executions}
 
 
 def test_same_delivery_twice_is_stored_once(

@@ -6,7 +6,14 @@ import pytest
 
 from helpdesk.ticketing import TicketService
 from tests.unit.builders import NOW, SECRET, make_store
-from tests.unit.fakes import InMemoryRawStore, InMemoryRepository, RecordingPublisher, RecordingSlaTimers, StaticSecrets
+from tests.unit.fakes import (
+    InMemoryRawStore,
+    InMemoryRepository,
+    RecordingPublisher,
+    RecordingSlaTimers,
+    RecordingSleep,
+    StaticSecrets,
+)
 
 
 @pytest.fixture
@@ -22,8 +29,13 @@ def timers() -> RecordingSlaTimers:
 
 
 @pytest.fixture
-def service(repo: InMemoryRepository, timers: RecordingSlaTimers) -> TicketService:
-    return TicketService(repo, timers, clock=lambda: NOW)
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+def service(repo: InMemoryRepository, timers: RecordingSlaTimers, sleeps: RecordingSleep) -> TicketService:
+    return TicketService(repo, timers, clock=lambda: NOW, sleep=sleeps)
 
 
 @pytest.fixture

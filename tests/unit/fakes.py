@@ -250,6 +250,16 @@ class RecordingSlaTimers:
 
 
 @dataclass
+class RecordingSleep:
+    """Stands in for time.sleep: records the delays instead of waiting."""
+
+    delays: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@dataclass
 class StoredObject:
     body: bytes
     content_type: str

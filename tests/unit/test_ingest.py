@@ -19,6 +19,7 @@ from tests.unit.fakes import (
     InMemoryRepository,
     RecordingPublisher,
     RecordingSlaTimers,
+    RecordingSleep,
     StaticSecrets,
 )
 
@@ -252,7 +253,7 @@ def test_counts_over_several_messages_and_a_stale_order(
     repo: InMemoryRepository, ingestor: WebhookIngestor, publisher: RecordingPublisher, woo_order: dict[str, Any],
 ) -> None:
     timers = RecordingSlaTimers()
-    service = TicketService(repo, timers, clock=lambda: NOW)
+    service = TicketService(repo, timers, clock=lambda: NOW, sleep=RecordingSleep())
     envelope = order_envelope(woo_order, ingestor, publisher)
     newer = envelope.order_events[0].order.model_copy(update={"updated_at": datetime(2030, 1, 1, tzinfo=UTC)})
     repo.upsert_order(newer)  # a newer version of the order arrived first

@@ -168,11 +168,6 @@ def test_resources_created_later_become_resolvable(resolver: Resolver) -> None:
     assert resolver.resolve({"Fn::Sub": "s3://${RawPayloadBucket}/raw"}) == "s3://raw-bucket/raw"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="template.py Resolver._sub leaves CloudFormation's literal escape '${!Name}' as is; "
-    "CloudFormation renders it as '${Name}'",
-)
 def test_sub_renders_the_literal_escape(resolver: Resolver) -> None:
     assert resolver.resolve({"Fn::Sub": "${!Literal}-${Stage}"}) == "${Literal}-dev"
 

@@ -13,7 +13,7 @@ from helpdesk.ports import QueueScope
 from helpdesk.sla import FIRST_RESPONSE, NEXT_RESPONSE
 from helpdesk.ticketing import TicketService
 from tests.unit.builders import NOW, STORE, TENANT, make_inbound, make_policy, make_store
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers
+from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers, RecordingSleep
 
 DAY = timedelta(hours=24)
 
@@ -167,8 +167,8 @@ def test_a_redelivery_of_a_resolved_ticket_message_starts_no_timer(
 def test_a_concurrent_delivery_of_the_same_message_is_reported_as_duplicate(
     repo: InMemoryRepository, timers: RecordingSlaTimers
 ) -> None:
-    service = TicketService(repo, timers, clock=lambda: NOW)
-    other_consumer = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW)
+    service = TicketService(repo, timers, clock=lambda: NOW, sleep=RecordingSleep())
+    other_consumer = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW, sleep=RecordingSleep())
     # Both consumers see "not stored yet"; the other one writes first.
     repo.before_next("create_ticket", lambda: other_consumer.receive(make_inbound()))
 
@@ -306,9 +306,10 @@ def test_a_buyer_writing_after_an_answer_starts_a_next_response_timer(
 
 
 def test_a_conflict_on_the_first_append_is_retried(
-    service: TicketService, repo: InMemoryRepository
+    service: TicketService, repo: InMemoryRepository, sleeps: RecordingSleep
 ) -> None:
     first = service.receive(make_inbound())
+    assert sleeps.delays == []  # no waiting when nothing collides
     repo.fail_next("append_message", Conflict("ticket changed"))
 
     second = service.receive(make_inbound(channel_message_id="m-2"))
@@ -317,6 +318,9 @@ def test_a_conflict_on_the_first_append_is_retried(
     assert repo.call_names().count("append_message") == 2
     ticket = repo.only_ticket(TENANT)
     assert ticket.message_count == 2 and ticket.version == 2
+    # One jittered pause before the second attempt, within the first backoff step.
+    assert len(sleeps.delays) == 1
+    assert 0 <= sleeps.delays[0] <= ticketing.BACKOFF_BASE_SECONDS * 2
 
 
 def test_a_ticket_changed_by_someone_else_is_reread_and_the_change_reapplied(
@@ -342,8 +346,8 @@ def test_a_ticket_changed_by_someone_else_is_reread_and_the_change_reapplied(
 def test_two_consumers_racing_on_one_thread_end_up_with_one_ticket(
     repo: InMemoryRepository, timers: RecordingSlaTimers
 ) -> None:
-    service = TicketService(repo, timers, clock=lambda: NOW)
-    other_consumer = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW)
+    service = TicketService(repo, timers, clock=lambda: NOW, sleep=RecordingSleep())
+    other_consumer = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW, sleep=RecordingSleep())
     repo.before_next("create_ticket", lambda: other_consumer.receive(make_inbound(channel_message_id="m-other")))
 
     result = service.receive(make_inbound())
@@ -354,7 +358,7 @@ def test_two_consumers_racing_on_one_thread_end_up_with_one_ticket(
 
 
 def test_a_ticket_that_keeps_changing_gives_up_with_conflict(
-    service: TicketService, repo: InMemoryRepository
+    service: TicketService, repo: InMemoryRepository, sleeps: RecordingSleep
 ) -> None:
     service.receive(make_inbound())
     repo.fail_next("append_message", Conflict("ticket changed"), times=ticketing.MAX_ATTEMPTS)
@@ -363,13 +367,19 @@ def test_a_ticket_that_keeps_changing_gives_up_with_conflict(
         service.receive(make_inbound(channel_message_id="m-2"))
     assert repo.call_names().count("append_message") == ticketing.MAX_ATTEMPTS
     assert repo.only_ticket(TENANT).message_count == 1
+    # A pause before every attempt but the first, each within its (capped) exponential bound.
+    assert len(sleeps.delays) == ticketing.MAX_ATTEMPTS - 1
+    for attempt, delay in enumerate(sleeps.delays, start=1):
+        bound = min(ticketing.BACKOFF_CAP_SECONDS, ticketing.BACKOFF_BASE_SECONDS * 2**attempt)
+        assert 0 <= delay <= bound
+    assert max(sleeps.delays) <= ticketing.BACKOFF_CAP_SECONDS
 
 
 def test_a_duplicate_raised_by_the_write_is_reported_on_the_next_pass(
     service: TicketService, repo: InMemoryRepository
 ) -> None:
     first = service.receive(make_inbound())
-    concurrent = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW)
+    concurrent = TicketService(repo, RecordingSlaTimers(), clock=lambda: NOW, sleep=RecordingSleep())
     repo.before_next("append_message", lambda: concurrent.receive(make_inbound(channel_message_id="m-2")))
     result = service.receive(make_inbound(channel_message_id="m-2"))
     assert result.duplicate is True and result.ticket_id == first.ticket_id

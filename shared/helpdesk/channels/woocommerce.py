@@ -97,7 +97,7 @@ class WooCommerceConnector:
                 raw_s3_key=raw_s3_key,
             )
             messages = self._buyer_note(store, payload, order, raw_s3_key, received_at)
-        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise MalformedPayload(f"WooCommerce order could not be read: {exc}") from None
         return ParsedDelivery(messages=messages, order_events=[event])
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the helpdesk (``make bench`` runs ``python -m bench.run``)."""
