@@ -10,7 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
@@ -22,7 +23,15 @@ from helpdesk.ticketing import TicketService
 
 logger = logger_for("ingest-consumer")
 metrics = metrics_for("ingest-consumer")
-processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class IngestRecord(SqsRecordModel):
+    """An SQS record whose body is a canonical envelope (validated by Powertools' parser)."""
+
+    body: Json[IngestEnvelope]  # type: ignore[assignment]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord)
 
 
 @lru_cache(maxsize=1)
@@ -33,8 +42,8 @@ def envelope_processor() -> EnvelopeProcessor:
     return EnvelopeProcessor(repository, TicketService(repository, timers))
 
 
-def record_handler(record: SQSRecord) -> None:
-    envelope = IngestEnvelope.model_validate_json(record.body)
+def record_handler(record: IngestRecord) -> None:
+    envelope = record.body
     result = envelope_processor().process(envelope)
     logger.info("envelope processed", extra={
         "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,

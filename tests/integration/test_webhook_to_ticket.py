@@ -166,3 +166,24 @@ def test_woocommerce_ping_on_webhook_creation_is_acknowledged(stack: LocalStack,
         del event["headers"][header]
     response = stack.functions["WebhookFunction"].invoke(event)
     assert response["statusCode"] == 200 and json.loads(response["body"])["status"] == "ping"
+
+
+def test_a_poison_envelope_fails_alone_and_the_rest_of_the_batch_is_stored(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller, woo_order: dict[str, Any]
+) -> None:
+    from infrastructure.local.stack import sqs_record
+
+    drain_ingest_queue(stack)
+    body = _order_body(woo_order, 4106, "Is it in stock?")
+    _invoke(stack, seller.webhook_event(body, delivery_id="good"))
+    sqs = stack.client("sqs")
+    url = stack.resolver.refs["InboundQueue"]
+    (good,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                  MessageAttributeNames=["All"])["Messages"]
+    poison = {**good, "MessageId": "poison-1", "Body": '{"tenant_id": "x"}'}
+    arn = stack.resolver.attributes[("InboundQueue", "Arn")]
+    result = stack.functions["IngestConsumerFunction"].invoke(
+        {"Records": [sqs_record(poison, arn), sqs_record(good, arn)]})
+    assert result == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
+    assert len(repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4106")) == 1
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=good["ReceiptHandle"])
