@@ -83,6 +83,13 @@ CLOUDWATCH_LOGS_INGEST_GB = 0.50
 XRAY_TRACE_RECORDED = 5.00 / 1_000_000
 LAMBDA_PLATFORM_LOG_BYTES = 400  # assumed size of Lambda's own START/END/REPORT lines per invocation
 
+# --- for the modelled Lambda durations (a sensitivity, not the headline) ----------------------------------
+# Lambda allocates CPU in proportion to memory: 1,769 MB = 1 vCPU (Lambda developer guide, "memory").
+LAMBDA_MB_PER_VCPU = 1769
+# Assumed client-observed latency of one call inside a region, ms. Not measured here (moto answers locally).
+ASSUMED_AWS_LATENCY_MS = {"dynamodb": 6.0, "dynamodb.TransactWriteItems": 15.0, "s3": 30.0, "sqs": 10.0,
+                          "stepfunctions": 30.0, "secretsmanager": 20.0}
+
 # --- DynamoDB capacity rules (developer guide, "Item sizes and formats", "Read/write capacity mode") -----
 WRITE_UNIT_BYTES = 1024  # 1 WRU per 1 KB written; transactional writes cost 2
 READ_UNIT_BYTES = 4096  # 1 RRU per 4 KB strongly consistent; eventually consistent ½; transactional 2
@@ -96,10 +103,10 @@ SERVICE_NAMES = {
     "stepfunctions": "Step Functions",
     "secretsmanager": "Secrets Manager",
 }
-PHASE_NAMES = {
+PHASE_NAMES = {  # in the order a ticket meets them
     "webhook": "WebhookFunction",
-    "ingest": "IngestConsumerFunction",
     "esm": "SQS event source (Lambda's poller)",
+    "ingest": "IngestConsumerFunction",
 }
 WEBHOOK_ROUTE = "/webhooks/{tenant_id}/{channel}/{store_id}"
 
@@ -417,36 +424,106 @@ print("BENCH_IMPORT_MS=" + repr((t1 - t0) * 1000))
 
 
 def stub_worker(spec_path: Path) -> None:
-    """(b) in a fresh process: warm webhook CPU with AWS stubbed (HTTP layer, then fake clients)."""
+    """(b) in a fresh process, three ways: AWS answered by a canned HTTP server in another process; AWS stubbed
+    at botocore's HTTP layer; boto3 clients replaced by fakes."""
     spec = json.loads(spec_path.read_text())
     import functions.webhook.handler as handler
+    from helpdesk import config
 
-    calls = install_http_stub(spec["canned"])
-    events = webhook_events(100_000, 2 * (STUB_WARMUP + STUB_REQUESTS))
-    half = STUB_WARMUP + STUB_REQUESTS
+    per_mode = STUB_WARMUP + STUB_REQUESTS
+    events = webhook_events(100_000, 3 * per_mode)
+    results: dict[str, Any] = {}
 
     def invoke(event: dict[str, Any]) -> Any:
         return handler.lambda_handler(event, BenchContext("webhook", 256))
 
-    http_stub = measure_requests(invoke, events[:half], STUB_WARMUP)
-    per_request = {k: v / half for k, v in calls.items()}
+    def fresh_clients() -> None:
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+        config.reset()
+        handler.ingestor.cache_clear()
+        handler.ingest_once.cache_clear()
+        DEFAULT_PROVIDERS.clear()
+
+    server = subprocess.Popen([sys.executable, "-m", "bench.run", "--canned-server", str(spec_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int((server.stdout.readline() if server.stdout else "").strip())
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        fresh_clients()
+        results["canned_server"] = measure_requests(invoke, events[:per_mode], STUB_WARMUP)
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        server.terminate()
+        server.wait(timeout=10)
+
+    fresh_clients()
+    calls = install_http_stub(spec["canned"])
+    results["http_stub"] = measure_requests(invoke, events[per_mode:2 * per_mode], STUB_WARMUP)
+    results["calls_per_request"] = {k: v / per_mode for k, v in calls.items()}
 
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
-    from helpdesk import config
-
+    fresh_clients()
     fakes = FakeAws(spec["canned"])
     config.client = fakes.client  # type: ignore[assignment]
     handler.client = fakes.client  # type: ignore[attr-defined]
-    handler.ingestor.cache_clear()
-    handler.ingest_once.cache_clear()
-    parameters.clear_caches()
     DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=fakes.client("secretsmanager"))
-    fake = measure_requests(invoke, events[half:], STUB_WARMUP)
-    Path(spec["out"]).write_text(json.dumps({"http_stub": http_stub, "fake_clients": fake,
-                                             "calls_per_request": per_request,
-                                             "fake_calls_per_request": {k: v / half for k, v in fakes.calls.items()}}))
+    results["fake_clients"] = measure_requests(invoke, events[2 * per_mode:], STUB_WARMUP)
+    Path(spec["out"]).write_text(json.dumps(results))
+
+
+def canned_server(spec_path: Path) -> None:
+    """A keep-alive HTTP server answering each AWS call of a webhook request with its canned response (run in
+    its own process, so the function's process does its real client-side HTTP work and nothing else)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    canned = json.loads(spec_path.read_text())["canned"]
+    prefixes = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secrets-manager"}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+        def read_body(self) -> None:
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                return
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                self.rfile.read(size + 2)
+
+        def answer(self) -> None:
+            self.read_body()
+            target = self.headers.get("X-Amz-Target", "")
+            if target:
+                prefix, operation = target.split(".", 1)
+                key = f"{prefixes.get(prefix, prefix)}.{operation}"
+            else:
+                key = "s3.PutObject" if self.command == "PUT" else f"s3.{self.command}"
+            status, headers, body = canned.get(key, [400, {}, json.dumps({"__type": "Unknown", "message": key})])
+            data = body.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_PUT = do_GET = answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
 
 
 # ================================================================================================
@@ -487,18 +564,17 @@ def measure_imports(env: dict[str, str], tmpdir: Path) -> dict[str, Any]:
             samples[COLD_LABEL]["second_ms"].append(cold["second_ms"])
             samples[COLD_LABEL]["wall_ms"].append(wall)
     _, proc = run_python(["-X", "importtime", "-c", "import functions.webhook.handler"], env)
-    return {"samples": samples, "importtime": importtime_by_package(proc.stderr)}
+    return {"samples": samples, "importtime": importtime_self(proc.stderr)}
 
 
-def importtime_by_package(stderr: str) -> list[tuple[str, float]]:
-    """``-X importtime`` self time summed by top-level package, ms, largest first."""
-    by_package: Counter[str] = Counter()
+def importtime_self(stderr: str) -> dict[str, float]:
+    """``-X importtime``: self time of each module, ms."""
+    modules: dict[str, float] = {}
     for line in stderr.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_us, _, name = line.removeprefix("import time:").split("|", 2)
-        by_package[name.strip().split(".")[0]] += int(self_us)
-    return [(name, us / 1000) for name, us in by_package.most_common()]
+        if line.startswith("import time:") and "self [us]" not in line:
+            self_us, _, name = line.removeprefix("import time:").split("|", 2)
+            modules[name.strip()] = int(self_us) / 1000
+    return modules
 
 
 # ================================================================================================
@@ -598,6 +674,8 @@ class Call:
     gsi_wru: float = 0.0
     rru: float = 0.0
     requests: int = 1  # billable requests (SQS: 64 KB chunks)
+    latency_ms: float = 0.0  # client-side wall time of the call, local stack
+    messages: int = 0  # SQS ReceiveMessage: messages received
     payload_bytes: int = 0
     written: list[Written] = field(default_factory=list)
     pending: list[tuple[str, dict[str, Any], float, str]] = field(default_factory=list)
@@ -637,7 +715,7 @@ class AwsCallRecorder:
 
         def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(session, *args, **kwargs)
-            client.meta.events.register("before-parameter-build", recorder._before)
+            client.meta.events.register("provide-client-params", recorder._before)
             client.meta.events.register("after-call", recorder._after)
             return client
 
@@ -648,6 +726,10 @@ class AwsCallRecorder:
     def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if PHASE.get() is not None:
             context["bench_params"] = params
+            context["bench_started"] = time.perf_counter()
+            body = params.get("Body")  # botocore swaps an S3 body for a stream later on: size it now
+            if isinstance(body, str | bytes | bytearray):
+                context["bench_body_bytes"] = len(body.encode() if isinstance(body, str) else body)
 
     def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         current = PHASE.get()
@@ -655,11 +737,11 @@ class AwsCallRecorder:
             return
         params = context.get("bench_params") or {}
         call = Call(self.run, current, model.service_model.service_name, model.name)
+        call.latency_ms = (time.perf_counter() - context.get("bench_started", time.perf_counter())) * 1000
         if call.service == "dynamodb":
             self._dynamodb(call, params, parsed)
         elif call.service == "s3":
-            body = params.get("Body", b"")
-            call.payload_bytes = len(body.encode() if isinstance(body, str) else body)
+            call.payload_bytes = context.get("bench_body_bytes", 0)
             call.label = "raw payload" if call.operation == "PutObject" else ""
         elif call.service == "sqs":
             self._sqs(call, params, parsed)
@@ -678,7 +760,7 @@ class AwsCallRecorder:
         elif call.operation == "ReceiveMessage":
             call.payload_bytes = sum(size(m["Body"], m.get("MessageAttributes", {}))
                                      for m in parsed.get("Messages", []))
-            call.label = f"{len(parsed.get('Messages', []))} message(s)"
+            call.messages = len(parsed.get("Messages", []))
         call.requests = max(1, math.ceil(call.payload_bytes / SQS_CHUNK_BYTES))
 
     def _label(self, table: str, item_or_key: dict[str, Any]) -> str:
@@ -818,6 +900,16 @@ def sla_timer_costs(recorder: AwsCallRecorder, table: str) -> tuple[SlaPathCost,
 # ================================================================================================
 
 
+def expire_secret_cache() -> None:
+    """Drop the values Powertools' secrets provider cached, keeping its client (a warm container whose
+    5-minute cache ran out)."""
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    provider = DEFAULT_PROVIDERS.get("secrets")
+    if provider is not None:
+        provider.clear_cache()
+
+
 @dataclass
 class RunStats:
     name: str
@@ -826,6 +918,7 @@ class RunStats:
     webhook_ms: list[float] = field(default_factory=list)
     webhook_thread_ms: list[float] = field(default_factory=list)
     ingest_ms: list[float] = field(default_factory=list)
+    ingest_thread_ms: list[float] = field(default_factory=list)
     ingest_records: list[int] = field(default_factory=list)
     log: dict[str, Any] = field(default_factory=dict)
 
@@ -838,8 +931,6 @@ def run_local_stack() -> dict[str, Any]:
 
     recorder = AwsCallRecorder()
     recorder.install()  # before the stack: every client created afterwards carries the hooks
-
-    from aws_lambda_powertools.utilities import parameters
 
     from helpdesk.adapters.dynamodb import DynamoRepository
     from infrastructure.local import demo
@@ -873,11 +964,12 @@ def run_local_stack() -> dict[str, Any]:
 
         def timed_ingest(event: dict[str, Any]) -> Any:
             with phase("ingest"):
-                w0 = time.perf_counter()
+                t0, w0 = time.thread_time(), time.perf_counter()
                 result = LocalFunction.invoke(ingest, event)
-                wall = (time.perf_counter() - w0) * 1000
+                wall, cpu = (time.perf_counter() - w0) * 1000, (time.thread_time() - t0) * 1000
             if "run" in current:
                 current["run"].ingest_ms.append(wall)
+                current["run"].ingest_thread_ms.append(cpu)
                 current["run"].ingest_records.append(len(event["Records"]))
             if (result or {}).get("batchItemFailures"):
                 raise RuntimeError(f"ingest consumer reported failures: {result}")
@@ -917,7 +1009,7 @@ def run_local_stack() -> dict[str, Any]:
         progress(f"(c) {TICKETS} tickets end to end, ingest batches of {out['batch_size']}")
         batched = RunStats("batched", TICKETS, out["batch_size"])
         current["run"], recorder.run = batched, batched.name
-        parameters.clear_caches()  # a fresh container: one GetSecretValue, then the 5-minute cache
+        expire_secret_cache()  # as in a new container: one GetSecretValue, then Powertools' 5-minute cache
         with captured_stdout(batched.log):
             for event in webhook_events(400_000, TICKETS):
                 send(batched, event)
@@ -929,7 +1021,7 @@ def run_local_stack() -> dict[str, Any]:
         current["run"], recorder.run = single, single.name
         with captured_stdout(single.log):
             for event in webhook_events(500_000, ONE_BY_ONE_TICKETS):
-                parameters.clear_caches()
+                expire_secret_cache()
                 send(single, event)
                 drain({**source, "BatchSize": 1}, 1)
         recorder.run = None
@@ -998,8 +1090,21 @@ class Line:
     usd_per_1000: float
 
 
+def modelled_durations(run: RunStats, calls: list[Call], memory_mb: dict[str, int]) -> dict[str, list[float]]:
+    """Per invocation: the invoking thread's CPU stretched to the function's share of a vCPU, plus the
+    assumed AWS latency of the calls it made (moto's own latencies left out)."""
+    durations = {}
+    for function, cpu_ms in (("webhook", run.webhook_thread_ms), ("ingest", run.ingest_thread_ms)):
+        mine = [c for c in calls if c.run == run.name and c.phase == function]
+        latency = sum(ASSUMED_AWS_LATENCY_MS.get(f"{c.service}.{c.operation}", ASSUMED_AWS_LATENCY_MS[c.service])
+                      for c in mine) / max(1, len(cpu_ms))
+        stretch = max(1.0, LAMBDA_MB_PER_VCPU / memory_mb[function])
+        durations[function] = [cpu * stretch + latency for cpu in cpu_ms]
+    return durations
+
+
 def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answered: SlaPathCost,
-               breached: SlaPathCost, lambda_factor: float = 1.0) -> list[Line]:
+               breached: SlaPathCost, durations: dict[str, list[float]] | None = None) -> list[Line]:
     n = run.tickets
     mine = [c for c in calls if c.run == run.name]
     share = SLA_BREACH_SHARE
@@ -1008,8 +1113,8 @@ def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answ
         return total_usd / n * 1000
 
     invocations = len(run.webhook_ms) + len(run.ingest_ms)
-    billed_ms = {"webhook": sum(math.ceil(ms * lambda_factor) for ms in run.webhook_ms),
-                 "ingest": sum(math.ceil(ms * lambda_factor) for ms in run.ingest_ms)}
+    durations = durations or {"webhook": run.webhook_ms, "ingest": run.ingest_ms}
+    billed_ms = {f: sum(math.ceil(ms) for ms in durations[f]) for f in ("webhook", "ingest")}
     gb_s = sum(billed_ms[f] / 1000 * memory_mb[f] / 1024 for f in billed_ms)
     wru = sum(c.wru + c.gsi_wru for c in mine if c.service == "dynamodb")
     rru = sum(c.rru for c in mine if c.service == "dynamodb")
@@ -1074,8 +1179,9 @@ def report_imports(report: Report, imports: dict[str, Any]) -> None:
     for label in [t[0] for t in IMPORT_TARGETS] + [COLD_LABEL]:
         s = samples[label]
         imp = median(s["import_ms"])
+        ratio = "–" if label == IMPORT_TARGETS[0][0] else f"{imp / boto3_ms:.2f}×"
         rows.append([label, f"{imp:.1f} ms", f"{min(s['import_ms']):.1f}–{max(s['import_ms']):.1f} ms",
-                     f"{median(s['wall_ms']):.1f} ms", f"{imp / boto3_ms:.2f}×" if imp else "–"])
+                     f"{median(s['wall_ms']):.1f} ms", ratio])
     report.table(["what is imported", "import (median)", "import (range)", "process (median)", "÷ boto3 import"],
                  rows)
     ratio = median(samples["webhook handler"]["import_ms"]) / boto3_ms
@@ -1088,53 +1194,70 @@ def report_imports(report: Report, imports: dict[str, Any]) -> None:
                 f"lazily imported Powertools parameters utility and WooCommerce connector; AWS answered by a stub); "
                 f"the second request takes {median(cold['second_ms']):.1f} ms.")
     report.emit()
-    top = imports["importtime"][:10]
-    total = sum(ms for _, ms in imports["importtime"])
-    report.emit(f"Where the webhook's import time goes (`python -X importtime`, one run, self time summed by "
-                f"top-level package; {total:.0f} ms in all, interpreter start-up included):")
+    modules: dict[str, float] = imports["importtime"]
+    by_package: Counter[str] = Counter()
+    for name, ms in modules.items():
+        by_package[name.split(".")[0]] += ms
+    total = sum(modules.values())
+    report.emit(f"Where the webhook's import time goes (`python -X importtime`, one run; {total:.0f} ms of self time "
+                "in all, interpreter start-up included), by top-level package and the slowest single modules:")
     report.emit()
-    report.table(["package", "self time", "share"], [[name, f"{ms:.1f} ms", f"{ms / total:.0%}"] for name, ms in top])
+    slowest = sorted(modules.items(), key=lambda kv: -kv[1])[:10]
+    rows = [[name, f"{ms:.1f} ms", f"{ms / total:.0%}", module, f"{module_ms:.1f} ms"]
+            for (name, ms), (module, module_ms) in zip(by_package.most_common(10), slowest, strict=True)]
+    report.table(["package", "self time", "share", "module", "self time"], rows, align="lrrlr")
 
 
 def report_cpu(report: Report, stub: dict[str, Any], local: dict[str, Any]) -> None:
+    memory = local["memory_mb"]["webhook"]
     report.heading("(b) Warm webhook CPU per request")
     report.emit("Signed WooCommerce `order.created` deliveries (each a new order id and delivery id) as API Gateway "
                 "HTTP API v2 events, straight into `lambda_handler`, after a warm-up. CPU is "
-                "`time.process_time()` (or `time.thread_time()`) around each invocation.")
+                "`time.process_time()` (rows 4 and 5 also `time.thread_time()`) around each invocation.")
     report.emit()
     rows = []
     modes = [
-        ("AWS stubbed at botocore's HTTP layer (fresh process, no moto)", stub["http_stub"], "cpu_ms",
-         STUB_REQUESTS, "handler + Powertools + botocore serialise/sign/parse"),
-        ("boto3 clients replaced by fakes (fresh process)", stub["fake_clients"], "cpu_ms", STUB_REQUESTS,
+        ("1. AWS answered by a canned HTTP server in another process", stub["canned_server"], "cpu_ms",
+         STUB_REQUESTS, "handler + Powertools + botocore + urllib3/socket I/O (plain HTTP, no TLS)"),
+        ("2. AWS stubbed at botocore's HTTP layer ('before-send')", stub["http_stub"], "cpu_ms", STUB_REQUESTS,
+         "row 1 without the HTTP/socket work"),
+        ("3. boto3 clients replaced by fakes", stub["fake_clients"], "cpu_ms", STUB_REQUESTS,
          "product code + Powertools only"),
-        ("local stack (moto), invoking thread's CPU", local["local_cpu"], "thread_ms", WARM_REQUESTS,
-         "as row 1 + real local HTTP round trips"),
-        ("local stack (moto), whole-process CPU", local["local_cpu"], "cpu_ms", WARM_REQUESTS,
-         "as row 3 + moto serving the requests in its threads"),
+        ("4. local stack (moto in-process), invoking thread", local["local_cpu"], "thread_ms", WARM_REQUESTS,
+         "row 1 + moto's slower responses parsed, GIL hand-offs"),
+        ("5. local stack (moto in-process), whole process", local["local_cpu"], "cpu_ms", WARM_REQUESTS,
+         "row 4 + moto serving the requests in its threads"),
     ]
     for label, data, key, n, scope in modes:
         values = data[key]
         rows.append([label, n, f"{median(values):.2f} ms", f"{percentile(values, 90):.2f} ms",
                      f"{mean(values):.2f} ms", f"{median(data['wall_ms']):.2f} ms", scope])
-    report.table(["mode", "requests", "CPU median", "CPU p90", "CPU mean", "wall median", "what it includes"],
-                 rows, align="lrrrrrl")
+    report.table(["mode (rows 1-3: fresh process, no moto)", "requests", "CPU median", "CPU p90", "CPU mean",
+                  "wall median", "what it includes"], rows, align="lrrrrrl")
     calls = ", ".join(f"{k} {v:.2f}" for k, v in sorted(stub["calls_per_request"].items()))
-    report.emit(f"AWS calls per warm webhook request (stub counts): {calls}.")
+    report.emit(f"AWS calls per warm webhook request: {calls}.")
     report.emit()
-    cpu = median(stub["http_stub"]["cpu_ms"])
-    report.emit(f"**Target: ≤ {TARGET_WARM_CPU_MS:.0f} ms warm CPU per webhook: {cpu:.2f} ms (median, AWS stubbed "
-                f"at the HTTP layer) → {verdict(cpu <= TARGET_WARM_CPU_MS)}.**")
+    cpu = median(stub["canned_server"]["cpu_ms"])
+    floor = median(stub["http_stub"]["cpu_ms"])
+    report.emit(f"**Target: ≤ {TARGET_WARM_CPU_MS:.0f} ms warm CPU per webhook: {cpu:.2f} ms (median, row 1) → "
+                f"{verdict(cpu <= TARGET_WARM_CPU_MS)}** (without the HTTP work, row 2: {floor:.2f} ms).")
+    if abs(cpu - TARGET_WARM_CPU_MS) < 0.15 * TARGET_WARM_CPU_MS:
+        report.emit()
+        report.emit(f"This is within 15 % of the target: on a shared machine the median moves by that much from run "
+                    f"to run (p90 {percentile(stub['canned_server']['cpu_ms'], 90):.2f} ms), so read it as "
+                    "borderline rather than as a margin, and TLS is still missing from it.")
     report.emit()
-    report.emit("Which figure compares to the target: the first row. It is the CPU the function itself burns per "
-                "request (handler, Powertools, botocore building, signing and parsing every call) with nothing else "
-                "in the process. The whole-process figure also contains moto, which serves each request in threads "
-                "of this same process, so it overstates the function's CPU; the thread-CPU figure excludes moto's "
-                "threads but adds real socket work on localhost (no TLS, unlike AWS). The fake-client row shows how "
-                "much of the CPU is the product's own code. Caveats: measured on this machine's "
-                f"{platform.machine()} cores, Lambda runs arm64; at {local['memory_mb']['webhook']} MB a function gets "
-                f"about {local['memory_mb']['webhook'] / 1769:.0%} of a vCPU (1,769 MB = 1 vCPU), so each CPU ms "
-                f"becomes roughly {1769 / local['memory_mb']['webhook']:.0f} ms of billed duration when CPU-bound.")
+    report.emit("Which figure compares to the target: row 1. It is everything the function's own process burns per "
+                "request — handler, Powertools, botocore building, signing and parsing each call, and the HTTP "
+                "client's socket work — with AWS replaced by a server in another process, so nothing else is "
+                "counted. It still lacks TLS (AWS endpoints are HTTPS), so the deployed figure is somewhat higher. "
+                "Row 5, the whole-process CPU against the local stack, contains moto serving each request in "
+                "threads of this same process and overstates the function's CPU several times; row 4 leaves moto's "
+                "threads out but is still inflated by contention with them. Row 3 shows how little of the CPU is "
+                f"the product's own code. Caveats: measured on this machine's {platform.machine()} cores, Lambda "
+                f"runs arm64; at {memory} MB a function gets about {memory / LAMBDA_MB_PER_VCPU:.0%} of a vCPU "
+                f"({LAMBDA_MB_PER_VCPU:,} MB = 1 vCPU), so each CPU ms becomes roughly "
+                f"{LAMBDA_MB_PER_VCPU / memory:.0f} ms of billed duration when CPU-bound.")
 
 
 def report_requests(report: Report, local: dict[str, Any]) -> None:
@@ -1148,28 +1271,35 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
                 "of 1 and with the secret cache expired (a quiet shop: orders minutes apart, so "
                 "MaximumBatchingWindowInSeconds=1 collects one message). Each ticket: WooCommerce webhook → raw "
                 "payload in S3 → envelope on SQS → order + ticket in DynamoDB → SLA timer execution started. Every "
-                "call is counted by botocore `before-parameter-build`/`after-call` hooks on every client; the "
+                "call is counted by botocore `provide-client-params`/`after-call` hooks on every client; the "
                 "SQS event source's receive/delete are made by `drain_sqs_once` on Lambda's behalf.")
     report.emit()
     counts: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
+    latency: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
     for call in recorder.calls:
-        counts[(PHASE_NAMES[call.phase], SERVICE_NAMES.get(call.service, call.service), call.operation,
-                call.label)][call.run] += 1
-    rows = [["API Gateway (HTTP API)", "HTTP API", "POST /webhooks/…", "", "1.00", "1.00"]]
-    for (who, service, op, label), per_run in sorted(counts.items()):
-        rows.append([who, service, op, label, f"{per_run[batched.name] / batched.tickets:.2f}",
-                     f"{per_run[single.name] / single.tickets:.2f}"])
+        key = (PHASE_NAMES[call.phase], SERVICE_NAMES.get(call.service, call.service), call.operation, call.label)
+        counts[key][call.run] += 1
+        latency[key].append(call.latency_ms)
+    rows = [["API Gateway (HTTP API)", "HTTP API", "POST /webhooks/…", "", "1.00", "1.00", ""]]
+    order = list(PHASE_NAMES.values())
+    for key, per_run in sorted(counts.items(), key=lambda kv: (order.index(kv[0][0]), *kv[0][1:])):
+        rows.append([*key, f"{per_run[batched.name] / batched.tickets:.2f}",
+                     f"{per_run[single.name] / single.tickets:.2f}", f"{median(latency[key]):.1f} ms"])
     share = SLA_BREACH_SHARE
-    rows.append(["SLA timer (Step Functions task)", "DynamoDB", "GetItem", "ticket (ReadTicket)", "1.00", "1.00"])
-    rows.append(["SLA timer (Step Functions task)", "DynamoDB", "UpdateItem", "ticket (RecordBreach)",
-                 f"{share:.2f}", f"{share:.2f}"])
-    rows.append(["SLA timer (Step Functions task)", "SQS", "SendMessage", "breach event", f"{share:.2f}",
-                 f"{share:.2f}"])
+    sla = "SLA timer (Step Functions task)"
+    rows.append([sla, "DynamoDB", "GetItem", "ticket (ReadTicket)", "1.00", "1.00", ""])
+    rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordBreach)", f"{share:.2f}", f"{share:.2f}", ""])
+    rows.append([sla, "SQS", "SendMessage", "breach event", f"{share:.2f}", f"{share:.2f}", ""])
     total = {r.name: sum(n[r.name] for n in counts.values()) / r.tickets for r in (batched, single)}
     rows.append(["**total API requests**", "", "", "", f"{total[batched.name] + 1 + 1 + share * 2:.2f}",
-                 f"{total[single.name] + 1 + 1 + share * 2:.2f}"])
-    report.table(["made by", "service", "operation", "what", "per ticket (batched)", "per ticket (one-by-one)"],
-                 rows, align="llllrr")
+                 f"{total[single.name] + 1 + 1 + share * 2:.2f}", ""])
+    report.table(["made by", "service", "operation", "what", "per ticket (batched)", "per ticket (one-by-one)",
+                  "local latency (moto, median)"], rows, align="llllrrr")
+    received = [c.messages for c in recorder.calls if c.run == batched.name and c.operation == "ReceiveMessage"]
+    report.emit(f"The poller's ReceiveMessage got {mean(received):.1f} messages per call in the batched run, 1 in "
+                "the one-by-one run. Local latencies are moto's, not AWS's: its TransactWriteItems deep-copies the "
+                "table once per item for rollback, so it slows down as the table grows.")
+    report.emit()
 
     report.emit("DynamoDB items written per ticket (batched run), sizes by DynamoDB's rules (attribute names + "
                 "values; WRU = ⌈size / 1 KB⌉, ×2 inside TransactWriteItems; each GSI entry ⌈projected size / 1 KB⌉ "
@@ -1233,7 +1363,12 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
                     f"(mean billed {mean([math.ceil(x) for x in run.webhook_ms]):.1f} ms, {memory['webhook']} MB), "
                     f"ingest median {median(run.ingest_ms):.1f} ms per batch of "
                     f"{mean(run.ingest_records):.1f} (mean billed {mean([math.ceil(x) for x in run.ingest_ms]):.1f} "
-                    f"ms, {memory['ingest']} MB). Warm wall time measured locally against moto.")
+                    f"ms, {memory['ingest']} MB).")
+    report.emit()
+    report.emit("These are warm wall times against the local stack, as the brief asks. They are not AWS's: moto's "
+                "TransactWriteItems alone takes over 100 ms locally (see the latency column above), while the "
+                "client-side CPU runs on a full core here but on a fraction of one in Lambda. The sensitivities "
+                "below model AWS durations instead; Lambda stays a small line either way.")
     report.emit()
     lines = {run.name: cost_lines(run, recorder.calls, memory, answered, breached) for run in (batched, single)}
     rows = []
@@ -1261,10 +1396,22 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     start_extra = 1000 * SFN_STANDARD_TRANSITION
     report.emit(f"- If the execution start were billed as one more transition: +{usd(start_extra)} per 1,000 → "
                 f"{usd(totals[batched.name] + start_extra)} / {usd(totals[single.name] + start_extra)}.")
-    slow = {run.name: sum(line.usd_per_1000 for line in cost_lines(run, recorder.calls, memory, answered, breached,
-                                                                   lambda_factor=10.0)) for run in (batched, single)}
-    report.emit(f"- Real AWS latencies (S3 PUT, DynamoDB, SQS) and a fractional vCPU make Lambda durations longer than "
-                f"against local moto; at 10× the measured durations the totals are {usd(slow[batched.name])} / "
+    modelled = {run.name: modelled_durations(run, recorder.calls, memory) for run in (batched, single)}
+    model_totals = {name: sum(line.usd_per_1000 for line in cost_lines(run, recorder.calls, memory, answered,
+                                                                       breached, modelled[name]))
+                    for name, run in ((batched.name, batched), (single.name, single))}
+    assumed = ", ".join(f"{k} {v:.0f}" for k, v in ASSUMED_AWS_LATENCY_MS.items())
+    report.emit(f"- Lambda durations modelled for AWS instead of measured against moto (each invocation's own CPU "
+                f"× {LAMBDA_MB_PER_VCPU} MB / memory, plus assumed call latencies in ms: {assumed}): webhook "
+                f"{mean(modelled[batched.name]['webhook']):.0f} ms, ingest "
+                f"{mean(modelled[batched.name]['ingest']):.0f} ms per batch of {batched.batch_size} / "
+                f"{mean(modelled[single.name]['ingest']):.0f} ms per batch of 1 → totals "
+                f"{usd(model_totals[batched.name])} / {usd(model_totals[single.name])}.")
+    slow = {run.name: sum(line.usd_per_1000 for line in cost_lines(
+        run, recorder.calls, memory, answered, breached,
+        {"webhook": [10 * ms for ms in run.webhook_ms], "ingest": [10 * ms for ms in run.ingest_ms]}))
+        for run in (batched, single)}
+    report.emit(f"- At 10× the measured Lambda durations the totals are {usd(slow[batched.name])} / "
                 f"{usd(slow[single.name])}.")
     more_breaches = 1000 * (0.10 - SLA_BREACH_SHARE) * (breached.transitions - answered.transitions)
     report.emit(f"- Breach share 10 % instead of {SLA_BREACH_SHARE:.0%}: Step Functions "
@@ -1276,8 +1423,9 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     report.emit()
     rows = []
     for a, b in zip(extras[batched.name], extras[single.name], strict=True):
-        rows.append([a.service, a.what, f"{a.units:.0f} {a.unit_name}", usd(a.usd_per_1000),
-                     f"{b.units:.0f} {b.unit_name}", usd(b.usd_per_1000)])
+        rows.append([a.service, a.what, f"{a.units:.{0 if a.units > 100 else 2}f} {a.unit_name}",
+                     usd(a.usd_per_1000), f"{b.units:.{0 if b.units > 100 else 2}f} {b.unit_name}",
+                     usd(b.usd_per_1000)])
     report.table(["service", "what is billed", "per ticket (batched)", "$ / 1,000 (batched)",
                   "per ticket (one-by-one)", "$ / 1,000 (one-by-one)"], rows, align="llrrrr")
     with_extras = {name: totals[name] + sum(line.usd_per_1000 for line in extras[name]) for name in totals}
@@ -1314,9 +1462,13 @@ def environment_line() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stub-worker", metavar="SPEC", help=argparse.SUPPRESS)
+    parser.add_argument("--canned-server", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stub_worker:
         stub_worker(Path(args.stub_worker))
+        return 0
+    if args.canned_server:
+        canned_server(Path(args.canned_server))
         return 0
 
     started = time.perf_counter()
@@ -1330,7 +1482,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"(a) import times: {len(IMPORT_TARGETS) + 1} targets × {IMPORT_RUNS + 1} fresh interpreters")
         imports = measure_imports(env, tmpdir)
         report_imports(report, imports)
-        progress(f"(b) stubbed webhook CPU: 2 × {STUB_REQUESTS} requests in a fresh process")
+        progress(f"(b) webhook CPU without moto: 3 × {STUB_REQUESTS} requests in a fresh process")
         spec = tmpdir / "stub.json"
         spec.write_text(json.dumps({"canned": canned_http_responses(), "out": str(tmpdir / "stub-out.json")}))
         run_python(["-m", "bench.run", "--stub-worker", str(spec)], env)
