@@ -17,7 +17,7 @@ from datetime import datetime
 
 from helpdesk.channels import webhook_connector
 from helpdesk.channels.base import WebhookConnector
-from helpdesk.errors import MalformedPayload, NotFound
+from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
 from helpdesk.models import IngestEnvelope, OrderEvent, Store
 from helpdesk.ports import EnvelopePublisher, RawPayloadStore, SecretProvider, TicketRepository
 from helpdesk.ticketing import TicketService, utc_now
@@ -82,7 +82,11 @@ class WebhookIngestor:
         received_at = self._clock()
         if connector.is_ping(headers, body):
             return Delivery(store, connector, "ping", headers, body, received_at, ping=True)
-        connector.verify(headers, body, self._secrets.webhook_secret(store))
+        try:
+            connector.verify(headers, body, self._secrets.webhook_secret(store))
+        except InvalidSignature:
+            # The cached secret may predate a rotation: check once more against a fresh copy.
+            connector.verify(headers, body, self._secrets.webhook_secret(store, refresh=True))
         return Delivery(store, connector, connector.delivery_id(headers, body), headers, body, received_at)
 
     def ingest(self, delivery: Delivery) -> Receipt:

@@ -82,4 +82,6 @@ class SlaTimers(Protocol):
 
 
 class SecretProvider(Protocol):
-    def webhook_secret(self, store: Store) -> str: ...
+    def webhook_secret(self, store: Store, refresh: bool = False) -> str:
+        """The store's webhook secret; cached, ``refresh`` bypasses the cache (after rotation)."""
+        ...

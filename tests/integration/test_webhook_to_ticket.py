@@ -187,3 +187,16 @@ def test_a_poison_envelope_fails_alone_and_the_rest_of_the_batch_is_stored(
     assert result == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
     assert len(repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4106")) == 1
     sqs.delete_message(QueueUrl=url, ReceiptHandle=good["ReceiptHandle"])
+
+
+def test_a_rotated_webhook_secret_takes_effect_at_once(
+    stack: LocalStack, seller: Seller, woo_order: dict[str, Any]
+) -> None:
+    body = _order_body(woo_order, 4107, "")
+    assert _invoke(stack, seller.webhook_event(body, delivery_id="r1"))[0] == 202  # secret now cached
+    seller.secret = "rotated-" + seller.secret
+    stack.client("secretsmanager").put_secret_value(
+        SecretId=f"helpdesk/{seller.tenant_id}/{seller.store_id}",
+        SecretString=json.dumps({"webhook_secret": seller.secret}))
+    assert _invoke(stack, seller.webhook_event(body, delivery_id="r2"))[0] == 202
+    drain_ingest_queue(stack)

@@ -285,11 +285,19 @@ class RecordingPublisher:
 
 @dataclass
 class StaticSecrets:
-    """Webhook secrets per (tenant, store); records which stores were asked for."""
+    """Webhook secrets per (tenant, store); records which stores were asked for. ``rotated`` holds
+    values the source has now but the cache has not seen: only ``refresh=True`` reads them."""
 
     secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    rotated: dict[tuple[str, str], str] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
 
-    def webhook_secret(self, store: Store) -> str:
+    def webhook_secret(self, store: Store, refresh: bool = False) -> str:
         self.asked.append(store.store_id)
-        return self.secrets[(store.tenant_id, store.store_id)]
+        key = (store.tenant_id, store.store_id)
+        if refresh:
+            self.refreshed.append(store.store_id)
+            if key in self.rotated:
+                self.secrets[key] = self.rotated.pop(key)
+        return self.secrets[key]

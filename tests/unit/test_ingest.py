@@ -98,6 +98,27 @@ def test_a_bad_signature_is_refused_and_nothing_is_kept(
     assert raw_store.objects == {} and publisher.envelopes == []
 
 
+def test_a_rotated_secret_is_picked_up_on_the_first_mismatch(
+    ingestor: WebhookIngestor, secrets: StaticSecrets, publisher: RecordingPublisher, woo_order: dict[str, Any]
+) -> None:
+    secrets.rotated[(TENANT, STORE)] = "rotated-secret"
+    body = json.dumps(woo_order).encode()
+    receipt = deliver(ingestor, signed(body, secret="rotated-secret"), body)
+    assert receipt.order_events == 1 and len(publisher.envelopes) == 1
+    assert secrets.refreshed == [STORE]
+    deliver(ingestor, signed(body, secret="rotated-secret"), body)
+    assert secrets.refreshed == [STORE]  # the refreshed value is cached again
+
+
+def test_a_wrong_signature_refreshes_once_then_fails(
+    ingestor: WebhookIngestor, secrets: StaticSecrets, woo_order: dict[str, Any]
+) -> None:
+    body = json.dumps(woo_order).encode()
+    with pytest.raises(InvalidSignature):
+        deliver(ingestor, signed(body, secret="forged"), body)
+    assert secrets.refreshed == [STORE]
+
+
 def test_the_signature_is_checked_with_the_stores_own_secret(
     repo: InMemoryRepository, secrets: StaticSecrets, raw_store: InMemoryRawStore, publisher: RecordingPublisher,
     woo_order: dict[str, Any],

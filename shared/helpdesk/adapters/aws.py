@@ -66,17 +66,18 @@ class StepFunctionsSlaTimers:
 
 
 class SecretsManagerSecrets:
-    """Webhook secrets from Secrets Manager, cached by Powertools' parameters utility."""
+    """Webhook secrets from Secrets Manager, cached by Powertools' parameters utility for an hour;
+    a signature mismatch re-reads the secret once, so a rotation takes effect at once."""
 
-    def __init__(self, max_age_seconds: int = 300) -> None:
+    def __init__(self, max_age_seconds: int = 3600) -> None:
         self._max_age = max_age_seconds
 
-    def webhook_secret(self, store: Store) -> str:
+    def webhook_secret(self, store: Store, refresh: bool = False) -> str:
         from aws_lambda_powertools.utilities import parameters
 
         if not store.secret_name:
             raise NotFound("store has no webhook secret configured", store_id=store.store_id)
-        value = parameters.get_secret(store.secret_name, max_age=self._max_age)
+        value = parameters.get_secret(store.secret_name, max_age=self._max_age, force_fetch=refresh)
         secret = json.loads(value) if isinstance(value, str) and value.startswith("{") else value
         if isinstance(secret, dict):
             secret = secret.get("webhook_secret")
