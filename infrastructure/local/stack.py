@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from infrastructure.local.template import (
@@ -406,7 +405,3 @@ def schedule_seconds(expression: str) -> int | None:
         return None
     amount, unit = int(match.group(1)), match.group(2)
     return amount * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
-
-
-def repo_path(*parts: str) -> Path:
-    return ROOT.joinpath(*parts)
