@@ -57,3 +57,17 @@ class DuplicateMessage(HelpdeskError):
 class InvalidCursor(HelpdeskError):
     code = "invalid_cursor"
     status = 400
+
+
+class ChannelError(HelpdeskError):
+    """A channel's API failed or could not be reached (after retries)."""
+
+    code = "channel_error"
+    status = 502
+
+
+class ChannelRateLimited(ChannelError):
+    """A channel kept answering 429 after retries; try again later."""
+
+    code = "channel_rate_limited"
+    status = 503
