@@ -7,9 +7,12 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from helpdesk.models import InboundMessage, OrderEvent, Store
+
+if TYPE_CHECKING:  # httpx costs ~100 ms of import: webhook-only functions never load it
+    from helpdesk.channels.http import ChannelHttpClient
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,36 @@ def body_digest(body: bytes) -> str:
 
 def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One poll of one store: what it found and where the next poll starts.
+
+    ``next_cursor`` is stored only after ``messages`` and ``order_events`` are safely queued, so a
+    crash between the two makes the next poll fetch the same items again (deduplicated downstream
+    by channel message id) instead of skipping them.
+    """
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    order_events: list[OrderEvent] = field(default_factory=list)
+    next_cursor: str | None = None
+    raw_pages: list[bytes] = field(default_factory=list)
+
+
+class PollConnector(Protocol):
+    """A channel whose messages are fetched (Mirakl inbox, eBay, TikTok Shop conversations)."""
+
+    channel: str
+
+    def client(self, store: Store, credentials: Mapping[str, str]) -> ChannelHttpClient:
+        """An HTTP client for this store's API (base URL, auth headers, the channel's rate limit)."""
+        ...
+
+    def poll(self, store: Store, http: ChannelHttpClient, cursor: str | None, now: datetime) -> PollResult:
+        """Everything new since ``cursor`` (None: a first poll, which looks back a bounded window)."""
+        ...
+
+    def send_reply(self, store: Store, http: ChannelHttpClient, thread_id: str, body: str) -> str:
+        """Post an agent's reply on the channel thread; returns the channel's message id."""
+        ...
