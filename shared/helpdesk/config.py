@@ -18,6 +18,7 @@ class Settings(BaseModel):
     inbound_queue_url: str = ""
     sla_state_machine_arn: str = ""
     idempotency_table: str = ""
+    poll_tenant_ids: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +30,7 @@ def settings() -> Settings:
         inbound_queue_url=env.get("INBOUND_QUEUE_URL", ""),
         sla_state_machine_arn=env.get("SLA_STATE_MACHINE_ARN", ""),
         idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+        poll_tenant_ids=tuple(t.strip() for t in env.get("POLL_TENANT_IDS", "").split(",") if t.strip()),
     )
 
 

@@ -148,6 +148,24 @@ class Store(Model):
     created_at: datetime
 
 
+class StoreHealth(Model):
+    """How a polled store is doing: shown to the seller, and drives the poller's backoff."""
+
+    tenant_id: str
+    store_id: str
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_message_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = Field(default=0, ge=0)
+    next_poll_after: datetime | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.consecutive_failures == 0
+
+
 class CustomerIdentity(Model):
     channel: Channel
     store_id: str

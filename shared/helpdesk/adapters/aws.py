@@ -66,23 +66,34 @@ class StepFunctionsSlaTimers:
 
 
 class SecretsManagerSecrets:
-    """Webhook secrets from Secrets Manager, cached by Powertools' parameters utility for an hour;
-    a signature mismatch re-reads the secret once, so a rotation takes effect at once."""
+    """Store secrets from Secrets Manager (one JSON secret per store: ``webhook_secret`` and/or the
+    channel's API credentials), cached by Powertools' parameters utility for an hour; a signature
+    mismatch re-reads the secret once, so a rotation takes effect at once."""
 
     def __init__(self, max_age_seconds: int = 3600) -> None:
         self._max_age = max_age_seconds
 
     def webhook_secret(self, store: Store, refresh: bool = False) -> str:
+        secret = self._secret(store, refresh).get("webhook_secret")
+        if not isinstance(secret, str) or not secret:
+            raise NotFound("store secret has no webhook_secret", store_id=store.store_id)
+        return secret
+
+    def credentials(self, store: Store) -> dict[str, str]:
+        return {k: str(v) for k, v in self._secret(store, refresh=False).items()}
+
+    def _secret(self, store: Store, refresh: bool) -> dict[str, object]:
         from aws_lambda_powertools.utilities import parameters
 
         if not store.secret_name:
-            raise NotFound("store has no webhook secret configured", store_id=store.store_id)
+            raise NotFound("store has no secret configured", store_id=store.store_id)
         value = parameters.get_secret(store.secret_name, max_age=self._max_age, force_fetch=refresh)
-        secret = json.loads(value) if isinstance(value, str) and value.startswith("{") else value
-        if isinstance(secret, dict):
-            secret = secret.get("webhook_secret")
-        if not isinstance(secret, str) or not secret:
-            raise NotFound("store secret has no webhook_secret", store_id=store.store_id)
+        try:
+            secret = json.loads(value) if isinstance(value, str) else None
+        except json.JSONDecodeError:
+            secret = None
+        if not isinstance(secret, dict):
+            raise NotFound("store secret is not a JSON object", store_id=store.store_id)
         return secret
 
 

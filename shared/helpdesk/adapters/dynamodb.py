@@ -25,6 +25,7 @@ from helpdesk.models import (
     QueuePage,
     SlaPolicy,
     Store,
+    StoreHealth,
     Tenant,
     Ticket,
     TicketView,
@@ -88,6 +89,39 @@ class DynamoRepository:
     def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None:
         item = self._get(keys.tenant_pk(tenant_id), keys.sla_policy_sk(policy_id))
         return from_item(SlaPolicy, item) if item else None
+
+    # --- polling: cursors and store health ---------------------------------------------------
+
+    def get_cursor(self, tenant_id: str, store_id: str, stream: str) -> str | None:
+        item = self._get(keys.tenant_pk(tenant_id), keys.cursor_sk(store_id, stream), consistent=True)
+        return item["cursor"]["S"] if item else None
+
+    def advance_cursor(self, tenant_id: str, store_id: str, stream: str, previous: str | None, new: str) -> None:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.cursor_sk(store_id, stream)),
+                     "entity": _s("cursor"), "cursor": _s(new)},
+        }
+        if previous is None:
+            params["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            params["ConditionExpression"] = "#cursor = :previous"  # CURSOR is a reserved word
+            params["ExpressionAttributeNames"] = {"#cursor": "cursor"}
+            params["ExpressionAttributeValues"] = {":previous": _s(previous)}
+        try:
+            self._db.put_item(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("the cursor moved meanwhile (another poller?)", store_id=store_id) from None
+            raise
+
+    def get_health(self, tenant_id: str, store_id: str) -> StoreHealth | None:
+        item = self._get(keys.tenant_pk(tenant_id), keys.health_sk(store_id))
+        return from_item(StoreHealth, item) if item else None
+
+    def put_health(self, health: StoreHealth) -> None:
+        self._put(to_item(health, PK=keys.tenant_pk(health.tenant_id), SK=keys.health_sk(health.store_id),
+                          entity="store_health"))
 
     # --- tickets ------------------------------------------------------------------------------
 

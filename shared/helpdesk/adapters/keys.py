@@ -34,6 +34,10 @@ def cursor_sk(store_id: str, stream: str) -> str:
     return f"CURSOR#{store_id}#{stream}"
 
 
+def health_sk(store_id: str) -> str:
+    return f"HEALTH#{store_id}"
+
+
 def ticket_pk(tenant_id: str, ticket_id: str) -> str:
     return f"TENANT#{tenant_id}#TICKET#{ticket_id}"
 

@@ -7,13 +7,29 @@ from __future__ import annotations
 
 import importlib
 
-from helpdesk.channels.base import WebhookConnector
+from helpdesk.channels.base import PollConnector, WebhookConnector
 from helpdesk.errors import NotFound
 from helpdesk.models import Channel
 
 _WEBHOOK_MODULES: dict[Channel, str] = {
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
 }
+
+_POLL_MODULES: dict[Channel, str] = {
+    Channel.MIRAKL: "helpdesk.channels.mirakl",
+}
+
+
+def is_polled(channel: str) -> bool:
+    return channel in {c.value for c in _POLL_MODULES}
+
+
+def poll_connector(channel: str) -> PollConnector:
+    try:
+        module_name = _POLL_MODULES[Channel(channel)]
+    except (ValueError, KeyError):
+        raise NotFound("no polling connector for this channel", channel=channel) from None
+    return importlib.import_module(module_name).CONNECTOR
 
 
 def webhook_connector(channel: str) -> WebhookConnector:
