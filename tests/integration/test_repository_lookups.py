@@ -36,3 +36,29 @@ def test_tenant_profile_and_store_listing(repo: DynamoRepository, seller: Seller
     assert tenant is not None and tenant.name == "Shop"
     assert [s.store_id for s in repo.list_stores(seller.tenant_id)] == [seller.store_id]
     assert repo.list_stores("another-tenant") == []
+
+
+def test_a_partial_order_event_merges_into_the_stored_order(repo: DynamoRepository, seller: Seller) -> None:
+    from decimal import Decimal
+
+    from helpdesk.models import Order, OrderItem, OrderStatus
+
+    now = datetime.now(UTC)
+    full = Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.SHOPIFY, order_ref="1001",
+                 status=OrderStatus.PROCESSING, currency="EUR", total=Decimal("89.99"), buyer_name="Jon Snow",
+                 items=[OrderItem(sku="A", name="Boots", quantity=1)], updated_at=now)
+    assert repo.upsert_order(full)
+    from datetime import timedelta
+
+    shipped = Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.SHOPIFY, order_ref="1001",
+                    status=OrderStatus.SHIPPED, carrier="UPS", tracking_number="1Z999",
+                    updated_at=now + timedelta(minutes=5))
+    assert repo.upsert_order(shipped)
+    stored = repo.get_order(seller.tenant_id, seller.store_id, "1001")
+    assert stored is not None
+    assert (stored.status, stored.carrier, stored.tracking_number) == (OrderStatus.SHIPPED, "UPS", "1Z999")
+    assert (stored.total, stored.buyer_name, [i.sku for i in stored.items]) == (Decimal("89.99"), "Jon Snow", ["A"])
+    stale = full.model_copy(update={"status": OrderStatus.CANCELLED, "updated_at": now - timedelta(hours=1)})
+    assert not repo.upsert_order(stale)
+    after = repo.get_order(seller.tenant_id, seller.store_id, "1001")
+    assert after is not None and after.status == OrderStatus.SHIPPED

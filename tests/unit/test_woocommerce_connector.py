@@ -46,7 +46,7 @@ def test_registry_returns_the_woocommerce_connector() -> None:
     assert connector.channel == Channel.WOOCOMMERCE.value
 
 
-@pytest.mark.parametrize("channel", ["shopify", "nope", ""])
+@pytest.mark.parametrize("channel", ["mirakl", "nope", ""])
 def test_registry_refuses_channels_without_a_webhook_connector(channel: str) -> None:
     with pytest.raises(NotFound):
         webhook_connector(channel)

@@ -22,6 +22,7 @@ from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
 from helpdesk.models import (
     Message,
     Order,
+    OrderStatus,
     QueuePage,
     SlaPolicy,
     Store,
@@ -248,14 +249,28 @@ class DynamoRepository:
     # --- orders -------------------------------------------------------------------------------
 
     def upsert_order(self, order: Order) -> bool:
-        item = to_item(order, PK=keys.order_pk(order.tenant_id, order.store_id, order.order_ref), SK="ORDER",
-                       entity="order")
-        params: dict[str, Any] = {"TableName": self._table, "Item": item}
+        """Merge an order event into the stored order. Fields the event does not know (None, an
+        empty item list, UNKNOWN status — e.g. a fulfillment event) keep their stored values; an
+        event older than the stored order changes nothing."""
+        fields = to_item(order, entity="order")
+        if not order.items:
+            fields.pop("items", None)
+        if order.status == OrderStatus.UNKNOWN:
+            fields.pop("status", None)
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"PK": _s(keys.order_pk(order.tenant_id, order.store_id, order.order_ref)), "SK": _s("ORDER")},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
         if order.updated_at is not None:
-            params["ConditionExpression"] = "attribute_not_exists(PK) OR updated_at <= :u"
-            params["ExpressionAttributeValues"] = {":u": item["updated_at"]}
+            index = list(fields).index("updated_at")
+            params["ConditionExpression"] = f"attribute_not_exists(PK) OR #f{index} <= :v{index}"
         try:
-            self._db.put_item(**params)
+            self._db.update_item(**params)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False  # a newer version of the order is already stored

@@ -13,6 +13,7 @@ from helpdesk.models import Channel
 
 _WEBHOOK_MODULES: dict[Channel, str] = {
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
+    Channel.SHOPIFY: "helpdesk.channels.shopify",
 }
 
 _POLL_MODULES: dict[Channel, str] = {

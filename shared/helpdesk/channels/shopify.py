@@ -1,0 +1,361 @@
+"""Shopify: app webhooks for orders (``orders/*``), fulfillments (``fulfillments/*``) and the
+mandatory privacy topics.
+
+Format (shopify.dev, "Webhooks" reference and "Verify webhooks"): the body is JSON, the resource as
+the REST Admin API serialises it in the version named by ``X-Shopify-API-Version``. Headers:
+``X-Shopify-Topic``, ``X-Shopify-Shop-Domain``, ``X-Shopify-API-Version``, ``X-Shopify-Webhook-Id``
+(unique per delivery: the idempotency key), ``X-Shopify-Triggered-At``, ``X-Shopify-Event-Id``
+(shared by every delivery of one merchant action, so it is *not* a delivery key) and
+``X-Shopify-Hmac-Sha256`` = base64(HMAC-SHA256(app client secret, raw body)). Only the body is
+signed, never the headers. Shopify sends no "is this URL alive" ping.
+
+``orders/create|updated|paid|cancelled|fulfilled|partially_fulfilled`` carry the whole Order: one
+order event each. Shopify has no buyer-messaging API: the buyer's voice in an order webhook is the
+order ``note`` (the note the buyer typed at checkout), which becomes an inbound message threaded on
+the order, like WooCommerce's ``customer_note``. Shopify uses the same field for notes staff edit in
+the admin; the message id is stable per order, so a later edit is deduplicated away, not re-sent.
+
+``fulfillments/create|update`` carry a Fulfillment, not the order. They still produce one order
+event, built only from what the fulfillment carries: ``order_ref`` from its ``name`` ("#1001.2" is
+fulfillment 2 of order "#1001"; ``order_id`` when the name has another form), the order e-mail,
+carrier/tracking (``items`` left empty: the fulfilled lines are a subset), and a status from the fulfillment (delivered
+shipment: DELIVERED; tracking number or ``success``: SHIPPED; still pending or open: PROCESSING;
+cancelled or failed fulfillment: UNKNOWN, without its dead tracking). Total, currency, buyer name and
+order date are absent (None): the ``orders/*`` deliveries carry the full order, fulfillments
+included. The repository merges an order event into the stored order: absent fields, an empty item
+list and an UNKNOWN status leave what is stored untouched.
+
+``customers/data_request``, ``customers/redact`` and ``shop/redact`` (mandatory privacy topics)
+produce nothing here: the caller keeps the raw payload, and acting on it is a separate GDPR
+workflow. Any other topic, or a body that is not the documented shape, is a MalformedPayload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
+from helpdesk.errors import InvalidSignature, MalformedPayload
+from helpdesk.models import (
+    Channel,
+    InboundMessage,
+    Order,
+    OrderEvent,
+    OrderEventType,
+    OrderItem,
+    OrderStatus,
+    Store,
+)
+
+_ORDER_TOPICS = {
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+}
+_FULFILLED_ORDER_TOPICS = {"orders/fulfilled", "orders/partially_fulfilled"}
+_FULFILLMENT_TOPICS = {"fulfillments/create", "fulfillments/update"}
+_PRIVACY_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
+# Money has been captured: the order is being processed (a partial refund does not undo that).
+_PAID = {"paid", "partially_refunded"}
+# Fulfillment statuses that mean nothing was (or will be) shipped by this fulfillment.
+_DEAD_FULFILLMENTS = {"cancelled", "error", "failure"}
+# "#1001.2": fulfillment 2 of order "#1001".
+_FULFILLMENT_NAME = re.compile(r"^#?(.+)\.\d+$")
+# X-Shopify-Webhook-Id is not covered by the signature and ends up in storage keys: only plain ids.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+class ShopifyConnector:
+    channel = Channel.SHOPIFY.value
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        given = lower_keys(headers).get("x-shopify-hmac-sha256", "").strip()
+        if not given:
+            raise InvalidSignature("missing X-Shopify-Hmac-Sha256 header")
+        expected = base64.b64encode(hmac_sha256(secret, body))
+        if not hmac.compare_digest(given.encode(), expected):
+            raise InvalidSignature("X-Shopify-Hmac-Sha256 does not match the body")
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False  # Shopify never pings a webhook URL: every request is a delivery.
+
+    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        webhook_id = lower_keys(headers).get("x-shopify-webhook-id", "").strip()
+        if _SAFE_ID.match(webhook_id):
+            return f"shopify-{webhook_id}"
+        return f"shopify-sha-{body_digest(body)}"
+
+    def parse(
+        self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
+        topic = lower_keys(headers).get("x-shopify-topic", "").strip().lower()
+        if topic in _PRIVACY_TOPICS:
+            return ParsedDelivery()
+        if topic not in _ORDER_TOPICS and topic not in _FULFILLMENT_TOPICS:
+            raise MalformedPayload(
+                f"unsupported Shopify topic {topic!r}; subscribe orders/*, fulfillments/* and the privacy topics"
+            )
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        try:
+            if topic in _FULFILLMENT_TOPICS:
+                return self._parse_fulfillment(store, topic, payload, raw_s3_key, received_at)
+            return self._parse_order(store, topic, payload, raw_s3_key, received_at)
+        # ArithmeticError: OverflowError and decimal's errors (an amount too large to multiply).
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            raise MalformedPayload(f"Shopify {topic} payload could not be read: {exc}") from None
+
+    # --- orders/* -----------------------------------------------------------------------------
+
+    def _parse_order(
+        self, store: Store, topic: str, p: Any, raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
+        if not isinstance(p, dict) or "id" not in p:
+            raise MalformedPayload("body is not a Shopify order (no 'id')")
+        order = self._order(store, topic, p)
+        event = OrderEvent(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.SHOPIFY,
+            event_type=self._order_event_type(topic, p, order),
+            event_id=f"{topic}:{p['id']}:{p.get('updated_at') or ''}",
+            order=order,
+            occurred_at=order.updated_at or received_at,
+            raw_s3_key=raw_s3_key,
+        )
+        messages = self._buyer_note(store, p, order, raw_s3_key, received_at)
+        return ParsedDelivery(messages=messages, order_events=[event])
+
+    @staticmethod
+    def _order_event_type(topic: str, p: dict[str, Any], order: Order) -> OrderEventType:
+        if topic == "orders/create":
+            return OrderEventType.CREATED
+        if topic == "orders/cancelled" or p.get("cancelled_at"):
+            return OrderEventType.CANCELLED
+        if topic in _FULFILLED_ORDER_TOPICS and order.tracking_number:
+            return OrderEventType.SHIPPED
+        if p.get("financial_status") == "refunded":
+            return OrderEventType.REFUNDED
+        return OrderEventType.UPDATED
+
+    def _order(self, store: Store, topic: str, p: dict[str, Any]) -> Order:
+        customer = p.get("customer") or {}
+        billing = p.get("billing_address") or {}
+        fulfillment = _last_live_fulfillment(p.get("fulfillments") or [])
+        tracking = _tracking(fulfillment)
+        cancelled = topic == "orders/cancelled" or bool(p.get("cancelled_at"))
+        return Order(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.SHOPIFY,
+            order_ref=_order_ref(p),
+            status=_order_status(p, cancelled, fulfillment),
+            channel_status=_channel_status(p, cancelled),
+            currency=p.get("currency") or None,
+            total=_decimal(p.get("total_price")),
+            items=_items(p.get("line_items") or []),
+            buyer_email=p.get("email") or p.get("contact_email") or customer.get("email") or None,
+            buyer_name=_name(customer) or _name(billing),
+            carrier=tracking.get("carrier"),
+            tracking_number=tracking.get("number"),
+            tracking_url=tracking.get("url"),
+            ordered_at=_utc(p.get("created_at")),
+            shipped_at=tracking.get("shipped_at"),
+            delivered_at=None,  # the delivery time is in fulfillment events, not in the order
+            updated_at=_utc(p.get("updated_at")),
+        )
+
+    @staticmethod
+    def _buyer_note(
+        store: Store, p: dict[str, Any], order: Order, raw_s3_key: str, received_at: datetime
+    ) -> list[InboundMessage]:
+        note = p.get("note")
+        if note is None:
+            return []
+        if not isinstance(note, str):
+            raise TypeError(f"note is not text: {note!r}")
+        if not note.strip():
+            return []
+        return [
+            InboundMessage(
+                tenant_id=store.tenant_id,
+                store_id=store.store_id,
+                channel=Channel.SHOPIFY,
+                channel_message_id=f"order-{p['id']}-note",
+                channel_thread_id=f"order-{p['id']}",
+                order_ref=order.order_ref,
+                buyer_email=order.buyer_email,
+                buyer_name=order.buyer_name,
+                subject=f"Order #{order.order_ref}: note from the buyer",
+                body=note.strip(),
+                received_at=order.ordered_at or received_at,
+                raw_s3_key=raw_s3_key,
+            )
+        ]
+
+    # --- fulfillments/* -----------------------------------------------------------------------
+
+    def _parse_fulfillment(
+        self, store: Store, topic: str, f: Any, raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
+        if not isinstance(f, dict) or "id" not in f or not f.get("order_id"):
+            raise MalformedPayload("body is not a Shopify fulfillment (no 'id' or 'order_id')")
+        dead = str(f.get("status") or "") in _DEAD_FULFILLMENTS
+        tracking = {} if dead else _tracking(f)
+        delivered = not dead and f.get("shipment_status") == "delivered"
+        if dead:
+            status = OrderStatus.UNKNOWN
+        elif delivered:
+            status = OrderStatus.DELIVERED
+        elif tracking.get("number") or f.get("status") == "success":
+            status = OrderStatus.SHIPPED
+        else:
+            status = OrderStatus.PROCESSING
+        order = Order(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.SHOPIFY,
+            order_ref=_fulfillment_order_ref(f),
+            status=status,
+            channel_status=_fulfillment_channel_status(f),
+            items=[],  # the fulfilled lines are a subset: the stored order keeps its full item list
+            buyer_email=f.get("email") or None,
+            carrier=tracking.get("carrier"),
+            tracking_number=tracking.get("number"),
+            tracking_url=tracking.get("url"),
+            shipped_at=tracking.get("shipped_at"),
+            updated_at=_utc(f.get("updated_at")),
+        )
+        if delivered:
+            event_type = OrderEventType.DELIVERED
+        elif order.tracking_number:
+            event_type = OrderEventType.SHIPPED
+        else:
+            event_type = OrderEventType.UPDATED
+        event = OrderEvent(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.SHOPIFY,
+            event_type=event_type,
+            event_id=f"{topic}:{f['id']}:{f.get('updated_at') or ''}",
+            order=order,
+            occurred_at=order.updated_at or received_at,
+            raw_s3_key=raw_s3_key,
+        )
+        return ParsedDelivery(order_events=[event])
+
+
+def _order_ref(p: dict[str, Any]) -> str:
+    """What buyers see: the order name ("#1001" -> "1001"), else its number, else its id."""
+    name = str(p.get("name") or "").strip().removeprefix("#").strip()
+    return name or str(p.get("order_number") or p["id"])
+
+
+def _fulfillment_order_ref(f: dict[str, Any]) -> str:
+    match = _FULFILLMENT_NAME.match(str(f.get("name") or "").strip())
+    return match.group(1).strip() if match and match.group(1).strip() else str(f["order_id"])
+
+
+def _order_status(p: dict[str, Any], cancelled: bool, fulfillment: dict[str, Any] | None) -> OrderStatus:
+    financial = p.get("financial_status")
+    if cancelled:
+        return OrderStatus.CANCELLED
+    if financial == "refunded":
+        return OrderStatus.REFUNDED
+    if p.get("fulfillment_status") == "fulfilled":
+        delivered = fulfillment is not None and fulfillment.get("shipment_status") == "delivered"
+        return OrderStatus.DELIVERED if delivered else OrderStatus.SHIPPED
+    return OrderStatus.PROCESSING if financial in _PAID else OrderStatus.PENDING
+
+
+def _channel_status(p: dict[str, Any], cancelled: bool) -> str:
+    """Shopify has no single order status: financial/fulfillment(/cancelled), e.g. "paid/unfulfilled"."""
+    parts = [str(p.get("financial_status") or "unknown"), str(p.get("fulfillment_status") or "unfulfilled")]
+    return "/".join([*parts, "cancelled"] if cancelled else parts)
+
+
+def _fulfillment_channel_status(f: dict[str, Any]) -> str:
+    """E.g. "fulfillment success, shipment in_transit"."""
+    shipment = f.get("shipment_status")
+    return f"fulfillment {f.get('status') or 'unknown'}" + (f", shipment {shipment}" if shipment else "")
+
+
+def _items(lines: list[dict[str, Any]]) -> list[OrderItem]:
+    items = []
+    for li in lines:
+        quantity = int(li.get("quantity") or 0)
+        price = _decimal(li.get("price"))
+        discount = _decimal(li.get("total_discount")) or Decimal(0)
+        items.append(
+            OrderItem(
+                sku=li.get("sku") or None,
+                name=li.get("name") or li.get("title") or "item",
+                quantity=quantity,
+                unit_price=price,
+                total=price * quantity - discount if price is not None else None,
+            )
+        )
+    return items
+
+
+def _name(person: dict[str, Any]) -> str | None:
+    return " ".join(x.strip() for x in (person.get("first_name"), person.get("last_name")) if x and x.strip()) or None
+
+
+def _last_live_fulfillment(fulfillments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    live = [f for f in fulfillments if str(f.get("status") or "") not in _DEAD_FULFILLMENTS]
+    return live[-1] if live else None
+
+
+def _tracking(f: dict[str, Any] | None) -> dict[str, Any]:
+    if not f:
+        return {}
+    numbers = f.get("tracking_numbers") or []
+    urls = f.get("tracking_urls") or []
+    number = f.get("tracking_number") or (numbers[0] if numbers else None)
+    shipped = bool(number) or f.get("status") == "success"  # a pending fulfillment has not left yet
+    return {
+        "carrier": f.get("tracking_company") or None,
+        "number": str(number) if number else None,
+        "url": f.get("tracking_url") or (urls[0] if urls else None),
+        "shipped_at": _utc(f.get("created_at")) if shipped else None,
+    }
+
+
+def _utc(value: Any) -> datetime | None:
+    """Shopify times carry the shop's offset ("2021-12-31T19:00:00-05:00"): stored as UTC."""
+    if not value:
+        return None
+    if not isinstance(value, str):  # fromisoformat would read 20211231 as a date
+        raise TypeError(f"time is not an ISO 8601 string: {value!r}")
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+CONNECTOR = ShopifyConnector()
