@@ -7,6 +7,7 @@ Used by ``make run`` (infrastructure/local/run.py) and by the tests that need re
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -379,6 +380,78 @@ def _serialise_dynamodb_writes() -> None:
 
         locked._serialised = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, locked)
+    _roll_back_items_not_tables()
+
+
+class _CopyWithoutTables:
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: a Table is not copied."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
+
+
+def _roll_back_items_not_tables() -> None:
+    """moto backs a transaction up by deep-copying every table it touches: each transaction costs
+    O(table size), so a local stack holding a few thousand tickets slows to seconds per message
+    (seen: 130 marketplaces' first poll). Here the backup is of the items the transaction names,
+    restored if it is cancelled; writes are serialised (above), so nothing else changes meanwhile."""
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.transact_write_items, "_item_rollback", False):
+        return
+    models.copy = _CopyWithoutTables()  # type: ignore[assignment]
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _DYNAMODB_WRITE_LOCK:
+            backup = []
+            for entry in transact_items:
+                _, op = next(iter(entry.items()))
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op.get("Key") or {name: op["Item"][name] for name in
+                                        (table.hash_key_attr, table.range_key_attr) if name}
+                hash_key, range_key = _key_values(table, key)
+                if hash_key is None or (table.has_range_key and range_key is None):
+                    continue  # moto rejects the transaction itself
+                current = table.get_item(hash_key, range_key)
+                backup.append((table, hash_key, range_key, copy.deepcopy(current)))
+            try:
+                return original(self, transact_items)
+            except Exception:
+                for table, hash_key, range_key, item in reversed(backup):
+                    if table.has_range_key:
+                        if item is None:
+                            table.items[hash_key].pop(range_key, None)
+                        else:
+                            table.items[hash_key][range_key] = item
+                    elif item is None:
+                        table.items.pop(hash_key, None)
+                    else:
+                        table.items[hash_key] = item
+                raise
+
+    transact_write_items._item_rollback = True  # type: ignore[attr-defined]
+    transact_write_items._serialised = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _key_values(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def value(name: str | None) -> Any:
+        raw = key.get(name) if name else None
+        return DynamoType(raw) if isinstance(raw, dict) else None
+
+    return value(table.hash_key_attr), value(table.range_key_attr)
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:

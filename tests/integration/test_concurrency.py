@@ -60,3 +60,25 @@ def test_a_stale_writer_gets_a_conflict(stack: LocalStack, repo: DynamoRepositor
         raise AssertionError("a write based on an old version must be refused")
     view = repo.get_ticket_view(seller.tenant_id, stale.ticket_id)
     assert view is not None and [m.body for m in view.messages] == ["one", "two"]
+
+
+def test_a_cancelled_transaction_changes_no_item(stack: LocalStack, repo: DynamoRepository) -> None:
+    """The local DynamoDB rolls back the items a cancelled transaction touched (not a table copy)."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    ddb, table = stack.client("dynamodb"), repo._table
+    kept = {"PK": {"S": "T#rollback"}, "SK": {"S": "A"}, "v": {"N": "1"}}
+    ddb.put_item(TableName=table, Item=kept)
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {**kept, "v": {"N": "2"}}}},
+            {"Put": {"TableName": table, "Item": {"PK": {"S": "T#rollback"}, "SK": {"S": "B"}}}},
+            {"Update": {"TableName": table, "Key": {"PK": {"S": "T#rollback"}, "SK": {"S": "C"}},
+                        "UpdateExpression": "SET v = :v", "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {":v": {"N": "9"}}}},
+        ])
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = ddb.query(TableName=table, KeyConditionExpression="PK = :pk",
+                      ExpressionAttributeValues={":pk": {"S": "T#rollback"}})["Items"]
+    assert items == [kept]

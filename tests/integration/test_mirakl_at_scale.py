@@ -1,0 +1,95 @@
+"""130 Mirakl marketplaces polled in one schedule tick: the real connector (HTTP mocked at the httpx
+transport with the recorded M11/OR11 pages), the real poller, DynamoDB/S3/SQS on moto."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import respx
+
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.models import Channel, Store
+from infrastructure.local.stack import LocalStack
+from tests.conftest import ROOT
+from tests.integration.conftest import drain_ingest_queue
+
+SAMPLES = ROOT / "infrastructure/local/samples/mirakl"
+STORES = 130
+TICK_SECONDS = 120  # template.yaml's default PollRateMinutes
+_RECORDED = re.compile(rb"2019-04-0\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+
+
+def _replayed_recently(names: tuple[str, ...]) -> dict[str, bytes]:
+    """The recorded conversations date from April 2019: replay them as if written in the last hour,
+    in the same order (old dates would make every ticket's SLA timer fire at once)."""
+    pages = {name: (SAMPLES / name).read_bytes() for name in names}
+    stamps = sorted({stamp for page in pages.values() for stamp in _RECORDED.findall(page)})
+    now = datetime.now(UTC).replace(microsecond=0)
+    recent = {old: (now - timedelta(minutes=len(stamps) - i)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+              for i, old in enumerate(stamps)}
+    return {name: _RECORDED.sub(lambda match: recent[match.group(0)], page) for name, page in pages.items()}
+
+
+PAGES = _replayed_recently(("m11_threads_page1.json", "m11_threads_page2.json"))
+
+
+def _mirakl_marketplace(request: httpx.Request) -> httpx.Response:
+    assert request.headers["Authorization"].startswith("key-mp")
+    if request.url.path == "/api/inbox/threads":
+        page = "m11_threads_page2.json" if request.url.params.get("page_token") else "m11_threads_page1.json"
+        return httpx.Response(200, content=PAGES[page], headers={"Content-Type": "application/json"})
+    if request.url.path == "/api/orders":
+        return httpx.Response(200, content=(SAMPLES / "or11_orders.json").read_bytes(),
+                              headers={"Content-Type": "application/json"})
+    return httpx.Response(404, json={"message": "not found"})
+
+
+def test_130_marketplaces_in_one_tick(stack: LocalStack, repo: DynamoRepository) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    secrets = stack.client("secretsmanager")
+    for i in range(STORES):
+        store_id = f"mp{i:03d}"
+        name = f"helpdesk/{tenant}/{store_id}"
+        secrets.create_secret(Name=name, SecretString=json.dumps({"api_key": f"key-{store_id}"}))
+        repo.put_store(Store(tenant_id=tenant, store_id=store_id, channel=Channel.MIRAKL,
+                             display_name=f"Marketplace {i}", base_url=f"https://{store_id}.mirakl.example",
+                             secret_name=name, created_at=datetime.now(UTC)))
+        # First poll looks back a bounded window; the replayed pages are from the last hour.
+    drain_ingest_queue(stack)
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.route(host__regex=r"mp\d{3}\.mirakl\.example").mock(side_effect=_mirakl_marketplace)
+        started = time.monotonic()
+        result = stack.functions["PollerFunction"].invoke({"tenant_id": tenant})
+        elapsed = time.monotonic() - started
+    (summary,) = result["tenants"]
+    assert summary["stores"] == STORES and summary["polled"] == STORES and summary["failed"] == 0
+    assert summary["messages"] > 0
+    assert elapsed < TICK_SECONDS, f"one tick took {elapsed:.1f} s"
+    print(f"\n{STORES} Mirakl stores polled in {elapsed:.1f} s, {summary['messages']} buyer messages")
+    for i in (0, 64, 129):
+        health = repo.get_health(tenant, f"mp{i:03d}")
+        assert health is not None and health.healthy and health.last_message_at is not None
+        assert repo.get_cursor(tenant, f"mp{i:03d}", "inbox") is not None
+    # The queued messages become tickets; a second tick (same pages again) duplicates nothing.
+    drain_ingest_queue(stack)
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.route(host__regex=r"mp\d{3}\.mirakl\.example").mock(side_effect=_mirakl_marketplace)
+        stack.functions["PollerFunction"].invoke({"tenant_id": tenant})
+    drain_ingest_queue(stack)
+    tickets = _all_queued(repo, tenant)
+    assert {t.store_id for t in tickets} == {f"mp{i:03d}" for i in range(STORES)}
+    assert sum(t.message_count for t in tickets) == summary["messages"]
+
+
+def _all_queued(repo: DynamoRepository, tenant: str) -> list:
+    page = repo.list_queue(tenant, "tenant", None, 100, None)
+    tickets = list(page.tickets)
+    while page.next_cursor:
+        page = repo.list_queue(tenant, "tenant", None, 100, page.next_cursor)
+        tickets.extend(page.tickets)
+    return tickets
