@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from helpdesk.models import InboundMessage, OrderEvent, Store
+from helpdesk.models import InboundMessage, Order, OrderEvent, Store
 
 if TYPE_CHECKING:  # httpx costs ~100 ms of import: webhook-only functions never load it
     from helpdesk.channels.http import ChannelHttpClient
@@ -86,4 +86,50 @@ class PollConnector(Protocol):
 
     def send_reply(self, store: Store, http: ChannelHttpClient, thread_id: str, body: str) -> str:
         """Post an agent's reply on the channel thread; returns the channel's message id."""
+        ...
+
+
+class ApiConnector(Protocol):
+    """Any channel with an HTTP API the product calls (every module but plain e-mail)."""
+
+    channel: str
+
+    def client(self, store: Store, credentials: Mapping[str, str]) -> ChannelHttpClient:
+        """An HTTP client for this store's API: base URL, auth, the channel's rate limit. Raises
+        ChannelError naming the missing credential key when ``credentials`` lacks one."""
+        ...
+
+    def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
+        """One cheap authenticated call proving the credentials work (seller setup). Returns a label
+        for the account (shop name, seller id); raises ChannelError (``status`` = the channel's HTTP
+        status, e.g. 401/403) with the channel's own reason when they are refused."""
+        ...
+
+
+class OrderLookup(ApiConnector, Protocol):
+    def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
+        """The order as the channel knows it now; None when the channel says there is no such order
+        (404 or an empty result). Any other failure raises ChannelError."""
+        ...
+
+
+class ReplySender(ApiConnector, Protocol):
+    def send_reply(self, store: Store, http: ChannelHttpClient, thread_id: str, body: str) -> str:
+        """Post an agent's reply on the channel thread; returns the channel's message id. Never
+        retried after the request may have reached the channel (no double send)."""
+        ...
+
+
+class WebhookRegistrar(ApiConnector, Protocol):
+    """A channel with an API to subscribe the product's webhook URL (Shopify, BigCommerce,
+    WooCommerce, Walmart)."""
+
+    def register_webhooks(self, store: Store, http: ChannelHttpClient, callback_url: str, secret: str) -> list[str]:
+        """Subscribe ``callback_url`` to every topic this connector parses; returns the channel's
+        subscription ids (kept on the store to remove them later). ``secret`` is what the channel
+        must sign or authenticate deliveries with, where the channel lets the caller choose it."""
+        ...
+
+    def remove_webhooks(self, store: Store, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
+        """Delete the subscriptions; one already gone (404) is not an error."""
         ...
