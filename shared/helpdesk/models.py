@@ -367,6 +367,13 @@ class InboundMessage(Model):
     channel: Channel
     channel_message_id: str = Field(min_length=1, description="Unique per store; dedup key")
     channel_thread_id: str | None = None
+    references: list[str] = Field(
+        default_factory=list,
+        description="Channel message ids this message answers, oldest first (e-mail References/In-Reply-To)",
+    )
+    reply_to: str | None = Field(
+        default=None, description="Where an e-mail reply must go when it is not the sender (Reply-To, relay alias)"
+    )
     order_ref: str | None = None
     buyer_email: EmailStr | None = None
     buyer_name: str | None = None

@@ -94,12 +94,13 @@ class ChannelHttpClient:
         retry: RetryPolicy | None = None,
         rate_limit: TokenBucket | None = None,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.channel = channel
         self._http = httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout,
-                                  transport=transport)
+                                  transport=transport, auth=auth)
         self._retry = retry or RetryPolicy()
         self._bucket = rate_limit
         self._sleep = sleep
