@@ -144,7 +144,16 @@ class Store(Model):
     # Credentials and webhook secrets live in Secrets Manager; the store keeps only the name.
     secret_name: str | None = None
     sla_policy_id: str | None = None
+    # Stores whose orders this store's messages may be about (an e-mail inbox serving a Shopify shop,
+    # the Amazon relay for an Amazon seller account): order refs found in a message are looked up
+    # there too, so the e-mail and the order's own ticket become one timeline.
+    linked_store_ids: list[str] = Field(default_factory=list)
+    # Paused: not polled (webhook deliveries are still kept). Disconnected: webhooks removed, secret
+    # deleted, deliveries refused; the record stays so old tickets still name their store.
     active: bool = True
+    disconnected_at: datetime | None = None
+    webhook_ids: list[str] = Field(default_factory=list, description="The channel's ids of our subscriptions")
+    account_label: str | None = Field(default=None, description="What the channel calls the account")
     created_at: datetime
 
 

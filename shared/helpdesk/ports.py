@@ -44,6 +44,10 @@ class TicketRepository(Protocol):
 
     def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
 
+    def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]:
+        """The buyer's orders in every store of the tenant, newest first."""
+        ...
+
     def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
 
     def create_ticket(self, ticket: Ticket, message: Message) -> None:

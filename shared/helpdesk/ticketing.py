@@ -1,10 +1,20 @@
 """Threading inbound messages into tickets, and reading tickets back. Plain Python.
 
-A message joins a ticket when it belongs to the same channel thread, or (failing that) when it is
-about the same order as a ticket that is still being worked on; otherwise it opens a new ticket.
-Every write is conditional (see the DynamoDB adapter): two consumers racing on one thread end up
-with one ticket, a message delivered twice is stored once, and a ticket changed under our feet is
-re-read and the change re-applied.
+One timeline per buyer problem. A message joins, in this order of evidence:
+
+1. the ticket of its channel thread (same store, same thread id);
+2. the ticket holding a message it answers (e-mail ``References`` / ``In-Reply-To``);
+3. a ticket still being worked on about the same order, in its own store or a store it is linked
+   to (an e-mail inbox serving a Shopify shop: the buyer's e-mail about "#1001" joins the ticket
+   that order's cancellation opened);
+4. the buyer's e-mail: a ticket still being worked on from the same address about the same order,
+   in any store (the buyer wrote to another of the seller's inboxes).
+
+Otherwise it opens a new ticket. An e-mail that names no order but comes from a buyer with exactly
+one recent order in the linked stores is treated as being about that order. Each message keeps its
+own channel and store on the timeline. Every write is conditional (see the DynamoDB adapter): two
+consumers racing on one thread end up with one ticket, a message delivered twice is stored once,
+and a ticket changed under our feet is re-read and the change re-applied.
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.01
 BACKOFF_CAP_SECONDS = 0.25
 MAX_PAGE = 100
+MAX_REFERENCES_LOOKED_UP = 5
+RECENT_ORDER_WINDOW = timedelta(days=60)
+_DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -66,14 +79,24 @@ class TicketService:
 
     def receive(self, inbound: InboundMessage) -> ReceiveResult:
         """Thread one canonical inbound message into a ticket and (re)arm its SLA timer."""
+        store = self._repo.get_store(inbound.tenant_id, inbound.store_id)
+        if store is None:
+            raise NotFound("store not found", store_id=inbound.store_id)
+        stores = [store.store_id, *(s for s in store.linked_store_ids if s != store.store_id)]
+        existing = self._repo.find_message(inbound.tenant_id, inbound.store_id, inbound.channel_message_id)
+        if existing:
+            return self._already_stored(inbound.tenant_id, *existing)
+        if inbound.order_ref is None and inbound.buyer_email and store.linked_store_ids:
+            inbound = self._with_inferred_order(inbound, stores)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 # Full jitter: racing consumers spread out instead of colliding again.
                 self._sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))
-            existing = self._repo.find_message(inbound.tenant_id, inbound.store_id, inbound.channel_message_id)
-            if existing:
-                return self._already_stored(inbound.tenant_id, *existing)
-            ticket = self._find_ticket(inbound)
+            if attempt:
+                existing = self._repo.find_message(inbound.tenant_id, inbound.store_id, inbound.channel_message_id)
+                if existing:
+                    return self._already_stored(inbound.tenant_id, *existing)
+            ticket = self._find_ticket(inbound, stores)
             try:
                 if ticket is None:
                     return self._open_ticket(inbound)
@@ -92,17 +115,39 @@ class TicketService:
             self._arm_timer(ticket)
         return ReceiveResult(ticket_id, message_id, created_ticket=False, duplicate=True)
 
-    def _find_ticket(self, inbound: InboundMessage) -> Ticket | None:
+    def _find_ticket(self, inbound: InboundMessage, stores: list[str]) -> Ticket | None:
+        tenant = inbound.tenant_id
         if inbound.channel_thread_id:
-            ticket = self._repo.find_ticket_by_thread(inbound.tenant_id, inbound.store_id, inbound.channel_thread_id)
+            ticket = self._repo.find_ticket_by_thread(tenant, inbound.store_id, inbound.channel_thread_id)
             if ticket is not None:
                 return ticket
+        for reference in reversed(inbound.references[-MAX_REFERENCES_LOOKED_UP:]):
+            stored = self._repo.find_message(tenant, inbound.store_id, reference)
+            if stored is not None:
+                ticket = self._repo.get_ticket(tenant, stored[0])
+                if ticket is not None:
+                    return ticket
         if inbound.order_ref:
-            candidates = self._repo.find_tickets_by_order(inbound.tenant_id, inbound.store_id, inbound.order_ref)
-            active = [t for t in candidates if t.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)]
+            active = [t for store_id in stores
+                      for t in self._repo.find_tickets_by_order(tenant, store_id, inbound.order_ref)
+                      if t.status not in _DONE]
             if active:
                 return max(active, key=lambda t: t.updated_at)
+        if inbound.buyer_email and inbound.order_ref:
+            same_order = [t for t in self._repo.find_tickets_by_email(tenant, inbound.buyer_email)
+                          if t.status not in _DONE and inbound.order_ref in t.order_refs]
+            if same_order:
+                return max(same_order, key=lambda t: t.updated_at)
         return None
+
+    def _with_inferred_order(self, inbound: InboundMessage, stores: list[str]) -> InboundMessage:
+        """The buyer's only recent order in the linked stores, when the message names none."""
+        since = inbound.received_at - RECENT_ORDER_WINDOW
+        orders = [o for o in self._repo.find_orders_by_email(inbound.tenant_id, inbound.buyer_email or "")
+                  if o.store_id in stores and (o.ordered_at or o.updated_at or since) >= since]
+        if len({(o.store_id, o.order_ref) for o in orders}) != 1:
+            return inbound
+        return inbound.model_copy(update={"order_ref": orders[0].order_ref})
 
     def _policy_for(self, inbound: InboundMessage) -> SlaPolicy | None:
         store = self._repo.get_store(inbound.tenant_id, inbound.store_id)

@@ -62,3 +62,20 @@ def test_a_partial_order_event_merges_into_the_stored_order(repo: DynamoReposito
     assert not repo.upsert_order(stale)
     after = repo.get_order(seller.tenant_id, seller.store_id, "1001")
     assert after is not None and after.status == OrderStatus.SHIPPED
+
+
+def test_orders_by_buyer_email_newest_first_and_apart_from_tickets(repo: DynamoRepository, seller: Seller) -> None:
+    from helpdesk.models import Order
+
+    for ref, day in (("100", 1), ("#1001", 20), ("101", 5)):
+        repo.upsert_order(Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
+                                order_ref=ref, buyer_email="Anna.Rossi@Example.IT",
+                                ordered_at=datetime(2026, 11, day, tzinfo=UTC)))
+    TicketService(repo, _NoTimers()).receive(InboundMessage(
+        tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
+        channel_message_id="o-1", channel_thread_id="order-100", order_ref="100",
+        buyer_email="anna.rossi@example.it", body="where is it?", received_at=datetime.now(UTC)))
+    orders = repo.find_orders_by_email(seller.tenant_id, "anna.rossi@example.it")
+    assert [o.order_ref for o in orders] == ["#1001", "101", "100"]
+    assert len(repo.find_tickets_by_email(seller.tenant_id, "anna.rossi@example.it")) == 1
+    assert repo.find_orders_by_email("another-tenant", "anna.rossi@example.it") == []

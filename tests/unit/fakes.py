@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
@@ -207,6 +208,13 @@ class InMemoryRepository:
             return False  # a newer version is already stored
         self.orders[key] = order.model_copy(deep=True)
         return True
+
+    def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]:
+        self._enter("find_orders_by_email", tenant_id, email)
+        found = [o for (tenant, _, _), o in self.orders.items()
+                 if tenant == tenant_id and o.buyer_email == email.lower()]
+        found.sort(key=lambda o: (o.ordered_at or o.updated_at or datetime.min.replace(tzinfo=UTC)), reverse=True)
+        return [o.model_copy(deep=True) for o in found[:limit]]
 
     # --- helpers ------------------------------------------------------------------------------
 

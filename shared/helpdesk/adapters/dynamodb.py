@@ -148,8 +148,8 @@ class DynamoRepository:
         response = self._db.query(
             TableName=self._table,
             IndexName=keys.LOOKUP,
-            KeyConditionExpression="lookup_pk = :pk",
-            ExpressionAttributeValues={":pk": _s(lookup_pk)},
+            KeyConditionExpression="lookup_pk = :pk AND begins_with(lookup_sk, :kind)",
+            ExpressionAttributeValues={":pk": _s(lookup_pk), ":kind": _s(keys.TICKET_LOOKUP_PREFIX)},
             ScanIndexForward=False,
             Limit=_MAX_LOOKUP,
         )
@@ -253,6 +253,9 @@ class DynamoRepository:
         empty item list, UNKNOWN status — e.g. a fulfillment event) keep their stored values; an
         event older than the stored order changes nothing."""
         fields = to_item(order, entity="order")
+        if order.buyer_email:  # the buyer's orders, newest first (Lookup index)
+            fields["lookup_pk"] = _s(keys.email_lookup_pk(order.tenant_id, order.buyer_email))
+            fields["lookup_sk"] = _s(keys.order_lookup_sk(order))
         if not order.items:
             fields.pop("items", None)
         if order.status == OrderStatus.UNKNOWN:
@@ -276,6 +279,28 @@ class DynamoRepository:
                 return False  # a newer version of the order is already stored
             raise
         return True
+
+    def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]:
+        """The buyer's orders in every store of the tenant, newest first."""
+        response = self._db.query(
+            TableName=self._table,
+            IndexName=keys.LOOKUP,
+            KeyConditionExpression="lookup_pk = :pk AND begins_with(lookup_sk, :kind)",
+            ExpressionAttributeValues={":pk": _s(keys.email_lookup_pk(tenant_id, email)),
+                                       ":kind": _s(keys.ORDER_LOOKUP_PREFIX)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        request = {self._table: {"Keys": [{"PK": i["PK"], "SK": i["SK"]} for i in response.get("Items", [])]}}
+        if not request[self._table]["Keys"]:
+            return []
+        found: list[dict[str, Any]] = []
+        while request:
+            batch = self._db.batch_get_item(RequestItems=request)
+            found.extend(batch["Responses"].get(self._table, []))
+            request = batch.get("UnprocessedKeys") or {}
+        orders = [from_item(Order, i) for i in found]
+        return sorted(orders, key=lambda o: keys.order_lookup_sk(o), reverse=True)
 
     def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None:
         item = self._get(keys.order_pk(tenant_id, store_id, order_ref), "ORDER")
@@ -336,7 +361,7 @@ class DynamoRepository:
     def _link_items(ticket: Ticket, previous: Ticket | None) -> list[dict[str, Any]]:
         """Lookup entries (order ref, buyer e-mail) the ticket did not have before."""
         pk = keys.ticket_pk(ticket.tenant_id, ticket.ticket_id)
-        lookup_sk = f"{keys.sortable(ticket.created_at)}#{ticket.ticket_id}"
+        lookup_sk = f"{keys.TICKET_LOOKUP_PREFIX}{keys.sortable(ticket.created_at)}#{ticket.ticket_id}"
         links = []
         old_refs = set(previous.order_refs) if previous else set()
         for ref in ticket.order_refs:

@@ -6,10 +6,16 @@ The tenant id is the first part of every partition key, base table and indexes a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helpdesk.models import Order
 
 TICKET_SK = "TICKET"
 MESSAGE_PREFIX = "MSG#"
 LINK_PREFIX = "LINK#"
+TICKET_LOOKUP_PREFIX = "TICKET#"
+ORDER_LOOKUP_PREFIX = "ORDER#"
 
 # Index names (template.yaml declares the same).
 TENANT_QUEUE = "TenantQueue"
@@ -64,6 +70,12 @@ def order_lookup_pk(tenant_id: str, store_id: str, order_ref: str) -> str:
 
 def email_lookup_pk(tenant_id: str, email: str) -> str:
     return f"TENANT#{tenant_id}#EMAIL#{email.lower()}"
+
+
+def order_lookup_sk(order: Order) -> str:
+    """Sort key of an order in its buyer's e-mail partition of the Lookup index: newest first."""
+    moment = order.ordered_at or order.updated_at or datetime(1970, 1, 1, tzinfo=UTC)
+    return f"{ORDER_LOOKUP_PREFIX}{sortable(moment)}#{order.store_id}#{order.order_ref}"
 
 
 def tenant_queue_pk(tenant_id: str) -> str:
