@@ -6,37 +6,25 @@ Routes stay thin: read the request, call ``helpdesk.ticketing.TicketService``, r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEventV2
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
-from helpdesk.errors import HelpdeskError, Unauthorized
-from helpdesk.models import AgentRole, QueuePage, TicketView
+from helpdesk.errors import HelpdeskError
+from helpdesk.identity import Identity, identity_from_event
+from helpdesk.models import QueuePage, TicketView
 from helpdesk.observability import logger_for
 from helpdesk.responses import error_body
 from helpdesk.ticketing import TicketService
 
 logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
-
-TENANT_CLAIM = "custom:tenant_id"
-ROLE_CLAIM = "custom:role"
-
-
-@dataclass(frozen=True)
-class Identity:
-    tenant_id: str
-    agent_id: str
-    role: AgentRole
-
 
 @lru_cache(maxsize=1)
 def tickets() -> TicketService:
@@ -47,15 +35,7 @@ def tickets() -> TicketService:
 
 def identity() -> Identity:
     """Who is calling, from the claims API Gateway's JWT authorizer verified."""
-    event: APIGatewayProxyEventV2 = app.current_event  # type: ignore[assignment]
-    claims = ((event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
-    tenant_id, agent_id, role = claims.get(TENANT_CLAIM), claims.get("sub"), claims.get(ROLE_CLAIM, "agent")
-    if not tenant_id or not agent_id:
-        raise Unauthorized("a verified agent token is required")
-    try:
-        return Identity(tenant_id, agent_id, AgentRole(role))
-    except ValueError:
-        raise Unauthorized("token carries an unknown role") from None
+    return identity_from_event(app.current_event.raw_event)
 
 
 @app.get("/tickets")

@@ -19,6 +19,11 @@ class Settings(BaseModel):
     sla_state_machine_arn: str = ""
     idempotency_table: str = ""
     poll_tenant_ids: tuple[str, ...] = ()
+    poller_function_arn: str = ""
+    poll_scheduler_role_arn: str = ""
+    poll_rate_minutes: int = 2
+    public_api_url: str = ""
+    inbound_mail_domain: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -31,6 +36,11 @@ def settings() -> Settings:
         sla_state_machine_arn=env.get("SLA_STATE_MACHINE_ARN", ""),
         idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
         poll_tenant_ids=tuple(t.strip() for t in env.get("POLL_TENANT_IDS", "").split(",") if t.strip()),
+        poller_function_arn=env.get("POLLER_FUNCTION_ARN", ""),
+        poll_scheduler_role_arn=env.get("POLL_SCHEDULER_ROLE_ARN", ""),
+        poll_rate_minutes=int(env.get("POLL_RATE_MINUTES", "2")),
+        public_api_url=env.get("PUBLIC_API_URL", ""),
+        inbound_mail_domain=env.get("INBOUND_MAIL_DOMAIN", ""),
     )
 
 

@@ -81,6 +81,12 @@ def drain_ingest_queue(stack: LocalStack) -> int:
 
 
 def agent_event(method: str, path: str, route: str, *, tenant_id: str, agent_id: str = "agent-1",
-                role: str = "agent", query: str = "", params: dict[str, str] | None = None) -> dict[str, Any]:
+                role: str = "agent", query: str = "", params: dict[str, str] | None = None,
+                json_body: Any = None) -> dict[str, Any]:
     claims = {"sub": agent_id, "custom:tenant_id": tenant_id, "custom:role": role}
-    return build_event(method, path, query, {"host": "api.local"}, b"", route, params or {}, claims)
+    headers = {"host": "api.local"}
+    body = b""
+    if json_body is not None:
+        headers["content-type"] = "application/json"
+        body = json.dumps(json_body).encode()
+    return build_event(method, path, query, headers, body, route, params or {}, claims)

@@ -30,6 +30,7 @@ from helpdesk.models import (
     QueuePage,
     SlaPolicy,
     Store,
+    StoreHealth,
     Ticket,
     TicketStatus,
     TicketView,
@@ -49,6 +50,7 @@ class InMemoryRepository:
         self.channel_messages: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.threads: dict[tuple[str, str, str], str] = {}
         self.orders: dict[tuple[str, str, str], Order] = {}
+        self.health: dict[tuple[str, str], StoreHealth] = {}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._failures: dict[str, list[BaseException]] = defaultdict(list)
         self._hooks: dict[str, list[Callable[[], None]]] = defaultdict(list)
@@ -87,6 +89,18 @@ class InMemoryRepository:
 
     def put_store(self, store: Store) -> None:
         self.stores[(store.tenant_id, store.store_id)] = store.model_copy(deep=True)
+
+    def create_store(self, store: Store) -> None:
+        self._enter("create_store", store)
+        if (store.tenant_id, store.store_id) in self.stores:
+            raise Conflict("store id already taken")
+        self.put_store(store)
+
+    def list_stores(self, tenant_id: str) -> list[Store]:
+        return [s.model_copy(deep=True) for (tenant, _), s in self.stores.items() if tenant == tenant_id]
+
+    def list_health(self, tenant_id: str) -> list[StoreHealth]:
+        return [h.model_copy(deep=True) for (tenant, _), h in self.health.items() if tenant == tenant_id]
 
     def put_sla_policy(self, policy: SlaPolicy) -> None:
         self.policies[(policy.tenant_id, policy.policy_id)] = policy.model_copy(deep=True)

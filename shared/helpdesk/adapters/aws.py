@@ -97,5 +97,74 @@ class SecretsManagerSecrets:
         return secret
 
 
+class SecretsManagerWriter:
+    """Creates, reads, replaces and deletes a store's JSON secret (seller setup only)."""
+
+    def __init__(self, client: Any, recovery_days: int = 7) -> None:
+        self._sm = client
+        self._recovery_days = recovery_days
+
+    def create(self, name: str, value: Mapping[str, str]) -> None:
+        try:
+            self._sm.create_secret(Name=name, SecretString=json.dumps(dict(value)),
+                                   Description="helpdesk store credentials")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("ResourceExistsException", "InvalidRequestException"):
+                raise
+            # A store id reused after a disconnect: the old secret is scheduled for deletion.
+            try:
+                self._sm.restore_secret(SecretId=name)
+            except ClientError:
+                pass
+            self._sm.put_secret_value(SecretId=name, SecretString=json.dumps(dict(value)))
+
+    def read(self, name: str) -> dict[str, str]:
+        value = self._sm.get_secret_value(SecretId=name)["SecretString"]
+        parsed = json.loads(value)
+        return {k: str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+    def replace(self, name: str, value: Mapping[str, str]) -> None:
+        self._sm.put_secret_value(SecretId=name, SecretString=json.dumps(dict(value)))
+
+    def delete(self, name: str) -> None:
+        try:
+            self._sm.delete_secret(SecretId=name, RecoveryWindowInDays=self._recovery_days)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+
+
+class EventBridgePollScheduler:
+    """One EventBridge Scheduler schedule per tenant with poll-based stores, invoking the poller
+    with ``{"tenant_id": ...}`` (the poller fans out over the tenant's stores)."""
+
+    def __init__(self, client: Any, poller_arn: str, role_arn: str, rate_minutes: int = 2,
+                 group: str = "default") -> None:
+        self._scheduler = client
+        self._poller_arn = poller_arn
+        self._role_arn = role_arn
+        self._rate = rate_minutes
+        self._group = group
+
+    @staticmethod
+    def schedule_name(tenant_id: str) -> str:
+        return f"helpdesk-poll-{tenant_id}"[:64]
+
+    def ensure_tenant_schedule(self, tenant_id: str) -> None:
+        try:
+            self._scheduler.create_schedule(
+                Name=self.schedule_name(tenant_id),
+                GroupName=self._group,
+                ScheduleExpression=f"rate({self._rate} minutes)",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": self._poller_arn, "RoleArn": self._role_arn,
+                        "Input": json.dumps({"tenant_id": tenant_id})},
+                Description=f"helpdesk: poll the stores of tenant {tenant_id}",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConflictException":
+                raise
+
+
 def _ascii(value: str) -> str:
     return value.encode("ascii", "replace").decode()

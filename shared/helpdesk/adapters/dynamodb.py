@@ -76,6 +76,22 @@ class DynamoRepository:
         item = self._get(keys.tenant_pk(tenant_id), keys.store_sk(store_id))
         return from_item(Store, item) if item else None
 
+    def create_store(self, store: Store) -> None:
+        item = to_item(store, PK=keys.tenant_pk(store.tenant_id), SK=keys.store_sk(store.store_id), entity="store")
+        try:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("store id already taken", store_id=store.store_id) from None
+            raise
+
+    def list_health(self, tenant_id: str) -> list[StoreHealth]:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s("HEALTH#")},
+        )
+        return [from_item(StoreHealth, i) for i in items]
+
     def list_stores(self, tenant_id: str) -> list[Store]:
         items = self._query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",

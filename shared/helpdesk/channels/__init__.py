@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from helpdesk.channels.base import PollConnector, WebhookConnector
+from helpdesk.channels.base import ApiConnector, PollConnector, WebhookConnector
 from helpdesk.errors import NotFound
 from helpdesk.models import Channel
 
@@ -19,6 +19,26 @@ _WEBHOOK_MODULES: dict[Channel, str] = {
 _POLL_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
 }
+
+
+# Every channel with an HTTP API the product calls (credential checks, order lookups, replies).
+_API_MODULES: dict[Channel, str] = {
+    Channel.MIRAKL: "helpdesk.channels.mirakl",
+    Channel.SHOPIFY: "helpdesk.channels.shopify",
+    Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
+}
+
+
+def has_api(channel: str) -> bool:
+    return channel in {c.value for c in _API_MODULES}
+
+
+def api_connector(channel: str) -> ApiConnector:
+    try:
+        module_name = _API_MODULES[Channel(channel)]
+    except (ValueError, KeyError):
+        raise NotFound("no API connector for this channel", channel=channel) from None
+    return importlib.import_module(module_name).CONNECTOR
 
 
 def is_polled(channel: str) -> bool:

@@ -1,0 +1,107 @@
+"""Seller setup API: connect a store, list stores with health, pause/resume, rotate credentials,
+disconnect. Admin agents only; the tenant comes from the verified token. Routes are thin: parse,
+call ``helpdesk.setup.StoreSetupService``, return its model. Credentials never reach a log."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from helpdesk.adapters.aws import EventBridgePollScheduler, SecretsManagerWriter
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.channels.gateway import ConnectorGateway
+from helpdesk.config import client, settings
+from helpdesk.errors import HelpdeskError
+from helpdesk.identity import Identity, identity_from_event
+from helpdesk.observability import logger_for
+from helpdesk.responses import error_body
+from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
+
+logger = logger_for("setup-api")
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+@lru_cache(maxsize=1)
+def _dependencies() -> tuple[Any, ...]:
+    cfg = settings()
+    return (
+        DynamoRepository(client("dynamodb"), cfg.table_name),
+        SecretsManagerWriter(client("secretsmanager")),
+        ConnectorGateway(),
+        EventBridgePollScheduler(client("scheduler"), cfg.poller_function_arn, cfg.poll_scheduler_role_arn,
+                                 rate_minutes=cfg.poll_rate_minutes),
+    )
+
+
+def setup_service() -> StoreSetupService:
+    """Webhook URLs point at this very API: its custom domain when one is configured, else the
+    host the request came in on."""
+    cfg = settings()
+    base = cfg.public_api_url or f"https://{app.current_event.request_context.domain_name}"
+    return StoreSetupService(*_dependencies(), webhook_base_url=base, inbound_domain=cfg.inbound_mail_domain)
+
+
+def admin() -> Identity:
+    return identity_from_event(app.current_event.raw_event).require_admin()
+
+
+@app.get("/stores")
+def list_stores() -> list[StoreSummary]:
+    """Every store of the tenant with its health (last poll, last message, last error)."""
+    return setup_service().list(admin().tenant_id)
+
+
+@app.post("/stores")
+def connect_store(request: ConnectStore) -> Response[StoreSummary]:
+    """Connect a store: credentials proven by the channel, kept in Secrets Manager, webhooks subscribed."""
+    summary = setup_service().connect(admin().tenant_id, request)
+    return Response(status_code=201, content_type="application/json", body=summary)
+
+
+@app.post("/stores/<store_id>/pause")
+def pause_store(store_id: str) -> StoreSummary:
+    """Stop polling the store (webhook deliveries are still kept)."""
+    return setup_service().pause(admin().tenant_id, store_id, paused=True)
+
+
+@app.post("/stores/<store_id>/resume")
+def resume_store(store_id: str) -> StoreSummary:
+    return setup_service().pause(admin().tenant_id, store_id, paused=False)
+
+
+@app.put("/stores/<store_id>/credentials")
+def rotate_credentials(store_id: str, request: RotateCredentials) -> StoreSummary:
+    """Replace credentials (proven by the channel first); keys not given are kept."""
+    return setup_service().rotate(admin().tenant_id, store_id, request)
+
+
+@app.delete("/stores/<store_id>")
+def disconnect_store(store_id: str) -> StoreSummary:
+    """Remove the webhooks, delete the secret, refuse further deliveries; the store record stays."""
+    return setup_service().disconnect(admin().tenant_id, store_id)
+
+
+@app.exception_handler(HelpdeskError)
+def _domain_error(exc: HelpdeskError) -> Response:
+    return Response(status_code=exc.status, content_type="application/json",
+                    body=error_body(exc.code, exc.message, **exc.details))
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
+    fields = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+    return Response(status_code=422, content_type="application/json",
+                    body=error_body("validation_error", "the request is not valid", fields=fields))
+
+
+@app.exception_handler(ValueError)
+def _bad_request(exc: ValueError) -> Response:
+    return Response(status_code=400, content_type="application/json", body=error_body("bad_request", str(exc)))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
