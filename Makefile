@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration infra e2e bench clean
+.PHONY: run test lint unit integration infra e2e bench replay redrive clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=shared:. $(BIN)/python -m bench.run
+
+# Operations (README "Operations"): make replay ARGS="--stack S --tenant T --store X --since 2026-11-20"
+replay redrive: $(STAMP)
+	PYTHONPATH=shared:. $(BIN)/python -m infrastructure.ops $@ $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

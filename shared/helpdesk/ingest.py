@@ -11,6 +11,7 @@ Steps 3-4 are what the webhook function makes idempotent on the channel's delive
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from helpdesk.channels.base import WebhookConnector
 from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
 from helpdesk.models import IngestEnvelope, OrderEvent, Store
 from helpdesk.ports import EnvelopePublisher, RawPayloadStore, SecretProvider, TicketRepository
+from helpdesk.replay import replayable_headers
 from helpdesk.ticketing import TicketService, utc_now
 
 
@@ -102,7 +104,12 @@ class WebhookIngestor:
             self._raw.put(quarantine, delivery.body, content_type, {"reason": exc.message[:512]})
             exc.details["quarantined_as"] = quarantine
             raise
-        self._raw.put(key, delivery.body, content_type, {"delivery-id": delivery.delivery_id})
+        self._raw.put(key, delivery.body, content_type, {
+            "delivery-id": delivery.delivery_id,
+            "received-at": at.isoformat(),
+            # What a replay needs to parse it again (never the signature: it was verified now).
+            "headers": json.dumps(replayable_headers(delivery.headers), separators=(",", ":"))[:1500],
+        })
         envelope = IngestEnvelope(
             tenant_id=store.tenant_id,
             store_id=store.store_id,

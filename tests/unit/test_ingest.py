@@ -154,7 +154,11 @@ def test_a_good_delivery_keeps_the_raw_body_and_publishes_one_envelope(
     stored = raw_store.objects[key]
     assert stored.body == body  # byte for byte what the channel sent
     assert stored.content_type == "application/json"
-    assert stored.metadata == {"delivery-id": "wc-12-d-0042"}
+    assert stored.metadata["delivery-id"] == "wc-12-d-0042"
+    assert stored.metadata["received-at"] == "2024-03-09T23:59:30+00:00"
+    kept_headers = json.loads(stored.metadata["headers"])  # what a replay needs to parse it again
+    assert kept_headers["x-wc-webhook-topic"] == "order.created"
+    assert not any("signature" in name for name in kept_headers)
 
     assert len(publisher.envelopes) == 1
     envelope = publisher.envelopes[0]

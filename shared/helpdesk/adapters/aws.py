@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from helpdesk.adapters import keys
 from helpdesk.errors import NotFound
 from helpdesk.models import IngestEnvelope, Store
+from helpdesk.replay import RawObject
 from helpdesk.sla import TimerRequest
 
 
@@ -29,6 +30,46 @@ class S3RawStore:
             ContentType=content_type or "application/octet-stream",
             Metadata={k: _ascii(v) for k, v in metadata.items()},
         )
+
+
+class S3RawArchive:
+    """Reads kept raw payloads back (replay)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield entry["Key"]
+
+    def get(self, key: str) -> RawObject:
+        answer = self._s3.get_object(Bucket=self._bucket, Key=key)
+        return RawObject(key=key, body=answer["Body"].read(), metadata=answer.get("Metadata", {}),
+                         last_modified=answer["LastModified"])
+
+
+class SqsDeadLetters:
+    """A dead-letter queue and the queue its messages are moved back to."""
+
+    def __init__(self, client: Any, dead_letter_url: str, queue_url: str) -> None:
+        self._sqs = client
+        self._dlq = dead_letter_url
+        self._queue = queue_url
+
+    def receive(self, limit: int) -> list[tuple[str, str, Mapping[str, object]]]:
+        answer = self._sqs.receive_message(QueueUrl=self._dlq, MaxNumberOfMessages=max(1, min(limit, 10)),
+                                           MessageAttributeNames=["All"], WaitTimeSeconds=1,
+                                           VisibilityTimeout=60)
+        return [(m["ReceiptHandle"], m["Body"], m.get("MessageAttributes", {})) for m in answer.get("Messages", [])]
+
+    def send_back(self, body: str, attributes: Mapping[str, object]) -> None:
+        self._sqs.send_message(QueueUrl=self._queue, MessageBody=body, MessageAttributes=dict(attributes))
+
+    def delete(self, receipt_handle: str) -> None:
+        self._sqs.delete_message(QueueUrl=self._dlq, ReceiptHandle=receipt_handle)
 
 
 class SqsEnvelopePublisher:

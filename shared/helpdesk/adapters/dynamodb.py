@@ -132,6 +132,11 @@ class DynamoRepository:
                 raise Conflict("the cursor moved meanwhile (another poller?)", store_id=store_id) from None
             raise
 
+    def set_cursor(self, tenant_id: str, store_id: str, stream: str, value: str) -> None:
+        """Unconditional (operators rewinding a store for a replay)."""
+        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.cursor_sk(store_id, stream)),
+                   "entity": _s("cursor"), "cursor": _s(value)})
+
     def get_health(self, tenant_id: str, store_id: str) -> StoreHealth | None:
         item = self._get(keys.tenant_pk(tenant_id), keys.health_sk(store_id))
         return from_item(StoreHealth, item) if item else None
