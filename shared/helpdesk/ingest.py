@@ -79,8 +79,8 @@ class WebhookIngestor:
     ) -> Delivery:
         connector = webhook_connector(channel)
         store = self._repo.get_store(tenant_id, store_id)
-        if store is None or store.channel.value != channel:
-            raise NotFound("unknown store", store_id=store_id)
+        if store is None or store.channel.value != channel or store.disconnected_at is not None:
+            raise NotFound("unknown store", store_id=store_id)  # a disconnected store is gone for channels
         received_at = self._clock()
         if connector.is_ping(headers, body):
             return Delivery(store, connector, "ping", headers, body, received_at, ping=True)

@@ -77,6 +77,16 @@ def test_a_store_of_another_channel_is_not_found(
     assert secrets.asked == []  # refused before any secret is read
 
 
+def test_a_disconnected_store_refuses_deliveries(
+    repo: InMemoryRepository, ingestor: WebhookIngestor, secrets: StaticSecrets, woo_order: dict[str, Any]
+) -> None:
+    repo.put_store(make_store(store_id="gone", disconnected_at=NOW, active=False))
+    body = json.dumps(woo_order).encode()
+    with pytest.raises(NotFound):
+        ingestor.authenticate(TENANT, "woocommerce", "gone", signed(body), body)
+    assert secrets.asked == []
+
+
 def test_a_channel_without_connector_is_not_found(ingestor: WebhookIngestor) -> None:
     with pytest.raises(NotFound):
         ingestor.authenticate(TENANT, "mirakl", STORE, {}, b"{}")
