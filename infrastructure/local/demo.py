@@ -123,3 +123,47 @@ class SimulatedWooCommerceShop:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+MARKETPLACES = {"mirakl-fr": "Marketplace FR", "mirakl-de": "Marktplatz DE", "mirakl-it": "Marketplace IT"}
+
+
+def seed_marketplaces(repository: DynamoRepository, secrets_client: Any, server_url: str,
+                      api_keys: dict[str, str]) -> list[Store]:
+    """The demo seller's Mirakl marketplaces, each at the simulated server with its own shop key."""
+    now = datetime.now(UTC)
+    stores = []
+    for store_id, name in MARKETPLACES.items():
+        secret_name = f"helpdesk/{TENANT_ID}/{store_id}"
+        secrets_client.create_secret(Name=secret_name, SecretString=json.dumps({"api_key": api_keys[store_id]}))
+        store = Store(tenant_id=TENANT_ID, store_id=store_id, channel=Channel.MIRAKL, display_name=name,
+                      default_language=store_id.rsplit("-", 1)[-1], base_url=f"{server_url}/{store_id}",
+                      secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
+        repository.put_store(store)
+        stores.append(store)
+    return stores
+
+
+class MarketplaceTraffic:
+    """Buyers writing on the simulated marketplaces every ``interval`` seconds."""
+
+    def __init__(self, marketplaces: Any, interval: float) -> None:
+        self._marketplaces = marketplaces
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="simulated-marketplaces")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            market, order_id = self._marketplaces.new_buyer_message()
+            print(f"[{market}] a buyer wrote about order {order_id}", flush=True)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)

@@ -20,47 +20,65 @@ from typing import Any
 
 import uvicorn
 
+from helpdesk.adapters.aws import EventBridgePollScheduler
 from helpdesk.adapters.dynamodb import DynamoRepository
 from infrastructure.local import demo, tokens
 from infrastructure.local.http import LocalHttpApi, Route
+from infrastructure.local.marketplaces import SimulatedMarketplaces
 from infrastructure.local.stack import LocalStack, free_port
 from infrastructure.local.template import http_routes
 
 
 class LocalSystem:
     def __init__(self, http_port: int | None = None, moto_port: int | None = None,
-                 sla_minutes: int = 2) -> None:
+                 sla_minutes: int = 2, poll_seconds: float = 15.0) -> None:
         self.stack = LocalStack(port=moto_port)
+        self.poll_seconds = poll_seconds
+        self.marketplaces = SimulatedMarketplaces(list(demo.MARKETPLACES))
+        self.marketplace_port = free_port()
+        self.marketplace_url = f"http://127.0.0.1:{self.marketplace_port}"
+        self._servers: list[tuple[uvicorn.Server, threading.Thread]] = []
         self.http_port = http_port or free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.jwt_key = secrets.token_bytes(32)
         self.sla_minutes = sla_minutes
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> LocalSystem:
         self.stack.start()
         repository = DynamoRepository(self.stack.client("dynamodb"), self.table_name)
-        demo.seed(repository, self.stack.client("secretsmanager"), first_response_minutes=self.sla_minutes)
+        secrets_client = self.stack.client("secretsmanager")
+        demo.seed(repository, secrets_client, first_response_minutes=self.sla_minutes)
+        self._serve(self.marketplaces, self.marketplace_port, "simulated-mirakl")
+        demo.seed_marketplaces(repository, secrets_client, self.marketplace_url,
+                               {m.name: m.api_key for m in self.marketplaces.marketplaces.values()})
+        poller = self.stack.functions["PollerFunction"]
+        EventBridgePollScheduler(self.stack.client("scheduler"), poller.name,
+                                 self.stack.resolver.refs.get("PollSchedulerRole", "local-role"),
+                                 ).ensure_tenant_schedule(demo.TENANT_ID)
         routes = [Route(r["method"], r["path"], self.stack.functions[r["function"]].invoke, r["jwt"])
                   for r in http_routes(self.stack.template)]
-        app = LocalHttpApi(routes, self.jwt_key)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.http_port, log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name="local-http")
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("local HTTP server did not start")
-            time.sleep(0.05)
+        self._serve(LocalHttpApi(routes, self.jwt_key), self.http_port, "local-http")
+        if self.poll_seconds > 0:
+            self.stack.run_scheduler_schedules(self.poll_seconds)
         return self
 
+    def _serve(self, app: Any, port: int, name: str) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True, name=name)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start")
+            time.sleep(0.05)
+        self._servers.append((server, thread))
+
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for server, _ in self._servers:
+            server.should_exit = True
+        for _, thread in self._servers:
+            thread.join(timeout=10)
         self.stack.stop()
 
     @property
@@ -85,6 +103,8 @@ class LocalSystem:
             "webhook_secret": demo.WEBHOOK_SECRET,
             "sla_events_queue_url": self.stack.resolver.refs["SlaEventsQueue"],
             "table": self.table_name,
+            "marketplaces": {store_id: f"{self.marketplace_url}/{store_id}" for store_id in demo.MARKETPLACES},
+            "simulate_buyer_message": f"{self.marketplace_url}/_simulate/buyer-message",
         }
 
 
@@ -111,13 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shop-interval", type=float, default=20.0,
                         help="seconds between simulated WooCommerce orders; 0 disables the shop")
     parser.add_argument("--sla-minutes", type=int, default=2, help="demo first-response target in minutes")
+    parser.add_argument("--marketplace-interval", type=float, default=30.0,
+                        help="seconds between buyer messages on the simulated Mirakl marketplaces; 0 disables")
+    parser.add_argument("--poll-seconds", type=float, default=15.0,
+                        help="seconds between two polls of the marketplaces (AWS: PollRateMinutes)")
     parser.add_argument("--info-file", type=Path, default=None, help="write URLs and the demo token as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
-    system = LocalSystem(http_port=args.port, moto_port=args.moto_port, sla_minutes=args.sla_minutes).start()
+    system = LocalSystem(http_port=args.port, moto_port=args.moto_port, sla_minutes=args.sla_minutes,
+                         poll_seconds=args.poll_seconds).start()
     stop = threading.Event()
     watcher = threading.Thread(target=watch_sla_events, args=(system, stop), daemon=True)
     watcher.start()
@@ -130,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     print(banner(info, args.sla_minutes), flush=True)
     if shop:
         shop.start()
+    traffic = None
+    if args.marketplace_interval > 0:
+        traffic = demo.MarketplaceTraffic(system.marketplaces, args.marketplace_interval)
+        traffic.start()
 
     def shutdown(*_: object) -> None:
         stop.set()
@@ -140,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nstopping…", flush=True)
     if shop:
         shop.stop()
+    if traffic:
+        traffic.stop()
     system.stop()
     print("stopped.", flush=True)
     return 0
@@ -154,13 +185,17 @@ Helpdesk running locally (Ctrl-C stops everything)
   Webhook URL     {info['webhook_url']}
   Local AWS       {info['moto']}          (moto; dashboard at /moto-api/)
   Demo tenant     {info['tenant_id']}, store {info['store_id']} (WooCommerce), SLA {sla_minutes} min
+  Marketplaces    {', '.join(info['marketplaces'])} (simulated Mirakl, polled by the real poller)
+  Stores          {info['api']}/stores          (seller setup: connect, health, pause, disconnect)
   Agent token     {token}
 
 Try:
   curl -s -H "Authorization: Bearer {token}" {info['api']}/tickets | python3 -m json.tool
+  curl -s -X POST "{info['simulate_buyer_message']}?marketplace=mirakl-de"   (a buyer writes on a marketplace)
 
 A simulated WooCommerce shop posts a signed order.created webhook with a buyer's note every few
-seconds; each becomes a ticket. Leave one unanswered for {sla_minutes} min and its SLA breach is printed.
+seconds, and buyers write on three simulated Mirakl marketplaces; all land in the one queue.
+Leave one unanswered for {sla_minutes} min and its SLA breach is printed.
 """
 
 

@@ -32,7 +32,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.local.run", "--port", str(port), "--shop-interval", "0",
-         "--sla-minutes", "1", "--info-file", str(info_file)],
+         "--marketplace-interval", "0", "--poll-seconds", "2", "--sla-minutes", "1", "--info-file", str(info_file)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -81,7 +81,7 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
     def queue() -> list[dict[str, Any]]:
         response = httpx.get(f"{api}/tickets", headers=auth, timeout=10)
         assert response.status_code == 200
-        tickets = response.json()["tickets"]
+        tickets = [t for t in response.json()["tickets"] if t["channel"] == "woocommerce"]
         return tickets if len(tickets) == 2 else []
 
     tickets = _wait_for(queue, 20, "two tickets in the queue")
@@ -112,3 +112,24 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
     assert breached_at >= due_at - timedelta(seconds=1)
     later = httpx.get(f"{api}/tickets/{tickets[1]['ticket_id']}", headers=auth, timeout=10).json()["ticket"]
     assert later["sla_breached_at"] is None  # not due yet
+
+
+def test_marketplace_buyer_message_is_polled_into_the_queue(local: dict[str, Any]) -> None:
+    auth = {"Authorization": f"Bearer {local['agent_token']}"}
+    written = httpx.post(local["simulate_buyer_message"], params={"marketplace": "mirakl-de"}, timeout=10)
+    assert written.status_code == 201
+    order_id = written.json()["order_id"]
+
+    def polled() -> dict[str, Any] | None:
+        answer = httpx.get(f"{local['api']}/tickets", params={"limit": 100}, headers=auth, timeout=10)
+        tickets = answer.json()["tickets"]
+        return next((t for t in tickets if order_id in t["order_refs"]), None)
+
+    ticket = _wait_for(polled, 30, "the marketplace message to be polled into the queue")
+    assert ticket["channel"] == "mirakl" and ticket["store_id"] == "mirakl-de"
+    view = httpx.get(f"{local['api']}/tickets/{ticket['ticket_id']}", headers=auth, timeout=10).json()
+    assert order_id in view["messages"][0]["body"] and view["messages"][0]["channel"] == "mirakl"
+
+    stores = httpx.get(f"{local['api']}/stores", headers=auth, timeout=10).json()
+    health = {s["store"]["store_id"]: s["health"] for s in stores}
+    assert health["mirakl-de"] is not None and health["mirakl-de"]["consecutive_failures"] == 0
