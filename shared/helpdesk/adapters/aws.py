@@ -32,6 +32,19 @@ class S3RawStore:
         )
 
 
+class S3Reader:
+    def __init__(self, client: Any) -> None:
+        self._s3 = client
+
+    def read(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise NotFound("raw object not found", key=key) from None
+            raise
+
+
 class S3RawArchive:
     """Reads kept raw payloads back (replay)."""
 
