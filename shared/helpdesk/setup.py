@@ -93,6 +93,10 @@ class SetupRepository(Protocol):
 
     def list_health(self, tenant_id: str) -> list[StoreHealth]: ...
 
+    def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
+        """Pushes that name only the channel account (Amazon SP-API notifications) find the store."""
+        ...
+
 
 class SecretWriter(Protocol):
     def create(self, name: str, value: Mapping[str, str]) -> None: ...
@@ -188,6 +192,8 @@ class StoreSetupService:
                 store.webhook_ids = self._channels.register(store, credentials, self.webhook_url(store),
                                                             credentials.get("webhook_secret", ""))
             self._repo.create_store(store)
+            if channel == Channel.AMAZON and credentials.get("seller_id"):
+                self._repo.put_channel_route(channel.value, credentials["seller_id"], tenant_id, store_id)
             if self._channels.is_polled(channel):
                 self._scheduler.ensure_tenant_schedule(tenant_id)
         except BaseException:

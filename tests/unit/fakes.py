@@ -51,6 +51,7 @@ class InMemoryRepository:
         self.threads: dict[tuple[str, str, str], str] = {}
         self.orders: dict[tuple[str, str, str], Order] = {}
         self.health: dict[tuple[str, str], StoreHealth] = {}
+        self.routes: dict[tuple[str, str], tuple[str, str]] = {}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._failures: dict[str, list[BaseException]] = defaultdict(list)
         self._hooks: dict[str, list[Callable[[], None]]] = defaultdict(list)
@@ -98,6 +99,9 @@ class InMemoryRepository:
 
     def list_stores(self, tenant_id: str) -> list[Store]:
         return [s.model_copy(deep=True) for (tenant, _), s in self.stores.items() if tenant == tenant_id]
+
+    def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
+        self.routes[(channel, account_id)] = (tenant_id, store_id)
 
     def list_health(self, tenant_id: str) -> list[StoreHealth]:
         return [h.model_copy(deep=True) for (tenant, _), h in self.health.items() if tenant == tenant_id]

@@ -50,7 +50,7 @@ class FakeChannels:
         self.removed: list[list[str]] = []
 
     def has_api(self, channel: Channel) -> bool:
-        return channel in (Channel.WOOCOMMERCE, Channel.SHOPIFY, Channel.MIRAKL)
+        return channel in (Channel.WOOCOMMERCE, Channel.SHOPIFY, Channel.MIRAKL, Channel.AMAZON)
 
     def registers_webhooks(self, channel: Channel) -> bool:
         return channel in (Channel.WOOCOMMERCE, Channel.SHOPIFY)
@@ -244,3 +244,11 @@ def test_inbound_address_parsing() -> None:
     assert parse_inbound_address("t-1+mail-1@in.example.com") == ("t-1", "mail-1")
     assert parse_inbound_address("support@in.example.com") is None
     assert parse_inbound_address("a+b c@in.example.com") is None
+
+
+def test_an_amazon_store_is_routed_by_its_seller_id(setup, parts) -> None:
+    repo = parts[0]
+    setup.connect(TENANT, ConnectStore(channel=Channel.AMAZON, display_name="Amazon EU", store_id="amazon-eu",
+                                       credentials={"seller_id": SecretStr("A3TH9S8BH6GOGM"),
+                                                    "refresh_token": SecretStr("Atzr|x")}))
+    assert repo.routes[("amazon", "A3TH9S8BH6GOGM")] == (TENANT, "amazon-eu")

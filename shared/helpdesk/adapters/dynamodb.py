@@ -85,6 +85,14 @@ class DynamoRepository:
                 raise Conflict("store id already taken", store_id=store.store_id) from None
             raise
 
+    def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
+        self._put({"PK": _s(keys.channel_route_pk(channel, account_id)), "SK": _s("ROUTE"), "entity": _s("route"),
+                   "tenant_id": _s(tenant_id), "store_id": _s(store_id)})
+
+    def find_store_by_account(self, channel: str, account_id: str) -> Store | None:
+        route = self._get(keys.channel_route_pk(channel, account_id), "ROUTE")
+        return self.get_store(route["tenant_id"]["S"], route["store_id"]["S"]) if route else None
+
     def list_health(self, tenant_id: str) -> list[StoreHealth]:
         items = self._query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",

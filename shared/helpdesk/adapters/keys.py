@@ -99,3 +99,10 @@ def sortable(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def channel_route_pk(channel: str, account_id: str) -> str:
+    """The one partition not led by a tenant: a pointer from a channel account (an Amazon seller id)
+    to the tenant's store, for pushes that do not name the tenant (SP-API notifications on one SQS
+    queue). It holds ids only."""
+    return f"ROUTE#{channel}#{account_id}"

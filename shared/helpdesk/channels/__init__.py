@@ -18,12 +18,15 @@ _WEBHOOK_MODULES: dict[Channel, str] = {
 
 _POLL_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
+    Channel.EBAY: "helpdesk.channels.ebay",
 }
 
 
 # Every channel with an HTTP API the product calls (credential checks, order lookups, replies).
 _API_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
+    Channel.AMAZON: "helpdesk.channels.amazon",
+    Channel.EBAY: "helpdesk.channels.ebay",
     Channel.SHOPIFY: "helpdesk.channels.shopify",
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
 }

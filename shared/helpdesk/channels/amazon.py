@@ -1,0 +1,662 @@
+"""Amazon (Selling Partner API): buyer messages arrive as e-mails through Amazon's buyer–seller relay,
+order changes and buyer cancellation requests as SP-API notifications on an SQS queue, and orders
+are read with the Orders API.
+
+Buyer–seller messaging (Seller Central help "Buyer-Seller Messaging FAQ", G200383320 / GTV8NTY5RM6N9LUN,
+and "Contact a buyer"): each buyer writes from an anonymised alias such as
+``a0952547w2gonh17wevw@marketplace.amazon.it`` that stays the same for every contact with that buyer;
+the seller answers by e-mailing the alias from an address enabled in Messaging Permissions. The SP-API
+Messaging API only sends a few fixed, order-scoped message types and cannot answer a buyer, so
+**replies to Amazon buyers are e-mails to the relay alias** (``email.build_reply``, ``to_address`` =
+the message's ``reply_to``) and ``AmazonConnector`` has no HTTP ``send_reply``.
+
+The relay e-mail (samples in infrastructure/local/samples/amazon/*.eml): ``From: "<buyer name>"
+<alias@marketplace.amazon.<tld>>``, subject such as "Inquiry from Amazon customer Jane (Order:
+114-3941689-8772232)" or a localised equivalent, a plain-text body framed by Amazon's template::
+
+    You have received a message.
+    # 114-3941689-8772232:
+    1 / Espresso machine [ASIN: B0EXAMPLE1]
+    ------------- Message: -------------
+    <the buyer's text>
+    ------------- End message -------------
+    Was this email helpful? … / Resolve case … / Report questionable activity …
+    For Your Information: To help arbitrate disputes … we retain all messages … for two years.
+
+Not in Amazon's public documentation (Amazon publishes no format for these e-mails); taken from
+e-mails sellers published (an Italian one: "------------- Messaggio: -------------" / "-------------
+Fine messaggio -------------") and must be re-checked on real traffic: the markers are localised
+(Message/Messaggio/Mensaje/Begin message, End message/Fine messaggio/Finalizar mensaje, …), so any
+line of five or more dashes around a word is a marker; the first one opens the buyer's text and the
+next one closes it. Also unconfirmed: the " - Amazon Marketplace" suffix some display names carry
+(removed), and the ``X-Space-Notification-Type`` / ``X-Marketplace-ID`` headers (not used).
+
+The relay does not keep References reliably, so relay messages are threaded per order:
+``amazon-order:<order id>`` when an Amazon order id (3-7-7 digits) is in the subject or body, else
+the e-mail's own thread root. Amazon's system notices from ``donotreply@``/``no-reply@`` addresses are
+not relay messages. A From of ``marketplace.amazon.<tld>`` is only as trustworthy as the SES verdicts:
+the caller drops it when ``SesReceipt.suspicious``.
+
+Notifications (SP-API "Notifications API v1 use case guide" / "Notification Type Values",
+ORDER_CHANGE; JSON schema ``schemas/notifications/OrderChangeNotification.json`` in
+amzn/selling-partner-api-models, whose example the samples follow). The SQS message body is the
+notification: ``NotificationVersion``, ``NotificationType`` ("ORDER_CHANGE"), ``PayloadVersion``,
+``EventTime``, ``Payload.OrderChangeNotification`` {``NotificationLevel`` (OrderLevel |
+OrderItemLevel), ``SellerId``, ``AmazonOrderId``, ``OrderChangeType`` (OrderStatusChange |
+BuyerRequestedChange), ``OrderChangeTrigger`` {``TimeOfOrderChange``, ``ChangeReason``},
+``Summary`` {``MarketplaceId``, ``OrderStatus``, ``PurchaseDate``, ``DestinationPostalCode``,
+``FulfillmentType``, ``OrderType``, ``NumberOfItemsShipped``, ``NumberOfItemsUnshipped``,
+``EarliestDeliveryDate``…, ``EasyShipShipmentStatus``, ``OrderItems`` [{``OrderItemId``,
+``SellerSKU``, ``SupplySourceId``, ``OrderItemStatus``, ``Quantity``, ``QuantityShipped``,
+``IsBuyerRequestedCancel``, …}]}}, ``NotificationMetadata`` {``ApplicationId``, ``SubscriptionId``,
+``PublishTime``, ``NotificationId``}. Every ORDER_CHANGE gives one OrderEvent (id
+``order-change:<NotificationId>``); its order carries status, purchase date and update time only
+(the notification has no prices, titles or buyer: items are left empty so the stored order keeps
+what ``fetch_order`` read). A buyer cancellation request — ``BuyerRequestedChange`` whose
+ChangeReason mentions a cancellation (the schema's example: "Buyer Requested Cancel") or an item with
+``IsBuyerRequestedCancel`` — is also an InboundMessage with ``cancellation_requested=True`` (it starts
+the short cancellation SLA), event type CANCELLATION_REQUESTED. Top-level keys are also accepted in
+camelCase (other notification types use it). Unconfirmed: a buyer's free-text reason in the
+notification — the Orders API has ``BuyerRequestedCancel.BuyerCancelReason`` per item; when an item
+of the notification carries that object its reason is quoted, otherwise the ChangeReason is.
+
+Status mapping (Orders API ``OrderStatus``): Pending, PendingAvailability → PENDING; Unshipped,
+PartiallyShipped (part of the order still to ship) → PROCESSING; Shipped, InvoiceUnconfirmed (all
+shipped, invoice not confirmed) → SHIPPED, or DELIVERED when ``EasyShipShipmentStatus`` is
+"Delivered"; Canceled → CANCELLED; Unfulfillable → FAILED; anything else UNKNOWN (raw status in
+``channel_status``).
+
+SP-API calls (``AmazonConnector``): "Connecting to the Selling Partner API" — an LWA access token
+from ``POST https://api.amazon.com/auth/o2/token`` (form: ``grant_type=refresh_token``,
+``refresh_token``, ``client_id``, ``client_secret``; answer ``access_token``/``expires_in``, one
+hour) sent in ``x-amz-access-token`` (no Authorization header, no AWS signature since 2023).
+Regional endpoints ``https://sellingpartnerapi-{na,eu,fe}.amazon.com`` from ``credentials["region"]``,
+or ``store.base_url`` (e.g. the sandbox). SP-API answers an expired or revoked token with **403**
+``{"errors": [{"code": "Unauthorized", ...}]}`` rather than 401, so that answer also fetches a new
+token once. Errors are ``{"errors": [{"code", "message", "details"}]}``; the message is quoted in the
+ChannelError. Orders API v0 (``models/orders-api-model/ordersV0.json``): ``GET
+/orders/v0/orders/{orderId}`` → ``{"payload": Order}``, ``GET /orders/v0/orders/{orderId}/orderItems``
+(``NextToken`` paging) → ``{"payload": {"AmazonOrderId", "OrderItems", "NextToken"}}``; usage plan
+0.5 requests/s, burst 30 (the client's TokenBucket). A reference that is not a 3-7-7 Amazon order id
+is "no such order" without a call. ``BuyerInfo.BuyerEmail`` is the buyer's anonymised alias and is
+restricted data (it needs a Restricted Data Token): without one it is absent and ``buyer_email``
+stays None. Orders API v0 returns neither carrier nor tracking number: those stay None.
+``check_credentials``: ``GET /sellers/v1/marketplaceParticipations`` (Sellers API v1) → ``{"payload":
+[{"marketplace": {"id", "name", ...}, "storeName", "participation": {"isParticipating", ...}}]}``; the
+label is the participating marketplaces' names.
+
+Credentials (JSON secret): ``refresh_token``, ``lwa_client_id``, ``lwa_client_secret`` (required),
+``region`` (na | eu | fe; required unless the store has a ``base_url``), ``seller_id`` (the merchant
+token: how the notification consumer finds the store from ``notification_seller``; not needed for
+calls).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from helpdesk.channels import email as email_channel
+from helpdesk.channels.base import ParsedDelivery
+from helpdesk.errors import ChannelError, MalformedPayload
+from helpdesk.models import (
+    Attachment,
+    Channel,
+    InboundMessage,
+    Order,
+    OrderEvent,
+    OrderEventType,
+    OrderItem,
+    OrderStatus,
+    Store,
+)
+
+if TYPE_CHECKING:  # httpx is imported only when a client is built
+    import httpx
+
+    from helpdesk.channels.http import ChannelHttpClient
+
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 (an endpoint, not a secret)
+REGION_ENDPOINTS = {
+    "na": "https://sellingpartnerapi-na.amazon.com",
+    "eu": "https://sellingpartnerapi-eu.amazon.com",
+    "fe": "https://sellingpartnerapi-fe.amazon.com",
+}
+ORDER_PATH = "/orders/v0/orders/{order_id}"
+ORDER_ITEMS_PATH = "/orders/v0/orders/{order_id}/orderItems"
+PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
+RATE_PER_SECOND = 0.5  # Orders API getOrder / getOrderItems usage plan
+BURST = 30
+MAX_ITEM_PAGES = 10
+REQUIRED_CREDENTIALS = ("refresh_token", "lwa_client_id", "lwa_client_secret")
+
+ORDER_ID = re.compile(r"(?<![\d-])(\d{3}-\d{7}-\d{7})(?![\d-])")
+_RELAY_DOMAIN = re.compile(r"^marketplace\.amazon\.(?:[a-z]{2,3}|com?\.[a-z]{2})$")
+_NOTICE_SENDERS = {"donotreply", "do-not-reply", "no-reply", "noreply"}
+_MARKER = re.compile(r"^\s*-{5,}\s*[^-\s][^-]*?-{5,}\s*$")
+_NAME_SUFFIX = re.compile(r"\s*[-–|]\s*Amazon(?:\s+Marketplace)?\s*$", re.IGNORECASE)
+
+_STATUS = {
+    "Pending": OrderStatus.PENDING,
+    "PendingAvailability": OrderStatus.PENDING,
+    "Unshipped": OrderStatus.PROCESSING,
+    "PartiallyShipped": OrderStatus.PROCESSING,
+    "Shipped": OrderStatus.SHIPPED,
+    "InvoiceUnconfirmed": OrderStatus.SHIPPED,
+    "Canceled": OrderStatus.CANCELLED,
+    "Unfulfillable": OrderStatus.FAILED,
+}
+_EVENT = {
+    OrderStatus.CANCELLED: OrderEventType.CANCELLED,
+    OrderStatus.SHIPPED: OrderEventType.SHIPPED,
+    OrderStatus.DELIVERED: OrderEventType.DELIVERED,
+}
+
+
+# --- the e-mail relay -----------------------------------------------------------------------------
+
+
+def relay_alias(parsed: email_channel.ParsedEmail) -> str | None:
+    """The buyer's anonymised relay address (From, else Reply-To), if the e-mail has one."""
+    for address in (parsed.from_address, parsed.reply_to):
+        if address and _is_relay_address(address):
+            return address
+    return None
+
+
+def is_relay_email(parsed: email_channel.ParsedEmail) -> bool:
+    return relay_alias(parsed) is not None
+
+
+def _is_relay_address(address: str) -> bool:
+    local, _, domain = address.strip().lower().rpartition("@")
+    return bool(local) and local not in _NOTICE_SENDERS and bool(_RELAY_DOMAIN.match(domain))
+
+
+def buyer_text(text: str) -> str:
+    """The buyer's words: what Amazon's template frames between its message markers (quoted history
+    and signatures removed), else the whole text with quotes stripped."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    markers = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    if len(markers) >= 2:
+        inside = "\n".join(lines[markers[0] + 1:markers[1]])
+    elif len(markers) == 1:
+        # One marker: an opening one (the buyer's text follows) or a closing one (Amazon's footer follows).
+        before = "\n".join(lines[:markers[0]])
+        after = "\n".join(lines[markers[0] + 1:])
+        inside = before if before.strip() and "amazon" in after.lower() else after
+    else:
+        return email_channel.strip_quoted(text)
+    inside = inside.strip("\n")
+    return email_channel.strip_quoted(inside) if inside.strip() else ""
+
+
+def amazon_order_ids(*texts: str | None) -> list[str]:
+    found: list[str] = []
+    for text in texts:
+        for match in ORDER_ID.finditer(text or ""):
+            if match.group(1) not in found:
+                found.append(match.group(1))
+    return found
+
+
+def buyer_name(parsed: email_channel.ParsedEmail) -> str | None:
+    name = _NAME_SUFFIX.sub("", parsed.from_name or "").strip().strip('"').strip()
+    return name or None
+
+
+def relay_inbound(
+    store: Store,
+    parsed: email_channel.ParsedEmail,
+    *,
+    raw_s3_key: str,
+    received_at: datetime,
+    attachments: list[Attachment],
+    raw_digest: str = "",
+) -> InboundMessage:
+    """The canonical message for a buyer's e-mail relayed by Amazon."""
+    alias = relay_alias(parsed)
+    if alias is None:
+        raise MalformedPayload("not an Amazon relay e-mail: no marketplace.amazon.* sender")
+    message_id = email_channel.channel_message_id(parsed, raw_digest)
+    body = email_channel.message_body(parsed, buyer_text(parsed.text), attachments)
+    order_ids = amazon_order_ids(parsed.subject, parsed.text)
+    order_id = order_ids[0] if order_ids else None
+    thread = f"amazon-order:{order_id}" if order_id else email_channel.thread_root(parsed, message_id)
+    return email_channel.build_inbound(
+        store, parsed,
+        channel_message_id=message_id,
+        channel_thread_id=thread,
+        body=body,
+        order_ref=order_id,
+        reply_to=alias,
+        buyer_name=buyer_name(parsed),
+        raw_s3_key=raw_s3_key,
+        received_at=received_at,
+        attachments=attachments,
+    )
+
+
+# --- SP-API notifications (SQS) -------------------------------------------------------------------
+
+
+def _load(body: bytes | str) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(f"notification is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MalformedPayload("notification is not a JSON object")
+    return payload
+
+
+def _field(obj: dict[str, Any], name: str) -> Any:
+    """``NotificationType`` or ``notificationType``: SP-API notifications use both casings."""
+    if name in obj:
+        return obj[name]
+    return obj.get(name[:1].lower() + name[1:])
+
+
+def _order_change(payload: dict[str, Any]) -> dict[str, Any]:
+    kind = _field(payload, "NotificationType")
+    if kind != "ORDER_CHANGE":
+        raise MalformedPayload(f"unsupported notification type {kind!r} (only ORDER_CHANGE is parsed)")
+    inner = _field(payload, "Payload")
+    change = _field(inner, "OrderChangeNotification") if isinstance(inner, dict) else None
+    if not isinstance(change, dict):
+        raise MalformedPayload("ORDER_CHANGE has no 'Payload.OrderChangeNotification' object")
+    return change
+
+
+def notification_id(body: bytes | str) -> str:
+    """``NotificationMetadata.NotificationId``: the idempotency key of a delivery."""
+    metadata = _field(_load(body), "NotificationMetadata")
+    value = _field(metadata, "NotificationId") if isinstance(metadata, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedPayload("notification has no 'NotificationMetadata.NotificationId'")
+    return value.strip()
+
+
+def notification_seller(body: bytes | str) -> tuple[str, str | None]:
+    """(SellerId, MarketplaceId) of an ORDER_CHANGE, so the caller can find the store."""
+    change = _order_change(_load(body))
+    seller = change.get("SellerId")
+    if not isinstance(seller, str) or not seller.strip():
+        raise MalformedPayload("ORDER_CHANGE has no 'SellerId'")
+    summary = change.get("Summary")
+    marketplace = summary.get("MarketplaceId") if isinstance(summary, dict) else None
+    return seller.strip(), marketplace if isinstance(marketplace, str) and marketplace else None
+
+
+def parse_notification(store: Store, body: bytes | str, *, raw_s3_key: str, received_at: datetime) -> ParsedDelivery:
+    payload = _load(body)
+    change = _order_change(payload)
+    notif_id = notification_id(body)
+    order_id = change.get("AmazonOrderId")
+    if not isinstance(order_id, str) or not ORDER_ID.fullmatch(order_id.strip()):
+        raise MalformedPayload(f"ORDER_CHANGE has no Amazon order id (3-7-7 digits): {order_id!r}")
+    order_id = order_id.strip()
+    summary = change.get("Summary")
+    trigger = change.get("OrderChangeTrigger") or {}
+    if not isinstance(summary, dict) or not isinstance(trigger, dict):
+        raise MalformedPayload("ORDER_CHANGE needs 'Summary' and 'OrderChangeTrigger' objects")
+    change_type = change.get("OrderChangeType")
+    if not isinstance(change_type, str) or not change_type:
+        raise MalformedPayload("ORDER_CHANGE has no 'OrderChangeType'")
+    items = summary.get("OrderItems") or []
+    if not isinstance(items, list):
+        raise MalformedPayload("ORDER_CHANGE 'Summary.OrderItems' is not a list")
+    try:
+        changed_at = _time(trigger.get("TimeOfOrderChange")) or _time(_field(payload, "EventTime")) or _utc(received_at)
+        raw_status = summary.get("OrderStatus")
+        status = _status(raw_status, summary.get("EasyShipShipmentStatus"))
+        order = Order(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.AMAZON,
+            order_ref=order_id,
+            status=status,
+            channel_status=raw_status if isinstance(raw_status, str) else None,
+            ordered_at=_time(summary.get("PurchaseDate")),
+            updated_at=changed_at,
+        )
+        cancel_request = change_type == "BuyerRequestedChange" and _cancel_requested(trigger, items)
+        event = OrderEvent(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.AMAZON,
+            event_type=OrderEventType.CANCELLATION_REQUESTED if cancel_request else _EVENT.get(
+                status, OrderEventType.UPDATED),
+            event_id=f"order-change:{notif_id}",
+            order=order,
+            occurred_at=changed_at,
+            raw_s3_key=raw_s3_key,
+        )
+        messages = [_cancellation_message(store, order_id, notif_id, trigger, items, changed_at, raw_s3_key)] \
+            if cancel_request else []
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise MalformedPayload(f"ORDER_CHANGE for {order_id} could not be read: {exc}") from None
+    return ParsedDelivery(messages=messages, order_events=[event])
+
+
+def _cancel_requested(trigger: dict[str, Any], items: list[Any]) -> bool:
+    if "cancel" in str(trigger.get("ChangeReason") or "").lower():
+        return True
+    return any(_item_cancel_flag(item) for item in items if isinstance(item, dict))
+
+
+def _item_cancel_flag(item: dict[str, Any]) -> bool:
+    nested = item.get("BuyerRequestedCancel")
+    values = [item.get("IsBuyerRequestedCancel"),
+              nested.get("IsBuyerRequestedCancel") if isinstance(nested, dict) else None]
+    return any(v is True or (isinstance(v, str) and v.strip().lower() == "true") for v in values)
+
+
+def _cancellation_message(store: Store, order_id: str, notif_id: str, trigger: dict[str, Any], items: list[Any],
+                          changed_at: datetime, raw_s3_key: str) -> InboundMessage:
+    reasons = []
+    for item in items:
+        nested = item.get("BuyerRequestedCancel") if isinstance(item, dict) else None
+        reason = nested.get("BuyerCancelReason") if isinstance(nested, dict) else None
+        if isinstance(reason, str) and reason.strip() and reason.strip() not in reasons:
+            reasons.append(reason.strip())
+    skus = [str(i["SellerSKU"]) for i in items
+            if isinstance(i, dict) and _item_cancel_flag(i) and i.get("SellerSKU")]
+    change_reason = str(trigger.get("ChangeReason") or "").strip()
+    lines = [f"The buyer asked to cancel Amazon order {order_id}."]
+    if reasons:
+        lines.append("Buyer's reason: " + "; ".join(reasons))
+    elif change_reason:
+        lines.append(f"Reason given by Amazon: {change_reason}")
+    if skus:
+        lines.append("Items: " + ", ".join(skus))
+    return InboundMessage(
+        tenant_id=store.tenant_id,
+        store_id=store.store_id,
+        channel=Channel.AMAZON,
+        channel_message_id=f"order-change:{notif_id}",
+        channel_thread_id=f"amazon-order:{order_id}",
+        order_ref=order_id,
+        subject=f"Cancellation request for order {order_id}",
+        body="\n".join(lines),
+        received_at=changed_at,
+        raw_s3_key=raw_s3_key,
+        cancellation_requested=True,
+    )
+
+
+def _status(raw: Any, easy_ship: Any = None) -> OrderStatus:
+    status = _STATUS.get(str(raw), OrderStatus.UNKNOWN)
+    if status is OrderStatus.SHIPPED and easy_ship == "Delivered":
+        return OrderStatus.DELIVERED
+    return status
+
+
+# --- SP-API client --------------------------------------------------------------------------------
+
+
+@functools.cache
+def lwa_auth_class() -> type:
+    """The ``RefreshingTokenAuth`` subclass for Login with Amazon (built on first use: httpx is only
+    imported by functions that call the API)."""
+    import httpx
+
+    from helpdesk.channels.oauth import RefreshingTokenAuth
+
+    class LwaAuth(RefreshingTokenAuth):
+        channel = Channel.AMAZON.value
+        requires_response_body = True  # a 403 is read to tell an expired token from a missing role
+
+        def __init__(self, cache_key: str, *, refresh_token: str, client_id: str, client_secret: str,
+                     token_url: str = LWA_TOKEN_URL, **kwargs: Any) -> None:
+            super().__init__(cache_key, **kwargs)
+            self._form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
+                          "client_id": client_id, "client_secret": client_secret}
+            self._token_url = token_url
+
+        def token_request(self) -> httpx.Request:
+            return httpx.Request("POST", self._token_url, data=self._form,
+                                 headers={"Accept": "application/json"})
+
+        def apply(self, request: httpx.Request, token: str) -> None:
+            request.headers["x-amz-access-token"] = token
+
+        def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+            token = self._cached()
+            if token is None:
+                token = yield from self._fetch()
+            self.apply(request, token)
+            response = yield request
+            if _token_refused(response):
+                self.invalidate()
+                token = yield from self._fetch()
+                self.apply(request, token)
+                yield request
+
+    return LwaAuth
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    """401, or SP-API's 403 ``Unauthorized`` (its answer to an expired, revoked or invalid token)."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 403:
+        return False
+    return any(e.get("code") in {"Unauthorized", "InvalidAccessToken"} for e in _errors(response))
+
+
+def __getattr__(name: str) -> Any:  # ``from helpdesk.channels.amazon import LwaAuth`` without eager httpx
+    if name == "LwaAuth":
+        return lwa_auth_class()
+    raise AttributeError(name)
+
+
+class AmazonConnector:
+    """SP-API order lookups and credential check. Buyer messages come through ``relay_inbound`` (e-mail)
+    and ORDER_CHANGE notifications through ``parse_notification`` (SQS); replies are e-mails to the
+    relay alias (``email.build_reply``): there is no HTTP ``send_reply``."""
+
+    channel = Channel.AMAZON.value
+
+    relay_inbound = staticmethod(relay_inbound)
+    is_relay_email = staticmethod(is_relay_email)
+    notification_id = staticmethod(notification_id)
+    notification_seller = staticmethod(notification_seller)
+    parse_notification = staticmethod(parse_notification)
+
+    def client(self, store: Store, credentials: Mapping[str, str]) -> ChannelHttpClient:
+        from helpdesk.channels.http import ChannelHttpClient, TokenBucket
+
+        values = {}
+        for key in REQUIRED_CREDENTIALS:
+            value = str(credentials.get(key) or "").strip()
+            if not value:
+                raise ChannelError(f"Amazon store has no credentials['{key}']", channel=self.channel,
+                                   store_id=store.store_id)
+            values[key] = value
+        auth = lwa_auth_class()(
+            f"{store.secret_name or store.tenant_id + '/' + store.store_id}:{values['lwa_client_id']}",
+            refresh_token=values["refresh_token"],
+            client_id=values["lwa_client_id"],
+            client_secret=values["lwa_client_secret"],
+        )
+        return ChannelHttpClient(
+            _base_url(store, credentials),
+            channel=self.channel,
+            headers={"Accept": "application/json"},
+            auth=auth,
+            rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST),
+        )
+
+    def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
+        payload = _payload(_checked(http.get(PARTICIPATIONS_PATH), "getMarketplaceParticipations"),
+                           "getMarketplaceParticipations")
+        if not isinstance(payload, list):
+            raise MalformedPayload("getMarketplaceParticipations answer has no 'payload' list")
+        names: list[str] = []
+        for entry in payload:
+            if not isinstance(entry, dict):
+                continue
+            participation = entry.get("participation")
+            if isinstance(participation, dict) and participation.get("isParticipating") is False:
+                continue
+            marketplace = entry.get("marketplace")
+            name = marketplace.get("name") if isinstance(marketplace, dict) else None
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+        return ", ".join(names) or "Amazon seller (no participating marketplace)"
+
+    def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
+        order_id = (order_ref or "").strip()
+        if not ORDER_ID.fullmatch(order_id):
+            return None  # not an Amazon order id: there is no such order to ask for
+        response = http.get(ORDER_PATH.format(order_id=quote(order_id, safe="")))
+        if response.status_code == 404:
+            return None
+        raw = _payload(_checked(response, "getOrder"), "getOrder")
+        if not isinstance(raw, dict):
+            raise MalformedPayload("getOrder answer has no 'payload' object")
+        items = self._order_items(http, order_id)
+        if items is None:
+            return None
+        try:
+            return _order(store, raw, items)
+        except (ValidationError, ValueError, TypeError, ArithmeticError) as exc:
+            raise MalformedPayload(f"getOrder {order_id} could not be read: {exc}") from None
+
+    def _order_items(self, http: ChannelHttpClient, order_id: str) -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(MAX_ITEM_PAGES):
+            params = {"NextToken": token} if token else None
+            response = http.get(ORDER_ITEMS_PATH.format(order_id=quote(order_id, safe="")), params=params)
+            if response.status_code == 404:
+                return None
+            page = _payload(_checked(response, "getOrderItems"), "getOrderItems")
+            if not isinstance(page, dict) or not isinstance(page.get("OrderItems"), list):
+                raise MalformedPayload("getOrderItems answer has no 'payload.OrderItems' list")
+            items.extend(i for i in page["OrderItems"] if isinstance(i, dict))
+            token = page.get("NextToken") or None
+            if not token:
+                break
+        return items
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _base_url(store: Store, credentials: Mapping[str, str]) -> str:
+    if store.base_url and store.base_url.strip():
+        return store.base_url.strip().rstrip("/")
+    region = str(credentials.get("region") or "").strip().lower()
+    if not region:
+        raise ChannelError("Amazon store has no credentials['region'] (na, eu or fe) and no base URL",
+                           channel=Channel.AMAZON.value, store_id=store.store_id)
+    try:
+        return REGION_ENDPOINTS[region]
+    except KeyError:
+        raise ChannelError(f"Amazon credentials['region'] must be na, eu or fe, not {region!r}",
+                           channel=Channel.AMAZON.value, store_id=store.store_id) from None
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        payload = json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _checked(response: httpx.Response, what: str) -> bytes:
+    status = response.status_code
+    if 200 <= status < 300:
+        return response.content
+    reasons = []
+    for error in _errors(response):
+        text = " ".join(str(error.get(k)).strip() for k in ("code", "message", "details") if error.get(k))
+        if text:
+            reasons.append(text)
+    reason = "; ".join(reasons) or response.text.strip()[:200] or "(empty body)"
+    raise ChannelError(f"Amazon {what} failed: HTTP {status}: {reason}", channel=Channel.AMAZON.value,
+                       status=status, body=response.text[:500])
+
+
+def _payload(body: bytes, what: str) -> Any:
+    try:
+        document = json.loads(body, parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(f"{what} answer is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or "payload" not in document:
+        raise MalformedPayload(f"{what} answer has no 'payload'")
+    return document["payload"]
+
+
+def _order(store: Store, raw: dict[str, Any], items: Sequence[dict[str, Any]]) -> Order:
+    order_id = str(raw.get("AmazonOrderId") or "")
+    if not ORDER_ID.fullmatch(order_id):
+        raise ValueError(f"'AmazonOrderId' is not a 3-7-7 order id: {order_id!r}")
+    total = raw.get("OrderTotal") if isinstance(raw.get("OrderTotal"), dict) else {}
+    buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
+    email = str(buyer.get("BuyerEmail") or "").strip() or None
+    raw_status = raw.get("OrderStatus")
+    return Order(
+        tenant_id=store.tenant_id,
+        store_id=store.store_id,
+        channel=Channel.AMAZON,
+        order_ref=order_id,
+        status=_status(raw_status, raw.get("EasyShipShipmentStatus")),
+        channel_status=raw_status if isinstance(raw_status, str) else None,
+        currency=total.get("CurrencyCode") or None,
+        total=_money(total.get("Amount")),
+        items=[_item(i) for i in items],
+        buyer_email=email if email_channel.is_email_address(email) else None,
+        buyer_name=(str(buyer.get("BuyerName") or "").strip() or None),
+        ordered_at=_time(raw.get("PurchaseDate")),
+        updated_at=_time(raw.get("LastUpdateDate")),
+    )
+
+
+def _item(raw: dict[str, Any]) -> OrderItem:
+    quantity = int(raw.get("QuantityOrdered") or 0)
+    price = raw.get("ItemPrice") if isinstance(raw.get("ItemPrice"), dict) else {}
+    total = _money(price.get("Amount"))  # ItemPrice is the unit price times the quantity ordered
+    return OrderItem(
+        sku=raw.get("SellerSKU") or raw.get("ASIN") or None,
+        name=raw.get("Title") or raw.get("SellerSKU") or raw.get("ASIN") or "item",
+        quantity=quantity,
+        unit_price=(total / quantity) if total is not None and quantity else None,
+        total=total,
+    )
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO-8601 date-time: {value!r}")
+    return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+CONNECTOR = AmazonConnector()
