@@ -221,6 +221,11 @@ def test_bad_encoded_subject_and_broken_base64_do_not_crash() -> None:
     assert isinstance(p.text, str)
 
 
+def test_multipart_without_boundary_is_read_as_text() -> None:
+    p = parse_mime(message("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed", "Hello, no boundary"))
+    assert p.text == "Hello, no boundary" and p.attachments == []
+
+
 def test_rfc2047_filename_and_attached_message_are_kept() -> None:
     msg = message(
         "From: a@example.com\nSubject: docs\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"",
@@ -492,7 +497,8 @@ def test_to_inbound_order_ref_subject_first_then_body_and_reply_to() -> None:
 
 def test_message_without_id_gets_the_raw_digest() -> None:
     body = message("From: a@example.com\nSubject: no id")
-    digest = hashlib.sha256(body).hexdigest()
+    digest = mail.sha256_hex(body)
+    assert digest == hashlib.sha256(body).hexdigest()
     m = to_inbound(STORE, parse_mime(body), raw_s3_key=RAW_KEY, received_at=NOW, attachments=[], raw_digest=digest)
     assert m.channel_message_id == f"sha256:{digest[:32]}"
     assert m.channel_thread_id == m.channel_message_id

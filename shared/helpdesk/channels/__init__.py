@@ -14,11 +14,15 @@ from helpdesk.models import Channel
 _WEBHOOK_MODULES: dict[Channel, str] = {
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
     Channel.SHOPIFY: "helpdesk.channels.shopify",
+    Channel.BIGCOMMERCE: "helpdesk.channels.bigcommerce",
+    Channel.WALMART: "helpdesk.channels.walmart",
+    Channel.TIKTOK: "helpdesk.channels.tiktok",
 }
 
 _POLL_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
     Channel.EBAY: "helpdesk.channels.ebay",
+    Channel.TIKTOK: "helpdesk.channels.tiktok",
 }
 
 
@@ -27,6 +31,9 @@ _API_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
     Channel.AMAZON: "helpdesk.channels.amazon",
     Channel.EBAY: "helpdesk.channels.ebay",
+    Channel.TIKTOK: "helpdesk.channels.tiktok",
+    Channel.BIGCOMMERCE: "helpdesk.channels.bigcommerce",
+    Channel.WALMART: "helpdesk.channels.walmart",
     Channel.SHOPIFY: "helpdesk.channels.shopify",
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
 }

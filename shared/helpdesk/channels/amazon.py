@@ -311,7 +311,8 @@ def parse_notification(store: Store, body: bytes | str, *, raw_s3_key: str, rece
     change_type = change.get("OrderChangeType")
     if not isinstance(change_type, str) or not change_type:
         raise MalformedPayload("ORDER_CHANGE has no 'OrderChangeType'")
-    items = summary.get("OrderItems") or []
+    items = summary.get("OrderItems")
+    items = [] if items is None else items
     if not isinstance(items, list):
         raise MalformedPayload("ORDER_CHANGE 'Summary.OrderItems' is not a list")
     try:

@@ -39,8 +39,8 @@ lying charsets UTF-8, then windows-1252, then latin-1 (never fails). Every non-b
 attachment — inline images (with their Content-ID), RFC 2231/2047 file names decoded, attached
 messages (message/rfc822, delivery-status) kept as bytes, nothing skipped. ``auto_generated`` marks
 auto-replies and bounces (Auto-Submitted other than "no", Precedence bulk/junk/list/auto_reply,
-X-Autoreply / X-Autorespond, MAILER-DAEMON sender, empty Return-Path, multipart/report): the caller
-stores them but must not open tickets or answer them.
+X-Autoreply / X-Autorespond, a MAILER-DAEMON or postmaster sender, an empty Return-Path,
+multipart/report): the caller stores them but must not open tickets or answer them.
 
 Threading: the thread root is the first References id (the conversation's first message), else
 In-Reply-To, else the message's own id; a message without Message-ID gets ``sha256:<first 32 hex of
@@ -300,6 +300,9 @@ class _Body:
             return
         disposition = _safe(part.get_content_disposition)
         filename = _filename(part)
+        if ctype.startswith("multipart/"):  # a multipart without a usable boundary: read it as text
+            self.plain.append(_decode_text(part))
+            return
         if ctype in _BODY_TYPES and disposition != "attachment" and not filename:
             text = _decode_text(part)
             (self.plain if ctype == "text/plain" else self.html).append(text)
@@ -715,7 +718,11 @@ def channel_message_id(parsed: ParsedEmail, raw_digest: str) -> str:
 
 
 def raw_digest(raw: bytes) -> str:
+    """The digest ``to_inbound`` expects as ``raw_digest`` (hex SHA-256 of the raw message)."""
     return hashlib.sha256(raw).hexdigest()
+
+
+sha256_hex = raw_digest  # the same function under a name no parameter shadows
 
 
 def to_inbound(
