@@ -23,6 +23,7 @@ _POLL_MODULES: dict[Channel, str] = {
     Channel.MIRAKL: "helpdesk.channels.mirakl",
     Channel.EBAY: "helpdesk.channels.ebay",
     Channel.TIKTOK: "helpdesk.channels.tiktok",
+    Channel.ETSY: "helpdesk.channels.etsy",
 }
 
 
@@ -36,6 +37,8 @@ _API_MODULES: dict[Channel, str] = {
     Channel.WALMART: "helpdesk.channels.walmart",
     Channel.SHOPIFY: "helpdesk.channels.shopify",
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
+    Channel.MAGENTO: "helpdesk.channels.magento",
+    Channel.ETSY: "helpdesk.channels.etsy",
 }
 
 

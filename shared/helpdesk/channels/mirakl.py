@@ -75,6 +75,19 @@ Not settled by the reference reachable here (choices made, to confirm on a live 
 * the ``updated_since`` format: RFC 3339 UTC with ``Z`` (the SDK sends ``+00:00``, same instant);
 * whether ``to`` needs the customer's participant id: only ``{"type": "CUSTOMER"}`` is sent;
 * the error body: ``message`` is read, else the raw text is quoted.
+
+Account and order lookups (the ApiConnector / OrderLookup half; same reference, samples under
+infrastructure/local/samples/mirakl):
+
+* ``check_credentials``: A01 ``GET /api/account`` ("Get shop information"; answer fields used:
+  ``shop_name``, else ``shop_id``). Mirakl's call-frequency guidance for A01 is "once per day": it is
+  meant for store setup, not for every poll.
+* ``fetch_order(order_ref)``: OR11 ``GET /api/orders?order_ids=<ref>&max=100``, mapped exactly like
+  the orders of a poll; None when OR11 lists no order with that id (an unknown id is a filter that
+  matches nothing; a 404 is read the same way, to be safe). Buyers quote the marketplace's order id
+  ("Order_00010-A"); a bare commercial id ("Order_00010", one per basket) is not resolved here.
+* No webhook registration: the seller (shop) API reference has no endpoint to subscribe a URL to
+  events, so MiraklConnector is not a WebhookRegistrar; messages and orders are polled as above.
 """
 
 from __future__ import annotations
@@ -111,6 +124,7 @@ if TYPE_CHECKING:  # httpx is imported only when a client is built
 THREADS_PATH = "/api/inbox/threads"
 REPLY_PATH = "/api/inbox/threads/{thread_id}/message"
 ORDERS_PATH = "/api/orders"
+ACCOUNT_PATH = "/api/account"
 
 PAGE_LIMIT = 50
 MAX_PAGES = 20
@@ -329,6 +343,37 @@ class MiraklConnector:
             delivered_at=_latest(line.get("received_date") for line in lines),
             updated_at=_optional_time(p.get("last_updated_date")),
         )
+
+    # --- account and order lookups (ApiConnector, OrderLookup) ------------------------------------
+
+    def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
+        payload = _read_json(_checked(http.get(ACCOUNT_PATH), "A01 get shop information"), "A01 answer")
+        if not isinstance(payload, dict):
+            raise MalformedPayload("A01 answer is not an object")
+        for key in ("shop_name", "shop_id"):
+            value = payload.get(key)
+            if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip():
+                return str(value).strip()
+        raise MalformedPayload("A01 answer has no 'shop_name' or 'shop_id'")
+
+    def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
+        ref = order_ref.strip()
+        if not ref or "," in ref:  # OR11 reads a comma as a list separator
+            return None
+        response = http.get(ORDERS_PATH, params={"order_ids": ref, "max": str(ORDER_IDS_PER_CALL)})
+        if response.status_code == 404:
+            return None
+        payload = _read_json(_checked(response, "OR11 list orders"), "OR11 answer")
+        orders = payload.get("orders") if isinstance(payload, dict) else None
+        if not isinstance(orders, list):
+            raise MalformedPayload("OR11 answer has no 'orders' list")
+        for raw in orders:
+            if isinstance(raw, dict) and str(raw.get("order_id") or "") == ref:
+                try:
+                    return self._order(store, raw, ref)
+                except (ValidationError, ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+                    raise MalformedPayload(f"OR11 order {ref} could not be read: {exc}") from None
+        return None
 
     # --- replies --------------------------------------------------------------------------------
 

@@ -28,6 +28,48 @@ list and an UNKNOWN status leave what is stored untouched.
 ``customers/data_request``, ``customers/redact`` and ``shop/redact`` (mandatory privacy topics)
 produce nothing here: the caller keeps the raw payload, and acting on it is a separate GDPR
 workflow. Any other topic, or a body that is not the documented shape, is a MalformedPayload.
+
+Admin API half (shopify.dev, REST Admin API reference, resources "Shop", "Order" and "Webhook", and
+"REST Admin API rate limits"; samples under infrastructure/local/samples/shopify):
+
+* ``client()``: ``https://{shop}.myshopify.com/admin/api/{API_VERSION}`` with the header
+  ``X-Shopify-Access-Token``. The shop comes from ``store.base_url`` (``jsmith``,
+  ``jsmith.myshopify.com`` or ``https://jsmith.myshopify.com/admin`` all work) or, when that is not
+  a myshopify.com address (a shop's own domain), from ``credentials["shop_domain"]``. Only
+  ``*.myshopify.com`` hosts are accepted, so the token is never sent to another host. Credentials
+  (the store's JSON secret): ``access_token`` (the app's Admin API token, required here),
+  ``shop_domain`` (when the store's base URL is absent or not its myshopify.com address) and
+  ``webhook_secret`` (the app's client secret, which signs webhooks: read by the webhook function
+  for ``verify``, not here).
+* Rate limit: the REST leaky bucket holds 40 requests and leaks 2 per second, per app and shop
+  (Shopify Plus: 80 and 4/s): a TokenBucket of 2/s with bursts of 40. A 429 carries ``Retry-After``,
+  which ChannelHttpClient honours.
+* ``check_credentials``: ``GET /shop.json``; the label is ``shop.name``.
+* ``fetch_order(order_ref)``: buyers quote the order *name* ("#1001", "1001"): ``GET
+  /orders.json?name=%231001&status=any`` (without ``status=any`` only open orders are listed), then
+  ``name=1001`` for shops whose order names carry another prefix. Only an order whose name equals the
+  reference is returned. It is mapped by the same code as the ``orders/*`` webhooks, so a lookup and
+  a delivery agree on every field; None when no order has that name.
+* ``register_webhooks``: ``POST /webhooks.json`` with ``{"webhook": {"topic", "address", "format":
+  "json"}}`` for every topic ``parse`` reads (WEBHOOK_TOPICS); 201 answers ``webhook.id``. Shopify
+  refuses a second subscription of a topic at one address (422 "has already been taken"): the
+  existing one is then looked up (``GET /webhooks.json?topic=...&address=...``) and its id returned,
+  so registering again is harmless, and the POST may be retried. ``secret`` is not used: Shopify signs
+  every delivery with the app's client secret. The mandatory privacy topics (customers/data_request,
+  customers/redact, shop/redact) cannot be subscribed through this API: they are set in the app's
+  configuration (Partner Dashboard, or ``compliance_topics`` in ``shopify.app.toml``).
+* ``remove_webhooks``: ``DELETE /webhooks/{id}.json``; 404 (already gone) is not an error.
+* Errors: Shopify's ``errors`` (a string, or an object of field -> messages) is quoted in the
+  ChannelError, with the HTTP status.
+
+Unconfirmed:
+* the ``name`` filter of ``GET /orders.json`` is used by many integrations but is not in the
+  reference's parameter list; if Shopify ignored it, the exact-name check above would still keep a
+  wrong order out (the order would then be missed, not confused);
+* orders older than 60 days are listed only with the ``read_all_orders`` scope: without it such an
+  order looks absent (None);
+* the REST Admin API is "legacy" since 2024-10 (new public apps must use GraphQL since 2025-04); custom
+  and existing apps keep REST access, on the supported versions (API_VERSION is one of them in 2026).
 """
 
 from __future__ import annotations
@@ -39,12 +81,13 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
-from helpdesk.errors import InvalidSignature, MalformedPayload
+from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import (
     Channel,
     InboundMessage,
@@ -55,6 +98,11 @@ from helpdesk.models import (
     OrderStatus,
     Store,
 )
+
+if TYPE_CHECKING:  # httpx is imported only when a client is built: webhook functions never load it
+    import httpx
+
+    from helpdesk.channels.http import ChannelHttpClient
 
 _ORDER_TOPICS = {
     "orders/create",
@@ -75,6 +123,25 @@ _DEAD_FULFILLMENTS = {"cancelled", "error", "failure"}
 _FULFILLMENT_NAME = re.compile(r"^#?(.+)\.\d+$")
 # X-Shopify-Webhook-Id is not covered by the signature and ends up in storage keys: only plain ids.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+# --- Admin API ---------------------------------------------------------------------------------
+API_VERSION = "2026-07"
+REST_RATE_PER_SECOND = 2.0  # the REST leaky bucket leaks 2 requests a second...
+REST_BURST = 40  # ...out of a bucket of 40
+# Every topic parse() reads, in subscription order. The privacy topics are configured in the app.
+WEBHOOK_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "fulfillments/create",
+    "fulfillments/update",
+)
+_SHOP_HOST = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}\.myshopify\.com$")
+_SHOP_HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}$")
+_WEBHOOK_ID = re.compile(r"^\d{1,20}$")
 
 
 class ShopifyConnector:
@@ -258,6 +325,88 @@ class ShopifyConnector:
         )
         return ParsedDelivery(order_events=[event])
 
+    # --- Admin API (order lookups, setup) -------------------------------------------------------
+
+    def client(self, store: Store, credentials: Mapping[str, str]) -> ChannelHttpClient:
+        from helpdesk.channels.http import ChannelHttpClient, TokenBucket
+
+        token = (credentials.get("access_token") or "").strip()
+        if not token:
+            raise ChannelError("Shopify store has no Admin API token (credentials['access_token'])",
+                               channel=self.channel, store_id=store.store_id)
+        host = _shop_host((store.base_url, credentials.get("shop_domain")), store)
+        return ChannelHttpClient(
+            f"https://{host}/admin/api/{API_VERSION}",
+            channel=self.channel,
+            headers={"X-Shopify-Access-Token": token, "Accept": "application/json"},
+            rate_limit=TokenBucket(rate=REST_RATE_PER_SECOND, burst=REST_BURST),
+        )
+
+    def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
+        payload = _api_json(http.get("/shop.json"), "GET shop")
+        shop = payload.get("shop") if isinstance(payload, dict) else None
+        if not isinstance(shop, dict):
+            raise MalformedPayload("Shopify shop answer has no 'shop' object")
+        label = shop.get("name") or shop.get("myshopify_domain")
+        if not isinstance(label, str) or not label.strip():
+            raise MalformedPayload("Shopify shop answer has no 'name'")
+        return label.strip()
+
+    def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
+        ref = order_ref.strip().removeprefix("#").strip()
+        if not ref:
+            return None
+        for name in (f"#{ref}", ref):
+            payload = _api_json(http.get("/orders.json", params={"name": name, "status": "any"}), "list orders")
+            orders = payload.get("orders") if isinstance(payload, dict) else None
+            if not isinstance(orders, list):
+                raise MalformedPayload("Shopify orders answer has no 'orders' list")
+            for raw in orders:
+                if isinstance(raw, dict) and "id" in raw and _order_ref(raw).casefold() == ref.casefold():
+                    try:
+                        return self._order(store, "", raw)
+                    except (ValidationError, ValueError, TypeError, KeyError, AttributeError,
+                            ArithmeticError) as exc:
+                        raise MalformedPayload(f"Shopify order {ref} could not be read: {exc}") from None
+        return None
+
+    def register_webhooks(self, store: Store, http: ChannelHttpClient, callback_url: str, secret: str) -> list[str]:
+        """``secret`` is unused: Shopify signs deliveries with the app's client secret."""
+        ids: list[str] = []
+        for topic in WEBHOOK_TOPICS:
+            body = {"webhook": {"topic": topic, "address": callback_url, "format": "json"}}
+            # Safe to repeat: Shopify refuses a second subscription of a topic at one address (422).
+            response = http.post("/webhooks.json", json=body, idempotent=True)
+            if response.status_code == 422 and "taken" in _error_text(response):
+                ids.append(self._existing_webhook(http, topic, callback_url))
+                continue
+            payload = _api_json(response, f"subscribe {topic}")
+            webhook = payload.get("webhook") if isinstance(payload, dict) else None
+            webhook_id = webhook.get("id") if isinstance(webhook, dict) else None
+            if not isinstance(webhook_id, int) or isinstance(webhook_id, bool):
+                raise MalformedPayload(f"Shopify webhook answer for {topic} has no numeric 'webhook.id'")
+            ids.append(str(webhook_id))
+        return ids
+
+    @staticmethod
+    def _existing_webhook(http: ChannelHttpClient, topic: str, callback_url: str) -> str:
+        payload = _api_json(http.get("/webhooks.json", params={"topic": topic, "address": callback_url}),
+                            f"find the {topic} subscription")
+        hooks = payload.get("webhooks") if isinstance(payload, dict) else None
+        for hook in hooks if isinstance(hooks, list) else []:
+            if isinstance(hook, dict) and hook.get("topic") == topic and hook.get("address") == callback_url:
+                return str(hook["id"])
+        raise ChannelError(f"Shopify says {topic} is already subscribed at this address but does not list it",
+                           channel=Channel.SHOPIFY.value, status=422)
+
+    def remove_webhooks(self, store: Store, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
+        for webhook_id in webhook_ids:
+            if not _WEBHOOK_ID.match(str(webhook_id)):
+                raise ChannelError(f"not a Shopify webhook id: {webhook_id!r}", channel=self.channel)
+            response = http.request("DELETE", f"/webhooks/{quote(str(webhook_id), safe='')}.json")
+            if response.status_code != 404:
+                _api_json(response, f"delete webhook {webhook_id}")
+
 
 def _order_ref(p: dict[str, Any]) -> str:
     """What buyers see: the order name ("#1001" -> "1001"), else its number, else its id."""
@@ -356,6 +505,55 @@ def _decimal(value: Any) -> Decimal | None:
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     return number
+
+
+
+# --- Admin API helpers --------------------------------------------------------------------------
+
+
+def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
+    """The first of the candidates naming a shop: ``jsmith``, ``jsmith.myshopify.com`` or
+    ``https://jsmith.myshopify.com/...`` (a base URL that is the shop's own domain is passed over)."""
+    for candidate in candidates:
+        value = (candidate or "").strip().lower()
+        host = (urlsplit(value).hostname or "") if "://" in value else value.split("/", 1)[0]
+        if _SHOP_HANDLE.match(host):
+            host = f"{host}.myshopify.com"
+        if _SHOP_HOST.match(host):
+            return host
+    raise ChannelError(
+        "Shopify store needs its myshopify.com domain (store base URL or credentials['shop_domain'])",
+        channel=Channel.SHOPIFY.value, store_id=store.store_id)
+
+
+def _api_json(response: httpx.Response, what: str) -> Any:
+    """The JSON of a 2xx answer; any other status is a ChannelError quoting Shopify's ``errors``."""
+    status = response.status_code
+    if not 200 <= status < 300:
+        raise ChannelError(f"Shopify {what} failed: HTTP {status}: {_error_text(response)}",
+                           channel=Channel.SHOPIFY.value, status=status, body=response.text[:500])
+    try:
+        return json.loads(response.content, parse_float=Decimal) if response.content.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(f"Shopify {what} answer is not valid JSON: {exc}") from None
+
+
+def _error_text(response: httpx.Response) -> str:
+    """``{"errors": "..."}``, ``{"errors": {"address": ["..."]}}`` or ``{"error": "..."}`` as one line."""
+    try:
+        payload = json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = None
+    if isinstance(payload, dict):
+        errors = payload.get("errors", payload.get("error"))
+        if isinstance(errors, str) and errors.strip():
+            return errors.strip()
+        if isinstance(errors, dict):
+            return "; ".join(f"{field} {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                             for field, msgs in errors.items())
+        if isinstance(errors, list) and errors:
+            return "; ".join(map(str, errors))
+    return response.text.strip()[:200] or "(empty body)"
 
 
 CONNECTOR = ShopifyConnector()

@@ -9,6 +9,40 @@ delivery URL with the form body ``webhook_id=<id>``.
 WooCommerce has no buyer-messaging API: the buyer's voice in an order webhook is the checkout note
 (``customer_note``), which becomes an inbound message threaded on the order. Buyers' e-mails reach
 the helpdesk through the e-mail channel and are matched to these orders.
+
+REST API half (WooCommerce REST API docs v3: "Authentication", "Orders", "Webhooks", "System status";
+samples under infrastructure/local/samples/woocommerce):
+
+* ``client()``: base ``store.base_url`` (the WordPress site; a trailing ``/wp-json`` or
+  ``/wp-json/wc/v3`` is accepted), paths ``/wp-json/wc/v3/...``, HTTP Basic auth with the REST API
+  key's consumer key and secret, which the docs allow over HTTPS only: an ``http://`` base URL is
+  refused (except localhost, for the local stack). Credentials (the store's JSON secret):
+  ``consumer_key`` and ``consumer_secret`` (required here; a Read/Write key, since webhooks are
+  created with it) and ``webhook_secret`` (the secret deliveries are signed with: read by the
+  webhook function for ``verify``, and given to ``register_webhooks`` as ``secret``).
+* Rate limit: the REST API publishes none (WooCommerce's rate limiting applies to the Store API);
+  5 requests a second with bursts of 5 per store is this connector's own ceiling, kind to small
+  hosting; a 429 with ``Retry-After`` from a host or proxy is honoured by ChannelHttpClient.
+* ``check_credentials``: ``GET /system_status?_fields=environment.site_url,environment.home_url``
+  (it needs the same ``manage_woocommerce`` capability as webhooks; asking for two environment fields
+  keeps WooCommerce from running the rest of its status report); the label is ``site_url``.
+* ``fetch_order(order_ref)``: ``GET /orders/{id}`` ("#727" and "727" both work); 404 -> None.
+  Buyers see the order *number*, which is the id unless a numbering plugin changes it: an order is
+  returned only when its ``number`` is the reference. When the shop shows signs of such a plugin (the
+  reference is not numeric, or the order with that id has another number) the orders are searched
+  (``GET /orders?search=<ref>``) for the one with that number. Mapped by the webhook code above.
+* ``register_webhooks``: ``POST /webhooks`` with ``{name, topic, delivery_url, secret, status:
+  "active"}`` for each topic ``parse`` reads (WEBHOOK_TOPICS: order.created, order.updated,
+  order.deleted, order.restored); returns the ids. WooCommerce accepts duplicate webhooks, so a
+  POST is never retried after it may have arrived, and when one topic fails the ones already created
+  are deleted again before the error is raised. WooCommerce pings the delivery URL on creation
+  (``webhook_id=<id>``, answered by ``is_ping``).
+* ``remove_webhooks``: ``DELETE /webhooks/{id}?force=true`` (webhooks have no trash); 404 is fine.
+* Errors: WooCommerce's ``{"code", "message", "data": {"status"}}``: message and code are quoted.
+
+Unconfirmed: that ``_fields`` keeps ``system_status`` cheap on every WooCommerce version (it does
+since 3.9 by the code; older versions compute the whole report, slowly but correctly); sites without
+"pretty permalinks" serve the API only at ``?rest_route=/wc/v3/...``, which is not supported here.
 """
 
 from __future__ import annotations
@@ -20,12 +54,13 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
-from helpdesk.errors import InvalidSignature, MalformedPayload
+from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import (
     Channel,
     InboundMessage,
@@ -36,6 +71,11 @@ from helpdesk.models import (
     OrderStatus,
     Store,
 )
+
+if TYPE_CHECKING:  # httpx is imported only when a client is built: webhook functions never load it
+    import httpx
+
+    from helpdesk.channels.http import ChannelHttpClient
 
 _STATUS = {
     "pending": OrderStatus.PENDING,
@@ -51,6 +91,16 @@ _ORDER_TOPICS = {"order.created", "order.updated", "order.deleted", "order.resto
 _PING = re.compile(rb"^webhook_id=\d+$")
 # Meta key of the WooCommerce Shipment Tracking extension (the common way stores record tracking).
 _TRACKING_META = "_wc_shipment_tracking_items"
+
+# --- REST API ----------------------------------------------------------------------------------
+API_PREFIX = "/wp-json/wc/v3"
+RATE_PER_SECOND = 5.0
+BURST = 5
+# Every topic parse() reads, in subscription order.
+WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")
+SEARCH_PAGE_SIZE = 20
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_WEBHOOK_ID = re.compile(r"^\d{1,20}$")
 
 
 class WooCommerceConnector:
@@ -170,6 +220,108 @@ class WooCommerceConnector:
             )
         ]
 
+    # --- REST API (order lookups, setup) --------------------------------------------------------
+
+    def client(self, store: Store, credentials: Mapping[str, str]) -> ChannelHttpClient:
+        import httpx
+
+        from helpdesk.channels.http import ChannelHttpClient, TokenBucket
+
+        key = (credentials.get("consumer_key") or "").strip()
+        secret = (credentials.get("consumer_secret") or "").strip()
+        for name, value in (("consumer_key", key), ("consumer_secret", secret)):
+            if not value:
+                raise ChannelError(f"WooCommerce store has no REST API key (credentials['{name}'])",
+                                   channel=self.channel, store_id=store.store_id)
+        return ChannelHttpClient(
+            _site_url(store),
+            channel=self.channel,
+            headers={"Accept": "application/json"},
+            auth=httpx.BasicAuth(key, secret),
+            rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST),
+        )
+
+    def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
+        response = http.get(f"{API_PREFIX}/system_status",
+                            params={"_fields": "environment.site_url,environment.home_url"})
+        payload = _api_json(response, "system status")
+        environment = payload.get("environment") if isinstance(payload, dict) else None
+        if not isinstance(environment, dict):
+            raise MalformedPayload("WooCommerce system status answer has no 'environment' object")
+        label = environment.get("site_url") or environment.get("home_url")
+        if not isinstance(label, str) or not label.strip():
+            raise MalformedPayload("WooCommerce system status answer has no 'environment.site_url'")
+        return label.strip()
+
+    def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
+        ref = order_ref.strip().removeprefix("#").strip()
+        if not ref:
+            return None
+        if ref.isdigit():
+            response = http.get(f"{API_PREFIX}/orders/{ref}")
+            if response.status_code == 404:
+                return None
+            raw = _api_json(response, f"get order {ref}")
+            if not isinstance(raw, dict) or "id" not in raw:
+                raise MalformedPayload(f"WooCommerce answer for order {ref} is not an order (no 'id')")
+            if _number(raw) == ref:
+                return self._lookup(store, raw, ref)
+            # The order with that id shows another number: a numbering plugin is at work.
+        response = http.get(f"{API_PREFIX}/orders", params={"search": ref, "per_page": str(SEARCH_PAGE_SIZE)})
+        found = _api_json(response, f"search order {ref}")
+        if not isinstance(found, list):
+            raise MalformedPayload("WooCommerce order search answer is not a list")
+        for raw in found:
+            if isinstance(raw, dict) and "id" in raw and _number(raw) == ref:
+                return self._lookup(store, raw, ref)
+        return None
+
+    def _lookup(self, store: Store, raw: dict[str, Any], ref: str) -> Order:
+        try:
+            return self._order(store, raw)
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            raise MalformedPayload(f"WooCommerce order {ref} could not be read: {exc}") from None
+
+    def register_webhooks(self, store: Store, http: ChannelHttpClient, callback_url: str, secret: str) -> list[str]:
+        if not secret:
+            raise ChannelError("WooCommerce webhooks need a secret to sign deliveries with", channel=self.channel)
+        ids: list[str] = []
+        try:
+            for topic in WEBHOOK_TOPICS:
+                body = {"name": f"Helpdesk {topic}", "topic": topic, "delivery_url": callback_url,
+                        "secret": secret, "status": "active"}
+                # Never repeated: WooCommerce would create a second webhook.
+                payload = _api_json(http.post(f"{API_PREFIX}/webhooks", json=body), f"create the {topic} webhook")
+                webhook_id = payload.get("id") if isinstance(payload, dict) else None
+                if not isinstance(webhook_id, int) or isinstance(webhook_id, bool):
+                    raise MalformedPayload(f"WooCommerce webhook answer for {topic} has no numeric 'id'")
+                ids.append(str(webhook_id))
+        except (ChannelError, MalformedPayload):
+            self._delete_quietly(http, ids)
+            raise
+        return ids
+
+    def remove_webhooks(self, store: Store, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
+        for webhook_id in webhook_ids:
+            response = self._delete(http, webhook_id)
+            if response.status_code != 404:
+                _api_json(response, f"delete webhook {webhook_id}")
+
+    @staticmethod
+    def _delete(http: ChannelHttpClient, webhook_id: str) -> httpx.Response:
+        if not _WEBHOOK_ID.match(str(webhook_id)):
+            raise ChannelError(f"not a WooCommerce webhook id: {webhook_id!r}", channel=Channel.WOOCOMMERCE.value)
+        return http.request("DELETE", f"{API_PREFIX}/webhooks/{quote(str(webhook_id), safe='')}",
+                            params={"force": "true"})
+
+    def _delete_quietly(self, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
+        """Undo a half-done registration; the original error is what the caller must see."""
+        for webhook_id in webhook_ids:
+            try:
+                self._delete(http, webhook_id)
+            except ChannelError:
+                continue
+
 
 def _gmt(value: Any) -> datetime | None:
     """WooCommerce ``*_gmt`` fields are naive ISO strings in UTC."""
@@ -202,6 +354,52 @@ def _tracking(meta: list[dict[str, Any]]) -> dict[str, Any]:
                     "shipped_at": datetime.fromtimestamp(int(shipped), UTC) if str(shipped or "").isdigit() else None,
                 }
     return {}
+
+
+
+# --- REST API helpers ---------------------------------------------------------------------------
+
+
+def _site_url(store: Store) -> str:
+    url = (store.base_url or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ChannelError("WooCommerce store has no base URL (the WordPress site's address)",
+                           channel=Channel.WOOCOMMERCE.value, store_id=store.store_id)
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+        raise ChannelError("WooCommerce REST API keys may only be sent over HTTPS: the base URL must be https://",
+                           channel=Channel.WOOCOMMERCE.value, store_id=store.store_id)
+    for suffix in (API_PREFIX, "/wp-json"):
+        url = url.removesuffix(suffix)
+    return url
+
+
+def _number(raw: dict[str, Any]) -> str:
+    return str(raw.get("number") or raw["id"]).strip().removeprefix("#")
+
+
+def _api_json(response: httpx.Response, what: str) -> Any:
+    """The JSON of a 2xx answer; any other status is a ChannelError quoting WooCommerce's message."""
+    status = response.status_code
+    if not 200 <= status < 300:
+        raise ChannelError(f"WooCommerce {what} failed: HTTP {status}: {_error_text(response)}",
+                           channel=Channel.WOOCOMMERCE.value, status=status, body=response.text[:500])
+    try:
+        return json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(f"WooCommerce {what} answer is not valid JSON: {exc}") from None
+
+
+def _error_text(response: httpx.Response) -> str:
+    """``{"code": "woocommerce_rest_cannot_view", "message": "Sorry, ...", "data": {"status": 401}}``."""
+    try:
+        payload = json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str) and payload["message"].strip():
+        code = payload.get("code")
+        return payload["message"].strip() + (f" ({code})" if isinstance(code, str) and code else "")
+    return response.text.strip()[:200] or "(empty body)"
 
 
 CONNECTOR = WooCommerceConnector()
