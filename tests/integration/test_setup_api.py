@@ -65,3 +65,58 @@ def test_tenant_poll_schedule_is_created_once(stack: LocalStack) -> None:
     schedule = client.get_schedule(Name="helpdesk-poll-t-sched")
     assert schedule["ScheduleExpression"] == "rate(2 minutes)"
     assert json.loads(schedule["Target"]["Input"]) == {"tenant_id": "t-sched"}
+
+
+def test_woocommerce_store_connected_through_the_api_accepts_its_signed_webhooks(
+        stack: LocalStack, repo: DynamoRepository, seller: Seller, woo_order: dict[str, Any]) -> None:
+    """Connect (credentials checked, secret stored, webhooks registered at the shop — the shop mocked
+    at the httpx transport), then a delivery signed with the registered secret is accepted;
+    disconnect removes the webhooks and the secret, and deliveries are refused."""
+    import httpx
+    import respx
+
+    from tests.conftest import ROOT, woo_signature
+
+    samples = ROOT / "infrastructure/local/samples/woocommerce"
+    shop = "https://coffee.example"
+    registered: list[dict[str, Any]] = []
+
+    def create_webhook(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        registered.append(body)
+        answer = json.loads((samples / "webhook_created.json").read_text())
+        answer.update(id=200 + len(registered), topic=body["topic"], delivery_url=body["delivery_url"])
+        return httpx.Response(201, json=answer)
+
+    with respx.mock(assert_all_called=False) as shop_api:
+        shop_api.get(f"{shop}/wp-json/wc/v3/system_status").mock(
+            return_value=httpx.Response(200, content=(samples / "system_status_site_url.json").read_bytes()))
+        shop_api.post(f"{shop}/wp-json/wc/v3/webhooks").mock(side_effect=create_webhook)
+        deleted = shop_api.delete(url__regex=rf"{shop}/wp-json/wc/v3/webhooks/\d+").mock(
+            return_value=httpx.Response(200, json={"id": 1}))
+        status, created = _call(stack, "POST", "/stores", "/stores", seller.tenant_id, body={
+            "channel": "woocommerce", "display_name": "Coffee shop", "store_id": "coffee", "base_url": shop,
+            "credentials": {"consumer_key": "ck_live", "consumer_secret": "cs_live"}})
+        assert status == 201, created
+        assert "cs_live" not in json.dumps(created)
+        webhook_url = f"https://api.local/webhooks/{seller.tenant_id}/woocommerce/coffee"
+        assert [w["topic"] for w in registered] == ["order.created", "order.updated", "order.deleted",
+                                                   "order.restored"]
+        assert {w["delivery_url"] for w in registered} == {webhook_url}
+        secret = registered[0]["secret"]
+        stored = repo.get_store(seller.tenant_id, "coffee")
+        assert stored is not None and stored.webhook_ids == ["201", "202", "203", "204"]
+        assert "cs_live" not in str(stack.client("dynamodb").get_item(
+            TableName=repo._table, Key={"PK": {"S": f"TENANT#{seller.tenant_id}"}, "SK": {"S": "STORE#coffee"}}))
+
+        body = json.dumps(woo_order).encode()
+        event = seller.webhook_event(body, delivery_id="77", signature=woo_signature(body, secret))
+        event["pathParameters"]["store_id"] = "coffee"
+        assert stack.functions["WebhookFunction"].invoke(event)["statusCode"] == 202
+
+        status, gone = _call(stack, "DELETE", "/stores/coffee", "/stores/{store_id}", seller.tenant_id,
+                             params={"store_id": "coffee"})
+        assert status == 200 and gone["status"] == "disconnected" and deleted.call_count == 4
+    assert stack.functions["WebhookFunction"].invoke(event)["statusCode"] == 404
+    secret_state = stack.client("secretsmanager").describe_secret(SecretId=f"helpdesk/{seller.tenant_id}/coffee")
+    assert "DeletedDate" in secret_state  # scheduled for deletion
