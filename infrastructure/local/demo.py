@@ -95,6 +95,7 @@ class SimulatedWooCommerceShop:
         self._thread: threading.Thread | None = None
         self._next_order = 1000
         self.sent: list[int] = []
+        self.last_order: int | None = None
 
     def post_order(self) -> httpx.Response:
         self._next_order += 1
@@ -104,6 +105,8 @@ class SimulatedWooCommerceShop:
         headers = signed_headers(body, WEBHOOK_SECRET, "order.created", delivery_id=50000 + self._next_order)
         response = httpx.post(self.webhook_url, content=body, headers=headers, timeout=10)
         self.sent.append(response.status_code)
+        if response.status_code == 202:
+            self.last_order = self._next_order
         return response
 
     def start(self) -> None:
@@ -162,6 +165,58 @@ class MarketplaceTraffic:
             market, order_id = self._marketplaces.new_buyer_message()
             print(f"[{market}] a buyer wrote about order {order_id}", flush=True)
             self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+MAIL_STORE_ID = "mail-demo"
+
+
+def seed_mailbox(repository: DynamoRepository) -> Store:
+    """The demo seller's support mailbox: an e-mail store linked to the WooCommerce shop, so a buyer's
+    e-mail about a shop order joins that order's ticket."""
+    store = Store(tenant_id=TENANT_ID, store_id=MAIL_STORE_ID, channel=Channel.EMAIL,
+                  display_name="Support mailbox", default_language="en", linked_store_ids=[STORE_ID],
+                  sla_policy_id="demo-fast", created_at=datetime.now(UTC))
+    repository.put_store(store)
+    return store
+
+
+def buyer_email_about(order_id: int) -> tuple[tuple[str, str], str, str]:
+    """(sender, subject, body) of the buyer of a simulated order writing about it by e-mail."""
+    name, email, _ = BUYER_NOTES[(order_id - 1001) % len(BUYER_NOTES)]
+    return (name, email), f"Order #{order_id}", (
+        f"Hello, I wrote a note at checkout for order #{order_id}. Could you confirm you saw it?\n\nThanks,\n{name}")
+
+
+class MailTraffic:
+    """Every ``interval`` seconds the buyer of the shop's latest order e-mails the support mailbox
+    about it (through the local SES stand-in)."""
+
+    def __init__(self, deliver: Any, shop: SimulatedWooCommerceShop, interval: float) -> None:
+        self._deliver = deliver
+        self._shop = shop
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="simulated-mail")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            order_id = self._shop.last_order
+            if order_id is None:
+                continue
+            try:
+                self._deliver(order_id)
+                print(f"[mail] the buyer of order #{order_id} wrote to the support mailbox", flush=True)
+            except Exception as exc:  # noqa: BLE001 - a demo loop keeps going
+                print(f"[mail] delivery failed: {exc}", flush=True)
 
     def stop(self) -> None:
         self._stop.set()

@@ -57,6 +57,8 @@ class SimulatedMarketplaces:
     """An ASGI app serving several Mirakl marketplaces; ``new_buyer_message`` adds traffic."""
 
     def __init__(self, names: list[str], seed_value: int = 11) -> None:
+        # Other local simulations (the demo mailbox) can hang a control endpoint here.
+        self.controls: dict[str, Callable[[dict[str, Any]], tuple[int, Any]]] = {}
         self._random = random.Random(seed_value)
         self._lock = threading.Lock()
         self._thread_template = json.loads((SAMPLES / "m11_threads_page1.json").read_text())["data"][0]
@@ -133,6 +135,12 @@ class SimulatedMarketplaces:
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str],
                body: bytes) -> tuple[int, Any]:
+        if method == "POST" and path in self.controls:
+            try:
+                payload = json.loads(body or b"{}")
+            except json.JSONDecodeError:
+                return 400, {"message": "body is not JSON"}
+            return self.controls[path](payload if isinstance(payload, dict) else {})
         if method == "POST" and path == "/_simulate/buyer-message":  # local demo control, not Mirakl's API
             wanted = parse_qs(query).get("marketplace", [None])[0]
             if wanted is not None and wanted not in self.marketplaces:

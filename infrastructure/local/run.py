@@ -22,7 +22,7 @@ import uvicorn
 
 from helpdesk.adapters.aws import EventBridgePollScheduler
 from helpdesk.adapters.dynamodb import DynamoRepository
-from infrastructure.local import demo, tokens
+from infrastructure.local import demo, mailbox, tokens
 from infrastructure.local.http import LocalHttpApi, Route
 from infrastructure.local.marketplaces import SimulatedMarketplaces
 from infrastructure.local.stack import LocalStack, free_port
@@ -51,6 +51,8 @@ class LocalSystem:
         self._serve(self.marketplaces, self.marketplace_port, "simulated-mirakl")
         demo.seed_marketplaces(repository, secrets_client, self.marketplace_url,
                                {m.name: m.api_key for m in self.marketplaces.marketplaces.values()})
+        demo.seed_mailbox(repository)
+        self.marketplaces.controls["/_simulate/email"] = self._simulated_email
         poller = self.stack.functions["PollerFunction"]
         EventBridgePollScheduler(self.stack.client("scheduler"), poller.name,
                                  self.stack.resolver.refs.get("PollSchedulerRole", "local-role"),
@@ -61,6 +63,25 @@ class LocalSystem:
         if self.poll_seconds > 0:
             self.stack.run_scheduler_schedules(self.poll_seconds)
         return self
+
+    @property
+    def mail_address(self) -> str:
+        return f"{demo.TENANT_ID}+{demo.MAIL_STORE_ID}@{mailbox.INBOUND_DOMAIN}"
+
+    def email_about_order(self, order_id: int) -> dict[str, Any]:
+        sender, subject, body = demo.buyer_email_about(order_id)
+        _, raw = mailbox.compose(sender, self.mail_address, subject, body)
+        return mailbox.deliver(self.stack, raw, [self.mail_address], source=sender[1])
+
+    def _simulated_email(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        """Local demo control: a buyer e-mails the support mailbox (``order_id`` names a shop order, or
+        ``from``/``subject``/``body`` give the whole message)."""
+        if "order_id" in payload:
+            return 201, self.email_about_order(int(payload["order_id"]))
+        sender = (str(payload.get("name") or "Buyer"), str(payload.get("from") or "buyer@example.com"))
+        _, raw = mailbox.compose(sender, self.mail_address, str(payload.get("subject") or "Question"),
+                                 str(payload.get("body") or "Hello"))
+        return 201, mailbox.deliver(self.stack, raw, [self.mail_address], source=sender[1])
 
     def _serve(self, app: Any, port: int, name: str) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -105,6 +126,8 @@ class LocalSystem:
             "table": self.table_name,
             "marketplaces": {store_id: f"{self.marketplace_url}/{store_id}" for store_id in demo.MARKETPLACES},
             "simulate_buyer_message": f"{self.marketplace_url}/_simulate/buyer-message",
+            "simulate_email": f"{self.marketplace_url}/_simulate/email",
+            "mail_address": self.mail_address,
         }
 
 
@@ -133,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sla-minutes", type=int, default=2, help="demo first-response target in minutes")
     parser.add_argument("--marketplace-interval", type=float, default=30.0,
                         help="seconds between buyer messages on the simulated Mirakl marketplaces; 0 disables")
+    parser.add_argument("--mail-interval", type=float, default=45.0,
+                        help="seconds between buyers' e-mails about the shop's latest order; 0 disables")
     parser.add_argument("--poll-seconds", type=float, default=15.0,
                         help="seconds between two polls of the marketplaces (AWS: PollRateMinutes)")
     parser.add_argument("--info-file", type=Path, default=None, help="write URLs and the demo token as JSON here")
@@ -155,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     print(banner(info, args.sla_minutes), flush=True)
     if shop:
         shop.start()
+    mail = None
+    if shop and args.mail_interval > 0:
+        mail = demo.MailTraffic(system.email_about_order, shop, args.mail_interval)
+        mail.start()
     traffic = None
     if args.marketplace_interval > 0:
         traffic = demo.MarketplaceTraffic(system.marketplaces, args.marketplace_interval)
@@ -171,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         shop.stop()
     if traffic:
         traffic.stop()
+    if mail:
+        mail.stop()
     system.stop()
     print("stopped.", flush=True)
     return 0
@@ -186,15 +217,18 @@ Helpdesk running locally (Ctrl-C stops everything)
   Local AWS       {info['moto']}          (moto; dashboard at /moto-api/)
   Demo tenant     {info['tenant_id']}, store {info['store_id']} (WooCommerce), SLA {sla_minutes} min
   Marketplaces    {', '.join(info['marketplaces'])} (simulated Mirakl, polled by the real poller)
+  Support mailbox {info['mail_address']} (e-mail store linked to the shop; local SES)
   Stores          {info['api']}/stores          (seller setup: connect, health, pause, disconnect)
   Agent token     {token}
 
 Try:
   curl -s -H "Authorization: Bearer {token}" {info['api']}/tickets | python3 -m json.tool
   curl -s -X POST "{info['simulate_buyer_message']}?marketplace=mirakl-de"   (a buyer writes on a marketplace)
+  curl -s -X POST {info['simulate_email']} -d '{{"order_id": 1001}}'   (that order's buyer e-mails you)
 
 A simulated WooCommerce shop posts a signed order.created webhook with a buyer's note every few
-seconds, and buyers write on three simulated Mirakl marketplaces; all land in the one queue.
+seconds, its buyers e-mail the support mailbox about their orders (merged into the order's ticket),
+and buyers write on three simulated Mirakl marketplaces; all land in the one queue.
 Leave one unanswered for {sla_minutes} min and its SLA breach is printed.
 """
 

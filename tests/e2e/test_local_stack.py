@@ -32,7 +32,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.local.run", "--port", str(port), "--shop-interval", "0",
-         "--marketplace-interval", "0", "--poll-seconds", "2", "--sla-minutes", "1", "--info-file", str(info_file)],
+         "--marketplace-interval", "0", "--mail-interval", "0", "--poll-seconds", "2", "--sla-minutes", "1",
+         "--info-file", str(info_file)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -133,3 +134,25 @@ def test_marketplace_buyer_message_is_polled_into_the_queue(local: dict[str, Any
     stores = httpx.get(f"{local['api']}/stores", headers=auth, timeout=10).json()
     health = {s["store"]["store_id"]: s["health"] for s in stores}
     assert health["mirakl-de"] is not None and health["mirakl-de"]["consecutive_failures"] == 0
+
+
+def test_buyer_email_about_a_shop_order_merges_into_its_ticket(local: dict[str, Any]) -> None:
+    auth = {"Authorization": f"Bearer {local['agent_token']}"}
+    api = local["api"]
+    assert _post_order(local, 9101, "Bitte als Geschenk verpacken.", datetime.now(UTC)).status_code == 202
+
+    def order_ticket() -> dict[str, Any] | None:
+        answer = httpx.get(f"{api}/tickets", params={"limit": 100}, headers=auth, timeout=10).json()["tickets"]
+        return next((t for t in answer if "9101" in t["order_refs"]), None)
+
+    ticket = _wait_for(order_ticket, 20, "the order's ticket")
+    mailed = httpx.post(local["simulate_email"], json={"order_id": 9101}, timeout=20)
+    assert mailed.status_code == 201 and mailed.json()["outcomes"][0]["messages"] == 1
+
+    def merged() -> dict[str, Any] | None:
+        view = httpx.get(f"{api}/tickets/{ticket['ticket_id']}", headers=auth, timeout=10).json()
+        return view if len(view["messages"]) == 2 else None
+
+    view = _wait_for(merged, 20, "the e-mail to join the order's ticket")
+    assert [m["channel"] for m in view["messages"]] == ["woocommerce", "email"]
+    assert "#9101" in view["messages"][1]["body"]
