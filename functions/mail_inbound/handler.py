@@ -26,12 +26,14 @@ SES_PREFIX = "ses/"
 @lru_cache(maxsize=1)
 def ingestor() -> MailIngestor:
     cfg = settings()
+    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
     return MailIngestor(
-        DynamoRepository(client("dynamodb"), cfg.table_name),
+        repository,
         S3Reader(client("s3")),
         S3RawStore(client("s3"), cfg.raw_bucket),
         SqsEnvelopePublisher(client("sqs"), cfg.inbound_queue_url),
         object_prefix=SES_PREFIX,
+        errors=repository,
     )
 
 

@@ -16,6 +16,7 @@ from helpdesk.channels.gateway import ConnectorGateway
 from helpdesk.config import client, settings
 from helpdesk.errors import HelpdeskError
 from helpdesk.identity import Identity, identity_from_event
+from helpdesk.models import IngestError
 from helpdesk.observability import logger_for
 from helpdesk.responses import error_body
 from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
@@ -59,6 +60,12 @@ def connect_store(request: ConnectStore) -> Response[StoreSummary]:
     """Connect a store: credentials proven by the channel, kept in Secrets Manager, webhooks subscribed."""
     summary = setup_service().connect(admin().tenant_id, request)
     return Response(status_code=201, content_type="application/json", body=summary)
+
+
+@app.get("/stores/<store_id>/ingest-errors")
+def list_ingest_errors(store_id: str) -> list[IngestError]:
+    """Deliveries that could not be read: the reason, and where the untouched payload is kept."""
+    return setup_service().ingest_errors(admin().tenant_id, store_id)
 
 
 @app.post("/stores/<store_id>/pause")

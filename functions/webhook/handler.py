@@ -34,11 +34,13 @@ IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
 @lru_cache(maxsize=1)
 def ingestor() -> WebhookIngestor:
     cfg = settings()
+    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
     return WebhookIngestor(
-        repository=DynamoRepository(client("dynamodb"), cfg.table_name),
+        repository=repository,
         secrets=SecretsManagerSecrets(),
         raw_store=S3RawStore(client("s3"), cfg.raw_bucket),
         publisher=SqsEnvelopePublisher(client("sqs"), cfg.inbound_queue_url),
+        errors=repository,
     )
 
 

@@ -19,8 +19,8 @@ from datetime import datetime
 from helpdesk.channels import webhook_connector
 from helpdesk.channels.base import WebhookConnector
 from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
-from helpdesk.models import IngestEnvelope, OrderEvent, Store
-from helpdesk.ports import EnvelopePublisher, RawPayloadStore, SecretProvider, TicketRepository
+from helpdesk.models import IngestEnvelope, IngestError, OrderEvent, Store
+from helpdesk.ports import EnvelopePublisher, IngestErrorLog, RawPayloadStore, SecretProvider, TicketRepository
 from helpdesk.replay import replayable_headers
 from helpdesk.ticketing import TicketService, utc_now
 
@@ -67,12 +67,14 @@ class WebhookIngestor:
         raw_store: RawPayloadStore,
         publisher: EnvelopePublisher,
         clock: Callable[[], datetime] = utc_now,
+        errors: IngestErrorLog | None = None,
     ) -> None:
         self._repo = repository
         self._secrets = secrets
         self._raw = raw_store
         self._publisher = publisher
         self._clock = clock
+        self._errors = errors
 
     def authenticate(
         self, tenant_id: str, channel: str, store_id: str, headers: Mapping[str, str], body: bytes
@@ -103,6 +105,10 @@ class WebhookIngestor:
             quarantine = raw_key("quarantine", store, delivery.delivery_id, at)
             self._raw.put(quarantine, delivery.body, content_type, {"reason": exc.message[:512]})
             exc.details["quarantined_as"] = quarantine
+            if self._errors is not None:  # the seller sees it in the store's ingest errors
+                self._errors.record_ingest_error(IngestError(
+                    tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel,
+                    delivery_id=delivery.delivery_id, reason=exc.message[:500], quarantine_key=quarantine, at=at))
             raise
         self._raw.put(key, delivery.body, content_type, {
             "delivery-id": delivery.delivery_id,

@@ -25,8 +25,8 @@ from typing import Protocol
 from helpdesk.channels import email as email_channel
 from helpdesk.errors import MalformedPayload
 from helpdesk.ingest import raw_key
-from helpdesk.models import Attachment, Channel, InboundMessage, IngestEnvelope, Store
-from helpdesk.ports import EnvelopePublisher, RawPayloadStore
+from helpdesk.models import Attachment, Channel, InboundMessage, IngestEnvelope, IngestError, Store
+from helpdesk.ports import EnvelopePublisher, IngestErrorLog, RawPayloadStore
 from helpdesk.setup import parse_inbound_address
 from helpdesk.ticketing import utc_now
 
@@ -57,7 +57,8 @@ class MailOutcome:
 class MailIngestor:
     def __init__(self, stores: StoreLookup, reader: RawMailReader, raw_store: RawPayloadStore,
                  publisher: EnvelopePublisher, *, object_prefix: str = "",
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, errors: IngestErrorLog | None = None) -> None:
+        self._errors = errors
         self._stores = stores
         self._reader = reader
         self._raw = raw_store
@@ -104,8 +105,7 @@ class MailIngestor:
         try:
             parsed = email_channel.parse_mime(raw)
         except MalformedPayload as exc:
-            self._raw.put(raw_key("quarantine", store, delivery_id, at), raw, "message/rfc822",
-                          {**metadata, "reason": exc.message[:512]})
+            self._quarantine(store, delivery_id, at, raw, metadata, exc.message)
             outcome.skipped.append(f"{store.store_id}: {exc.message}")
             return
         key = raw_key("raw", store, delivery_id, at)
@@ -118,8 +118,7 @@ class MailIngestor:
         try:
             inbound = self._inbound(store, parsed, key, at, attachments, digest)
         except MalformedPayload as exc:
-            self._raw.put(raw_key("quarantine", store, delivery_id, at), raw, "message/rfc822",
-                          {**metadata, "reason": exc.message[:512]})
+            self._quarantine(store, delivery_id, at, raw, metadata, exc.message)
             outcome.skipped.append(f"{store.store_id}: {exc.message}")
             return
         if receipt.suspicious:  # spam, or SPF/DKIM/DMARC failed: the agent sees it before trusting the sender
@@ -128,6 +127,15 @@ class MailIngestor:
             tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel, delivery_id=delivery_id,
             raw_s3_key=key, messages=[inbound]))
         outcome.messages += 1
+
+    def _quarantine(self, store: Store, delivery_id: str, at: datetime, raw: bytes, metadata: dict[str, str],
+                    reason: str) -> None:
+        key = raw_key("quarantine", store, delivery_id, at)
+        self._raw.put(key, raw, "message/rfc822", {**metadata, "reason": reason[:512]})
+        if self._errors is not None:
+            self._errors.record_ingest_error(IngestError(
+                tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel, delivery_id=delivery_id,
+                reason=reason[:500], quarantine_key=key, at=at))
 
     def _store_attachments(self, store: Store, delivery_id: str,
                            parsed: email_channel.ParsedEmail) -> list[Attachment]:

@@ -175,6 +175,18 @@ class StoreHealth(Model):
         return self.consecutive_failures == 0
 
 
+class IngestError(Model):
+    """A delivery that could not be read: kept under ``quarantine/`` and shown to the seller."""
+
+    tenant_id: str
+    store_id: str
+    channel: Channel
+    delivery_id: str
+    reason: str
+    quarantine_key: str
+    at: datetime
+
+
 class CustomerIdentity(Model):
     channel: Channel
     store_id: str

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from helpdesk.models import (
     IngestEnvelope,
+    IngestError,
     Message,
     Order,
     QueuePage,
@@ -69,6 +70,10 @@ class TicketRepository(Protocol):
     def upsert_order(self, order: Order) -> bool:
         """Store the order unless a newer version is already stored; True if written."""
         ...
+
+
+class IngestErrorLog(Protocol):
+    def record_ingest_error(self, error: IngestError) -> None: ...
 
 
 class RawPayloadStore(Protocol):

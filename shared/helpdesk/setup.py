@@ -27,7 +27,7 @@ from typing import Protocol
 from pydantic import Field, SecretStr
 
 from helpdesk.errors import ChannelError, HelpdeskError, NotFound
-from helpdesk.models import ID_PATTERN, Channel, Model, Store, StoreHealth
+from helpdesk.models import ID_PATTERN, Channel, IngestError, Model, Store, StoreHealth
 from helpdesk.ticketing import utc_now
 
 # Channels where the product chooses the secret the channel signs / authenticates deliveries with.
@@ -92,6 +92,8 @@ class SetupRepository(Protocol):
     def list_stores(self, tenant_id: str) -> list[Store]: ...
 
     def list_health(self, tenant_id: str) -> list[StoreHealth]: ...
+
+    def list_ingest_errors(self, tenant_id: str, store_id: str, limit: int = 50) -> list[IngestError]: ...
 
     def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
         """Pushes that name only the channel account (Amazon SP-API notifications) find the store."""
@@ -232,6 +234,12 @@ class StoreSetupService:
         stores = sorted(self._repo.list_stores(tenant_id), key=lambda s: (s.disconnected_at is not None,
                                                                           s.display_name.lower()))
         return [self._summary(s, health.get(s.store_id)) for s in stores]
+
+    def ingest_errors(self, tenant_id: str, store_id: str) -> list[IngestError]:
+        """Deliveries of the store that could not be read (newest first; the payloads are kept)."""
+        if self._repo.get_store(tenant_id, store_id) is None:
+            raise NotFound("store not found", store_id=store_id)
+        return self._repo.list_ingest_errors(tenant_id, store_id)
 
     def pause(self, tenant_id: str, store_id: str, paused: bool = True) -> StoreSummary:
         store = self._live_store(tenant_id, store_id)

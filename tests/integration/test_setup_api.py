@@ -120,3 +120,19 @@ def test_woocommerce_store_connected_through_the_api_accepts_its_signed_webhooks
     assert stack.functions["WebhookFunction"].invoke(event)["statusCode"] == 404
     secret_state = stack.client("secretsmanager").describe_secret(SecretId=f"helpdesk/{seller.tenant_id}/coffee")
     assert "DeletedDate" in secret_state  # scheduled for deletion
+
+
+def test_an_unreadable_delivery_shows_in_the_stores_ingest_errors(stack: LocalStack, seller: Seller) -> None:
+    body = b'{"id": "not an order"'
+    response = stack.functions["WebhookFunction"].invoke(seller.webhook_event(body, delivery_id="bad-1"))
+    assert response["statusCode"] == 400
+    status, errors = _call(stack, "GET", f"/stores/{seller.store_id}/ingest-errors", "/stores/{store_id}/ingest-errors",
+                           seller.tenant_id, params={"store_id": seller.store_id})
+    assert status == 200 and len(errors) == 1
+    assert errors[0]["delivery_id"] == "wc-12-bad-1" and errors[0]["quarantine_key"].startswith("quarantine/")
+    kept = stack.client("s3").get_object(Bucket=stack.resolver.refs["RawPayloadBucket"],
+                                         Key=errors[0]["quarantine_key"])
+    assert kept["Body"].read() == body
+    status, _ = _call(stack, "GET", f"/stores/{seller.store_id}/ingest-errors", "/stores/{store_id}/ingest-errors",
+                      "another-tenant", params={"store_id": seller.store_id})
+    assert status == 404

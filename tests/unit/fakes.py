@@ -52,6 +52,7 @@ class InMemoryRepository:
         self.orders: dict[tuple[str, str, str], Order] = {}
         self.health: dict[tuple[str, str], StoreHealth] = {}
         self.routes: dict[tuple[str, str], tuple[str, str]] = {}
+        self.ingest_errors: list[Any] = []
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._failures: dict[str, list[BaseException]] = defaultdict(list)
         self._hooks: dict[str, list[Callable[[], None]]] = defaultdict(list)
@@ -102,6 +103,12 @@ class InMemoryRepository:
 
     def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
         self.routes[(channel, account_id)] = (tenant_id, store_id)
+
+    def list_ingest_errors(self, tenant_id: str, store_id: str, limit: int = 50) -> list:
+        return [e for e in self.ingest_errors if e.tenant_id == tenant_id and e.store_id == store_id][::-1][:limit]
+
+    def record_ingest_error(self, error: Any) -> None:
+        self.ingest_errors.append(error)
 
     def list_health(self, tenant_id: str) -> list[StoreHealth]:
         return [h.model_copy(deep=True) for (tenant, _), h in self.health.items() if tenant == tenant_id]

@@ -30,7 +30,7 @@ RECEIVED = datetime(2024, 3, 9, 23, 59, 30, tzinfo=UTC)
 def ingestor(
     repo: InMemoryRepository, secrets: StaticSecrets, raw_store: InMemoryRawStore, publisher: RecordingPublisher
 ) -> WebhookIngestor:
-    return WebhookIngestor(repo, secrets, raw_store, publisher, clock=lambda: RECEIVED)
+    return WebhookIngestor(repo, secrets, raw_store, publisher, clock=lambda: RECEIVED, errors=repo)
 
 
 def signed(body: bytes, topic: str = "order.created", secret: str = SECRET, **extra: str) -> dict[str, str]:
@@ -209,10 +209,14 @@ def test_the_raw_key_uses_the_day_the_delivery_was_received() -> None:
     [(b"{this is not json", "order.created"), (b"[]", "order.updated"), (b'{"id": 1}', "product.created")],
 )
 def test_a_malformed_delivery_is_quarantined_and_not_published(
-    ingestor: WebhookIngestor, raw_store: InMemoryRawStore, publisher: RecordingPublisher, body: bytes, topic: str
+    ingestor: WebhookIngestor, raw_store: InMemoryRawStore, publisher: RecordingPublisher, body: bytes, topic: str,
+    repo: InMemoryRepository,
 ) -> None:
     with pytest.raises(MalformedPayload) as caught:
         deliver(ingestor, signed(body, topic=topic), body)
+    (error,) = repo.ingest_errors  # shown to the seller in the store's ingest errors
+    assert (error.store_id, error.delivery_id, error.at) == (STORE, "wc-12-d-0042", RECEIVED)
+    assert error.reason == caught.value.message[:500] and error.quarantine_key.startswith("quarantine/")
 
     key = "quarantine/t1/woocommerce/s1/2024/03/09/wc-12-d-0042"
     assert list(raw_store.objects) == [key]

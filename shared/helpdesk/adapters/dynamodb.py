@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from helpdesk.adapters import keys
 from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
 from helpdesk.models import (
+    IngestError,
     Message,
     Order,
     OrderStatus,
@@ -36,6 +37,7 @@ from helpdesk.ports import QueueScope
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 _MAX_LOOKUP = 10
+INGEST_ERROR_DAYS = 30  # an ingest error is shown for a month (TTL); the quarantined payload stays in S3
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -84,6 +86,21 @@ class DynamoRepository:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise Conflict("store id already taken", store_id=store.store_id) from None
             raise
+
+    def record_ingest_error(self, error: IngestError) -> None:
+        expires = int(error.at.timestamp()) + INGEST_ERROR_DAYS * 86400
+        self._put(to_item(error, PK=keys.tenant_pk(error.tenant_id),
+                          SK=keys.ingest_error_sk(error.store_id, error.at, error.delivery_id),
+                          entity="ingest_error", expires_at=expires))
+
+    def list_ingest_errors(self, tenant_id: str, store_id: str, limit: int = 50) -> list[IngestError]:
+        response = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s(f"INGESTERR#{store_id}#")},
+            ScanIndexForward=False, Limit=limit,
+        )
+        return [from_item(IngestError, i) for i in response.get("Items", [])]
 
     def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
         self._put({"PK": _s(keys.channel_route_pk(channel, account_id)), "SK": _s("ROUTE"), "entity": _s("route"),

@@ -36,6 +36,10 @@ def sla_policy_sk(policy_id: str) -> str:
     return f"SLA#{policy_id}"
 
 
+def ingest_error_sk(store_id: str, at: datetime, delivery_id: str) -> str:
+    return f"INGESTERR#{store_id}#{sortable(at)}#{delivery_id}"
+
+
 def cursor_sk(store_id: str, stream: str) -> str:
     return f"CURSOR#{store_id}#{stream}"
 
