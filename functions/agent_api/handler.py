@@ -9,22 +9,22 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
-from helpdesk.errors import HelpdeskError
+from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
 from helpdesk.models import QueuePage, TicketView
 from helpdesk.observability import logger_for
-from helpdesk.responses import error_body
 from helpdesk.ticketing import TicketService
 
 logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
 
 @lru_cache(maxsize=1)
 def tickets() -> TicketService:
@@ -56,24 +56,6 @@ def list_queue(
 def get_ticket(ticket_id: str) -> TicketView:
     """One ticket with its whole timeline."""
     return tickets().ticket_view(identity().tenant_id, ticket_id)
-
-
-@app.exception_handler(HelpdeskError)
-def _domain_error(exc: HelpdeskError) -> Response:
-    return Response(status_code=exc.status, content_type="application/json",
-                    body=error_body(exc.code, exc.message, **exc.details))
-
-
-@app.exception_handler(RequestValidationError)
-def _validation_error(exc: RequestValidationError) -> Response:
-    fields = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
-    return Response(status_code=422, content_type="application/json",
-                    body=error_body("validation_error", "the request is not valid", fields=fields))
-
-
-@app.exception_handler(ValueError)
-def _bad_request(exc: ValueError) -> Response:
-    return Response(status_code=400, content_type="application/json", body=error_body("bad_request", str(exc)))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,21 +8,20 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from helpdesk.adapters.aws import EventBridgePollScheduler, SecretsManagerWriter
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.channels.gateway import ConnectorGateway
 from helpdesk.config import client, settings
-from helpdesk.errors import HelpdeskError
+from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
 from helpdesk.models import IngestError
 from helpdesk.observability import logger_for
-from helpdesk.responses import error_body
 from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
 
 logger = logger_for("setup-api")
 app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
 
 
 @lru_cache(maxsize=1)
@@ -89,24 +88,6 @@ def rotate_credentials(store_id: str, request: RotateCredentials) -> StoreSummar
 def disconnect_store(store_id: str) -> StoreSummary:
     """Remove the webhooks, delete the secret, refuse further deliveries; the store record stays."""
     return setup_service().disconnect(admin().tenant_id, store_id)
-
-
-@app.exception_handler(HelpdeskError)
-def _domain_error(exc: HelpdeskError) -> Response:
-    return Response(status_code=exc.status, content_type="application/json",
-                    body=error_body(exc.code, exc.message, **exc.details))
-
-
-@app.exception_handler(RequestValidationError)
-def _validation_error(exc: RequestValidationError) -> Response:
-    fields = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
-    return Response(status_code=422, content_type="application/json",
-                    body=error_body("validation_error", "the request is not valid", fields=fields))
-
-
-@app.exception_handler(ValueError)
-def _bad_request(exc: ValueError) -> Response:
-    return Response(status_code=400, content_type="application/json", body=error_body("bad_request", str(exc)))
 
 
 @logger.inject_lambda_context(clear_state=True)
