@@ -89,3 +89,36 @@ def _sender(raw: bytes) -> str:
     from email.utils import parseaddr
 
     return parseaddr(message_from_bytes(raw)["From"])[1].lower()
+
+
+def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalStack, repo: DynamoRepository,
+                                                                 seller: Seller) -> None:
+    """Outbound through SES (moto) from the store's inbound address; the buyer's answer to it, which
+    references our Message-ID, threads back into the ticket."""
+    from helpdesk.adapters.aws import SesMailTransport
+    from helpdesk.mail_out import MailReplySender
+
+    address = _mail_store(repo, seller)
+    drain_ingest_queue(stack)
+    first_id, raw = mailbox.compose(("Bo Berg", "bo@example.com"), address, "Frage", "Haben Sie Größe 42?")
+    mailbox.deliver(stack, raw, [address])
+    drain_ingest_queue(stack)
+    (ticket,) = repo.find_tickets_by_email(seller.tenant_id, "bo@example.com")
+    view = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
+    assert view is not None
+
+    ses = stack.client("ses")
+    ses.verify_domain_identity(Domain=mailbox.INBOUND_DOMAIN)
+    store = repo.get_store(seller.tenant_id, "mail")
+    assert store is not None
+    sent = MailReplySender(SesMailTransport(ses), mailbox.INBOUND_DOMAIN).send_reply(
+        store, view.ticket, view.messages[-1], "Ja, Größe 42 ist vorrätig.")
+    assert sent.transport_id and sent.to == "bo@example.com"
+
+    # The buyer answers our reply (new thread root in their client, but References name our mail).
+    _, answer = mailbox.compose(("Bo Berg", "bo@example.com"), address, "Re: Frage", "Super, danke!",
+                                in_reply_to=sent.message_id, references=[first_id, sent.message_id])
+    mailbox.deliver(stack, answer, [address])
+    drain_ingest_queue(stack)
+    again = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
+    assert again is not None and [m.body for m in again.messages] == ["Haben Sie Größe 42?", "Super, danke!"]

@@ -188,6 +188,17 @@ class SecretsManagerWriter:
                 raise
 
 
+class SesMailTransport:
+    """Outbound e-mail through SES (SendRawEmail keeps our Message-ID and threading headers)."""
+
+    def __init__(self, client: Any) -> None:
+        self._ses = client
+
+    def send_raw(self, source: str, destinations: list[str], raw: bytes) -> str:
+        answer = self._ses.send_raw_email(Source=source, Destinations=destinations, RawMessage={"Data": raw})
+        return answer["MessageId"]
+
+
 class EventBridgePollScheduler:
     """One EventBridge Scheduler schedule per tenant with poll-based stores, invoking the poller
     with ``{"tenant_id": ...}`` (the poller fans out over the tenant's stores)."""
