@@ -20,7 +20,7 @@ from typing import Protocol
 from helpdesk.channels import is_polled, poll_connector
 from helpdesk.errors import HelpdeskError
 from helpdesk.ingest import raw_key
-from helpdesk.models import IngestEnvelope, Store, StoreHealth
+from helpdesk.models import Channel, IngestEnvelope, Store, StoreHealth
 from helpdesk.ports import EnvelopePublisher, RawPayloadStore
 from helpdesk.ticketing import utc_now
 
@@ -47,6 +47,14 @@ class PollRepository(Protocol):
 
 class CredentialProvider(Protocol):
     def credentials(self, store: Store) -> Mapping[str, str]: ...
+
+    def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None:
+        """Merge ``changes`` into the store's secret (a channel rotated a refresh token)."""
+        ...
+
+
+# Channels whose refresh token is replaced on every refresh: the new one must be stored at once.
+ROTATING_REFRESH_TOKENS = frozenset({Channel.ETSY})
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,12 @@ class PollService:
     def _poll(self, store: Store, now: datetime) -> StoreOutcome:
         connector = poll_connector(store.channel.value)
         cursor = self._repo.get_cursor(store.tenant_id, store.store_id, STREAM)
-        http = connector.client(store, self._credentials.credentials(store))
+        credentials = self._credentials.credentials(store)
+        if store.channel in ROTATING_REFRESH_TOKENS:
+            http = connector.client(store, credentials, on_refresh_token=lambda token: (
+                self._credentials.update_credentials(store, {"refresh_token": token})))
+        else:
+            http = connector.client(store, credentials)
         try:
             result = connector.poll(store, http, cursor, now)
         finally:

@@ -74,3 +74,16 @@ def test_scheduled_tick_polls_stores_and_records_health(stack: LocalStack, repo:
     assert drain_ingest_queue(stack) == 1
     (ticket,) = repo.find_tickets_by_order(tenant, "up", "ORD-1")
     assert ticket.channel == Channel.MIRAKL
+
+
+def test_rotated_credentials_are_merged_into_the_secret(stack: LocalStack) -> None:
+    from helpdesk.adapters.aws import SecretsManagerSecrets
+
+    client = stack.client("secretsmanager")
+    client.create_secret(Name="helpdesk/t-rot/etsy", SecretString=json.dumps({"keystring": "k", "refresh_token": "a"}))
+    store = Store(tenant_id="t-rot", store_id="etsy", channel=Channel.ETSY, display_name="Etsy",
+                  secret_name="helpdesk/t-rot/etsy", created_at=datetime.now(UTC))
+    secrets = SecretsManagerSecrets(client=client)
+    assert secrets.credentials(store)["refresh_token"] == "a"
+    secrets.update_credentials(store, {"refresh_token": "b"})
+    assert secrets.credentials(store) == {"keystring": "k", "refresh_token": "b"}  # cache refreshed too

@@ -172,3 +172,28 @@ def test_130_marketplaces_are_polled_in_one_tick(connector: FakeConnector) -> No
     report = service(repo, InMemoryRawStore(), pub).tick(TENANT)
     assert report.polled == 130 and report.failed == 0 and report.messages == 130
     assert {e.store_id for e in pub.envelopes} == {s.store_id for s in stores}
+
+
+def test_a_rotated_refresh_token_is_stored_for_the_next_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Etsy replaces the refresh token on each refresh: the poller hands the connector a callback that
+    writes the new one into the store's secret."""
+
+    class RotatingCredentials(Credentials):
+        def __init__(self) -> None:
+            self.updates: list[tuple[str, dict]] = []
+
+        def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None:
+            self.updates.append((store.store_id, dict(changes)))
+
+    class EtsyLike(FakeConnector):
+        def client(self, store: Store, credentials: Mapping[str, str], *, on_refresh_token: Any = None) -> FakeHttp:
+            on_refresh_token("rt-2")  # what Etsy's token answer would trigger
+            return FakeHttp()
+
+    fake = EtsyLike(channel="etsy")
+    monkeypatch.setattr(polling, "poll_connector", lambda channel: fake)
+    monkeypatch.setattr(polling, "is_polled", lambda channel: True)
+    credentials = RotatingCredentials()
+    repo = PollRepo(stores=[make_store(store_id="etsy-1", channel=Channel.ETSY)])
+    PollService(repo, credentials, InMemoryRawStore(), RecordingPublisher(), clock=lambda: NOW).tick(TENANT)
+    assert credentials.updates == [("etsy-1", {"refresh_token": "rt-2"})]

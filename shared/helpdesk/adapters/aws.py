@@ -124,8 +124,9 @@ class SecretsManagerSecrets:
     channel's API credentials), cached by Powertools' parameters utility for an hour; a signature
     mismatch re-reads the secret once, so a rotation takes effect at once."""
 
-    def __init__(self, max_age_seconds: int = 3600) -> None:
+    def __init__(self, max_age_seconds: int = 3600, client: Any = None) -> None:
         self._max_age = max_age_seconds
+        self._client = client
 
     def webhook_secret(self, store: Store, refresh: bool = False) -> str:
         secret = self._secret(store, refresh).get("webhook_secret")
@@ -135,6 +136,18 @@ class SecretsManagerSecrets:
 
     def credentials(self, store: Store) -> dict[str, str]:
         return {k: str(v) for k, v in self._secret(store, refresh=False).items()}
+
+    def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None:
+        """Merge ``changes`` into the store's JSON secret (read fresh, so nothing else is lost)."""
+        import boto3
+
+        if not store.secret_name:
+            raise NotFound("store has no secret configured", store_id=store.store_id)
+        client = self._client or boto3.session.Session().client("secretsmanager")
+        current = json.loads(client.get_secret_value(SecretId=store.secret_name)["SecretString"])
+        current.update(changes)
+        client.put_secret_value(SecretId=store.secret_name, SecretString=json.dumps(current))
+        self._secret(store, refresh=True)  # the cached copy must not hand out the old token
 
     def _secret(self, store: Store, refresh: bool) -> dict[str, object]:
         from aws_lambda_powertools.utilities import parameters
