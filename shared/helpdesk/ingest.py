@@ -21,7 +21,6 @@ from helpdesk.channels.base import WebhookConnector
 from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
 from helpdesk.models import IngestEnvelope, IngestError, OrderEvent, Store
 from helpdesk.ports import EnvelopePublisher, IngestErrorLog, RawPayloadStore, SecretProvider, TicketRepository
-from helpdesk.replay import replayable_headers
 from helpdesk.ticketing import TicketService, utc_now
 
 
@@ -53,6 +52,20 @@ class Receipt:
             "messages": self.messages,
             "order_events": self.order_events,
         }
+
+
+# Channel headers a parser may read; nothing that authenticates (signatures, tokens) is kept.
+_UNSAFE_HEADERS = ("signature", "hmac", "authorization", "token", "cookie", "secret", "api-key")
+
+
+def replayable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers kept beside a raw delivery (content type and the channel's own x- headers)."""
+    kept = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if (lower == "content-type" or lower.startswith("x-")) and not any(u in lower for u in _UNSAFE_HEADERS):
+            kept[lower] = value
+    return kept
 
 
 def raw_key(prefix: str, store: Store, delivery_id: str, at: datetime) -> str:

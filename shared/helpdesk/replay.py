@@ -28,19 +28,6 @@ from helpdesk.channels import is_polled, webhook_connector
 from helpdesk.errors import HelpdeskError, NotFound
 from helpdesk.models import IngestEnvelope, Store
 
-# Channel headers a parser may read; nothing that authenticates (signatures, tokens) is kept.
-_UNSAFE_HEADERS = ("signature", "hmac", "authorization", "token", "cookie", "secret", "api-key")
-
-
-def replayable_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers kept beside a raw delivery (content type and the channel's own x- headers)."""
-    kept = {}
-    for name, value in headers.items():
-        lower = name.lower()
-        if (lower == "content-type" or lower.startswith("x-")) and not any(u in lower for u in _UNSAFE_HEADERS):
-            kept[lower] = value
-    return kept
-
 
 @dataclass(frozen=True)
 class RawObject:
