@@ -94,10 +94,9 @@ calls).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -105,6 +104,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from helpdesk.channels import email as email_channel
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery
 from helpdesk.errors import ChannelError, MalformedPayload
 from helpdesk.models import (
@@ -249,13 +249,7 @@ def relay_inbound(
 
 
 def _load(body: bytes | str) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"notification is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("notification is not a JSON object")
-    return payload
+    return values.json_object(body, "notification", decimals=False)
 
 
 def _field(obj: dict[str, Any], name: str) -> Any:
@@ -568,34 +562,24 @@ def _base_url(store: Store, credentials: Mapping[str, str]) -> str:
                            channel=Channel.AMAZON.value, store_id=store.store_id) from None
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return []
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+_errors = values.error_list
 
 
 def _checked(response: httpx.Response, what: str) -> bytes:
-    status = response.status_code
-    if 200 <= status < 300:
-        return response.content
+    return values.checked(response, what, label="Amazon", channel=Channel.AMAZON.value, message=_error_message)
+
+
+def _error_message(response: httpx.Response) -> str:
     reasons = []
     for error in _errors(response):
         text = " ".join(str(error.get(k)).strip() for k in ("code", "message", "details") if error.get(k))
         if text:
             reasons.append(text)
-    reason = "; ".join(reasons) or response.text.strip()[:200] or "(empty body)"
-    raise ChannelError(f"Amazon {what} failed: HTTP {status}: {reason}", channel=Channel.AMAZON.value,
-                       status=status, body=response.text[:500])
+    return "; ".join(reasons) or values.body_excerpt(response)
 
 
 def _payload(body: bytes, what: str) -> Any:
-    try:
-        document = json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"{what} answer is not valid JSON: {exc}") from None
+    document = values.read_json(body, f"{what} answer")
     if not isinstance(document, dict) or "payload" not in document:
         raise MalformedPayload(f"{what} answer has no 'payload'")
     return document["payload"]
@@ -656,8 +640,7 @@ def _time(value: Any) -> datetime | None:
     return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_utc = values.utc
 
 
 CONNECTOR = AmazonConnector()

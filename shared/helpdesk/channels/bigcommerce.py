@@ -100,14 +100,12 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import math
 import re
 import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -115,6 +113,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, lower_keys
 from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import Channel, Order, OrderEvent, OrderEventType, OrderItem, OrderStatus, Store
@@ -259,10 +258,7 @@ class BigCommerceConnector:
         message_id = lower_keys(headers).get("webhook-id", "").strip()
         if _SAFE_ID.match(message_id):
             return f"bc-{message_id}"
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = None
+        payload = values.json_or_none(body)
         if isinstance(payload, dict):
             event_hash, created = payload.get("hash"), payload.get("created_at")
             if isinstance(event_hash, str) and _HASH_VALUE.match(event_hash) and _is_int(created):
@@ -272,10 +268,7 @@ class BigCommerceConnector:
     def parse(
         self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
     ) -> ParsedDelivery:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        payload = values.read_json(body, "body", decimals=False)
         if not isinstance(payload, dict):
             raise MalformedPayload("body is not a BigCommerce webhook callback (not a JSON object)")
         scope = payload.get("scope")
@@ -499,39 +492,26 @@ def _credential_store_hash(store: Store, credentials: Mapping[str, str]) -> str:
 def _checked(response: httpx.Response, what: str, *, quote_body: bool = True) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError with BigCommerce's own message.
     ``quote_body=False`` for answers that may echo a secret (webhook headers)."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return response.content
-    details: dict[str, Any] = {"channel": Channel.BIGCOMMERCE.value, "status": status}
-    if quote_body:
-        details["body"] = response.text[:500]
-    raise ChannelError(f"BigCommerce {what} failed: HTTP {status}: {_error_message(response)}", **details)
+    return values.checked(response, what, label="BigCommerce", channel=Channel.BIGCOMMERCE.value,
+                          message=_error_message, quote_body=quote_body)
 
 
 def _error_message(response: httpx.Response) -> str:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
+    payload = values.json_or_none(response.content)
     if isinstance(payload, list) and payload and isinstance(payload[0], dict):
         payload = payload[0]  # v2: [{"status": 404, "message": "..."}]
-    if isinstance(payload, dict):
-        for key in ("title", "message", "error"):
-            value = payload.get(key)
-            if isinstance(value, str) and value.strip():
-                errors = payload.get("errors")
-                if isinstance(errors, dict) and errors:
-                    fields = "; ".join(f"{k}: {v}" for k, v in errors.items() if isinstance(v, str))
-                    return f"{value.strip()} ({fields})" if fields else value.strip()
-                return value.strip()
-    return response.text.strip()[:200] or "(empty body)"
+    value = values.first_text(payload, ("title", "message", "error"))
+    if value is not None:
+        errors = payload.get("errors")
+        if isinstance(errors, dict) and errors:
+            fields = "; ".join(f"{k}: {v}" for k, v in errors.items() if isinstance(v, str))
+            return f"{value} ({fields})" if fields else value
+        return value
+    return values.body_excerpt(response)
 
 
 def _read_json(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"BigCommerce {what} is not valid JSON: {exc}") from None
+    return values.read_json(body, f"BigCommerce {what}")
 
 
 def _collection(http: ChannelHttpClient, path: str, what: str) -> list[dict[str, Any]]:
@@ -668,21 +648,10 @@ def _rfc2822(value: Any) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         raise ValueError(f"not an RFC 2822 date: {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return values.utc(moment)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+_decimal = values.decimal
 
 
 CONNECTOR = BigCommerceConnector()

@@ -122,7 +122,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 import re
 import threading
@@ -130,7 +129,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from html.parser import HTMLParser
 from itertools import pairwise
 from typing import Any
@@ -139,10 +138,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.oauth import RefreshingTokenAuth
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.errors import ChannelError, MalformedPayload
 from helpdesk.models import (
     Channel,
     InboundMessage,
@@ -576,13 +576,7 @@ def _base_url(store: Store) -> str:
     return url
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return []
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+_errors = values.error_list
 
 
 def _is_error(response: httpx.Response, status: int, error_id: int) -> bool:
@@ -598,31 +592,15 @@ def _error_message(response: httpx.Response) -> str:
         if isinstance(text, str) and text.strip():
             error_id = error.get("errorId")
             return f"{error_id}: {text.strip()}" if error_id is not None else text.strip()
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
-    if isinstance(payload, dict):
-        for key in ("error_description", "message", "error"):
-            if isinstance(payload.get(key), str) and payload[key].strip():
-                return payload[key].strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.error_message(response, ("error_description", "message", "error"))
 
 
 def _checked(response: httpx.Response, what: str) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError quoting eBay's error."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return response.content
-    raise ChannelError(f"eBay {what} failed: HTTP {status}: {_error_message(response)}",
-                       channel=Channel.EBAY.value, status=status, body=response.text[:500])
+    return values.checked(response, what, label="eBay", channel=Channel.EBAY.value, message=_error_message)
 
 
-def _read_json(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+_read_json = values.read_json
 
 
 # --- payload helpers ----------------------------------------------------------------------------
@@ -713,11 +691,7 @@ def _participants(thread: _Thread) -> set[str]:
 
 
 def _username(message: dict[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        value = message.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    return values.first_text(message, keys)
 
 
 def _first_seller_id(payload: Any) -> str | None:
@@ -730,17 +704,8 @@ def _first_seller_id(payload: Any) -> str | None:
     return None
 
 
-def _required_str(obj: dict[str, Any], key: str, what: str) -> str:
-    value = obj.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise MalformedPayload(f"{what} has no '{key}'")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+_required_str = values.required_str
+_text = values.text_or_none
 
 
 class _TextOnly(HTMLParser):
@@ -783,42 +748,21 @@ def _plain_text(body: str) -> str:
 # --- time and cursor ----------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"not a date-time: {value!r}")
-    return _utc(datetime.fromisoformat(value))
-
-
-def _timestamp(value: Any, what: str) -> datetime:
-    try:
-        return _parse_time(value)
-    except ValueError:
-        raise MalformedPayload(f"{what} is not an ISO-8601 date-time: {value!r}") from None
-
-
-def _optional_time(value: Any) -> datetime | None:
-    return _parse_time(value) if value else None
+_utc = values.utc
+_parse_time = values.parse_time
+_timestamp = values.timestamp
+_optional_time = values.optional_time
+_cursor_text = values.cursor_text
 
 
 def _parse_cursor(cursor: str) -> datetime:
-    try:
-        return _parse_time(cursor)
-    except ValueError:
-        raise InvalidCursor(f"eBay cursor is not an ISO-8601 date-time: {cursor!r}") from None
+    return values.time_cursor(cursor, "eBay")
 
 
 def _wire_time(moment: datetime) -> str:
     """eBay's documented form, ``2024-11-06T10:00:00.000Z`` (milliseconds, rounded down)."""
     moment = moment.astimezone(UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
-
-
-def _cursor_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _newest_first(times: list[datetime]) -> bool:
@@ -851,14 +795,7 @@ def _amount(value: Any) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, dict):
         raise ValueError(f"not an Amount object: {value!r}")
     raw, currency = value.get("value"), value.get("currency")
-    if raw is None or raw == "":
-        return None, currency or None
-    if isinstance(raw, bool):
-        raise ValueError(f"not a number: {raw!r}")
-    try:
-        return Decimal(str(raw)), currency or None
-    except InvalidOperation:
-        raise ValueError(f"not a number: {raw!r}") from None
+    return values.decimal(raw, finite=False), currency or None
 
 
 def _status(payment: Any, fulfilment: Any, cancel: Any) -> OrderStatus:

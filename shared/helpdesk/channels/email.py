@@ -88,6 +88,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.errors import MalformedPayload
 from helpdesk.models import Attachment, Channel, InboundMessage, Store
 
@@ -909,8 +910,7 @@ def _address(value: str, what: str) -> str:
 # --- small helpers --------------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_utc = values.utc
 
 
 def _normalise_newlines(text: str) -> str:

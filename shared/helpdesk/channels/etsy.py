@@ -75,7 +75,6 @@ inclusive (the 60-second overlap makes it irrelevant); the order among receipts 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 import time
@@ -89,6 +88,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.oauth import RefreshingTokenAuth
@@ -176,10 +176,7 @@ class EtsyTokenAuth(RefreshingTokenAuth):
 
     def read_token(self, response: httpx.Response) -> tuple[str, float]:
         token, lifetime = super().read_token(response)
-        try:
-            payload = json.loads(response.content)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = {}
+        payload = values.json_or_none(response.content)
         rotated = payload.get("refresh_token") if isinstance(payload, dict) else None
         if isinstance(rotated, str) and rotated and rotated != self.refresh_token():
             with _ROTATED_LOCK:
@@ -493,8 +490,7 @@ def _receipts_page(page: Any) -> tuple[list[Any], int]:
     return page["results"], count
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_utc = values.utc
 
 
 def _parse_cursor(cursor: str) -> int:
@@ -521,27 +517,12 @@ def _next_cursor(cursor: str | None, previous: int | None, verified: list[int], 
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting Etsy's error."""
-    status = response.status_code
-    if not 200 <= status < 300:
-        raise ChannelError(f"Etsy {what} failed: HTTP {status}: {_error_text(response)}",
-                           channel=Channel.ETSY.value, status=status, body=response.text[:500])
-    try:
-        return json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"Etsy {what} answer is not valid JSON: {exc}") from None
+    return values.api_json(response, what, label="Etsy", channel=Channel.ETSY.value, message=_error_text,
+                           decimals=False)
 
 
 def _error_text(response: httpx.Response) -> str:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
-    if isinstance(payload, dict):
-        for key in ("error_description", "error", "message"):
-            value = payload.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.error_message(response, ("error_description", "error", "message"))
 
 
 CONNECTOR = EtsyConnector()

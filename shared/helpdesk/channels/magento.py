@@ -57,16 +57,16 @@ storeConfigs; the public tracking URL formats of the four carriers.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.errors import ChannelError, MalformedPayload
 from helpdesk.models import Channel, Order, OrderItem, OrderStatus, Store
 
@@ -259,21 +259,10 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise TypeError(f"time is not a string: {value!r}")
     parsed = datetime.fromisoformat(value.strip())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return values.utc(parsed)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+_decimal = values.decimal
 
 
 # --- HTTP helpers -------------------------------------------------------------------------------
@@ -307,24 +296,15 @@ def _items(payload: Any, what: str) -> list[Any]:
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting Magento's message."""
-    status = response.status_code
-    if not 200 <= status < 300:
-        raise ChannelError(f"Magento {what} failed: HTTP {status}: {_error_text(response)}",
-                           channel=Channel.MAGENTO.value, status=status, body=response.text[:500])
-    try:
-        return json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"Magento {what} answer is not valid JSON: {exc}") from None
+    return values.api_json(response, what, label="Magento", channel=Channel.MAGENTO.value, message=_error_text,
+                           decimals=False)
 
 
 def _error_text(response: httpx.Response) -> str:
     """``{"message": "The consumer isn't authorized to access %resources.", "parameters": {...}}``."""
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str) and payload["message"].strip():
-        message = payload["message"].strip()
+    payload = values.json_or_none(response.content)
+    message = values.first_text(payload, ("message",))
+    if message is not None:
         parameters = payload.get("parameters")
         if isinstance(parameters, list):
             named = {str(i): v for i, v in enumerate(parameters, start=1)}
@@ -333,7 +313,7 @@ def _error_text(response: httpx.Response) -> str:
         else:
             named = {}
         return _PARAMETER.sub(lambda m: str(named.get(m.group(1), m.group(0))), message)
-    return response.text.strip()[:200] or "(empty body)"
+    return values.body_excerpt(response)
 
 
 CONNECTOR = MagentoConnector()

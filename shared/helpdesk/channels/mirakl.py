@@ -96,15 +96,16 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.errors import ChannelError, MalformedPayload
 from helpdesk.models import (
     Channel,
     InboundMessage,
@@ -409,30 +410,14 @@ def _base_url(store: Store) -> str:
 
 def _checked(response: httpx.Response, what: str) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError quoting Mirakl's message."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return response.content
-    raise ChannelError(f"Mirakl {what} failed: HTTP {status}: {_error_message(response)}",
-                       channel=Channel.MIRAKL.value, status=status, body=response.text[:500])
+    return values.checked(response, what, label="Mirakl", channel=Channel.MIRAKL.value, message=_error_message)
 
 
 def _error_message(response: httpx.Response) -> str:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
-    if isinstance(payload, dict):
-        for key in ("message", "error_description", "error"):
-            if isinstance(payload.get(key), str) and payload[key].strip():
-                return payload[key].strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.error_message(response, ("message", "error_description", "error"))
 
 
-def _read_json(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"{what} is not valid JSON: {exc}") from None
+_read_json = values.read_json
 
 
 def _threads_page(page: Any) -> tuple[list[Any], str | None]:
@@ -461,59 +446,27 @@ def _from_customer(sender: dict[str, Any]) -> bool:
     return sender.get("type") in _CUSTOMER or org_type in _CUSTOMER
 
 
-def _required_str(obj: dict[str, Any], key: str, what: str) -> str:
-    value = obj.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise MalformedPayload(f"{what} has no '{key}'")
-    return value
+_required_str = values.required_str
+_text = values.text_or_none
+_utc = values.utc
+_parse_time = values.parse_time
+_timestamp = values.timestamp
+_optional_time = values.optional_time
+_cursor_text = values.cursor_text
 
 
-def _text(value: Any) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"not a date-time: {value!r}")
-    return _utc(datetime.fromisoformat(value))
-
-
-def _timestamp(value: Any, what: str) -> datetime:
-    try:
-        return _parse_time(value)
-    except ValueError:
-        raise MalformedPayload(f"{what} is not an ISO-8601 date-time: {value!r}") from None
-
-
-def _optional_time(value: Any) -> datetime | None:
-    return _parse_time(value) if value else None
-
-
-def _latest(values: Iterable[Any]) -> datetime | None:
-    moments = [_parse_time(v) for v in values if v]
+def _latest(raw: Iterable[Any]) -> datetime | None:
+    moments = [_parse_time(v) for v in raw if v]
     return max(moments) if moments else None
 
 
 def _parse_cursor(cursor: str) -> datetime:
-    try:
-        return _parse_time(cursor)
-    except ValueError:
-        raise InvalidCursor(f"Mirakl cursor is not an ISO-8601 date-time: {cursor!r}") from None
+    return values.time_cursor(cursor, "Mirakl")
 
 
 def _wire_time(moment: datetime) -> str:
     """``updated_since`` at whole seconds, rounded down (the filter is inclusive: nothing is skipped)."""
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cursor_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _next_cursor(
@@ -535,14 +488,7 @@ def _next_cursor(
 
 
 def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
+    return values.decimal(value, finite=False)  # NaN and infinities pass: this connector never refused them
 
 
 def _item(line: Any) -> OrderItem:

@@ -9,7 +9,6 @@ tests); a refused token request is a ChannelError naming the channel's reason, s
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from helpdesk.channels import values
 from helpdesk.errors import ChannelError
 
 EXPIRY_MARGIN_SECONDS = 60.0
@@ -106,17 +106,9 @@ class RefreshingTokenAuth(httpx.Auth):
 
 
 def _json(response: httpx.Response) -> dict:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
+    payload = values.json_or_none(response.content)
     return payload if isinstance(payload, dict) else {}
 
 
 def _reason(response: httpx.Response) -> str:
-    payload = _json(response)
-    for key in ("error_description", "message", "error", "msg"):
-        value = payload.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.error_message(response, ("error_description", "message", "error", "msg"))

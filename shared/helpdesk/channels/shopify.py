@@ -76,16 +76,16 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
 from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import (
@@ -174,10 +174,7 @@ class ShopifyConnector:
             raise MalformedPayload(
                 f"unsupported Shopify topic {topic!r}; subscribe orders/*, fulfillments/* and the privacy topics"
             )
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        payload = values.read_json(body, "body", decimals=False)
         try:
             if topic in _FULFILLMENT_TOPICS:
                 return self._parse_fulfillment(store, topic, payload, raw_s3_key, received_at)
@@ -492,19 +489,10 @@ def _utc(value: Any) -> datetime | None:
     if not isinstance(value, str):  # fromisoformat would read 20211231 as a date
         raise TypeError(f"time is not an ISO 8601 string: {value!r}")
     parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return values.utc(parsed)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+_decimal = values.decimal
 
 
 
@@ -527,23 +515,15 @@ def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
 
 
 def _api_json(response: httpx.Response, what: str) -> Any:
-    """The JSON of a 2xx answer; any other status is a ChannelError quoting Shopify's ``errors``."""
-    status = response.status_code
-    if not 200 <= status < 300:
-        raise ChannelError(f"Shopify {what} failed: HTTP {status}: {_error_text(response)}",
-                           channel=Channel.SHOPIFY.value, status=status, body=response.text[:500])
-    try:
-        return json.loads(response.content, parse_float=Decimal) if response.content.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"Shopify {what} answer is not valid JSON: {exc}") from None
+    """The JSON of a 2xx answer (an empty body is ``{}``); any other status is a ChannelError quoting
+    Shopify's ``errors``."""
+    body = values.checked(response, what, label="Shopify", channel=Channel.SHOPIFY.value, message=_error_text)
+    return values.read_json(body, f"Shopify {what} answer") if body.strip() else {}
 
 
 def _error_text(response: httpx.Response) -> str:
     """``{"errors": "..."}``, ``{"errors": {"address": ["..."]}}`` or ``{"error": "..."}`` as one line."""
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
+    payload = values.json_or_none(response.content)
     if isinstance(payload, dict):
         errors = payload.get("errors", payload.get("error"))
         if isinstance(errors, str) and errors.strip():
@@ -553,7 +533,7 @@ def _error_text(response: httpx.Response) -> str:
                              for field, msgs in errors.items())
         if isinstance(errors, list) and errors:
             return "; ".join(map(str, errors))
-    return response.text.strip()[:200] or "(empty body)"
+    return values.body_excerpt(response)
 
 
 CONNECTOR = ShopifyConnector()

@@ -142,13 +142,14 @@ import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, PollResult, body_digest, lower_keys
 from helpdesk.errors import ChannelError, ChannelRateLimited, InvalidCursor, InvalidSignature, MalformedPayload
 from helpdesk.models import (
@@ -393,10 +394,7 @@ class TikTokConnector:
         return False  # TikTok Shop never pings a webhook URL: every request is a delivery.
 
     def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = None
+        payload = values.json_or_none(body)
         notification = payload.get("tts_notification_id") if isinstance(payload, dict) else None
         if isinstance(notification, int) and not isinstance(notification, bool):
             notification = str(notification)
@@ -739,14 +737,11 @@ def _raw_order(http: ChannelHttpClient, order_id: str) -> dict[str, Any] | None:
 def _api_data(response: httpx.Response, what: str) -> dict[str, Any]:
     """``data`` of a successful envelope; any failure is a ChannelError quoting TikTok's message."""
     status = response.status_code
-    try:
-        payload = json.loads(response.content, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
+    payload = values.json_or_none(response.content, decimals=True)
     if not isinstance(payload, dict):
         if 200 <= status < 300:
             raise MalformedPayload(f"TikTok Shop {what} answer is not a JSON object")
-        raise ChannelError(f"TikTok Shop {what} failed: HTTP {status}: {response.text.strip()[:200] or '(empty body)'}",
+        raise ChannelError(f"TikTok Shop {what} failed: HTTP {status}: {values.body_excerpt(response)}",
                            channel=CHANNEL, status=status, body=response.text[:500])
     code = payload.get("code")
     if 200 <= status < 300 and code == 0:
@@ -770,10 +765,7 @@ def _api_data(response: httpx.Response, what: str) -> dict[str, Any]:
 
 
 def _message(payload: Mapping[str, Any], response: httpx.Response) -> str:
-    message = payload.get("message")
-    if isinstance(message, str) and message.strip():
-        return message.strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.first_text(payload, ("message",)) or values.body_excerpt(response)
 
 
 def _page(data: dict[str, Any], key: str, what: str) -> tuple[list[Any], str | None]:
@@ -789,14 +781,7 @@ def _page(data: dict[str, Any], key: str, what: str) -> tuple[list[Any], str | N
 # --- parsing helpers ------------------------------------------------------------------------------
 
 
-def _json_object(body: bytes, what: str, error: type[Exception] = MalformedPayload) -> dict[str, Any]:
-    try:
-        payload = json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{what} is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise error(f"{what} is not a JSON object")
-    return payload
+_json_object = values.json_object
 
 
 def _credential(credentials: Mapping[str, str], key: str, store: Store) -> str:
@@ -829,12 +814,10 @@ def _required_id(obj: Mapping[str, Any], key: str, what: str) -> str:
     return text
 
 
-def _text(value: Any) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+_text = values.text_or_none
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+_utc = values.utc
 
 
 def _epoch(value: Any, what: str) -> datetime:
@@ -893,13 +876,7 @@ def _content(message: Mapping[str, Any], what: str) -> dict[str, Any]:
         return raw
     if not isinstance(raw, str):
         raise MalformedPayload(f"{what} content is not a JSON string")
-    try:
-        content = json.loads(raw, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise MalformedPayload(f"{what} content is not valid JSON: {exc}") from None
-    if not isinstance(content, dict):
-        raise MalformedPayload(f"{what} content is not a JSON object")
-    return content
+    return _json_object(raw, f"{what} content")
 
 
 def _order_context(message: Mapping[str, Any], conversation_id: str) -> str | None:
@@ -1048,18 +1025,7 @@ def _first(lines: Iterable[dict[str, Any]], key: str) -> str | None:
     return None
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
+_decimal = values.decimal
 
 
 # --- cursor ---------------------------------------------------------------------------------------
@@ -1072,8 +1038,7 @@ def _parse_cursor(cursor: str) -> datetime:
         raise InvalidCursor(f"TikTok Shop cursor is not an ISO-8601 date-time: {cursor!r}") from None
 
 
-def _cursor_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+_cursor_text = values.cursor_text
 
 
 def _next_cursor(cursor: str | None, previous: datetime | None, state: _Poll, *, cut_short: bool) -> str | None:

@@ -116,7 +116,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import re
 import time
 import uuid
@@ -130,6 +129,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
 from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import (
@@ -242,10 +242,7 @@ class WalmartConnector:
 
     def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """``source.eventId`` (documented as the idempotency key), else a digest of the body."""
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = None
+        payload = values.json_or_none(body)
         source = payload.get("source") if isinstance(payload, dict) else None
         event_id = source.get("eventId") if isinstance(source, dict) else None
         if isinstance(event_id, str) and _SAFE_ID.match(event_id):
@@ -255,10 +252,7 @@ class WalmartConnector:
     def parse(
         self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
     ) -> ParsedDelivery:
-        try:
-            payload = json.loads(body, parse_float=Decimal)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        payload = values.read_json(body, "body")
         if not isinstance(payload, dict) or not isinstance(payload.get("source"), dict):
             raise MalformedPayload("body is not a Walmart notification (no 'source' object)")
         source = payload["source"]
@@ -670,43 +664,28 @@ def _subscription_list(payload: Any) -> list[dict[str, Any]]:
 def _checked(response: httpx.Response, what: str, *, quote_body: bool = True) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError with Walmart's own code and message.
     ``quote_body=False`` for answers that may echo subscription credentials."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return response.content
-    details: dict[str, Any] = {"channel": Channel.WALMART.value, "status": status}
-    if quote_body:
-        details["body"] = response.text[:500]
-    raise ChannelError(f"Walmart {what} failed: HTTP {status}: {_error_message(response)}", **details)
+    return values.checked(response, what, label="Walmart", channel=Channel.WALMART.value,
+                          message=_error_message, quote_body=quote_body)
 
 
 def _error_message(response: httpx.Response) -> str:
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
+    payload = values.json_or_none(response.content)
     if isinstance(payload, dict):
         errors = payload.get("errors", payload.get("error"))
         if isinstance(errors, dict):
             errors = errors.get("error")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
-            text = next((first[k] for k in ("message", "description", "info")
-                         if isinstance(first.get(k), str) and first[k].strip()), "")
+            text = values.first_text(first, ("message", "description", "info")) or ""
             code = first.get("code") if isinstance(first.get("code"), str) else ""
             joined = ": ".join(x.strip() for x in (code, text) if x and x.strip())
             if joined:
                 return joined
-        for key in ("message", "error_description"):
-            if isinstance(payload.get(key), str) and payload[key].strip():
-                return payload[key].strip()
-    return response.text.strip()[:200] or "(empty body)"
+    return values.error_message(response, ("message", "error_description"))
 
 
 def _read_json(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"Walmart {what} is not valid JSON: {exc}") from None
+    return values.read_json(body, f"Walmart {what}")
 
 
 def _required_id(obj: dict[str, Any], key: str) -> str:
@@ -780,11 +759,11 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise TypeError(f"not a time: {value!r}")
     moment = datetime.fromisoformat(value.strip())
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return values.utc(moment)
 
 
-def _latest(values: Any) -> datetime | None:
-    known = [v for v in values if v is not None]
+def _latest(moments: Any) -> datetime | None:
+    known = [v for v in moments if v is not None]
     return max(known) if known else None
 
 

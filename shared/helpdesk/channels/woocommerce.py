@@ -49,16 +49,16 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
+from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
 from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
 from helpdesk.models import (
@@ -128,10 +128,7 @@ class WooCommerceConnector:
         topic = lower_keys(headers).get("x-wc-webhook-topic", "")
         if topic not in _ORDER_TOPICS:
             raise MalformedPayload(f"unsupported WooCommerce topic {topic!r}; subscribe order.* topics")
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        payload = values.read_json(body, "body", decimals=False)
         if not isinstance(payload, dict) or "id" not in payload:
             raise MalformedPayload("body is not a WooCommerce order (no 'id')")
         try:
@@ -328,16 +325,11 @@ def _gmt(value: Any) -> datetime | None:
     if not value:
         return None
     parsed = datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return values.utc(parsed)
 
 
 def _decimal(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
+    return values.decimal(value, finite=False)  # NaN and infinities pass: this connector never refused them
 
 
 def _tracking(meta: list[dict[str, Any]]) -> dict[str, Any]:
@@ -380,26 +372,18 @@ def _number(raw: dict[str, Any]) -> str:
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting WooCommerce's message."""
-    status = response.status_code
-    if not 200 <= status < 300:
-        raise ChannelError(f"WooCommerce {what} failed: HTTP {status}: {_error_text(response)}",
-                           channel=Channel.WOOCOMMERCE.value, status=status, body=response.text[:500])
-    try:
-        return json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"WooCommerce {what} answer is not valid JSON: {exc}") from None
+    return values.api_json(response, what, label="WooCommerce", channel=Channel.WOOCOMMERCE.value, message=_error_text,
+                           decimals=False)
 
 
 def _error_text(response: httpx.Response) -> str:
     """``{"code": "woocommerce_rest_cannot_view", "message": "Sorry, ...", "data": {"status": 401}}``."""
-    try:
-        payload = json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str) and payload["message"].strip():
+    payload = values.json_or_none(response.content)
+    message = values.first_text(payload, ("message",))
+    if message is not None:
         code = payload.get("code")
-        return payload["message"].strip() + (f" ({code})" if isinstance(code, str) and code else "")
-    return response.text.strip()[:200] or "(empty body)"
+        return message + (f" ({code})" if isinstance(code, str) and code else "")
+    return values.body_excerpt(response)
 
 
 CONNECTOR = WooCommerceConnector()
