@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from helpdesk.adapters.aws import StepFunctionsSlaTimers
+from helpdesk.adapters.aws import StepFunctionsIntake, StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
 from helpdesk.ingest import EnvelopeProcessor
@@ -39,7 +39,9 @@ def envelope_processor() -> EnvelopeProcessor:
     cfg = settings()
     repository = DynamoRepository(client("dynamodb"), cfg.table_name)
     timers = StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn)
-    return EnvelopeProcessor(repository, TicketService(repository, timers))
+    intake = StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn) \
+        if cfg.intake_state_machine_arn else None
+    return EnvelopeProcessor(repository, TicketService(repository, timers), intake)
 
 
 def record_handler(record: IngestRecord) -> None:

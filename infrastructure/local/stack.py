@@ -122,6 +122,7 @@ class LocalStack:
         self._server.start()
         self._configure_moto()
         _serialise_dynamodb_writes()
+        _fix_sfn_start_execution_parameters()
         self._install_lambda_dispatch()
         self._create_resources()
         self._set_env(self._merged_function_env())
@@ -182,7 +183,13 @@ class LocalStack:
             if function is None:
                 raise KeyError(f"no local function {function_name}")
             payload = json.loads(body) if body else {}
-            return json.dumps(function.invoke(payload), default=str).encode()
+            try:
+                return json.dumps(function.invoke(payload), default=str).encode()
+            except Exception as exc:  # noqa: BLE001 - what Lambda does with an unhandled error
+                log.info("%s raised %s: %s", function.logical_id, type(exc).__name__, exc)
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps({"errorMessage": str(exc)[:2000], "errorType": type(exc).__name__,
+                                   "stackTrace": []}).encode()
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
@@ -416,6 +423,32 @@ def _serialise_dynamodb_writes() -> None:
         locked._serialised = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, locked)
     _roll_back_items_not_tables()
+
+
+def _fix_sfn_start_execution_parameters() -> None:
+    """moto's Step Functions engine hands the ``states:startExecution`` task's parameters to botocore
+    in the ASL's spelling (``StateMachineArn``, ``Name``, ``Input``), which botocore's Step Functions
+    shapes spell ``stateMachineArn``, ``name``, ``input``: every such task fails with KeyError. AWS
+    takes the ASL spelling, so the local stack renames them (moto 5.2.5)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    original = StateTaskServiceSfn._normalise_parameters
+    if getattr(original, "_renamed", False):
+        return
+
+    def normalise(self: Any, parameters: dict, boto_service_name: str | None = None,
+                  service_action_name: str | None = None) -> None:
+        original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
+        if service_action_name is None and self._get_boto_service_action() == "start_execution":
+            for asl, boto in (("StateMachineArn", "stateMachineArn"), ("Name", "name"), ("Input", "input"),
+                              ("TraceHeader", "traceHeader")):
+                if asl in parameters:
+                    parameters[boto] = parameters.pop(asl)
+
+    normalise._renamed = True  # type: ignore[attr-defined]
+    StateTaskServiceSfn._normalise_parameters = normalise  # type: ignore[method-assign]
 
 
 class _CopyWithoutTables:

@@ -17,6 +17,7 @@ class Settings(BaseModel):
     raw_bucket: str = ""
     inbound_queue_url: str = ""
     sla_state_machine_arn: str = ""
+    intake_state_machine_arn: str = ""
     idempotency_table: str = ""
     poll_tenant_ids: tuple[str, ...] = ()
     poller_function_arn: str = ""
@@ -34,6 +35,7 @@ def settings() -> Settings:
         raw_bucket=env.get("RAW_BUCKET", ""),
         inbound_queue_url=env.get("INBOUND_QUEUE_URL", ""),
         sla_state_machine_arn=env.get("SLA_STATE_MACHINE_ARN", ""),
+        intake_state_machine_arn=env.get("INTAKE_STATE_MACHINE_ARN", ""),
         idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
         poll_tenant_ids=tuple(t.strip() for t in env.get("POLL_TENANT_IDS", "").split(",") if t.strip()),
         poller_function_arn=env.get("POLLER_FUNCTION_ARN", ""),

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from helpdesk.channels import webhook_connector
 from helpdesk.channels.base import WebhookConnector
@@ -150,12 +151,21 @@ class EnvelopeResult:
     orders_written: int
 
 
-class EnvelopeProcessor:
-    """The ingest queue's consumer: orders first (so tickets find their order), then messages."""
+class IntakeStarter(Protocol):
+    def start(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
+        """Run the intake workflow for a newly stored buyer message (asynchronously)."""
+        ...
 
-    def __init__(self, repository: TicketRepository, tickets: TicketService) -> None:
+
+class EnvelopeProcessor:
+    """The ingest queue's consumer: orders first (so tickets find their order), then messages; each
+    newly stored message starts the intake workflow (intent, rules, SLA) for its ticket."""
+
+    def __init__(self, repository: TicketRepository, tickets: TicketService,
+                 intake: IntakeStarter | None = None) -> None:
         self._repo = repository
         self._tickets = tickets
+        self._intake = intake
 
     def process(self, envelope: IngestEnvelope) -> EnvelopeResult:
         orders_written = sum(1 for event in envelope.order_events if self._apply_order(event))
@@ -165,6 +175,8 @@ class EnvelopeProcessor:
             duplicates += result.duplicate
             stored += not result.duplicate
             created += result.created_ticket
+            if self._intake is not None and not result.duplicate:
+                self._intake.start(message.tenant_id, result.ticket_id, result.message_id)
         return EnvelopeResult(created, stored, duplicates, orders_written)
 
     def _apply_order(self, event: OrderEvent) -> bool:

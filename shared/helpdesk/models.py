@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -210,6 +210,9 @@ class Agent(Model):
     languages: list[str] = Field(default_factory=lambda: ["en"])
     team_ids: list[str] = Field(default_factory=list)
     active: bool = True
+    # Working hours as a ``helpdesk.calendars.BusinessCalendar`` (JSON); None: always on shift.
+    shift: dict[str, Any] | None = None
+    last_assigned_at: datetime | None = Field(default=None, description="For round-robin assignment")
 
 
 class Team(Model):
@@ -351,6 +354,7 @@ class Ticket(Model):
     sla_breached_at: datetime | None = None
     sla_warned_at: datetime | None = None
     sla_timer_version: int = 0
+    intake_error: str | None = Field(default=None, description="Why the intake workflow could not route it")
     message_count: int = 0
     version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
     created_at: datetime

@@ -119,6 +119,19 @@ class StepFunctionsSlaTimers:
                 raise
 
 
+class StepFunctionsIntake:
+    """Starts the intake workflow (Express) for a stored buyer message."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def start(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
+        self._sfn.start_execution(
+            stateMachineArn=self._arn, name=f"intake-{ticket_id}-{message_id}"[:80],
+            input=json.dumps({"tenant_id": tenant_id, "ticket_id": ticket_id, "message_id": message_id}))
+
+
 class SecretsManagerSecrets:
     """Store secrets from Secrets Manager (one JSON secret per store: ``webhook_secret`` and/or the
     channel's API credentials), cached by Powertools' parameters utility for an hour; a signature

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from helpdesk.adapters import keys
 from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
 from helpdesk.models import (
+    Agent,
     IngestError,
     Message,
     Order,
@@ -33,6 +35,10 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.ports import QueueScope
+
+if TYPE_CHECKING:  # routing config is read by the intake only: webhook functions never import it
+    from helpdesk.rules import RoutingRule
+    from helpdesk.sla_policy import SlaPolicySpec
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -131,6 +137,83 @@ class DynamoRepository:
     def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None:
         item = self._get(keys.tenant_pk(tenant_id), keys.sla_policy_sk(policy_id))
         return from_item(SlaPolicy, item) if item else None
+
+    # --- routing configuration (rules, SLA policies, agents) ------------------------------------
+
+    def put_agent(self, agent: Agent) -> None:
+        self._put(to_item(agent, PK=keys.tenant_pk(agent.tenant_id), SK=keys.agent_sk(agent.agent_id),
+                          entity="agent"))
+
+    def list_agents(self, tenant_id: str) -> list[Agent]:
+        return [from_item(Agent, i) for i in self._by_prefix(tenant_id, "AGENT#")]
+
+    def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None:
+        """Round-robin bookkeeping: when the agent last got a ticket (only if the agent exists)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.agent_sk(agent_id))},
+                UpdateExpression="SET last_assigned_at = :at", ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":at": _s(at.isoformat())})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def count_assigned(self, tenant_id: str, agent_id: str) -> int:
+        """Tickets in the agent's queue (a COUNT Query on the agent's queue partition)."""
+        params: dict[str, Any] = {
+            "TableName": self._table, "IndexName": keys.AGENT_QUEUE, "Select": "COUNT",
+            "KeyConditionExpression": "agent_queue_pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(keys.agent_queue_pk(tenant_id, agent_id))},
+        }
+        total = 0
+        while True:
+            answer = self._db.query(**params)
+            total += answer.get("Count", 0)
+            if "LastEvaluatedKey" not in answer:
+                return total
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def put_rule(self, rule: RoutingRule) -> None:
+        self._put(to_item(rule, PK=keys.tenant_pk(rule.tenant_id), SK=keys.rule_sk(rule.rule_id), entity="rule"))
+
+    def list_rules(self, tenant_id: str) -> list[RoutingRule]:
+        from helpdesk.rules import RoutingRule
+
+        return [from_item(RoutingRule, i) for i in self._by_prefix(tenant_id, "RULE#")]
+
+    def put_policy_spec(self, tenant_id: str, policy: SlaPolicySpec) -> None:
+        self._put(to_item(policy, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(policy.policy_id),
+                          entity="sla_policy_spec"))
+
+    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
+        from helpdesk.sla_policy import SlaPolicySpec
+
+        return [from_item(SlaPolicySpec, i) for i in self._by_prefix(tenant_id, "SLAPOLICY#")]
+
+    def update_ticket(self, previous: Ticket, updated: Ticket) -> None:
+        """Store the ticket's new state if nobody changed it since ``previous`` was read (Conflict)."""
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        updated.version = previous.version + 1
+        try:
+            self._db.put_item(TableName=self._table, Item=self._ticket_item(updated),
+                              ConditionExpression="version = :v",
+                              ExpressionAttributeValues={":v": {"N": str(previous.version)}})
+        except ClientError as exc:
+            updated.version = previous.version
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("the ticket changed meanwhile; re-read and retry") from None
+            raise
+        links = self._link_items(updated, previous)
+        for link in links:
+            self._put(link)
+
+    def _by_prefix(self, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+        return self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s(prefix)},
+        )
 
     # --- polling: cursors and store health ---------------------------------------------------
 

@@ -40,6 +40,18 @@ def ingest_error_sk(store_id: str, at: datetime, delivery_id: str) -> str:
     return f"INGESTERR#{store_id}#{sortable(at)}#{delivery_id}"
 
 
+def agent_sk(agent_id: str) -> str:
+    return f"AGENT#{agent_id}"
+
+
+def rule_sk(rule_id: str) -> str:
+    return f"RULE#{rule_id}"
+
+
+def policy_spec_sk(policy_id: str) -> str:
+    return f"SLAPOLICY#{policy_id}"
+
+
 def cursor_sk(store_id: str, stream: str) -> str:
     return f"CURSOR#{store_id}#{stream}"
 

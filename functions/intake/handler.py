@@ -1,0 +1,57 @@
+"""Lambda tasks of the intake workflow (infrastructure/statemachines/intake.asl.json): ``enrich``
+(order context), ``decide`` (intent, rules, SLA; returns the timer to start), ``failed`` (record why).
+Thin: read the task payload, call ``helpdesk.intake_service.IntakeService``, return its answer."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from helpdesk.adapters.aws import SecretsManagerSecrets
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.config import client, settings
+from helpdesk.intake_service import IntakeService, event_ids
+from helpdesk.models import Order, Store
+from helpdesk.observability import logger_for
+
+logger = logger_for("intake")
+
+
+class ChannelOrders:
+    """Order lookups through the store's connector (credentials from Secrets Manager)."""
+
+    def __init__(self) -> None:
+        self._secrets = SecretsManagerSecrets()
+
+    def fetch(self, store: Store, order_ref: str) -> Order | None:
+        from helpdesk import channels
+
+        if not channels.has_api(store.channel.value) or not store.secret_name:
+            return None
+        connector: Any = channels.api_connector(store.channel.value)
+        if not hasattr(connector, "fetch_order"):
+            return None
+        with connector.client(store, self._secrets.credentials(store)) as http:
+            return connector.fetch_order(store, http, order_ref)
+
+
+@lru_cache(maxsize=1)
+def service() -> IntakeService:
+    return IntakeService(DynamoRepository(client("dynamodb"), settings().table_name), ChannelOrders())
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    tenant_id, ticket_id, message_id = event_ids(event)
+    logger.append_keys(tenant_id=tenant_id, ticket_id=ticket_id, action=event.get("action"))
+    match event.get("action"):
+        case "enrich":
+            result = service().enrich(tenant_id, ticket_id)
+        case "decide":
+            result = service().decide(tenant_id, ticket_id, message_id)
+        case "failed":
+            result = service().failed(tenant_id, ticket_id, str(event.get("error") or ""))
+        case other:
+            raise ValueError(f"unknown intake action {other!r}")
+    logger.info("intake step done", extra={"result": {k: v for k, v in result.items() if k != "timer"}})
+    return result

@@ -1,0 +1,217 @@
+"""The intake workflow's steps (infrastructure/statemachines/intake.asl.json runs them as Lambda tasks):
+
+* ``enrich`` — the ticket's order context: the order stored from the channel's events, refreshed
+  from the channel's order API when it is missing or older than ``ORDER_FRESHNESS``. A channel
+  failure or an unknown order leaves the ticket usable and says so (``order_status``);
+* ``decide`` — intent → rules → SLA policy → due times (``helpdesk.intake.decide``) on the ticket as
+  it is now, applied with a conditional write (a concurrent change is re-read and decided again);
+  a changed deadline bumps the timer version, and the step returns the SLA timer to (re)start, which
+  the workflow starts with a Step Functions service integration (the older version's timer then
+  finds itself stale and does nothing);
+* ``failed`` — the Catch path: the reason is recorded on the ticket, which stays in its queue with
+  the deadline it had, so nothing is stuck or lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from helpdesk import sla
+from helpdesk.adapters import keys
+from helpdesk.calendars import BusinessCalendar, is_open
+from helpdesk.errors import Conflict, HelpdeskError, NotFound
+from helpdesk.intake import decide
+from helpdesk.models import Agent, InboundMessage, MessageDirection, Order, Store, Tenant, Ticket, TicketView
+from helpdesk.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule
+from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.ticketing import utc_now
+
+ORDER_FRESHNESS = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+CANCELLATION_SIGNAL_TAG = "cancellation_request"  # set by ticketing from a channel's own signal
+
+
+class IntakeRepository(Protocol):
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
+
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
+
+    def update_ticket(self, previous: Ticket, updated: Ticket) -> None: ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
+
+    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
+
+    def upsert_order(self, order: Order) -> bool: ...
+
+    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
+
+    def list_rules(self, tenant_id: str) -> list[RoutingRule]: ...
+
+    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
+
+    def list_agents(self, tenant_id: str) -> list[Agent]: ...
+
+    def count_assigned(self, tenant_id: str, agent_id: str) -> int: ...
+
+    def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
+
+
+class OrderSource(Protocol):
+    def fetch(self, store: Store, order_ref: str) -> Order | None:
+        """The order from the channel's API; raises HelpdeskError when the channel fails."""
+        ...
+
+
+class IntakeService:
+    def __init__(self, repository: IntakeRepository, orders: OrderSource | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._repo = repository
+        self._orders = orders
+        self._clock = clock
+
+    # --- enrich -------------------------------------------------------------------------------
+
+    def enrich(self, tenant_id: str, ticket_id: str) -> dict[str, Any]:
+        ticket = self._ticket(tenant_id, ticket_id)
+        if not ticket.order_refs:
+            return {"order_status": "no_order"}
+        ref = ticket.order_refs[-1]
+        stored = self._repo.get_order(tenant_id, ticket.store_id, ref)
+        fresh = stored is not None and stored.updated_at is not None and \
+            self._clock() - stored.updated_at < ORDER_FRESHNESS
+        store = self._repo.get_store(tenant_id, ticket.store_id)
+        if fresh or self._orders is None or store is None:
+            return {"order_status": "stored" if stored else "not_found", "order_ref": ref}
+        try:
+            fetched = self._orders.fetch(store, ref)
+        except HelpdeskError as exc:
+            return {"order_status": "stored" if stored else "unavailable", "order_ref": ref,
+                    "order_error": exc.message[:300]}
+        if fetched is None:
+            return {"order_status": "stored" if stored else "not_found", "order_ref": ref}
+        self._repo.upsert_order(fetched)
+        return {"order_status": "refreshed", "order_ref": ref}
+
+    # --- decide -------------------------------------------------------------------------------
+
+    def decide(self, tenant_id: str, ticket_id: str, message_id: str | None = None) -> dict[str, Any]:
+        tenant = self._repo.get_tenant(tenant_id)
+        time_zone = tenant.time_zone if tenant else "UTC"
+        rules = self._repo.list_rules(tenant_id)
+        policies = self._repo.list_policy_specs(tenant_id)
+        now = self._clock()
+        agents = self._availability(tenant_id, now)
+        for _ in range(MAX_ATTEMPTS):
+            view = self._repo.get_ticket_view(tenant_id, ticket_id)
+            if view is None:
+                raise NotFound("ticket not found", ticket_id=ticket_id)
+            ticket = view.ticket
+            inbound = self._inbound(view, message_id)
+            order = self._order_facts(ticket)
+            decision = decide(ticket, inbound, rules=rules, policies=policies, agents=agents, order=order,
+                              customer=self._history(ticket), now=now, time_zone=time_zone)
+            updated = decision.apply_to(ticket)
+            updated.intake_error = None
+            rearm = updated.sla_due_at != ticket.sla_due_at
+            if rearm:
+                updated.sla_timer_version += 1
+                updated.sla_breached_at = None
+                updated.sla_warned_at = None
+            updated.updated_at = now
+            try:
+                self._repo.update_ticket(ticket, updated)
+            except Conflict:
+                continue  # a message or an agent changed it: decide again on what is there now
+            if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
+                self._repo.mark_assigned(tenant_id, updated.assignee_id, now)
+            timer = self._timer(updated) if rearm else None
+            return {"intent": decision.intent.value, "priority": decision.priority.value,
+                    "sla_policy_id": decision.sla_policy_id, "assignee_id": updated.assignee_id,
+                    "team_id": updated.team_id, "fired_rules": decision.fired_rules, "timer": timer}
+        raise Conflict("the ticket kept changing during intake", ticket_id=ticket_id)
+
+    def failed(self, tenant_id: str, ticket_id: str, error: str) -> dict[str, Any]:
+        for _ in range(MAX_ATTEMPTS):
+            ticket = self._repo.get_ticket(tenant_id, ticket_id)
+            if ticket is None:
+                return {"recorded": False}
+            updated = ticket.model_copy(deep=True)
+            updated.intake_error = (error or "intake failed")[:500]
+            try:
+                self._repo.update_ticket(ticket, updated)
+                return {"recorded": True}
+            except Conflict:
+                continue
+        return {"recorded": False}
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
+        ticket = self._repo.get_ticket(tenant_id, ticket_id)
+        if ticket is None:
+            raise NotFound("ticket not found", ticket_id=ticket_id)
+        return ticket
+
+    @staticmethod
+    def _inbound(view: TicketView, message_id: str | None) -> InboundMessage:
+        inbound = [m for m in view.messages if m.direction == MessageDirection.INBOUND]
+        if not inbound:
+            raise NotFound("ticket has no buyer message", ticket_id=view.ticket.ticket_id)
+        message = next((m for m in inbound if m.message_id == message_id), inbound[-1])
+        ticket = view.ticket
+        return InboundMessage(
+            tenant_id=ticket.tenant_id, store_id=message.store_id, channel=message.channel,
+            channel_message_id=message.channel_message_id or message.message_id,
+            channel_thread_id=message.channel_thread_id, subject=ticket.subject, body=message.body,
+            language=message.language or ticket.language, buyer_email=ticket.customer_email,
+            received_at=message.created_at,
+            cancellation_requested=CANCELLATION_SIGNAL_TAG in ticket.tags,
+        )
+
+    def _order_facts(self, ticket: Ticket) -> OrderFacts | None:
+        if not ticket.order_refs:
+            return None
+        order = self._repo.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
+        return OrderFacts.from_order(order) if order else None
+
+    def _history(self, ticket: Ticket) -> CustomerHistory:
+        if not ticket.customer_email:
+            return CustomerHistory()
+        earlier = [t for t in self._repo.find_tickets_by_email(ticket.tenant_id, ticket.customer_email)
+                   if t.ticket_id != ticket.ticket_id and t.created_at < ticket.created_at]
+        return CustomerHistory(earlier_tickets=len(earlier))
+
+    def _availability(self, tenant_id: str, now: datetime) -> list[AgentAvailability]:
+        available = []
+        for agent in self._repo.list_agents(tenant_id):
+            if not agent.active:
+                continue
+            on_shift = True
+            if agent.shift:
+                on_shift = is_open(BusinessCalendar.model_validate(agent.shift), now)
+            available.append(AgentAvailability(
+                agent_id=agent.agent_id, languages=agent.languages, team_ids=agent.team_ids, on_shift=on_shift,
+                open_tickets=self._repo.count_assigned(tenant_id, agent.agent_id),
+                last_assigned_at=agent.last_assigned_at))
+        return available
+
+    @staticmethod
+    def _timer(ticket: Ticket) -> dict[str, Any] | None:
+        request = sla.timer_request(ticket)
+        if request is None:
+            return None
+        payload = request.model_dump()
+        payload.update(pk=keys.ticket_pk(ticket.tenant_id, ticket.ticket_id), sk=keys.TICKET_SK)
+        return {"name": request.execution_name, "input": payload}
+
+
+def event_ids(event: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    try:
+        return str(event["tenant_id"]), str(event["ticket_id"]), event.get("message_id")
+    except KeyError as exc:
+        raise ValueError(f"intake event lacks {exc.args[0]!r}") from None
