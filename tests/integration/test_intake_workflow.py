@@ -49,7 +49,7 @@ def _message(tenant: str, n: int, body: str, minutes_ago: int) -> InboundMessage
                           received_at=datetime.now(UTC) - timedelta(minutes=minutes_ago))
 
 
-def _wait(predicate, timeout: float = 30.0):  # noqa: ANN001, ANN202
+def _wait(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
