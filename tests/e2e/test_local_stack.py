@@ -37,7 +37,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not info_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"local stack did not start:\n{process.stdout.read() if process.stdout else ''}")

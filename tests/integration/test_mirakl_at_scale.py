@@ -7,9 +7,11 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import respx
 
 from helpdesk.adapters.dynamodb import DynamoRepository
@@ -49,7 +51,25 @@ def _mirakl_marketplace(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"message": "not found"})
 
 
-def test_130_marketplaces_in_one_tick(stack: LocalStack, repo: DynamoRepository) -> None:
+@pytest.fixture
+def without_intake(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This test is about polling: 260 intake workflows would only keep moto busy for later tests."""
+    import importlib
+
+    from helpdesk import config
+
+    handler = importlib.import_module(stack.functions["IngestConsumerFunction"].module)
+
+    monkeypatch.setenv("INTAKE_STATE_MACHINE_ARN", "")
+    config.reset()
+    handler.envelope_processor.cache_clear()
+    yield
+    monkeypatch.undo()
+    config.reset()
+    handler.envelope_processor.cache_clear()
+
+
+def test_130_marketplaces_in_one_tick(stack: LocalStack, repo: DynamoRepository, without_intake: None) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     secrets = stack.client("secretsmanager")
     for i in range(STORES):
