@@ -117,6 +117,8 @@ class IntakeService:
                               customer=self._history(ticket), now=now, time_zone=time_zone)
             updated = decision.apply_to(ticket)
             updated.intake_error = None
+            if decision.due is not None:
+                updated.sla_warn_at = decision.due.warn_at
             rearm = updated.sla_due_at != ticket.sla_due_at
             if rearm:
                 updated.sla_timer_version += 1
@@ -205,7 +207,7 @@ class IntakeService:
         request = sla.timer_request(ticket)
         if request is None:
             return None
-        payload = request.model_dump()
+        payload = request.model_dump(exclude_none=True)
         payload.update(pk=keys.ticket_pk(ticket.tenant_id, ticket.ticket_id), sk=keys.TICKET_SK)
         return {"name": request.execution_name, "input": payload}
 

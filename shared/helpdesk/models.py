@@ -353,6 +353,7 @@ class Ticket(Model):
     first_responded_at: datetime | None = None
     sla_breached_at: datetime | None = None
     sla_warned_at: datetime | None = None
+    sla_warn_at: datetime | None = Field(default=None, description="Near-breach point of the current deadline")
     sla_timer_version: int = 0
     intake_error: str | None = Field(default=None, description="Why the intake workflow could not route it")
     message_count: int = 0

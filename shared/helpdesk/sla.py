@@ -17,6 +17,7 @@ from helpdesk.models import SlaPolicy, SlaTarget, Ticket
 # A marketplace-style default: answer within 24 hours.
 DEFAULT_TARGET = SlaTarget(first_response_minutes=24 * 60, next_response_minutes=24 * 60)
 
+WARNING_RATIO = 0.8
 FIRST_RESPONSE = "first_response"
 NEXT_RESPONSE = "next_response"
 
@@ -29,6 +30,7 @@ class TimerRequest(BaseModel):
     deadline: str
     due_at: str
     timer_version: str
+    warn_at: str | None = None  # the near-breach point; left out of the input when None
 
     @property
     def execution_name(self) -> str:
@@ -63,4 +65,20 @@ def timer_request(ticket: Ticket) -> TimerRequest | None:
         deadline=deadline,
         due_at=iso_z(due),
         timer_version=str(ticket.sla_timer_version),
+        warn_at=iso_z(warn) if (warn := warning_point(ticket, due)) else None,
     )
+
+
+def warning_point(ticket: Ticket, due: datetime) -> datetime | None:
+    """When the near-breach warning fires: the policy's business-hours point when intake set one,
+    else ``WARNING_RATIO`` of the elapsed time from the buyer's message to the deadline. None when
+    a warning was already recorded for this deadline or the point is not before the due time."""
+    if ticket.sla_warned_at is not None:
+        return None
+    warn = ticket.sla_warn_at
+    if warn is None:
+        start = ticket.last_message_at or ticket.created_at
+        if due <= start:
+            return None
+        warn = start + (due - start) * WARNING_RATIO
+    return warn if warn < due else None

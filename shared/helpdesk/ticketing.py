@@ -209,6 +209,8 @@ class TicketService:
             target = policy.target if policy else sla.DEFAULT_TARGET
             updated.next_response_due_at = inbound.received_at + timedelta(minutes=target.next_response_minutes)
             updated.sla_breached_at = None
+            updated.sla_warned_at = None
+            updated.sla_warn_at = None
             updated.sla_timer_version += 1
             rearm = True
         message = self._message_for(updated, inbound, now)

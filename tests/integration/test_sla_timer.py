@@ -76,8 +76,9 @@ def test_unanswered_ticket_is_breached_when_due_passes(stack: LocalStack, repo: 
     assert stored is not None and stored.sla_breached_at is not None
     assert stored.sla_breached_at >= ticket.first_response_due_at - timedelta(seconds=1)
     events = _sla_events(stack, ticket.ticket_id)
-    assert [(e["type"], e["deadline"], e["timer_version"]) for e in events] == [
-        ("sla.breached", "first_response", "1")]
+    # The default near-breach point (80 % of the time to the deadline) came first.
+    assert sorted((e["type"], e["deadline"], e["timer_version"]) for e in events) == [
+        ("sla.breached", "first_response", "1"), ("sla.warning", "first_response", "1")]
 
 
 def test_answered_ticket_is_not_breached(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
@@ -120,3 +121,42 @@ def test_starting_the_same_timer_twice_is_a_no_op(stack: LocalStack, repo: Dynam
         stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]]
     assert names.count(first.rsplit(":", 1)[1]) == 1
     sfn.stop_execution(executionArn=first)
+
+
+def test_an_unanswered_ticket_is_warned_then_breached(stack: LocalStack, repo: DynamoRepository,
+                                                       seller: Seller) -> None:
+    ticket, message = _ticket(seller, due_in=4)
+    ticket = ticket.model_copy(update={"sla_warn_at": ticket.first_response_due_at - timedelta(seconds=3)})
+    repo.create_ticket(ticket, message)
+    execution = _start(stack, ticket)
+    assert _wait(stack, execution)["status"] == "SUCCEEDED"
+    stored = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
+    assert stored is not None and stored.sla_warned_at is not None and stored.sla_breached_at is not None
+    assert stored.sla_warned_at < stored.sla_breached_at
+    events = _sla_events(stack, ticket.ticket_id)
+    assert sorted(e["type"] for e in events) == ["sla.breached", "sla.warning"]
+
+
+def test_a_ticket_answered_after_the_warning_is_not_breached(stack: LocalStack, repo: DynamoRepository,
+                                                             seller: Seller) -> None:
+    ticket, message = _ticket(seller, due_in=5)
+    ticket = ticket.model_copy(update={"sla_warn_at": datetime.now(UTC)})
+    repo.create_ticket(ticket, message)
+    execution = _start(stack, ticket)
+
+    def warned() -> bool:
+        stored = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
+        return stored is not None and stored.sla_warned_at is not None
+
+    deadline = time.monotonic() + 10
+    while not warned():
+        assert time.monotonic() < deadline, "no warning recorded"
+        time.sleep(0.2)
+    current = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
+    assert current is not None
+    answered = current.model_copy(update={"first_responded_at": datetime.now(UTC), "sla_timer_version": 2})
+    repo.update_ticket(current, answered)
+    assert _wait(stack, execution)["status"] == "SUCCEEDED"
+    final = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
+    assert final is not None and final.sla_breached_at is None
+    assert [e["type"] for e in _sla_events(stack, ticket.ticket_id)] == ["sla.warning"]

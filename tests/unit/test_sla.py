@@ -30,8 +30,22 @@ def test_a_policy_sets_the_first_response_deadline() -> None:
 @pytest.mark.parametrize("status", [TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING])
 def test_an_unanswered_ticket_in_the_queue_needs_a_first_response_timer(status: TicketStatus) -> None:
     request = timer_request(make_ticket(status=status, first_response_due_at=FIRST_DUE, sla_timer_version=3))
+    # Created 2024-03-01 12:00, due 24 h later: the warning point is at 80 % of that, 07:12 next day.
     assert request == TimerRequest(tenant_id="t1", ticket_id=ULID, deadline=FIRST_RESPONSE,
-                                   due_at="2024-03-02T12:00:00Z", timer_version="3")
+                                   due_at="2024-03-02T12:00:00Z", timer_version="3", warn_at="2024-03-02T07:12:00Z")
+
+
+def test_the_warning_point_is_the_policys_when_intake_set_one_and_absent_once_warned() -> None:
+    from datetime import timedelta
+
+    policy_point = FIRST_DUE - timedelta(hours=1)
+    ticket = make_ticket(status=TicketStatus.OPEN, first_response_due_at=FIRST_DUE, sla_warn_at=policy_point)
+    request = timer_request(ticket)
+    assert request is not None and request.warn_at == "2024-03-02T11:00:00Z"
+    warned = timer_request(ticket.model_copy(update={"sla_warned_at": policy_point}))
+    assert warned is not None and warned.warn_at is None
+    late = timer_request(ticket.model_copy(update={"sla_warn_at": FIRST_DUE + timedelta(minutes=1)}))
+    assert late is not None and late.warn_at is None  # a point after the deadline is no warning
 
 
 def test_an_answered_ticket_needs_a_next_response_timer_on_the_next_deadline() -> None:
