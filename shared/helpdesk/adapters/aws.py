@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
 from helpdesk.errors import NotFound
 from helpdesk.models import IngestEnvelope, Store
-from helpdesk.replay import RawObject
+
+if TYPE_CHECKING:  # the replay module is for operators: webhook functions never import it
+    from helpdesk.replay import RawObject
 from helpdesk.sla import TimerRequest
 
 
@@ -59,6 +61,8 @@ class S3RawArchive:
                 yield entry["Key"]
 
     def get(self, key: str) -> RawObject:
+        from helpdesk.replay import RawObject
+
         answer = self._s3.get_object(Bucket=self._bucket, Key=key)
         return RawObject(key=key, body=answer["Body"].read(), metadata=answer.get("Metadata", {}),
                          last_modified=answer["LastModified"])
