@@ -32,7 +32,7 @@ def _dependencies() -> tuple[Any, ...]:
         SecretsManagerWriter(client("secretsmanager")),
         ConnectorGateway(),
         EventBridgePollScheduler(client("scheduler"), cfg.poller_function_arn, cfg.poll_scheduler_role_arn,
-                                 rate_minutes=cfg.poll_rate_minutes),
+                                 rate_minutes=cfg.poll_rate_minutes, aging_arn=cfg.aging_function_arn),
     )
 
 

@@ -56,6 +56,7 @@ class LocalSystem:
         poller = self.stack.functions["PollerFunction"]
         EventBridgePollScheduler(self.stack.client("scheduler"), poller.name,
                                  self.stack.resolver.refs.get("PollSchedulerRole", "local-role"),
+                                 aging_arn=self.stack.functions["AgingFunction"].name,
                                  ).ensure_tenant_schedule(demo.TENANT_ID)
         routes = [Route(r["method"], r["path"], self.stack.functions[r["function"]].invoke, r["jwt"])
                   for r in http_routes(self.stack.template)]

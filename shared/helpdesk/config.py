@@ -21,6 +21,7 @@ class Settings(BaseModel):
     idempotency_table: str = ""
     poll_tenant_ids: tuple[str, ...] = ()
     poller_function_arn: str = ""
+    aging_function_arn: str = ""
     poll_scheduler_role_arn: str = ""
     poll_rate_minutes: int = 2
     public_api_url: str = ""
@@ -39,6 +40,7 @@ def settings() -> Settings:
         idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
         poll_tenant_ids=tuple(t.strip() for t in env.get("POLL_TENANT_IDS", "").split(",") if t.strip()),
         poller_function_arn=env.get("POLLER_FUNCTION_ARN", ""),
+        aging_function_arn=env.get("AGING_FUNCTION_ARN", ""),
         poll_scheduler_role_arn=env.get("POLL_SCHEDULER_ROLE_ARN", ""),
         poll_rate_minutes=int(env.get("POLL_RATE_MINUTES", "2")),
         public_api_url=env.get("PUBLIC_API_URL", ""),

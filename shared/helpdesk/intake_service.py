@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -22,8 +22,19 @@ from helpdesk import sla
 from helpdesk.adapters import keys
 from helpdesk.calendars import BusinessCalendar, is_open
 from helpdesk.errors import Conflict, HelpdeskError, NotFound
-from helpdesk.intake import decide
-from helpdesk.models import Agent, InboundMessage, MessageDirection, Order, Store, Tenant, Ticket, TicketView
+from helpdesk.ids import new_id
+from helpdesk.intake import IntakeDecision, decide
+from helpdesk.models import (
+    Agent,
+    InboundMessage,
+    Message,
+    MessageDirection,
+    Order,
+    Store,
+    Tenant,
+    Ticket,
+    TicketView,
+)
 from helpdesk.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
 from helpdesk.ticketing import utc_now
@@ -38,7 +49,7 @@ class IntakeRepository(Protocol):
 
     def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
 
-    def update_ticket(self, previous: Ticket, updated: Ticket) -> None: ...
+    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 
@@ -125,8 +136,12 @@ class IntakeService:
                 updated.sla_breached_at = None
                 updated.sla_warned_at = None
             updated.updated_at = now
+            if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
+                updated.last_agent_action_at = now  # the aging clock starts at the assignment
+                updated.aging_level = 0
+            event = timeline_event(updated, now, routing_summary(decision, ticket, updated))
             try:
-                self._repo.update_ticket(ticket, updated)
+                self._repo.update_ticket(ticket, updated, [event])
             except Conflict:
                 continue  # a message or an agent changed it: decide again on what is there now
             if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
@@ -210,6 +225,32 @@ class IntakeService:
         payload = request.model_dump(exclude_none=True)
         payload.update(pk=keys.ticket_pk(ticket.tenant_id, ticket.ticket_id), sk=keys.TICKET_SK)
         return {"name": request.execution_name, "input": payload}
+
+
+def timeline_event(ticket: Ticket, at: datetime, text: str) -> Message:
+    """A system entry on the ticket's timeline (why it was routed, reassigned, escalated)."""
+    return Message(tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(at),
+                   direction=MessageDirection.EVENT, channel=ticket.channel, store_id=ticket.store_id,
+                   author="system", body=text, created_at=at)
+
+
+def routing_summary(decision: IntakeDecision, before: Ticket, after: Ticket) -> str:
+    parts = [f"Intent {decision.intent.value} ({decision.intent_confidence:.2f}"
+             + (f"; matched {', '.join(decision.intent_evidence[:5])}" if decision.intent_evidence else "") + ")"]
+    if decision.fired_rules:
+        parts.append(f"rules fired: {', '.join(decision.fired_rules)}")
+    if after.priority != before.priority:
+        parts.append(f"priority {before.priority.value} → {after.priority.value}")
+    if after.team_id != before.team_id:
+        parts.append(f"team {after.team_id}")
+    if after.assignee_id != before.assignee_id:
+        parts.append(f"assigned to {after.assignee_id}" + (f" ({decision.assignment_reason})"
+                                                            if decision.assignment_reason else ""))
+    if decision.sla_policy_id:
+        due = after.sla_due_at
+        parts.append(f"SLA {decision.sla_policy_id} ({decision.sla_policy_source})"
+                     + (f", due {due.isoformat()}" if due else ""))
+    return "Routed: " + "; ".join(parts)
 
 
 def event_ids(event: Mapping[str, Any]) -> tuple[str, str, str | None]:

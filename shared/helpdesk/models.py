@@ -87,6 +87,7 @@ class MessageDirection(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
     NOTE = "note"
+    EVENT = "event"  # a change recorded on the timeline by the system (routing, aging, SLA)
 
 
 class AgentRole(StrEnum):
@@ -356,6 +357,9 @@ class Ticket(Model):
     sla_warn_at: datetime | None = Field(default=None, description="Near-breach point of the current deadline")
     sla_timer_version: int = 0
     intake_error: str | None = Field(default=None, description="Why the intake workflow could not route it")
+    last_agent_action_at: datetime | None = Field(
+        default=None, description="Assignment, reply or note by the assignee: the aging rules' clock")
+    aging_level: int = Field(default=0, ge=0, description="How many aging steps were applied since the last action")
     message_count: int = 0
     version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
     created_at: datetime

@@ -180,6 +180,7 @@ class StoreSetupService:
         )
         if channel in MAIL_CHANNELS:
             self._repo.create_store(store)
+            self._scheduler.ensure_tenant_schedule(tenant_id)
             return self._summary(store, None)
 
         if channel in OUR_WEBHOOK_SECRET and not credentials.get("webhook_secret"):
@@ -201,8 +202,8 @@ class StoreSetupService:
             self._repo.create_store(store)
             if channel == Channel.AMAZON and credentials.get("seller_id"):
                 self._repo.put_channel_route(channel.value, credentials["seller_id"], tenant_id, store_id)
-            if self._channels.is_polled(channel):
-                self._scheduler.ensure_tenant_schedule(tenant_id)
+            # Every tenant's schedules (polling, aging rules) exist once it has a store.
+            self._scheduler.ensure_tenant_schedule(tenant_id)
         except BaseException:
             self._undo(store, credentials)
             raise

@@ -97,6 +97,11 @@ def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
     assert any(e["name"].endswith(f"{first.ticket_id}-v2") for e in executions)  # ... by the workflow
     mine = repo.list_queue(tenant, "agent", "greta", 10, None)
     assert [t.ticket_id for t in mine.tickets] == [first.ticket_id]
+    view = repo.get_ticket_view(tenant, first.ticket_id)
+    assert view is not None
+    (event,) = [m for m in view.messages if m.direction.value == "event"]
+    assert event.body.startswith("Routed: Intent cancellation") and "assigned to greta" in event.body
+    assert "SLA cancellation-2h" in event.body and first.last_agent_action_at is not None
 
 
 def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(stack: LocalStack,

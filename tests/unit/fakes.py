@@ -53,6 +53,7 @@ class InMemoryRepository:
         self.health: dict[tuple[str, str], StoreHealth] = {}
         self.routes: dict[tuple[str, str], tuple[str, str]] = {}
         self.ingest_errors: list[Any] = []
+        self.agents: list[Any] = []
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self._failures: dict[str, list[BaseException]] = defaultdict(list)
         self._hooks: dict[str, list[Callable[[], None]]] = defaultdict(list)
@@ -188,6 +189,29 @@ class InMemoryRepository:
         self.channel_messages[dedup] = (updated.ticket_id, message.message_id)
         if thread is not None:
             self.threads[thread] = updated.ticket_id
+
+    def update_ticket(self, previous: Ticket, updated: Ticket, events: Any = ()) -> None:
+        self._enter("update_ticket", previous, updated)
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        stored = self.tickets.get((previous.tenant_id, previous.ticket_id))
+        if stored is None or stored.version != previous.version:
+            raise Conflict("ticket changed since it was read")
+        updated.version = previous.version + 1
+        self.tickets[(updated.tenant_id, updated.ticket_id)] = updated.model_copy(deep=True)
+        self.messages[(updated.tenant_id, updated.ticket_id)].extend(e.model_copy(deep=True) for e in events)
+
+    def list_agents(self, tenant_id: str) -> list:
+        return [a.model_copy(deep=True) for a in self.agents if a.tenant_id == tenant_id]
+
+    def count_assigned(self, tenant_id: str, agent_id: str) -> int:
+        return sum(1 for (tenant, _), t in self.tickets.items()
+                   if tenant == tenant_id and t.assignee_id == agent_id and t.status.in_queue)
+
+    def mark_assigned(self, tenant_id: str, agent_id: str, at: Any) -> None:
+        for agent in self.agents:
+            if agent.tenant_id == tenant_id and agent.agent_id == agent_id:
+                agent.last_assigned_at = at
 
     def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None:
         self._enter("get_ticket_view", tenant_id, ticket_id)

@@ -110,7 +110,7 @@ def test_connect_proves_credentials_stores_the_secret_and_subscribes_webhooks(se
                                                     "webhook_secret": "generated-secret"}
     assert channels.registered == [("https://api.example.com/webhooks/t1/woocommerce/coffee", "generated-secret")]
     assert summary.status == "active" and summary.webhook_url.endswith("/webhooks/t1/woocommerce/coffee")
-    assert scheduler.tenants == []  # WooCommerce pushes; nothing to poll
+    assert scheduler.tenants == [TENANT]  # the tenant's schedules (polling, aging rules) exist
     # Credentials are nowhere in the stored store record.
     assert "ck_1" not in store.model_dump_json() and "cs_1" not in summary.model_dump_json()
 

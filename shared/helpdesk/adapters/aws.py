@@ -230,31 +230,39 @@ class SesMailTransport:
 
 
 class EventBridgePollScheduler:
-    """One EventBridge Scheduler schedule per tenant with poll-based stores, invoking the poller
-    with ``{"tenant_id": ...}`` (the poller fans out over the tenant's stores)."""
+    """A tenant's schedules in EventBridge Scheduler: the poller every ``rate_minutes`` and the aging
+    rules every 15 minutes, each invoked with ``{"tenant_id": ...}``."""
+
+    AGING_RATE_MINUTES = 15
 
     def __init__(self, client: Any, poller_arn: str, role_arn: str, rate_minutes: int = 2,
-                 group: str = "default") -> None:
+                 group: str = "default", aging_arn: str = "") -> None:
         self._scheduler = client
         self._poller_arn = poller_arn
+        self._aging_arn = aging_arn
         self._role_arn = role_arn
         self._rate = rate_minutes
         self._group = group
 
     @staticmethod
-    def schedule_name(tenant_id: str) -> str:
-        return f"helpdesk-poll-{tenant_id}"[:64]
+    def schedule_name(tenant_id: str, kind: str = "poll") -> str:
+        return f"helpdesk-{kind}-{tenant_id}"[:64]
 
     def ensure_tenant_schedule(self, tenant_id: str) -> None:
+        self._ensure(tenant_id, "poll", self._poller_arn, self._rate)
+        if self._aging_arn:
+            self._ensure(tenant_id, "aging", self._aging_arn, self.AGING_RATE_MINUTES)
+
+    def _ensure(self, tenant_id: str, kind: str, target_arn: str, minutes: int) -> None:
         try:
             self._scheduler.create_schedule(
-                Name=self.schedule_name(tenant_id),
+                Name=self.schedule_name(tenant_id, kind),
                 GroupName=self._group,
-                ScheduleExpression=f"rate({self._rate} minutes)",
+                ScheduleExpression=f"rate({minutes} minutes)",
                 FlexibleTimeWindow={"Mode": "OFF"},
-                Target={"Arn": self._poller_arn, "RoleArn": self._role_arn,
+                Target={"Arn": target_arn, "RoleArn": self._role_arn,
                         "Input": json.dumps({"tenant_id": tenant_id})},
-                Description=f"helpdesk: poll the stores of tenant {tenant_id}",
+                Description=f"helpdesk: {kind} for tenant {tenant_id}",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConflictException":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -191,23 +192,24 @@ class DynamoRepository:
 
         return [from_item(SlaPolicySpec, i) for i in self._by_prefix(tenant_id, "SLAPOLICY#")]
 
-    def update_ticket(self, previous: Ticket, updated: Ticket) -> None:
-        """Store the ticket's new state if nobody changed it since ``previous`` was read (Conflict)."""
+    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None:
+        """Store the ticket's new state if nobody changed it since ``previous`` was read (Conflict),
+        with the timeline events that explain the change, in one transaction."""
         if updated.version != previous.version:
             raise ValueError("pass the ticket as read; the repository bumps the version")
         updated.version = previous.version + 1
+        items: list[dict[str, Any]] = [{"Put": {
+            "TableName": self._table, "Item": self._ticket_item(updated), "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}}]
+        items.extend(self._put_new(self._message_item(event)) for event in events)
+        items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous))
         try:
-            self._db.put_item(TableName=self._table, Item=self._ticket_item(updated),
-                              ConditionExpression="version = :v",
-                              ExpressionAttributeValues={":v": {"N": str(previous.version)}})
+            self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
             updated.version = previous.version
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 raise Conflict("the ticket changed meanwhile; re-read and retry") from None
             raise
-        links = self._link_items(updated, previous)
-        for link in links:
-            self._put(link)
 
     def _by_prefix(self, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
         return self._query_all(

@@ -1,0 +1,36 @@
+"""Scheduled aging rules: stalled assigned tickets are reassigned or escalated, the reason on their
+timeline (``helpdesk.aging.AgingService``). The event is the tenant's schedule (``{"tenant_id": ...}``)
+or EventBridge's scheduled event (every tenant named in POLL_TENANT_IDS)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.aging import AgingService
+from helpdesk.config import client, settings
+from helpdesk.observability import MetricUnit, logger_for, metrics_for
+
+logger = logger_for("aging")
+metrics = metrics_for("aging")
+
+
+@lru_cache(maxsize=1)
+def aging() -> AgingService:
+    return AgingService(DynamoRepository(client("dynamodb"), settings().table_name))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    tenant = event.get("tenant_id") if isinstance(event, dict) else None
+    tenants = [tenant] if isinstance(tenant, str) and tenant else list(settings().poll_tenant_ids)
+    reports = {}
+    for tenant_id in tenants:
+        report = aging().run(tenant_id)
+        metrics.add_metric(name="TicketsReassigned", unit=MetricUnit.Count, value=len(report.reassigned))
+        metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=len(report.escalated))
+        logger.info("aging run", extra={"tenant_id": tenant_id, **report.as_dict()})
+        reports[tenant_id] = report.as_dict()
+    return reports
