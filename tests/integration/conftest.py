@@ -90,3 +90,8 @@ def agent_event(method: str, path: str, route: str, *, tenant_id: str, agent_id:
         headers["content-type"] = "application/json"
         body = json.dumps(json_body).encode()
     return build_event(method, path, query, headers, body, route, params or {}, claims)
+
+
+def buyer_messages(view: Any) -> list[Any]:
+    """A ticket's timeline without the system events the intake workflow writes asynchronously."""
+    return [m for m in view.messages if m.direction.value != "event"]

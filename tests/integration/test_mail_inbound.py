@@ -13,7 +13,7 @@ from helpdesk.models import Channel, Store
 from infrastructure.local import mailbox
 from infrastructure.local.stack import LocalStack
 from tests.conftest import ROOT
-from tests.integration.conftest import Seller, drain_ingest_queue
+from tests.integration.conftest import Seller, buyer_messages, drain_ingest_queue
 
 SAMPLES = ROOT / "infrastructure/local/samples/email"
 
@@ -49,10 +49,10 @@ def test_buyer_email_about_an_order_joins_the_orders_ticket(stack: LocalStack, r
 
     view = repo.get_ticket_view(seller.tenant_id, order_ticket.ticket_id)
     assert view is not None
-    assert [(m.channel, m.store_id) for m in view.messages] == [
+    assert [(m.channel, m.store_id) for m in buyer_messages(view)] == [
         (Channel.WOOCOMMERCE, seller.store_id), (Channel.EMAIL, "mail"), (Channel.EMAIL, "mail")]
-    assert view.messages[2].body == "Noch etwas: bitte an die Nachbarin geben."  # quoted history stripped
-    raw_keys = [m.raw_s3_key for m in view.messages[1:]]
+    assert buyer_messages(view)[2].body == "Noch etwas: bitte an die Nachbarin geben."  # quoted history stripped
+    raw_keys = [m.raw_s3_key for m in buyer_messages(view)[1:]]
     assert all(k and k.startswith(f"raw/{seller.tenant_id}/email/mail/") for k in raw_keys)
 
 
@@ -64,8 +64,8 @@ def test_attachments_are_kept_in_s3(stack: LocalStack, repo: DynamoRepository, s
     drain_ingest_queue(stack)
     (ticket,) = [t for t in repo.find_tickets_by_email(seller.tenant_id, _sender(raw))]
     view = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
-    assert view is not None and view.messages[0].attachments
-    attachment = view.messages[0].attachments[0]
+    assert view is not None and buyer_messages(view)[0].attachments
+    attachment = buyer_messages(view)[0].attachments[0]
     stored = stack.client("s3").get_object(Bucket=stack.resolver.refs["RawPayloadBucket"], Key=attachment.s3_key)
     assert stored["ContentLength"] == attachment.size > 0
 
@@ -112,7 +112,7 @@ def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalSt
     store = repo.get_store(seller.tenant_id, "mail")
     assert store is not None
     sent = MailReplySender(SesMailTransport(ses), mailbox.INBOUND_DOMAIN).send_reply(
-        store, view.ticket, view.messages[-1], "Ja, Größe 42 ist vorrätig.")
+        store, view.ticket, buyer_messages(view)[-1], "Ja, Größe 42 ist vorrätig.")
     assert sent.transport_id and sent.to == "bo@example.com"
 
     # The buyer answers our reply (new thread root in their client, but References name our mail).
@@ -121,4 +121,4 @@ def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalSt
     mailbox.deliver(stack, answer, [address])
     drain_ingest_queue(stack)
     again = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
-    assert again is not None and [m.body for m in again.messages] == ["Haben Sie Größe 42?", "Super, danke!"]
+    assert again is not None and [m.body for m in buyer_messages(again)] == ["Haben Sie Größe 42?", "Super, danke!"]

@@ -9,7 +9,7 @@ from typing import Any
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.sla import timer_request
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import Seller, drain_ingest_queue
+from tests.integration.conftest import Seller, buyer_messages, drain_ingest_queue
 
 
 def _invoke(stack: LocalStack, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -55,8 +55,8 @@ def test_signed_webhook_becomes_a_ticket_with_its_message_order_and_timer(
     (ticket,) = repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4101")
     view = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
     assert view is not None
-    assert [m.body for m in view.messages] == ["Please cancel this order, I ordered the wrong size."]
-    assert view.messages[0].raw_s3_key == raw[0]
+    assert [m.body for m in buyer_messages(view)] == ["Please cancel this order, I ordered the wrong size."]
+    assert buyer_messages(view)[0].raw_s3_key == raw[0]
     assert ticket.customer_email == "john.doe@example.com"
     assert ticket.first_response_due_at is not None
     assert ticket.first_response_due_at - ticket.last_message_at == timedelta(hours=24)
@@ -100,7 +100,7 @@ def test_same_message_in_two_deliveries_is_one_message(
     drain_ingest_queue(stack)
     (ticket,) = repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4103")
     view = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)
-    assert view is not None and len(view.messages) == 1 and view.ticket.message_count == 1
+    assert view is not None and len(buyer_messages(view)) == 1 and view.ticket.message_count == 1
     order = repo.get_order(seller.tenant_id, seller.store_id, "4103")
     assert order is not None and order.channel_status == "completed"
 
