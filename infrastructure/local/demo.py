@@ -50,7 +50,37 @@ def seed(repository: DynamoRepository, secrets_client: Any, first_response_minut
                   brand_signature="— The Demo Shop team", base_url="https://demo-shop.example",
                   secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
     repository.put_store(store)
+    seed_routing(repository, first_response_minutes)
     return store
+
+
+def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> None:
+    """The demo seller's routing: a team of three agents with their languages, cancellations first
+    (shortest SLA, urgent, round-robin to a speaker of the buyer's language), everything else on the
+    standard target."""
+    from helpdesk.models import Agent, Intent
+    from helpdesk.rules import RoutingRule
+    from helpdesk.sla_policy import SlaPolicySpec
+
+    repository.put_policy_spec(TENANT_ID, SlaPolicySpec(
+        policy_id="standard", name="Standard", first_response_minutes=first_response_minutes * 2,
+        next_response_minutes=first_response_minutes * 2))
+    repository.put_policy_spec(TENANT_ID, SlaPolicySpec(
+        policy_id="cancellations", name="Cancellations first", first_response_minutes=first_response_minutes,
+        next_response_minutes=first_response_minutes, intents=[Intent.CANCELLATION]))
+    repository.put_rule(RoutingRule.model_validate({
+        "tenant_id": TENANT_ID, "rule_id": "cancellations", "name": "Cancellations: urgent, to a speaker",
+        "position": 1, "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
+        "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "assign_round_robin", "value": "support"}]}))
+    repository.put_rule(RoutingRule.model_validate({
+        "tenant_id": TENANT_ID, "rule_id": "everything-else", "name": "Everything else: least loaded speaker",
+        "position": 2, "conditions": [{"field": "intent", "op": "ne", "value": "cancellation"}],
+        "actions": [{"type": "assign_least_loaded", "value": "support"}]}))
+    for agent_id, name, languages in ((AGENT_ID, "Ada", ["en", "it", "fr"]), ("agent-bernd", "Bernd", ["de", "en"]),
+                                      ("agent-lucia", "Lucía", ["es", "en"])):
+        repository.put_agent(Agent(tenant_id=TENANT_ID, agent_id=agent_id, name=name,
+                                   email=f"{agent_id}@demo-seller.example", languages=languages,
+                                   team_ids=["support"]))
 
 
 def order_payload(order_id: int, buyer: tuple[str, str, str], when: datetime) -> dict[str, Any]:
