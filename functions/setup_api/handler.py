@@ -17,7 +17,10 @@ from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
 from helpdesk.models import IngestError
 from helpdesk.observability import logger_for
+from helpdesk.routing_admin import DryRunAnswer, DryRunRequest, RoutingAdmin
+from helpdesk.rules import RoutingRule
 from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
+from helpdesk.sla_policy import SlaPolicySpec
 
 logger = logger_for("setup-api")
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -46,6 +49,40 @@ def setup_service() -> StoreSetupService:
 
 def admin() -> Identity:
     return identity_from_event(app.current_event.raw_event).require_admin()
+
+
+@lru_cache(maxsize=1)
+def routing() -> RoutingAdmin:
+    return RoutingAdmin(_dependencies()[0])
+
+
+@app.get("/rules")
+def list_rules() -> list[RoutingRule]:
+    """The tenant's routing rules, in evaluation order."""
+    return routing().rules(admin().tenant_id)
+
+
+@app.put("/rules")
+def replace_rules(rules: list[dict[str, Any]]) -> list[RoutingRule]:
+    """Replace the whole ordered rule list (every invalid rule is reported at once, 422)."""
+    return routing().replace_rules(admin().tenant_id, rules)
+
+
+@app.post("/rules/dry-run")
+def dry_run(request: DryRunRequest) -> DryRunAnswer:
+    """Which rules would fire for this message, the intent, the SLA policy and due time (nothing is changed)."""
+    return routing().dry_run(admin().tenant_id, request)
+
+
+@app.get("/sla-policies")
+def list_policies() -> list[SlaPolicySpec]:
+    return routing().policies(admin().tenant_id)
+
+
+@app.put("/sla-policies")
+def replace_policies(policies: list[dict[str, Any]]) -> list[SlaPolicySpec]:
+    """Replace the SLA policies (targets, business-hours calendar, intents/channels/stores/priorities)."""
+    return routing().replace_policies(admin().tenant_id, policies)
 
 
 @app.get("/stores")

@@ -136,3 +136,40 @@ def test_an_unreadable_delivery_shows_in_the_stores_ingest_errors(stack: LocalSt
     status, _ = _call(stack, "GET", f"/stores/{seller.store_id}/ingest-errors", "/stores/{store_id}/ingest-errors",
                       "another-tenant", params={"store_id": seller.store_id})
     assert status == 404
+
+
+def test_rules_and_policies_are_managed_and_dry_run_explains_a_message(stack: LocalStack, seller: Seller) -> None:
+    tenant = seller.tenant_id
+    status, body = _call(stack, "PUT", "/rules", "/rules", tenant, body=[
+        {"rule_id": "ok", "name": "fine", "actions": [{"type": "add_tags", "value": ["x"]}]},
+        {"rule_id": "bad", "name": "bad", "conditions": [{"field": "channel", "op": "gt", "value": 3}],
+         "actions": [{"type": "add_tags", "value": ["y"]}]}])
+    assert status == 422 and body["error"]["code"] == "invalid_rules"
+    assert body["error"]["details"]["errors"][0]["rule_id"] == "bad"
+    rules = [{"rule_id": "cancel", "name": "Cancellations urgent", "position": 1,
+              "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
+              "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "add_tags", "value": ["storno"]}]},
+             {"rule_id": "fr", "name": "French team", "position": 2,
+              "conditions": [{"field": "language", "op": "eq", "value": "fr"}],
+              "actions": [{"type": "assign_team", "value": "fr-team"}]}]
+    status, saved = _call(stack, "PUT", "/rules", "/rules", tenant, body=rules)
+    assert status == 200 and [r["rule_id"] for r in saved] == ["cancel", "fr"]
+    status, _ = _call(stack, "PUT", "/rules", "/rules", tenant, body=rules[:1])  # "fr" dropped
+    assert [r["rule_id"] for r in _call(stack, "GET", "/rules", "/rules", tenant)[1]] == ["cancel"]
+    status, policies = _call(stack, "PUT", "/sla-policies", "/sla-policies", tenant, body=[
+        {"policy_id": "cancel-1h", "name": "Cancellations", "first_response_minutes": 60,
+         "next_response_minutes": 60, "intents": ["cancellation"]},
+        {"policy_id": "standard", "name": "Standard", "first_response_minutes": 1440, "next_response_minutes": 1440}])
+    assert status == 200 and len(policies) == 2
+
+    status, answer = _call(stack, "POST", "/rules/dry-run", "/rules/dry-run", tenant, body={
+        "channel": "mirakl", "body": "Bitte stornieren Sie meine Bestellung MP1-A", "language": "de"})
+    assert status == 200, answer
+    decision = answer["decision"]
+    assert decision["intent"] == "cancellation" and decision["priority"] == "urgent"
+    assert "storno" in decision["tags"] and decision["sla_policy_id"] == "cancel-1h"
+    assert [r["rule_id"] for r in answer["rules"]["fired"]] == ["cancel"]
+    assert answer["rules"]["fired"][0]["matched"]  # which condition held, with the value it saw
+    status, _ = _call(stack, "POST", "/rules/dry-run", "/rules/dry-run", tenant, role="agent",
+                      body={"channel": "mirakl", "body": "x"})
+    assert status == 403

@@ -183,6 +183,26 @@ class DynamoRepository:
 
         return [from_item(RoutingRule, i) for i in self._by_prefix(tenant_id, "RULE#")]
 
+    def replace_rules(self, tenant_id: str, rules: Sequence[RoutingRule]) -> None:
+        """The tenant's rules become exactly ``rules`` (new and changed written, dropped deleted)."""
+        self._replace(tenant_id, "RULE#", {keys.rule_sk(r.rule_id): to_item(
+            r, PK=keys.tenant_pk(tenant_id), SK=keys.rule_sk(r.rule_id), entity="rule") for r in rules})
+
+    def replace_policy_specs(self, tenant_id: str, policies: Sequence[SlaPolicySpec]) -> None:
+        self._replace(tenant_id, "SLAPOLICY#", {keys.policy_spec_sk(p.policy_id): to_item(
+            p, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(p.policy_id), entity="sla_policy_spec")
+            for p in policies})
+
+    def _replace(self, tenant_id: str, prefix: str, items: dict[str, dict[str, Any]]) -> None:
+        stale = [i["SK"]["S"] for i in self._by_prefix(tenant_id, prefix) if i["SK"]["S"] not in items]
+        requests = [{"PutRequest": {"Item": item}} for item in items.values()]
+        requests += [{"DeleteRequest": {"Key": {"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(sk)}}} for sk in stale]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start:start + 25]}
+            while pending:
+                answer = self._db.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+
     def put_policy_spec(self, tenant_id: str, policy: SlaPolicySpec) -> None:
         self._put(to_item(policy, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(policy.policy_id),
                           entity="sla_policy_spec"))
