@@ -118,18 +118,10 @@ class DynamoRepository:
         return self.get_store(route["tenant_id"]["S"], route["store_id"]["S"]) if route else None
 
     def list_health(self, tenant_id: str) -> list[StoreHealth]:
-        items = self._query_all(
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s("HEALTH#")},
-        )
-        return [from_item(StoreHealth, i) for i in items]
+        return [from_item(StoreHealth, i) for i in self._by_prefix(tenant_id, "HEALTH#")]
 
     def list_stores(self, tenant_id: str) -> list[Store]:
-        items = self._query_all(
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s("STORE#")},
-        )
-        return [from_item(Store, i) for i in items]
+        return [from_item(Store, i) for i in self._by_prefix(tenant_id, "STORE#")]
 
     def put_sla_policy(self, policy: SlaPolicy) -> None:
         self._put(to_item(policy, PK=keys.tenant_pk(policy.tenant_id), SK=keys.sla_policy_sk(policy.policy_id),
@@ -296,26 +288,32 @@ class DynamoRepository:
         return self._tickets_by_lookup(tenant_id, keys.email_lookup_pk(tenant_id, email))
 
     def _tickets_by_lookup(self, tenant_id: str, lookup_pk: str) -> list[Ticket]:
+        entries = self._lookup(lookup_pk, keys.TICKET_LOOKUP_PREFIX, _MAX_LOOKUP)
+        ids = list(dict.fromkeys(i["ticket_id"]["S"] for i in entries))
+        found = self._batch_get([{"PK": _s(keys.ticket_pk(tenant_id, t)), "SK": _s(keys.TICKET_SK)} for t in ids])
+        return [from_item(Ticket, i) for i in found]
+
+    def _lookup(self, lookup_pk: str, kind: str, limit: int) -> list[dict[str, Any]]:
+        """Entries of one Lookup-index partition of one kind (tickets or orders), newest first."""
         response = self._db.query(
             TableName=self._table,
             IndexName=keys.LOOKUP,
             KeyConditionExpression="lookup_pk = :pk AND begins_with(lookup_sk, :kind)",
-            ExpressionAttributeValues={":pk": _s(lookup_pk), ":kind": _s(keys.TICKET_LOOKUP_PREFIX)},
+            ExpressionAttributeValues={":pk": _s(lookup_pk), ":kind": _s(kind)},
             ScanIndexForward=False,
-            Limit=_MAX_LOOKUP,
+            Limit=limit,
         )
-        ids = list(dict.fromkeys(i["ticket_id"]["S"] for i in response.get("Items", [])))
-        if not ids:
-            return []
-        request = {self._table: {"Keys": [
-            {"PK": _s(keys.ticket_pk(tenant_id, t)), "SK": _s(keys.TICKET_SK)} for t in ids
-        ]}}
+        return response.get("Items", [])
+
+    def _batch_get(self, item_keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items under ``item_keys`` (at most 100), unprocessed keys retried."""
         found: list[dict[str, Any]] = []
+        request = {self._table: {"Keys": item_keys}} if item_keys else {}
         while request:
             batch = self._db.batch_get_item(RequestItems=request)
             found.extend(batch["Responses"].get(self._table, []))
             request = batch.get("UnprocessedKeys") or {}
-        return [from_item(Ticket, i) for i in found]
+        return found
 
     def create_ticket(self, ticket: Ticket, message: Message) -> None:
         items: list[dict[str, Any]] = [
@@ -433,23 +431,8 @@ class DynamoRepository:
 
     def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]:
         """The buyer's orders in every store of the tenant, newest first."""
-        response = self._db.query(
-            TableName=self._table,
-            IndexName=keys.LOOKUP,
-            KeyConditionExpression="lookup_pk = :pk AND begins_with(lookup_sk, :kind)",
-            ExpressionAttributeValues={":pk": _s(keys.email_lookup_pk(tenant_id, email)),
-                                       ":kind": _s(keys.ORDER_LOOKUP_PREFIX)},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        request = {self._table: {"Keys": [{"PK": i["PK"], "SK": i["SK"]} for i in response.get("Items", [])]}}
-        if not request[self._table]["Keys"]:
-            return []
-        found: list[dict[str, Any]] = []
-        while request:
-            batch = self._db.batch_get_item(RequestItems=request)
-            found.extend(batch["Responses"].get(self._table, []))
-            request = batch.get("UnprocessedKeys") or {}
+        entries = self._lookup(keys.email_lookup_pk(tenant_id, email), keys.ORDER_LOOKUP_PREFIX, limit)
+        found = self._batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in entries])
         orders = [from_item(Order, i) for i in found]
         return sorted(orders, key=lambda o: keys.order_lookup_sk(o), reverse=True)
 
