@@ -28,7 +28,15 @@ from pydantic import Field
 
 from helpdesk import intent as intent_classifier
 from helpdesk.models import InboundMessage, Intent, Model, Priority, Ticket
-from helpdesk.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule, RuleContext, evaluate
+from helpdesk.rules import (
+    AgentAvailability,
+    CustomerHistory,
+    OrderFacts,
+    RoutingRule,
+    RuleContext,
+    RuleOutcome,
+    evaluate,
+)
 from helpdesk.sla_policy import DueTimes, SlaPolicySpec, compute_due, select_policy
 
 CANCELLATION_TAG = "cancellation"
@@ -50,6 +58,7 @@ class IntakeDecision(Model):
     sla_policy_source: str = Field(description="rule, selected, or none (the default target applies)")
     due: DueTimes | None = None
     due_kind: str = "first"
+    rule_outcome: RuleOutcome = Field(exclude=True, description="The rules' full explained outcome (dry run)")
 
     def apply_to(self, ticket: Ticket) -> Ticket:
         """The ticket with this decision applied (the version is the caller's to bump)."""
@@ -103,5 +112,5 @@ def decide(
         tags=tags, priority=outcome.priority, team_id=outcome.team_id, assignee_id=outcome.assignee_id,
         assignment_reason=outcome.assignment_reason, macro_ids=list(outcome.macro_ids), spam=outcome.spam,
         fired_rules=outcome.fired_rule_ids, sla_policy_id=policy.policy_id if policy else None,
-        sla_policy_source=source, due=due, due_kind=kind,
+        sla_policy_source=source, due=due, due_kind=kind, rule_outcome=outcome,
     )

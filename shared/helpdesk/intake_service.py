@@ -222,9 +222,7 @@ class IntakeService:
         request = sla.timer_request(ticket)
         if request is None:
             return None
-        payload = request.model_dump(exclude_none=True)
-        payload.update(pk=keys.ticket_pk(ticket.tenant_id, ticket.ticket_id), sk=keys.TICKET_SK)
-        return {"name": request.execution_name, "input": payload}
+        return {"name": request.execution_name, "input": keys.sla_timer_input(request)}
 
 
 def timeline_event(ticket: Ticket, at: datetime, text: str) -> Message:

@@ -19,9 +19,7 @@ from helpdesk.rules import (
     AgentAvailability,
     OrderFacts,
     RoutingRule,
-    RuleContext,
     RuleOutcome,
-    evaluate,
     validate_rules,
 )
 from helpdesk.sla_policy import SlaPolicySpec
@@ -124,6 +122,4 @@ class RoutingAdmin:
                                currency=request.order_currency)
         decision = decide(ticket, inbound, rules=rules, policies=self.policies(tenant_id), agents=list(agents),
                           order=order, now=now, time_zone=time_zone)
-        context = RuleContext.for_inbound(ticket, inbound, intent=decision.intent, order=order, now=now,
-                                          time_zone=time_zone, agents=list(agents))
-        return DryRunAnswer(decision=decision, rules=evaluate(rules, context))
+        return DryRunAnswer(decision=decision, rules=decision.rule_outcome)

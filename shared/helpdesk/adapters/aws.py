@@ -113,11 +113,9 @@ class StepFunctionsSlaTimers:
         self._arn = state_machine_arn
 
     def start(self, request: TimerRequest) -> None:
-        payload = request.model_dump(exclude_none=True)
-        payload.update(pk=keys.ticket_pk(request.tenant_id, request.ticket_id), sk=keys.TICKET_SK)
         try:
             self._sfn.start_execution(stateMachineArn=self._arn, name=request.execution_name,
-                                      input=json.dumps(payload))
+                                      input=json.dumps(keys.sla_timer_input(request)))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise

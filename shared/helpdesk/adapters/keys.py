@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from helpdesk.models import Order
+    from helpdesk.sla import TimerRequest
 
 TICKET_SK = "TICKET"
 MESSAGE_PREFIX = "MSG#"
@@ -122,3 +123,10 @@ def channel_route_pk(channel: str, account_id: str) -> str:
     to the tenant's store, for pushes that do not name the tenant (SP-API notifications on one SQS
     queue). It holds ids only."""
     return f"ROUTE#{channel}#{account_id}"
+
+
+def sla_timer_input(request: TimerRequest) -> dict[str, str]:
+    """The SLA timer state machine's input: the request plus the ticket item's key it updates."""
+    payload = request.model_dump(exclude_none=True)
+    payload.update(pk=ticket_pk(request.tenant_id, request.ticket_id), sk=TICKET_SK)
+    return payload
