@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from helpdesk.channels import is_polled, poll_connector
+from helpdesk.channels import is_polled, open_client, poll_connector
 from helpdesk.errors import HelpdeskError
 from helpdesk.ingest import raw_key
-from helpdesk.models import Channel, IngestEnvelope, Store, StoreHealth
+from helpdesk.models import IngestEnvelope, Store, StoreHealth
 from helpdesk.ports import EnvelopePublisher, RawPayloadStore
 from helpdesk.ticketing import utc_now
 
@@ -52,9 +52,6 @@ class CredentialProvider(Protocol):
         """Merge ``changes`` into the store's secret (a channel rotated a refresh token)."""
         ...
 
-
-# Channels whose refresh token is replaced on every refresh: the new one must be stored at once.
-ROTATING_REFRESH_TOKENS = frozenset({Channel.ETSY})
 
 
 @dataclass(frozen=True)
@@ -141,11 +138,8 @@ class PollService:
         connector = poll_connector(store.channel.value)
         cursor = self._repo.get_cursor(store.tenant_id, store.store_id, STREAM)
         credentials = self._credentials.credentials(store)
-        if store.channel in ROTATING_REFRESH_TOKENS:
-            http = connector.client(store, credentials, on_refresh_token=lambda token: (
-                self._credentials.update_credentials(store, {"refresh_token": token})))
-        else:
-            http = connector.client(store, credentials)
+        http = open_client(connector, store, credentials, on_refresh_token=lambda token: (
+            self._credentials.update_credentials(store, {"refresh_token": token})))
         try:
             result = connector.poll(store, http, cursor, now)
         finally:

@@ -186,6 +186,8 @@ def test_a_rotated_refresh_token_is_stored_for_the_next_poll(monkeypatch: pytest
             self.updates.append((store.store_id, dict(changes)))
 
     class EtsyLike(FakeConnector):
+        rotates_refresh_token = True
+
         def client(self, store: Store, credentials: Mapping[str, str], *, on_refresh_token: Any = None) -> FakeHttp:
             on_refresh_token("rt-2")  # what Etsy's token answer would trigger
             return FakeHttp()

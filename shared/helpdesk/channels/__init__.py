@@ -6,10 +6,12 @@ Modules are imported lazily so a function pays only for the channel it serves.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from helpdesk.channels.base import ApiConnector, PollConnector, WebhookConnector
 from helpdesk.errors import NotFound
-from helpdesk.models import Channel
+from helpdesk.models import Channel, Store
 
 _WEBHOOK_MODULES: dict[Channel, str] = {
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",
@@ -72,3 +74,12 @@ def webhook_connector(channel: str) -> WebhookConnector:
     except (ValueError, KeyError):
         raise NotFound("no webhook connector for this channel", channel=channel) from None
     return importlib.import_module(module_name).CONNECTOR
+
+
+def open_client(connector: Any, store: Store, credentials: Mapping[str, str],
+                on_refresh_token: Callable[[str], None] | None = None) -> Any:
+    """The connector's HTTP client. A connector whose channel replaces the refresh token on every use
+    (``rotates_refresh_token``, e.g. Etsy) hands the new token to ``on_refresh_token`` to be stored."""
+    if on_refresh_token is not None and getattr(connector, "rotates_refresh_token", False):
+        return connector.client(store, credentials, on_refresh_token=on_refresh_token)
+    return connector.client(store, credentials)

@@ -208,6 +208,7 @@ class _Poll:
 
 class EtsyConnector:
     channel = Channel.ETSY.value
+    rotates_refresh_token = True  # each refresh answer carries a new refresh token (see the docstring)
 
     def client(self, store: Store, credentials: Mapping[str, str], *,
                on_refresh_token: Callable[[str], None] | None = None) -> EtsyHttpClient:

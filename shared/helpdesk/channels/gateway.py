@@ -42,10 +42,9 @@ class ConnectorGateway:
         if self._factory is not None:
             return self._factory(connector, store, credentials)
         try:
-            if store.channel == Channel.ETSY and isinstance(credentials, dict):
-                # Etsy rotates the refresh token on use: keep the new one in what setup stores.
-                return connector.client(store, credentials,
-                                        on_refresh_token=lambda token: credentials.__setitem__("refresh_token", token))
-            return connector.client(store, credentials)
+            # A rotated refresh token goes into the credentials setup is about to store.
+            keep = (lambda token: credentials.__setitem__("refresh_token", token)) \
+                if isinstance(credentials, dict) else None
+            return channels.open_client(connector, store, credentials, on_refresh_token=keep)
         except KeyError as exc:  # a connector that reads credentials[...] directly
             raise ChannelError(f"credentials lack {exc.args[0]!r}", channel=store.channel.value, status=400) from None
