@@ -178,8 +178,7 @@ class LocalStack:
 
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
                    response_headers: Any) -> Any:
-            name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
-            function = next((f for f in stack.functions.values() if name in (f.name, f.logical_id)), None)
+            function = stack.function_named(function_name)
             if function is None:
                 raise KeyError(f"no local function {function_name}")
             payload = json.loads(body) if body else {}
@@ -353,6 +352,11 @@ class LocalStack:
                 log.exception("polling %s failed", function.logical_id)
                 self._stop.wait(1)
 
+    def function_named(self, name_or_arn: str) -> LocalFunction | None:
+        """The local function a Lambda name, ARN or logical id names."""
+        name = name_or_arn.split(":")[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        return next((f for f in self.functions.values() if name in (f.name, f.logical_id)), None)
+
     def run_scheduler_schedules(self, every_seconds: float | None = None) -> threading.Thread:
         """EventBridge Scheduler stand-in: the schedules the product created (the seller setup's
         tenant poll schedules) invoke their target function with their input. ``every_seconds``
@@ -372,8 +376,7 @@ class LocalStack:
             if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
             target = schedule["Target"]
-            name = target["Arn"].split(":")[-1]
-            function = next((f for f in self.functions.values() if name in (f.name, f.logical_id)), None)
+            function = self.function_named(target["Arn"])
             if function is None:
                 continue
             try:
