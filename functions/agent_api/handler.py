@@ -1,7 +1,12 @@
 """The agents' HTTP API (API Gateway HTTP API with a JWT authorizer in front).
 
-Every route takes the tenant and agent from the verified token's claims, never from the request.
-Routes stay thin: read the request, call ``helpdesk.ticketing.TicketService``, return the model.
+Every route takes the tenant and agent from the verified token's claims, never from the request;
+a ticket of another tenant is simply not found (404), so existence does not leak. Routes stay thin:
+read the request, call a domain service from ``helpdesk``, return its model. The OpenAPI document is
+generated from these routes (``enable_validation``), served at ``/swagger`` and committed as
+``docs/openapi.json`` (``make openapi``; a test fails when the two drift).
+
+Sections: queues and views · ticket reads · ticket actions · collaboration · replies · macros.
 """
 
 from __future__ import annotations
@@ -24,18 +29,28 @@ from helpdesk.ticketing import TicketService
 logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
+app.enable_swagger(path="/swagger", title="Helpdesk agent API", version="1.0.0",
+                   description="Queues, tickets, replies and collaboration for a seller's agents. "
+                               "Every route needs an agent's bearer token (JWT).")
+
+
+@lru_cache(maxsize=1)
+def repository() -> DynamoRepository:
+    return DynamoRepository(client("dynamodb"), settings().table_name)
 
 
 @lru_cache(maxsize=1)
 def tickets() -> TicketService:
-    cfg = settings()
-    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
-    return TicketService(repository, StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn))
+    return TicketService(repository(), StepFunctionsSlaTimers(client("stepfunctions"),
+                                                              settings().sla_state_machine_arn))
 
 
 def identity() -> Identity:
     """Who is calling, from the claims API Gateway's JWT authorizer verified."""
     return identity_from_event(app.current_event.raw_event)
+
+
+# --- queues and views ---------------------------------------------------------------------------
 
 
 @app.get("/tickets")
@@ -52,10 +67,25 @@ def list_queue(
     return tickets().queue(me.tenant_id, team_id=team_id, assignee_id=assignee_id, limit=limit, cursor=cursor)
 
 
+# --- ticket reads -------------------------------------------------------------------------------
+
+
 @app.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> TicketView:
     """One ticket with its whole timeline."""
     return tickets().ticket_view(identity().tenant_id, ticket_id)
+
+
+# --- ticket actions -----------------------------------------------------------------------------
+
+
+# --- collaboration ------------------------------------------------------------------------------
+
+
+# --- replies ------------------------------------------------------------------------------------
+
+
+# --- macros -------------------------------------------------------------------------------------
 
 
 @logger.inject_lambda_context(clear_state=True)

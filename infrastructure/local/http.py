@@ -26,7 +26,8 @@ class Route:
         self.path = path
         self.invoke = invoke
         self.jwt = jwt
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))  # greedy {proxy+}
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
         self.regex = re.compile(f"^{pattern}$")
 
 

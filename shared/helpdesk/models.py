@@ -56,6 +56,7 @@ class TicketStatus(StrEnum):
     OPEN = "open"
     PENDING = "pending"
     WAITING_ON_CUSTOMER = "waiting_on_customer"
+    SNOOZED = "snoozed"  # out of the queues until ``snoozed_until`` (or the buyer writes)
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -88,6 +89,15 @@ class MessageDirection(StrEnum):
     OUTBOUND = "outbound"
     NOTE = "note"
     EVENT = "event"  # a change recorded on the timeline by the system (routing, aging, SLA)
+
+
+class DeliveryStatus(StrEnum):
+    """Where an agent's reply is: stored and waiting for the dispatcher, accepted by the channel, or
+    refused / unreachable after retries (the agent may retry it)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class AgentRole(StrEnum):
@@ -329,6 +339,15 @@ class Message(Model):
     attachments: list[Attachment] = Field(default_factory=list)
     raw_s3_key: str | None = None
     created_at: datetime
+    # Agent-written entries (replies, notes): who wrote them and what they mention.
+    author_id: str | None = Field(default=None, description="The agent who wrote a reply or note")
+    mentions: list[str] = Field(default_factory=list, description="Agent ids @mentioned in a note")
+    macro_id: str | None = None
+    # Replies only: the outbound half's progress (see helpdesk.replies).
+    delivery_status: DeliveryStatus | None = None
+    delivery_error: str | None = None
+    delivery_attempts: int = Field(default=0, ge=0)
+    sent_at: datetime | None = Field(default=None, description="When the channel accepted the reply")
 
 
 class Ticket(Model):
@@ -361,6 +380,8 @@ class Ticket(Model):
         default=None, description="Assignment, reply or note by the assignee: the aging rules' clock")
     aging_level: int = Field(default=0, ge=0, description="How many aging steps were applied since the last action")
     message_count: int = 0
+    snoozed_until: datetime | None = None
+    merged_into: str | None = Field(default=None, description="The ticket this one was merged into")
     version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
     created_at: datetime
     updated_at: datetime

@@ -199,8 +199,10 @@ class TicketService:
         if inbound.cancellation_requested and "cancellation_request" not in updated.tags:
             updated.tags.append("cancellation_request")
         rearm = False
-        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_CUSTOMER):
-            updated.status = TicketStatus.OPEN
+        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_CUSTOMER,
+                             TicketStatus.SNOOZED):
+            updated.status = TicketStatus.OPEN  # the buyer wrote: back in the queues
+            updated.snoozed_until = None
         if ticket.first_responded_at is not None and (
             ticket.next_response_due_at is None or not ticket.status.in_queue
         ):
