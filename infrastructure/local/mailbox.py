@@ -57,3 +57,14 @@ def compose(sender: tuple[str, str], to: str, subject: str, body: str, *, in_rep
         message["References"] = " ".join(f"<{r}>" for r in references)
     message.set_content(body)
     return msgid.strip("<>"), message.as_bytes()
+
+
+def sent_mail(stack: LocalStack) -> list[dict[str, Any]]:
+    """What the helpdesk sent through SES (moto keeps it in-process: the local outbox), oldest first."""
+    from moto.ses.models import ses_backends
+
+    from infrastructure.local.stack import ACCOUNT_ID, REGION
+
+    backend = ses_backends[ACCOUNT_ID][REGION]
+    return [{"id": m.id, "source": m.source, "destinations": list(m.destinations), "raw": m.raw_data}
+            for m in backend.sent_messages]

@@ -250,6 +250,14 @@ class LocalStack:
             self.resolver.attributes[(logical_id, "Arn")] = arn
         elif kind == "AWS::Serverless::Function":
             self._register_function(logical_id, name, props)
+        elif kind == "AWS::SES::EmailIdentity":
+            identity = self.resolver.resolve(props)["EmailIdentity"]
+            ses = self.client("ses")
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)  # moto verifies at once; AWS waits for DNS
+            self.resolver.refs[logical_id] = identity
         else:
             # Layer (on sys.path already), HTTP API (served by the local HTTP adapter), Cognito
             # (replaced by locally signed tokens), log groups: nothing to create in moto.

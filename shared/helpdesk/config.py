@@ -26,6 +26,7 @@ class Settings(BaseModel):
     poll_rate_minutes: int = 2
     public_api_url: str = ""
     inbound_mail_domain: str = ""
+    outbound_queue_url: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +46,7 @@ def settings() -> Settings:
         poll_rate_minutes=int(env.get("POLL_RATE_MINUTES", "2")),
         public_api_url=env.get("PUBLIC_API_URL", ""),
         inbound_mail_domain=env.get("INBOUND_MAIL_DOMAIN", ""),
+        outbound_queue_url=env.get("OUTBOUND_QUEUE_URL", ""),
     )
 
 

@@ -25,6 +25,12 @@ class Identity:
             raise Forbidden("this needs an admin")
         return self
 
+    def require_writer(self) -> Identity:
+        """Agents and admins change tickets; a read-only token only reads."""
+        if self.role == AgentRole.READ_ONLY:
+            raise Forbidden("a read-only token cannot change anything")
+        return self
+
 
 def identity_from_event(raw_event: dict[str, Any]) -> Identity:
     context = raw_event.get("requestContext") or {}

@@ -348,6 +348,7 @@ class Message(Model):
     delivery_error: str | None = None
     delivery_attempts: int = Field(default=0, ge=0)
     sent_at: datetime | None = Field(default=None, description="When the channel accepted the reply")
+    status_after: TicketStatus | None = Field(default=None, description="The ticket's status once the reply is sent")
 
 
 class Ticket(Model):

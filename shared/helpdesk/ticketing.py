@@ -226,7 +226,10 @@ class TicketService:
         return Message(
             tenant_id=ticket.tenant_id,
             ticket_id=ticket.ticket_id,
-            message_id=new_id(inbound.received_at),
+            # Ids sort in the order entries were stored (a late-polled message gets a newer id than
+            # a reply written before it arrived, whatever its received time): what the reply's
+            # stale-timeline check compares. The timeline itself sorts by ``created_at``.
+            message_id=new_id(now),
             direction=MessageDirection.INBOUND,
             channel=inbound.channel,
             store_id=inbound.store_id,

@@ -223,6 +223,30 @@ class DynamoRepository:
                 raise Conflict("the ticket changed meanwhile; re-read and retry") from None
             raise
 
+    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message, events: Sequence[Message] = ()) -> None:
+        """A reply's delivery state (queued → sent / failed) with the ticket's new state and the
+        events explaining it, in one transaction; the reply item must exist (it was stored when the
+        agent wrote it) and a reply already sent is never set back (Conflict)."""
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        updated.version = previous.version + 1
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": self._ticket_item(updated),
+                     "ConditionExpression": "version = :v",
+                     "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}},
+            {"Put": {"TableName": self._table, "Item": self._message_item(reply),
+                     "ConditionExpression": "attribute_exists(PK) AND delivery_status <> :sent",
+                     "ExpressionAttributeValues": {":sent": _s("sent")}}},
+        ]
+        items.extend(self._put_new(self._message_item(event)) for event in events)
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            updated.version = previous.version
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise Conflict("the ticket or the reply changed meanwhile; re-read and retry") from None
+            raise
+
     def _by_prefix(self, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
         return self._query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",

@@ -137,7 +137,8 @@ class ChannelHttpClient:
                 response = self._http.request(method, path, **kwargs)
             except httpx.ConnectError as exc:  # never reached the channel: always safe to retry
                 if last:
-                    raise ChannelError(f"{self.channel} unreachable: {exc}", channel=self.channel) from None
+                    raise ChannelError(f"{self.channel} unreachable: {exc}", channel=self.channel,
+                                       reached=False) from None
                 self._sleep(policy.backoff(attempt, self._rng))
                 continue
             except httpx.TransportError as exc:  # may have reached it

@@ -1,0 +1,162 @@
+"""Macros: a seller's canned answers, one body per language, with order placeholders. Plain Python.
+
+A body is a Jinja template rendered in a **sandbox** (a seller's admin writes it, an agent's reply
+sends it: it may read the placeholders below and nothing else of the process) as plain text, no
+HTML escaping. Placeholders (``{{ order.tracking_number }}``):
+
+* ``customer.name``, ``customer.first_name``, ``customer.email``
+* ``order.ref``, ``order.status``, ``order.carrier``, ``order.tracking_number``, ``order.tracking_url``,
+  ``order.total``, ``order.currency``, ``order.ordered_at``, ``order.shipped_at``,
+  ``order.delivered_at`` (dates as YYYY-MM-DD), ``order.items`` (a list of ``name``/``quantity``/``sku``)
+* ``ticket.id``, ``ticket.subject``; ``agent.name``, ``agent.first_name``; ``store.name``
+
+A placeholder the ticket has no value for (no order yet, no tracking number) renders as nothing and
+is **reported**: a reply from such a macro is refused (``macro_incomplete``) unless the agent sends
+the text edited, so a buyer never reads "your tracking number is ." Templates are compiled when the
+macro is saved: a syntax error is a 422 then, never a failed reply later.
+
+Language: the ticket's language if the macro has a body in it, else the store's default language,
+else English, else the first body; the result says which was used (the inbox can offer to translate).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, field_validator
+
+from helpdesk.models import Agent, Macro, Model, Order, Store, Ticket
+
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+TAG_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
+MAX_BODY = 20_000
+FALLBACK_LANGUAGE = "en"
+_ENV = SandboxedEnvironment(autoescape=False)  # parses (validates) templates when a macro is saved
+
+
+class MacroSpec(Model):
+    """What an admin sends to create or replace a macro."""
+
+    name: str = Field(min_length=1, max_length=200)
+    bodies: dict[str, str] = Field(min_length=1, description="Template per language code (en, de, fr-CA ...)")
+    tags: list[str] = Field(default_factory=list, max_length=20, description="Added to the ticket when used")
+
+    @field_validator("bodies")
+    @classmethod
+    def _valid_templates(cls, bodies: dict[str, str]) -> dict[str, str]:
+        for language, body in bodies.items():
+            if not re.match(LANGUAGE_PATTERN, language):
+                raise ValueError(f"{language!r} is not a language code (en, de, pt-BR ...)")
+            if not body.strip() or len(body) > MAX_BODY:
+                raise ValueError(f"the {language} body must have 1 to {MAX_BODY} characters")
+            try:
+                _ENV.parse(body)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"the {language} body is not a valid template (line {exc.lineno}: "
+                                 f"{exc.message})") from None
+        return bodies
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: list[str]) -> list[str]:
+        normalised = [t.strip().lower() for t in tags]
+        for tag in normalised:
+            if not re.match(TAG_PATTERN, tag):
+                raise ValueError(f"{tag!r} is not a valid tag")
+        return list(dict.fromkeys(normalised))
+
+    def to_macro(self, tenant_id: str, macro_id: str) -> Macro:
+        return Macro(tenant_id=tenant_id, macro_id=macro_id, name=self.name, bodies=dict(self.bodies),
+                     tags=list(self.tags))
+
+
+class MacroCreate(MacroSpec):
+    macro_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+                                 description="Left out: one is generated")
+
+
+class RenderedMacro(Model):
+    macro_id: str
+    language: str = Field(description="The body used")
+    body: str
+    missing: list[str] = Field(default_factory=list, description="Placeholders the ticket had no value for")
+
+
+def choose_language(macro: Macro, wanted: list[str | None]) -> str:
+    for language in [*wanted, FALLBACK_LANGUAGE]:
+        if not language:
+            continue
+        if language in macro.bodies:
+            return language
+        base = language.split("-")[0]
+        if base in macro.bodies:
+            return base
+    return next(iter(macro.bodies))
+
+
+def placeholder_context(ticket: Ticket, order: Order | None, agent: Agent | None, store: Store | None
+                        ) -> dict[str, Any]:
+    """The values a macro may use; a value the ticket lacks is left out (it renders as missing)."""
+
+    def present(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if v not in (None, "", [])}
+
+    def day(moment: datetime | None) -> str | None:
+        return moment.date().isoformat() if moment else None
+
+    name = ticket.customer_name or (order.buyer_name if order else None)
+    context: dict[str, Any] = {
+        "customer": present({"name": name, "first_name": name.split()[0] if name else None,
+                             "email": ticket.customer_email}),
+        "ticket": present({"id": ticket.ticket_id, "subject": ticket.subject}),
+    }
+    if order is not None:
+        context["order"] = present({
+            "ref": order.order_ref, "status": order.status.value if order.status.value != "unknown" else None,
+            "carrier": order.carrier, "tracking_number": order.tracking_number, "tracking_url": order.tracking_url,
+            "total": str(order.total) if order.total is not None else None, "currency": order.currency,
+            "ordered_at": day(order.ordered_at), "shipped_at": day(order.shipped_at),
+            "delivered_at": day(order.delivered_at),
+            "items": [present({"name": i.name, "quantity": i.quantity, "sku": i.sku}) for i in order.items],
+        })
+    elif ticket.order_refs:
+        context["order"] = {"ref": ticket.order_refs[-1]}
+    if agent is not None:
+        context["agent"] = present({"name": agent.name, "first_name": agent.name.split()[0]})
+    if store is not None:
+        context["store"] = present({"name": store.display_name})
+    return context
+
+
+def render(macro: Macro, context: Mapping[str, Any], languages: list[str | None]) -> RenderedMacro:
+    language = choose_language(macro, languages)
+    missing: list[str] = []
+
+    class Recording(ChainableUndefined):
+        """Renders as nothing and remembers what was asked for."""
+
+        def __str__(self) -> str:
+            name = self._undefined_name or "value"
+            if name not in missing:
+                missing.append(name)
+            return ""
+
+    env = SandboxedEnvironment(undefined=Recording, autoescape=False, keep_trailing_newline=True)
+    body = env.from_string(macro.bodies[language]).render(**{k: _attributes(v) for k, v in context.items()})
+    return RenderedMacro(macro_id=macro.macro_id, language=language, body=body.strip(), missing=missing)
+
+
+
+def _attributes(value: Any) -> Any:
+    """Dicts as plain attribute holders: ``order.items`` is the order's items, not ``dict.items``."""
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{k: _attributes(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_attributes(v) for v in value]
+    return value

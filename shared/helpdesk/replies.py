@@ -1,0 +1,428 @@
+"""Agent replies: stored first, sent by the dispatcher, measured at the channel's acceptance.
+
+**Compose** (``ReplyService.reply``, the agent API): the text is the agent's, or a macro rendered
+with the ticket's placeholders (``helpdesk.macros``). A reply written on a stale view of the ticket
+is refused with 409 ``stale_timeline`` (listing what the agent has not seen) unless forced: the
+agent names the newest timeline entry they saw, and any buyer message, reply or note by somebody else
+stored after it makes the view stale. (Message ids sort in storage order, see ``ticketing``.) The
+reply is stored as an outbound message with delivery status ``queued`` in the same conditional
+write as the ticket (aging clock reset when the assignee writes, macro tags added), then put on the
+outbound queue.
+
+**Dispatch** (``DispatchService.dispatch``, the dispatch function behind the queue) sends it through
+the ticket's channel (its messaging API, or e-mail for channels answered by mail) and records:
+
+* accepted → ``sent`` with the channel's id and ``sent_at``. The ticket's first response is this
+  instant (the channel's acceptance, not the click). The SLA: the timer version goes up (the running
+  timer finds itself stale); the status becomes what the agent chose (default waiting on the
+  customer); if it stays open, the next-response deadline is re-armed from now under the ticket's
+  policy (the agent still owes an answer), otherwise the buyer's next message arms it;
+* refused by the channel (4xx), or failed in a way that may have reached it (a timeout after the
+  request left) → ``failed`` with the channel's error on the reply and an event on the timeline;
+  the agent may retry (a send that may have arrived is never repeated automatically);
+* not reached / rate limited (connection refused, 429, 503) → retried by the queue with backoff;
+  on the last attempt it is ``failed`` like above; a crash is caught by the queue's DLQ.
+
+Dispatch is idempotent: a reply already ``sent`` is not sent again when the queue redelivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import Field, model_validator
+
+from helpdesk import sla
+from helpdesk.errors import ChannelError, Conflict, HelpdeskError, NotFound
+from helpdesk.ids import new_id
+from helpdesk.intake_service import timeline_event
+from helpdesk.macros import RenderedMacro, placeholder_context, render
+from helpdesk.models import (
+    Agent,
+    DeliveryStatus,
+    Macro,
+    Message,
+    MessageDirection,
+    Model,
+    Order,
+    Store,
+    Ticket,
+    TicketStatus,
+    TicketView,
+)
+from helpdesk.sla_policy import SlaPolicySpec, compute_due
+from helpdesk.ticketing import utc_now
+
+MAX_ATTEMPTS = 5
+MAX_REPLY = 20_000
+RETRYABLE_STATUSES = frozenset({429, 503})
+StatusAfter = Literal["open", "waiting_on_customer", "resolved"]
+
+
+class StaleTimeline(HelpdeskError):
+    code = "stale_timeline"
+    status = 409
+
+
+class MacroIncomplete(HelpdeskError):
+    code = "macro_incomplete"
+    status = 422
+
+
+class ReplyRequest(Model):
+    body: str | None = Field(default=None, max_length=MAX_REPLY,
+                             description="The reply's text; with macro_id, the agent's edit of the macro")
+    macro_id: str | None = Field(default=None, max_length=128)
+    last_seen_message_id: str | None = Field(
+        default=None, max_length=64,
+        description="The newest timeline entry the agent saw; required unless force")
+    force: bool = Field(default=False, description="Send even if the timeline changed since it was read")
+    status_after: StatusAfter = Field(default="waiting_on_customer",
+                                      description="The ticket's status once the channel accepted the reply")
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ReplyRequest:
+        if not (self.body and self.body.strip()) and not self.macro_id:
+            raise ValueError("a reply needs a body or a macro_id")
+        if self.last_seen_message_id is None and not self.force:
+            raise ValueError("last_seen_message_id is required (or force: true)")
+        return self
+
+
+class ReplyRepository(Protocol):
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
+
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
+
+    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
+
+    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
+
+    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
+
+    def list_agents(self, tenant_id: str) -> list[Agent]: ...
+
+    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
+
+
+class MacroStore(Protocol):
+    def get_macro(self, tenant_id: str, macro_id: str) -> Macro | None: ...
+
+
+class DeliveryLog(Protocol):
+    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
+                        events: Sequence[Message] = ()) -> None:
+        """Store the reply's new delivery state with the ticket's (version-checked) in one write."""
+        ...
+
+
+class ReplyQueue(Protocol):
+    def publish(self, tenant_id: str, ticket_id: str, message_id: str) -> None: ...
+
+
+class ReplyChannel(Protocol):
+    def send(self, store: Store, ticket: Ticket, reply: Message, answering: Message | None) -> str:
+        """Hand the reply to the channel; the channel's id for it. Raises ChannelError."""
+        ...
+
+
+class Timers(Protocol):
+    def start(self, request: sla.TimerRequest) -> None: ...
+
+
+# --- composing ----------------------------------------------------------------------------------
+
+
+def stale_entries(view: TicketView, last_seen_message_id: str, agent_id: str) -> list[Message]:
+    """Timeline entries stored after the one the agent saw, by anybody else (events excluded)."""
+    if not any(m.message_id == last_seen_message_id for m in view.messages):
+        raise ValueError(f"message {last_seen_message_id!r} is not on this ticket's timeline")
+    return [m for m in view.messages
+            if m.message_id > last_seen_message_id and m.direction != MessageDirection.EVENT
+            and not (m.author_id == agent_id and m.direction != MessageDirection.INBOUND)]
+
+
+class ReplyService:
+    def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, macros: MacroStore,
+                 queue: ReplyQueue, clock: Callable[[], datetime] = utc_now) -> None:
+        self._repo = repository
+        self._deliveries = deliveries
+        self._macros = macros
+        self._queue = queue
+        self._clock = clock
+
+    def reply(self, tenant_id: str, agent_id: str, ticket_id: str, request: ReplyRequest) -> Message:
+        macro = self._macro(tenant_id, request.macro_id) if request.macro_id else None
+        for _ in range(MAX_ATTEMPTS):
+            view = self._view(tenant_id, ticket_id)
+            ticket = view.ticket
+            if ticket.merged_into:
+                raise Conflict("this ticket was merged; reply on the ticket it was merged into",
+                               merged_into=ticket.merged_into)
+            if not request.force and request.last_seen_message_id:
+                unseen = stale_entries(view, request.last_seen_message_id, agent_id)
+                if unseen:
+                    raise StaleTimeline(
+                        "the ticket changed since you read it: read the new entries, or send with force",
+                        unseen=[{"message_id": m.message_id, "direction": m.direction.value,
+                                 "author": m.author_id or m.author} for m in unseen])
+            body = (request.body or "").strip()
+            if macro is not None and not body:
+                rendered = self.render(tenant_id, agent_id, ticket, macro)
+                if rendered.missing:
+                    raise MacroIncomplete("the macro needs values this ticket does not have; edit the text",
+                                          missing=rendered.missing, body=rendered.body)
+                body = rendered.body
+            now = self._clock()
+            answering = last_inbound(view)
+            reply = Message(
+                tenant_id=tenant_id, ticket_id=ticket_id, message_id=new_id(now),
+                direction=MessageDirection.OUTBOUND, channel=answering.channel if answering else ticket.channel,
+                store_id=answering.store_id if answering else ticket.store_id,
+                channel_thread_id=(answering.channel_thread_id if answering else None) or ticket.channel_thread_id,
+                author=agent_id, author_id=agent_id, body=body, language=ticket.language,
+                macro_id=macro.macro_id if macro else None, delivery_status=DeliveryStatus.QUEUED,
+                status_after=TicketStatus(request.status_after), created_at=now)
+            updated = ticket.model_copy(deep=True)
+            updated.updated_at = now
+            if macro is not None:
+                updated.tags = list(dict.fromkeys([*updated.tags, *macro.tags]))
+            if ticket.assignee_id == agent_id:
+                updated.last_agent_action_at = now
+                updated.aging_level = 0
+            try:
+                self._repo.update_ticket(ticket, updated, [reply])
+            except Conflict:
+                continue
+            self._queue.publish(tenant_id, ticket_id, reply.message_id)
+            return reply
+        raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
+
+    def retry(self, tenant_id: str, agent_id: str, ticket_id: str, message_id: str) -> Message:
+        """Queue a failed reply again (the agent checked it did not reach the buyer)."""
+        for _ in range(MAX_ATTEMPTS):
+            view = self._view(tenant_id, ticket_id)
+            reply = _reply_in(view, message_id)
+            if reply.delivery_status != DeliveryStatus.FAILED:
+                raise Conflict(f"only a failed reply can be retried; this one is {reply.delivery_status}",
+                               message_id=message_id)
+            now = self._clock()
+            queued = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED, "delivery_error": None})
+            updated = view.ticket.model_copy(deep=True)
+            updated.updated_at = now
+            event = timeline_event(updated, now, f"Reply {message_id} queued again by {agent_id}")
+            event.author_id = agent_id
+            try:
+                self._deliveries.record_delivery(view.ticket, updated, queued, [event])
+            except Conflict:
+                continue
+            self._queue.publish(tenant_id, ticket_id, message_id)
+            return queued
+        raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
+
+    def preview(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str) -> RenderedMacro:
+        """The macro rendered for this ticket (what a reply from it would say, and what is missing)."""
+        view = self._view(tenant_id, ticket_id)
+        return self.render(tenant_id, agent_id, view.ticket, self._macro(tenant_id, macro_id))
+
+    def render(self, tenant_id: str, agent_id: str, ticket: Ticket, macro: Macro) -> RenderedMacro:
+        order = (self._repo.get_order(tenant_id, ticket.store_id, ticket.order_refs[-1])
+                 if ticket.order_refs else None)
+        agent = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
+        store = self._repo.get_store(tenant_id, ticket.store_id)
+        context = placeholder_context(ticket, order, agent, store)
+        return render(macro, context, [ticket.language, store.default_language if store else None])
+
+    def _macro(self, tenant_id: str, macro_id: str) -> Macro:
+        macro = self._macros.get_macro(tenant_id, macro_id)
+        if macro is None:
+            raise NotFound("macro not found", macro_id=macro_id)
+        return macro
+
+    def _view(self, tenant_id: str, ticket_id: str) -> TicketView:
+        view = self._repo.get_ticket_view(tenant_id, ticket_id)
+        if view is None:
+            raise NotFound("ticket not found", ticket_id=ticket_id)
+        return view
+
+
+# --- dispatching --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    outcome: Literal["sent", "already_sent", "failed", "retry", "gone"]
+    error: str | None = None
+
+
+class RetryLater(Exception):
+    """The channel was not reached or asked us to slow down: let the queue deliver it again."""
+
+
+def retryable(error: ChannelError) -> bool:
+    """Safe and worth trying again: the channel never got the request, or refused it for load."""
+    status = error.details.get("status")
+    if isinstance(status, int):
+        return status in RETRYABLE_STATUSES
+    return error.details.get("reached") is False
+
+
+class DispatchService:
+    def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, channel: ReplyChannel,
+                 timers: Timers, clock: Callable[[], datetime] = utc_now) -> None:
+        self._repo = repository
+        self._deliveries = deliveries
+        self._channel = channel
+        self._timers = timers
+        self._clock = clock
+
+    def dispatch(self, tenant_id: str, ticket_id: str, message_id: str, *, final_attempt: bool) -> DispatchResult:
+        view = self._repo.get_ticket_view(tenant_id, ticket_id)
+        if view is None:
+            return DispatchResult("gone", "ticket not found")
+        reply = _reply_in(view, message_id)
+        if reply.delivery_status == DeliveryStatus.SENT:
+            return DispatchResult("already_sent")
+        if reply.delivery_status == DeliveryStatus.FAILED:
+            return DispatchResult("failed", reply.delivery_error)  # waits for the agent's retry
+        store = self._repo.get_store(tenant_id, reply.store_id)
+        if store is None or store.disconnected_at is not None:
+            return self._failed(view, reply, "the store is disconnected: the reply cannot be sent")
+        try:
+            channel_id = self._channel.send(store, view.ticket, reply, last_inbound(view))
+        except ChannelError as exc:
+            if retryable(exc) and not final_attempt:
+                self._note_attempt(view, reply, exc.message)
+                raise RetryLater(exc.message) from exc
+            return self._failed(view, reply, _describe(exc))
+        self._sent(view, reply, channel_id)
+        return DispatchResult("sent")
+
+    def _sent(self, view: TicketView, reply: Message, channel_id: str) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            ticket = view.ticket
+            sent = reply.model_copy(update={
+                "delivery_status": DeliveryStatus.SENT, "delivery_error": None, "sent_at": now,
+                "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1})
+            newer = [m for m in view.messages
+                     if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id]
+            if newer:
+                # The buyer wrote after the reply was written: that message still owes an answer,
+                # so the ticket's status stays and a next-response deadline runs from it.
+                updated = still_owed(ticket, now, newer[0].created_at, self._policy(ticket))
+            else:
+                updated = answered(ticket, now, reply.status_after or TicketStatus.WAITING_ON_CUSTOMER,
+                                   self._policy(ticket))
+            try:
+                self._deliveries.record_delivery(ticket, updated, sent)
+            except Conflict:
+                fresh = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
+                if fresh is None:
+                    return
+                view = fresh
+                continue
+            request = sla.timer_request(updated)
+            if request is not None:
+                self._timers.start(request)
+            return
+        raise Conflict("could not record the sent reply", ticket_id=view.ticket.ticket_id)
+
+    def _failed(self, view: TicketView, reply: Message, error: str) -> DispatchResult:
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            ticket = view.ticket
+            failed = reply.model_copy(update={"delivery_status": DeliveryStatus.FAILED, "delivery_error": error[:1000],
+                                              "delivery_attempts": reply.delivery_attempts + 1})
+            updated = ticket.model_copy(deep=True)
+            updated.updated_at = now
+            event = timeline_event(updated, now, f"Reply {reply.message_id} was not sent: {error[:300]}")
+            try:
+                self._deliveries.record_delivery(ticket, updated, failed, [event])
+                return DispatchResult("failed", error)
+            except Conflict:
+                fresh = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
+                if fresh is None:
+                    return DispatchResult("gone", "ticket not found")
+                view = fresh
+        raise Conflict("could not record the failed reply", ticket_id=view.ticket.ticket_id)
+
+    def _note_attempt(self, view: TicketView, reply: Message, error: str) -> None:
+        noted = reply.model_copy(update={"delivery_error": f"retrying: {error[:300]}",
+                                         "delivery_attempts": reply.delivery_attempts + 1})
+        updated = view.ticket.model_copy(deep=True)
+        try:
+            self._deliveries.record_delivery(view.ticket, updated, noted)
+        except Conflict:
+            pass  # only bookkeeping: the retry happens anyway
+
+    def _policy(self, ticket: Ticket) -> SlaPolicySpec | None:
+        if not ticket.sla_policy_id:
+            return None
+        return next((p for p in self._repo.list_policy_specs(ticket.tenant_id)
+                     if p.policy_id == ticket.sla_policy_id), None)
+
+
+def answered(ticket: Ticket, at: datetime, status_after: TicketStatus, policy: SlaPolicySpec | None) -> Ticket:
+    """The ticket once a reply was accepted at ``at``: first response recorded, the running deadline
+    stopped (new timer version), the next-response deadline re-armed if it stays in the queue."""
+    updated = ticket.model_copy(deep=True)
+    updated.updated_at = at
+    if updated.first_responded_at is None:
+        updated.first_responded_at = at
+    updated.status = status_after
+    updated.snoozed_until = None
+    updated.sla_timer_version += 1
+    updated.sla_breached_at = None
+    updated.sla_warned_at = None
+    updated.sla_warn_at = None
+    updated.next_response_due_at = None
+    if updated.status.in_queue:
+        updated.next_response_due_at, updated.sla_warn_at = _next_due(policy, at)
+    return updated
+
+
+def still_owed(ticket: Ticket, at: datetime, since: datetime, policy: SlaPolicySpec | None) -> Ticket:
+    """The ticket once a reply was accepted at ``at`` while a buyer message of ``since`` is newer."""
+    updated = ticket.model_copy(deep=True)
+    updated.updated_at = at
+    first = updated.first_responded_at is None
+    updated.first_responded_at = updated.first_responded_at or at
+    if first or updated.next_response_due_at is None:
+        updated.sla_timer_version += 1
+        updated.sla_breached_at = updated.sla_warned_at = None
+        updated.next_response_due_at, updated.sla_warn_at = _next_due(policy, since)
+    return updated
+
+
+def _next_due(policy: SlaPolicySpec | None, since: datetime) -> tuple[datetime, datetime | None]:
+    if policy is None:
+        return since + timedelta(minutes=sla.DEFAULT_TARGET.next_response_minutes), None
+    due = compute_due(policy, received_at=since, kind="next")
+    return due.due_at, due.warn_at
+
+
+def last_inbound(view: TicketView) -> Message | None:
+    inbound = [m for m in view.messages if m.direction == MessageDirection.INBOUND]
+    return inbound[-1] if inbound else None
+
+
+def _reply_in(view: TicketView, message_id: str) -> Message:
+    reply = next((m for m in view.messages if m.message_id == message_id), None)
+    if reply is None or reply.direction != MessageDirection.OUTBOUND:
+        raise NotFound("reply not found", message_id=message_id)
+    return reply
+
+
+def _describe(error: ChannelError) -> str:
+    status = error.details.get("status")
+    body = error.details.get("body")
+    text = error.message
+    if status is not None and str(status) not in text:
+        text += f" (HTTP {status})"
+    if body:
+        text += f": {str(body)[:300]}"
+    return text
