@@ -5,7 +5,6 @@ policy moves a reply that keeps crashing the function to the dead-letter queue."
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -47,17 +46,12 @@ def dispatcher() -> DispatchService:
                            StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn))
 
 
-def max_receives() -> int:
-    """The queue's maxReceiveCount: the attempt that receives it is the last one."""
-    return int(os.environ.get("DISPATCH_MAX_RECEIVES", "5"))
-
-
 def record_handler(record: DispatchRecord) -> None:
     ref = record.body
     receives = int(record.attributes.ApproximateReceiveCount)
     logger.append_keys(tenant_id=ref.tenant_id, ticket_id=ref.ticket_id, message_id=ref.message_id)
     result = dispatcher().dispatch(ref.tenant_id, ref.ticket_id, ref.message_id,
-                                   final_attempt=receives >= max_receives())
+                                   final_attempt=receives >= settings().dispatch_max_receives)
     logger.info("reply dispatched", extra={"outcome": result.outcome, "error": result.error, "receives": receives})
     metrics.add_metric(name="RepliesSent" if result.outcome == "sent" else "RepliesNotSent",
                        unit=MetricUnit.Count, value=1)

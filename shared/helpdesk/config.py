@@ -27,6 +27,7 @@ class Settings(BaseModel):
     public_api_url: str = ""
     inbound_mail_domain: str = ""
     outbound_queue_url: str = ""
+    dispatch_max_receives: int = 5
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +48,7 @@ def settings() -> Settings:
         public_api_url=env.get("PUBLIC_API_URL", ""),
         inbound_mail_domain=env.get("INBOUND_MAIL_DOMAIN", ""),
         outbound_queue_url=env.get("OUTBOUND_QUEUE_URL", ""),
+        dispatch_max_receives=int(env.get("DISPATCH_MAX_RECEIVES", "5")),
     )
 
 

@@ -76,9 +76,10 @@ def test_http_routes_of_the_template(template: dict) -> None:
     webhook = routes[("POST", "/webhooks/{tenant_id}/{channel}/{store_id}")]
     assert webhook["jwt"] is False
     assert webhook["function"] in template["Resources"]
-    assert routes[("GET", "/tickets")]["jwt"] is True
-    assert routes[("GET", "/tickets/{ticket_id}")]["jwt"] is True
-    assert routes[("GET", "/tickets")]["function"] == routes[("GET", "/tickets/{ticket_id}")]["function"]
+    assert routes[("ANY", "/tickets")]["jwt"] is True
+    assert routes[("ANY", "/tickets/{proxy+}")]["jwt"] is True
+    assert routes[("ANY", "/tickets")]["function"] == routes[("ANY", "/tickets/{proxy+}")]["function"]
+    assert routes[("GET", "/swagger")]["jwt"] is False
     for route in routes.values():
         assert template["Resources"][route["function"]]["Type"] == "AWS::Serverless::Function"
 
