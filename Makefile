@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration infra e2e bench replay redrive clean
+.PHONY: run test lint unit integration infra e2e bench openapi replay redrive clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=shared:. $(BIN)/python -m bench.run
+
+# The agent API's OpenAPI document (docs/openapi.json), regenerated from the routes.
+openapi: $(STAMP)
+	$(BIN)/python -m infrastructure.openapi
 
 # Operations (README "Operations"): make replay ARGS="--stack S --tenant T --store X --since 2026-11-20"
 replay redrive: $(STAMP)

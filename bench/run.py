@@ -9,8 +9,10 @@ report to bench/results/foundation.md. Three parts:
     figure to hold against the target), with the boto3 clients replaced by fakes (product code only), and
     in-process against the local stack (moto), both as process CPU and as the invoking thread's CPU;
 (c) every AWS request of TICKETS tickets driven end to end on the local stack (webhook → ingest queue →
-    ingest consumer → ticket + SLA timer), counted with botocore event hooks, turned into DynamoDB request
-    units, SQS/S3/Secrets Manager requests and Step Functions transitions, and priced at list prices.
+    ingest consumer → ticket + SLA timer → intake workflow (Express; Enrich and Decide Lambda tasks; the SLA
+    timer re-armed)), counted with botocore event hooks, turned into DynamoDB request units, SQS/S3/Secrets
+    Manager requests, Step Functions Standard transitions and Express requests and duration, and priced at
+    list prices.
 
 The top level of this module imports the standard library only: the workers of (a) and (b) import it in
 processes whose import cost is being measured.
@@ -41,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_FILE = ROOT / "bench" / "results" / "foundation.md"
 ASL_FILE = ROOT / "infrastructure" / "statemachines" / "sla_timer.asl.json"
+INTAKE_ASL_FILE = ROOT / "infrastructure" / "statemachines" / "intake.asl.json"
 
 # --- sizes of the runs (the whole benchmark takes about a minute on 2 cores) -------------------------
 IMPORT_RUNS = 5  # fresh interpreters per import target (after one discarded warm-up run)
@@ -66,6 +69,15 @@ DYNAMODB_RRU = 0.125 / 1_000_000
 DYNAMODB_STORAGE_GB_MONTH = 0.25
 # https://aws.amazon.com/step-functions/pricing/ : Standard workflows, per state transition
 SFN_STANDARD_TRANSITION = 0.025 / 1000
+# Same page, Express Workflows (the intake): $1.00 per million requests (executions started) and duration at
+# $0.06000 per GB-hour for the first 1,000 GB-hours a month (= $0.00001667 per GB-second; then $0.03000 and
+# $0.01642), duration rounded up to 100 ms, memory billed in 64 MB chunks, estimated as 50 MB + the definition
+# + the execution data (the page's pricing examples 3 and 4).
+SFN_EXPRESS_REQUEST = 1.00 / 1_000_000
+SFN_EXPRESS_GB_SECOND = 0.06 / 3600
+SFN_EXPRESS_BILLING_MS = 100
+SFN_EXPRESS_MEMORY_CHUNK_MB = 64
+SFN_EXPRESS_BASE_MB = 50
 # https://aws.amazon.com/sqs/pricing/ : standard queue, per request; every 64 KB chunk of a payload is a request
 SQS_REQUEST = 0.40 / 1_000_000
 SQS_CHUNK_BYTES = 64 * 1024
@@ -89,6 +101,8 @@ LAMBDA_MB_PER_VCPU = 1769
 # Assumed client-observed latency of one call inside a region, ms. Not measured here (moto answers locally).
 ASSUMED_AWS_LATENCY_MS = {"dynamodb": 6.0, "dynamodb.TransactWriteItems": 15.0, "s3": 30.0, "sqs": 10.0,
                           "stepfunctions": 30.0, "secretsmanager": 20.0}
+# Assumed overhead of one Step Functions Lambda task around the function's own duration (invoke, payload), ms.
+ASSUMED_TASK_OVERHEAD_MS = 20.0
 
 # --- DynamoDB capacity rules (developer guide, "Item sizes and formats", "Read/write capacity mode") -----
 WRITE_UNIT_BYTES = 1024  # 1 WRU per 1 KB written; transactional writes cost 2
@@ -107,6 +121,7 @@ PHASE_NAMES = {  # in the order a ticket meets them
     "webhook": "WebhookFunction",
     "esm": "SQS event source (Lambda's poller)",
     "ingest": "IngestConsumerFunction",
+    "intake": "IntakeFunction (the intake workflow's Enrich and Decide tasks)",
 }
 WEBHOOK_ROUTE = "/webhooks/{tenant_id}/{channel}/{store_id}"
 
@@ -747,7 +762,9 @@ class AwsCallRecorder:
             self._sqs(call, params, parsed)
         elif call.service == "stepfunctions":
             call.payload_bytes = len(params.get("input", "").encode())
-            call.label = "SLA timer" if call.operation == "StartExecution" else ""
+            if call.operation == "StartExecution":
+                intake = "IntakeStateMachine" in params.get("stateMachineArn", "")
+                call.label = "intake workflow (Express)" if intake else "SLA timer"
         self.calls.append(call)
 
     def _sqs(self, call: Call, params: dict[str, Any], parsed: dict[str, Any]) -> None:
@@ -922,7 +939,18 @@ class RunStats:
     ingest_ms: list[float] = field(default_factory=list)
     ingest_thread_ms: list[float] = field(default_factory=list)
     ingest_records: list[int] = field(default_factory=list)
+    intake_ms: list[float] = field(default_factory=list)  # IntakeFunction invocations (Enrich, Decide)
+    intake_thread_ms: list[float] = field(default_factory=list)
+    intake_actions: Counter[str] = field(default_factory=Counter)
+    intake_executions_ms: list[float] = field(default_factory=list)  # Express executions, start to stop (moto)
+    intake_billed_mb: int = SFN_EXPRESS_MEMORY_CHUNK_MB
+    timers_started: int = 0  # SLA timer executions (ticketing's first one, and the intake's re-armed ones)
     log: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def superseded_timers(self) -> int:
+        """Timer executions a newer deadline version replaced: each ends as stale at its first record."""
+        return max(0, self.timers_started - self.tickets)
 
 
 def run_local_stack() -> dict[str, Any]:
@@ -950,8 +978,15 @@ def run_local_stack() -> dict[str, Any]:
         ddb, sqs, sfn = stack.client("dynamodb"), stack.client("sqs"), stack.client("stepfunctions")
         demo.seed(DynamoRepository(ddb, table), stack.client("secretsmanager"))
         webhook, ingest = stack.functions["WebhookFunction"], stack.functions["IngestConsumerFunction"]
+        intake = stack.functions["IntakeFunction"]
         source = next(e["Properties"] for e in ingest.events.values() if e["Type"] == "SQS")
-        out["memory_mb"] = {"webhook": webhook.memory_mb, "ingest": ingest.memory_mb}
+        out["memory_mb"] = {"webhook": webhook.memory_mb, "ingest": ingest.memory_mb, "intake": intake.memory_mb}
+        intake_arn = stack.state_machines["IntakeStateMachine"]
+        timer_arn = stack.state_machines["SlaTimerStateMachine"]
+
+        def executions(arn: str) -> list[dict[str, Any]]:
+            return [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                    for e in page["executions"]]
         out["batch_size"] = int(source.get("BatchSize", 10))
 
         # (b) warm webhook, in-process against moto
@@ -979,6 +1014,47 @@ def run_local_stack() -> dict[str, Any]:
 
         ingest.invoke = timed_ingest  # type: ignore[method-assign]
 
+        def timed_intake(event: dict[str, Any]) -> Any:
+            """The intake workflow's Lambda tasks, called from moto's Step Functions engine (its own thread:
+            the phase set here is what counts this thread's AWS calls)."""
+            with phase("intake"):
+                t0, w0 = time.thread_time(), time.perf_counter()
+                try:
+                    return LocalFunction.invoke(intake, event)
+                finally:
+                    wall, cpu = (time.perf_counter() - w0) * 1000, (time.thread_time() - t0) * 1000
+                    if "run" in current:
+                        current["run"].intake_ms.append(wall)
+                        current["run"].intake_thread_ms.append(cpu)
+                        current["run"].intake_actions[str(event.get("action"))] += 1
+
+        intake.invoke = timed_intake  # type: ignore[method-assign]
+
+        def settle(before: set[str], expected: int) -> list[dict[str, Any]]:
+            """Wait for the intake executions the last tickets started (Express, run by moto's engine)."""
+            deadline = time.monotonic() + 120
+            while True:
+                started = [e for e in executions(intake_arn) if e["executionArn"] not in before]
+                if len(started) >= expected and all(e["status"] != "RUNNING" for e in started):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(started)} of {expected} intake executions finished in time")
+                time.sleep(0.2)
+            failed = Counter(e["status"] for e in started if e["status"] != "SUCCEEDED")
+            if failed:
+                raise RuntimeError(f"intake executions did not succeed: {dict(failed)}")
+            return started
+
+        def counted_run(stats: RunStats, body: Callable[[], None]) -> None:
+            intakes_before = {e["executionArn"] for e in executions(intake_arn)}
+            timers_before = {e["executionArn"] for e in executions(timer_arn)}
+            current["run"], recorder.run = stats, stats.name
+            body()
+            started = settle(intakes_before, stats.tickets)
+            stats.intake_executions_ms = [(e["stopDate"] - e["startDate"]).total_seconds() * 1000 for e in started]
+            stats.intake_billed_mb = express_billed_mb(sfn, started[:5])
+            stats.timers_started = len({e["executionArn"] for e in executions(timer_arn)} - timers_before)
+
         def drain(props: dict[str, Any], expected: int) -> None:
             done = idle = 0
             while done < expected:
@@ -998,11 +1074,13 @@ def run_local_stack() -> dict[str, Any]:
             stats.webhook_ms.append((w1 - w0) * 1000)
             stats.webhook_thread_ms.append((t1 - t0) * 1000)
 
-        # warm the ingest consumer (import, clients) outside any counted run
+        # warm the ingest consumer and the intake (import, clients) outside any counted run
         with captured_stdout(sink):
+            warm_before = {e["executionArn"] for e in executions(intake_arn)}
             for event in webhook_events(300_000, 2):
                 webhook.invoke(event)
             drain(source, 2)
+            settle(warm_before, 2)
         depth = sqs.get_queue_attributes(QueueUrl=refs["InboundQueue"], AttributeNames=["ApproximateNumberOfMessages"])
         if int(depth["Attributes"]["ApproximateNumberOfMessages"]):
             raise RuntimeError("the ingest queue is not empty before the counted runs")
@@ -1010,34 +1088,38 @@ def run_local_stack() -> dict[str, Any]:
         # (c) run 1: a busy shop: every webhook, then the queue drained in full batches; secret cached
         progress(f"(c) {TICKETS} tickets end to end, ingest batches of {out['batch_size']}")
         batched = RunStats("batched", TICKETS, out["batch_size"])
-        current["run"], recorder.run = batched, batched.name
         expire_secret_cache()  # as in a new container: one GetSecretValue, then Powertools' 5-minute cache
-        with captured_stdout(batched.log):
+
+        def busy_shop() -> None:
             for event in webhook_events(400_000, TICKETS):
                 send(batched, event)
             drain(source, TICKETS)
 
+        with captured_stdout(batched.log):
+            counted_run(batched, busy_shop)
+
         # (c) run 2: a quiet shop: each order alone, one message per ingest batch, secret cache expired
         progress(f"(c) {ONE_BY_ONE_TICKETS} tickets one by one (batch of 1, secret fetched each time)")
         single = RunStats("one-by-one", ONE_BY_ONE_TICKETS, 1)
-        current["run"], recorder.run = single, single.name
-        with captured_stdout(single.log):
+
+        def quiet_shop() -> None:
             for event in webhook_events(500_000, ONE_BY_ONE_TICKETS):
                 expire_secret_cache()
                 send(single, event)
                 drain({**source, "BatchSize": 1}, 1)
+
+        with captured_stdout(single.log):
+            counted_run(single, quiet_shop)
         recorder.run = None
         current.clear()
         out["runs"] = [batched, single]
         recorder.resolve_pending(ddb)
 
         # every ticket has its SLA timer running; then check the ASL paths on moto's engine
-        arn = stack.state_machines["SlaTimerStateMachine"]
-        executions = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
-                      for e in page["executions"]]
-        out["executions"] = Counter(e["status"] for e in executions)
-        out["expected_executions"] = 2 + TICKETS + ONE_BY_ONE_TICKETS
-        out["verified_paths"] = verify_sla_paths(sfn, ddb, table, arn, executions)
+        timers = executions(timer_arn)
+        out["executions"] = Counter(e["status"] for e in timers)
+        out["tickets_with_timers"] = 2 + TICKETS + ONE_BY_ONE_TICKETS
+        out["verified_paths"] = verify_sla_paths(sfn, ddb, table, timer_arn, timers)
         out["sla"] = sla_timer_costs(recorder, table)
     finally:
         with contextlib.suppress(Exception):
@@ -1050,16 +1132,45 @@ def run_local_stack() -> dict[str, Any]:
     return out
 
 
+def express_billed_mb(sfn: Any, started: list[dict[str, Any]]) -> int:
+    """Billed memory of the intake's Express executions by the pricing page's estimate: 50 MB + the state
+    machine definition + the execution data (the largest state input or output seen), in 64 MB chunks."""
+    data = 0
+    for execution in started:
+        for event in sfn.get_execution_history(executionArn=execution["executionArn"])["events"]:
+            for details in event.values():
+                if isinstance(details, dict):
+                    data = max(data, *(len(str(details.get(k) or "").encode()) for k in ("input", "output")))
+    used = SFN_EXPRESS_BASE_MB * 1024 * 1024 + len(INTAKE_ASL_FILE.read_bytes()) + data
+    chunk = SFN_EXPRESS_MEMORY_CHUNK_MB * 1024 * 1024
+    return math.ceil(used / chunk) * SFN_EXPRESS_MEMORY_CHUNK_MB
+
+
 def verify_sla_paths(sfn: Any, ddb: Any, table: str, arn: str, executions: list[dict[str, Any]]) -> dict[str, Any]:
     """Re-run two real timers with their deadline moved into the past: one ticket answered meanwhile, one not.
-    The states moto's engine enters must be the paths counted from the ASL."""
-    running = [e for e in executions if e["status"] == "RUNNING"][:2]
+    The states moto's engine enters must be the paths counted from the ASL. A timer the intake replaced by a
+    newer deadline version (re-run with its old version) must end as stale the way an answered one does."""
+    latest: dict[str, dict[str, Any]] = {}
+    superseded: list[dict[str, Any]] = []
+    for execution in (e for e in executions if e["status"] == "RUNNING"):
+        ticket, _, version = execution["name"].rpartition("-v")
+        other = latest.get(ticket)
+        if other is None or int(version) > int(other["name"].rpartition("-v")[2]):
+            if other is not None:
+                superseded.append(other)
+            latest[ticket] = execution
+        else:
+            superseded.append(execution)
+    running = list(latest.values())[:2]
     if len(running) < 2:
         return {}
     past = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     entered: dict[str, Any] = {}
-    for execution, answered in zip(running, (True, False), strict=True):
-        path = "answered in time" if answered else "breached"
+    cases = [(running[0], "answered in time"), (running[1], "breached")]
+    verified = {e["name"].rpartition("-v")[0] for e in running}
+    cases += [(e, "superseded") for e in superseded if e["name"].rpartition("-v")[0] not in verified][:1]
+    for execution, path in cases:
+        answered = path == "answered in time"
         payload = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
         payload["due_at"] = past
         payload["warn_at"] = past
@@ -1067,7 +1178,7 @@ def verify_sla_paths(sfn: Any, ddb: Any, table: str, arn: str, executions: list[
             ddb.update_item(TableName=table, Key={"PK": {"S": payload["pk"]}, "SK": {"S": payload["sk"]}},
                             UpdateExpression="SET first_responded_at = :t",
                             ExpressionAttributeValues={":t": {"S": past}})
-        name = f"bench-{'answered' if answered else 'breached'}-{payload['ticket_id']}"[:80]
+        name = f"bench-{path.split()[0]}-{payload['ticket_id']}-v{payload['timer_version']}"[:80]
         started = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
         status, deadline = "RUNNING", time.monotonic() + 15
         while status == "RUNNING" and time.monotonic() < deadline:
@@ -1093,17 +1204,66 @@ class Line:
     usd_per_1000: float
 
 
+FUNCTIONS = ("webhook", "ingest", "intake")
+
+
+def measured_durations(run: RunStats) -> dict[str, list[float]]:
+    """Warm wall times measured against the local stack: each function's invocations, and the intake's
+    Express executions from start to stop as moto's engine recorded them."""
+    return {"webhook": run.webhook_ms, "ingest": run.ingest_ms, "intake": run.intake_ms,
+            "express": run.intake_executions_ms}
+
+
 def modelled_durations(run: RunStats, calls: list[Call], memory_mb: dict[str, int]) -> dict[str, list[float]]:
     """Per invocation: the invoking thread's CPU stretched to the function's share of a vCPU, plus the
-    assumed AWS latency of the calls it made (moto's own latencies left out)."""
+    assumed AWS latency of the calls it made (moto's own latencies left out). An intake execution: its
+    Lambda tasks so modelled, each with the assumed task overhead, plus the ArmTimer StartExecution."""
     durations = {}
-    for function, cpu_ms in (("webhook", run.webhook_thread_ms), ("ingest", run.ingest_thread_ms)):
+    for function, cpu_ms in (("webhook", run.webhook_thread_ms), ("ingest", run.ingest_thread_ms),
+                             ("intake", run.intake_thread_ms)):
         mine = [c for c in calls if c.run == run.name and c.phase == function]
         latency = sum(ASSUMED_AWS_LATENCY_MS.get(f"{c.service}.{c.operation}", ASSUMED_AWS_LATENCY_MS[c.service])
                       for c in mine) / max(1, len(cpu_ms))
         stretch = max(1.0, LAMBDA_MB_PER_VCPU / memory_mb[function])
         durations[function] = [cpu * stretch + latency for cpu in cpu_ms]
+    executions = len(run.intake_executions_ms)
+    tasks = sum(durations["intake"]) + ASSUMED_TASK_OVERHEAD_MS * len(durations["intake"])
+    per_execution = tasks / max(1, executions) + ASSUMED_AWS_LATENCY_MS["stepfunctions"]
+    durations["express"] = [per_execution] * executions
     return durations
+
+
+def lambda_gb_s(durations: dict[str, list[float]], memory_mb: dict[str, int], functions: tuple[str, ...]) -> float:
+    """Billed Lambda GB-s: each invocation's duration rounded up to 1 ms, times the function's memory."""
+    return sum(sum(math.ceil(ms) for ms in durations[f]) / 1000 * memory_mb[f] / 1024 for f in functions)
+
+
+def express_gb_s(run: RunStats, durations: dict[str, list[float]]) -> float:
+    """Billed Express GB-s: each execution rounded up to 100 ms, times its billed memory (64 MB chunks)."""
+    billed_ms = sum(math.ceil(ms / SFN_EXPRESS_BILLING_MS) * SFN_EXPRESS_BILLING_MS for ms in durations["express"])
+    return billed_ms / 1000 * run.intake_billed_mb / 1024
+
+
+@dataclass
+class TimerUnits:
+    """The SLA timers of a run, in billable units: every ticket's current timer at the answered/breached mix,
+    plus each timer a newer deadline version superseded, which ends as stale at its first conditional
+    record exactly like an answered one (same states, same failed conditional write)."""
+
+    transitions: float
+    wru: float
+    rru: float
+    sqs: float
+
+
+def timer_units(run: RunStats, answered: SlaPathCost, breached: SlaPathCost) -> TimerUnits:
+    n, share, stale = run.tickets, SLA_BREACH_SHARE, run.superseded_timers
+
+    def units(attribute: str) -> float:
+        late, in_time = getattr(breached, attribute), getattr(answered, attribute)
+        return n * (share * late + (1 - share) * in_time) + stale * in_time
+
+    return TimerUnits(units("transitions"), units("wru"), units("rru"), units("sqs"))
 
 
 def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answered: SlaPathCost,
@@ -1115,44 +1275,75 @@ def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answ
     def per_1000(total_usd: float) -> float:
         return total_usd / n * 1000
 
-    invocations = len(run.webhook_ms) + len(run.ingest_ms)
-    durations = durations or {"webhook": run.webhook_ms, "ingest": run.ingest_ms}
-    billed_ms = {f: sum(math.ceil(ms) for ms in durations[f]) for f in ("webhook", "ingest")}
-    gb_s = sum(billed_ms[f] / 1000 * memory_mb[f] / 1024 for f in billed_ms)
+    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
+    durations = durations or measured_durations(run)
+    gb_s = lambda_gb_s(durations, memory_mb, FUNCTIONS)
+    timers = timer_units(run, answered, breached)
     wru = sum(c.wru + c.gsi_wru for c in mine if c.service == "dynamodb")
     rru = sum(c.rru for c in mine if c.service == "dynamodb")
-    sla_wru = n * (share * breached.wru + (1 - share) * answered.wru)
-    sla_rru = n * (share * breached.rru + (1 - share) * answered.rru)
     sqs = sum(c.requests for c in mine if c.service == "sqs")
-    sla_sqs = n * (share * breached.sqs + (1 - share) * answered.sqs)
     s3_put = sum(1 for c in mine if c.service == "s3" and not c.operation.startswith(("Get", "Head")))
     s3_get = sum(1 for c in mine if c.service == "s3" and c.operation.startswith(("Get", "Head")))
-    transitions = n * (share * breached.transitions + (1 - share) * answered.transitions)
     secrets = sum(1 for c in mine if c.service == "secretsmanager")
+    executions = len(run.intake_executions_ms)
+    express = express_gb_s(run, durations)
     return [
         Line("API Gateway HTTP API", "1 request per webhook", 1.0, "req", per_1000(n * HTTP_API_REQUEST)),
-        Line("Lambda", f"requests: {len(run.webhook_ms)} webhook + {len(run.ingest_ms)} ingest invocations",
-             invocations / n, "req", per_1000(invocations * LAMBDA_REQUEST)),
+        Line("Lambda", f"requests: {len(run.webhook_ms)} webhook + {len(run.ingest_ms)} ingest + "
+             f"{len(run.intake_ms)} intake task invocations", invocations / n, "req",
+             per_1000(invocations * LAMBDA_REQUEST)),
         Line("Lambda", "compute: billed ms (ceil) × memory (arm64)", gb_s / n, "GB-s",
              per_1000(gb_s * LAMBDA_ARM_GB_SECOND)),
-        Line("DynamoDB", "writes (table + GSI), incl. SLA breach updates", (wru + sla_wru) / n, "WRU",
-             per_1000((wru + sla_wru) * DYNAMODB_WRU)),
-        Line("DynamoDB", "reads (the SLA timer reads nothing: its writes are conditional)", (rru + sla_rru) / n, "RRU",
-             per_1000((rru + sla_rru) * DYNAMODB_RRU)),
-        Line("SQS", "ingest queue send + Lambda poller receive/delete + breach events", (sqs + sla_sqs) / n,
-             "req", per_1000((sqs + sla_sqs) * SQS_REQUEST)),
+        Line("DynamoDB", "writes (table + GSI), incl. intake and SLA timer updates", (wru + timers.wru) / n, "WRU",
+             per_1000((wru + timers.wru) * DYNAMODB_WRU)),
+        Line("DynamoDB", "reads (the SLA timer reads nothing: its writes are conditional)", (rru + timers.rru) / n,
+             "RRU", per_1000((rru + timers.rru) * DYNAMODB_RRU)),
+        Line("SQS", "ingest queue send + Lambda poller receive/delete + breach events", (sqs + timers.sqs) / n,
+             "req", per_1000((sqs + timers.sqs) * SQS_REQUEST)),
         Line("S3", "PUT of the raw payload (GETs: none)", (s3_put + s3_get) / n, "req",
              per_1000(s3_put * S3_PUT + s3_get * S3_GET)),
-        Line("Step Functions", f"Standard transitions, {100 - share * 100:.0f}/{share * 100:.0f} answered/breached",
-             transitions / n, "transitions", per_1000(transitions * SFN_STANDARD_TRANSITION)),
+        Line("Step Functions", f"Standard transitions: {run.timers_started / n:.2f} SLA timers per ticket "
+             f"({run.superseded_timers / n:.2f} superseded), {100 - share * 100:.0f}/{share * 100:.0f} "
+             "answered/breached", timers.transitions / n, "transitions",
+             per_1000(timers.transitions * SFN_STANDARD_TRANSITION)),
+        Line("Step Functions", "Express requests: intake executions (one per stored buyer message)",
+             executions / n, "req", per_1000(executions * SFN_EXPRESS_REQUEST)),
+        Line("Step Functions", f"Express duration: billed per {SFN_EXPRESS_BILLING_MS} ms × {run.intake_billed_mb} MB",
+             express / n, "GB-s", per_1000(express * SFN_EXPRESS_GB_SECOND)),
         Line("Secrets Manager", "GetSecretValue (Powertools cache, 5 min)", secrets / n, "calls",
              per_1000(secrets * SECRETS_API_CALL)),
     ]
 
 
+def workflow_costs(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answered: SlaPathCost,
+                   breached: SlaPathCost, durations: dict[str, list[float]] | None = None) -> dict[str, float]:
+    """$ per 1,000 tickets of the intake workflow and the SLA timers alone (part of the totals above): the
+    Express executions, the IntakeFunction invocations and the AWS calls they make, and the timers'
+    transitions with the writes and events their tasks make."""
+    durations = durations or measured_durations(run)
+    n = run.tickets
+    intake = [c for c in calls if c.run == run.name and c.phase == "intake"]
+    timers = timer_units(run, answered, breached)
+    executions = len(run.intake_executions_ms)
+    ddb = (sum(c.wru + c.gsi_wru for c in intake if c.service == "dynamodb") * DYNAMODB_WRU
+           + sum(c.rru for c in intake if c.service == "dynamodb") * DYNAMODB_RRU
+           + sum(1 for c in intake if c.service == "secretsmanager") * SECRETS_API_CALL)
+    return {
+        "intake: Express requests + duration": (executions * SFN_EXPRESS_REQUEST
+                                                + express_gb_s(run, durations) * SFN_EXPRESS_GB_SECOND) / n * 1000,
+        "intake: Lambda tasks (Enrich, Decide) requests + compute": (
+            len(run.intake_ms) * LAMBDA_REQUEST
+            + lambda_gb_s(durations, memory_mb, ("intake",)) * LAMBDA_ARM_GB_SECOND) / n * 1000,
+        "intake: DynamoDB and Secrets Manager calls of its tasks": ddb / n * 1000,
+        "SLA timers: Standard transitions": timers.transitions * SFN_STANDARD_TRANSITION / n * 1000,
+        "SLA timers: their DynamoDB writes and SQS events": (timers.wru * DYNAMODB_WRU + timers.sqs * SQS_REQUEST)
+        / n * 1000,
+    }
+
+
 def extra_lines(run: RunStats) -> list[Line]:
     n = run.tickets
-    invocations = len(run.webhook_ms) + len(run.ingest_ms)
+    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
     log_bytes = run.log.get("bytes", 0) + invocations * LAMBDA_PLATFORM_LOG_BYTES
     return [
         Line("CloudWatch Logs", f"ingestion: {run.log.get('bytes', 0) / n:.0f} B app logs + EMF per ticket, "
@@ -1273,9 +1464,11 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
                 f"cache at the start. Run **one-by-one**: {single.tickets} tickets, each webhook followed by a batch "
                 "of 1 and with the secret cache expired (a quiet shop: orders minutes apart, so "
                 "MaximumBatchingWindowInSeconds=1 collects one message). Each ticket: WooCommerce webhook → raw "
-                "payload in S3 → envelope on SQS → order + ticket in DynamoDB → SLA timer execution started. Every "
-                "call is counted by botocore `provide-client-params`/`after-call` hooks on every client; the "
-                "SQS event source's receive/delete are made by `drain_sqs_once` on Lambda's behalf.")
+                "payload in S3 → envelope on SQS → order + ticket in DynamoDB → SLA timer execution started → "
+                "intake workflow (Express: Enrich and Decide Lambda tasks, the SLA timer re-armed for the policy's "
+                "deadline). Every call is counted by botocore `provide-client-params`/`after-call` hooks on every "
+                "client; the SQS event source's receive/delete are made by `drain_sqs_once` on Lambda's behalf, "
+                "the intake tasks' calls in moto's engine threads while the task runs.")
     report.emit()
     counts: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
     latency: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
@@ -1289,13 +1482,21 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
         rows.append([*key, f"{per_run[batched.name] / batched.tickets:.2f}",
                      f"{per_run[single.name] / single.tickets:.2f}", f"{median(latency[key]):.1f} ms"])
     share = SLA_BREACH_SHARE
+    workflow = "intake workflow (Express, Step Functions tasks)"
+    per_run = {r.name: (len(r.intake_ms) / r.tickets, r.superseded_timers / r.tickets) for r in (batched, single)}
+    rows.append([workflow, "Lambda", "Invoke", "Enrich + Decide tasks", f"{per_run[batched.name][0]:.2f}",
+                 f"{per_run[single.name][0]:.2f}", ""])
+    rows.append([workflow, "Step Functions", "StartExecution", "SLA timer re-armed (ArmTimer)",
+                 f"{per_run[batched.name][1]:.2f}", f"{per_run[single.name][1]:.2f}", ""])
     sla = "SLA timer (Step Functions task)"
-    rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordWarning, conditional)", "1.00", "1.00", ""])
+    rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordWarning, conditional; superseded timers too)",
+                 f"{1 + per_run[batched.name][1]:.2f}", f"{1 + per_run[single.name][1]:.2f}", ""])
     rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordBreach)", f"{share:.2f}", f"{share:.2f}", ""])
     rows.append([sla, "SQS", "SendMessage", "warning and breach events", f"{2 * share:.2f}", f"{2 * share:.2f}", ""])
-    total = {r.name: sum(n[r.name] for n in counts.values()) / r.tickets for r in (batched, single)}
-    rows.append(["**total API requests**", "", "", "", f"{total[batched.name] + 1 + 1 + share * 2:.2f}",
-                 f"{total[single.name] + 1 + 1 + share * 2:.2f}", ""])
+    # counted calls + API Gateway + the workflow's tasks + RecordWarning(s) + RecordBreach + its two events
+    total = {r.name: sum(n[r.name] for n in counts.values()) / r.tickets + 1 + sum(per_run[r.name])
+             + 1 + per_run[r.name][1] + share * 3 for r in (batched, single)}
+    rows.append(["**total API requests**", "", "", "", f"{total[batched.name]:.2f}", f"{total[single.name]:.2f}", ""])
     report.table(["made by", "service", "operation", "what", "per ticket (batched)", "per ticket (one-by-one)",
                   "local latency (moto, median)"], rows, align="llllrrr")
     received = [c.messages for c in recorder.calls if c.run == batched.name and c.operation == "ReceiveMessage"]
@@ -1339,20 +1540,42 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
     report.emit()
     verified = local.get("verified_paths", {})
     rows = []
-    for path in (answered, breached):
+    superseded = SlaPathCost("superseded", answered.states, answered.rru, answered.wru, answered.sqs)
+    for label, path in ((answered.name, answered), (breached.name, breached),
+                        ("superseded by a newer deadline (ends stale)", superseded)):
         seen = verified.get(path.name)
         check = ("matches moto's execution history" if seen == path.states
                  else f"moto entered {seen}" if seen else "not verified")
-        rows.append([path.name, " → ".join(path.states), path.transitions, f"{path.rru:.1f}", f"{path.wru:.0f}",
+        rows.append([label, " → ".join(path.states), path.transitions, f"{path.rru:.1f}", f"{path.wru:.0f}",
                      path.sqs, check])
     report.table(["path", "states entered", "transitions", "RRU", "WRU", "SQS req", "check"], rows,
                  align="llrrrrl")
     expected = (1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions
     report.emit(f"Assumed mix {1 - SLA_BREACH_SHARE:.0%} answered in time / {SLA_BREACH_SHARE:.0%} breached → "
-                f"{expected:.2f} transitions per ticket. Ticket item: {ticket_bytes} B (a conditional update is billed "
-                "as a write even when its condition fails). Executions after the runs: "
-                f"{dict(local['executions'])} (expected {local['expected_executions']} started, one per ticket "
-                "including 2 warm-up tickets).")
+                f"{expected:.2f} transitions per ticket for its current timer. Ticket item: {ticket_bytes} B (a "
+                "conditional update is billed as a write even when its condition fails). Timer executions started "
+                f"per ticket: {batched.timers_started / batched.tickets:.2f} batched, "
+                f"{single.timers_started / single.tickets:.2f} one-by-one — the ingest consumer starts one on the "
+                "store's default deadline, and the intake starts another whenever the policy it picks moves the "
+                "deadline; the older one waits for its warning point and ends stale there (the answered path's "
+                "states and conditional write). So per ticket: "
+                f"{timer_units(batched, answered, breached).transitions / batched.tickets:.2f} transitions batched, "
+                f"{timer_units(single, answered, breached).transitions / single.tickets:.2f} one-by-one. Executions "
+                f"after the runs: {dict(local['executions'])} ({local['tickets_with_timers']} tickets including 2 "
+                "warm-up tickets).")
+    report.emit()
+    report.emit(f"Intake workflow (Express), {INTAKE_ASL_FILE.relative_to(ROOT)}: one execution per stored buyer "
+                "message (a new ticket or a new message on one).")
+    report.emit()
+    rows = []
+    for run in (batched, single):
+        actions = ", ".join(f"{k} {v / run.tickets:.2f}" for k, v in sorted(run.intake_actions.items()))
+        billed = [math.ceil(ms / SFN_EXPRESS_BILLING_MS) * SFN_EXPRESS_BILLING_MS for ms in run.intake_executions_ms]
+        rows.append([run.name, f"{len(run.intake_executions_ms) / run.tickets:.2f}",
+                     f"{median(run.intake_executions_ms):.0f} ms", f"{mean(billed):.0f} ms",
+                     f"{run.intake_billed_mb} MB", actions, f"{median(run.intake_ms):.0f} ms"])
+    report.table(["run", "executions per ticket", "duration (moto, median)", "billed duration (mean)",
+                  "billed memory", "Lambda tasks per ticket", "task duration (median)"], rows, align="lrrrrlr")
 
 
 def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
@@ -1366,7 +1589,9 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
                     f"(mean billed {mean([math.ceil(x) for x in run.webhook_ms]):.1f} ms, {memory['webhook']} MB), "
                     f"ingest median {median(run.ingest_ms):.1f} ms per batch of "
                     f"{mean(run.ingest_records):.1f} (mean billed {mean([math.ceil(x) for x in run.ingest_ms]):.1f} "
-                    f"ms, {memory['ingest']} MB).")
+                    f"ms, {memory['ingest']} MB), intake task median {median(run.intake_ms):.1f} ms "
+                    f"({len(run.intake_ms) / run.tickets:.1f} per ticket, {memory['intake']} MB), intake Express "
+                    f"execution median {median(run.intake_executions_ms):.0f} ms.")
     report.emit()
     report.emit("These are warm wall times against the local stack, as the brief asks. They are not AWS's: moto's "
                 "TransactWriteItems alone takes over 100 ms locally (see the latency column above), while the "
@@ -1388,10 +1613,23 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
                 f"{usd(totals[batched.name])} batched, {usd(totals[single.name])} one-by-one → "
                 f"{verdict(worst <= TARGET_COST_PER_1000)}.**")
     report.emit()
-    sfn_share = {name: next(line for line in ls if line.service == "Step Functions").usd_per_1000 / totals[name]
+    sfn_share = {name: sum(line.usd_per_1000 for line in ls if line.service == "Step Functions") / totals[name]
                  for name, ls in lines.items()}
     report.emit(f"Step Functions is {sfn_share[batched.name]:.0%} (batched) / {sfn_share[single.name]:.0%} "
                 "(one-by-one) of the total.")
+    report.emit()
+
+    parts = {run.name: workflow_costs(run, recorder.calls, memory, answered, breached) for run in (batched, single)}
+    report.emit("The intake workflow and the SLA timers alone (already in the totals above):")
+    report.emit()
+    rows = [[what, usd(parts[batched.name][what]), usd(parts[single.name][what])] for what in parts[batched.name]]
+    together = {name: sum(values.values()) for name, values in parts.items()}
+    rows.append(["**intake + SLA timers**", f"**{usd(together[batched.name])}**", f"**{usd(together[single.name])}**"])
+    report.table(["part", "$ / 1,000 (batched)", "$ / 1,000 (one-by-one)"], rows, align="lrr")
+    report.emit(f"**Intake + SLA timers together: {usd(together[batched.name])} (batched) / "
+                f"{usd(together[single.name])} (one-by-one) per 1,000 tickets**, "
+                f"{together[batched.name] / totals[batched.name]:.0%} / "
+                f"{together[single.name] / totals[single.name]:.0%} of the totals.")
     report.emit()
 
     report.emit("Sensitivities:")
@@ -1403,19 +1641,33 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     model_totals = {name: sum(line.usd_per_1000 for line in cost_lines(run, recorder.calls, memory, answered,
                                                                        breached, modelled[name]))
                     for name, run in ((batched.name, batched), (single.name, single))}
+    model_parts = {run.name: sum(workflow_costs(run, recorder.calls, memory, answered, breached,
+                                                modelled[run.name]).values()) for run in (batched, single)}
     assumed = ", ".join(f"{k} {v:.0f}" for k, v in ASSUMED_AWS_LATENCY_MS.items())
     report.emit(f"- Lambda durations modelled for AWS instead of measured against moto (each invocation's own CPU "
                 f"× {LAMBDA_MB_PER_VCPU} MB / memory, plus assumed call latencies in ms: {assumed}): webhook "
                 f"{mean(modelled[batched.name]['webhook']):.0f} ms, ingest "
                 f"{mean(modelled[batched.name]['ingest']):.0f} ms per batch of {batched.batch_size} / "
-                f"{mean(modelled[single.name]['ingest']):.0f} ms per batch of 1 → totals "
-                f"{usd(model_totals[batched.name])} / {usd(model_totals[single.name])}.")
+                f"{mean(modelled[single.name]['ingest']):.0f} ms per batch of 1, intake task "
+                f"{mean(modelled[batched.name]['intake']):.0f} ms, intake Express execution "
+                f"{mean(modelled[batched.name]['express']):.0f} ms (its tasks + {ASSUMED_TASK_OVERHEAD_MS:.0f} ms "
+                f"each + the ArmTimer call) → totals {usd(model_totals[batched.name])} / "
+                f"{usd(model_totals[single.name])}; intake + SLA timers {usd(model_parts[batched.name])} / "
+                f"{usd(model_parts[single.name])}.")
     slow = {run.name: sum(line.usd_per_1000 for line in cost_lines(
         run, recorder.calls, memory, answered, breached,
-        {"webhook": [10 * ms for ms in run.webhook_ms], "ingest": [10 * ms for ms in run.ingest_ms]}))
+        {k: [10 * ms for ms in v] for k, v in measured_durations(run).items()}))
         for run in (batched, single)}
-    report.emit(f"- At 10× the measured Lambda durations the totals are {usd(slow[batched.name])} / "
+    report.emit(f"- At 10× the measured Lambda and Express durations the totals are {usd(slow[batched.name])} / "
                 f"{usd(slow[single.name])}.")
+    stale = {run.name: timer_units(run, answered, breached).transitions
+             - run.tickets * ((1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions)
+             for run in (batched, single)}
+    report.emit(f"- Superseded timers (the ingest consumer's default-deadline timer, replaced by the intake's): "
+                f"{usd(stale[batched.name] / batched.tickets * 1000 * SFN_STANDARD_TRANSITION)} / "
+                f"{usd(stale[single.name] / single.tickets * 1000 * SFN_STANDARD_TRANSITION)} per 1,000 in "
+                "transitions alone; starting the first timer only from the intake (and from its failure path) "
+                "would save that.")
     more_breaches = 1000 * (0.10 - SLA_BREACH_SHARE) * (breached.transitions - answered.transitions)
     report.emit(f"- Breach share 10 % instead of {SLA_BREACH_SHARE:.0%}: Step Functions "
                 f"+{usd(more_breaches * SFN_STANDARD_TRANSITION)} per 1,000.")

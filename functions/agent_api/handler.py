@@ -15,28 +15,54 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.adapters.inbox_store import NoteStore, NotificationStore, PresenceStore, QueueStore, ViewStore
 from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
+from helpdesk.adapters.ticket_moves import TicketMoves
+from helpdesk.collaboration import (
+    CollaborationService,
+    NoteRequest,
+    Notification,
+    NotificationPage,
+    PresenceRequest,
+    Viewers,
+)
 from helpdesk.config import client, settings
 from helpdesk.errors import Conflict, NotFound
 from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
 from helpdesk.ids import new_id
+from helpdesk.inbox import InboxService, QueueFilter, SavedView, SlaFilter, TicketDetail, ViewCounts, ViewList, ViewSpec
 from helpdesk.macros import MacroCreate, MacroSpec, RenderedMacro
-from helpdesk.models import Macro, Message, QueuePage, TicketView
+from helpdesk.models import ID_PATTERN, AgentRole, Channel, Intent, Macro, Message, QueuePage, Ticket, TicketStatus
 from helpdesk.observability import logger_for
 from helpdesk.replies import ReplyRequest, ReplyService
+from helpdesk.ticket_actions import (
+    BulkRequest,
+    BulkResponse,
+    MergeRequest,
+    SnoozeRequest,
+    TicketActions,
+    TicketChanges,
+)
 from helpdesk.ticketing import TicketService, utc_now
 
 logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
+app.configure_openapi(
+    title="Helpdesk agent API", version="1.0.0",
+    description="Queues, tickets, replies and collaboration for a seller's agents. Every route needs an agent's "
+                "bearer token (a JWT carrying the tenant, the agent id as `sub` and the role); the tenant always "
+                "comes from the token. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`; "
+                "validation errors are 422 with the fields; another tenant's ticket is 404.",
+    security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")}, security=[{"agentJwt": []}])
 app.enable_swagger(path="/swagger", title="Helpdesk agent API", version="1.0.0",
-                   description="Queues, tickets, replies and collaboration for a seller's agents. "
-                               "Every route needs an agent's bearer token (JWT).")
+                   security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")}, security=[{"agentJwt": []}])
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +76,16 @@ def tickets() -> TicketService:
                                                               settings().sla_state_machine_arn))
 
 
+def created(model: type, description: str) -> dict[int, dict[str, Any]]:
+    """OpenAPI for a route answering 201 (the default documented answer is 200)."""
+    return {201: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def accepted(model: type, description: str) -> dict[int, dict[str, Any]]:
+    """OpenAPI for a route answering 202: accepted, the work continues asynchronously."""
+    return {202: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 def identity() -> Identity:
     """Who is calling, from the claims API Gateway's JWT authorizer verified."""
     return identity_from_event(app.current_event.raw_event)
@@ -58,33 +94,215 @@ def identity() -> Identity:
 # --- queues and views ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def inbox() -> InboxService:
+    db, table = client("dynamodb"), settings().table_name
+    return InboxService(repository(), QueueStore(db, table), ViewStore(db, table), PresenceStore(db, table))
+
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Tickets per page")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
+
+
 @app.get("/tickets")
 def list_queue(
-    team_id: Annotated[str | None, Query(max_length=128)] = None,
-    assignee_id: Annotated[str | None, Query(max_length=128, description="An agent id, or 'me'")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    store_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    intent: Annotated[Intent | None, Query()] = None,
+    status: Annotated[TicketStatus | None, Query(
+        description="new/open/pending: the SLA-sorted queue; waiting_on_customer/snoozed/resolved/closed: "
+                    "newest change first")] = None,
+    assignee_id: Annotated[str | None, Query(
+        pattern=ID_PATTERN, description="An agent id, 'me', or 'none' (unassigned)")] = None,
+    team_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    language: Annotated[str | None, Query(min_length=2, max_length=35)] = None,
+    sla: Annotated[SlaFilter | None, Query(
+        description="breached: deadline passed; near_breach: warning point passed, deadline not")] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
 ) -> QueuePage:
-    """Open tickets, soonest SLA deadline first (tenant-wide, one team's, or one agent's queue)."""
+    """Open tickets, soonest SLA deadline first, narrowed by any of the filters (a team and an agent
+    together are refused). A page may hold fewer tickets than `limit` when filters skip many: keep
+    following `next_cursor` until it is null."""
     me = identity()
-    if assignee_id == "me":
-        assignee_id = me.agent_id
-    return tickets().queue(me.tenant_id, team_id=team_id, assignee_id=assignee_id, limit=limit, cursor=cursor)
+    filters = QueueFilter(store_id=store_id, channel=channel, tag=tag, intent=intent, status=status,
+                          assignee_id=assignee_id, team_id=team_id, language=language, sla=sla)
+    return inbox().queue(me.tenant_id, me.agent_id, filters, limit, cursor)
+
+
+@app.get("/views")
+def list_views() -> ViewList:
+    """The built-in views (mine, unassigned, breached, open), then the caller's and the shared saved views."""
+    me = identity()
+    return inbox().views(me.tenant_id, me.agent_id)
+
+
+@app.post("/views", responses=created(SavedView, "The saved view"))
+def create_view(spec: ViewSpec) -> tuple[SavedView, int]:
+    """Save a view (a name and queue filters); `shared` makes it visible to every agent of the tenant."""
+    me = identity().require_writer()
+    return inbox().create_view(me.tenant_id, me.agent_id, spec), 201
+
+
+@app.get("/views/counts")
+def view_counts() -> ViewCounts:
+    """How many tickets each view holds (built-ins and saved views); `capped` when a count stopped early."""
+    me = identity()
+    return inbox().counts(me.tenant_id, me.agent_id)
+
+
+@app.get("/views/<view_id>")
+def get_view(view_id: str) -> SavedView:
+    """One view (built-in, the caller's, or shared)."""
+    me = identity()
+    return inbox().get_view(me.tenant_id, me.agent_id, view_id)
+
+
+@app.put("/views/<view_id>")
+def replace_view(view_id: str, spec: ViewSpec) -> SavedView:
+    """Replace a saved view's name, filters and sharing (its owner; a shared view also an admin)."""
+    me = identity().require_writer()
+    return inbox().update_view(me.tenant_id, me.agent_id, view_id, spec, admin=me.role == AgentRole.ADMIN)
+
+
+@app.delete("/views/<view_id>")
+def delete_view(view_id: str) -> dict[str, str]:
+    """Delete a saved view (its owner; a shared view also an admin)."""
+    me = identity().require_writer()
+    view = inbox().delete_view(me.tenant_id, me.agent_id, view_id, admin=me.role == AgentRole.ADMIN)
+    return {"deleted": view.view_id}
+
+
+@app.get("/views/<view_id>/tickets")
+def view_tickets(view_id: str, limit: Limit = 25, cursor: Cursor = None) -> QueuePage:
+    """The view's queue ("me" in a view means the caller)."""
+    me = identity()
+    return inbox().view_tickets(me.tenant_id, me.agent_id, view_id, limit, cursor)
 
 
 # --- ticket reads -------------------------------------------------------------------------------
 
 
 @app.get("/tickets/<ticket_id>")
-def get_ticket(ticket_id: str) -> TicketView:
-    """One ticket with its whole timeline."""
-    return tickets().ticket_view(identity().tenant_id, ticket_id)
+def get_ticket(ticket_id: str) -> TicketDetail:
+    """One ticket: its whole timeline (buyer messages with original and translated text, replies,
+    notes, events), the order it is about, the buyer's other orders and tickets, and the other agents
+    viewing it. Opening a ticket marks the caller as viewing it for a minute."""
+    me = identity()
+    return inbox().ticket_detail(me.tenant_id, me.agent_id, ticket_id)
+
+
+@app.get("/tickets/<ticket_id>/presence")
+def get_presence(ticket_id: str) -> Viewers:
+    """The other agents viewing or typing in the ticket right now."""
+    me = identity()
+    return collaboration().viewers(me.tenant_id, me.agent_id, ticket_id)
 
 
 # --- ticket actions -----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def ticket_actions() -> TicketActions:
+    return TicketActions(TicketMoves(client("dynamodb"), settings().table_name),
+                         StepFunctionsSlaTimers(client("stepfunctions"), settings().sla_state_machine_arn))
+
+
+@app.post("/tickets/bulk")  # static: matched before /tickets/<ticket_id>
+def bulk_action(request: BulkRequest) -> BulkResponse:
+    """One action on up to 100 tickets: the fields of PATCH /tickets/{ticket_id}, or `snooze_until`.
+    Each ticket on its own; the answer says per ticket `updated`, `unchanged` (already so: sending the
+    same bulk twice changes nothing the second time), `not_found`, `conflict` (kept changing) or
+    `invalid` (e.g. merged into another ticket), with an `error`. An invalid action (unknown assignee
+    or team, snooze time out of range) is refused for all with 400."""
+    me = identity().require_writer()
+    return ticket_actions().bulk(me.tenant_id, me.agent_id, request)
+
+
+@app.patch("/tickets/<ticket_id>")
+def change_ticket(ticket_id: str, changes: TicketChanges) -> Ticket:
+    """Assign (`assignee_id`, an active agent; null unassigns), set the team (one of the tenant's
+    teams; null: none), priority, status (not snoozed: see snooze) and tags (`tags_add` /
+    `tags_remove`, lower-cased), several at once; an unknown agent or team is 400. One timeline event
+    lists what changed and who changed it. Assigning restarts the aging clock; resolving or closing
+    takes the ticket out of the queues and stops its SLA timer; reopening restarts the timer if the
+    deadline is still ahead. A merged ticket is 409 `ticket_merged`."""
+    me = identity().require_writer()
+    return ticket_actions().change(me.tenant_id, me.agent_id, ticket_id, changes)
+
+
+@app.post("/tickets/<ticket_id>/snooze")
+def snooze_ticket(ticket_id: str, request: SnoozeRequest) -> Ticket:
+    """Out of the queues until `until` (future, at most 90 days ahead; else 400); then back to open
+    with an event (the aging run wakes it), or earlier when the buyer writes."""
+    me = identity().require_writer()
+    return ticket_actions().snooze(me.tenant_id, me.agent_id, ticket_id, request.until)
+
+
+@app.post("/tickets/<ticket_id>/merge")
+def merge_ticket(ticket_id: str, request: MergeRequest) -> Ticket:
+    """Merge `source_ticket_id` into this ticket: its messages join this timeline, its order refs and
+    tags are added, it is closed (`merged_into`) and later messages of its conversation come here. An
+    event on both timelines. 400 for the ticket itself, 409 `ticket_merged` when either was merged
+    already (into another ticket). Repeating a merge finishes it if it stopped half-way."""
+    me = identity().require_writer()
+    return ticket_actions().merge(me.tenant_id, me.agent_id, ticket_id, request.source_ticket_id)
+
+
+@app.post("/tickets/<ticket_id>/messages/<message_id>/split", responses=created(Ticket, "The new ticket"))
+def split_message(ticket_id: str, message_id: str) -> tuple[Ticket, int]:
+    """Move a buyer message into a new ticket (status new, same store, buyer and order refs, the
+    deadline the buyer was already waiting under); the new ticket. An event on both timelines. 400
+    for a message that is not the buyer's, 409 for the ticket's only buyer message."""
+    me = identity().require_writer()
+    return ticket_actions().split(me.tenant_id, me.agent_id, ticket_id, message_id), 201
+
+
 # --- collaboration ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def collaboration() -> CollaborationService:
+    db, table = client("dynamodb"), settings().table_name
+    return CollaborationService(repository(), NoteStore(db, table), NotificationStore(db, table),
+                                PresenceStore(db, table))
+
+
+@app.post("/tickets/<ticket_id>/notes", responses=created(Message, "The note"))
+def add_note(ticket_id: str, request: NoteRequest) -> tuple[Message, int]:
+    """An internal note (never sent to the buyer). `@agent-id` in the body and `mentions` notify those
+    agents; an unknown name is refused (422 `unknown_mention`). A note by the assignee restarts the
+    aging clock; notes never change the SLA."""
+    me = identity().require_writer()
+    return collaboration().add_note(me.tenant_id, me.agent_id, ticket_id, request), 201
+
+
+@app.post("/tickets/<ticket_id>/presence")
+def record_presence(ticket_id: str, request: PresenceRequest) -> Viewers:
+    """Heartbeat: the caller is viewing (or typing in) the ticket for the next minute; answers who else is."""
+    me = identity()
+    if request.typing:
+        me.require_writer()
+    return collaboration().record_presence(me.tenant_id, me.agent_id, ticket_id, request.typing)
+
+
+@app.get("/me/notifications")
+def list_notifications(
+    unread: Annotated[bool, Query(description="Only those not marked read")] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Cursor = None,
+) -> NotificationPage:
+    """The caller's notifications (mentions in notes), newest first; kept 90 days."""
+    me = identity()
+    return collaboration().notifications(me.tenant_id, me.agent_id, unread_only=unread, limit=limit, cursor=cursor)
+
+
+@app.post("/me/notifications/<notification_id>/read")
+def mark_notification_read(notification_id: str) -> Notification:
+    """Mark one of the caller's notifications read."""
+    me = identity()
+    return collaboration().mark_read(me.tenant_id, me.agent_id, notification_id)
 
 
 # --- replies ------------------------------------------------------------------------------------
@@ -97,7 +315,7 @@ def replies() -> ReplyService:
     return ReplyService(repository(), repository(), macros, queue)
 
 
-@app.post("/tickets/<ticket_id>/replies")
+@app.post("/tickets/<ticket_id>/replies", responses=accepted(Message, "The reply, queued for sending"))
 def reply(ticket_id: str, request: ReplyRequest) -> tuple[Message, int]:
     """Answer the buyer through the ticket's channel. The reply is stored (delivery_status "queued")
     and sent by the dispatcher; the timeline then shows it "sent" or "failed" with the channel's
@@ -109,7 +327,7 @@ def reply(ticket_id: str, request: ReplyRequest) -> tuple[Message, int]:
     return replies().reply(me.tenant_id, me.agent_id, ticket_id, request), 202
 
 
-@app.post("/tickets/<ticket_id>/replies/<message_id>/retry")
+@app.post("/tickets/<ticket_id>/replies/<message_id>/retry", responses=accepted(Message, "The reply, queued again"))
 def retry_reply(ticket_id: str, message_id: str) -> tuple[Message, int]:
     """Send a failed reply again (after checking it did not reach the buyer)."""
     me = identity().require_writer()
@@ -138,7 +356,7 @@ def list_macros() -> list[Macro]:
     return sorted(macro_store().list_macros(identity().tenant_id), key=lambda m: m.name.lower())
 
 
-@app.post("/macros")
+@app.post("/macros", responses=created(Macro, "The new macro"))
 def create_macro(spec: MacroCreate) -> tuple[Macro, int]:
     """A new macro (admin). Bodies are validated as templates now; `macro_id` is generated when left out."""
     me = identity().require_admin()

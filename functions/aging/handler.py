@@ -1,13 +1,15 @@
 """Scheduled aging rules: stalled assigned tickets are reassigned or escalated, the reason on their
-timeline (``helpdesk.aging.AgingService``). The event is the tenant's schedule (``{"tenant_id": ...}``)
-or EventBridge's scheduled event (every tenant named in POLL_TENANT_IDS)."""
+timeline, and snoozed tickets whose time has come are woken (``helpdesk.aging.AgingService``). The
+event is the tenant's schedule (``{"tenant_id": ...}``) or EventBridge's scheduled event (every tenant
+named in POLL_TENANT_IDS)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.adapters.aws import StepFunctionsSlaTimers
+from helpdesk.adapters.ticket_moves import TicketMoves
 from helpdesk.aging import AgingService
 from helpdesk.config import client, settings
 from helpdesk.observability import MetricUnit, logger_for, metrics_for
@@ -18,7 +20,8 @@ metrics = metrics_for("aging")
 
 @lru_cache(maxsize=1)
 def aging() -> AgingService:
-    return AgingService(DynamoRepository(client("dynamodb"), settings().table_name))
+    timers = StepFunctionsSlaTimers(client("stepfunctions"), settings().sla_state_machine_arn)
+    return AgingService(TicketMoves(client("dynamodb"), settings().table_name), timers=timers)
 
 
 @metrics.log_metrics
@@ -31,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report = aging().run(tenant_id)
         metrics.add_metric(name="TicketsReassigned", unit=MetricUnit.Count, value=len(report.reassigned))
         metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=len(report.escalated))
+        metrics.add_metric(name="TicketsWoken", unit=MetricUnit.Count, value=len(report.woken))
         logger.info("aging run", extra={"tenant_id": tenant_id, **report.as_dict()})
         reports[tenant_id] = report.as_dict()
     return reports

@@ -1,5 +1,8 @@
 """SQS consumer of the ingest queue: canonical envelopes → orders and tickets in DynamoDB.
 
+Thin order events (an id and a status) are completed from the channel's order API before they are
+stored; when the channel fails the event is stored as it came and the failure logged.
+
 Powertools batch processing reports each failed record on its own, so one bad message goes back
 to the queue (and after maxReceiveCount to the dead-letter queue) without holding up the batch.
 """
@@ -14,6 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from helpdesk.adapters.aws import StepFunctionsIntake, StepFunctionsSlaTimers
+from helpdesk.adapters.channel_orders import ChannelOrders
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
 from helpdesk.ingest import EnvelopeProcessor
@@ -41,7 +45,7 @@ def envelope_processor() -> EnvelopeProcessor:
     timers = StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn)
     intake = StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn) \
         if cfg.intake_state_machine_arn else None
-    return EnvelopeProcessor(repository, TicketService(repository, timers), intake)
+    return EnvelopeProcessor(repository, TicketService(repository, timers), intake, ChannelOrders())
 
 
 def record_handler(record: IngestRecord) -> None:
@@ -51,9 +55,17 @@ def record_handler(record: IngestRecord) -> None:
         "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,
         "tickets_created": result.tickets_created, "messages_stored": result.messages_stored,
         "duplicates": result.duplicates, "orders_written": result.orders_written,
+        "orders_refreshed": result.orders_refreshed,
     })
+    for failure in result.order_refresh_failures:
+        logger.warning("order refresh failed; stored what the event carried", extra={
+            "tenant_id": envelope.tenant_id, "store_id": failure.store_id, "order_ref": failure.order_ref,
+            "delivery_id": envelope.delivery_id, "error": failure.reason})
     metrics.add_metric(name="TicketsCreated", unit=MetricUnit.Count, value=result.tickets_created)
     metrics.add_metric(name="MessagesStored", unit=MetricUnit.Count, value=result.messages_stored)
+    if result.order_refresh_failures:
+        metrics.add_metric(name="OrderRefreshFailures", unit=MetricUnit.Count,
+                           value=len(result.order_refresh_failures))
 
 
 @metrics.log_metrics

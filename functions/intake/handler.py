@@ -7,32 +7,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from helpdesk.adapters.aws import SecretsManagerSecrets
+from helpdesk.adapters.channel_orders import ChannelOrders
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
 from helpdesk.intake_service import IntakeService, event_ids
-from helpdesk.models import Order, Store
 from helpdesk.observability import logger_for
 
 logger = logger_for("intake")
-
-
-class ChannelOrders:
-    """Order lookups through the store's connector (credentials from Secrets Manager)."""
-
-    def __init__(self) -> None:
-        self._secrets = SecretsManagerSecrets()
-
-    def fetch(self, store: Store, order_ref: str) -> Order | None:
-        from helpdesk import channels
-
-        if not channels.has_api(store.channel.value) or not store.secret_name:
-            return None
-        connector: Any = channels.api_connector(store.channel.value)
-        if not hasattr(connector, "fetch_order"):
-            return None
-        with connector.client(store, self._secrets.credentials(store)) as http:
-            return connector.fetch_order(store, http, order_ref)
 
 
 @lru_cache(maxsize=1)

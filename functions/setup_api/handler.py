@@ -1,6 +1,8 @@
 """Seller setup API: connect a store, list stores with health, pause/resume, rotate credentials,
-disconnect. Admin agents only; the tenant comes from the verified token. Routes are thin: parse,
-call ``helpdesk.setup.StoreSetupService``, return its model. Credentials never reach a log."""
+disconnect; and the routing settings (rules, SLA policies, agents, teams, aging steps, through
+``helpdesk.routing_admin.RoutingAdmin``). Admin agents only; the tenant comes from the verified token.
+Routes are thin: parse, call ``helpdesk.setup.StoreSetupService``, return its model. Credentials
+never reach a log."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from helpdesk.channels.gateway import ConnectorGateway
 from helpdesk.config import client, settings
 from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
-from helpdesk.models import IngestError
+from helpdesk.models import Agent, IngestError, Team
 from helpdesk.observability import logger_for
-from helpdesk.routing_admin import DryRunAnswer, DryRunRequest, RoutingAdmin
+from helpdesk.routing_admin import AgingSteps, DryRunAnswer, DryRunRequest, RoutingAdmin
 from helpdesk.rules import RoutingRule
 from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
 from helpdesk.sla_policy import SlaPolicySpec
@@ -83,6 +85,44 @@ def list_policies() -> list[SlaPolicySpec]:
 def replace_policies(policies: list[dict[str, Any]]) -> list[SlaPolicySpec]:
     """Replace the SLA policies (targets, business-hours calendar, intents/channels/stores/priorities)."""
     return routing().replace_policies(admin().tenant_id, policies)
+
+
+@app.get("/agents")
+def list_agents() -> list[Agent]:
+    """The tenant's agents: languages, teams, working hours (shift), role, active."""
+    return routing().agents(admin().tenant_id)
+
+
+@app.put("/agents")
+def replace_agents(agents: list[dict[str, Any]]) -> list[Agent]:
+    """Replace the whole agent list: language codes, teams that exist (``/teams``), the shift as a
+    business-hours calendar, unique ids and e-mails (every invalid agent is reported at once, 422)."""
+    return routing().replace_agents(admin().tenant_id, agents)
+
+
+@app.get("/teams")
+def list_teams() -> list[Team]:
+    """The tenant's teams (rules, aging steps and agents name them)."""
+    return routing().teams(admin().tenant_id)
+
+
+@app.put("/teams")
+def replace_teams(teams: list[dict[str, Any]]) -> list[Team]:
+    """Replace the whole team list; a team still named by an agent or an aging step is not dropped (422)."""
+    return routing().replace_teams(admin().tenant_id, teams)
+
+
+@app.get("/aging-steps")
+def get_aging_steps() -> AgingSteps:
+    """What the aging run does with stalled assigned tickets: the tenant's steps, or the defaults."""
+    return routing().aging_steps(admin().tenant_id)
+
+
+@app.put("/aging-steps")
+def replace_aging_steps(steps: list[dict[str, Any]]) -> AgingSteps:
+    """Replace the aging steps (reassign / escalate after minutes without an action by the assignee;
+    ``[]`` turns aging off); every invalid step is reported at once (422)."""
+    return routing().replace_aging_steps(admin().tenant_id, steps)
 
 
 @app.get("/stores")

@@ -81,6 +81,43 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
         repository.put_agent(Agent(tenant_id=TENANT_ID, agent_id=agent_id, name=name,
                                    email=f"{agent_id}@demo-seller.example", languages=languages,
                                    team_ids=["support"]))
+    seed_macros(repository)
+
+
+AGENT_IDS = (AGENT_ID, "agent-bernd", "agent-lucia")
+
+
+def seed_macros(repository: DynamoRepository) -> None:
+    """Canned answers in the demo's languages, with order placeholders (``helpdesk.macros``)."""
+    from helpdesk.adapters.outbound import DynamoMacros
+    from helpdesk.macros import MacroSpec
+
+    macros = DynamoMacros(repository._db, repository._table)
+    wismo = MacroSpec(name="Where is my order", tags=["wismo-answered"], bodies={
+        "en": "Hello {{ customer.first_name }},\n\nyour order {{ order.ref }} is {{ order.status }}"
+              "{% if order.tracking_url %}; you can follow it here: {{ order.tracking_url }}{% endif %}.\n\n"
+              "{{ agent.first_name }}",
+        "de": "Hallo {{ customer.first_name }},\n\nIhre Bestellung {{ order.ref }} ist {{ order.status }}"
+              "{% if order.tracking_url %}; Sie können sie hier verfolgen: {{ order.tracking_url }}{% endif %}.\n\n"
+              "{{ agent.first_name }}",
+        "it": "Buongiorno {{ customer.first_name }},\n\nil suo ordine {{ order.ref }} è {{ order.status }}"
+              "{% if order.tracking_url %}; può seguirlo qui: {{ order.tracking_url }}{% endif %}.\n\n"
+              "{{ agent.first_name }}",
+        "fr": "Bonjour {{ customer.first_name }},\n\nvotre commande {{ order.ref }} est {{ order.status }}"
+              "{% if order.tracking_url %} ; suivi : {{ order.tracking_url }}{% endif %}.\n\n{{ agent.first_name }}",
+    })
+    cancelled = MacroSpec(name="Cancellation confirmed", tags=["cancellation-confirmed"], bodies={
+        "en": "Hello {{ customer.first_name }},\n\nwe have cancelled order {{ order.ref }}; the refund follows "
+              "within 5 working days.\n\n{{ agent.first_name }}",
+        "de": "Hallo {{ customer.first_name }},\n\nwir haben die Bestellung {{ order.ref }} storniert; die "
+              "Erstattung folgt innerhalb von 5 Werktagen.\n\n{{ agent.first_name }}",
+        "it": "Buongiorno {{ customer.first_name }},\n\nabbiamo annullato l'ordine {{ order.ref }}; il rimborso "
+              "arriverà entro 5 giorni lavorativi.\n\n{{ agent.first_name }}",
+        "fr": "Bonjour {{ customer.first_name }},\n\nnous avons annulé la commande {{ order.ref }} ; le "
+              "remboursement suivra sous 5 jours ouvrés.\n\n{{ agent.first_name }}",
+    })
+    macros.put_macro(wismo.to_macro(TENANT_ID, "wismo"))
+    macros.put_macro(cancelled.to_macro(TENANT_ID, "cancellation-confirmed"))
 
 
 def order_payload(order_id: int, buyer: tuple[str, str, str], when: datetime) -> dict[str, Any]:

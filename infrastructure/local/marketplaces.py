@@ -141,6 +141,11 @@ class SimulatedMarketplaces:
             except json.JSONDecodeError:
                 return 400, {"message": "body is not JSON"}
             return self.controls[path](payload if isinstance(payload, dict) else {})
+        if method == "GET" and path == "/_simulate/replies":  # what the sellers answered (demo control)
+            wanted = parse_qs(query).get("marketplace", [None])[0]
+            with self._lock:
+                return 200, {"replies": [{"marketplace": m.name, **reply} for m in self.marketplaces.values()
+                                         if wanted in (None, m.name) for reply in m.replies]}
         if method == "POST" and path == "/_simulate/buyer-message":  # local demo control, not Mirakl's API
             wanted = parse_qs(query).get("marketplace", [None])[0]
             if wanted is not None and wanted not in self.marketplaces:

@@ -120,6 +120,9 @@ class LocalSystem:
             "moto": self.stack.endpoint,
             "webhook_url": self.webhook_url(),
             "agent_token": self.agent_token(),
+            "agent_tokens": {agent_id: self.agent_token(agent_id, role="agent") for agent_id in demo.AGENT_IDS},
+            "simulated_replies": f"{self.marketplace_url}/_simulate/replies",
+            "swagger": f"{self.base_url}/swagger",
             "tenant_id": demo.TENANT_ID,
             "store_id": demo.STORE_ID,
             "webhook_secret": demo.WEBHOOK_SECRET,
@@ -220,6 +223,8 @@ Helpdesk running locally (Ctrl-C stops everything)
   Marketplaces    {', '.join(info['marketplaces'])} (simulated Mirakl, polled by the real poller)
   Support mailbox {info['mail_address']} (e-mail store linked to the shop; local SES)
   Stores          {info['api']}/stores          (seller setup: connect, health, pause, disconnect)
+  API docs        {info['swagger']}         (OpenAPI; the same document is docs/openapi.json)
+  Replies sent    {info['simulated_replies']}   (what the marketplaces received from your agents)
   Agent token     {token}
 
 Try:

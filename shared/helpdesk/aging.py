@@ -11,6 +11,10 @@ Scan), so the cost follows the number of assigned open tickets, not the table.
 * **reassign**: to the least-loaded agent on shift in the ticket's team who speaks its language
   (not the current assignee); when nobody is eligible the ticket stays and the event says so;
 * **escalate**: priority raised to urgent, tag ``escalated``, optionally moved to another team.
+
+The same run wakes the tenant's snoozed tickets whose time has come (``ticket_actions.wake_snoozed``:
+a Query on the sparse Snoozed index, back to open with an event, a fresh SLA timer when the deadline
+is still ahead).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from helpdesk.calendars import BusinessCalendar, is_open
 from helpdesk.errors import Conflict
 from helpdesk.intake_service import timeline_event
 from helpdesk.models import ID_PATTERN, Agent, Message, Model, Priority, QueuePage, Ticket
+from helpdesk.ports import SlaTimers
+from helpdesk.ticket_actions import wake_snoozed
 from helpdesk.ticketing import utc_now
 
 ESCALATED_TAG = "escalated"
@@ -59,6 +65,10 @@ class AgingRepository(Protocol):
 
     def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
 
+    def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]: ...
+
+    def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None: ...
+
 
 @dataclass
 class AgingReport:
@@ -66,23 +76,34 @@ class AgingReport:
     reassigned: list[tuple[str, str, str]] = field(default_factory=list)  # ticket, from, to
     escalated: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)  # due a reassignment, nobody eligible
+    woken: list[str] = field(default_factory=list)  # snoozed tickets back in the queue
 
     def as_dict(self) -> dict[str, object]:
         return {"examined": self.examined, "reassigned": [list(r) for r in self.reassigned],
-                "escalated": self.escalated, "stuck": self.stuck}
+                "escalated": self.escalated, "stuck": self.stuck, "woken": self.woken}
 
 
 class AgingService:
-    def __init__(self, repository: AgingRepository, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, repository: AgingRepository, clock: Callable[[], datetime] = utc_now,
+                 timers: SlaTimers | None = None) -> None:
         self._repo = repository
         self._clock = clock
+        self._timers = timers
 
-    def run(self, tenant_id: str, steps: Sequence[AgingStep] = DEFAULT_STEPS) -> AgingReport:
+    def run(self, tenant_id: str, steps: Sequence[AgingStep] | None = None) -> AgingReport:
+        """One pass over the tenant's assigned tickets with ``steps``: by default the tenant's own
+        (set by its admin), else ``DEFAULT_STEPS``; an empty list the tenant saved turns aging off."""
+        if steps is None:
+            stored = self._repo.get_aging_steps(tenant_id)
+            steps = DEFAULT_STEPS if stored is None else stored
         now = self._clock()
+        woken = wake_snoozed(self._repo, self._timers, tenant_id, now)
         ordered = sorted(steps, key=lambda s: s.after_minutes)
+        report = AgingReport(woken=woken)
+        if not ordered:
+            return report  # aging is off for this tenant: no queue is read
         agents = [a for a in self._repo.list_agents(tenant_id) if a.active]
         load = {a.agent_id: self._repo.count_assigned(tenant_id, a.agent_id) for a in agents}
-        report = AgingReport()
         for agent in agents:
             for ticket in self._assigned(tenant_id, agent.agent_id):
                 report.examined += 1

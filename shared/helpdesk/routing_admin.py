@@ -4,17 +4,21 @@ time) without changing anything. Plain Python."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from helpdesk.aging import DEFAULT_STEPS, AgingStep
+from helpdesk.calendars import BusinessCalendar
 from helpdesk.errors import HelpdeskError
 from helpdesk.ids import new_id
 from helpdesk.intake import IntakeDecision, decide
-from helpdesk.models import Channel, InboundMessage, Model, OrderStatus, Tenant, Ticket
+from helpdesk.models import Agent, Channel, InboundMessage, Model, OrderStatus, Team, Tenant, Ticket
 from helpdesk.rules import (
     AgentAvailability,
     OrderFacts,
@@ -26,10 +30,30 @@ from helpdesk.sla_policy import SlaPolicySpec
 from helpdesk.ticketing import utc_now
 
 MAX_POLICIES = 100
+MAX_AGENTS = 500
+MAX_TEAMS = 100
+MAX_AGING_STEPS = 10
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+T = TypeVar("T", bound=BaseModel)
 
 
 class PoliciesInvalid(HelpdeskError):
     code = "invalid_sla_policies"
+    status = 422
+
+
+class AgentsInvalid(HelpdeskError):
+    code = "invalid_agents"
+    status = 422
+
+
+class TeamsInvalid(HelpdeskError):
+    code = "invalid_teams"
+    status = 422
+
+
+class AgingStepsInvalid(HelpdeskError):
+    code = "invalid_aging_steps"
     status = 422
 
 
@@ -43,6 +67,18 @@ class RoutingConfigRepository(Protocol):
     def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
 
     def replace_policy_specs(self, tenant_id: str, policies: Sequence[SlaPolicySpec]) -> None: ...
+
+    def list_agents(self, tenant_id: str) -> list[Agent]: ...
+
+    def replace_agents(self, tenant_id: str, agents: Sequence[Agent]) -> None: ...
+
+    def list_teams(self, tenant_id: str) -> list[Team]: ...
+
+    def replace_teams(self, tenant_id: str, teams: Sequence[Team]) -> None: ...
+
+    def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None: ...
+
+    def put_aging_steps(self, tenant_id: str, steps: Sequence[AgingStep]) -> None: ...
 
 
 class DryRunRequest(Model):
@@ -65,6 +101,14 @@ class DryRunAnswer(Model):
     rules: RuleOutcome = Field(description="Every rule: fired (with the conditions that matched) or skipped")
 
 
+class AgingSteps(Model):
+    """The steps the tenant's aging run applies, and whether the tenant set them or they are the defaults."""
+
+    steps: list[AgingStep]
+    source: Literal["tenant", "default"] = Field(
+        description="tenant: saved by an admin (an empty list turns aging off); default: none saved yet")
+
+
 class RoutingAdmin:
     def __init__(self, repository: RoutingConfigRepository, clock: Callable[[], datetime] = utc_now) -> None:
         self._repo = repository
@@ -82,25 +126,90 @@ class RoutingAdmin:
         return sorted(self._repo.list_policy_specs(tenant_id), key=lambda p: p.policy_id)
 
     def replace_policies(self, tenant_id: str, raw: Sequence[Any]) -> list[SlaPolicySpec]:
-        if not isinstance(raw, list) or len(raw) > MAX_POLICIES:
-            raise PoliciesInvalid(f"SLA policies must be a JSON list of at most {MAX_POLICIES}", errors=[])
-        policies, errors, seen = [], [], set()
-        for index, item in enumerate(raw):
-            try:
-                policy = SlaPolicySpec.model_validate(item)
-            except ValidationError as exc:
-                errors.append({"index": index, "messages": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                            for e in exc.errors()]})
-                continue
-            if policy.policy_id in seen:
-                errors.append({"index": index, "messages": [f"policy_id {policy.policy_id!r} is used twice"]})
-                continue
-            seen.add(policy.policy_id)
-            policies.append(policy)
-        if errors:
-            raise PoliciesInvalid(f"{len(errors)} of {len(raw)} SLA policies are not valid", errors=errors)
+        policies = _validated(raw, SlaPolicySpec, "policy_id", what="SLA policies", limit=MAX_POLICIES,
+                              error=PoliciesInvalid)
         self._repo.replace_policy_specs(tenant_id, policies)
         return policies
+
+    # --- agents, teams, aging steps -------------------------------------------------------------
+
+    def agents(self, tenant_id: str) -> list[Agent]:
+        return sorted(self._repo.list_agents(tenant_id), key=lambda a: a.agent_id)
+
+    def replace_agents(self, tenant_id: str, raw: Sequence[Any]) -> list[Agent]:
+        """The whole agent list: languages are language codes, teams exist, a shift is a valid
+        business-hours calendar, ids and e-mails are unique. Round-robin bookkeeping
+        (``last_assigned_at``) is the product's, not the admin's: kept from the stored agents."""
+        teams = {t.team_id for t in self._repo.list_teams(tenant_id)}
+        emails: dict[str, str] = {}
+
+        def check(agent: Agent) -> list[str]:
+            problems = [f"team_ids: no team {team!r} (create it under /teams first)"
+                        for team in agent.team_ids if team not in teams]
+            owner = emails.setdefault(agent.email.lower(), agent.agent_id)
+            if owner != agent.agent_id:
+                problems.append(f"email: also the e-mail of agent {owner!r}")
+            return problems
+
+        agents = _validated(raw, _agent, "agent_id", what="agents", limit=MAX_AGENTS, error=AgentsInvalid,
+                            tenant_id=tenant_id, check=check)
+        assigned = {a.agent_id: a.last_assigned_at for a in self._repo.list_agents(tenant_id)}
+        agents = [a.model_copy(update={"last_assigned_at": assigned.get(a.agent_id)}) for a in agents]
+        self._repo.replace_agents(tenant_id, agents)
+        return sorted(agents, key=lambda a: a.agent_id)
+
+    def teams(self, tenant_id: str) -> list[Team]:
+        return sorted(self._repo.list_teams(tenant_id), key=lambda t: t.team_id)
+
+    def replace_teams(self, tenant_id: str, raw: Sequence[Any]) -> list[Team]:
+        """The whole team list. A team still named by an agent or an aging step cannot be dropped."""
+        teams = _validated(raw, _team, "team_id", what="teams", limit=MAX_TEAMS, error=TeamsInvalid,
+                           tenant_id=tenant_id)
+        kept = {t.team_id for t in teams}
+        members: dict[str, list[str]] = {}
+        for agent in self._repo.list_agents(tenant_id):
+            for team in agent.team_ids:
+                members.setdefault(team, []).append(agent.agent_id)
+        steps = self._repo.get_aging_steps(tenant_id) or []
+        errors = []
+        for team in sorted({t.team_id for t in self._repo.list_teams(tenant_id)} - kept):
+            users = [f"agent {a}" for a in sorted(members.get(team, []))]
+            users += [f"aging step {s.step_id}" for s in steps if s.team_id == team]
+            if users:
+                errors.append({"team_id": team, "messages": [f"still used by {', '.join(users)}: change those first"]})
+        if errors:
+            raise TeamsInvalid(f"{len(errors)} teams left out are still in use", errors=errors)
+        self._repo.replace_teams(tenant_id, teams)
+        return sorted(teams, key=lambda t: t.team_id)
+
+    def aging_steps(self, tenant_id: str) -> AgingSteps:
+        stored = self._repo.get_aging_steps(tenant_id)
+        if stored is None:
+            return AgingSteps(steps=list(DEFAULT_STEPS), source="default")
+        return AgingSteps(steps=sorted(stored, key=lambda s: s.after_minutes), source="tenant")
+
+    def replace_aging_steps(self, tenant_id: str, raw: Sequence[Any]) -> AgingSteps:
+        """The steps a stalled ticket goes through, each once, in order of ``after_minutes`` (which
+        must differ); ``team_id`` only for an escalation, naming a team that exists. ``[]``: no aging."""
+        teams = {t.team_id for t in self._repo.list_teams(tenant_id)}
+        waits: dict[int, str] = {}
+
+        def check(step: AgingStep) -> list[str]:
+            problems = []
+            if step.team_id is not None and step.action != "escalate":
+                problems.append("team_id: only an escalation moves the ticket to a team")
+            elif step.team_id is not None and step.team_id not in teams:
+                problems.append(f"team_id: no team {step.team_id!r} (create it under /teams first)")
+            other = waits.setdefault(step.after_minutes, step.step_id)
+            if other != step.step_id:
+                problems.append(f"after_minutes: step {other!r} already waits {step.after_minutes} minutes")
+            return problems
+
+        steps = _validated(raw, AgingStep, "step_id", what="aging steps", limit=MAX_AGING_STEPS,
+                           error=AgingStepsInvalid, check=check)
+        steps = sorted(steps, key=lambda s: s.after_minutes)
+        self._repo.put_aging_steps(tenant_id, steps)
+        return AgingSteps(steps=steps, source="tenant")
 
     def dry_run(self, tenant_id: str, request: DryRunRequest,
                 agents: Sequence[AgentAvailability] = ()) -> DryRunAnswer:
@@ -123,3 +232,92 @@ class RoutingAdmin:
         decision = decide(ticket, inbound, rules=rules, policies=self.policies(tenant_id), agents=list(agents),
                           order=order, now=now, time_zone=time_zone)
         return DryRunAnswer(decision=decision, rules=decision.rule_outcome)
+
+
+def _validated(raw: Any, parse: Callable[[dict[str, Any]], T] | type[T], id_field: str, *, what: str, limit: int,
+               error: type[HelpdeskError], tenant_id: str | None = None,
+               check: Callable[[T], list[str]] | None = None) -> list[T]:
+    """A whole list an admin sends, every item validated, every problem reported at once (``error``,
+    422, ``details.errors``: ``{index, <id_field>, messages}`` per bad item) so a settings screen
+    can mark them all. Ids must be unique. With ``tenant_id`` (the caller's, from the token) items
+    get it, and an item naming another tenant is refused."""
+    if not isinstance(raw, list) or len(raw) > limit:
+        raise error(f"{what} must be a JSON list of at most {limit}", errors=[])
+    build = parse.model_validate if isinstance(parse, type) else parse
+    items: list[T] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        item_id = item.get(id_field) if isinstance(item, Mapping) else None
+        problems: list[str] = []
+        if isinstance(item_id, str):
+            if item_id in seen:
+                problems.append(f"{id_field}: {item_id!r} is also used by item {seen[item_id]}")
+            else:
+                seen[item_id] = index
+        if not isinstance(item, Mapping):
+            problems.append(f"each of the {what} must be a JSON object, got {type(item).__name__}")
+        else:
+            data = dict(item)
+            if tenant_id is not None:
+                if data.get("tenant_id", tenant_id) != tenant_id:
+                    problems.append("tenant_id: belongs to another tenant")
+                data["tenant_id"] = tenant_id
+            try:
+                value = build(data)
+            except ValidationError as exc:
+                problems.extend(_problems(exc))
+            except _Refused as exc:
+                problems.extend(exc.problems)
+            else:
+                problems.extend(check(value) if check else [])
+                if not problems:
+                    items.append(value)
+        if problems:
+            errors.append({"index": index, id_field: item_id, "messages": problems})
+    if errors:
+        raise error(f"{len(errors)} of {len(raw)} {what} are not valid", errors=errors)
+    return items
+
+
+class _Refused(ValueError):
+    """An item that validated as a model but is still not acceptable, and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}".removeprefix(": ")
+            for e in exc.errors()]
+
+
+def _agent(data: dict[str, Any]) -> Agent:
+    """An agent as an admin sets it: language codes normalised (``de-AT``, ``de``), at least one;
+    the shift, when given, a valid business-hours calendar (stored in its normal form)."""
+    agent = Agent.model_validate(data)
+    languages = list(dict.fromkeys(code.strip().lower().replace("_", "-") for code in agent.languages))
+    problems = [f"languages: {code!r} is not a language code like 'de' or 'de-AT'"
+                for code in languages if not _LANGUAGE.match(code)]
+    if not languages:
+        problems.append("languages: give at least one language the agent answers in")
+    shift = None
+    if agent.shift is not None:
+        try:
+            shift = BusinessCalendar.model_validate(agent.shift).model_dump(mode="json")
+        except ValidationError as exc:
+            problems.extend(f"shift.{message}" for message in _problems(exc))
+    if problems:
+        raise _Refused(problems)
+    return agent.model_copy(update={"languages": languages, "shift": shift})
+
+
+def _team(data: dict[str, Any]) -> Team:
+    team = Team.model_validate(data)
+    try:
+        ZoneInfo(team.time_zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise _Refused([f"time_zone: unknown time zone {team.time_zone!r}: use an IANA name such as "
+                        "'Europe/Berlin'"]) from None
+    return team

@@ -46,6 +46,7 @@ BACKOFF_BASE_SECONDS = 0.01
 BACKOFF_CAP_SECONDS = 0.25
 MAX_PAGE = 100
 MAX_REFERENCES_LOOKED_UP = 5
+MAX_MERGE_HOPS = 5
 RECENT_ORDER_WINDOW = timedelta(days=60)
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
@@ -120,13 +121,13 @@ class TicketService:
         if inbound.channel_thread_id:
             ticket = self._repo.find_ticket_by_thread(tenant, inbound.store_id, inbound.channel_thread_id)
             if ticket is not None:
-                return ticket
+                return self._merged_into(ticket)
         for reference in reversed(inbound.references[-MAX_REFERENCES_LOOKED_UP:]):
             stored = self._repo.find_message(tenant, inbound.store_id, reference)
             if stored is not None:
                 ticket = self._repo.get_ticket(tenant, stored[0])
                 if ticket is not None:
-                    return ticket
+                    return self._merged_into(ticket)
         if inbound.order_ref:
             active = [t for store_id in stores
                       for t in self._repo.find_tickets_by_order(tenant, store_id, inbound.order_ref)
@@ -139,6 +140,18 @@ class TicketService:
             if same_order:
                 return max(same_order, key=lambda t: t.updated_at)
         return None
+
+    def _merged_into(self, ticket: Ticket) -> Ticket:
+        """A merged ticket's conversation continues on the ticket it was merged into (followed along a
+        short chain: that one may have been merged too)."""
+        for _ in range(MAX_MERGE_HOPS):
+            if not ticket.merged_into:
+                break
+            target = self._repo.get_ticket(ticket.tenant_id, ticket.merged_into)
+            if target is None:
+                break
+            ticket = target
+        return ticket
 
     def _with_inferred_order(self, inbound: InboundMessage, stores: list[str]) -> InboundMessage:
         """The buyer's only recent order in the linked stores, when the message names none."""

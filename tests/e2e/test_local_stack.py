@@ -161,3 +161,65 @@ def test_buyer_email_about_a_shop_order_merges_into_its_ticket(local: dict[str, 
     view = _wait_for(merged, 20, "the e-mail to join the order's ticket")
     assert [m["channel"] for m in buyer(view)] == ["woocommerce", "email"]
     assert "#9101" in buyer(view)[1]["body"]
+
+
+def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any]) -> None:
+    """Issue 5's walk: an agent lists the queue, opens a ticket, sees the order, replies with a
+    macro; a second agent sees the collision and is refused a reply on a stale view; the reply
+    reaches the simulated marketplace and the ticket's first response time is recorded."""
+    api = local["api"]
+    ada = {"Authorization": f"Bearer {local['agent_tokens']['agent-ada']}"}
+    bernd = {"Authorization": f"Bearer {local['agent_tokens']['agent-bernd']}"}
+    written = httpx.post(local["simulate_buyer_message"], params={"marketplace": "mirakl-fr"}, timeout=10)
+    assert written.status_code == 201
+    order_id = written.json()["order_id"]
+
+    def listed() -> dict[str, Any] | None:
+        page = httpx.get(f"{api}/tickets", params={"limit": 100}, headers=ada, timeout=10).json()
+        return next((t for t in page["tickets"] if order_id in t["order_refs"]), None)
+
+    ticket = _wait_for(listed, 30, "the marketplace ticket in the queue")
+    ticket_id = ticket["ticket_id"]
+
+    def opened() -> dict[str, Any] | None:
+        detail = httpx.get(f"{api}/tickets/{ticket_id}", headers=ada, timeout=10).json()
+        return detail if detail["order"]["order_status"] == "found" else None
+
+    detail = _wait_for(opened, 20, "the ticket with its order")  # the order is fetched by the intake
+    assert detail["order"]["order"]["order_ref"] == order_id
+    assert detail["order"]["order"]["items"], "the order's items are shown"
+    last_seen = max(m["message_id"] for m in detail["messages"] if m["direction"] != "event")
+
+    # Ada starts typing; Bernd, opening the same ticket, sees her.
+    assert httpx.post(f"{api}/tickets/{ticket_id}/presence", json={"typing": True}, headers=ada,
+                      timeout=10).status_code == 200
+    seen_by_bernd = httpx.get(f"{api}/tickets/{ticket_id}", headers=bernd, timeout=10).json()
+    assert {"agent_id": "agent-ada", "typing": True} in [
+        {"agent_id": v["agent_id"], "typing": v["typing"]} for v in seen_by_bernd["viewers"]]
+
+    preview = httpx.get(f"{api}/tickets/{ticket_id}/macros/wismo/preview", headers=ada, timeout=10).json()
+    assert preview["language"] == "fr" and order_id in preview["body"]
+    reply = httpx.post(f"{api}/tickets/{ticket_id}/replies", headers=ada, timeout=10, json={
+        "macro_id": "wismo", "body": preview["body"], "last_seen_message_id": last_seen})
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["delivery_status"] == "queued"
+
+    # Bernd answers from the view he read before Ada's reply: refused, nothing sent twice.
+    stale = httpx.post(f"{api}/tickets/{ticket_id}/replies", headers=bernd, timeout=10, json={
+        "body": "Bonjour, je regarde.", "last_seen_message_id": last_seen})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_timeline"
+
+    def sent() -> dict[str, Any] | None:
+        view = httpx.get(f"{api}/tickets/{ticket_id}", headers=ada, timeout=10).json()
+        ours = next(m for m in view["messages"] if m["message_id"] == reply.json()["message_id"])
+        return view if ours["delivery_status"] == "sent" else None
+
+    view = _wait_for(sent, 30, "the reply to be sent")
+    ours = next(m for m in view["messages"] if m["message_id"] == reply.json()["message_id"])
+    received = httpx.get(local["simulated_replies"], params={"marketplace": "mirakl-fr"}, timeout=10).json()
+    delivered = [r for r in received["replies"] if r["message_id"] == ours["channel_message_id"]]
+    assert len(delivered) == 1 and order_id in delivered[0]["raw"]
+    first_response = datetime.fromisoformat(view["ticket"]["first_responded_at"])
+    assert first_response == datetime.fromisoformat(ours["sent_at"])
+    assert first_response > datetime.fromisoformat(view["ticket"]["created_at"])
+    assert view["ticket"]["status"] == "waiting_on_customer"

@@ -81,7 +81,8 @@ def test_work_queues_have_dead_letter_queues() -> None:
 def test_table_indexes_match_the_repository() -> None:
     table = RESOURCES["HelpdeskTable"]["Properties"]
     names = {gsi["IndexName"] for gsi in table["GlobalSecondaryIndexes"]}
-    assert names == {keys.TENANT_QUEUE, keys.TEAM_QUEUE, keys.AGENT_QUEUE, keys.LOOKUP}
+    assert names == {keys.TENANT_QUEUE, keys.TEAM_QUEUE, keys.AGENT_QUEUE, keys.LOOKUP, keys.STATUS_INDEX,
+                     keys.SNOOZED}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 

@@ -99,7 +99,7 @@ def test_a_reply_on_a_stale_timeline_is_refused_with_409(stack: LocalStack, repo
 
 
 def test_bad_reply_requests(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
-    ticket, message = open_ticket(repo, seller)
+    ticket, _ = open_ticket(repo, seller)
     path, route, params = reply_path(ticket)
     status, error = call(stack, "POST", path, route, seller.tenant_id, params=params, body={"body": "x"})
     assert status == 422 and "last_seen_message_id" in json.dumps(error)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from helpdesk.collaboration import NOTIFICATION_TTL, Notification, NotificationPage, PresenceEntry
 from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
+from helpdesk.inbox import QueuePlan, SavedView
 from helpdesk.models import (
     IngestEnvelope,
     Message,
@@ -290,6 +292,217 @@ class InMemoryRepository:
         ticket.version += 1
         self.set_ticket(ticket)
         return ticket
+
+    # --- ticket actions: merge, split, snooze (helpdesk.ticket_actions) -------------------------
+
+    def close_merged_source(self, previous: Ticket, updated: Ticket, event: Message,
+                            threads: Any) -> None:
+        self._enter("close_merged_source", previous, updated, event, threads)
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        target = self.tickets.get((updated.tenant_id, updated.merged_into or ""))
+        if target is None or target.merged_into:
+            raise Conflict("the target is gone or merged itself")
+        stored = self.tickets.get((previous.tenant_id, previous.ticket_id))
+        if stored is None or stored.version != previous.version:
+            raise Conflict("ticket changed since it was read")
+        updated.version = previous.version + 1
+        self.tickets[(updated.tenant_id, updated.ticket_id)] = updated.model_copy(deep=True)
+        self.messages[(updated.tenant_id, updated.ticket_id)].append(event.model_copy(deep=True))
+        for store_id, thread_id in threads:
+            key = (updated.tenant_id, store_id, thread_id)
+            if self.threads.get(key) == previous.ticket_id:
+                self.threads[key] = target.ticket_id
+
+    def copy_messages(self, messages: Any) -> None:
+        self._enter("copy_messages", messages)
+        for message in messages:
+            timeline = self.messages[(message.tenant_id, message.ticket_id)]
+            timeline[:] = [m for m in timeline if m.message_id != message.message_id]
+            timeline.append(message.model_copy(deep=True))
+
+    def split_message(self, previous: Ticket, updated: Ticket, event: Message, moved: Message,
+                      new_ticket: Ticket, new_message: Message, new_event: Message) -> None:
+        self._enter("split_message", previous, updated, moved, new_ticket)
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        stored = self.tickets.get((previous.tenant_id, previous.ticket_id))
+        old_timeline = self.messages[(previous.tenant_id, previous.ticket_id)]
+        marker = self._dedup_key(moved)
+        if (stored is None or stored.version != previous.version
+                or not any(m.message_id == moved.message_id for m in old_timeline)
+                or (new_ticket.tenant_id, new_ticket.ticket_id) in self.tickets):
+            raise Conflict("the ticket changed since it was read")
+        updated.version = previous.version + 1
+        self.tickets[(updated.tenant_id, updated.ticket_id)] = updated.model_copy(deep=True)
+        old_timeline[:] = [m for m in old_timeline if m.message_id != moved.message_id]
+        old_timeline.append(event.model_copy(deep=True))
+        self.tickets[(new_ticket.tenant_id, new_ticket.ticket_id)] = new_ticket.model_copy(deep=True)
+        self.messages[(new_ticket.tenant_id, new_ticket.ticket_id)].extend(
+            [new_message.model_copy(deep=True), new_event.model_copy(deep=True)])
+        self.channel_messages[marker] = (new_ticket.ticket_id, new_message.message_id)
+
+    def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]:
+        self._enter("list_snoozed_due", tenant_id, now, limit)
+        due = sorted((t for (tenant, _), t in self.tickets.items()
+                      if tenant == tenant_id and t.status == TicketStatus.SNOOZED
+                      and t.snoozed_until is not None and t.snoozed_until <= now),
+                     key=lambda t: (t.snoozed_until, t.ticket_id))
+        return [t.ticket_id for t in due[:limit]]
+    # --- inbox and collaboration (helpdesk.inbox / helpdesk.collaboration stores) ----------------
+    # Queue pages use the domain's own definition (QueuePlan.filters.matches) over the plan's
+    # partition, in the index's order; cursors are offsets, valid only for the partition they came from.
+
+    @property
+    def inbox(self) -> InboxState:
+        state = self.__dict__.get("_inbox")
+        if state is None:
+            state = self.__dict__["_inbox"] = InboxState()
+        return state
+
+    def _plan_tickets(self, tenant_id: str, plan: QueuePlan, now: datetime) -> list[Ticket]:
+        mine = [t for (tenant, _), t in self.tickets.items() if tenant == tenant_id]
+        if plan.index == "status":
+            found = [t for t in mine if t.status.value == plan.partition]
+            found.sort(key=lambda t: (t.updated_at, t.ticket_id), reverse=True)
+        else:
+            in_partition = {"tenant": lambda t: True, "team": lambda t: t.team_id == plan.partition,
+                            "agent": lambda t: t.assignee_id == plan.partition}[plan.index]
+            found = [t for t in mine if t.status.in_queue and t.sla_due_at is not None and in_partition(t)]
+            if plan.due == "passed":
+                found = [t for t in found if t.sla_due_at < now]
+            elif plan.due == "ahead":
+                found = [t for t in found if t.sla_due_at >= now]
+            found.sort(key=lambda t: (t.sla_due_at, t.ticket_id))
+        return [t.model_copy(deep=True) for t in found if plan.filters.matches(t, now)]
+
+    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
+                   now: datetime) -> QueuePage:
+        self._enter("queue_page", tenant_id, plan, limit, cursor)
+        found = self._plan_tickets(tenant_id, plan, now)
+        prefix = f"inbox:{tenant_id}:{plan.index}:{plan.partition or ''}:"
+        start = _offset(cursor, prefix)
+        more = start + limit < len(found)
+        return QueuePage(tickets=found[start:start + limit], next_cursor=f"{prefix}{start + limit}" if more else None)
+
+    def count_queue(self, tenant_id: str, plan: QueuePlan, now: datetime, budget: int) -> tuple[int, bool]:
+        self._enter("count_queue", tenant_id, plan)
+        total = len(self._plan_tickets(tenant_id, plan, now))
+        return min(total, budget), total > budget
+
+    def get_view(self, tenant_id: str, owner_id: str, view_id: str, shared: bool) -> SavedView | None:
+        view = self.inbox.views.get((tenant_id, "shared" if shared else owner_id, view_id))
+        return view.model_copy(deep=True) if view else None
+
+    def list_views(self, tenant_id: str, owner_id: str) -> list[SavedView]:
+        return [v.model_copy(deep=True) for (tenant, owner, _), v in self.inbox.views.items()
+                if tenant == tenant_id and owner in (owner_id, "shared")]
+
+    def put_view(self, view: SavedView, previous: SavedView | None = None) -> None:
+        if previous is not None:
+            self.delete_view(previous)
+        key = (view.tenant_id, "shared" if view.shared else view.owner_id, view.view_id)
+        self.inbox.views[key] = view.model_copy(deep=True)
+
+    def delete_view(self, view: SavedView) -> None:
+        self.inbox.views.pop((view.tenant_id, "shared" if view.shared else view.owner_id, view.view_id), None)
+
+    def touch_presence(self, tenant_id: str, ticket_id: str, agent_id: str, seen_at: datetime,
+                       expires_at: datetime, typing: bool | None = None) -> None:
+        key = (tenant_id, ticket_id, agent_id)
+        before = self.inbox.presence.get(key)
+        typing_until = before.typing_until if before is not None and typing is None else None
+        if typing:
+            typing_until = expires_at
+        self.inbox.presence[key] = PresenceEntry(agent_id=agent_id, seen_at=seen_at, expires_at=expires_at,
+                                                 typing_until=typing_until)
+
+    def list_presence(self, tenant_id: str, ticket_id: str) -> list[PresenceEntry]:
+        return [p.model_copy() for (tenant, ticket, _), p in self.inbox.presence.items()
+                if (tenant, ticket) == (tenant_id, ticket_id)]
+
+    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None:
+        self._enter("get_order", tenant_id, store_id, order_ref)
+        order = self.orders.get((tenant_id, store_id, order_ref))
+        return order.model_copy(deep=True) if order else None
+
+    def add_note(self, note: Message) -> None:
+        self._enter("add_note", note)
+        self.messages[(note.tenant_id, note.ticket_id)].append(note.model_copy(deep=True))
+
+    def put_notifications(self, notifications: Any) -> None:
+        for n in notifications:
+            self.inbox.notifications[(n.tenant_id, n.agent_id, n.notification_id)] = n.model_copy(deep=True)
+
+    def list_notifications(self, tenant_id: str, agent_id: str, unread_only: bool, limit: int,
+                           cursor: str | None, now: datetime) -> NotificationPage:
+        found = sorted((n for (tenant, agent, _), n in self.inbox.notifications.items()
+                        if (tenant, agent) == (tenant_id, agent_id) and n.created_at + NOTIFICATION_TTL > now
+                        and not (unread_only and n.read_at is not None)),
+                       key=lambda n: n.notification_id, reverse=True)
+        prefix = f"notify:{tenant_id}:{agent_id}:"
+        start = _offset(cursor, prefix)
+        more = start + limit < len(found)
+        return NotificationPage(notifications=[n.model_copy() for n in found[start:start + limit]],
+                                next_cursor=f"{prefix}{start + limit}" if more else None)
+
+    def mark_read(self, tenant_id: str, agent_id: str, notification_id: str, at: datetime) -> Notification | None:
+        stored = self.inbox.notifications.get((tenant_id, agent_id, notification_id))
+        if stored is None:
+            return None
+        if stored.read_at is None:
+            stored.read_at = at
+        return stored.model_copy()
+
+    # --- routing administration: agents, teams, aging steps (helpdesk.routing_admin, aging) ------
+
+    @property
+    def teams(self) -> dict[tuple[str, str], Any]:
+        return self.__dict__.setdefault("_teams", {})
+
+    @property
+    def aging_steps(self) -> dict[str, list[Any]]:
+        return self.__dict__.setdefault("_aging_steps", {})
+
+    def replace_agents(self, tenant_id: str, agents: list[Any]) -> None:
+        self._enter("replace_agents", tenant_id, agents)
+        self.agents = [a for a in self.agents if a.tenant_id != tenant_id] + [a.model_copy(deep=True) for a in agents]
+
+    def put_team(self, team: Any) -> None:
+        self.teams[(team.tenant_id, team.team_id)] = team.model_copy(deep=True)
+
+    def list_teams(self, tenant_id: str) -> list[Any]:
+        return [t.model_copy(deep=True) for (tenant, _), t in sorted(self.teams.items()) if tenant == tenant_id]
+
+    def replace_teams(self, tenant_id: str, teams: list[Any]) -> None:
+        self._enter("replace_teams", tenant_id, teams)
+        for key in [k for k in self.teams if k[0] == tenant_id]:
+            del self.teams[key]
+        for team in teams:
+            self.put_team(team)
+
+    def get_aging_steps(self, tenant_id: str) -> list[Any] | None:
+        steps = self.aging_steps.get(tenant_id)
+        return None if steps is None else [step.model_copy() for step in steps]
+
+    def put_aging_steps(self, tenant_id: str, steps: list[Any]) -> None:
+        self._enter("put_aging_steps", tenant_id, steps)
+        self.aging_steps[tenant_id] = [step.model_copy() for step in steps]
+
+
+@dataclass
+class InboxState:
+    views: dict[tuple[str, str, str], SavedView] = field(default_factory=dict)  # (tenant, owner|"shared", id)
+    presence: dict[tuple[str, str, str], PresenceEntry] = field(default_factory=dict)  # (tenant, ticket, agent)
+    notifications: dict[tuple[str, str, str], Notification] = field(default_factory=dict)  # (tenant, agent, id)
+
+
+def _offset(cursor: str | None, prefix: str) -> int:
+    if not cursor:
+        return 0
+    if not cursor.startswith(prefix) or not cursor[len(prefix):].isdigit():
+        raise InvalidCursor("cursor belongs to another list")
+    return int(cursor[len(prefix):])
 
 
 class RecordingSlaTimers:

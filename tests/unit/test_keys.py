@@ -23,6 +23,9 @@ PARTITION_KEYS: list[tuple[str, Callable[[], str]]] = [
     ("tenant_queue_pk", lambda: keys.tenant_queue_pk(TENANT)),
     ("team_queue_pk", lambda: keys.team_queue_pk(TENANT, "billing")),
     ("agent_queue_pk", lambda: keys.agent_queue_pk(TENANT, "agent-7")),
+    ("snoozed_pk", lambda: keys.snoozed_pk(TENANT)),
+    ("status_pk", lambda: keys.status_pk(TENANT, "snoozed")),
+    ("notifications_pk", lambda: keys.notifications_pk(TENANT, "agent-7")),
 ]
 
 

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,13 +31,16 @@ from helpdesk.models import (
     SlaPolicy,
     Store,
     StoreHealth,
+    Team,
     Tenant,
     Ticket,
+    TicketStatus,
     TicketView,
 )
 from helpdesk.ports import QueueScope
 
 if TYPE_CHECKING:  # routing config is read by the intake only: webhook functions never import it
+    from helpdesk.aging import AgingStep
     from helpdesk.rules import RoutingRule
     from helpdesk.sla_policy import SlaPolicySpec
 
@@ -46,6 +49,7 @@ _DESER = TypeDeserializer()
 _MAX_LOOKUP = 10
 INGEST_ERROR_DAYS = 30  # an ingest error is shown for a month (TTL); the quarantined payload stays in S3
 M = TypeVar("M", bound=BaseModel)
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)  # queue position of an open ticket with no deadline
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
@@ -140,6 +144,36 @@ class DynamoRepository:
     def list_agents(self, tenant_id: str) -> list[Agent]:
         return [from_item(Agent, i) for i in self._by_prefix(tenant_id, "AGENT#")]
 
+    def replace_agents(self, tenant_id: str, agents: Sequence[Agent]) -> None:
+        """The tenant's agents become exactly ``agents`` (written; the ones left out deleted)."""
+        self._replace(tenant_id, keys.AGENT_PREFIX, {keys.agent_sk(a.agent_id): to_item(
+            a, PK=keys.tenant_pk(tenant_id), SK=keys.agent_sk(a.agent_id), entity="agent") for a in agents})
+
+    def put_team(self, team: Team) -> None:
+        self._put(to_item(team, PK=keys.tenant_pk(team.tenant_id), SK=keys.team_sk(team.team_id), entity="team"))
+
+    def list_teams(self, tenant_id: str) -> list[Team]:
+        return [from_item(Team, i) for i in self._by_prefix(tenant_id, keys.TEAM_PREFIX)]
+
+    def replace_teams(self, tenant_id: str, teams: Sequence[Team]) -> None:
+        self._replace(tenant_id, keys.TEAM_PREFIX, {keys.team_sk(t.team_id): to_item(
+            t, PK=keys.tenant_pk(tenant_id), SK=keys.team_sk(t.team_id), entity="team") for t in teams})
+
+    def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None:
+        """The tenant's aging steps; None when it never set any (the default steps apply)."""
+        from helpdesk.aging import AgingStep
+
+        item = self._get(keys.tenant_pk(tenant_id), keys.AGING_SK)
+        if item is None:
+            return None
+        return [AgingStep.model_validate(step) for step in _DESER.deserialize(item["steps"])]
+
+    def put_aging_steps(self, tenant_id: str, steps: Sequence[AgingStep]) -> None:
+        """All the tenant's steps in one item: replacing them is one write, never half done."""
+        plain = [json.loads(step.model_dump_json(exclude_none=True), parse_float=Decimal) for step in steps]
+        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.AGING_SK), "entity": _s("aging_steps"),
+                   "steps": _SER.serialize(plain)})
+
     def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None:
         """Round-robin bookkeeping: when the agent last got a ticket (only if the agent exists)."""
         try:
@@ -223,7 +257,8 @@ class DynamoRepository:
                 raise Conflict("the ticket changed meanwhile; re-read and retry") from None
             raise
 
-    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message, events: Sequence[Message] = ()) -> None:
+    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
+                        events: Sequence[Message] = ()) -> None:
         """A reply's delivery state (queued → sent / failed) with the ticket's new state and the
         events explaining it, in one transaction; the reply item must exist (it was stored when the
         agent wrote it) and a reply already sent is never set back (Conflict)."""
@@ -473,15 +508,26 @@ class DynamoRepository:
             "entity": "ticket",
         }
         due = ticket.sla_due_at
-        if ticket.status.in_queue and due is not None:
-            # Sparse indexes: a ticket is in the queues only while an agent owes an answer.
-            sort_key = keys.queue_sk(due, ticket.ticket_id)
+        if ticket.status.in_queue:
+            # Sparse indexes: a ticket is in the queues only while an agent owes an answer; one
+            # reopened by hand with no deadline running still shows, after every dated one.
+            sort_key = keys.queue_sk(due or NO_DEADLINE, ticket.ticket_id)
             extra.update(queue_pk=keys.tenant_queue_pk(ticket.tenant_id), queue_sk=sort_key)
             if ticket.team_id:
                 extra.update(team_queue_pk=keys.team_queue_pk(ticket.tenant_id, ticket.team_id), team_queue_sk=sort_key)
             if ticket.assignee_id:
                 extra.update(agent_queue_pk=keys.agent_queue_pk(ticket.tenant_id, ticket.assignee_id),
                              agent_queue_sk=sort_key)
+            if ticket.sla_warn_at is not None:  # near-breach filter: a sortable copy of the warning point
+                extra["sla_warn_key"] = keys.sortable(ticket.sla_warn_at)
+        elif not ticket.status.in_queue:
+            # StatusIndex (sparse): tickets outside the queues by status, newest change first.
+            extra.update(status_pk=keys.status_pk(ticket.tenant_id, ticket.status.value),
+                         status_sk=keys.status_sk(ticket.updated_at, ticket.ticket_id))
+        if ticket.status == TicketStatus.SNOOZED and ticket.snoozed_until is not None:
+            # Snoozed index (sparse): wake-ups, soonest first; gone in the write that wakes it.
+            extra.update(snooze_pk=keys.snoozed_pk(ticket.tenant_id),
+                         snooze_sk=keys.queue_sk(ticket.snoozed_until, ticket.ticket_id))
         if ticket.sla_breached_at is not None:
             extra["sla_breached"] = True
         return to_item(ticket, **extra)

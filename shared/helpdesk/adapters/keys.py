@@ -23,6 +23,12 @@ TENANT_QUEUE = "TenantQueue"
 TEAM_QUEUE = "TeamQueue"
 AGENT_QUEUE = "AgentQueue"
 LOOKUP = "Lookup"
+STATUS_INDEX = "StatusIndex"
+SNOOZED = "Snoozed"  # sparse: snoozed tickets by wake-up time (the aging run wakes the due ones)
+
+VIEW_PREFIX = "VIEW#"
+NOTIFICATION_PREFIX = "NOTIFY#"
+PRESENCE_PREFIX = "PRESENCE#"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -43,6 +49,15 @@ def ingest_error_sk(store_id: str, at: datetime, delivery_id: str) -> str:
 
 def agent_sk(agent_id: str) -> str:
     return f"AGENT#{agent_id}"
+
+
+AGENT_PREFIX = "AGENT#"
+TEAM_PREFIX = "TEAM#"
+AGING_SK = "AGING"  # the tenant's aging steps, one item (absent: the default steps apply)
+
+
+def team_sk(team_id: str) -> str:
+    return f"{TEAM_PREFIX}{team_id}"
 
 
 def rule_sk(rule_id: str) -> str:
@@ -109,6 +124,45 @@ def agent_queue_pk(tenant_id: str, agent_id: str) -> str:
 
 def queue_sk(due_at: datetime, ticket_id: str) -> str:
     return f"{sortable(due_at)}#{ticket_id}"
+
+
+def status_pk(tenant_id: str, status: str) -> str:
+    """StatusIndex partition: the tenant's tickets in one status outside the queues (snoozed, ...)."""
+    return f"TENANT#{tenant_id}#STATUS#{status}"
+
+
+def status_sk(updated_at: datetime, ticket_id: str) -> str:
+    return f"{sortable(updated_at)}#{ticket_id}"
+
+
+def view_sk(owner_id: str, view_id: str, shared: bool) -> str:
+    """A saved view in the tenant partition: private ones under their owner, shared ones together."""
+    return f"{VIEW_PREFIX}SHARED#{view_id}" if shared else f"{VIEW_PREFIX}AGENT#{owner_id}#{view_id}"
+
+
+def private_views_prefix(agent_id: str) -> str:
+    return f"{VIEW_PREFIX}AGENT#{agent_id}#"
+
+
+SHARED_VIEWS_PREFIX = f"{VIEW_PREFIX}SHARED#"
+
+
+def notifications_pk(tenant_id: str, agent_id: str) -> str:
+    return f"TENANT#{tenant_id}#AGENT#{agent_id}#NOTIFY"
+
+
+def notification_sk(notification_id: str) -> str:
+    """Notification ids are time-sortable (``ids.new_id``): the partition reads newest first."""
+    return f"{NOTIFICATION_PREFIX}{notification_id}"
+
+
+def presence_sk(agent_id: str) -> str:
+    return f"{PRESENCE_PREFIX}{agent_id}"
+
+
+def snoozed_pk(tenant_id: str) -> str:
+    """Snoozed index partition; its sort key is ``queue_sk(snoozed_until, ticket)``: due ones first."""
+    return f"TENANT#{tenant_id}#SNOOZED"
 
 
 def sortable(moment: datetime) -> str:
