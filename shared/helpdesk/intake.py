@@ -88,7 +88,11 @@ def decide(
     customer: CustomerHistory | None = None,
     now: datetime,
     time_zone: str = "UTC",
+    owed_since: datetime | None = None,
 ) -> IntakeDecision:
+    """``owed_since``: the buyer message the deadline counts from — the first one not answered yet
+    (a second message before any reply does not push the first-response deadline back); defaults to
+    ``inbound.received_at``."""
     found = intent_classifier.classify_message(inbound)
     context = RuleContext.for_inbound(
         ticket, inbound, intent=found.intent, order=order, customer=customer or CustomerHistory(), now=now,
@@ -106,7 +110,7 @@ def decide(
                                store_id=ticket.store_id, priority=outcome.priority)
         source = "selected" if policy else "none"
     kind = "first" if ticket.first_responded_at is None else "next"
-    due = compute_due(policy, received_at=inbound.received_at, kind=kind) if policy else None
+    due = compute_due(policy, received_at=owed_since or inbound.received_at, kind=kind) if policy else None
     return IntakeDecision(
         intent=found.intent, intent_confidence=found.confidence, intent_evidence=list(found.matched),
         tags=tags, priority=outcome.priority, team_id=outcome.team_id, assignee_id=outcome.assignee_id,

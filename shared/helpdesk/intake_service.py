@@ -125,7 +125,8 @@ class IntakeService:
             inbound = self._inbound(view, message_id)
             order = self._order_facts(ticket)
             decision = decide(ticket, inbound, rules=rules, policies=policies, agents=agents, order=order,
-                              customer=self._history(ticket), now=now, time_zone=time_zone)
+                              customer=self._history(ticket), now=now, time_zone=time_zone,
+                              owed_since=owed_since(view))
             updated = decision.apply_to(ticket)
             updated.intake_error = None
             if decision.due is not None:
@@ -223,6 +224,17 @@ class IntakeService:
         if request is None:
             return None
         return {"name": request.execution_name, "input": keys.sla_timer_input(request)}
+
+
+def owed_since(view: TicketView) -> datetime | None:
+    """When the buyer started waiting: their first message after the last reply the channel
+    accepted (or after nothing, before the first response)."""
+    last_reply = max((m.sent_at or m.created_at for m in view.messages
+                      if m.direction == MessageDirection.OUTBOUND and m.delivery_status != "failed"
+                      and (m.sent_at is not None or m.delivery_status is None)), default=None)
+    waiting = [m.created_at for m in view.messages if m.direction == MessageDirection.INBOUND
+               and (last_reply is None or m.created_at > last_reply)]
+    return min(waiting) if waiting else None
 
 
 def timeline_event(ticket: Ticket, at: datetime, text: str) -> Message:

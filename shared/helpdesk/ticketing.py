@@ -170,9 +170,30 @@ class TicketService:
             return self._repo.get_sla_policy(inbound.tenant_id, store.sla_policy_id)
         return None
 
+    def _deadline(self, inbound: InboundMessage, kind: str) -> tuple[datetime, datetime | None] | None:
+        """The deadline the intake will most likely settle on: the tenant's most specific SLA policy
+        for the channel and store (intent not known yet; a channel's cancellation signal counts), so
+        the timer started now is usually the one that runs — the intake re-arms only when the intent
+        or a rule changes the policy. None when the tenant has no such policy."""
+        list_specs = getattr(self._repo, "list_policy_specs", None)
+        if list_specs is None:
+            return None
+        from helpdesk.models import Intent
+        from helpdesk.sla_policy import compute_due, select_policy
+
+        cancellation = inbound.cancellation_requested
+        policy = select_policy(list_specs(inbound.tenant_id), intent=Intent.CANCELLATION if cancellation else None,
+                               channel=inbound.channel, store_id=inbound.store_id,
+                               priority=Priority.HIGH if cancellation else Priority.NORMAL)
+        if policy is None:
+            return None
+        due = compute_due(policy, received_at=inbound.received_at, kind="first" if kind == "first" else "next")
+        return due.due_at, due.warn_at
+
     def _open_ticket(self, inbound: InboundMessage) -> ReceiveResult:
         now = self._clock()
         policy = self._policy_for(inbound)
+        deadline = self._deadline(inbound, "first")
         ticket_id = new_id(now)
         ticket = Ticket(
             tenant_id=inbound.tenant_id,
@@ -188,8 +209,10 @@ class TicketService:
             customer_name=inbound.buyer_name,
             channel_thread_id=inbound.channel_thread_id,
             order_refs=[inbound.order_ref] if inbound.order_ref else [],
+            # The policy is the intake's to name (a rule may pick one); only its deadline is set now.
             sla_policy_id=policy.policy_id if policy else None,
-            first_response_due_at=sla.first_response_due(inbound.received_at, policy),
+            first_response_due_at=deadline[0] if deadline else sla.first_response_due(inbound.received_at, policy),
+            sla_warn_at=deadline[1] if deadline else None,
             sla_timer_version=1,
             message_count=1,
             created_at=now,
@@ -220,12 +243,17 @@ class TicketService:
             ticket.next_response_due_at is None or not ticket.status.in_queue
         ):
             # The buyer wrote again after being answered: a next-response deadline starts now.
-            policy = self._policy_for(inbound)
-            target = policy.target if policy else sla.DEFAULT_TARGET
-            updated.next_response_due_at = inbound.received_at + timedelta(minutes=target.next_response_minutes)
+            deadline = self._deadline(inbound, "next")
+            if deadline is not None:
+                updated.next_response_due_at, warn_at = deadline
+            else:
+                policy = self._policy_for(inbound)
+                target = policy.target if policy else sla.DEFAULT_TARGET
+                updated.next_response_due_at = inbound.received_at + timedelta(minutes=target.next_response_minutes)
+                warn_at = None
             updated.sla_breached_at = None
             updated.sla_warned_at = None
-            updated.sla_warn_at = None
+            updated.sla_warn_at = warn_at
             updated.sla_timer_version += 1
             rearm = True
         message = self._message_for(updated, inbound, now)

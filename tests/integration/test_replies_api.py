@@ -158,3 +158,34 @@ def test_macros_are_admin_managed_rendered_for_the_ticket_and_tenant_isolated(
     assert status == 200 and updated["bodies"] == {"en": "Tracking: {{ order.tracking_url }}"}
     assert call(stack, "DELETE", *one[:2], seller.tenant_id, role="admin", params=one[2])[0] == 200
     assert call(stack, "GET", *one[:2], seller.tenant_id, params=one[2])[0] == 404
+
+
+def test_a_reply_that_keeps_the_ticket_open_re_arms_the_next_response_timer(
+        stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    """The first-response timer made stale, a next-response timer (new version) started from the
+    channel's acceptance under the ticket's policy; the buyer's next message re-arms it again."""
+    from helpdesk.sla_policy import SlaPolicySpec
+
+    repo.put_policy_spec(seller.tenant_id, SlaPolicySpec(
+        policy_id="standard", name="Standard", first_response_minutes=240, next_response_minutes=120))
+    ticket, message = open_ticket(repo, seller, sla_policy_id="standard")
+    path, route, params = reply_path(ticket)
+    status, reply = call(stack, "POST", path, route, seller.tenant_id, params=params, body={
+        "body": "Ich kläre das mit dem Lager und melde mich.", "last_seen_message_id": message.message_id,
+        "status_after": "open"})
+    assert status == 202
+    assert dispatch(stack) == 1
+
+    after = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
+    sent_at = next(m for m in repo.get_ticket_view(seller.tenant_id, ticket.ticket_id).messages
+                   if m.message_id == reply["message_id"]).sent_at
+    assert after.status == TicketStatus.OPEN and after.first_responded_at == sent_at
+    assert after.next_response_due_at == sent_at + timedelta(minutes=120)
+    assert after.sla_due_at == after.next_response_due_at, "the queue now sorts on the next-response deadline"
+    assert after.sla_timer_version == 2
+    sfn = stack.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]
+    timer = next(e for e in executions if e["name"].endswith(f"-{ticket.ticket_id}-v2"))
+    timer_input = json.loads(sfn.describe_execution(executionArn=timer["executionArn"])["input"])
+    assert timer_input["deadline"] == "next_response"
+    assert timer_input["due_at"] == after.next_response_due_at.strftime("%Y-%m-%dT%H:%M:%SZ")

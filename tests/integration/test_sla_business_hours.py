@@ -232,28 +232,25 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     ticket = _eventually(decided, "the intake workflow's decision")
     # The intake put the business-hours deadline and its warning point on the ticket ...
     assert (ticket.first_response_due_at, ticket.sla_due_at, ticket.sla_warn_at) == (due_at, due_at, warn_at)
-    assert ticket.sla_timer_version == 2 and ticket.sla_warned_at is None and ticket.sla_breached_at is None
+    # The deadline was already set when the message was stored (the tenant's only policy for the
+    # channel), so the intake agreed and did not re-arm: one timer, version 1.
+    assert ticket.sla_timer_version == 1 and ticket.sla_warned_at is None and ticket.sla_breached_at is None
     assert [moment.astimezone(BERLIN).strftime("%a %H:%M %Z") for moment in (warn_at, due_at)] == local
     view = repo.get_ticket_view(tenant, ticket.ticket_id)
     assert view is not None
     (routed,) = [m.body for m in view.messages if m.direction.value == "event"]
     assert f"SLA business (selected), due {due_at.isoformat()}" in routed
 
-    # ... and re-armed the timer: version 2 waits for the warning point; ticketing's 24 h version 1 waits too.
-    executions = _eventually(lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1", "v2"}
-                             and found, "both timer versions")
-    timer = executions["v2"]["executionArn"]
+    # ... and one timer waits for the warning point (no second, superseded timer to pay for).
+    executions = _eventually(lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1"}
+                             and found, "the timer")
+    timer = executions["v1"]["executionArn"]
     _eventually(lambda: _waiting_in(stack, timer) == "WaitUntilWarning", "the timer waiting for the warning")
 
-    # One second before the warning point nothing is recorded; the stale 24 h timer (its Saturday
-    # points passed) ends without touching the ticket.
+    # One second before the warning point nothing is recorded.
     engine_clock.advance_to(warn_at - timedelta(seconds=1))
     stale = stack.client("stepfunctions")
-    _eventually(lambda: stale.describe_execution(executionArn=executions["v1"]["executionArn"])["status"]
-                == "SUCCEEDED", "the version 1 timer to end")
-    v1_history = stale.get_execution_history(executionArn=executions["v1"]["executionArn"])["events"]
-    assert [e["stateEnteredEventDetails"]["name"] for e in v1_history if e["type"].endswith("StateEntered")][-1] \
-        == "Stale"
+    time.sleep(1)
     assert _waiting_in(stack, timer) == "WaitUntilWarning"
     current = repo.get_ticket(tenant, ticket.ticket_id)
     assert current is not None and current.sla_warned_at is None and current.sla_breached_at is None
@@ -274,11 +271,11 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     breached = repo.get_ticket(tenant, ticket.ticket_id)
     assert breached is not None
     assert (breached.sla_warned_at, breached.sla_breached_at) == (warn_at, due_at)
-    assert breached.first_responded_at is None and breached.sla_timer_version == 2
+    assert breached.first_responded_at is None and breached.sla_timer_version == 1
 
     events = _sla_events(stack, ticket.ticket_id, expected=2)
     common = {"tenant_id": tenant, "ticket_id": ticket.ticket_id, "deadline": "first_response",
-              "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "timer_version": "2"}
+              "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "timer_version": "1"}
     assert sorted(events, key=lambda e: e["recorded_at"]) == [
         {"type": "sla.warning", **common, "recorded_at": warn_at.isoformat()},
         {"type": "sla.breached", **common, "recorded_at": due_at.isoformat()},
