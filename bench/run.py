@@ -1556,8 +1556,9 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
                 "conditional update is billed as a write even when its condition fails). Timer executions started "
                 f"per ticket: {batched.timers_started / batched.tickets:.2f} batched, "
                 f"{single.timers_started / single.tickets:.2f} one-by-one — the ingest consumer starts one on the "
-                "store's default deadline, and the intake starts another whenever the policy it picks moves the "
-                "deadline; the older one waits for its warning point and ends stale there (the answered path's "
+                "tenant's policy for the channel and store, and the intake starts another only when the intent or "
+                "a rule moves the deadline (cancellations); the older one waits for its warning point and ends "
+                "stale there (the answered path's "
                 "states and conditional write). So per ticket: "
                 f"{timer_units(batched, answered, breached).transitions / batched.tickets:.2f} transitions batched, "
                 f"{timer_units(single, answered, breached).transitions / single.tickets:.2f} one-by-one. Executions "
@@ -1663,11 +1664,10 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     stale = {run.name: timer_units(run, answered, breached).transitions
              - run.tickets * ((1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions)
              for run in (batched, single)}
-    report.emit(f"- Superseded timers (the ingest consumer's default-deadline timer, replaced by the intake's): "
+    report.emit(f"- Superseded timers (the ingest consumer's timer, replaced when the intake moves the deadline): "
                 f"{usd(stale[batched.name] / batched.tickets * 1000 * SFN_STANDARD_TRANSITION)} / "
                 f"{usd(stale[single.name] / single.tickets * 1000 * SFN_STANDARD_TRANSITION)} per 1,000 in "
-                "transitions alone; starting the first timer only from the intake (and from its failure path) "
-                "would save that.")
+                "transitions alone.")
     more_breaches = 1000 * (0.10 - SLA_BREACH_SHARE) * (breached.transitions - answered.transitions)
     report.emit(f"- Breach share 10 % instead of {SLA_BREACH_SHARE:.0%}: Step Functions "
                 f"+{usd(more_breaches * SFN_STANDARD_TRANSITION)} per 1,000.")

@@ -49,7 +49,7 @@ from helpdesk.ticket_actions import (
     TicketActions,
     TicketChanges,
 )
-from helpdesk.ticketing import TicketService, utc_now
+from helpdesk.ticketing import utc_now
 
 logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -68,12 +68,6 @@ app.enable_swagger(path="/swagger", title="Helpdesk agent API", version="1.0.0",
 @lru_cache(maxsize=1)
 def repository() -> DynamoRepository:
     return DynamoRepository(client("dynamodb"), settings().table_name)
-
-
-@lru_cache(maxsize=1)
-def tickets() -> TicketService:
-    return TicketService(repository(), StepFunctionsSlaTimers(client("stepfunctions"),
-                                                              settings().sla_state_machine_arn))
 
 
 def created(model: type, description: str) -> dict[int, dict[str, Any]]:

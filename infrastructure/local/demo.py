@@ -58,7 +58,7 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
     """The demo seller's routing: a team of three agents with their languages, cancellations first
     (shortest SLA, urgent, round-robin to a speaker of the buyer's language), everything else on the
     standard target."""
-    from helpdesk.models import Agent, Intent
+    from helpdesk.models import Agent, Intent, Team
     from helpdesk.rules import RoutingRule
     from helpdesk.sla_policy import SlaPolicySpec
 
@@ -76,6 +76,7 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
         "tenant_id": TENANT_ID, "rule_id": "everything-else", "name": "Everything else: least loaded speaker",
         "position": 2, "conditions": [{"field": "intent", "op": "ne", "value": "cancellation"}],
         "actions": [{"type": "assign_least_loaded", "value": "support"}]}))
+    repository.put_team(Team(tenant_id=TENANT_ID, team_id="support", name="Support", time_zone="Europe/Rome"))
     for agent_id, name, languages in ((AGENT_ID, "Ada", ["en", "it", "fr"]), ("agent-bernd", "Bernd", ["de", "en"]),
                                       ("agent-lucia", "Lucía", ["es", "en"])):
         repository.put_agent(Agent(tenant_id=TENANT_ID, agent_id=agent_id, name=name,

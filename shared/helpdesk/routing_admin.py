@@ -5,7 +5,7 @@ time) without changing anything. Plain Python."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol, TypeVar
@@ -28,6 +28,7 @@ from helpdesk.rules import (
 )
 from helpdesk.sla_policy import SlaPolicySpec
 from helpdesk.ticketing import utc_now
+from helpdesk.validation import Refused, problems_of, validate_list
 
 MAX_POLICIES = 100
 MAX_AGENTS = 500
@@ -126,8 +127,8 @@ class RoutingAdmin:
         return sorted(self._repo.list_policy_specs(tenant_id), key=lambda p: p.policy_id)
 
     def replace_policies(self, tenant_id: str, raw: Sequence[Any]) -> list[SlaPolicySpec]:
-        policies = _validated(raw, SlaPolicySpec, "policy_id", what="SLA policies", limit=MAX_POLICIES,
-                              error=PoliciesInvalid)
+        policies = validate_list(raw, SlaPolicySpec, "policy_id", what="SLA policies", noun="policy",
+                                 limit=MAX_POLICIES, error=PoliciesInvalid)
         self._repo.replace_policy_specs(tenant_id, policies)
         return policies
 
@@ -151,8 +152,8 @@ class RoutingAdmin:
                 problems.append(f"email: also the e-mail of agent {owner!r}")
             return problems
 
-        agents = _validated(raw, _agent, "agent_id", what="agents", limit=MAX_AGENTS, error=AgentsInvalid,
-                            tenant_id=tenant_id, check=check)
+        agents = validate_list(raw, _agent, "agent_id", what="agents", noun="agent", limit=MAX_AGENTS,
+                               error=AgentsInvalid, tenant_id=tenant_id, check=check)
         assigned = {a.agent_id: a.last_assigned_at for a in self._repo.list_agents(tenant_id)}
         agents = [a.model_copy(update={"last_assigned_at": assigned.get(a.agent_id)}) for a in agents]
         self._repo.replace_agents(tenant_id, agents)
@@ -163,7 +164,7 @@ class RoutingAdmin:
 
     def replace_teams(self, tenant_id: str, raw: Sequence[Any]) -> list[Team]:
         """The whole team list. A team still named by an agent or an aging step cannot be dropped."""
-        teams = _validated(raw, _team, "team_id", what="teams", limit=MAX_TEAMS, error=TeamsInvalid,
+        teams = validate_list(raw, _team, "team_id", what="teams", noun="team", limit=MAX_TEAMS, error=TeamsInvalid,
                            tenant_id=tenant_id)
         kept = {t.team_id for t in teams}
         members: dict[str, list[str]] = {}
@@ -205,7 +206,7 @@ class RoutingAdmin:
                 problems.append(f"after_minutes: step {other!r} already waits {step.after_minutes} minutes")
             return problems
 
-        steps = _validated(raw, AgingStep, "step_id", what="aging steps", limit=MAX_AGING_STEPS,
+        steps = validate_list(raw, AgingStep, "step_id", what="aging steps", noun="step", limit=MAX_AGING_STEPS,
                            error=AgingStepsInvalid, check=check)
         steps = sorted(steps, key=lambda s: s.after_minutes)
         self._repo.put_aging_steps(tenant_id, steps)
@@ -234,65 +235,6 @@ class RoutingAdmin:
         return DryRunAnswer(decision=decision, rules=decision.rule_outcome)
 
 
-def _validated(raw: Any, parse: Callable[[dict[str, Any]], T] | type[T], id_field: str, *, what: str, limit: int,
-               error: type[HelpdeskError], tenant_id: str | None = None,
-               check: Callable[[T], list[str]] | None = None) -> list[T]:
-    """A whole list an admin sends, every item validated, every problem reported at once (``error``,
-    422, ``details.errors``: ``{index, <id_field>, messages}`` per bad item) so a settings screen
-    can mark them all. Ids must be unique. With ``tenant_id`` (the caller's, from the token) items
-    get it, and an item naming another tenant is refused."""
-    if not isinstance(raw, list) or len(raw) > limit:
-        raise error(f"{what} must be a JSON list of at most {limit}", errors=[])
-    build = parse.model_validate if isinstance(parse, type) else parse
-    items: list[T] = []
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for index, item in enumerate(raw):
-        item_id = item.get(id_field) if isinstance(item, Mapping) else None
-        problems: list[str] = []
-        if isinstance(item_id, str):
-            if item_id in seen:
-                problems.append(f"{id_field}: {item_id!r} is also used by item {seen[item_id]}")
-            else:
-                seen[item_id] = index
-        if not isinstance(item, Mapping):
-            problems.append(f"each of the {what} must be a JSON object, got {type(item).__name__}")
-        else:
-            data = dict(item)
-            if tenant_id is not None:
-                if data.get("tenant_id", tenant_id) != tenant_id:
-                    problems.append("tenant_id: belongs to another tenant")
-                data["tenant_id"] = tenant_id
-            try:
-                value = build(data)
-            except ValidationError as exc:
-                problems.extend(_problems(exc))
-            except _Refused as exc:
-                problems.extend(exc.problems)
-            else:
-                problems.extend(check(value) if check else [])
-                if not problems:
-                    items.append(value)
-        if problems:
-            errors.append({"index": index, id_field: item_id, "messages": problems})
-    if errors:
-        raise error(f"{len(errors)} of {len(raw)} {what} are not valid", errors=errors)
-    return items
-
-
-class _Refused(ValueError):
-    """An item that validated as a model but is still not acceptable, and why."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}".removeprefix(": ")
-            for e in exc.errors()]
-
-
 def _agent(data: dict[str, Any]) -> Agent:
     """An agent as an admin sets it: language codes normalised (``de-AT``, ``de``), at least one;
     the shift, when given, a valid business-hours calendar (stored in its normal form)."""
@@ -307,9 +249,9 @@ def _agent(data: dict[str, Any]) -> Agent:
         try:
             shift = BusinessCalendar.model_validate(agent.shift).model_dump(mode="json")
         except ValidationError as exc:
-            problems.extend(f"shift.{message}" for message in _problems(exc))
+            problems.extend(f"shift.{message}" for message in problems_of(exc))
     if problems:
-        raise _Refused(problems)
+        raise Refused(problems)
     return agent.model_copy(update={"languages": languages, "shift": shift})
 
 
@@ -318,6 +260,6 @@ def _team(data: dict[str, Any]) -> Team:
     try:
         ZoneInfo(team.time_zone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _Refused([f"time_zone: unknown time zone {team.time_zone!r}: use an IANA name such as "
+        raise Refused([f"time_zone: unknown time zone {team.time_zone!r}: use an IANA name such as "
                         "'Europe/Berlin'"]) from None
     return team

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -43,7 +43,6 @@ from pydantic import (
     Field,
     JsonValue,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -503,15 +502,6 @@ class RulesInvalid(HelpdeskError):
     status = 422
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    out = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        out.append(f"{where}: {message}" if where else message)
-    return out
-
-
 def validate_rules(raw: Sequence[Any], *, tenant_id: str | None = None) -> list[RoutingRule]:
     """Validate a seller's rules (parsed JSON) and return them in evaluation order.
 
@@ -520,39 +510,12 @@ def validate_rules(raw: Sequence[Any], *, tenant_id: str | None = None) -> list[
     be unique. With ``tenant_id`` (the caller's tenant, from the token), rules without a tenant get
     it and rules naming another tenant are refused.
     """
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+    from helpdesk.validation import validate_list
+
+    if isinstance(raw, str | bytes):
         raise RulesInvalid("rules must be a JSON list", errors=[])
-    if len(raw) > MAX_RULES:
-        raise RulesInvalid(f"{len(raw)} rules; the limit is {MAX_RULES}", errors=[])
-    rules: list[RoutingRule] = []
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for index, item in enumerate(raw):
-        rule_id = item.get("rule_id") if isinstance(item, Mapping) else None
-        problems: list[str] = []
-        if not isinstance(item, Mapping):
-            problems.append(f"a rule must be a JSON object, got {type(item).__name__}")
-        else:
-            data = dict(item)
-            if tenant_id is not None:
-                if data.get("tenant_id", tenant_id) != tenant_id:
-                    problems.append("tenant_id: the rule belongs to another tenant")
-                data["tenant_id"] = tenant_id
-            try:
-                rule = RoutingRule.model_validate(data)
-            except ValidationError as exc:
-                problems.extend(_messages(exc))
-            else:
-                if rule.rule_id in seen:
-                    problems.append(f"rule_id: {rule.rule_id!r} is also used by rule {seen[rule.rule_id]}")
-                else:
-                    seen[rule.rule_id] = index
-                if not problems:
-                    rules.append(rule)
-        if problems:
-            errors.append({"index": index, "rule_id": rule_id, "messages": problems})
-    if errors:
-        raise RulesInvalid(f"{len(errors)} of {len(raw)} rules are not valid", errors=errors)
+    rules = validate_list(list(raw) if isinstance(raw, Sequence) else raw, RoutingRule, "rule_id", what="rules",
+                          limit=MAX_RULES, error=RulesInvalid, tenant_id=tenant_id, noun="rule")
     return sorted(rules, key=_order)
 
 

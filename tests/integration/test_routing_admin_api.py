@@ -92,7 +92,7 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     # The other tenant cannot touch the first one's agents through its own token either.
     status, body = _call(stack, "PUT", "/agents", other, body=[{**AGENTS[1], "tenant_id": tenant, "team_ids": []}])
     assert status == 422 and body["error"]["details"]["errors"][0]["messages"] == [
-        "tenant_id: belongs to another tenant"]
+        "tenant_id: the agent belongs to another tenant"]
     assert [a.agent_id for a in repo.list_agents(tenant)] == ["greta"]
 
 

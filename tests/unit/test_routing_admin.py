@@ -86,11 +86,11 @@ def test_every_bad_agent_is_reported_at_once_and_nothing_is_saved(admin: Routing
     assert by_index[2]["messages"] == ["team_ids: no team 'sales' (create it under /teams first)"]
     assert by_index[3]["agent_id"] == "shift" and "unknown time zone 'Mars/Olympus_Mons'" in by_index[3]["messages"][0]
     assert by_index[3]["messages"][0].startswith("shift.time_zone: ")
-    assert by_index[4]["messages"] == ["agent_id: 'ok' is also used by item 0"]
+    assert by_index[4]["messages"] == ["agent_id: 'ok' is also used by agent 0"]
     assert by_index[5]["messages"] == ["email: also the e-mail of agent 'ok'"]
     assert by_index[6]["messages"] == ["languages: give at least one language the agent answers in"]
-    assert by_index[7]["messages"] == ["tenant_id: belongs to another tenant"]
-    assert by_index[8]["messages"] == ["each of the agents must be a JSON object, got str"]
+    assert by_index[7]["messages"] == ["tenant_id: the agent belongs to another tenant"]
+    assert by_index[8]["messages"] == ["each agent must be a JSON object, got str"]
     assert {m.split(":")[0] for m in by_index[9]["messages"]} == {"agent_id", "email"}
     assert repo.list_agents(TENANT) == []
 
@@ -113,7 +113,7 @@ def test_teams_are_replaced_whole_with_their_time_zones_checked(admin: RoutingAd
                                      {"team_id": "x", "name": "Again"}, {"name": "no id"}])
     assert [(e["index"], e["messages"]) for e in errors_of(caught)] == [
         (0, ["time_zone: unknown time zone 'Europe/Atlantis': use an IANA name such as 'Europe/Berlin'"]),
-        (1, ["team_id: 'x' is also used by item 0"]),
+        (1, ["team_id: 'x' is also used by team 0"]),
         (2, ["team_id: Field required"])]
 
 

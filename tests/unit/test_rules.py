@@ -485,7 +485,7 @@ def test_validate_rules_reports_every_bad_rule_with_its_index_and_id() -> None:
                                                "regex does not compile")
     assert errors[3]["messages"][1] == "colour: Extra inputs are not permitted"
     assert errors[4]["messages"] == ["rule_id: 'mirakl-cancellations' is also used by rule 0"]
-    assert errors[5]["messages"] == ["a rule must be a JSON object, got str"]
+    assert errors[5]["messages"] == ["each rule must be a JSON object, got str"]
 
 
 def test_validate_rules_fills_the_callers_tenant_refuses_another_and_sorts() -> None:

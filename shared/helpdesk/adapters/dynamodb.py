@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -241,45 +241,39 @@ class DynamoRepository:
     def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None:
         """Store the ticket's new state if nobody changed it since ``previous`` was read (Conflict),
         with the timeline events that explain the change, in one transaction."""
-        if updated.version != previous.version:
-            raise ValueError("pass the ticket as read; the repository bumps the version")
-        updated.version = previous.version + 1
-        items: list[dict[str, Any]] = [{"Put": {
-            "TableName": self._table, "Item": self._ticket_item(updated), "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}}]
-        items.extend(self._put_new(self._message_item(event)) for event in events)
-        items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous))
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            updated.version = previous.version
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise Conflict("the ticket changed meanwhile; re-read and retry") from None
-            raise
+        self._write_ticket(previous, updated, lambda: [
+            *(self._put_new(self._message_item(event)) for event in events),
+            *({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous)),
+        ], "the ticket changed meanwhile; re-read and retry")
 
     def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
                         events: Sequence[Message] = ()) -> None:
         """A reply's delivery state (queued → sent / failed) with the ticket's new state and the
         events explaining it, in one transaction; the reply item must exist (it was stored when the
         agent wrote it) and a reply already sent is never set back (Conflict)."""
-        if updated.version != previous.version:
-            raise ValueError("pass the ticket as read; the repository bumps the version")
-        updated.version = previous.version + 1
-        items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": self._ticket_item(updated),
-                     "ConditionExpression": "version = :v",
-                     "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}},
+        self._write_ticket(previous, updated, lambda: [
             {"Put": {"TableName": self._table, "Item": self._message_item(reply),
                      "ConditionExpression": "attribute_exists(PK) AND delivery_status <> :sent",
                      "ExpressionAttributeValues": {":sent": _s("sent")}}},
-        ]
-        items.extend(self._put_new(self._message_item(event)) for event in events)
+            *(self._put_new(self._message_item(event)) for event in events),
+        ], "the ticket or the reply changed meanwhile; re-read and retry")
+
+    def _write_ticket(self, previous: Ticket, updated: Ticket, more: Callable[[], list[dict[str, Any]]],
+                      conflict: str) -> None:
+        """The ticket written whole if its version is still the one read (bumped by one), with
+        ``more`` items in the same transaction; a cancelled transaction is a Conflict."""
+        if updated.version != previous.version:
+            raise ValueError("pass the ticket as read; the repository bumps the version")
+        updated.version = previous.version + 1
+        items: list[dict[str, Any]] = [{"Put": {
+            "TableName": self._table, "Item": self._ticket_item(updated), "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}}, *more()]
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
             updated.version = previous.version
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise Conflict("the ticket or the reply changed meanwhile; re-read and retry") from None
+                raise Conflict(conflict) from None
             raise
 
     def _by_prefix(self, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
