@@ -27,10 +27,11 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator
 
+from helpdesk.errors import HelpdeskError
 from helpdesk.models import Agent, Macro, Model, Order, Store, Ticket
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
@@ -38,6 +39,11 @@ TAG_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 MAX_BODY = 20_000
 FALLBACK_LANGUAGE = "en"
 _ENV = SandboxedEnvironment(autoescape=False)  # parses (validates) templates when a macro is saved
+
+
+class MacroRenderError(HelpdeskError):
+    code = "macro_error"
+    status = 422
 
 
 class MacroSpec(Model):
@@ -148,7 +154,13 @@ def render(macro: Macro, context: Mapping[str, Any], languages: list[str | None]
             return ""
 
     env = SandboxedEnvironment(undefined=Recording, autoescape=False, keep_trailing_newline=True)
-    body = env.from_string(macro.bodies[language]).render(**{k: _attributes(v) for k, v in context.items()})
+    try:
+        body = env.from_string(macro.bodies[language]).render(**{k: _attributes(v) for k, v in context.items()})
+    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        # A template that parses but cannot render for this ticket ({{ order.total + 1 }} on a text
+        # total, a method called on a missing value, a sandbox refusal): the agent edits the text.
+        raise MacroRenderError(f"the macro cannot be rendered for this ticket: {exc}", macro_id=macro.macro_id,
+                               language=language) from None
     return RenderedMacro(macro_id=macro.macro_id, language=language, body=body.strip(), missing=missing)
 
 

@@ -92,10 +92,11 @@ class MessageDirection(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """Where an agent's reply is: stored and waiting for the dispatcher, accepted by the channel, or
-    refused / unreachable after retries (the agent may retry it)."""
+    """Where an agent's reply is: stored and waiting for the dispatcher, being handed to the channel,
+    accepted by the channel, or refused / unreachable / of unknown outcome (the agent may retry it)."""
 
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by one dispatch: never handed to the channel twice
     SENT = "sent"
     FAILED = "failed"
 

@@ -23,7 +23,11 @@ the ticket's channel (its messaging API, or e-mail for channels answered by mail
 * not reached / rate limited (connection refused, 429, 503) → retried by the queue with backoff;
   on the last attempt it is ``failed`` like above; a crash is caught by the queue's DLQ.
 
-Dispatch is idempotent: a reply already ``sent`` is not sent again when the queue redelivers.
+Dispatch never hands a reply to the channel twice: it first claims it (``queued`` → ``sending``,
+one conditional write), so a redelivered queue record finds it claimed or ``sent``; a reply left
+``sending`` (the dispatch crashed or timed out, perhaps after the channel accepted it) is recorded
+``failed`` with "may have reached the buyer", for the agent to check and retry. A reply still
+``queued`` after ``STUCK_AFTER`` (its queue message was lost) can be retried by the agent too.
 """
 
 from __future__ import annotations
@@ -59,12 +63,20 @@ from helpdesk.ticketing import utc_now
 MAX_ATTEMPTS = 5
 MAX_REPLY = 20_000
 RETRYABLE_STATUSES = frozenset({429, 503})
+STUCK_AFTER = timedelta(minutes=5)
+UNKNOWN_OUTCOME = ("the send was interrupted and may have reached the buyer: check the channel, then retry "
+                   "if it did not")
 StatusAfter = Literal["open", "waiting_on_customer", "resolved"]
 
 
 class StaleTimeline(HelpdeskError):
     code = "stale_timeline"
     status = 409
+
+
+class ReplyNotQueued(HelpdeskError):
+    code = "reply_not_queued"
+    status = 503
 
 
 class MacroIncomplete(HelpdeskError):
@@ -116,6 +128,13 @@ class DeliveryLog(Protocol):
     def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
                         events: Sequence[Message] = ()) -> None:
         """Store the reply's new delivery state with the ticket's (version-checked) in one write."""
+        ...
+
+
+class DeliveryClaims(Protocol):
+    def claim_delivery(self, reply: Message) -> bool:
+        """Mark the stored reply ``sending`` if it is still ``queued`` (one conditional write);
+        False when another dispatch claimed it or it is no longer queued."""
         ...
 
 
@@ -197,19 +216,26 @@ class ReplyService:
                 self._repo.update_ticket(ticket, updated, [reply])
             except Conflict:
                 continue
-            self._queue.publish(tenant_id, ticket_id, reply.message_id)
+            try:
+                self._queue.publish(tenant_id, ticket_id, reply.message_id)
+            except Exception as exc:  # noqa: BLE001 - any failure: the reply is stored, make it retryable
+                self._not_queued(updated, reply, exc)
+                raise ReplyNotQueued("the reply is saved but could not be queued for sending; retry it",
+                                     message_id=reply.message_id) from None
             return reply
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
 
     def retry(self, tenant_id: str, agent_id: str, ticket_id: str, message_id: str) -> Message:
-        """Queue a failed reply again (the agent checked it did not reach the buyer)."""
+        """Queue a failed reply again (the agent checked it did not reach the buyer), or one still
+        ``queued`` after ``STUCK_AFTER`` (its queue message was lost: no dispatch ever took it)."""
         for _ in range(MAX_ATTEMPTS):
             view = self._view(tenant_id, ticket_id)
             reply = _reply_in(view, message_id)
-            if reply.delivery_status != DeliveryStatus.FAILED:
-                raise Conflict(f"only a failed reply can be retried; this one is {reply.delivery_status}",
-                               message_id=message_id)
             now = self._clock()
+            stuck = reply.delivery_status == DeliveryStatus.QUEUED and now - reply.created_at >= STUCK_AFTER
+            if reply.delivery_status != DeliveryStatus.FAILED and not stuck:
+                raise Conflict(f"only a failed reply, or one queued for over {STUCK_AFTER.seconds // 60} minutes, "
+                               f"can be retried; this one is {reply.delivery_status}", message_id=message_id)
             queued = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED, "delivery_error": None})
             updated = view.ticket.model_copy(deep=True)
             updated.updated_at = now
@@ -222,6 +248,23 @@ class ReplyService:
             self._queue.publish(tenant_id, ticket_id, message_id)
             return queued
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
+
+    def _not_queued(self, ticket: Ticket, reply: Message, error: Exception) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            failed = reply.model_copy(update={"delivery_status": DeliveryStatus.FAILED,
+                                              "delivery_error": f"not queued for sending: {type(error).__name__}"})
+            updated = ticket.model_copy(deep=True)
+            updated.updated_at = now
+            try:
+                self._deliveries.record_delivery(ticket, updated, failed)
+                return
+            except Conflict:
+                fresh = self._repo.get_ticket(ticket.tenant_id, ticket.ticket_id)
+                if fresh is None:
+                    return
+                ticket = fresh
+        # Still queued: retry() accepts it once it has been queued for STUCK_AFTER.
 
     def preview(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str) -> RenderedMacro:
         """The macro rendered for this ticket (what a reply from it would say, and what is missing)."""
@@ -254,7 +297,7 @@ class ReplyService:
 
 @dataclass(frozen=True)
 class DispatchResult:
-    outcome: Literal["sent", "already_sent", "failed", "retry", "gone"]
+    outcome: Literal["sent", "already_sent", "already_claimed", "failed", "retry", "gone"]
     error: str | None = None
 
 
@@ -272,9 +315,10 @@ def retryable(error: ChannelError) -> bool:
 
 class DispatchService:
     def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, channel: ReplyChannel,
-                 timers: Timers, clock: Callable[[], datetime] = utc_now) -> None:
+                 timers: Timers, clock: Callable[[], datetime] = utc_now, claims: DeliveryClaims | None = None) -> None:
         self._repo = repository
         self._deliveries = deliveries
+        self._claims: DeliveryClaims = claims or deliveries  # type: ignore[assignment]
         self._channel = channel
         self._timers = timers
         self._clock = clock
@@ -288,17 +332,24 @@ class DispatchService:
             return DispatchResult("already_sent")
         if reply.delivery_status == DeliveryStatus.FAILED:
             return DispatchResult("failed", reply.delivery_error)  # waits for the agent's retry
+        if reply.delivery_status == DeliveryStatus.SENDING:
+            # A dispatch took it and never recorded the outcome (crashed or timed out, perhaps after
+            # the channel accepted it): sending again could double it, so the agent decides.
+            return self._failed(view, reply, UNKNOWN_OUTCOME)
         store = self._repo.get_store(tenant_id, reply.store_id)
         if store is None or store.disconnected_at is not None:
             return self._failed(view, reply, "the store is disconnected: the reply cannot be sent")
+        if not self._claims.claim_delivery(reply):
+            return DispatchResult("already_claimed")
+        sending = reply.model_copy(update={"delivery_status": DeliveryStatus.SENDING})
         try:
-            channel_id = self._channel.send(store, view.ticket, reply, last_inbound(view))
+            channel_id = self._channel.send(store, view.ticket, sending, last_inbound(view))
         except ChannelError as exc:
             if retryable(exc) and not final_attempt:
-                self._note_attempt(view, reply, exc.message)
+                self._note_attempt(view, sending, exc.message)
                 raise RetryLater(exc.message) from exc
-            return self._failed(view, reply, _describe(exc))
-        self._sent(view, reply, channel_id)
+            return self._failed(view, sending, _describe(exc))
+        self._sent(view, sending, channel_id)
         return DispatchResult("sent")
 
     def _sent(self, view: TicketView, reply: Message, channel_id: str) -> None:
@@ -310,7 +361,11 @@ class DispatchService:
                 "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1})
             newer = [m for m in view.messages
                      if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id]
-            if newer:
+            if ticket.merged_into:
+                # Merged while the reply was on its way: the closed source stays closed.
+                updated = ticket.model_copy(deep=True)
+                updated.updated_at = now
+            elif newer:
                 # The buyer wrote after the reply was written: that message still owes an answer,
                 # so the ticket's status stays and a next-response deadline runs from it.
                 updated = still_owed(ticket, now, newer[0].created_at, self._policy(ticket))
@@ -351,7 +406,8 @@ class DispatchService:
         raise Conflict("could not record the failed reply", ticket_id=view.ticket.ticket_id)
 
     def _note_attempt(self, view: TicketView, reply: Message, error: str) -> None:
-        noted = reply.model_copy(update={"delivery_error": f"retrying: {error[:300]}",
+        noted = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED,  # the queue delivers it again
+                                         "delivery_error": f"retrying: {error[:300]}",
                                          "delivery_attempts": reply.delivery_attempts + 1})
         updated = view.ticket.model_copy(deep=True)
         try:

@@ -256,6 +256,23 @@ class TicketService:
             updated.sla_warn_at = warn_at
             updated.sla_timer_version += 1
             rearm = True
+        elif ticket.first_responded_at is None and not ticket.status.in_queue:
+            # Never answered and parked (snoozed, waiting, resolved, closed): its timer may have
+            # ended while it was out of the queue. A closed conversation starts a new first-response
+            # deadline from this message; a parked one keeps the deadline it had. Either way a new
+            # timer version runs.
+            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+                deadline = self._deadline(inbound, "first")
+                if deadline is not None:
+                    updated.first_response_due_at, updated.sla_warn_at = deadline
+                else:
+                    updated.first_response_due_at = sla.first_response_due(inbound.received_at,
+                                                                            self._policy_for(inbound))
+                    updated.sla_warn_at = None
+                updated.sla_breached_at = None
+                updated.sla_warned_at = None
+            updated.sla_timer_version += 1
+            rearm = True
         message = self._message_for(updated, inbound, now)
         self._repo.append_message(ticket, updated, message)
         if rearm:

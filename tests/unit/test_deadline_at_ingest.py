@@ -82,3 +82,28 @@ def test_the_buyer_waits_from_the_first_message_after_the_last_accepted_reply() 
     by_channel = message(MessageDirection.OUTBOUND, NOW + timedelta(hours=3))  # answered on the channel itself
     assert owed_since(view.model_copy(update={"messages": [*view.messages, later, by_channel]})) is None
     assert owed_since(TicketView(ticket=make_ticket(), messages=[])) is None
+
+
+def test_a_buyer_writing_to_a_parked_unanswered_ticket_gets_a_running_timer_again() -> None:
+    from helpdesk.models import TicketStatus
+
+    repo = SpecRepo(STANDARD)
+    tickets, timers = service(repo)
+    tickets.receive(make_inbound())
+    first = repo.only_ticket(TENANT)
+    repo.update_ticket(first, first.model_copy(update={"status": TicketStatus.SNOOZED,
+                                                       "snoozed_until": NOW + timedelta(days=1)}))
+    tickets.receive(make_inbound(channel_message_id="m-2", received_at=NOW + timedelta(hours=2)))
+    woken = repo.only_ticket(TENANT)
+    assert woken.status == TicketStatus.OPEN and woken.sla_timer_version == 2
+    assert woken.first_response_due_at == first.first_response_due_at, "a parked ticket keeps its deadline"
+    assert [t.timer_version for t in timers.requests] == ["1", "2"]
+
+    closed = repo.only_ticket(TENANT)
+    repo.update_ticket(closed, closed.model_copy(update={"status": TicketStatus.CLOSED}))
+    later = NOW + timedelta(days=30)
+    tickets.receive(make_inbound(channel_message_id="m-3", received_at=later))
+    reopened = repo.only_ticket(TENANT)
+    assert reopened.status == TicketStatus.OPEN and reopened.sla_timer_version == 3
+    assert reopened.first_response_due_at == later + timedelta(minutes=480), "a new conversation, a new deadline"
+    assert timers.requests[-1].due_at == (later + timedelta(minutes=480)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.macros import MacroCreate, MacroSpec, choose_language, placeholder_context, render
+from helpdesk.macros import MacroCreate, MacroRenderError, MacroSpec, choose_language, placeholder_context, render
 from helpdesk.models import Agent, Channel, Macro, Order, OrderItem, OrderStatus
 from tests.unit.builders import TENANT, make_store, make_ticket
 
@@ -91,3 +91,12 @@ def test_a_macro_with_a_broken_template_is_refused_when_saved() -> None:
 def test_tags_are_normalised() -> None:
     spec = MacroSpec(name="x", bodies={"en": "x"}, tags=[" WISMO ", "wismo", "answered"])
     assert spec.tags == ["wismo", "answered"]
+
+
+@pytest.mark.parametrize("body", ["{{ order.total + 1 }}", "{{ customer.nickname.upper() }}",
+                                  "{{ ''.__class__.__mro__[1].__subclasses__() }}"])
+def test_a_macro_that_cannot_render_for_this_ticket_is_a_422_not_a_crash(body: str) -> None:
+    macro = Macro(tenant_id=TENANT, macro_id="odd", name="odd", bodies={"en": body})
+    with pytest.raises(MacroRenderError) as refused:
+        render(macro, context(shipped_order()), ["en"])
+    assert refused.value.status == 422 and refused.value.details["macro_id"] == "odd"

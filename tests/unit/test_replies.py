@@ -25,6 +25,7 @@ from helpdesk.models import (
 from helpdesk.replies import (
     DispatchService,
     MacroIncomplete,
+    ReplyNotQueued,
     ReplyRequest,
     ReplyService,
     RetryLater,
@@ -53,6 +54,14 @@ class Repo(InMemoryRepository):
 
     def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
         return list(self.policy_specs)
+
+    def claim_delivery(self, reply: Message) -> bool:
+        stored = self.messages[(reply.tenant_id, reply.ticket_id)]
+        index = next(i for i, m in enumerate(stored) if m.message_id == reply.message_id)
+        if stored[index].delivery_status != DeliveryStatus.QUEUED:
+            return False
+        stored[index] = stored[index].model_copy(update={"delivery_status": DeliveryStatus.SENDING})
+        return True
 
     def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message, events: Any = ()) -> None:
         stored = self.messages[(reply.tenant_id, reply.ticket_id)]
@@ -316,3 +325,53 @@ def test_answered_resolves_without_a_deadline() -> None:
     assert done.status == TicketStatus.RESOLVED and done.first_responded_at == NOW
     assert done.sla_due_at is None and done.sla_warned_at is None
     assert done.sla_timer_version == ticket.sla_timer_version + 1
+
+
+def test_a_reply_is_handed_to_the_channel_once_whatever_the_queue_redelivers(world: dict[str, Any]) -> None:
+    reply = send(world)
+    repo = world["repo"]
+    assert repo.claim_delivery(stored_reply(world, reply.message_id)), "a concurrent dispatch took it"
+    result = world["dispatch"].dispatch(TENANT, world["ticket"].ticket_id, reply.message_id, final_attempt=False)
+    # The other dispatch never recorded an outcome (it crashed or timed out): it may have been sent.
+    assert result.outcome == "failed" and world["channel"].sent == []
+    failed = stored_reply(world, reply.message_id)
+    assert failed.delivery_status == DeliveryStatus.FAILED and "may have reached the buyer" in failed.delivery_error
+
+
+def test_a_claim_lost_to_a_concurrent_dispatch_sends_nothing(world: dict[str, Any]) -> None:
+    reply = send(world)
+    world["repo"].claim_delivery = lambda _reply: False  # type: ignore[method-assign]
+    result = world["dispatch"].dispatch(TENANT, world["ticket"].ticket_id, reply.message_id, final_attempt=False)
+    assert result.outcome == "already_claimed" and world["channel"].sent == []
+
+
+def test_a_reply_whose_queue_message_was_lost_can_be_retried_after_a_while(world: dict[str, Any]) -> None:
+    class BrokenQueue(Queue):
+        def publish(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
+            raise ConnectionError("sqs unreachable")
+
+    service = ReplyService(world["repo"], world["repo"], Macros(), BrokenQueue(), clock=world["clock"])
+    with pytest.raises(ReplyNotQueued) as refused:
+        service.reply(TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(body="Hallo", force=True))
+    stored = stored_reply(world, refused.value.details["message_id"])
+    assert stored.delivery_status == DeliveryStatus.FAILED and "not queued" in stored.delivery_error
+    retried = world["service"].retry(TENANT, "anna", world["ticket"].ticket_id, stored.message_id)
+    assert retried.delivery_status == DeliveryStatus.QUEUED
+
+    queued = send(world)
+    with pytest.raises(Conflict, match="queued for over 5 minutes"):
+        world["service"].retry(TENANT, "anna", world["ticket"].ticket_id, queued.message_id)
+    world["clock"].now += timedelta(minutes=6)
+    assert world["service"].retry(TENANT, "anna", world["ticket"].ticket_id,
+                                  queued.message_id).delivery_status == DeliveryStatus.QUEUED
+
+
+def test_a_reply_sent_after_its_ticket_was_merged_leaves_the_source_closed(world: dict[str, Any]) -> None:
+    reply = send(world, status_after="open")
+    repo = world["repo"]
+    stored = repo.get_ticket(TENANT, world["ticket"].ticket_id)
+    repo.update_ticket(stored, stored.model_copy(update={"status": TicketStatus.CLOSED, "merged_into": "other"}))
+    world["dispatch"].dispatch(TENANT, world["ticket"].ticket_id, reply.message_id, final_attempt=False)
+    after = repo.get_ticket(TENANT, world["ticket"].ticket_id)
+    assert after.status == TicketStatus.CLOSED and not after.status.in_queue
+    assert world["timers"].requests == []

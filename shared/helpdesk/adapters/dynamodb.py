@@ -258,6 +258,23 @@ class DynamoRepository:
             *(self._put_new(self._message_item(event)) for event in events),
         ], "the ticket or the reply changed meanwhile; re-read and retry")
 
+    def claim_delivery(self, reply: Message) -> bool:
+        """``queued`` → ``sending`` on the stored reply, only if it is still queued (one dispatch
+        sends it, whatever the queue redelivers)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(keys.ticket_pk(reply.tenant_id, reply.ticket_id)),
+                     "SK": _s(keys.message_sk(reply.created_at, reply.message_id))},
+                UpdateExpression="SET delivery_status = :sending",
+                ConditionExpression="delivery_status = :queued",
+                ExpressionAttributeValues={":sending": _s("sending"), ":queued": _s("queued")})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def _write_ticket(self, previous: Ticket, updated: Ticket, more: Callable[[], list[dict[str, Any]]],
                       conflict: str) -> None:
         """The ticket written whole if its version is still the one read (bumped by one), with
