@@ -141,7 +141,8 @@ def create_view(spec: ViewSpec) -> tuple[SavedView, int]:
 
 @app.get("/views/counts")
 def view_counts() -> ViewCounts:
-    """How many tickets each view holds (built-ins and saved views); `capped` when a count stopped early."""
+    """How many tickets each view holds (built-ins and saved views); `capped` when a count stopped early
+    (at most 200 tickets are read per view, 20,800 per call)."""
     me = identity()
     return inbox().counts(me.tenant_id, me.agent_id)
 
@@ -238,8 +239,10 @@ def snooze_ticket(ticket_id: str, request: SnoozeRequest) -> Ticket:
 def merge_ticket(ticket_id: str, request: MergeRequest) -> Ticket:
     """Merge `source_ticket_id` into this ticket: its messages join this timeline, its order refs and
     tags are added, it is closed (`merged_into`) and later messages of its conversation come here. An
-    event on both timelines. 400 for the ticket itself, 409 `ticket_merged` when either was merged
-    already (into another ticket). Repeating a merge finishes it if it stopped half-way."""
+    event on both timelines. If the source still owed the buyer an answer, this ticket is reopened
+    under the earlier deadline. 400 for the ticket itself, 409 `ticket_merged` when either was merged
+    already (into another ticket), 409 `reply_in_flight` while a reply of the source is being sent.
+    Repeating a merge finishes it if it stopped half-way."""
     me = identity().require_writer()
     return ticket_actions().merge(me.tenant_id, me.agent_id, ticket_id, request.source_ticket_id)
 

@@ -26,14 +26,23 @@ half-way finishes it instead of duplicating anything:
 
 1. the source is closed with ``merged_into`` = target and an event, its channel-thread pointers are
    moved to the target, and the target is checked to exist and not be merged itself — one
-   transaction (3 + threads items), so later messages of the source's threads go to the target;
+   transaction (3 + threads items), so later messages of the source's threads go to the target.
+   A source with a reply still on its way (delivery ``queued`` / ``sending``: the dispatcher sends it
+   on the source's channel thread) is refused (409 ``reply_in_flight``) until it is sent or failed.
+   Whether the source was owed an answer (``owes_answer``) is recorded in its merge event's id, so a
+   retry knows it after the source is closed;
 2. the source's messages (not its events) are copied into the target's partition with their
-   original ``created_at`` and ids derived from the merge time and the original id (unique,
-   sorting in storage order as the replies' stale-timeline check expects, and the same on a retry:
-   a repeated copy overwrites, never duplicates); BatchWriteItem, 25 a request, no transaction;
+   original ``created_at`` and ids made of the merge time, the copy's position in the source's
+   timeline and a hash of the original id (``copy_id``): newer than everything stored before the
+   merge, sorting among themselves in timeline order (the replies' stale-timeline check compares
+   ids), and the same on a retry: a repeated copy overwrites, never duplicates; BatchWriteItem, 25 a
+   request, no transaction;
 3. the target gets the source's order refs, tags, buyer e-mail (if it had none) and message count,
    with an event whose id is derived from the source: when it is already there the merge is done.
-   The target keeps its status, assignee and deadline.
+   The target keeps its assignee. It keeps its status and deadline too unless the source was owed
+   an answer: then that answer is owed on the target (``take_owed_deadline``): back in the queue
+   (open) if it was not, and its deadline the earlier of the two owed ones (with the breach / warning
+   already recorded for it), under a new timer version and a timer started after the write.
 
 **Split**: an inbound message moves to a new ticket (status new, the message's store and channel,
 the ticket's buyer, order refs, team and priority, and the deadline the buyer was already waiting
@@ -80,6 +89,9 @@ SYSTEM = "system"  # author of the events nobody in particular caused (a snooze 
 _DONE = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the ids' Crockford base32 (helpdesk.ids)
+_POSITION = 4  # chars of a copy's position in its id: 32**4 copies per merge
+_IN_FLIGHT = frozenset({"queued", "sending"})  # reply delivery states the dispatcher may still act on
+_OWED = ":owed"  # suffix of the source's merge-event seed when the source was owed an answer
 
 
 def _tag(value: str) -> str:
@@ -99,6 +111,12 @@ class TicketMerged(Conflict):
     """The ticket was merged into another one: act on that one."""
 
     code = "ticket_merged"
+
+
+class ReplyInFlight(Conflict):
+    """The source of a merge has a reply being sent on its channel thread: merge once it is sent or failed."""
+
+    code = "reply_in_flight"
 
 
 # --- requests and answers -----------------------------------------------------------------------
@@ -317,6 +335,8 @@ class TicketActions:
                                    ticket_id=source_id, merged_into=source.merged_into)
             now = self._clock()
             if source.merged_into is None:
+                _refuse_reply_in_flight(source_view)
+                owed = owes_answer(source)
                 prefix = new_id(now)[:10]
                 closed = source.model_copy(deep=True)
                 closed.status = TicketStatus.CLOSED
@@ -325,20 +345,22 @@ class TicketActions:
                 closed.updated_at = now
                 closed.sla_timer_version = source.sla_timer_version + 1  # its timer is stale from now on
                 event = agent_event(closed, now, agent_id, [f"merged into ticket {target_id}"],
-                                    message_id=derived_id(prefix, f"merged-into:{target_id}"))
+                                    message_id=derived_id(prefix, _into_seed(target_id, owed)))
                 try:
                     self._repo.close_merged_source(source, closed, event, _threads(source_view))
                 except Conflict:
                     continue  # a message arrived, or the target was merged meanwhile: look again
             else:
-                prefix = _merge_prefix(source_view, target_id)
+                prefix, owed = _merge_prefix(source_view, target_id)
             target_view = self._view(tenant_id, target_id)
             marker = derived_id(prefix, f"merged-from:{source_id}")
             if any(m.message_id == marker for m in target_view.messages):
                 return target_view.ticket  # merged before: done
+            # In the source's timeline order (the view's): the copies' ids sort the same way.
+            originals = [m for m in source_view.messages if m.direction != MessageDirection.EVENT]
             copies = [m.model_copy(update={"ticket_id": target_id,
-                                           "message_id": derived_id(prefix, f"copy:{m.message_id}")})
-                      for m in source_view.messages if m.direction != MessageDirection.EVENT]
+                                           "message_id": copy_id(prefix, position, m.message_id)})
+                      for position, m in enumerate(originals)]
             self._repo.copy_messages(copies)
             current = target_view.ticket
             merged = current.model_copy(deep=True)
@@ -357,11 +379,17 @@ class TicketActions:
             merged.message_count += sum(1 for m in copies if m.direction == MessageDirection.INBOUND)
             merged.last_message_at = max(filter(None, [current.last_message_at, source.last_message_at]), default=None)
             merged.updated_at = now
+            rearm = False
+            if owed:
+                sla_parts, rearm = take_owed_deadline(current, source, merged, now)
+                parts.extend(sla_parts)
             event = agent_event(merged, now, agent_id, parts, message_id=marker)
             try:
                 self._repo.update_ticket(current, merged, [event])
             except Conflict:
                 continue  # copies are repeatable: re-read the target and finish
+            if rearm:
+                self._start_timer(merged)
             return merged
         raise Conflict("the tickets kept changing during the merge; try again (it resumes where it stopped)",
                        ticket_id=target_id, source_ticket_id=source_id)
@@ -529,20 +557,95 @@ def agent_event(ticket: Ticket, at: datetime, agent_id: str, parts: Sequence[str
                    body=("" if system else f"{agent_id}: ") + "; ".join(parts), created_at=at)
 
 
+def owes_answer(ticket: Ticket) -> bool:
+    """An agent still owes the buyer an answer: the ticket is in a queue, or snoozed with a deadline
+    (parked, it comes back by itself). Waiting on the customer, resolved or closed: nothing owed."""
+    return ticket.status.in_queue or (ticket.status == TicketStatus.SNOOZED and ticket.sla_due_at is not None)
+
+
+def take_owed_deadline(target: Ticket, source: Ticket, merged: Ticket, now: datetime) -> tuple[list[str], bool]:
+    """The source of a merge was owed an answer: make ``merged`` (a copy of ``target``) owe it.
+
+    ``merged`` is back in the queue (open) if ``target`` was not, and its ``sla_due_at`` is the
+    earlier of the owed deadlines — the target's (only if it owed one itself) and the source's —
+    set on the field ``sla_due_at`` reads (first response while the target was never answered, else
+    next response), with the breach / warning state recorded for that deadline (the target's stale
+    ones go). Then the timer version is bumped. What changed for the audit event, and True when a
+    timer must be started once ``merged`` is stored (``sla.timer_request`` then decides: none for a
+    breach already recorded; a deadline of the source already passed is recorded as breached). The
+    target's own parked deadline coming back follows ``timer_transition`` (no breach for the parked
+    time). Nothing changes when the target is in a queue and its own deadline comes first."""
+    target_due = target.sla_due_at if owes_answer(target) else None
+    source_due = source.sla_due_at
+    takes_source = source_due is not None and (target_due is None or source_due < target_due)
+    parts: list[str] = []
+    if not target.status.in_queue:
+        parts.append(f"status {target.status.value} → open (ticket {source.ticket_id} is owed an answer)")
+        merged.status = TicketStatus.OPEN
+        merged.snoozed_until = None
+    elif not takes_source:
+        return parts, False  # in a queue, its own deadline first: its timer runs on
+    if not takes_source and target_due is not None:
+        return parts, timer_transition(target, merged, now)  # its own deadline, back from parking
+    owner = source if takes_source else None  # None: no deadline owed anywhere
+    due = source_due if takes_source else None
+    if merged.first_responded_at is None:
+        merged.first_response_due_at = due
+    else:
+        merged.next_response_due_at = due
+    merged.sla_breached_at = owner.sla_breached_at if owner else None
+    merged.sla_warned_at = owner.sla_warned_at if owner else None
+    merged.sla_warn_at = owner.sla_warn_at if owner else None
+    merged.sla_timer_version = target.sla_timer_version + 1
+    if due is not None:
+        parts.append(f"answer due {due.isoformat()} (ticket {source.ticket_id}'s deadline)")
+    return parts, due is not None
+
+
 def derived_id(prefix: str, seed: str) -> str:
     """An id shaped like ``ids.new_id`` (10 time chars + 16 chars) whose tail comes from ``seed``:
     the same merge writes the same ids on a retry."""
+    return prefix + _hash_chars(seed, 16)
+
+
+def copy_id(prefix: str, position: int, original_id: str) -> str:
+    """The id of the ``position``-th copied message of a merge (10 time chars + 4 position chars + 12
+    hash chars, ``ids.new_id``'s shape): copies sort in the order of their positions, after anything
+    stored before the merge time, and a retry of the merge writes the same ids."""
+    if not 0 <= position < 32 ** _POSITION:
+        raise ValueError(f"a merge copies at most {32 ** _POSITION} messages")
+    digits = "".join(_ALPHABET[(position >> (5 * i)) & 31] for i in reversed(range(_POSITION)))
+    return prefix + digits + _hash_chars(f"copy:{original_id}", 26 - 10 - _POSITION)
+
+
+def _hash_chars(seed: str, length: int) -> str:
     value = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:10], "big")
-    return prefix + "".join(_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(16)))
+    return "".join(_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(length)))
 
 
-def _merge_prefix(source_view: TicketView, target_id: str) -> str:
-    """The time part of the ids a merge writes, read back from the source's merge event."""
-    tail = derived_id("", f"merged-into:{target_id}")
-    for message in source_view.messages:
-        if message.direction == MessageDirection.EVENT and message.message_id.endswith(tail):
-            return message.message_id[:-len(tail)]
-    return new_id(source_view.ticket.updated_at)[:10]  # merged by other means: its last change
+def _into_seed(target_id: str, owed: bool) -> str:
+    return f"merged-into:{target_id}" + (_OWED if owed else "")
+
+
+def _merge_prefix(source_view: TicketView, target_id: str) -> tuple[str, bool]:
+    """The time part of the ids a merge writes and whether the source was owed an answer, read back
+    from the source's merge event."""
+    for owed in (False, True):
+        tail = derived_id("", _into_seed(target_id, owed))
+        for message in source_view.messages:
+            if message.direction == MessageDirection.EVENT and message.message_id.endswith(tail):
+                return message.message_id[:-len(tail)], owed
+    return new_id(source_view.ticket.updated_at)[:10], False  # merged by other means: its last change
+
+
+def _refuse_reply_in_flight(view: TicketView) -> None:
+    """A reply the dispatcher may still send goes out on the source's thread: merging now would
+    strand it (its outcome recorded on a closed ticket, the answer missing from the target)."""
+    pending = [m.message_id for m in view.messages
+               if m.direction == MessageDirection.OUTBOUND and m.delivery_status in _IN_FLIGHT]
+    if pending:
+        raise ReplyInFlight(f"ticket {view.ticket.ticket_id} has a reply being sent; merge it once the reply is "
+                            "sent or failed", ticket_id=view.ticket.ticket_id, message_ids=pending)
 
 
 def _threads(view: TicketView) -> list[tuple[str, str]]:

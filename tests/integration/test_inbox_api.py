@@ -4,16 +4,19 @@ pagination that stays right when filters skip most items, views and counts, tena
 from __future__ import annotations
 
 import json
+import operator
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from botocore.exceptions import ClientError
 
 from helpdesk.adapters import inbox_store
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.ids import new_id
-from helpdesk.inbox import QueueFilter
+from helpdesk.inbox import QueueFilter, SlaFilter, plan_queue
 from helpdesk.models import (
     Channel,
     Intent,
@@ -166,6 +169,75 @@ def test_a_read_budget_ends_a_page_early_with_a_cursor(stack: LocalStack, repo: 
     assert status == 200 and first["tickets"] == [] and first["next_cursor"]
     subjects, pages = _all_pages(stack, seller.tenant_id, tag="rare", limit=5)
     assert subjects == ["t29"] and pages >= 3  # 30 items read 10 at a time
+
+
+_KEY_OPS = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class _StrictStartKey:
+    """The moto DynamoDB client, refusing (as DynamoDB does and moto does not) a Query whose
+    ExclusiveStartKey lies outside its key condition: "The provided starting key is outside query
+    boundaries based on provided conditions" (ValidationException)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def query(self, **params: Any) -> Any:
+        start = params.get("ExclusiveStartKey")
+        names, values = params.get("ExpressionAttributeNames", {}), params.get("ExpressionAttributeValues", {})
+        for name, op, value in re.findall(r"(#\w+) (>=|<=|=|<|>) (:\w+)", params["KeyConditionExpression"]):
+            if start and not _KEY_OPS[op](start[names[name]]["S"], values[value]["S"]):
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": (
+                    "The provided starting key is outside query boundaries based on provided conditions")}}, "Query")
+        return self._client.query(**params)
+
+
+def test_near_breach_pages_go_on_when_the_cursors_ticket_passed_its_deadline(
+        stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    start = datetime.now(UTC)
+    for minutes in (10, 12, 20, 30):
+        _store_ticket(repo, seller, f"due-in-{minutes}", due_in_minutes=(start - NOW).total_seconds() / 60 + minutes,
+                      sla_warned_at=start)
+    store = inbox_store.QueueStore(_StrictStartKey(stack.client("dynamodb")), stack.resolver.refs["HelpdeskTable"])
+    plan = plan_queue(QueueFilter(sla=SlaFilter.NEAR_BREACH))
+
+    first = store.queue_page(seller.tenant_id, plan, 1, None, start)
+    assert [t.subject for t in first.tickets] == ["due-in-10"] and first.next_cursor
+    # 15 minutes on, the cursor's ticket (and the one after it) passed their deadlines: no longer near breach.
+    later = start + timedelta(minutes=15)
+    second = store.queue_page(seller.tenant_id, plan, 1, first.next_cursor, later)
+    assert [t.subject for t in second.tickets] == ["due-in-20"] and second.next_cursor
+    third = store.queue_page(seller.tenant_id, plan, 5, second.next_cursor, start + timedelta(minutes=25))
+    assert [t.subject for t in third.tickets] == ["due-in-30"] and third.next_cursor is None
+    # A cursor still ahead of the clock keeps the plain range.
+    again = store.queue_page(seller.tenant_id, plan, 5, first.next_cursor, start)
+    assert [t.subject for t in again.tickets] == ["due-in-12", "due-in-20", "due-in-30"]
+
+
+def test_a_count_reads_no_more_than_its_budget(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    for n in range(12):
+        _store_ticket(repo, seller, f"t{n:02d}", due_in_minutes=10 + n)
+    reads: list[int] = []
+
+    class Counting:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def query(self, **params: Any) -> Any:
+            answer = self._client.query(**params)
+            reads.append(answer["ScannedCount"])
+            return answer
+
+    store = inbox_store.QueueStore(Counting(stack.client("dynamodb")), stack.resolver.refs["HelpdeskTable"])
+    everything = plan_queue(QueueFilter())
+    assert store.count_queue(seller.tenant_id, everything, datetime.now(UTC), 5) == (5, True)
+    assert sum(reads) == 5
+    reads.clear()
+    assert store.count_queue(seller.tenant_id, everything, datetime.now(UTC), 50) == (12, False)
+    assert sum(reads) == 12
 
 
 @pytest.mark.parametrize(("query", "code"), [

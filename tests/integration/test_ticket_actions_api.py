@@ -309,6 +309,81 @@ def test_merge_of_a_long_timeline_resumes_after_a_crash(stack: LocalStack, repo:
     assert len(ids) == len(set(ids)) == 62
 
 
+def _reply(stack: LocalStack, tenant_id: str, ticket_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+    return _post(stack, tenant_id, ticket_id, "replies", body)
+
+
+def _dispatch_all(stack: LocalStack) -> None:
+    function = stack.functions["ReplyDispatchFunction"]
+    while stack.drain_sqs_once(function, function.events["Outbound"]["Properties"]):
+        pass
+
+
+def _timer_status(stack: LocalStack, tenant_id: str, ticket: dict[str, Any]) -> str:
+    name = TimerRequest(tenant_id=tenant_id, ticket_id=ticket["ticket_id"], deadline="", due_at="",
+                        timer_version=str(ticket["sla_timer_version"])).execution_name
+    machine = stack.resolver.attributes[("SlaTimerStateMachine", "Name")]
+    execution = f"arn:aws:states:eu-west-1:123456789012:execution:{machine}:{name}"
+    return stack.client("stepfunctions").describe_execution(executionArn=execution)["status"]
+
+
+def test_merging_an_owed_ticket_into_a_waiting_one_keeps_the_answer_owed(stack: LocalStack, repo: DynamoRepository,
+                                                                         seller: Seller) -> None:
+    target = _receive(repo, seller, "th-owed-t", "Where is order 1001?", minutes_ago=120)
+    waiting = target.model_copy(deep=True)  # answered: waiting on the buyer, no deadline running
+    waiting.status, waiting.first_responded_at = TicketStatus.WAITING_ON_CUSTOMER, datetime.now(UTC)
+    waiting.next_response_due_at, waiting.sla_timer_version = None, target.sla_timer_version + 1
+    repo.update_ticket(target, waiting)
+    source = _receive(repo, seller, "th-owed-s", "And the invoice for 1002?", minutes_ago=30)
+    due = source.first_response_due_at
+    assert due is not None and _queue(stack, seller.tenant_id) == [source.ticket_id]
+
+    status, body = _post(stack, seller.tenant_id, target.ticket_id, "merge", {"source_ticket_id": source.ticket_id})
+    assert status == 200, body
+    merged = repo.get_ticket(seller.tenant_id, target.ticket_id)
+    assert merged is not None and merged.status == TicketStatus.OPEN
+    assert merged.sla_due_at == merged.next_response_due_at == due
+    assert merged.sla_timer_version == waiting.sla_timer_version + 1
+    assert _queue(stack, seller.tenant_id) == [target.ticket_id]  # the owed answer is still in a queue
+    assert _timer_status(stack, seller.tenant_id, body) in ("RUNNING", "SUCCEEDED")  # and a timer runs for it
+    assert _events(repo, seller.tenant_id, target.ticket_id)[-1].endswith(
+        f"status waiting_on_customer → open (ticket {source.ticket_id} is owed an answer); answer due "
+        f"{due.isoformat()} (ticket {source.ticket_id}'s deadline)")
+
+
+def test_merge_waits_for_a_reply_on_its_way_and_a_reply_after_the_merge_is_not_stale(
+        stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    target = _receive(repo, seller, "th-rif-t", "Where is order 1001?", minutes_ago=60)
+    source = _receive(repo, seller, "th-rif-s", *[f"follow-up {i}" for i in range(6)], minutes_ago=30)
+    newest_source = max(m.message_id for m in _timeline(repo, seller.tenant_id, source.ticket_id))
+    status, queued = _reply(stack, seller.tenant_id, source.ticket_id,
+                            {"body": "On its way", "last_seen_message_id": newest_source})
+    assert status == 202, queued
+
+    status, answer = _post(stack, seller.tenant_id, target.ticket_id, "merge", {"source_ticket_id": source.ticket_id})
+    assert (status, answer["error"]["code"]) == (409, "reply_in_flight"), answer
+    assert "sent or failed" in answer["error"]["message"]
+    unmerged = repo.get_ticket(seller.tenant_id, source.ticket_id)
+    assert unmerged is not None and unmerged.merged_into is None
+
+    _dispatch_all(stack)  # the reply goes out on the source's thread
+    status, body = _post(stack, seller.tenant_id, target.ticket_id, "merge", {"source_ticket_id": source.ticket_id})
+    assert status == 200, body
+    said = [m for m in _timeline(repo, seller.tenant_id, target.ticket_id) if m.direction != MessageDirection.EVENT]
+    assert [m.body for m in said] == ["Where is order 1001?", *[f"follow-up {i}" for i in range(6)], "On its way"]
+    copies = [m.message_id for m in said[1:]]
+    assert copies == sorted(copies)  # the copies' ids follow the timeline
+    newest = max(m.message_id for m in said)
+    assert newest == said[-1].message_id
+    status, reply = _reply(stack, seller.tenant_id, target.ticket_id,
+                           {"body": "Anything else?", "last_seen_message_id": newest})
+    assert status == 202, reply
+    status, stale = _reply(stack, seller.tenant_id, target.ticket_id,
+                           {"body": "Late", "last_seen_message_id": said[0].message_id})
+    assert (status, stale["error"]["code"]) == (409, "stale_timeline")  # the merged-in entries are newer
+    _dispatch_all(stack)
+
+
 # --- split ------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from helpdesk.inbox import (
     MAX_VIEWS,
     InboxService,
     QueueFilter,
+    SavedView,
     SlaFilter,
     ViewSpec,
     is_breached,
@@ -301,6 +302,35 @@ def test_counts_per_view(service: InboxService, repo: InMemoryRepository) -> Non
     counts = {c.view_id: c.count for c in service.counts(TENANT, "agent-1").views}
     assert counts == {"mine": 2, "unassigned": 2, "breached": 2, "open": 4, view.view_id: 2}
     assert not any(c.capped for c in service.counts(TENANT, "agent-1").views)
+
+
+def test_a_count_stops_at_200_items_and_says_so(service: InboxService, repo: InMemoryRepository) -> None:
+    _store(repo, *[_ticket(n) for n in range(201)])
+    counts = {c.view_id: (c.count, c.capped) for c in service.counts(TENANT, "agent-1").views}
+    assert counts == {"mine": (0, False), "unassigned": (200, True), "breached": (0, False), "open": (200, True)}
+
+
+def test_one_counts_call_reads_at_most_20800_items(repo: InMemoryRepository, clock: Clock) -> None:
+    # More views than MAX_VIEWS allows (two creates racing past the check): the call stays bounded.
+    for n in range(MAX_VIEWS + 10):
+        for shared in (False, True):
+            repo.put_view(SavedView(tenant_id=TENANT, view_id=f"v{n:03d}{'s' if shared else 'p'}",
+                                    owner_id="agent-1", name=f"{n:03d}", filters=QueueFilter(), shared=shared))
+    budgets: list[int] = []
+
+    class Recording:
+        def queue_page(self, *args: Any) -> Any:
+            return repo.queue_page(*args)
+
+        def count_queue(self, tenant_id: str, plan: Any, now: datetime, budget: int) -> tuple[int, bool]:
+            budgets.append(budget)
+            return repo.count_queue(tenant_id, plan, now, budget)
+
+    counts = InboxService(repo, Recording(), repo, repo, clock=clock).counts(TENANT, "agent-1").views
+    assert len(counts) == 4 + 2 * (MAX_VIEWS + 10)
+    assert max(budgets) == 200 and sum(budgets) <= 20_800
+    assert len(budgets) == 104  # the rest were not read: reported capped, as a lower bound
+    assert {(c.count, c.capped) for c in counts[104:]} == {(0, True)}
 
 
 def test_an_unknown_view_is_not_found(service: InboxService) -> None:

@@ -12,15 +12,27 @@ from pydantic import ValidationError
 
 from helpdesk.aging import AgingService
 from helpdesk.errors import Conflict, NotFound
-from helpdesk.models import Agent, MessageDirection, Priority, Team, Ticket, TicketStatus
+from helpdesk.ids import new_id
+from helpdesk.models import (
+    Agent,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+    Priority,
+    Team,
+    Ticket,
+    TicketStatus,
+)
 from helpdesk.ports import QueueScope
+from helpdesk.replies import stale_entries
 from helpdesk.ticket_actions import (
     BulkAction,
     BulkRequest,
+    ReplyInFlight,
     TicketActions,
     TicketChanges,
     TicketMerged,
-    derived_id,
+    copy_id,
 )
 from helpdesk.ticketing import TicketService
 from tests.unit.builders import NOW, TENANT, make_inbound, make_ticket
@@ -380,7 +392,7 @@ def test_a_merge_that_crashed_half_way_is_finished_by_a_retry(repo: InMemoryRepo
                     if m.direction == MessageDirection.EVENT)
     original = next(m.message_id for m in repo.messages[(TENANT, source.ticket_id)]
                     if m.direction == MessageDirection.INBOUND)
-    assert copy_ids == [derived_id(event_id[:10], f"copy:{original}")]  # the same ids both times
+    assert copy_ids == [copy_id(event_id[:10], 0, original)]  # the same ids both times
 
 
 def test_merge_refusals(repo: InMemoryRepository, service: TicketService, actions: TicketActions) -> None:
@@ -418,6 +430,143 @@ def test_the_target_merged_meanwhile_stops_the_merge(repo: InMemoryRepository, s
     with pytest.raises(TicketMerged):
         actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
     assert stored(repo, source.ticket_id).merged_into is None
+
+
+def test_merged_copies_sort_in_timeline_order_so_a_reply_after_the_merge_is_not_stale(
+        repo: InMemoryRepository, service: TicketService, actions: TicketActions) -> None:
+    target = received(service, repo, "Where is order 1001?", thread="t-target")
+    seen_before = repo.messages[(TENANT, target.ticket_id)][-1].message_id
+    source = received(service, repo, *[f"follow-up {i}" for i in range(8)], thread="t-source", start=1)
+    actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
+    view = repo.get_ticket_view(TENANT, target.ticket_id)
+    assert view is not None
+    said = [m for m in view.messages if m.direction != MessageDirection.EVENT]
+    assert [m.body for m in said] == ["Where is order 1001?", *[f"follow-up {i}" for i in range(8)]]
+    copies = [m.message_id for m in said[1:]]
+    assert copies == sorted(copies)  # ids in timeline order
+    assert all(c > seen_before for c in copies)  # and newer than anything stored before the merge
+    # The agent names the newest entry (max id among buyer messages, replies and notes): not stale.
+    newest = max(m.message_id for m in said)
+    assert newest == said[-1].message_id
+    assert stale_entries(view, newest, "agent-1") == []
+    # Whoever read the timeline before the merge has not seen the merged-in messages.
+    assert [m.message_id for m in stale_entries(view, seen_before, "agent-1")] == copies
+
+
+def test_merge_refuses_a_source_whose_reply_is_on_its_way(repo: InMemoryRepository, service: TicketService,
+                                                          actions: TicketActions) -> None:
+    target, source = merge_pair(service, repo)
+    reply = Message(tenant_id=TENANT, ticket_id=source.ticket_id, message_id=new_id(NOW), channel=source.channel,
+                    direction=MessageDirection.OUTBOUND, store_id=source.store_id, channel_thread_id="t-source",
+                    author="agent-2", author_id="agent-2", body="Here is your invoice", created_at=NOW,
+                    delivery_status=DeliveryStatus.QUEUED)
+    repo.messages[(TENANT, source.ticket_id)].append(reply)
+    for state in ("queued", "sending"):
+        reply.delivery_status = DeliveryStatus(state)
+        with pytest.raises(ReplyInFlight, match="sent or failed") as refused:
+            actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
+        assert (refused.value.status, refused.value.code) == (409, "reply_in_flight")
+        assert refused.value.details["message_ids"] == [reply.message_id]
+        assert stored(repo, source.ticket_id) == source  # not closed, threads not moved, nothing copied
+        assert repo.threads[(TENANT, "s1", "t-source")] == source.ticket_id
+        assert bodies(repo, target.ticket_id) == ["Where is order 1001?", "Hello?"]
+    reply.delivery_status = DeliveryStatus.FAILED  # the outcome is known: the merge may go on
+    merged = actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
+    assert stored(repo, source.ticket_id).merged_into == target.ticket_id
+    assert "Here is your invoice" in bodies(repo, target.ticket_id) and merged.order_refs == ["1001", "1002"]
+
+
+def test_an_owed_source_merged_into_a_waiting_target_puts_the_answer_back_in_the_queue(
+        repo: InMemoryRepository, service: TicketService, actions: TicketActions,
+        timers: RecordingSlaTimers) -> None:
+    target = received(service, repo, "Where is order 1001?", thread="t-target")
+    answered = stored(repo, target.ticket_id)
+    answered.status, answered.first_responded_at = TicketStatus.WAITING_ON_CUSTOMER, NOW + timedelta(minutes=2)
+    answered.next_response_due_at, answered.sla_timer_version = None, answered.sla_timer_version + 1
+    answered.version += 1
+    repo.set_ticket(answered)
+    source = received(service, repo, "And the invoice for 1002?", thread="t-source", start=5)
+    assert queue_ids(repo) == [source.ticket_id]
+    timers.requests.clear()
+
+    merged = actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
+    assert merged.status == TicketStatus.OPEN
+    assert merged.sla_due_at == merged.next_response_due_at == source.first_response_due_at  # answered once
+    assert merged.first_responded_at == answered.first_responded_at
+    assert merged.sla_timer_version == answered.sla_timer_version + 1
+    assert stored(repo, target.ticket_id) == merged
+    assert queue_ids(repo) == [target.ticket_id]  # the owed answer is in the queue, under the target
+    assert [(r.ticket_id, r.timer_version, r.deadline, r.due_at) for r in timers.requests] == [
+        (target.ticket_id, str(merged.sla_timer_version), "next_response", "2024-03-02T12:05:00Z")]
+    assert events(repo, target.ticket_id) == [
+        f"agent-1: merged ticket {source.ticket_id} into this one (1 messages); status waiting_on_customer → open "
+        f"(ticket {source.ticket_id} is owed an answer); answer due 2024-03-02T12:05:00+00:00 "
+        f"(ticket {source.ticket_id}'s deadline)"]
+
+
+LATE = NOW + timedelta(hours=1)
+EARLY = NOW + timedelta(minutes=30)
+WARNED = NOW + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(("target_fields", "source_fields", "expected", "timer"), [
+    # both owed: the earlier deadline wins, with the warning already recorded for it
+    ({"status": TicketStatus.OPEN, "first_response_due_at": LATE, "sla_warn_at": LATE},
+     {"first_response_due_at": EARLY, "sla_warned_at": WARNED},
+     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "sla_warned_at": WARNED, "sla_warn_at": None, "bump": 1},
+     True),
+    # the target's own deadline comes first: nothing changes, its timer runs on
+    ({"status": TicketStatus.OPEN, "first_response_due_at": EARLY},
+     {"first_response_due_at": LATE},
+     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "bump": 0},
+     False),
+    # the source's deadline passed and its breach was recorded: carried over, no second breach
+    ({"status": TicketStatus.RESOLVED, "first_responded_at": NOW, "sla_breached_at": NOW - timedelta(days=2)},
+     {"first_response_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW},
+     {"status": TicketStatus.OPEN, "sla_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW, "bump": 1},
+     False),
+    # a source waiting on the customer owes nothing: the target stays as it is
+    ({"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW},
+     {"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW, "first_response_due_at": EARLY},
+     {"status": TicketStatus.WAITING_ON_CUSTOMER, "sla_due_at": None, "bump": 0},
+     False),
+    # a snoozed source still owes its answer; a snoozed target comes back with its own earlier deadline
+    ({"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": EARLY},
+     {"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": LATE},
+     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "snoozed_until": None, "bump": 1},
+     True),
+])
+def test_the_merged_ticket_owes_the_earliest_owed_deadline(repo: InMemoryRepository, actions: TicketActions,
+                                                           timers: RecordingSlaTimers, target_fields: dict[str, Any],
+                                                           source_fields: dict[str, Any], expected: dict[str, Any],
+                                                           timer: bool) -> None:
+    target = make_ticket(ticket_id="TARGET", sla_timer_version=3, **target_fields)
+    source = make_ticket(ticket_id="SOURCE", sla_timer_version=7, **source_fields)
+    repo.set_ticket(target)
+    repo.set_ticket(source)
+    merged = actions.merge(TENANT, "agent-1", "TARGET", "SOURCE")
+    bump = expected.pop("bump")
+    assert {name: getattr(merged, name) for name in expected} == expected
+    assert merged.sla_timer_version == target.sla_timer_version + bump
+    assert stored(repo, "SOURCE").sla_timer_version == 8  # the source's own timer is stale
+    started = [(r.ticket_id, r.timer_version) for r in timers.requests]
+    assert started == ([("TARGET", str(merged.sla_timer_version))] if timer else [])
+
+
+def test_a_merge_retried_after_a_crash_still_hands_over_the_owed_answer(
+        repo: InMemoryRepository, actions: TicketActions, timers: RecordingSlaTimers) -> None:
+    target = make_ticket(ticket_id="TARGET", status=TicketStatus.WAITING_ON_CUSTOMER, first_responded_at=NOW)
+    source = make_ticket(ticket_id="SOURCE", status=TicketStatus.OPEN, first_response_due_at=EARLY)
+    repo.set_ticket(target)
+    repo.set_ticket(source)
+    repo.fail_next("update_ticket", RuntimeError("Lambda timed out"))  # the source is closed already
+    with pytest.raises(RuntimeError):
+        actions.merge(TENANT, "agent-1", "TARGET", "SOURCE")
+    assert stored(repo, "SOURCE").status == TicketStatus.CLOSED and stored(repo, "TARGET") == target
+    merged = actions.merge(TENANT, "agent-1", "TARGET", "SOURCE")
+    assert (merged.status, merged.sla_due_at, merged.sla_timer_version) == (
+        TicketStatus.OPEN, EARLY, target.sla_timer_version + 1)
+    assert [r.ticket_id for r in timers.requests] == ["TARGET"]
 
 
 # --- split ------------------------------------------------------------------------------------------

@@ -6,6 +6,13 @@ fewer matches than asked for (none at all). ``_filtered_page`` keeps reading unt
 the partition ends or a read budget is spent, and the cursor it returns resumes right after the last
 item returned (or at DynamoDB's last evaluated key when the page ended short). A cursor only opens
 the partition it came from (``invalid_cursor`` otherwise).
+
+DynamoDB refuses an ``ExclusiveStartKey`` outside the key condition. The near-breach range ("deadline
+ahead": ``sk >= now``) moves with the clock, so the ticket a cursor names may have passed its deadline
+between two pages: resuming, the range starts at the cursor's sort key when that is earlier, and the
+tickets read below ``now`` (their deadline passed: not near breach any more) are dropped.
+
+Counts read at most their budget of items (``Limit``), so a capped count costs what the budget says.
 """
 
 from __future__ import annotations
@@ -89,8 +96,10 @@ def queue_filter_expression(residual: QueueFilter, now: datetime, expression: _E
 
 
 def _filtered_page(db: Any, params: dict[str, Any], key_attributes: Sequence[str], limit: int,
-                   filtered: bool) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Up to ``limit`` matching items and the key to resume after (None: the partition is done)."""
+                   filtered: bool, skip: Callable[[dict[str, Any]], bool] | None = None,
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to ``limit`` matching items and the key to resume after (None: the partition is done).
+    ``skip``: items read but not matching what the FilterExpression cannot say (key attributes)."""
     # Unfiltered, a page reads exactly what it returns; filtered, it reads ahead in bigger steps.
     low, high = READ_AHEAD
     params = {**params, "Limit": limit if not filtered else min(max(4 * limit, low), high)}
@@ -108,6 +117,8 @@ def _filtered_page(db: Any, params: dict[str, Any], key_attributes: Sequence[str
         last = answer.get("LastEvaluatedKey")
         read += answer.get("ScannedCount", len(items))
         for position, item in enumerate(items):
+            if skip is not None and skip(item):
+                continue
             found.append(item)
             if len(found) == limit:
                 more = position < len(items) - 1 or last is not None
@@ -126,18 +137,29 @@ class QueueStore:
 
     def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
                    now: datetime) -> QueuePage:
-        params, pk_attr, pk_value, sk_attr, filtered = self._query(tenant_id, plan, now)
-        if cursor:
-            params["ExclusiveStartKey"] = _decode_cursor(cursor, pk_attr, pk_value)
-        items, last = _filtered_page(self._db, params, ("PK", "SK", pk_attr, sk_attr), limit, filtered)
+        _, pk_attr, sk_attr, build = _INDEXES[plan.index]
+        start = _decode_cursor(cursor, pk_attr, build(tenant_id, plan.partition)) if cursor else None
+        params, pk_attr, _, sk_attr, filtered = self._query(tenant_id, plan, now, start)
+        skip: Callable[[dict[str, Any]], bool] | None = None
+        if start is not None:
+            params["ExclusiveStartKey"] = start
+            if plan.due == "ahead":
+                ahead = keys.sortable(now)
+
+                def passed(item: dict[str, Any]) -> bool:  # its deadline passed since the last page
+                    return item[sk_attr]["S"] < ahead
+                skip = passed
+        items, last = _filtered_page(self._db, params, ("PK", "SK", pk_attr, sk_attr), limit, filtered, skip)
         return QueuePage(tickets=[from_item(Ticket, i) for i in items],
                          next_cursor=_encode_cursor(last) if last else None)
 
     def count_queue(self, tenant_id: str, plan: QueuePlan, now: datetime, budget: int) -> tuple[int, bool]:
+        """Matching tickets, reading at most ``budget`` items (``Limit``); capped when more are left."""
         params, *_ = self._query(tenant_id, plan, now)
         params["Select"] = "COUNT"
         total = read = 0
         while True:
+            params["Limit"] = max(1, budget - read)
             answer = self._db.query(**params)
             total += answer.get("Count", 0)
             read += answer.get("ScannedCount", 0)
@@ -148,8 +170,8 @@ class QueueStore:
                 return total, True
             params["ExclusiveStartKey"] = last
 
-    def _query(self, tenant_id: str, plan: QueuePlan,
-               now: datetime) -> tuple[dict[str, Any], str, str, str, bool]:
+    def _query(self, tenant_id: str, plan: QueuePlan, now: datetime, start: dict[str, Any] | None = None,
+               ) -> tuple[dict[str, Any], str, str, str, bool]:
         index, pk_attr, sk_attr, build = _INDEXES[plan.index]
         pk_value = build(tenant_id, plan.partition)
         expression = _Expression()
@@ -157,7 +179,11 @@ class QueueStore:
         if plan.due == "passed":
             key += f" AND {expression.name(sk_attr)} < {expression.value(_s(keys.sortable(now)))}"
         elif plan.due == "ahead":
-            key += f" AND {expression.name(sk_attr)} >= {expression.value(_s(keys.sortable(now)))}"
+            lower = keys.sortable(now)
+            resume = (start or {}).get(sk_attr)
+            if isinstance(resume, dict) and isinstance(resume.get("S"), str) and resume["S"] < lower:
+                lower = resume["S"]  # the cursor's ticket passed its deadline: the start key must stay in range
+            key += f" AND {expression.name(sk_attr)} >= {expression.value(_s(lower))}"
         key_names = len(expression.names)
         queue_filter_expression(plan.residual, now, expression)
         filtered = len(expression.names) > key_names
