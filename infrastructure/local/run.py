@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(info: dict[str, Any], sla_minutes: int) -> str:
     token = info["agent_token"]
+    agent_lines = "\n".join(f"  Agent token     {tok}   (agent, {agent_id})"
+                            for agent_id, tok in info.get("agent_tokens", {}).items())
     return f"""
 Helpdesk running locally (Ctrl-C stops everything)
   Agent API       {info['api']}/tickets          (queue, soonest SLA due first)
@@ -225,7 +227,8 @@ Helpdesk running locally (Ctrl-C stops everything)
   Stores          {info['api']}/stores          (seller setup: connect, health, pause, disconnect)
   API docs        {info['swagger']}         (OpenAPI; the same document is docs/openapi.json)
   Replies sent    {info['simulated_replies']}   (what the marketplaces received from your agents)
-  Agent token     {token}
+  Agent token     {token}   (admin, {demo.AGENT_ID})
+{agent_lines}
 
 Try:
   curl -s -H "Authorization: Bearer {token}" {info['api']}/tickets | python3 -m json.tool

@@ -223,3 +223,9 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
     assert first_response == datetime.fromisoformat(ours["sent_at"])
     assert first_response > datetime.fromisoformat(view["ticket"]["created_at"])
     assert view["ticket"]["status"] == "waiting_on_customer"
+
+    # The contract the inbox was built on is served by the stack itself.
+    docs = httpx.get(local["swagger"], timeout=10)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = httpx.get(local["swagger"], params={"format": "json"}, timeout=10).json()
+    assert "/tickets/{ticket_id}/replies" in spec["paths"]
