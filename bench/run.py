@@ -1747,6 +1747,12 @@ def main(argv: list[str] | None = None) -> int:
     report_requests(report, local)
     report_costs(report, local)
     report.emit()
+    progress("(d) language detection on the labelled set")
+    from bench import language_report
+
+    for line in language_report.lines(language_report.measure()):
+        report.emit(line)
+    report.emit()
     report.emit(f"Benchmark wall time: {time.perf_counter() - started:.0f} s.")
     report.write(RESULTS_FILE)
     progress(f"written {RESULTS_FILE.relative_to(ROOT)}")

@@ -11,14 +11,21 @@ from helpdesk.adapters.channel_orders import ChannelOrders
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, settings
 from helpdesk.intake_service import IntakeService, event_ids
+from helpdesk.language import LinguaDetector
 from helpdesk.observability import logger_for
 
 logger = logger_for("intake")
 
 
+# The language models load at cold start (~0.7 s for the default languages), not on a buyer's message.
+languages = LinguaDetector()
+languages.preload()
+
+
 @lru_cache(maxsize=1)
 def service() -> IntakeService:
-    return IntakeService(DynamoRepository(client("dynamodb"), settings().table_name), ChannelOrders())
+    return IntakeService(DynamoRepository(client("dynamodb"), settings().table_name), ChannelOrders(),
+                         languages=languages)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -24,6 +24,7 @@ from helpdesk.calendars import BusinessCalendar, is_open
 from helpdesk.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.ids import new_id
 from helpdesk.intake import IntakeDecision, decide
+from helpdesk.language import DEFAULT_LANGUAGES, DetectedLanguage, LanguageDetector, customer_language
 from helpdesk.models import (
     Agent,
     InboundMessage,
@@ -80,10 +81,11 @@ class OrderSource(Protocol):
 
 class IntakeService:
     def __init__(self, repository: IntakeRepository, orders: OrderSource | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, languages: LanguageDetector | None = None) -> None:
         self._repo = repository
         self._orders = orders
         self._clock = clock
+        self._languages = languages
 
     # --- enrich -------------------------------------------------------------------------------
 
@@ -123,12 +125,16 @@ class IntakeService:
                 raise NotFound("ticket not found", ticket_id=ticket_id)
             ticket = view.ticket
             inbound = self._inbound(view, message_id)
+            spoken = self._language(tenant, ticket, inbound)
+            inbound = inbound.model_copy(update={"language": spoken.language})
             order = self._order_facts(ticket)
             decision = decide(ticket, inbound, rules=rules, policies=policies, agents=agents, order=order,
                               customer=self._history(ticket), now=now, time_zone=time_zone,
                               owed_since=owed_since(view))
             updated = decision.apply_to(ticket)
             updated.intake_error = None
+            if spoken.source == "detected" or ticket.language is None:
+                updated.language = spoken.language  # the ticket's language is the customer's
             if decision.due is not None:
                 updated.sla_warn_at = decision.due.warn_at
             rearm = updated.sla_due_at != ticket.sla_due_at
@@ -140,7 +146,7 @@ class IntakeService:
             if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
                 updated.last_agent_action_at = now  # the aging clock starts at the assignment
                 updated.aging_level = 0
-            event = timeline_event(updated, now, routing_summary(decision, ticket, updated))
+            event = timeline_event(updated, now, routing_summary(decision, ticket, updated, spoken))
             try:
                 self._repo.update_ticket(ticket, updated, [event])
             except Conflict:
@@ -148,7 +154,7 @@ class IntakeService:
             if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
                 self._repo.mark_assigned(tenant_id, updated.assignee_id, now)
             timer = self._timer(updated) if rearm else None
-            return {"intent": decision.intent.value, "priority": decision.priority.value,
+            return {"intent": decision.intent.value, "language": updated.language, "priority": decision.priority.value,
                     "sla_policy_id": decision.sla_policy_id, "assignee_id": updated.assignee_id,
                     "team_id": updated.team_id, "fired_rules": decision.fired_rules, "timer": timer}
         raise Conflict("the ticket kept changing during intake", ticket_id=ticket_id)
@@ -168,6 +174,13 @@ class IntakeService:
         return {"recorded": False}
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _language(self, tenant: Tenant | None, ticket: Ticket, inbound: InboundMessage) -> DetectedLanguage:
+        store = self._repo.get_store(ticket.tenant_id, inbound.store_id)
+        return customer_language(self._languages, f"{inbound.subject or ''}\n{inbound.body}",
+                                 allowed=tenant.languages if tenant else DEFAULT_LANGUAGES,
+                                 channel_hint=inbound.language or ticket.language,
+                                 store_language=store.default_language if store else None)
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
         ticket = self._repo.get_ticket(tenant_id, ticket_id)
@@ -244,9 +257,14 @@ def timeline_event(ticket: Ticket, at: datetime, text: str) -> Message:
                    author="system", body=text, created_at=at)
 
 
-def routing_summary(decision: IntakeDecision, before: Ticket, after: Ticket) -> str:
+def routing_summary(decision: IntakeDecision, before: Ticket, after: Ticket,
+                    spoken: DetectedLanguage | None = None) -> str:
     parts = [f"Intent {decision.intent.value} ({decision.intent_confidence:.2f}"
              + (f"; matched {', '.join(decision.intent_evidence[:5])}" if decision.intent_evidence else "") + ")"]
+    if spoken is not None:
+        parts.append(f"language {spoken.language} ("
+                     + (f"detected {spoken.confidence:.2f}" if spoken.source == "detected"
+                        else f"from the {spoken.source}") + ")")
     if decision.fired_rules:
         parts.append(f"rules fired: {', '.join(decision.fired_rules)}")
     if after.priority != before.priority:

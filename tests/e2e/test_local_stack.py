@@ -183,9 +183,10 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
 
     def opened() -> dict[str, Any] | None:
         detail = httpx.get(f"{api}/tickets/{ticket_id}", headers=ada, timeout=10).json()
-        return detail if detail["order"]["order_status"] == "found" else None
+        routed = detail["ticket"]["intent"] is not None  # the intake decided (intent, language, SLA)
+        return detail if routed and detail["order"]["order_status"] == "found" else None
 
-    detail = _wait_for(opened, 20, "the ticket with its order")  # the order is fetched by the intake
+    detail = _wait_for(opened, 20, "the routed ticket with its order")  # the order is fetched by the intake
     assert detail["order"]["order"]["order_ref"] == order_id
     assert detail["order"]["order"]["items"], "the order's items are shown"
     last_seen = max(m["message_id"] for m in detail["messages"] if m["direction"] != "event")
@@ -198,7 +199,9 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
         {"agent_id": v["agent_id"], "typing": v["typing"]} for v in seen_by_bernd["viewers"]]
 
     preview = httpx.get(f"{api}/tickets/{ticket_id}/macros/wismo/preview", headers=ada, timeout=10).json()
-    assert preview["language"] == "fr" and order_id in preview["body"]
+    # The macro speaks the buyer's language, as detected from what they wrote (the demo's buyers write
+    # in German, French, Italian, Spanish or English whatever the marketplace).
+    assert preview["language"] == detail["ticket"]["language"] and order_id in preview["body"]
     reply = httpx.post(f"{api}/tickets/{ticket_id}/replies", headers=ada, timeout=10, json={
         "macro_id": "wismo", "body": preview["body"], "last_seen_message_id": last_seen})
     assert reply.status_code == 202, reply.text

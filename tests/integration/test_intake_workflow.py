@@ -124,3 +124,32 @@ def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(stack: Loc
     assert "Mars/Olympus_Mons" in ticket.intake_error or "time zone" in ticket.intake_error.lower()
     assert ticket.first_response_due_at is not None  # still queued with the deadline ticketing gave it
     assert ticket.intent is None
+
+
+def test_the_customers_language_is_detected_among_the_tenants_languages(stack: LocalStack,
+                                                                          repo: DynamoRepository) -> None:
+    """A French buyer on a store whose channel says nothing about the language: the ticket is French
+    (routing and macros follow it) and the timeline says it was detected, with what confidence."""
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    _seed(repo, tenant)
+    profile = repo.get_tenant(tenant)
+    assert profile is not None
+    repo.put_tenant(profile.model_copy(update={"languages": ["en", "fr", "de"]}))
+    drain_ingest_queue(stack)
+    french = _message(tenant, 7, "Bonjour, ma commande n'est toujours pas arrivée. Pouvez-vous vérifier ?",
+                      minutes_ago=0).model_copy(update={"language": None})
+    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(IngestEnvelope(
+        tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL, delivery_id="poll-fr", raw_s3_key="raw/fr",
+        messages=[french]))
+    drain_ingest_queue(stack)
+
+    def decided() -> list:
+        tickets = repo.list_queue(tenant, "tenant", None, 10, None).tickets
+        return tickets if tickets and tickets[0].intent is not None else []
+
+    (ticket,) = _wait(decided)
+    assert ticket.language == "fr" and ticket.intent == Intent.WISMO
+    view = repo.get_ticket_view(tenant, ticket.ticket_id)
+    assert view is not None
+    (event,) = [m.body for m in view.messages if m.direction.value == "event"]
+    assert "language fr (detected " in event

@@ -1,0 +1,59 @@
+"""Language detection on the labelled multilingual set (tests/data/intents.jsonl: 400 buyer messages,
+80 each in EN/FR/DE/IT/ES): accuracy per language, model load time and time per message.
+
+    PYTHONPATH=shared:. .venv/bin/python -m bench.language_report
+
+`make bench` prints the same section (bench/run.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = ROOT / "tests/data/intents.jsonl"
+LANGUAGES = ["en", "fr", "de", "it", "es"]
+TARGET = 0.95
+
+
+def measure() -> dict[str, object]:
+    from helpdesk.language import LinguaDetector, customer_language
+
+    rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
+    started = time.perf_counter()
+    detector = LinguaDetector()
+    detector.preload(LANGUAGES)
+    load_s = time.perf_counter() - started
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    started = time.perf_counter()
+    for row in rows:
+        text = f"{row.get('subject') or ''}\n{row['text']}"
+        found = customer_language(detector, text, allowed=LANGUAGES, channel_hint=None, store_language="en")
+        total[row["language"]] += 1
+        right[row["language"]] += found.language == row["language"]
+    per_message_ms = (time.perf_counter() - started) * 1000 / len(rows)
+    return {"rows": len(rows), "right": sum(right.values()), "by_language": {k: (right[k], total[k]) for k in total},
+            "load_s": load_s, "per_message_ms": per_message_ms}
+
+
+def lines(result: dict[str, object]) -> list[str]:
+    accuracy = int(result["right"]) / int(result["rows"])  # type: ignore[call-overload]
+    by_language = result["by_language"]
+    assert isinstance(by_language, dict)
+    per = ", ".join(f"{code} {r}/{t}" for code, (r, t) in sorted(by_language.items()))
+    verdict = "PASS" if accuracy >= TARGET else "MISS"
+    return [
+        "## (d) Language detection (lingua, restricted to the tenant's languages)",
+        "",
+        f"{result['rows']} labelled buyer messages (tests/data/intents.jsonl), tenant languages "
+        f"{', '.join(LANGUAGES)}: **accuracy {accuracy:.1%}** ({per}); target ≥ {TARGET:.0%}: {verdict}. "
+        f"Models loaded in {result['load_s']:.2f} s (at the intake function's cold start); "
+        f"{result['per_message_ms']:.2f} ms per message.",
+    ]
+
+
+if __name__ == "__main__":
+    print("\n".join(lines(measure())))
