@@ -8,6 +8,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,10 +25,9 @@ def measure() -> dict[str, object]:
     from helpdesk.language import LinguaDetector, customer_language
 
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
-    started = time.perf_counter()
+    load_s = cold_load_seconds()
     detector = LinguaDetector()
     detector.preload(LANGUAGES)
-    load_s = time.perf_counter() - started
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
     started = time.perf_counter()
@@ -39,6 +41,16 @@ def measure() -> dict[str, object]:
             "load_s": load_s, "per_message_ms": per_message_ms}
 
 
+def cold_load_seconds() -> float:
+    """Import and model load in a fresh interpreter, as at the intake function's cold start (in this
+    process the models may be loaded already)."""
+    code = ("import time; t = time.perf_counter(); from helpdesk.language import LinguaDetector; "
+            f"LinguaDetector().preload({LANGUAGES!r}); print(time.perf_counter() - t)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def lines(result: dict[str, object]) -> list[str]:
     accuracy = int(result["right"]) / int(result["rows"])  # type: ignore[call-overload]
     by_language = result["by_language"]
@@ -50,7 +62,8 @@ def lines(result: dict[str, object]) -> list[str]:
         "",
         f"{result['rows']} labelled buyer messages (tests/data/intents.jsonl), tenant languages "
         f"{', '.join(LANGUAGES)}: **accuracy {accuracy:.1%}** ({per}); target ≥ {TARGET:.0%}: {verdict}. "
-        f"Models loaded in {result['load_s']:.2f} s (at the intake function's cold start); "
+        f"Import and model load {result['load_s']:.2f} s in a fresh interpreter (the intake function's cold "
+        "start); "
         f"{result['per_message_ms']:.2f} ms per message.",
     ]
 

@@ -32,12 +32,24 @@ def test_cfn_lint_passes_offline() -> None:
 
 
 def test_layer_is_one_package_built_for_python312() -> None:
-    (layer,) = of_type("AWS::Serverless::LayerVersion").values()
+    layers = of_type("AWS::Serverless::LayerVersion")
+    layer = layers["SharedLayer"]
     assert layer["Properties"]["ContentUri"] == "shared/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert all(other["Metadata"]["BuildMethod"] == "python3.12" for other in layers.values())
     packages = [p.name for p in (ROOT / "shared").iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
     modules = [p.name for p in (ROOT / "shared").glob("*.py")]
     assert packages == ["helpdesk"] and modules == []
+
+
+def test_the_language_models_ship_only_with_the_intake() -> None:
+    """lingua is ~96 MB unzipped: its own layer, on the one function that detects languages."""
+    assert "lingua" not in (ROOT / "shared/requirements.txt").read_text()
+    assert "lingua-language-detector" in (ROOT / "layers/language/requirements.txt").read_text()
+    users = [name for name, fn in of_type("AWS::Serverless::Function").items()
+             if {"Ref": "LanguageLayer"} in fn["Properties"].get("Layers", [])]
+    assert users == ["IntakeFunction"]
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "lingua-language-detector==2.1.1" in dev, "make run / make test need it too"
 
 
 @pytest.mark.parametrize("name", sorted(of_type("AWS::Serverless::Function")))
