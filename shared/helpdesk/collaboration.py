@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from helpdesk.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.ids import new_id
 from helpdesk.models import ID_PATTERN, Agent, Message, MessageDirection, Model, Ticket
-from helpdesk.ticketing import utc_now
+from helpdesk.ticketing import found_ticket, utc_now
 
 PRESENCE_TTL = timedelta(seconds=60)
 NOTIFICATION_TTL = timedelta(days=90)
@@ -261,7 +261,4 @@ class CollaborationService:
                                               self._clock()))
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
-        ticket = self._repo.get_ticket(tenant_id, ticket_id)
-        if ticket is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
-        return ticket
+        return found_ticket(self._repo, tenant_id, ticket_id)

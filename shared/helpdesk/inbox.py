@@ -46,7 +46,7 @@ from helpdesk.models import (
     TicketStatus,
     TicketView,
 )
-from helpdesk.ticketing import utc_now
+from helpdesk.ticketing import found_view, utc_now
 
 MAX_PAGE = 100
 MAX_VIEWS = 50  # private views per agent, and shared views per tenant: bounds the counts call
@@ -429,9 +429,7 @@ class InboxService:
     # --- ticket detail ------------------------------------------------------------------------
 
     def ticket_detail(self, tenant_id: str, agent_id: str, ticket_id: str) -> TicketDetail:
-        view = self._repo.get_ticket_view(tenant_id, ticket_id)
-        if view is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
+        view = found_view(self._repo, tenant_id, ticket_id)
         ticket = view.ticket
         now = self._clock()
         self._presence.touch_presence(tenant_id, ticket_id, agent_id, now, now + PRESENCE_TTL)

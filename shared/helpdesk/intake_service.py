@@ -38,7 +38,7 @@ from helpdesk.models import (
 )
 from helpdesk.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
-from helpdesk.ticketing import utc_now
+from helpdesk.ticketing import found_ticket, found_view, utc_now
 
 ORDER_FRESHNESS = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
@@ -120,9 +120,7 @@ class IntakeService:
         now = self._clock()
         agents = self._availability(tenant_id, now)
         for _ in range(MAX_ATTEMPTS):
-            view = self._repo.get_ticket_view(tenant_id, ticket_id)
-            if view is None:
-                raise NotFound("ticket not found", ticket_id=ticket_id)
+            view = found_view(self._repo, tenant_id, ticket_id)
             ticket = view.ticket
             inbound = self._inbound(view, message_id)
             spoken = self._language(tenant, ticket, inbound)
@@ -183,10 +181,7 @@ class IntakeService:
                                  store_language=store.default_language if store else None)
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
-        ticket = self._repo.get_ticket(tenant_id, ticket_id)
-        if ticket is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
-        return ticket
+        return found_ticket(self._repo, tenant_id, ticket_id)
 
     @staticmethod
     def _inbound(view: TicketView, message_id: str | None) -> InboundMessage:

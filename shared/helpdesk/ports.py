@@ -4,7 +4,7 @@ tests may hand in fakes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from helpdesk.models import (
     IngestEnvelope,
@@ -18,6 +18,9 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.sla import TimerRequest
+
+if TYPE_CHECKING:  # only the SLA path reads policy specs: the webhook never imports them
+    from helpdesk.sla_policy import SlaPolicySpec
 
 
 class QueueScope:
@@ -34,6 +37,10 @@ class TicketRepository(Protocol):
     def put_store(self, store: Store) -> None: ...
 
     def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None: ...
+
+    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
+        """The tenant's SLA policies (business hours, conditions) the intake chooses among."""
+        ...
 
     def find_message(self, tenant_id: str, store_id: str, channel_message_id: str) -> tuple[str, str] | None:
         """(ticket_id, message_id) of an already stored channel message."""

@@ -58,7 +58,7 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.sla_policy import SlaPolicySpec, compute_due
-from helpdesk.ticketing import utc_now
+from helpdesk.ticketing import found_view, utc_now
 
 MAX_ATTEMPTS = 5
 MAX_REPLY = 20_000
@@ -286,10 +286,7 @@ class ReplyService:
         return macro
 
     def _view(self, tenant_id: str, ticket_id: str) -> TicketView:
-        view = self._repo.get_ticket_view(tenant_id, ticket_id)
-        if view is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
-        return view
+        return found_view(self._repo, tenant_id, ticket_id)
 
 
 # --- dispatching --------------------------------------------------------------------------------
@@ -353,8 +350,7 @@ class DispatchService:
         return DispatchResult("sent")
 
     def _sent(self, view: TicketView, reply: Message, channel_id: str) -> None:
-        for _ in range(MAX_ATTEMPTS):
-            now = self._clock()
+        def outcome(view: TicketView, now: datetime) -> tuple[Ticket, Message, list[Message]]:
             ticket = view.ticket
             sent = reply.model_copy(update={
                 "delivery_status": DeliveryStatus.SENT, "delivery_error": None, "sent_at": now,
@@ -372,38 +368,42 @@ class DispatchService:
             else:
                 updated = answered(ticket, now, reply.status_after or TicketStatus.WAITING_ON_CUSTOMER,
                                    self._policy(ticket))
-            try:
-                self._deliveries.record_delivery(ticket, updated, sent)
-            except Conflict:
-                fresh = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
-                if fresh is None:
-                    return
-                view = fresh
-                continue
-            request = sla.timer_request(updated)
-            if request is not None:
-                self._timers.start(request)
-            return
-        raise Conflict("could not record the sent reply", ticket_id=view.ticket.ticket_id)
+            return updated, sent, []
+
+        updated = self._record(view, outcome, "could not record the sent reply")
+        request = sla.timer_request(updated) if updated is not None else None
+        if request is not None:
+            self._timers.start(request)
 
     def _failed(self, view: TicketView, reply: Message, error: str) -> DispatchResult:
-        for _ in range(MAX_ATTEMPTS):
-            now = self._clock()
-            ticket = view.ticket
+        def outcome(view: TicketView, now: datetime) -> tuple[Ticket, Message, list[Message]]:
             failed = reply.model_copy(update={"delivery_status": DeliveryStatus.FAILED, "delivery_error": error[:1000],
                                               "delivery_attempts": reply.delivery_attempts + 1})
-            updated = ticket.model_copy(deep=True)
+            updated = view.ticket.model_copy(deep=True)
             updated.updated_at = now
             event = timeline_event(updated, now, f"Reply {reply.message_id} was not sent: {error[:300]}")
+            return updated, failed, [event]
+
+        if self._record(view, outcome, "could not record the failed reply") is None:
+            return DispatchResult("gone", "ticket not found")
+        return DispatchResult("failed", error)
+
+    def _record(self, view: TicketView,
+                outcome: Callable[[TicketView, datetime], tuple[Ticket, Message, list[Message]]],
+                gave_up: str) -> Ticket | None:
+        """Write a delivery outcome (the ticket, the reply, events) decided on ``view``; a concurrent
+        change is re-read and the outcome decided again. The ticket as stored, or None when it is gone."""
+        for _ in range(MAX_ATTEMPTS):
+            updated, reply, events = outcome(view, self._clock())
             try:
-                self._deliveries.record_delivery(ticket, updated, failed, [event])
-                return DispatchResult("failed", error)
+                self._deliveries.record_delivery(view.ticket, updated, reply, events)
+                return updated
             except Conflict:
-                fresh = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
+                fresh = self._repo.get_ticket_view(view.ticket.tenant_id, view.ticket.ticket_id)
                 if fresh is None:
-                    return DispatchResult("gone", "ticket not found")
+                    return None
                 view = fresh
-        raise Conflict("could not record the failed reply", ticket_id=view.ticket.ticket_id)
+        raise Conflict(gave_up, ticket_id=view.ticket.ticket_id)
 
     def _note_attempt(self, view: TicketView, reply: Message, error: str) -> None:
         noted = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED,  # the queue delivers it again

@@ -79,7 +79,7 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.ports import SlaTimers
-from helpdesk.ticketing import utc_now
+from helpdesk.ticketing import found_ticket, found_view, utc_now
 
 MAX_ATTEMPTS = 5
 MAX_SNOOZE = timedelta(days=90)
@@ -447,17 +447,12 @@ class TicketActions:
     # --- helpers --------------------------------------------------------------------------------
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
-        ticket = self._repo.get_ticket(tenant_id, ticket_id)
-        if ticket is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
+        ticket = found_ticket(self._repo, tenant_id, ticket_id)
         _refuse_merged(ticket)
         return ticket
 
     def _view(self, tenant_id: str, ticket_id: str) -> TicketView:
-        view = self._repo.get_ticket_view(tenant_id, ticket_id)
-        if view is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
-        return view
+        return found_view(self._repo, tenant_id, ticket_id)
 
     def _start_timer(self, ticket: Ticket) -> None:
         request = sla.timer_request(ticket)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from helpdesk import sla
 from helpdesk.errors import Conflict, DuplicateMessage, NotFound
@@ -61,6 +62,28 @@ class ReceiveResult:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class _TicketReader(Protocol):
+    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
+
+    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
+
+
+def found_ticket(repository: _TicketReader, tenant_id: str, ticket_id: str) -> Ticket:
+    """The tenant's ticket, or NotFound (404: another tenant's ticket does not exist for this one)."""
+    ticket = repository.get_ticket(tenant_id, ticket_id)
+    if ticket is None:
+        raise NotFound("ticket not found", ticket_id=ticket_id)
+    return ticket
+
+
+def found_view(repository: _TicketReader, tenant_id: str, ticket_id: str) -> TicketView:
+    """The tenant's ticket with its timeline, or NotFound."""
+    view = repository.get_ticket_view(tenant_id, ticket_id)
+    if view is None:
+        raise NotFound("ticket not found", ticket_id=ticket_id)
+    return view
 
 
 class TicketService:
@@ -170,30 +193,34 @@ class TicketService:
             return self._repo.get_sla_policy(inbound.tenant_id, store.sla_policy_id)
         return None
 
-    def _deadline(self, inbound: InboundMessage, kind: str) -> tuple[datetime, datetime | None] | None:
-        """The deadline the intake will most likely settle on: the tenant's most specific SLA policy
-        for the channel and store (intent not known yet; a channel's cancellation signal counts), so
-        the timer started now is usually the one that runs — the intake re-arms only when the intent
-        or a rule changes the policy. None when the tenant has no such policy."""
-        list_specs = getattr(self._repo, "list_policy_specs", None)
-        if list_specs is None:
-            return None
+    def _deadline(self, inbound: InboundMessage, kind: str) -> tuple[datetime, datetime | None]:
+        """When an answer to ``inbound`` is due (``kind``: "first" or "next" response) and its warning
+        point: the deadline the intake will most likely settle on — the tenant's most specific SLA
+        policy for the channel and store (intent not known yet; a channel's cancellation signal
+        counts) — so the timer started now is usually the one that runs and the intake re-arms only
+        when the intent or a rule changes the policy. Without such a policy: the store's foundation
+        policy (or the default target), warning point left to ``sla.warning_point``."""
         from helpdesk.models import Intent
         from helpdesk.sla_policy import compute_due, select_policy
 
         cancellation = inbound.cancellation_requested
-        policy = select_policy(list_specs(inbound.tenant_id), intent=Intent.CANCELLATION if cancellation else None,
-                               channel=inbound.channel, store_id=inbound.store_id,
-                               priority=Priority.HIGH if cancellation else Priority.NORMAL)
-        if policy is None:
-            return None
-        due = compute_due(policy, received_at=inbound.received_at, kind="first" if kind == "first" else "next")
-        return due.due_at, due.warn_at
+        spec = select_policy(self._repo.list_policy_specs(inbound.tenant_id),
+                             intent=Intent.CANCELLATION if cancellation else None,
+                             channel=inbound.channel, store_id=inbound.store_id,
+                             priority=Priority.HIGH if cancellation else Priority.NORMAL)
+        if spec is not None:
+            due = compute_due(spec, received_at=inbound.received_at, kind="first" if kind == "first" else "next")
+            return due.due_at, due.warn_at
+        policy = self._policy_for(inbound)
+        if kind == "first":
+            return sla.first_response_due(inbound.received_at, policy), None
+        target = policy.target if policy else sla.DEFAULT_TARGET
+        return inbound.received_at + timedelta(minutes=target.next_response_minutes), None
 
     def _open_ticket(self, inbound: InboundMessage) -> ReceiveResult:
         now = self._clock()
         policy = self._policy_for(inbound)
-        deadline = self._deadline(inbound, "first")
+        due_at, warn_at = self._deadline(inbound, "first")
         ticket_id = new_id(now)
         ticket = Ticket(
             tenant_id=inbound.tenant_id,
@@ -211,8 +238,8 @@ class TicketService:
             order_refs=[inbound.order_ref] if inbound.order_ref else [],
             # The policy is the intake's to name (a rule may pick one); only its deadline is set now.
             sla_policy_id=policy.policy_id if policy else None,
-            first_response_due_at=deadline[0] if deadline else sla.first_response_due(inbound.received_at, policy),
-            sla_warn_at=deadline[1] if deadline else None,
+            first_response_due_at=due_at,
+            sla_warn_at=warn_at,
             sla_timer_version=1,
             message_count=1,
             created_at=now,
@@ -243,17 +270,9 @@ class TicketService:
             ticket.next_response_due_at is None or not ticket.status.in_queue
         ):
             # The buyer wrote again after being answered: a next-response deadline starts now.
-            deadline = self._deadline(inbound, "next")
-            if deadline is not None:
-                updated.next_response_due_at, warn_at = deadline
-            else:
-                policy = self._policy_for(inbound)
-                target = policy.target if policy else sla.DEFAULT_TARGET
-                updated.next_response_due_at = inbound.received_at + timedelta(minutes=target.next_response_minutes)
-                warn_at = None
+            updated.next_response_due_at, updated.sla_warn_at = self._deadline(inbound, "next")
             updated.sla_breached_at = None
             updated.sla_warned_at = None
-            updated.sla_warn_at = warn_at
             updated.sla_timer_version += 1
             rearm = True
         elif ticket.first_responded_at is None and not ticket.status.in_queue:
@@ -262,13 +281,7 @@ class TicketService:
             # deadline from this message; a parked one keeps the deadline it had. Either way a new
             # timer version runs.
             if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-                deadline = self._deadline(inbound, "first")
-                if deadline is not None:
-                    updated.first_response_due_at, updated.sla_warn_at = deadline
-                else:
-                    updated.first_response_due_at = sla.first_response_due(inbound.received_at,
-                                                                            self._policy_for(inbound))
-                    updated.sla_warn_at = None
+                updated.first_response_due_at, updated.sla_warn_at = self._deadline(inbound, "first")
                 updated.sla_breached_at = None
                 updated.sla_warned_at = None
             updated.sla_timer_version += 1
@@ -323,10 +336,7 @@ class TicketService:
         return self._repo.list_queue(tenant_id, QueueScope.TENANT, None, limit, cursor)
 
     def ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView:
-        view = self._repo.get_ticket_view(tenant_id, ticket_id)
-        if view is None:
-            raise NotFound("ticket not found", ticket_id=ticket_id)
-        return view
+        return found_view(self._repo, tenant_id, ticket_id)
 
 
 def _subject_from(body: str) -> str:

@@ -47,6 +47,7 @@ class InMemoryRepository:
     def __init__(self) -> None:
         self.stores: dict[tuple[str, str], Store] = {}
         self.policies: dict[tuple[str, str], SlaPolicy] = {}
+        self.policy_specs: dict[str, list[Any]] = {}  # tenant → helpdesk.sla_policy.SlaPolicySpec
         self.tickets: dict[tuple[str, str], Ticket] = {}
         self.messages: dict[tuple[str, str], list[Message]] = defaultdict(list)
         self.channel_messages: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -123,6 +124,9 @@ class InMemoryRepository:
         self._enter("get_sla_policy", tenant_id, policy_id)
         policy = self.policies.get((tenant_id, policy_id))
         return policy.model_copy(deep=True) if policy else None
+
+    def list_policy_specs(self, tenant_id: str) -> list[Any]:
+        return [spec.model_copy(deep=True) for spec in self.policy_specs.get(tenant_id, [])]
 
     # --- tickets ------------------------------------------------------------------------------
 

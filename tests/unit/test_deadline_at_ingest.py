@@ -20,13 +20,10 @@ CANCELLATIONS = SlaPolicySpec(policy_id="cancellations", name="Cancellations", f
                               next_response_minutes=60, intents=[Intent.CANCELLATION])
 
 
-class SpecRepo(InMemoryRepository):
-    def __init__(self, *specs: SlaPolicySpec) -> None:
-        super().__init__()
-        self.specs = list(specs)
-
-    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
-        return list(self.specs)
+def spec_repo(*specs: SlaPolicySpec) -> InMemoryRepository:
+    repo = InMemoryRepository()
+    repo.policy_specs[TENANT] = list(specs)
+    return repo
 
 
 def service(repo: InMemoryRepository) -> tuple[TicketService, RecordingSlaTimers]:
@@ -36,7 +33,7 @@ def service(repo: InMemoryRepository) -> tuple[TicketService, RecordingSlaTimers
 
 
 def test_a_new_ticket_gets_the_tenants_catch_all_policy_and_its_warning_point() -> None:
-    repo = SpecRepo(STANDARD, CANCELLATIONS)
+    repo = spec_repo(STANDARD, CANCELLATIONS)
     tickets, timers = service(repo)
     tickets.receive(make_inbound())
     ticket = repo.only_ticket(TENANT)
@@ -48,7 +45,7 @@ def test_a_new_ticket_gets_the_tenants_catch_all_policy_and_its_warning_point() 
 
 
 def test_a_channel_cancellation_signal_gets_the_cancellation_policy_at_once() -> None:
-    repo = SpecRepo(STANDARD, CANCELLATIONS)
+    repo = spec_repo(STANDARD, CANCELLATIONS)
     tickets, _ = service(repo)
     tickets.receive(make_inbound(cancellation_requested=True))
     ticket = repo.only_ticket(TENANT)
@@ -56,7 +53,7 @@ def test_a_channel_cancellation_signal_gets_the_cancellation_policy_at_once() ->
 
 
 def test_without_policies_the_foundation_default_applies() -> None:
-    repo = SpecRepo()
+    repo = spec_repo()
     tickets, _ = service(repo)
     tickets.receive(make_inbound())
     assert repo.only_ticket(TENANT).first_response_due_at == NOW + timedelta(hours=24)
@@ -87,7 +84,7 @@ def test_the_buyer_waits_from_the_first_message_after_the_last_accepted_reply() 
 def test_a_buyer_writing_to_a_parked_unanswered_ticket_gets_a_running_timer_again() -> None:
     from helpdesk.models import TicketStatus
 
-    repo = SpecRepo(STANDARD)
+    repo = spec_repo(STANDARD)
     tickets, timers = service(repo)
     tickets.receive(make_inbound())
     first = repo.only_ticket(TENANT)

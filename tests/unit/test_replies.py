@@ -45,15 +45,7 @@ POLICY = SlaPolicySpec(policy_id="standard", name="Standard", first_response_min
 
 
 class Repo(InMemoryRepository):
-    def __init__(self) -> None:
-        super().__init__()
-        self.policy_specs: list[SlaPolicySpec] = []
-
-    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None:
-        return self.orders.get((tenant_id, store_id, order_ref))
-
-    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
-        return list(self.policy_specs)
+    """The fake with the delivery log the reply dispatcher writes to."""
 
     def claim_delivery(self, reply: Message) -> bool:
         stored = self.messages[(reply.tenant_id, reply.ticket_id)]
@@ -232,7 +224,7 @@ def stored_reply(world: dict[str, Any], message_id: str) -> Message:
 
 
 def test_dispatch_records_the_first_response_at_the_channels_acceptance(world: dict[str, Any]) -> None:
-    world["repo"].policy_specs.append(POLICY)
+    world["repo"].policy_specs[TENANT] = [POLICY]
     reply = send(world)
     before = world["repo"].get_ticket(TENANT, world["ticket"].ticket_id)
     result = world["dispatch"].dispatch(TENANT, before.ticket_id, reply.message_id, final_attempt=False)
@@ -250,7 +242,7 @@ def test_dispatch_records_the_first_response_at_the_channels_acceptance(world: d
 
 
 def test_a_reply_that_keeps_the_ticket_open_re_arms_the_next_response_timer(world: dict[str, Any]) -> None:
-    world["repo"].policy_specs.append(POLICY)
+    world["repo"].policy_specs[TENANT] = [POLICY]
     reply = send(world, status_after="open")
     world["dispatch"].dispatch(TENANT, world["ticket"].ticket_id, reply.message_id, final_attempt=False)
     ticket = world["repo"].get_ticket(TENANT, world["ticket"].ticket_id)
