@@ -21,8 +21,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.inbox_store import NoteStore, NotificationStore, PresenceStore, QueueStore, ViewStore
+from helpdesk.adapters.language_services import drafter, translation_service
 from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
 from helpdesk.adapters.ticket_moves import TicketMoves
+from helpdesk.automation import AutomationService, DraftRequest
 from helpdesk.collaboration import (
     CollaborationService,
     NoteRequest,
@@ -38,7 +40,20 @@ from helpdesk.identity import Identity, identity_from_event
 from helpdesk.ids import new_id
 from helpdesk.inbox import InboxService, QueueFilter, SavedView, SlaFilter, TicketDetail, ViewCounts, ViewList, ViewSpec
 from helpdesk.macros import MacroCreate, MacroSpec, RenderedMacro
-from helpdesk.models import ID_PATTERN, AgentRole, Channel, Intent, Macro, Message, QueuePage, Ticket, TicketStatus
+from helpdesk.models import (
+    ID_PATTERN,
+    AgentRole,
+    Channel,
+    Draft,
+    Intent,
+    Macro,
+    Message,
+    QueuePage,
+    Ticket,
+    TicketStatus,
+    Translation,
+)
+from helpdesk.multilingual import ReplyTranslationRequest
 from helpdesk.observability import logger_for
 from helpdesk.replies import ReplyRequest, ReplyService
 from helpdesk.ticket_actions import (
@@ -91,7 +106,8 @@ def identity() -> Identity:
 @lru_cache(maxsize=1)
 def inbox() -> InboxService:
     db, table = client("dynamodb"), settings().table_name
-    return InboxService(repository(), QueueStore(db, table), ViewStore(db, table), PresenceStore(db, table))
+    return InboxService(repository(), QueueStore(db, table), ViewStore(db, table), PresenceStore(db, table),
+                        translations=translation_service())
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Tickets per page")]
@@ -309,7 +325,7 @@ def mark_notification_read(notification_id: str) -> Notification:
 def replies() -> ReplyService:
     macros = DynamoMacros(client("dynamodb"), settings().table_name)
     queue = SqsReplyQueue(client("sqs"), settings().outbound_queue_url)
-    return ReplyService(repository(), repository(), macros, queue)
+    return ReplyService(repository(), repository(), macros, queue, translations=translation_service())
 
 
 @app.post("/tickets/<ticket_id>/replies", responses=accepted(Message, "The reply, queued for sending"))
@@ -329,6 +345,41 @@ def retry_reply(ticket_id: str, message_id: str) -> tuple[Message, int]:
     """Send a failed reply again (after checking it did not reach the buyer)."""
     me = identity().require_writer()
     return replies().retry(me.tenant_id, me.agent_id, ticket_id, message_id), 202
+
+
+@app.post("/tickets/<ticket_id>/replies/translation")
+def translate_reply(ticket_id: str, request: ReplyTranslationRequest) -> Translation:
+    """The reply the agent wrote, translated into the buyer's language for review before sending
+    (order and tracking numbers, URLs, e-mail addresses, product names and the store's name are left
+    exactly as written). `provider` says who translated it; `translated: false` means it was not
+    (no provider, or it failed: `note` says why) and `text` is the original. Send the reviewed text as
+    the reply's `translation`; both versions are kept."""
+    me = identity()
+    return replies().translate(me.tenant_id, me.agent_id, ticket_id, request)
+
+
+@lru_cache(maxsize=1)
+def automation() -> AutomationService:
+    macros = DynamoMacros(client("dynamodb"), settings().table_name)
+    queue = SqsReplyQueue(client("sqs"), settings().outbound_queue_url)
+    return AutomationService(repository(), macros, queue, drafter=drafter(), snippets=repository())
+
+
+@app.post("/tickets/<ticket_id>/draft", responses=created(Draft, "The draft, kept on the ticket"))
+def prepare_draft(ticket_id: str, request: DraftRequest) -> tuple[Draft, int]:
+    """Prepare a first draft in the buyer's language: from `macro_id`, or by the drafter (Amazon
+    Bedrock in AWS, built from the seller's macros and the order data offline) given the thread, the
+    order and the seller's policy snippets. Never sent: the agent edits it and replies. 503
+    `draft_unavailable` says why none could be prepared."""
+    me = identity().require_writer()
+    return automation().prepare_draft(me.tenant_id, me.agent_id, ticket_id, request.macro_id), 201
+
+
+@app.delete("/tickets/<ticket_id>/draft")
+def discard_draft(ticket_id: str) -> Ticket:
+    """Throw the ticket's draft away."""
+    me = identity().require_writer()
+    return automation().discard_draft(me.tenant_id, ticket_id)
 
 
 @app.get("/tickets/<ticket_id>/macros/<macro_id>/preview")

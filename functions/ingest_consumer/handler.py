@@ -45,7 +45,14 @@ def envelope_processor() -> EnvelopeProcessor:
     timers = StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn)
     intake = StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn) \
         if cfg.intake_state_machine_arn else None
-    return EnvelopeProcessor(repository, TicketService(repository, timers), intake, ChannelOrders())
+    nudges = None
+    if cfg.outbound_queue_url:  # proactive messages on order events (helpdesk.nudges)
+        from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
+        from helpdesk.nudges import NudgeService
+
+        nudges = NudgeService(repository, DynamoMacros(client("dynamodb"), cfg.table_name),
+                              SqsReplyQueue(client("sqs"), cfg.outbound_queue_url))
+    return EnvelopeProcessor(repository, TicketService(repository, timers), intake, ChannelOrders(), nudges)
 
 
 def record_handler(record: IngestRecord) -> None:
@@ -55,7 +62,7 @@ def record_handler(record: IngestRecord) -> None:
         "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,
         "tickets_created": result.tickets_created, "messages_stored": result.messages_stored,
         "duplicates": result.duplicates, "orders_written": result.orders_written,
-        "orders_refreshed": result.orders_refreshed,
+        "orders_refreshed": result.orders_refreshed, "nudges": list(result.nudges),
     })
     for failure in result.order_refresh_failures:
         logger.warning("order refresh failed; stored what the event carried", extra={

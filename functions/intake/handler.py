@@ -1,6 +1,7 @@
 """Lambda tasks of the intake workflow (infrastructure/statemachines/intake.asl.json): ``enrich``
-(order context), ``decide`` (intent, rules, SLA; returns the timer to start), ``failed`` (record why).
-Thin: read the task payload, call ``helpdesk.intake_service.IntakeService``, return its answer."""
+(order context), ``decide`` (language, intent, rules, SLA; returns the timer to start and the
+automatic replies the rules asked for), ``automate`` (those replies and drafts), ``failed`` (record
+why). Thin: read the task payload, call the ``helpdesk`` services, return their answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Any
 
 from helpdesk.adapters.channel_orders import ChannelOrders
 from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.adapters.language_services import drafter
+from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
+from helpdesk.automation import AutomationPlan, AutomationService
 from helpdesk.config import client, settings
 from helpdesk.intake_service import IntakeService, event_ids
 from helpdesk.language import LinguaDetector
@@ -23,9 +27,20 @@ languages.preload()
 
 
 @lru_cache(maxsize=1)
+def repository() -> DynamoRepository:
+    return DynamoRepository(client("dynamodb"), settings().table_name)
+
+
+@lru_cache(maxsize=1)
 def service() -> IntakeService:
-    return IntakeService(DynamoRepository(client("dynamodb"), settings().table_name), ChannelOrders(),
-                         languages=languages)
+    return IntakeService(repository(), ChannelOrders(), languages=languages)
+
+
+@lru_cache(maxsize=1)
+def automation() -> AutomationService:
+    db, table = client("dynamodb"), settings().table_name
+    return AutomationService(repository(), DynamoMacros(db, table), SqsReplyQueue(client("sqs"),
+                             settings().outbound_queue_url), drafter=drafter(), snippets=repository())
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,6 +52,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             result = service().enrich(tenant_id, ticket_id)
         case "decide":
             result = service().decide(tenant_id, ticket_id, message_id)
+        case "automate":
+            result = automation().run(tenant_id, ticket_id, AutomationPlan.model_validate(event.get("plan") or {}))
         case "failed":
             result = service().failed(tenant_id, ticket_id, str(event.get("error") or ""))
         case other:

@@ -11,17 +11,22 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from helpdesk import nudges as nudge_config
 from helpdesk.adapters.aws import EventBridgePollScheduler, SecretsManagerWriter
 from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.adapters.outbound import DynamoMacros
+from helpdesk.automation import replace_snippets
 from helpdesk.channels.gateway import ConnectorGateway
 from helpdesk.config import client, settings
+from helpdesk.drafting import PolicySnippet
 from helpdesk.http_api import install_error_handlers
 from helpdesk.identity import Identity, identity_from_event
 from helpdesk.models import Agent, IngestError, Team
+from helpdesk.nudges import Nudge
 from helpdesk.observability import logger_for
 from helpdesk.routing_admin import AgingSteps, DryRunAnswer, DryRunRequest, RoutingAdmin
 from helpdesk.rules import RoutingRule
-from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary
+from helpdesk.setup import ConnectStore, RotateCredentials, StoreSetupService, StoreSummary, StoreVoice
 from helpdesk.sla_policy import SlaPolicySpec
 
 logger = logger_for("setup-api")
@@ -125,6 +130,34 @@ def replace_aging_steps(steps: list[dict[str, Any]]) -> AgingSteps:
     return routing().replace_aging_steps(admin().tenant_id, steps)
 
 
+def _macros() -> DynamoMacros:
+    return DynamoMacros(client("dynamodb"), settings().table_name)
+
+
+@app.get("/nudges")
+def list_nudges() -> list[Nudge]:
+    """Proactive messages: the macro sent to the buyer when an order ships, is delivered, cancelled or delayed."""
+    return _dependencies()[0].list_nudges(admin().tenant_id)
+
+
+@app.put("/nudges")
+def replace_nudges(nudges: list[dict[str, Any]]) -> list[Nudge]:
+    """Replace the proactive messages (each names an event and a macro that exists; 422 lists every problem)."""
+    return nudge_config.replace_nudges(_dependencies()[0], _macros(), admin().tenant_id, nudges)
+
+
+@app.get("/policy-snippets")
+def list_policy_snippets() -> list[PolicySnippet]:
+    """The seller's policies (returns, shipping, cancellations) the AI drafter may quote, per intent."""
+    return _dependencies()[0].list_snippets(admin().tenant_id)
+
+
+@app.put("/policy-snippets")
+def replace_policy_snippets(snippets: list[dict[str, Any]]) -> list[PolicySnippet]:
+    """Replace the policy snippets (every invalid one is reported at once, 422)."""
+    return replace_snippets(_dependencies()[0], admin().tenant_id, snippets)
+
+
 @app.get("/stores")
 def list_stores() -> list[StoreSummary]:
     """Every store of the tenant with its health (last poll, last message, last error)."""
@@ -153,6 +186,12 @@ def pause_store(store_id: str) -> StoreSummary:
 @app.post("/stores/<store_id>/resume")
 def resume_store(store_id: str) -> StoreSummary:
     return setup_service().pause(admin().tenant_id, store_id, paused=False)
+
+
+@app.put("/stores/<store_id>/voice")
+def set_store_voice(store_id: str, voice: StoreVoice) -> StoreSummary:
+    """The store's language, greeting and signature per language (its brand voice in macros and e-mails)."""
+    return setup_service().set_voice(admin().tenant_id, store_id, voice)
 
 
 @app.put("/stores/<store_id>/credentials")

@@ -88,7 +88,10 @@ class LocalStack:
         self.stage = stage
         self.poll_event_sources = poll_event_sources
         self.template = load_template()
-        self.resolver = Resolver(REGION, ACCOUNT_ID, parameter_defaults(self.template, {"Stage": stage}))
+        # moto has neither Amazon Translate nor Bedrock's Converse: locally nothing is machine-translated
+        # (the API says so) and drafts come from the deterministic local drafter.
+        self.resolver = Resolver(REGION, ACCOUNT_ID, parameter_defaults(
+            self.template, {"Stage": stage, "Translator": "none", "Drafter": "local"}))
         self.functions: dict[str, LocalFunction] = {}
         self.state_machines: dict[str, str] = {}
         self._server: Any = None

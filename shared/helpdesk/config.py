@@ -28,6 +28,9 @@ class Settings(BaseModel):
     inbound_mail_domain: str = ""
     outbound_queue_url: str = ""
     dispatch_max_receives: int = 5
+    translator: str = "none"  # amazon (Amazon Translate) | none (nothing translated, and said so)
+    drafter: str = "local"  # bedrock (Converse) | local (deterministic, offline)
+    bedrock_model_id: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +52,9 @@ def settings() -> Settings:
         inbound_mail_domain=env.get("INBOUND_MAIL_DOMAIN", ""),
         outbound_queue_url=env.get("OUTBOUND_QUEUE_URL", ""),
         dispatch_max_receives=int(env.get("DISPATCH_MAX_RECEIVES", "5")),
+        translator=env.get("TRANSLATOR", "none"),
+        drafter=env.get("DRAFTER", "local"),
+        bedrock_model_id=env.get("BEDROCK_MODEL_ID", ""),
     )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field
 
@@ -35,6 +35,7 @@ from helpdesk.errors import Forbidden, NotFound
 from helpdesk.ids import new_id
 from helpdesk.models import (
     ID_PATTERN,
+    Agent,
     Channel,
     Intent,
     Message,
@@ -47,6 +48,9 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.ticketing import found_view, utc_now
+
+if TYPE_CHECKING:
+    from helpdesk.translation import TranslationService
 
 MAX_PAGE = 100
 MAX_VIEWS = 50  # private views per agent, and shared views per tenant: bounds the counts call
@@ -298,6 +302,8 @@ class InboxRepository(Protocol):
 
     def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
 
+    def list_agents(self, tenant_id: str) -> list[Agent]: ...
+
 
 class InboxQueues(Protocol):
     def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
@@ -330,12 +336,13 @@ class SavedViews(Protocol):
 
 class InboxService:
     def __init__(self, repository: InboxRepository, queues: InboxQueues, views: SavedViews, presence: PresenceLog,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, translations: TranslationService | None = None) -> None:
         self._repo = repository
         self._queues = queues
         self._views = views
         self._presence = presence
         self._clock = clock
+        self._translations = translations
 
     # --- queues -------------------------------------------------------------------------------
 
@@ -434,8 +441,16 @@ class InboxService:
         now = self._clock()
         self._presence.touch_presence(tenant_id, ticket_id, agent_id, now, now + PRESENCE_TTL)
         viewers = active_viewers(self._presence.list_presence(tenant_id, ticket_id), agent_id, now)
-        return TicketDetail(ticket=ticket, messages=view.messages, order=self._order_context(ticket),
-                            customer=self._customer(ticket), viewers=viewers)
+        order = self._order_context(ticket)
+        messages = view.messages
+        if self._translations is not None:
+            from helpdesk.multilingual import protected_terms, translate_timeline
+
+            reader = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
+            terms = protected_terms(order.order, self._repo.get_store(tenant_id, ticket.store_id))
+            messages = translate_timeline(self._translations, ticket, messages, reader, terms)
+        return TicketDetail(ticket=ticket, messages=messages, order=order, customer=self._customer(ticket),
+                            viewers=viewers)
 
     def _order_context(self, ticket: Ticket) -> OrderContext:
         """The ticket's latest order ref, in its own store or a store it is linked to."""

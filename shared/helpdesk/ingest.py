@@ -12,10 +12,10 @@ Steps 3-4 are what the webhook function makes idempotent on the channel's delive
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from helpdesk.channels import webhook_connector
 from helpdesk.channels.base import WebhookConnector
@@ -23,6 +23,9 @@ from helpdesk.errors import HelpdeskError, InvalidSignature, MalformedPayload, N
 from helpdesk.models import IngestEnvelope, IngestError, Order, OrderEvent, OrderEventType, OrderStatus, Store
 from helpdesk.ports import EnvelopePublisher, IngestErrorLog, RawPayloadStore, SecretProvider, TicketRepository
 from helpdesk.ticketing import TicketService, utc_now
+
+if TYPE_CHECKING:  # the webhook function imports this module: it must not load the macro engine
+    from helpdesk.nudges import Nudge
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class EnvelopeResult:
     orders_written: int
     orders_refreshed: int = 0
     order_refresh_failures: tuple[OrderRefreshFailure, ...] = ()
+    nudges: tuple[str, ...] = ()  # proactive messages: what each configured one did
 
 
 class IntakeStarter(Protocol):
@@ -176,6 +180,14 @@ class OrderSource(Protocol):
         ...
 
 
+class ProactiveMessages(Protocol):
+    """``helpdesk.nudges``: the tenant's configured proactive messages and sending them."""
+
+    def configured(self, tenant_id: str) -> list[Nudge]: ...
+
+    def on_order_change(self, nudges: Sequence[Nudge], before: Order | None, after: Order) -> list[str]: ...
+
+
 class EnvelopeProcessor:
     """The ingest queue's consumer: orders first (so tickets find their order), then messages; each
     newly stored message starts the intake workflow (intent, rules, SLA) for its ticket.
@@ -188,14 +200,18 @@ class EnvelopeProcessor:
     carried is stored all the same (nothing lost) and the failure is reported in the result."""
 
     def __init__(self, repository: TicketRepository, tickets: TicketService,
-                 intake: IntakeStarter | None = None, orders: OrderSource | None = None) -> None:
+                 intake: IntakeStarter | None = None, orders: OrderSource | None = None,
+                 nudges: ProactiveMessages | None = None) -> None:
         self._repo = repository
         self._tickets = tickets
         self._intake = intake
         self._orders = orders
+        self._nudges = nudges
 
     def process(self, envelope: IngestEnvelope) -> EnvelopeResult:
         refresh = _OrderRefresh()
+        if self._nudges is not None and envelope.order_events:
+            refresh.nudges = self._nudges.configured(envelope.tenant_id)
         orders_written = sum(1 for event in envelope.order_events if self._apply_order(event, refresh))
         created = stored = duplicates = 0
         for message in envelope.messages:
@@ -207,7 +223,7 @@ class EnvelopeProcessor:
                 self._intake.start(message.tenant_id, result.ticket_id, result.message_id)
         return EnvelopeResult(created, stored, duplicates, orders_written,
                               sum(1 for order in refresh.fetched.values() if order is not None),
-                              tuple(refresh.failures))
+                              tuple(refresh.failures), tuple(refresh.nudged))
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -220,7 +236,17 @@ class EnvelopeProcessor:
             fetched = refresh.fetched[key]
             if fetched is not None:
                 order = completed(fetched, order)
-        return self._repo.upsert_order(order)
+        if not refresh.nudges or self._nudges is None:
+            return self._repo.upsert_order(order)
+        before = self._repo.get_order(order.tenant_id, order.store_id, order.order_ref)
+        written = self._repo.upsert_order(order)
+        after = self._repo.get_order(order.tenant_id, order.store_id, order.order_ref) if written else None
+        if after is not None:
+            try:
+                refresh.nudged.extend(self._nudges.on_order_change(refresh.nudges, before, after))
+            except Exception as exc:  # noqa: BLE001 - a proactive message must never cost the order event
+                refresh.nudged.append(f"{order.order_ref}: failed: {type(exc).__name__}: {str(exc)[:200]}")
+        return written
 
     def _fetch(self, orders: OrderSource, event: OrderEvent, refresh: _OrderRefresh) -> Order | None:
         store = self._repo.get_store(event.tenant_id, event.store_id)
@@ -243,6 +269,8 @@ class _OrderRefresh:
 
     fetched: dict[tuple[str, str], Order | None] = field(default_factory=dict)
     failures: list[OrderRefreshFailure] = field(default_factory=list)
+    nudges: list[Nudge] = field(default_factory=list)  # the tenant's proactive messages
+    nudged: list[str] = field(default_factory=list)  # what they did
 
 
 def is_thin(event: OrderEvent) -> bool:

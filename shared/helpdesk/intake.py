@@ -52,6 +52,8 @@ class IntakeDecision(Model):
     assignee_id: str | None = None
     assignment_reason: str | None = None
     macro_ids: list[str] = Field(default_factory=list)
+    acknowledgements: list[str] = Field(default_factory=list)
+    draft: str | None = None
     spam: bool = False
     fired_rules: list[str] = Field(default_factory=list)
     sla_policy_id: str | None = None
@@ -89,6 +91,7 @@ def decide(
     now: datetime,
     time_zone: str = "UTC",
     owed_since: datetime | None = None,
+    business_hours: bool | None = None,
 ) -> IntakeDecision:
     """``owed_since``: the buyer message the deadline counts from — the first one not answered yet
     (a second message before any reply does not push the first-response deadline back); defaults to
@@ -96,7 +99,7 @@ def decide(
     found = intent_classifier.classify_message(inbound)
     context = RuleContext.for_inbound(
         ticket, inbound, intent=found.intent, order=order, customer=customer or CustomerHistory(), now=now,
-        time_zone=time_zone, agents=list(agents))
+        time_zone=time_zone, agents=list(agents), business_hours=business_hours)
     outcome = evaluate(list(rules), context)
     tags = list(outcome.tags)
     if found.intent == Intent.CANCELLATION and CANCELLATION_TAG not in tags:
@@ -114,7 +117,8 @@ def decide(
     return IntakeDecision(
         intent=found.intent, intent_confidence=found.confidence, intent_evidence=list(found.matched),
         tags=tags, priority=outcome.priority, team_id=outcome.team_id, assignee_id=outcome.assignee_id,
-        assignment_reason=outcome.assignment_reason, macro_ids=list(outcome.macro_ids), spam=outcome.spam,
+        assignment_reason=outcome.assignment_reason, macro_ids=list(outcome.macro_ids),
+        acknowledgements=list(outcome.acknowledgements), draft=outcome.draft, spam=outcome.spam,
         fired_rules=outcome.fired_rule_ids, sla_policy_id=policy.policy_id if policy else None,
         sla_policy_source=source, due=due, due_kind=kind, rule_outcome=outcome,
     )

@@ -27,6 +27,7 @@ from helpdesk.intake import IntakeDecision, decide
 from helpdesk.language import DEFAULT_LANGUAGES, DetectedLanguage, LanguageDetector, customer_language
 from helpdesk.models import (
     Agent,
+    Automation,
     InboundMessage,
     Message,
     MessageDirection,
@@ -128,7 +129,8 @@ class IntakeService:
             order = self._order_facts(ticket)
             decision = decide(ticket, inbound, rules=rules, policies=policies, agents=agents, order=order,
                               customer=self._history(ticket), now=now, time_zone=time_zone,
-                              owed_since=owed_since(view))
+                              owed_since=owed_since(view),
+                              business_hours=business_hours(policies, tenant, self._store(ticket), now))
             updated = decision.apply_to(ticket)
             updated.intake_error = None
             if spoken.source == "detected" or ticket.language is None:
@@ -152,9 +154,13 @@ class IntakeService:
             if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
                 self._repo.mark_assigned(tenant_id, updated.assignee_id, now)
             timer = self._timer(updated) if rearm else None
+            automation = {"answers": decision.macro_ids, "acknowledgements": decision.acknowledgements,
+                          "draft": decision.draft}
             return {"intent": decision.intent.value, "language": updated.language, "priority": decision.priority.value,
                     "sla_policy_id": decision.sla_policy_id, "assignee_id": updated.assignee_id,
-                    "team_id": updated.team_id, "fired_rules": decision.fired_rules, "timer": timer}
+                    "team_id": updated.team_id, "fired_rules": decision.fired_rules, "timer": timer,
+                    "automate": bool(decision.macro_ids or decision.acknowledgements or decision.draft),
+                    "automation": automation}
         raise Conflict("the ticket kept changing during intake", ticket_id=ticket_id)
 
     def failed(self, tenant_id: str, ticket_id: str, error: str) -> dict[str, Any]:
@@ -179,6 +185,9 @@ class IntakeService:
                                  allowed=tenant.languages if tenant else DEFAULT_LANGUAGES,
                                  channel_hint=inbound.language or ticket.language,
                                  store_language=store.default_language if store else None)
+
+    def _store(self, ticket: Ticket) -> Store | None:
+        return self._repo.get_store(ticket.tenant_id, ticket.store_id)
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
         return found_ticket(self._repo, tenant_id, ticket_id)
@@ -234,12 +243,26 @@ class IntakeService:
         return {"name": request.execution_name, "input": keys.sla_timer_input(request)}
 
 
+def business_hours(policies: Sequence[SlaPolicySpec], tenant: Tenant | None, store: Store | None,
+                   now: datetime) -> bool | None:
+    """Whether ``now`` is in the seller's business hours (the ``business_hours`` rule condition):
+    the calendar of the store's SLA policy, else of the tenant's default policy; None when neither
+    has one (a rule on business hours then never fires)."""
+    by_id = {p.policy_id: p for p in policies}
+    for policy_id in (store.sla_policy_id if store else None, tenant.default_sla_policy_id if tenant else None):
+        policy = by_id.get(policy_id or "")
+        if policy is not None and policy.calendar is not None:
+            return is_open(policy.calendar, now)
+    return None
+
+
 def owed_since(view: TicketView) -> datetime | None:
     """When the buyer started waiting: their first message after the last reply the channel
     accepted (or after nothing, before the first response)."""
     last_reply = max((m.sent_at or m.created_at for m in view.messages
                       if m.direction == MessageDirection.OUTBOUND and m.delivery_status != "failed"
-                      and (m.sent_at is not None or m.delivery_status is None)), default=None)
+                      and (m.sent_at is not None or m.delivery_status is None)
+                      and m.automation not in (Automation.ACKNOWLEDGEMENT, Automation.NUDGE)), default=None)
     waiting = [m.created_at for m in view.messages if m.direction == MessageDirection.INBOUND
                and (last_reply is None or m.created_at > last_reply)]
     return min(waiting) if waiting else None

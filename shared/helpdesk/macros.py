@@ -8,7 +8,11 @@ HTML escaping. Placeholders (``{{ order.tracking_number }}``):
 * ``order.ref``, ``order.status``, ``order.carrier``, ``order.tracking_number``, ``order.tracking_url``,
   ``order.total``, ``order.currency``, ``order.ordered_at``, ``order.shipped_at``,
   ``order.delivered_at`` (dates as YYYY-MM-DD), ``order.items`` (a list of ``name``/``quantity``/``sku``)
-* ``ticket.id``, ``ticket.subject``; ``agent.name``, ``agent.first_name``; ``store.name``
+* ``order.delivery_earliest``, ``order.delivery_latest`` and ``order.delivery_window`` (the window the
+  channel promised: "2026-11-25 – 2026-11-27", or one date)
+* ``ticket.id``, ``ticket.subject``; ``agent.name``, ``agent.first_name``
+* ``store.name``, and the store's brand voice in the body's language: ``store.greeting``,
+  ``store.signature`` (the signature falls back to the store's default signature)
 
 A placeholder the ticket has no value for (no order yet, no tracking number) renders as nothing and
 is **reported**: a reply from such a macro is refused (``macro_incomplete``) unless the agent sends
@@ -39,6 +43,7 @@ TAG_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 MAX_BODY = 20_000
 FALLBACK_LANGUAGE = "en"
 _ENV = SandboxedEnvironment(autoescape=False)  # parses (validates) templates when a macro is saved
+_VOICE = "_store_voice"  # the Store in a placeholder context: its greeting/signature depend on the body's language
 
 
 class MacroRenderError(HelpdeskError):
@@ -128,7 +133,8 @@ def placeholder_context(ticket: Ticket, order: Order | None, agent: Agent | None
             "carrier": order.carrier, "tracking_number": order.tracking_number, "tracking_url": order.tracking_url,
             "total": str(order.total) if order.total is not None else None, "currency": order.currency,
             "ordered_at": day(order.ordered_at), "shipped_at": day(order.shipped_at),
-            "delivered_at": day(order.delivered_at),
+            "delivered_at": day(order.delivered_at), "delivery_earliest": day(order.delivery_earliest),
+            "delivery_latest": day(order.delivery_latest), "delivery_window": delivery_window(order),
             "items": [present({"name": i.name, "quantity": i.quantity, "sku": i.sku}) for i in order.items],
         })
     elif ticket.order_refs:
@@ -137,11 +143,35 @@ def placeholder_context(ticket: Ticket, order: Order | None, agent: Agent | None
         context["agent"] = present({"name": agent.name, "first_name": agent.name.split()[0]})
     if store is not None:
         context["store"] = present({"name": store.display_name})
+        context[_VOICE] = store
     return context
+
+
+def delivery_window(order: Order) -> str | None:
+    """The promised delivery window as dates ("2026-11-25 – 2026-11-27"), one date when both are the
+    same day or only one is known."""
+    days = [moment.date().isoformat() for moment in (order.delivery_earliest, order.delivery_latest) if moment]
+    if not days:
+        return None
+    return days[0] if len(set(days)) == 1 else f"{days[0]} – {days[1]}"
+
+
+def brand_voice(store: Store, language: str) -> dict[str, str]:
+    """The store's greeting and signature in ``language`` (pt-BR falls back to pt; the signature to
+    the store's default one), leaving out what the seller did not write."""
+    def pick(values: Mapping[str, str]) -> str | None:
+        return values.get(language) or values.get(language.split("-")[0])
+
+    voice = {"greeting": pick(store.greetings), "signature": pick(store.signatures) or store.brand_signature}
+    return {key: value for key, value in voice.items() if value}
 
 
 def render(macro: Macro, context: Mapping[str, Any], languages: list[str | None]) -> RenderedMacro:
     language = choose_language(macro, languages)
+    context = dict(context)
+    store = context.pop(_VOICE, None)
+    if isinstance(store, Store):
+        context["store"] = {**context.get("store", {}), **brand_voice(store, language)}
     missing: list[str] = []
 
     class Recording(ChainableUndefined):

@@ -151,7 +151,11 @@ class Store(Model):
     channel: Channel
     display_name: str
     default_language: str = "en"
-    brand_signature: str = ""
+    brand_signature: str = Field(default="", description="Signature when none is set for the language")
+    # Brand voice: how this store greets and signs off, per language (macros' store.greeting and
+    # store.signature placeholders; e-mail replies append the signature in the reply's language).
+    greetings: dict[str, str] = Field(default_factory=dict, description="Greeting per language code")
+    signatures: dict[str, str] = Field(default_factory=dict, description="Signature per language code")
     base_url: str | None = None
     # Credentials and webhook secrets live in Secrets Manager; the store keeps only the name.
     secret_name: str | None = None
@@ -308,6 +312,9 @@ class Order(Model):
     carrier: str | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None
+    # The delivery window the channel promised the buyer (estimated earliest / latest delivery).
+    delivery_earliest: datetime | None = None
+    delivery_latest: datetime | None = None
     ordered_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -324,6 +331,41 @@ class Attachment(Model):
     size: int = Field(ge=0)
 
 
+class Translation(Model):
+    """A text in another language, and who produced it. ``translated`` False means ``text`` is the
+    original shown as written (no provider, or the provider failed): never passed off as translated."""
+
+    language: str = Field(description="The language of text")
+    source_language: str = Field(description="The language it was translated from")
+    text: str
+    provider: str = Field(description="amazon-translate, agent (written by the agent), none (not translated) ...")
+    translated: bool
+    note: str | None = Field(default=None, description="Why it is not translated, or what to check")
+
+
+class Automation(StrEnum):
+    """Who sent a reply no agent wrote: a rule's automatic answer, an acknowledgement (does not
+    count as a response), or a proactive message on an order event (not a response either)."""
+
+    ANSWER = "answer"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    NUDGE = "nudge"
+
+
+class Draft(Model):
+    """A reply prepared for the agent to edit and send (never sent by itself)."""
+
+    body: str
+    language: str
+    source: str = Field(description="macro, local (offline drafter), bedrock ...")
+    macro_id: str | None = None
+    model: str | None = Field(default=None, description="The AI model that wrote it, if any")
+    missing: list[str] = Field(default_factory=list, description="Placeholders the ticket had no value for")
+    note: str | None = None
+    created_at: datetime
+    created_by: str = Field(default="system", description="The agent who asked for it, or system (a rule)")
+
+
 class Message(Model):
     tenant_id: str
     ticket_id: str
@@ -335,8 +377,11 @@ class Message(Model):
     channel_thread_id: str | None = Field(default=None, description="Where a reply must go")
     author: str
     body: str = Field(description="Body exactly as sent or received")
-    body_translated: str | None = None
-    language: str | None = None
+    language: str | None = Field(default=None, description="The language of body")
+    translation: Translation | None = Field(
+        default=None, description="The same text in the other language: for a buyer message, translated into the "
+                                  "reading agent's language (on read, cached); for a translated reply, the "
+                                  "agent's text as written")
     attachments: list[Attachment] = Field(default_factory=list)
     raw_s3_key: str | None = None
     created_at: datetime
@@ -344,6 +389,7 @@ class Message(Model):
     author_id: str | None = Field(default=None, description="The agent who wrote a reply or note")
     mentions: list[str] = Field(default_factory=list, description="Agent ids @mentioned in a note")
     macro_id: str | None = None
+    automation: Automation | None = Field(default=None, description="Set when a rule, not an agent, sent it")
     # Replies only: the outbound half's progress (see helpdesk.replies).
     delivery_status: DeliveryStatus | None = None
     delivery_error: str | None = None
@@ -384,6 +430,9 @@ class Ticket(Model):
     message_count: int = 0
     snoozed_until: datetime | None = None
     merged_into: str | None = Field(default=None, description="The ticket this one was merged into")
+    draft: Draft | None = Field(default=None, description="A prepared reply waiting for an agent")
+    automated: list[str] = Field(default_factory=list,
+                                 description="Macros a rule already sent on this ticket (each at most once)")
     version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
     created_at: datetime
     updated_at: datetime

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field, model_validator
 
@@ -46,6 +46,7 @@ from helpdesk.intake_service import timeline_event
 from helpdesk.macros import RenderedMacro, placeholder_context, render
 from helpdesk.models import (
     Agent,
+    Automation,
     DeliveryStatus,
     Macro,
     Message,
@@ -56,9 +57,14 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
     TicketView,
+    Translation,
 )
 from helpdesk.sla_policy import SlaPolicySpec, compute_due
 from helpdesk.ticketing import found_view, utc_now
+
+if TYPE_CHECKING:
+    from helpdesk.multilingual import ReplyTranslationRequest
+    from helpdesk.translation import TranslationService
 
 MAX_ATTEMPTS = 5
 MAX_REPLY = 20_000
@@ -66,6 +72,7 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 STUCK_AFTER = timedelta(minutes=5)
 UNKNOWN_OUTCOME = ("the send was interrupted and may have reached the buyer: check the channel, then retry "
                    "if it did not")
+NOT_A_RESPONSE = frozenset({Automation.ACKNOWLEDGEMENT, Automation.NUDGE})
 StatusAfter = Literal["open", "waiting_on_customer", "resolved"]
 
 
@@ -84,6 +91,13 @@ class MacroIncomplete(HelpdeskError):
     status = 422
 
 
+class ReplyInLanguage(Model):
+    body: str = Field(min_length=1, max_length=MAX_REPLY, description="What the buyer gets, in their language")
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="The language of body")
+    source_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+                                        description="The language the agent wrote in; default: their first")
+
+
 class ReplyRequest(Model):
     body: str | None = Field(default=None, max_length=MAX_REPLY,
                              description="The reply's text; with macro_id, the agent's edit of the macro")
@@ -94,11 +108,16 @@ class ReplyRequest(Model):
     force: bool = Field(default=False, description="Send even if the timeline changed since it was read")
     status_after: StatusAfter = Field(default="waiting_on_customer",
                                       description="The ticket's status once the channel accepted the reply")
+    translation: ReplyInLanguage | None = Field(
+        default=None, description="Send this text (the reviewed translation of `body` into the buyer's language, "
+                                  "see POST /tickets/{id}/replies/translation); `body` is kept as the agent wrote it")
 
     @model_validator(mode="after")
     def _has_content(self) -> ReplyRequest:
         if not (self.body and self.body.strip()) and not self.macro_id:
             raise ValueError("a reply needs a body or a macro_id")
+        if self.translation is not None and not (self.body and self.body.strip()):
+            raise ValueError("a translated reply needs body: the text the agent wrote")
         if self.last_seen_message_id is None and not self.force:
             raise ValueError("last_seen_message_id is required (or force: true)")
         return self
@@ -166,12 +185,14 @@ def stale_entries(view: TicketView, last_seen_message_id: str, agent_id: str) ->
 
 class ReplyService:
     def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, macros: MacroStore,
-                 queue: ReplyQueue, clock: Callable[[], datetime] = utc_now) -> None:
+                 queue: ReplyQueue, clock: Callable[[], datetime] = utc_now,
+                 translations: TranslationService | None = None) -> None:
         self._repo = repository
         self._deliveries = deliveries
         self._macros = macros
         self._queue = queue
         self._clock = clock
+        self._translations = translations
 
     def reply(self, tenant_id: str, agent_id: str, ticket_id: str, request: ReplyRequest) -> Message:
         macro = self._macro(tenant_id, request.macro_id) if request.macro_id else None
@@ -196,17 +217,18 @@ class ReplyService:
                                           missing=rendered.missing, body=rendered.body)
                 body = rendered.body
             now = self._clock()
-            answering = last_inbound(view)
-            reply = Message(
-                tenant_id=tenant_id, ticket_id=ticket_id, message_id=new_id(now),
-                direction=MessageDirection.OUTBOUND, channel=answering.channel if answering else ticket.channel,
-                store_id=answering.store_id if answering else ticket.store_id,
-                channel_thread_id=(answering.channel_thread_id if answering else None) or ticket.channel_thread_id,
-                author=agent_id, author_id=agent_id, body=body, language=ticket.language,
-                macro_id=macro.macro_id if macro else None, delivery_status=DeliveryStatus.QUEUED,
-                status_after=TicketStatus(request.status_after), created_at=now)
+            language = ticket.language
+            versions = None
+            if request.translation is not None:
+                versions = self._versions(ticket, agent_id, body, request.translation)
+                body, language = request.translation.body.strip(), request.translation.language
+            reply = outbound_reply(view, now, body=body, language=language, author=agent_id,
+                                   author_id=agent_id, macro_id=macro.macro_id if macro else None,
+                                   status_after=TicketStatus(request.status_after))
+            reply.translation = versions
             updated = ticket.model_copy(deep=True)
             updated.updated_at = now
+            updated.draft = None  # answered: the prepared draft is spent
             if macro is not None:
                 updated.tags = list(dict.fromkeys([*updated.tags, *macro.tags]))
             if ticket.assignee_id == agent_id:
@@ -249,6 +271,17 @@ class ReplyService:
             return queued
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
 
+    def _versions(self, ticket: Ticket, agent_id: str, written: str, sent: ReplyInLanguage) -> Translation:
+        from helpdesk.multilingual import agent_language, protected_terms, sent_versions
+
+        agent = next((a for a in self._repo.list_agents(ticket.tenant_id) if a.agent_id == agent_id), None)
+        order = (self._repo.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
+                 if ticket.order_refs else None)
+        return sent_versions(self._translations, ticket.tenant_id, written=written,
+                             written_language=sent.source_language or agent_language(agent), sent=sent.body,
+                             sent_language=sent.language,
+                             terms=protected_terms(order, self._repo.get_store(ticket.tenant_id, ticket.store_id)))
+
     def _not_queued(self, ticket: Ticket, reply: Message, error: Exception) -> None:
         for _ in range(MAX_ATTEMPTS):
             now = self._clock()
@@ -265,6 +298,21 @@ class ReplyService:
                     return
                 ticket = fresh
         # Still queued: retry() accepts it once it has been queued for STUCK_AFTER.
+
+    def translate(self, tenant_id: str, agent_id: str, ticket_id: str, request: ReplyTranslationRequest
+                  ) -> Translation:
+        """The agent's draft reply in the buyer's language, for review (nothing is sent or stored
+        except the cached translation)."""
+        from helpdesk.multilingual import protected_terms, translate_reply
+        from helpdesk.translation import MemoryTranslationCache, NoTranslator, TranslationService
+
+        ticket = self._view(tenant_id, ticket_id).ticket
+        agent = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
+        order = (self._repo.get_order(tenant_id, ticket.store_id, ticket.order_refs[-1])
+                 if ticket.order_refs else None)
+        service = self._translations or TranslationService(NoTranslator(), MemoryTranslationCache())
+        return translate_reply(service, ticket, agent, request,
+                               protected_terms(order, self._repo.get_store(tenant_id, ticket.store_id)))
 
     def preview(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str) -> RenderedMacro:
         """The macro rendered for this ticket (what a reply from it would say, and what is missing)."""
@@ -357,8 +405,9 @@ class DispatchService:
                 "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1})
             newer = [m for m in view.messages
                      if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id]
-            if ticket.merged_into:
-                # Merged while the reply was on its way: the closed source stays closed.
+            if ticket.merged_into or reply.automation in NOT_A_RESPONSE:
+                # Merged while the reply was on its way: the closed source stays closed. An
+                # acknowledgement or a proactive message is not an answer: the SLA keeps running.
                 updated = ticket.model_copy(deep=True)
                 updated.updated_at = now
             elif newer:
@@ -371,7 +420,8 @@ class DispatchService:
             return updated, sent, []
 
         updated = self._record(view, outcome, "could not record the sent reply")
-        request = sla.timer_request(updated) if updated is not None else None
+        rearmed = updated is not None and updated.sla_timer_version != view.ticket.sla_timer_version
+        request = sla.timer_request(updated) if updated is not None and rearmed else None
         if request is not None:
             self._timers.start(request)
 
@@ -420,6 +470,21 @@ class DispatchService:
             return None
         return next((p for p in self._repo.list_policy_specs(ticket.tenant_id)
                      if p.policy_id == ticket.sla_policy_id), None)
+
+
+def outbound_reply(view: TicketView, now: datetime, *, body: str, language: str | None, author: str,
+                   author_id: str | None, macro_id: str | None, status_after: TicketStatus | None) -> Message:
+    """A reply to the ticket's last buyer message, stored ``queued`` for the dispatcher: it goes back
+    through the channel (and thread) that message came from."""
+    ticket = view.ticket
+    answering = last_inbound(view)
+    return Message(
+        tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
+        direction=MessageDirection.OUTBOUND, channel=answering.channel if answering else ticket.channel,
+        store_id=answering.store_id if answering else ticket.store_id,
+        channel_thread_id=(answering.channel_thread_id if answering else None) or ticket.channel_thread_id,
+        author=author, author_id=author_id, body=body, language=language, macro_id=macro_id,
+        delivery_status=DeliveryStatus.QUEUED, status_after=status_after, created_at=now)
 
 
 def answered(ticket: Ticket, at: datetime, status_after: TicketStatus, policy: SlaPolicySpec | None) -> Ticket:

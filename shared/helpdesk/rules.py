@@ -93,6 +93,8 @@ class ConditionField(StrEnum):
     WEEKDAY = "weekday"
     PRIORITY = "priority"
     CANCELLATION_SIGNAL = "cancellation_signal"
+    ORDER_HAS_TRACKING = "order_has_tracking"
+    BUSINESS_HOURS = "business_hours"
 
 
 class Operator(StrEnum):
@@ -120,6 +122,9 @@ class ActionType(StrEnum):
     ASSIGN_ROUND_ROBIN = "assign_round_robin"
     ASSIGN_LEAST_LOADED = "assign_least_loaded"
     SEND_MACRO = "send_macro"
+    DRAFT_MACRO = "draft_macro"
+    ACKNOWLEDGE = "acknowledge"
+    DRAFT_REPLY = "draft_reply"
     CLOSE_AS_SPAM = "close_as_spam"
     STOP = "stop"
 
@@ -153,6 +158,8 @@ ALLOWED_OPERATORS: dict[ConditionField, tuple[Operator, ...]] = {
     # Priorities compare by urgency: low < normal < high < urgent.
     _F.PRIORITY: (*_EQUALITY, *_ORDERING),
     _F.CANCELLATION_SIGNAL: (_O.EQ, _O.NE),
+    _F.ORDER_HAS_TRACKING: (_O.EQ, _O.NE),
+    _F.BUSINESS_HOURS: (_O.EQ, _O.NE),
 }
 
 PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
@@ -320,6 +327,8 @@ _SCALAR: dict[ConditionField, Callable[[Any], Any]] = {
     _F.WEEKDAY: _weekday_value,
     _F.PRIORITY: _enum_value(Priority),
     _F.CANCELLATION_SIGNAL: _bool_value,
+    _F.ORDER_HAS_TRACKING: _bool_value,
+    _F.BUSINESS_HOURS: _bool_value,
 }
 
 
@@ -407,9 +416,15 @@ class Action(_Strict):
     """``{"type": "set_priority", "value": "urgent"}``.
 
     Values per type: tags (a non-empty list) for add/remove_tags; a priority for set_priority; an
-    id for set_sla_policy, assign_team, assign_agent and send_macro; an optional team id for
-    assign_round_robin / assign_least_loaded (none: the team chosen so far, by an earlier action or
-    on the ticket); nothing for close_as_spam and stop.
+    id for set_sla_policy, assign_team, assign_agent; a macro id for send_macro, draft_macro and
+    acknowledge; an optional team id for assign_round_robin / assign_least_loaded (none: the team
+    chosen so far, by an earlier action or on the ticket); nothing for draft_reply, close_as_spam and stop.
+
+    Automatic replies (the intake carries them out, ``helpdesk.automation``): ``send_macro`` answers
+    the buyer with the macro in their language when every placeholder has a value (else it becomes the
+    ticket's draft); ``acknowledge`` sends the macro as an acknowledgement, which does not count as a
+    response (the SLA keeps running); ``draft_macro`` and ``draft_reply`` (the AI drafter) prepare a
+    draft that only an agent sends. Each macro is sent at most once per ticket.
     """
 
     type: ActionType
@@ -444,11 +459,11 @@ class Action(_Strict):
             return _enum_value(Priority)(value)
         if kind in (ActionType.ASSIGN_ROUND_ROBIN, ActionType.ASSIGN_LEAST_LOADED):
             return None if value is None else _id_value(value)
-        if kind in (ActionType.CLOSE_AS_SPAM, ActionType.STOP):
+        if kind in (ActionType.CLOSE_AS_SPAM, ActionType.STOP, ActionType.DRAFT_REPLY):
             if value is not None:
                 raise ValueError(f"takes no value, got {_show(value)}")
             return None
-        return _id_value(value)  # set_sla_policy, assign_team, assign_agent, send_macro
+        return _id_value(value)  # set_sla_policy, assign_team, assign_agent, send/draft_macro, acknowledge
 
     @property
     def operand(self) -> Any:
@@ -546,10 +561,12 @@ class OrderFacts(_Strict):
     status: OrderStatus = OrderStatus.UNKNOWN
     total: Decimal | None = None
     currency: str | None = None
+    has_tracking: bool = Field(default=False, description="A tracking number or URL is known")
 
     @classmethod
     def from_order(cls, order: Order) -> OrderFacts:
-        return cls(status=order.status, total=order.total, currency=order.currency)
+        return cls(status=order.status, total=order.total, currency=order.currency,
+                   has_tracking=bool(order.tracking_number or order.tracking_url))
 
 
 class CustomerHistory(_Strict):
@@ -570,6 +587,8 @@ class RuleContext(_Strict):
     now: AwareDatetime
     time_zone: str = "UTC"
     agents: list[AgentAvailability] = Field(default_factory=list)
+    business_hours: bool | None = Field(
+        default=None, description="Whether now is inside the seller's business hours; None when no calendar is set")
 
     @field_validator("time_zone")
     @classmethod
@@ -623,7 +642,9 @@ class RuleOutcome(_Strict):
     assignee_id: str | None = None
     assignment_reason: str | None = None
     no_eligible_agent: bool = False
-    macro_ids: list[str] = Field(default_factory=list)
+    macro_ids: list[str] = Field(default_factory=list, description="send_macro: automatic answers")
+    acknowledgements: list[str] = Field(default_factory=list, description="acknowledge: macros sent as acknowledgement")
+    draft: str | None = Field(default=None, description="The draft to prepare: a macro id, or 'ai' (draft_reply)")
     spam: bool = False
 
     @property
@@ -646,6 +667,8 @@ class _State:
         self.assignment_reason: str | None = None
         self.no_eligible_agent = False
         self.macro_ids: list[str] = []
+        self.acknowledgements: list[str] = []
+        self.draft: str | None = None
         self.spam = False
 
 
@@ -689,6 +712,10 @@ def _actual(field: ConditionField, context: RuleContext, state: _State) -> Any:
             value = state.priority
         case _F.CANCELLATION_SIGNAL:
             value = context.cancellation_signal
+        case _F.ORDER_HAS_TRACKING:
+            value = order.has_tracking if order else None
+        case _F.BUSINESS_HOURS:
+            value = context.business_hours
     if value is None or (isinstance(value, str) and not value.strip()):
         return _MISSING
     return value
@@ -856,6 +883,16 @@ def _apply(action: Action, rule: RoutingRule, context: RuleContext, state: _Stat
             if operand not in state.macro_ids:
                 state.macro_ids.append(operand)
             return f"send_macro {operand}"
+        case ActionType.ACKNOWLEDGE:
+            if operand not in state.acknowledgements:
+                state.acknowledgements.append(operand)
+            return f"acknowledge {operand}"
+        case ActionType.DRAFT_MACRO:
+            state.draft = operand  # last writer wins: one draft per ticket
+            return f"draft_macro {operand}"
+        case ActionType.DRAFT_REPLY:
+            state.draft = "ai"
+            return "draft_reply (AI drafter)"
         case ActionType.CLOSE_AS_SPAM:
             state.spam = True
             return "close_as_spam"
@@ -910,6 +947,8 @@ def evaluate(rules: Sequence[RoutingRule], context: RuleContext) -> RuleOutcome:
             stopped_by = rule.rule_id
     if state.spam:
         state.macro_ids = []
+        state.acknowledgements = []
+        state.draft = None
         state.assignee_id = None
         state.no_eligible_agent = False
         state.assignment_reason = "closed as spam: not assigned, no macro sent"
@@ -917,7 +956,7 @@ def evaluate(rules: Sequence[RoutingRule], context: RuleContext) -> RuleOutcome:
         fired=fired, skipped=skipped, stopped_by=stopped_by, tags=state.tags, priority=state.priority,
         sla_policy_id=state.sla_policy_id, team_id=state.team_id, assignee_id=state.assignee_id,
         assignment_reason=state.assignment_reason, no_eligible_agent=state.no_eligible_agent,
-        macro_ids=state.macro_ids, spam=state.spam,
+        macro_ids=state.macro_ids, acknowledgements=state.acknowledgements, draft=state.draft, spam=state.spam,
     )
 
 

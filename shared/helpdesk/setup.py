@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from helpdesk.errors import ChannelError, HelpdeskError, NotFound
 from helpdesk.models import ID_PATTERN, Channel, IngestError, Model, Store, StoreHealth
@@ -61,6 +61,27 @@ class ConnectStore(Model):
     brand_signature: str = Field(default="", max_length=2000)
     linked_store_ids: list[str] = Field(default_factory=list)
     sla_policy_id: str | None = None
+
+
+class StoreVoice(Model):
+    """How a store greets and signs off, per language (the macros' ``store.greeting`` and
+    ``store.signature``; e-mail replies end with the signature in the reply's language)."""
+
+    default_language: str = Field(pattern=r"^[a-z]{2}$", description="The store's buyers' usual language")
+    greetings: dict[str, str] = Field(default_factory=dict, max_length=30,
+                                      description="Greeting per language code: {\"it\": \"Ciao\"}")
+    signatures: dict[str, str] = Field(default_factory=dict, max_length=30, description="Signature per language code")
+    brand_signature: str = Field(default="", max_length=2000, description="The signature for other languages")
+
+    @field_validator("greetings", "signatures")
+    @classmethod
+    def _per_language(cls, values: dict[str, str]) -> dict[str, str]:
+        for language, text in values.items():
+            if not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", language):
+                raise ValueError(f"{language!r} is not a language code (en, de, pt-BR ...)")
+            if not text.strip() or len(text) > 2000:
+                raise ValueError(f"the {language} text must have 1 to 2000 characters")
+        return {language: text.strip() for language, text in values.items()}
 
 
 class RotateCredentials(Model):
@@ -248,6 +269,15 @@ class StoreSetupService:
         self._repo.put_store(store)
         if not paused and self._channels.is_polled(store.channel):
             self._scheduler.ensure_tenant_schedule(tenant_id)
+        return self._summary(store, None)
+
+    def set_voice(self, tenant_id: str, store_id: str, voice: StoreVoice) -> StoreSummary:
+        store = self._live_store(tenant_id, store_id)
+        store.default_language = voice.default_language
+        store.greetings = dict(voice.greetings)
+        store.signatures = dict(voice.signatures)
+        store.brand_signature = voice.brand_signature
+        self._repo.put_store(store)
         return self._summary(store, None)
 
     def rotate(self, tenant_id: str, store_id: str, request: RotateCredentials) -> StoreSummary:

@@ -70,7 +70,7 @@ def _all_pages(stack: LocalStack, tenant_id: str, **query: Any) -> tuple[list[st
 
 
 def _store_ticket(repo: DynamoRepository, seller: Seller, subject: str, due_in_minutes: float = 60,
-                  translated: str | None = None, **changes: Any) -> Ticket:
+                  **changes: Any) -> Ticket:
     now = datetime.now(UTC)
     fields: dict[str, Any] = {
         "tenant_id": seller.tenant_id, "ticket_id": new_id(now), "store_id": seller.store_id,
@@ -80,7 +80,7 @@ def _store_ticket(repo: DynamoRepository, seller: Seller, subject: str, due_in_m
     message = Message(tenant_id=seller.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
                       direction=MessageDirection.INBOUND, channel=ticket.channel, store_id=ticket.store_id,
                       channel_message_id=f"cm-{ticket.ticket_id}", author="buyer", body=f"about {subject}",
-                      body_translated=translated, created_at=now)
+                      created_at=now)
     repo.create_ticket(ticket, message)
     return ticket
 
@@ -379,7 +379,7 @@ def test_ticket_detail(stack: LocalStack, repo: DynamoRepository, seller: Seller
     email = f"buyer-{seller.tenant_id}@example.com"
     older = _store_ticket(repo, seller, "older", customer_email=email, status=TicketStatus.RESOLVED)
     ticket = _store_ticket(repo, seller, "jetzt", customer_email=email, customer_name="Jane",
-                           order_refs=["1001"], language="de", translated="about now")
+                           order_refs=["1001"], language="de")
     other_buyer = _store_ticket(repo, seller, "someone else", customer_email="x@example.com")
     updated = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     repo.upsert_order(Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
@@ -396,8 +396,14 @@ def test_ticket_detail(stack: LocalStack, repo: DynamoRepository, seller: Seller
     status, detail = _detail(stack, seller.tenant_id, ticket.ticket_id)
     assert status == 200
     assert detail["ticket"]["ticket_id"] == ticket.ticket_id
-    assert [(m["direction"], m["body"], m.get("body_translated")) for m in detail["messages"]] == [
-        ("inbound", "about jetzt", "about now"), ("event", "Routed", None)]
+    # The reader speaks English only; the local stack has no translation provider, and says so.
+    inbound = detail["messages"][0]
+    assert inbound["translation"] == {
+        "language": "en", "source_language": "de", "text": "about jetzt", "provider": "none", "translated": False,
+        "note": inbound["translation"]["note"]}
+    assert "no translation provider" in inbound["translation"]["note"]
+    assert [(m["direction"], m["body"]) for m in detail["messages"]] == [
+        ("inbound", "about jetzt"), ("event", "Routed")]
     assert detail["order"]["order_status"] == "found"
     assert detail["order"]["updated_at"].startswith("2024-03-01T10:00:00")
     assert detail["order"]["order"]["tracking_number"] == "TRK1"

@@ -51,6 +51,8 @@ def reply_path(ticket: Ticket) -> tuple[str, str, dict[str, str]]:
 
 def test_a_reply_is_queued_sent_by_email_and_counts_as_first_response(
         stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    while dispatch(stack):  # replies other tests left on the queue
+        pass
     ticket, message = open_ticket(repo, seller)
     path, route, params = reply_path(ticket)
     status, reply = call(stack, "POST", path, route, seller.tenant_id, params=params,

@@ -39,6 +39,9 @@ CASES: dict[tuple[str, str], Any] = {
     ("POST", "/tickets/{ticket_id}/presence"): {"typing": True},
     ("POST", "/tickets/{ticket_id}/replies"): {"body": "hello", "force": True},
     ("POST", "/tickets/{ticket_id}/replies/{message_id}/retry"): None,
+    ("POST", "/tickets/{ticket_id}/replies/translation"): {"body": "Your parcel is on its way"},
+    ("POST", "/tickets/{ticket_id}/draft"): {},
+    ("DELETE", "/tickets/{ticket_id}/draft"): None,
     ("GET", "/tickets/{ticket_id}/macros/{macro_id}/preview"): None,
     ("GET", "/views"): None,
     ("POST", "/views"): {"name": "intruder's view"},
@@ -66,12 +69,17 @@ CASES: dict[tuple[str, str], Any] = {
     ("PUT", "/teams"): [],
     ("GET", "/aging-steps"): None,
     ("PUT", "/aging-steps"): [{"step_id": "s1", "after_minutes": 60, "action": "escalate"}],
+    ("GET", "/nudges"): None,
+    ("PUT", "/nudges"): [],
+    ("GET", "/policy-snippets"): None,
+    ("PUT", "/policy-snippets"): [],
     ("GET", "/stores"): None,
     ("POST", "/stores"): {"channel": "email", "display_name": "Intruder inbox", "store_id": "intruder-mail"},
     ("GET", "/stores/{store_id}/ingest-errors"): None,
     ("POST", "/stores/{store_id}/pause"): None,
     ("POST", "/stores/{store_id}/resume"): None,
     ("PUT", "/stores/{store_id}/credentials"): {"credentials": {"api_key": "stolen"}},
+    ("PUT", "/stores/{store_id}/voice"): {"default_language": "fr", "greetings": {"fr": "Salut"}},
     ("DELETE", "/stores/{store_id}"): None,
 }
 FUNCTIONS = ("AgentApiFunction", "SetupApiFunction")
@@ -131,6 +139,12 @@ def victim(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> dict[st
                          body={"macro_id": "victim-macro", "name": "WISMO", "bodies": {"en": "Hi"}})
     assert status == 201
     ids["macro_id"] = macro["macro_id"]
+    for path, body in (("/nudges", [{"nudge_id": "shipped", "name": "Shipped", "event": "shipped",
+                                     "macro_id": "victim-macro"}]),
+                       ("/policy-snippets", [{"snippet_id": "returns", "title": "Returns",
+                                              "text": "30 days to return, carrier?"}])):
+        status, answer = call(stack, "SetupApiFunction", "PUT", path, path, {}, tenant, body=body)
+        assert status == 200, answer
     status, notes = call(stack, "AgentApiFunction", "GET", "/me/notifications", "/me/notifications", {}, tenant)
     assert status == 200
     ids["notification_id"] = notes["notifications"][0]["notification_id"]
@@ -154,6 +168,8 @@ def snapshot(stack: LocalStack, tenant: str, ids: dict[str, str]) -> dict[str, A
         ("SetupApiFunction", "/teams", "/teams", {}),
         ("SetupApiFunction", "/aging-steps", "/aging-steps", {}),
         ("SetupApiFunction", "/stores", "/stores", {}),
+        ("SetupApiFunction", "/nudges", "/nudges", {}),
+        ("SetupApiFunction", "/policy-snippets", "/policy-snippets", {}),
     ):
         status, body = call(stack, function, "GET", path, route, params, tenant)
         assert status == 200, (path, body)

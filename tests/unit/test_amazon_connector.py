@@ -265,6 +265,22 @@ def test_order_status_change_to_shipped() -> None:
     assert event.order.updated_at == datetime(2024, 3, 5, 14, 2, 19, tzinfo=UTC)
 
 
+def test_order_change_carries_the_promised_delivery_window() -> None:
+    parsed = parse_notification(STORE, raw("order_change_shipped.json"), raw_s3_key=RAW_KEY, received_at=NOW)
+    order = parsed.order_events[0].order
+    assert order.delivery_earliest == datetime(2024, 3, 7, 8, 0, 0, tzinfo=UTC)
+    assert order.delivery_latest == datetime(2024, 3, 12, 7, 59, 59, tzinfo=UTC)
+
+
+def test_order_change_without_a_delivery_window_leaves_it_unknown() -> None:
+    payload = sample("order_change_shipped.json")
+    summary = payload["Payload"]["OrderChangeNotification"]["Summary"]
+    del summary["EarliestDeliveryDate"]
+    summary["LatestDeliveryDate"] = None
+    order = parse_notification(STORE, json.dumps(payload), raw_s3_key=RAW_KEY, received_at=NOW).order_events[0].order
+    assert (order.delivery_earliest, order.delivery_latest) == (None, None)
+
+
 @pytest.mark.parametrize(("status", "easy_ship", "expected", "event"), [
     ("Pending", None, OrderStatus.PENDING, OrderEventType.UPDATED),
     ("PendingAvailability", None, OrderStatus.PENDING, OrderEventType.UPDATED),
@@ -319,6 +335,7 @@ def _change(payload: dict[str, Any]) -> dict[str, Any]:
     (_broken(lambda p: _change(p).pop("OrderChangeType")), "OrderChangeType"),
     (_broken(lambda p: _change(p)["Summary"].update(OrderItems={})), "OrderItems"),
     (_broken(lambda p: _change(p)["Summary"].update(PurchaseDate="last week")), "could not be read"),
+    (_broken(lambda p: _change(p)["Summary"].update(LatestDeliveryDate="soon")), "could not be read"),
 ])
 def test_malformed_notifications(body: bytes, reason: str) -> None:
     with pytest.raises(MalformedPayload, match=reason):
@@ -460,6 +477,8 @@ def test_fetch_order_with_paged_items() -> None:
     assert order.ordered_at == datetime(2024, 3, 2, 11, 20, 45, tzinfo=UTC)
     assert order.updated_at == datetime(2024, 3, 5, 14, 2, 19, tzinfo=UTC)
     assert order.carrier is None and order.tracking_number is None  # not in Orders API v0
+    assert order.delivery_earliest == datetime(2024, 3, 6, 8, 0, 0, tzinfo=UTC)  # EarliestDeliveryDate
+    assert order.delivery_latest == datetime(2024, 3, 9, 7, 59, 59, tzinfo=UTC)  # LatestDeliveryDate
 
 
 @respx.mock
@@ -476,6 +495,31 @@ def test_fetch_order_without_restricted_buyer_info() -> None:
         order = CONNECTOR.fetch_order(STORE, http, ORDER_ID)
     assert order is not None and order.buyer_email is None and order.total is None
     assert order.status == OrderStatus.PENDING and order.items == []
+
+
+@respx.mock
+def test_fetch_order_of_an_fba_order_has_no_delivery_window() -> None:
+    mock_token()
+    body = sample("get_order.json")
+    body["payload"]["FulfillmentChannel"] = "AFN"  # "only returned for seller-fulfilled orders"
+    for key in ("EarliestShipDate", "LatestShipDate", "EarliestDeliveryDate", "LatestDeliveryDate"):
+        del body["payload"][key]
+    respx.get(ORDER_URL).mock(return_value=httpx.Response(200, json=body))
+    respx.get(ITEMS_URL).mock(return_value=httpx.Response(200, content=raw("get_order_items_page2.json")))
+    with http_client() as http:
+        order = CONNECTOR.fetch_order(STORE, http, ORDER_ID)
+    assert order is not None and (order.delivery_earliest, order.delivery_latest) == (None, None)
+
+
+@respx.mock
+def test_fetch_order_with_a_bad_delivery_date_is_malformed() -> None:
+    mock_token()
+    body = sample("get_order.json")
+    body["payload"]["EarliestDeliveryDate"] = 1709712000
+    respx.get(ORDER_URL).mock(return_value=httpx.Response(200, json=body))
+    respx.get(ITEMS_URL).mock(return_value=httpx.Response(200, content=raw("get_order_items_page2.json")))
+    with http_client() as http, pytest.raises(MalformedPayload, match="getOrder 114-3941689-8772232 could not be read"):
+        CONNECTOR.fetch_order(STORE, http, ORDER_ID)
 
 
 @respx.mock

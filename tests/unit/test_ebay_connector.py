@@ -536,6 +536,62 @@ def test_fetch_order_maps_the_order_and_its_shipment(api: respx.MockRouter) -> N
     assert (item.unit_price, item.total) == (Decimal("29.90"), Decimal("64.79"))
 
 
+def test_fetch_order_reads_the_estimated_delivery_window(api: respx.MockRouter) -> None:
+    mock_order(api)
+    order = fetch()
+    assert order.delivery_earliest == datetime(2025, 3, 5, 23, 0, 0, tzinfo=UTC)  # minEstimatedDeliveryDate
+    assert order.delivery_latest == datetime(2025, 3, 7, 23, 0, 0, tzinfo=UTC)  # maxEstimatedDeliveryDate
+
+
+def test_the_delivery_window_spans_every_line(api: respx.MockRouter) -> None:
+    order = sample(f"order_{ORDER_ID}.json")
+    second = copy.deepcopy(order["lineItems"][0])
+    second["lineItemId"] = "10058912345602"
+    second["lineItemFulfillmentInstructions"].update(minEstimatedDeliveryDate="2025-03-06T23:00:00.000Z",
+                                                     maxEstimatedDeliveryDate="2025-03-10T23:00:00.000Z")
+    order["lineItems"].append(second)
+    order["fulfillmentStartInstructions"][0].update(minEstimatedDeliveryDate="2025-03-01T23:00:00.000Z",
+                                                    maxEstimatedDeliveryDate="2025-03-02T23:00:00.000Z")
+    mock_order(api, order)
+    found = fetch()
+    assert found.delivery_earliest == datetime(2025, 3, 5, 23, 0, 0, tzinfo=UTC)
+    assert found.delivery_latest == datetime(2025, 3, 10, 23, 0, 0, tzinfo=UTC)
+
+
+def test_without_line_estimates_the_fulfillment_start_instructions_give_the_window(api: respx.MockRouter) -> None:
+    order = sample(f"order_{ORDER_ID}.json")
+    del order["lineItems"][0]["lineItemFulfillmentInstructions"]
+    order["fulfillmentStartInstructions"][0].update(minEstimatedDeliveryDate="2025-03-06T08:00:00.000Z",
+                                                    maxEstimatedDeliveryDate="2025-03-08T18:30:00.000Z")
+    mock_order(api, order)
+    found = fetch()
+    assert found.delivery_earliest == datetime(2025, 3, 6, 8, 0, 0, tzinfo=UTC)
+    assert found.delivery_latest == datetime(2025, 3, 8, 18, 30, 0, tzinfo=UTC)
+
+
+def test_an_order_without_any_estimate_has_no_delivery_window(api: respx.MockRouter) -> None:
+    order = sample(f"order_{ORDER_ID}.json")
+    del order["lineItems"][0]["lineItemFulfillmentInstructions"]
+    del order["fulfillmentStartInstructions"]
+    mock_order(api, order)
+    found = fetch()
+    assert (found.delivery_earliest, found.delivery_latest) == (None, None)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda o: o["lineItems"][0].update(lineItemFulfillmentInstructions="soon"),
+    lambda o: o["lineItems"][0]["lineItemFulfillmentInstructions"].update(maxEstimatedDeliveryDate="next week"),
+    lambda o: (o["lineItems"][0].pop("lineItemFulfillmentInstructions"),
+               o.update(fulfillmentStartInstructions="SHIP_TO")),
+])
+def test_a_delivery_window_of_the_wrong_shape_is_malformed(api: respx.MockRouter, damage: Any) -> None:
+    order = sample(f"order_{ORDER_ID}.json")
+    damage(order)
+    mock_order(api, order)
+    with pytest.raises(MalformedPayload, match=f"eBay order {ORDER_ID} could not be read"):
+        fetch()
+
+
 def test_an_order_without_shipments_is_not_asked_for_them(api: respx.MockRouter) -> None:
     order = sample(f"order_{ORDER_ID}.json")
     order.update(fulfillmentHrefs=[], orderFulfillmentStatus="NOT_STARTED")

@@ -100,3 +100,33 @@ def test_a_macro_that_cannot_render_for_this_ticket_is_a_422_not_a_crash(body: s
     with pytest.raises(MacroRenderError) as refused:
         render(macro, context(shipped_order()), ["en"])
     assert refused.value.status == 422 and refused.value.details["macro_id"] == "odd"
+
+
+def test_the_store_greets_and_signs_in_the_language_of_the_body() -> None:
+    voice = Macro(tenant_id=TENANT, macro_id="voice", name="voice", bodies={
+        "it": "{{ store.greeting }} {{ customer.first_name }},\nconsegna prevista {{ order.delivery_window }}.\n"
+              "{{ store.signature }}",
+        "en": "{{ store.greeting }} {{ customer.first_name }}, arriving {{ order.delivery_window }}. "
+              "{{ store.signature }}",
+    })
+    store = make_store(display_name="Lampenhaus", greetings={"it": "Ciao", "en": "Hi"},
+                       signatures={"it": "Il team Lampenhaus"}, brand_signature="The Lampenhaus team")
+    order = shipped_order().model_copy(update={"delivery_earliest": datetime(2024, 3, 4, 8, tzinfo=UTC),
+                                               "delivery_latest": datetime(2024, 3, 6, 18, tzinfo=UTC)})
+    agent = Agent(tenant_id=TENANT, agent_id="a1", name="Jonas Weber", email="jonas@shop.example")
+    ticket = make_ticket(customer_name="Giulia Rossi", order_refs=["1001"])
+    values = placeholder_context(ticket, order, agent, store)
+
+    italian = render(voice, values, ["it"])
+    assert italian.body == "Ciao Giulia,\nconsegna prevista 2024-03-04 – 2024-03-06.\nIl team Lampenhaus"
+    english = render(voice, values, ["en"])
+    assert english.body == "Hi Giulia, arriving 2024-03-04 – 2024-03-06. The Lampenhaus team", \
+        "no English signature: the store's default one"
+    assert english.missing == []
+
+
+def test_a_store_without_a_greeting_in_the_language_reports_it_missing() -> None:
+    voice = Macro(tenant_id=TENANT, macro_id="voice", name="voice",
+                  bodies={"fr": "{{ store.greeting }} {{ customer.first_name }}"})
+    rendered = render(voice, context(shipped_order()), ["fr"])
+    assert rendered.missing == ["greeting"]

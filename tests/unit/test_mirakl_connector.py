@@ -283,6 +283,45 @@ def test_orders_of_order_threads_are_fetched_once_and_mapped() -> None:
     assert (item.unit_price, item.total) == (Decimal("55"), Decimal("173"))
 
 
+@respx.mock
+def test_the_delivery_window_is_or11_delivery_date_not_the_shipping_deadline() -> None:
+    mock_two_pages()
+    [event] = poll().order_events
+    assert event.order.delivery_earliest == datetime(2019, 9, 2, 8, 7, 22, 326000, tzinfo=UTC)
+    assert event.order.delivery_latest == datetime(2019, 9, 3, 8, 7, 22, 326000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("window", "expected"), [
+    (None, (None, None)),
+    ({"earliest": None, "latest": "2019-09-03T08:07:22Z"}, (None, datetime(2019, 9, 3, 8, 7, 22, tzinfo=UTC))),
+    ({"earliest": "2019-09-02T10:00:00+02:00"}, (datetime(2019, 9, 2, 8, tzinfo=UTC), None)),
+])
+@respx.mock
+def test_a_missing_or_partial_delivery_window_leaves_the_unknown_bound_empty(
+        window: dict[str, Any] | None, expected: tuple[datetime | None, datetime | None]) -> None:
+    body = sample("or11_orders.json")
+    if window is None:
+        del body["orders"][0]["delivery_date"]
+    else:
+        body["orders"][0]["delivery_date"] = window
+    respx.get(THREADS).mock(return_value=page([thread("t1", "2019-04-05T09:00:00Z", order=ORDER_ID)]))
+    respx.get(ORDERS).mock(return_value=httpx.Response(200, json=body))
+    [event] = poll().order_events
+    assert (event.order.delivery_earliest, event.order.delivery_latest) == expected
+    assert event.order.delivery_latest is None or event.order.delivery_latest.tzinfo is not None
+
+
+@pytest.mark.parametrize("window", ["2019-09-03", {"earliest": "next week"}, {"latest": 1567498042}])
+@respx.mock
+def test_a_delivery_window_of_the_wrong_shape_is_malformed(window: Any) -> None:
+    body = sample("or11_orders.json")
+    body["orders"][0]["delivery_date"] = window
+    respx.get(THREADS).mock(return_value=page([thread("t1", "2019-04-05T09:00:00Z", order=ORDER_ID)]))
+    respx.get(ORDERS).mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(MalformedPayload, match="OR11 order Order_00010-A could not be read"):
+        poll()
+
+
 @pytest.mark.parametrize(("state", "status", "event_type"), [
     ("STAGING", OrderStatus.PENDING, OrderEventType.UPDATED),
     ("WAITING_ACCEPTANCE", OrderStatus.PENDING, OrderEventType.UPDATED),

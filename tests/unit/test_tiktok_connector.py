@@ -678,6 +678,27 @@ def test_fetch_order_maps_the_documented_order() -> None:
     assert order.shipped_at == datetime(2024, 2, 28, 16, 30, tzinfo=UTC)  # collection_time
     assert order.delivered_at is None
     assert order.updated_at == datetime(2024, 2, 28, 16, 30, tzinfo=UTC)
+    # delivery_sla_time: the deliver-by date; TikTok gives no earliest date, and delivery_due_time
+    # (2024-03-08 12:00, the auto-cancel deadline) is not a promise
+    assert (order.delivery_earliest, order.delivery_latest) == (None, datetime(2024, 3, 6, 23, 59, 59, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("sla", "required", "expected"), [
+    (None, 1709856000, datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),  # the delivery option's required time
+    (0, "1709856000", datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),
+    (1709683200, 1709856000, datetime(2024, 3, 6, 0, 0, tzinfo=UTC)),  # delivery_sla_time first
+    (None, None, None),  # delivery_due_time alone is not a delivery promise
+])
+@respx.mock
+def test_the_promised_delivery_date_falls_back_to_the_delivery_options_required_time(
+        sla: Any, required: Any, expected: datetime | None) -> None:
+    mock_token()
+    body = sample("orders.json")
+    body["data"]["orders"][0].update(delivery_sla_time=sla, delivery_option_required_delivery_time=required)
+    respx.get(ORDERS).mock(return_value=httpx.Response(200, json=body))
+    with http_client() as http:
+        order = CONNECTOR.fetch_order(STORE, http, ORDER_ID)
+    assert (order.delivery_earliest, order.delivery_latest) == (None, expected)
 
 
 @pytest.mark.parametrize(("raw_status", "status"), [
@@ -766,6 +787,7 @@ def test_another_business_error_keeps_tiktoks_message() -> None:
 @pytest.mark.parametrize("answer", [httpx.Response(200, content=b"<html>"), httpx.Response(200, json={"data": {}}),
                                     envelope({"orders": [{"id": ORDER_ID, "payment": {"total_amount": "abc"}}]}),
                                     envelope({"orders": [{"id": ORDER_ID, "create_time": "soon"}]}),
+                                    envelope({"orders": [{"id": ORDER_ID, "delivery_sla_time": "next week"}]}),
                                     envelope({"orders": "x"})])
 @respx.mock
 def test_an_unreadable_order_answer_is_malformed(answer: httpx.Response) -> None:

@@ -212,6 +212,8 @@ def test_a_new_purchase_order_is_a_created_event(name: str) -> None:
     assert order.ordered_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)
     assert order.updated_at == datetime(2021, 6, 15, 22, 33, 30, tzinfo=UTC)
     assert (order.total, order.buyer_email, order.tracking_number) == (None, None, None)
+    # estimatedDeliveryDate: one date, not a window
+    assert order.delivery_earliest == order.delivery_latest == datetime(2021, 6, 25, 19, 0, 0, tzinfo=UTC)
 
 
 def test_the_purchase_order_id_is_the_ref_when_no_customer_order_id_is_given() -> None:
@@ -227,6 +229,22 @@ def test_epoch_millisecond_dates_are_read_too() -> None:
     order = parse(payload).order_events[0].order
     assert order.ordered_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)
     assert order.updated_at == datetime(2021, 6, 16, 9, 30, 55, 623000, tzinfo=UTC)
+
+
+def test_a_new_purchase_order_may_carry_its_estimate_in_shipping_info_as_epoch_milliseconds() -> None:
+    payload = sample("webhook_order_updates_po_created.json")
+    order = payload["payload"]["order"]
+    del order["estimatedDeliveryDate"]
+    order["shippingInfo"] = {"estimatedDeliveryDate": 1624734000000, "estimatedShipDate": 1623906000000}
+    parsed = parse(payload).order_events[0].order
+    assert parsed.delivery_earliest == parsed.delivery_latest == datetime(2021, 6, 26, 19, 0, 0, tzinfo=UTC)
+
+
+def test_a_new_purchase_order_without_an_estimate_has_no_delivery_window() -> None:
+    payload = sample("webhook_po_created.json")
+    del payload["payload"]["estimatedDeliveryDate"]
+    order = parse(payload).order_events[0].order
+    assert (order.delivery_earliest, order.delivery_latest) == (None, None)
 
 
 def test_the_sub_event_type_may_sit_directly_in_the_payload() -> None:
@@ -324,6 +342,7 @@ def test_cancellations_are_cancelled_events_that_leave_the_order_to_fetch_order(
     # Possibly only some lines: the stored status and items stay (merged as "no change").
     assert event.order.status is OrderStatus.UNKNOWN
     assert event.order.items == []
+    assert (event.order.delivery_earliest, event.order.delivery_latest) == (None, None)  # the promise is unchanged
 
 
 # --- malformed notifications --------------------------------------------------------------------
@@ -366,6 +385,8 @@ def test_unreadable_notifications_are_malformed(body: bytes, reason: str) -> Non
         ({"orderLines": [{"lineNumber": "1", "productName": "x", "quantity": {"measurementValue": "1.5"}}]},
          "could not be read"),
         ({"orderLines": [{"lineNumber": "1", "productName": 7}]}, "could not be read"),
+        ({"estimatedDeliveryDate": "next week"}, "could not be read"),
+        ({"estimatedDeliveryDate": None, "shippingInfo": "Value"}, "could not be read"),
     ],
 )
 def test_wrongly_shaped_orders_are_malformed(change: dict[str, Any], reason: str) -> None:
@@ -518,6 +539,8 @@ def test_fetch_order_by_customer_order_number() -> None:
     assert order.ordered_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)
     assert order.updated_at == datetime(2021, 6, 16, 9, 30, 55, 623000, tzinfo=UTC)
     assert order.delivered_at is None
+    # shippingInfo.estimatedDeliveryDate 1624647600000 (one date: the window of a one-PO order is that day)
+    assert order.delivery_earliest == order.delivery_latest == datetime(2021, 6, 25, 19, 0, 0, tzinfo=UTC)
 
 
 @respx.mock
@@ -636,6 +659,24 @@ def test_the_purchase_orders_of_one_customer_order_are_one_order() -> None:
     assert (order.carrier, order.tracking_number, order.tracking_url) == ("OnTrac", "C11223344556677", None)
     assert order.shipped_at == datetime(2021, 6, 17, 9, 30, 55, tzinfo=UTC)
     assert order.ordered_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)  # the earliest
+
+
+@respx.mock
+def test_the_delivery_window_spans_the_estimates_of_every_purchase_order() -> None:
+    mock_token()
+    first = api_order(order_line("1", "Acknowledged"), po="1815367951431")
+    second = api_order(order_line("1", "Acknowledged"), po="1815367951432")
+    third = api_order(order_line("1", "Acknowledged"), po="1815367951433")
+    second["shippingInfo"]["estimatedDeliveryDate"] = 1624906800000  # 2021-06-28T19:00:00Z
+    del third["shippingInfo"]["estimatedDeliveryDate"]
+    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
+        200, json=json.loads(json.dumps({"list": {"elements": {"order": [first, second, third]}}}, default=str))))
+
+    order = WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
+
+    assert order is not None
+    assert order.delivery_earliest == datetime(2021, 6, 25, 19, 0, 0, tzinfo=UTC)
+    assert order.delivery_latest == datetime(2021, 6, 28, 19, 0, 0, tzinfo=UTC)
 
 
 @respx.mock

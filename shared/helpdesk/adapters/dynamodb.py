@@ -41,6 +41,8 @@ from helpdesk.ports import QueueScope
 
 if TYPE_CHECKING:  # routing config is read by the intake only: webhook functions never import it
     from helpdesk.aging import AgingStep
+    from helpdesk.drafting import PolicySnippet
+    from helpdesk.nudges import Nudge
     from helpdesk.rules import RoutingRule
     from helpdesk.sla_policy import SlaPolicySpec
 
@@ -173,6 +175,32 @@ class DynamoRepository:
         plain = [json.loads(step.model_dump_json(exclude_none=True), parse_float=Decimal) for step in steps]
         self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.AGING_SK), "entity": _s("aging_steps"),
                    "steps": _SER.serialize(plain)})
+
+    def list_nudges(self, tenant_id: str) -> list[Nudge]:
+        from helpdesk.nudges import Nudge
+
+        return [Nudge.model_validate(n) for n in self._config_list(tenant_id, keys.NUDGES_SK)]
+
+    def put_nudges(self, tenant_id: str, nudges: Sequence[Nudge]) -> None:
+        self._put_config_list(tenant_id, keys.NUDGES_SK, "nudges", nudges)
+
+    def list_snippets(self, tenant_id: str) -> list[PolicySnippet]:
+        from helpdesk.drafting import PolicySnippet
+
+        return [PolicySnippet.model_validate(n) for n in self._config_list(tenant_id, keys.SNIPPETS_SK)]
+
+    def put_snippets(self, tenant_id: str, snippets: Sequence[PolicySnippet]) -> None:
+        self._put_config_list(tenant_id, keys.SNIPPETS_SK, "policy_snippets", snippets)
+
+    def _config_list(self, tenant_id: str, sk: str) -> list[Any]:
+        item = self._get(keys.tenant_pk(tenant_id), sk)
+        return list(_DESER.deserialize(item["items"])) if item else []
+
+    def _put_config_list(self, tenant_id: str, sk: str, entity: str, models: Sequence[BaseModel]) -> None:
+        """A whole admin list in one item: replacing it is one write, never half done."""
+        plain = [json.loads(m.model_dump_json(exclude_none=True), parse_float=Decimal) for m in models]
+        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(sk), "entity": _s(entity),
+                   "items": _SER.serialize(plain)})
 
     def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None:
         """Round-robin bookkeeping: when the agent last got a ticket (only if the agent exists)."""

@@ -53,6 +53,8 @@ def agent_sk(agent_id: str) -> str:
 
 AGENT_PREFIX = "AGENT#"
 TEAM_PREFIX = "TEAM#"
+NUDGES_SK = "NUDGES"  # the tenant's proactive messages, one item
+SNIPPETS_SK = "SNIPPETS"  # the tenant's policy snippets for AI drafts, one item
 AGING_SK = "AGING"  # the tenant's aging steps, one item (absent: the default steps apply)
 
 

@@ -113,7 +113,7 @@ class ChannelReplyGateway:
             with http:
                 return str(connector.send_reply(store, http, thread, reply.body))
         try:
-            return self._mail.send_reply(store, ticket, answering, reply.body).message_id
+            return self._mail.send_reply(store, ticket, answering, reply.body, language=reply.language).message_id
         except ClientError as exc:  # SES: throttling is worth a retry, anything else is a refusal
             code = exc.response["Error"]["Code"]
             status = 429 if code in ("Throttling", "ThrottlingException", "TooManyRequestsException") else 400

@@ -50,9 +50,11 @@ BuyerRequestedChange), ``OrderChangeTrigger`` {``TimeOfOrderChange``, ``ChangeRe
 ``SellerSKU``, ``SupplySourceId``, ``OrderItemStatus``, ``Quantity``, ``QuantityShipped``,
 ``IsBuyerRequestedCancel``, …}]}}, ``NotificationMetadata`` {``ApplicationId``, ``SubscriptionId``,
 ``PublishTime``, ``NotificationId``}. Every ORDER_CHANGE gives one OrderEvent (id
-``order-change:<NotificationId>``); its order carries status, purchase date and update time only
-(the notification has no prices, titles or buyer: items are left empty so the stored order keeps
-what ``fetch_order`` read). A buyer cancellation request — ``BuyerRequestedChange`` whose
+``order-change:<NotificationId>``); its order carries only status, purchase date, update time and
+the delivery window (``Summary.EarliestDeliveryDate`` / ``LatestDeliveryDate`` → ``delivery_earliest``
+/ ``delivery_latest``; the per-item ``ItemEarliestDeliveryDate``/``ItemLatestDeliveryDate`` are not
+read): the notification has no prices, titles or buyer, so items are left empty and the stored order
+keeps what ``fetch_order`` read. A buyer cancellation request — ``BuyerRequestedChange`` whose
 ChangeReason mentions a cancellation (the schema's example: "Buyer Requested Cancel") or an item with
 ``IsBuyerRequestedCancel`` — is also an InboundMessage with ``cancellation_requested=True`` (it starts
 the short cancellation SLA), event type CANCELLATION_REQUESTED. Top-level keys are also accepted in
@@ -77,10 +79,14 @@ token once. Errors are ``{"errors": [{"code", "message", "details"}]}``; the mes
 ChannelError. Orders API v0 (``models/orders-api-model/ordersV0.json``): ``GET
 /orders/v0/orders/{orderId}`` → ``{"payload": Order}``, ``GET /orders/v0/orders/{orderId}/orderItems``
 (``NextToken`` paging) → ``{"payload": {"AmazonOrderId", "OrderItems", "NextToken"}}``; usage plan
-0.5 requests/s, burst 30 (the client's TokenBucket). A reference that is not a 3-7-7 Amazon order id
-is "no such order" without a call. ``BuyerInfo.BuyerEmail`` is the buyer's anonymised alias and is
-restricted data (it needs a Restricted Data Token): without one it is absent and ``buyer_email``
-stays None. Orders API v0 returns neither carrier nor tracking number: those stay None.
+0.5 requests/s, burst 30 (the client's TokenBucket). The delivery window is the Order's
+``EarliestDeliveryDate`` / ``LatestDeliveryDate`` ("the start/end of the time period within which you
+have committed to fulfill the order", ISO 8601, "only returned for seller-fulfilled orders": None for
+FBA orders); ``EarliestShipDate``/``LatestShipDate`` are the seller's ship window and are not read. A
+reference that is not a 3-7-7 Amazon order id is "no such order" without a call.
+``BuyerInfo.BuyerEmail`` is the buyer's anonymised alias and is restricted data (it needs a Restricted
+Data Token): without one it is absent and ``buyer_email`` stays None. Orders API v0 returns neither
+carrier nor tracking number: those stay None.
 ``check_credentials``: ``GET /sellers/v1/marketplaceParticipations`` (Sellers API v1) → ``{"payload":
 [{"marketplace": {"id", "name", ...}, "storeName", "participation": {"isParticipating", ...}}]}``; the
 label is the participating marketplaces' names.
@@ -320,6 +326,8 @@ def parse_notification(store: Store, body: bytes | str, *, raw_s3_key: str, rece
             order_ref=order_id,
             status=status,
             channel_status=raw_status if isinstance(raw_status, str) else None,
+            delivery_earliest=_time(summary.get("EarliestDeliveryDate")),
+            delivery_latest=_time(summary.get("LatestDeliveryDate")),
             ordered_at=_time(summary.get("PurchaseDate")),
             updated_at=changed_at,
         )
@@ -605,6 +613,8 @@ def _order(store: Store, raw: dict[str, Any], items: Sequence[dict[str, Any]]) -
         items=[_item(i) for i in items],
         buyer_email=email if email_channel.is_email_address(email) else None,
         buyer_name=(str(buyer.get("BuyerName") or "").strip() or None),
+        delivery_earliest=_time(raw.get("EarliestDeliveryDate")),
+        delivery_latest=_time(raw.get("LatestDeliveryDate")),
         ordered_at=_time(raw.get("PurchaseDate")),
         updated_at=_time(raw.get("LastUpdateDate")),
     )

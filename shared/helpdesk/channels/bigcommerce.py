@@ -71,6 +71,7 @@ products ``sku``, ``name_customer``/``name``, ``quantity``, ``price_inc_tax``, `
 the newest shipment with a tracking number gives ``tracking_number``, the carrier
 (``shipping_provider_display_name``, else ``tracking_carrier``, else ``shipping_provider``), the URL
 (``tracking_link``, else ``generated_tracking_link``) and ``shipped_at`` (its ``date_created``).
+Orders V2 has no estimated delivery date: ``delivery_earliest``/``delivery_latest`` stay empty.
 Errors: v2 answers ``[{"status", "message"}]``, v3 ``{"status", "title", "type", "errors"}``; the
 message is quoted in the ChannelError.
 

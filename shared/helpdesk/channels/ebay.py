@@ -93,11 +93,17 @@ order ID"), means no such order (None). When ``fulfillmentHrefs`` is not empty,
 and ``shippedDate`` (the latest shipment wins). Mapped: ``pricingSummary.total`` (currency, total as
 Decimal), ``lineItems`` (sku, title, quantity, ``lineItemCost``/quantity as unit price, ``total``),
 ``buyer.buyerRegistrationAddress.email`` (dropped when not an address; eBay returns it for 14 days) and
-``fullName`` (else ``buyer.username``), ``creationDate``, ``lastModifiedDate``. Status: cancelState
+``fullName`` (else ``buyer.username``), ``creationDate``, ``lastModifiedDate``, and the delivery window
+(type LineItemFulfillmentInstructions: ``lineItems[].lineItemFulfillmentInstructions``
+``minEstimatedDeliveryDate`` / ``maxEstimatedDeliveryDate``, "the estimated earliest/latest date and time
+that the buyer can expect to receive the line item", UTC; over several lines the earliest minimum and the
+latest maximum; when no line has one, the same fields of ``fulfillmentStartInstructions[]``, type
+FulfillmentStartInstruction; ``shipByDate`` is the seller's deadline and is not read). Status: cancelState
 CANCELED → CANCELLED; orderPaymentStatus FULLY_REFUNDED → REFUNDED, FAILED → FAILED; orderFulfillmentStatus
 FULFILLED → SHIPPED, IN_PROGRESS → PROCESSING; payment PENDING → PENDING; NOT_STARTED (paid) → PROCESSING;
 else UNKNOWN. ``channel_status`` is "fulfillment/payment/cancel" states. eBay gives no tracking URL and no
-delivery date here: both stay empty. ``raw_pages`` holds every response body of the poll byte for byte.
+actual delivery date here: ``tracking_url`` and ``delivered_at`` stay empty. ``raw_pages`` holds every
+response body of the poll byte for byte.
 
 This module serves polling only and imports httpx when loaded (no webhook function imports it).
 
@@ -854,6 +860,7 @@ def _order(store: Store, p: dict[str, Any], fulfillments: list[Any], order_ref: 
     email = contact.get("email")
     payment, fulfilment, cancel = p.get("orderPaymentStatus"), p.get("orderFulfillmentStatus"), _cancel_state(p)
     shipment = _latest_shipment(fulfillments)
+    earliest, latest = _delivery_window(p, lines)
     return Order(
         tenant_id=store.tenant_id,
         store_id=store.store_id,
@@ -868,10 +875,39 @@ def _order(store: Store, p: dict[str, Any], fulfillments: list[Any], order_ref: 
         buyer_name=_text(contact.get("fullName")) or _text(buyer.get("username")),
         carrier=_text(shipment.get("shippingCarrierCode")),
         tracking_number=_text(shipment.get("shipmentTrackingNumber")),
+        delivery_earliest=earliest,
+        delivery_latest=latest,
         ordered_at=_optional_time(p.get("creationDate")),
         shipped_at=_optional_time(shipment.get("shippedDate")),
         updated_at=_optional_time(p.get("lastModifiedDate")),
     )
+
+
+def _delivery_window(p: dict[str, Any], lines: list[Any]) -> tuple[datetime | None, datetime | None]:
+    """The window the buyer was promised: the lines' earliest ``minEstimatedDeliveryDate`` and latest
+    ``maxEstimatedDeliveryDate``; the order's fulfillment start instructions when no line has one."""
+    def bounds(instructions: Iterable[Any], what: str) -> tuple[datetime | None, datetime | None]:
+        earliest: list[datetime] = []
+        latest: list[datetime] = []
+        for instruction in instructions:
+            if instruction is None:
+                continue
+            if not isinstance(instruction, dict):
+                raise ValueError(f"'{what}' must be an object")
+            if instruction.get("minEstimatedDeliveryDate"):
+                earliest.append(_parse_time(instruction["minEstimatedDeliveryDate"]))
+            if instruction.get("maxEstimatedDeliveryDate"):
+                latest.append(_parse_time(instruction["maxEstimatedDeliveryDate"]))
+        return (min(earliest) if earliest else None), (max(latest) if latest else None)
+
+    window = bounds((line.get("lineItemFulfillmentInstructions") for line in lines if isinstance(line, dict)),
+                    "lineItemFulfillmentInstructions")
+    if window != (None, None):
+        return window
+    starts = p.get("fulfillmentStartInstructions") or []
+    if not isinstance(starts, list):
+        raise ValueError("'fulfillmentStartInstructions' must be a list")
+    return bounds(starts, "fulfillmentStartInstructions")
 
 
 def _item(line: Any) -> OrderItem:

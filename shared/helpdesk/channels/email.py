@@ -868,8 +868,10 @@ def build_reply(
     message_id_domain: str,
     signature: str | None = None,
     date: datetime | None = None,
+    opening: bool = False,
 ) -> tuple[str, bytes]:
-    """An RFC 5322 reply; returns (Message-ID without angle brackets, the message as CRLF bytes)."""
+    """An RFC 5322 reply (``opening``: the first message of a conversation, its subject as written);
+    returns (Message-ID without angle brackets, the message as CRLF bytes)."""
     domain = (message_id_domain or "").strip().lower()
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?", domain):
         raise MalformedPayload(f"not a domain for Message-IDs: {message_id_domain!r}")
@@ -882,7 +884,7 @@ def build_reply(
         msg["To"] = Address(addr_spec=_address(to_address, "to"))
     except (ValueError, IndexError, email_errors.HeaderParseError) as exc:
         raise MalformedPayload(f"reply address rejected: {exc}") from None
-    msg["Subject"] = reply_subject(subject)
+    msg["Subject"] = _one_line(subject or "") if opening else reply_subject(subject)
     msg["Date"] = format_datetime(_utc(date or datetime.now(UTC)))
     msg["Message-ID"] = f"<{message_id}>"
     parent = _msgid(in_reply_to) if in_reply_to else None

@@ -60,8 +60,10 @@ February 9, 2026). Samples under infrastructure/local/samples/etsy.
   (Money: ``amount`` / ``divisor``, exact decimals); items from ``transactions`` (``title``,
   ``sku``, ``quantity``, ``price``); carrier and tracking code from the newest shipment
   (``carrier_name``, ``tracking_code``, ``shipment_notification_timestamp``: the ship date); Etsy
-  gives no tracking URL. ``buyer_email`` is often null (Etsy shares it only in some cases) and is
-  dropped when it is not an address; ``name`` is the shipping name. Times are Unix seconds, UTC.
+  gives no tracking URL and no delivery date (the transactions' ``expected_ship_date`` is a ship
+  date, not a delivery window: ``delivery_earliest``/``delivery_latest`` stay empty). ``buyer_email``
+  is often null (Etsy shares it only in some cases) and is dropped when it is not an address;
+  ``name`` is the shipping name. Times are Unix seconds, UTC.
 * Errors: Etsy's ``{"error": "..."}`` (OAuth: ``error_description``) is quoted with the status.
 
 Unconfirmed: whether the refresh grant invalidates the refresh token it consumed (third-party

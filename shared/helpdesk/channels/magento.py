@@ -38,7 +38,8 @@ shipment ("Step 9. Create a shipment"); samples under infrastructure/local/sampl
   on shipments, not on the order. Status by ``state``: new, pending_payment -> PENDING; processing -> PROCESSING, or
   SHIPPED once a shipment exists; complete -> COMPLETED; holded, payment_review -> ON_HOLD;
   canceled -> CANCELLED; closed (fully refunded) -> REFUNDED; any other -> UNKNOWN. ``channel_status``
-  is "state/status" (statuses can be custom, e.g. "processing/fraud").
+  is "state/status" (statuses can be custom, e.g. "processing/fraud"). Neither the order nor the
+  shipment carries an estimated delivery date: ``delivery_earliest``/``delivery_latest`` stay empty.
 * ``check_credentials``: ``GET /V1/store/storeConfigs`` (label: the default store view's
   ``secure_base_url``, else its ``base_url``, else its ``code``), then a one-order search proving
   the token may read orders, so a missing resource shows at setup rather than at the first lookup.

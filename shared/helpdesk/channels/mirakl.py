@@ -33,7 +33,10 @@ publishes; Mirakl's own PHP SDK, github.com/mirakl/sdk-php-shop, where the refer
   ``total_price``, ``customer {firstname, lastname}``, ``order_lines [{offer_sku, product_title,
   quantity, price_unit, price, total_price, shipped_date, received_date}]``, ``shipping_company``,
   ``shipping_carrier_code``, ``shipping_tracking``, ``shipping_tracking_url``, ``created_date``,
-  ``last_updated_date``. Amounts are JSON numbers: they are read as Decimal, never as float.
+  ``last_updated_date``, ``delivery_date {earliest, latest}`` (the delivery window promised to the
+  customer: ``delivery_earliest`` / ``delivery_latest``; the SDK's ``DeliveryDate`` object;
+  ``shipping_deadline`` is the shop's own deadline to ship, not a delivery window, and is not read).
+  Amounts are JSON numbers: they are read as Decimal, never as float.
 * Errors: standard HTTP codes; the body's ``message`` is quoted in the ChannelError.
 * Rate limits: Mirakl publishes per-API "Call Frequency" guidance rather than a numeric rate (M11,
   M12: "Synchronous only"; OR11 asynchronous: at most once a minute), and answers 429 with
@@ -325,6 +328,9 @@ class MiraklConnector:
             raise ValueError("'customer' must be an object and 'order_lines' a list")
         name = " ".join(str(x).strip() for x in (customer.get("firstname"), customer.get("lastname")) if x)
         state = p.get("order_state")
+        window = p.get("delivery_date") or {}
+        if not isinstance(window, dict):
+            raise ValueError("'delivery_date' must be an object")
         return Order(
             tenant_id=store.tenant_id,
             store_id=store.store_id,
@@ -339,6 +345,8 @@ class MiraklConnector:
             carrier=p.get("shipping_company") or p.get("shipping_carrier_code") or None,
             tracking_number=p.get("shipping_tracking") or None,
             tracking_url=p.get("shipping_tracking_url") or None,
+            delivery_earliest=_optional_time(window.get("earliest")),
+            delivery_latest=_optional_time(window.get("latest")),
             ordered_at=_optional_time(p.get("created_date")),
             shipped_at=_latest(line.get("shipped_date") for line in lines),
             delivered_at=_latest(line.get("received_date") for line in lines),

@@ -23,7 +23,10 @@ shipment: DELIVERED; tracking number or ``success``: SHIPPED; still pending or o
 cancelled or failed fulfillment: UNKNOWN, without its dead tracking). Total, currency, buyer name and
 order date are absent (None): the ``orders/*`` deliveries carry the full order, fulfillments
 included. The repository merges an order event into the stored order: absent fields, an empty item
-list and an UNKNOWN status leave what is stored untouched.
+list and an UNKNOWN status leave what is stored untouched. No delivery window: the REST Order and
+Fulfillment these topics carry have no estimated delivery date (only the GraphQL Admin API has one:
+``Fulfillment.estimatedDeliveryAt``, ``FulfillmentOrder.deliveryMethod.min/maxDeliveryDateTime``), so
+``delivery_earliest``/``delivery_latest`` stay empty.
 
 ``customers/data_request``, ``customers/redact`` and ``shop/redact`` (mandatory privacy topics)
 produce nothing here: the caller keeps the raw payload, and acting on it is a separate GDPR

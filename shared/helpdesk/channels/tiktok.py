@@ -80,7 +80,15 @@ lywzx/tiktok-partner-api). Pages:
   ...}]``, ``tracking_number``, ``shipping_provider``, ``buyer_email`` (a TikTok relay address),
   ``recipient_address {name, first_name, last_name, ...}``, ``user_id`` (= ``buyer_user_id`` of the
   chat API), ``create_time``, ``rts_time`` (seller shipped), ``collection_time`` (IN_TRANSIT),
-  ``delivery_time`` (DELIVERED), ``update_time``. Amounts are decimal strings, read as Decimal.
+  ``delivery_time`` (DELIVERED), ``update_time``, ``delivery_sla_time`` ("Order should arrive by this
+  date to be considered on-time and to avoid late delivery penalties"; else
+  ``delivery_option_required_delivery_time``, "Order should be delivered before this time") as
+  ``delivery_latest``. TikTok gives no earliest delivery date, so ``delivery_earliest`` stays empty;
+  ``delivery_due_time`` (TikTok cancels the order if it is not DELIVERED by then) and
+  ``shipping_due_time``/``collection_due_time``/``rts_sla_time`` (the seller's deadlines) are not a
+  delivery promise and are not read. Unconfirmed: that ``delivery_sla_time`` is the date TikTok shows
+  the buyer (the Seller Center's "Estimated Delivery Time"); the reference only calls it the on-time
+  deadline. Amounts are decimal strings, read as Decimal.
 * Authorized shops (``get-authorized-shops-202309``): ``GET /authorization/202309/shops`` (no
   ``shop_cipher``) answering ``data.shops [{id, name, region, seller_type, cipher, code}]``.
 
@@ -993,10 +1001,21 @@ def _order_from_api(store: Store, p: dict[str, Any]) -> Order:
             ordered_at=_optional_epoch(p.get("create_time"), "create_time"),
             shipped_at=shipped,
             delivered_at=_optional_epoch(p.get("delivery_time"), "delivery_time"),
+            delivery_latest=_promised_by(p),
             updated_at=_optional_epoch(p.get("update_time"), "update_time"),
         )
     except (ValidationError, ValueError, TypeError, ArithmeticError) as exc:
         raise MalformedPayload(f"Get Order Detail order {order_id} could not be read: {exc}") from None
+
+
+def _promised_by(p: dict[str, Any]) -> datetime | None:
+    """The latest delivery date promised: ``delivery_sla_time``, else the delivery option's
+    ``delivery_option_required_delivery_time`` (never ``delivery_due_time``, the auto-cancel deadline)."""
+    for key in ("delivery_sla_time", "delivery_option_required_delivery_time"):
+        moment = _optional_epoch(p.get(key), key)
+        if moment is not None:
+            return moment
+    return None
 
 
 def _items(lines: Iterable[dict[str, Any]]) -> list[OrderItem]:

@@ -51,7 +51,8 @@ buyer sees on walmart.com and in Walmart's e-mails; one customer order may hold 
 orders) else ``purchaseOrderId`` (the seller's PO, what Seller Center shows).
 
 * PO_CREATED → CREATED, with the lines as items (no prices: the notification has none) and a status
-  from the line statuses (below); ``ordered_at`` = ``orderDate``.
+  from the line statuses (below); ``ordered_at`` = ``orderDate``; the delivery window from
+  ``estimatedDeliveryDate`` (see "Delivery window" below).
 * INTENT_TO_CANCEL → CANCELLATION_REQUESTED, and an InboundMessage with ``cancellation_requested=True``
   threaded on ``walmart-order:<purchaseOrderId>``, stating the lines and the buyer's reason. Its id
   (``walmart-intent-to-cancel:<po>:<line numbers>``) is the same whichever envelope carries it, so a
@@ -85,12 +86,22 @@ customer order are read as one Order. Lines: ``item.sku``/``productName``,
 ``orderLineQuantity.amount``, PRODUCT ``charges`` (the line amount; unit price = amount ÷ quantity),
 ``orderLineStatuses.orderLineStatus[]`` ``status`` (Created, Acknowledged, Shipped, Delivered,
 Cancelled) and ``trackingInfo {shipDateTime, carrierName {carrier | otherCarrier}, trackingNumber,
-trackingURL}`` (the latest shipment gives carrier/number/URL/``shipped_at``); ``total`` = every charge
+trackingURL}`` (the latest shipment gives carrier/number/URL/``shipped_at``); the delivery window from each
+purchase order's ``shippingInfo.estimatedDeliveryDate``; ``total`` = every charge
 plus its tax; ``buyer_email`` = ``customerEmailId`` (Walmart's relay address for the buyer);
 ``buyer_name`` = ``shippingInfo.postalAddress.name``; dates are epoch milliseconds. Status from the
 line statuses: all Cancelled → CANCELLED; every other line Delivered → DELIVERED; any Shipped or
 Delivered → SHIPPED; any Acknowledged → PROCESSING; Created → PENDING; anything else UNKNOWN.
 Only seller-fulfilled orders are listed by default (``shipNodeType``), which is the helpdesk's case.
+
+Delivery window: Walmart gives one date per purchase order, ``shippingInfo.estimatedDeliveryDate`` ("the
+estimated time and date for the delivery of the item"; epoch milliseconds in the Orders API; in
+notifications it sits on the order itself, format unconfirmed, ISO-8601 or epoch milliseconds both read),
+not a window: ``delivery_earliest`` and ``delivery_latest`` are the earliest and the latest estimate of the
+customer order's purchase orders, so the same date for an order of one PO. ``estimatedShipDate`` is the
+seller's ship date and is not read. Only PO_CREATED notifications set it (a cancellation does not move the
+promise); a PO_CREATED for the second PO of one customer order sets that PO's date alone (as it does its
+items) until the next ``fetch_order``.
 
 Errors: ``{"errors": [{"code", "message"|"description", "field", "category", "severity"}]}`` (older
 answers nest ``{"errors": {"error": [...]}}``); code and message are quoted in the ChannelError.
@@ -291,8 +302,10 @@ class WalmartConnector:
         common = {"tenant_id": store.tenant_id, "store_id": store.store_id, "channel": Channel.WALMART}
         messages: list[InboundMessage] = []
         if kind == PO_CREATED:
+            estimate = _delivery_estimate(o)
             order = Order(**common, order_ref=order_ref, status=_order_status(lines),
                           channel_status=_channel_status(lines), items=[line.item() for line in lines],
+                          delivery_earliest=estimate, delivery_latest=estimate,
                           ordered_at=_time(o.get("orderDate")), updated_at=_latest(line.status_date for line in lines))
             event_type = OrderEventType.CREATED
         elif kind == INTENT_TO_CANCEL:
@@ -576,6 +589,7 @@ def _order(store: Store, orders: list[dict[str, Any]]) -> Order:
     known = [a for a in amounts + taxes if a is not None]
     currencies = [(c.get("chargeAmount") or {}).get("currency") for c in charges]
     delivered = [line.status_date for line in lines if "delivered" in (s.lower() for s in line.status_names())]
+    estimates = [t for t in (_delivery_estimate(o) for o in orders) if t is not None]
     return Order(
         tenant_id=store.tenant_id,
         store_id=store.store_id,
@@ -591,11 +605,23 @@ def _order(store: Store, orders: list[dict[str, Any]]) -> Order:
         carrier=tracking.get("carrier"),
         tracking_number=tracking.get("number"),
         tracking_url=tracking.get("url"),
+        delivery_earliest=min(estimates, default=None),
+        delivery_latest=max(estimates, default=None),
         ordered_at=min((t for t in (_time(o.get("orderDate")) for o in orders) if t), default=None),
         shipped_at=tracking.get("shipped_at"),
         delivered_at=_latest(delivered) if status is OrderStatus.DELIVERED else None,
         updated_at=_latest(line.status_date for line in lines),
     )
+
+
+def _delivery_estimate(o: dict[str, Any]) -> datetime | None:
+    """A purchase order's ``estimatedDeliveryDate``: in ``shippingInfo`` (Orders API), else on the order
+    itself (notifications)."""
+    shipping = o.get("shippingInfo") or {}
+    if not isinstance(shipping, dict):
+        raise TypeError("'shippingInfo' is not an object")
+    value = shipping.get("estimatedDeliveryDate")
+    return _time(o.get("estimatedDeliveryDate") if value is None or value == "" else value)
 
 
 def _latest_tracking(lines: list[_Line]) -> dict[str, Any]:

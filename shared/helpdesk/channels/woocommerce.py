@@ -31,6 +31,8 @@ samples under infrastructure/local/samples/woocommerce):
   returned only when its ``number`` is the reference. When the shop shows signs of such a plugin (the
   reference is not numeric, or the order with that id has another number) the orders are searched
   (``GET /orders?search=<ref>``) for the one with that number. Mapped by the webhook code above.
+  WooCommerce's order has no delivery date (delivery-date plugins keep theirs in ``meta_data`` under
+  their own keys): ``delivery_earliest``/``delivery_latest`` stay empty.
 * ``register_webhooks``: ``POST /webhooks`` with ``{name, topic, delivery_url, secret, status:
   "active"}`` for each topic ``parse`` reads (WEBHOOK_TOPICS: order.created, order.updated,
   order.deleted, order.restored); returns the ids. WooCommerce accepts duplicate webhooks, so a
