@@ -48,6 +48,9 @@ def seed(repository: DynamoRepository, secrets_client: Any, first_response_minut
     store = Store(tenant_id=TENANT_ID, store_id=STORE_ID, channel=Channel.WOOCOMMERCE,
                   display_name="Demo WooCommerce shop", default_language="en",
                   brand_signature="— The Demo Shop team", base_url="https://demo-shop.example",
+                  greetings={"en": "Hello", "it": "Buongiorno", "de": "Hallo", "fr": "Bonjour", "es": "Hola"},
+                  signatures={"it": "— Il team di Demo Shop", "de": "— Ihr Demo-Shop-Team",
+                              "fr": "— L'équipe Demo Shop", "es": "— El equipo de Demo Shop"},
                   secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
     repository.put_store(store)
     seed_routing(repository, first_response_minutes)
@@ -94,7 +97,7 @@ def seed_macros(repository: DynamoRepository) -> None:
     from helpdesk.macros import MacroSpec
 
     macros = DynamoMacros(repository._db, repository._table)
-    wismo = MacroSpec(name="Where is my order", tags=["wismo-answered"], bodies={
+    wismo = MacroSpec(name="Where is my order", tags=["wismo", "wismo-answered"], bodies={
         "en": "Hello {{ customer.first_name }},\n\nyour order {{ order.ref }} is {{ order.status }}"
               "{% if order.tracking_url %}; you can follow it here: {{ order.tracking_url }}{% endif %}.\n\n"
               "{{ agent.first_name }}",
@@ -119,6 +122,15 @@ def seed_macros(repository: DynamoRepository) -> None:
     })
     macros.put_macro(wismo.to_macro(TENANT_ID, "wismo"))
     macros.put_macro(cancelled.to_macro(TENANT_ID, "cancellation-confirmed"))
+    from helpdesk.drafting import PolicySnippet
+
+    repository.put_snippets(TENANT_ID, [
+        PolicySnippet(snippet_id="returns", title="Returns", intents=["return_refund", "damaged_wrong_item"],
+                      text="Buyers may return any item within 30 days of delivery; we send a prepaid label. "
+                           "Refunds are made within 5 working days of the return's arrival."),
+        PolicySnippet(snippet_id="cancellations", title="Cancellations", intents=["cancellation"],
+                      text="Orders can be cancelled free of charge until they ship; after that, as a return."),
+    ])
 
 
 def order_payload(order_id: int, buyer: tuple[str, str, str], when: datetime) -> dict[str, Any]:

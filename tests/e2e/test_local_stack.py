@@ -198,6 +198,20 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
     assert {"agent_id": "agent-ada", "typing": True} in [
         {"agent_id": v["agent_id"], "typing": v["typing"]} for v in seen_by_bernd["viewers"]]
 
+    # Bernd reads German and English only: other buyer messages come with their translation, which on
+    # the local stack (no Amazon Translate in moto) says plainly that it is not one.
+    language = detail["ticket"]["language"]
+    for message in (m for m in seen_by_bernd["messages"] if m["direction"] == "inbound"):
+        if (message["language"] or language) in ("de", "en"):
+            assert message["translation"] is None
+        else:
+            assert message["translation"]["translated"] is False and message["translation"]["provider"] == "none"
+
+    # A first draft in the buyer's language (the offline drafter: the seller's WISMO macro or its own).
+    drafted = httpx.post(f"{api}/tickets/{ticket_id}/draft", json={}, headers=ada, timeout=10)
+    assert drafted.status_code == 201, drafted.text
+    assert drafted.json()["language"] == language and drafted.json()["created_by"] == "agent-ada"
+
     preview = httpx.get(f"{api}/tickets/{ticket_id}/macros/wismo/preview", headers=ada, timeout=10).json()
     # The macro speaks the buyer's language, as detected from what they wrote (the demo's buyers write
     # in German, French, Italian, Spanish or English whatever the marketplace).
