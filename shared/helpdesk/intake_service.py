@@ -262,7 +262,8 @@ def owed_since(view: TicketView) -> datetime | None:
     last_reply = max((m.sent_at or m.created_at for m in view.messages
                       if m.direction == MessageDirection.OUTBOUND and m.delivery_status != "failed"
                       and (m.sent_at is not None or m.delivery_status is None)
-                      and m.automation not in (Automation.ACKNOWLEDGEMENT, Automation.NUDGE)), default=None)
+                      and m.automation not in (Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY)),
+                     default=None)
     waiting = [m.created_at for m in view.messages if m.direction == MessageDirection.INBOUND
                and (last_reply is None or m.created_at > last_reply)]
     return min(waiting) if waiting else None

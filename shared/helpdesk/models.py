@@ -350,6 +350,7 @@ class Automation(StrEnum):
     ANSWER = "answer"
     ACKNOWLEDGEMENT = "acknowledgement"
     NUDGE = "nudge"
+    SURVEY = "survey"  # the satisfaction request after resolution: not a response either
 
 
 class Draft(Model):
@@ -396,6 +397,8 @@ class Message(Model):
     delivery_attempts: int = Field(default=0, ge=0)
     sent_at: datetime | None = Field(default=None, description="When the channel accepted the reply")
     status_after: TicketStatus | None = Field(default=None, description="The ticket's status once the reply is sent")
+    answers_since: datetime | None = Field(
+        default=None, description="Replies: when the buyer started waiting for it (next response time)")
 
 
 class Ticket(Model):
@@ -433,6 +436,11 @@ class Ticket(Model):
     draft: Draft | None = Field(default=None, description="A prepared reply waiting for an agent")
     automated: list[str] = Field(default_factory=list,
                                  description="Macros a rule already sent on this ticket (each at most once)")
+    csat_requested_at: datetime | None = Field(default=None, description="When the satisfaction request was sent")
+    csat_score: int | None = Field(default=None, ge=1, le=5, description="The buyer's rating, 1 (very unhappy) to 5")
+    csat_comment: str | None = None
+    csat_at: datetime | None = None
+    csat_agent_id: str | None = Field(default=None, description="The agent the rating is about")
     version: int = Field(default=1, description="Optimistic-lock counter, bumped on every change")
     created_at: datetime
     updated_at: datetime

@@ -42,7 +42,7 @@ from pydantic import Field, model_validator
 from helpdesk import sla
 from helpdesk.errors import ChannelError, Conflict, HelpdeskError, NotFound
 from helpdesk.ids import new_id
-from helpdesk.intake_service import timeline_event
+from helpdesk.intake_service import owed_since, timeline_event
 from helpdesk.macros import RenderedMacro, placeholder_context, render
 from helpdesk.models import (
     Agent,
@@ -72,7 +72,7 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 STUCK_AFTER = timedelta(minutes=5)
 UNKNOWN_OUTCOME = ("the send was interrupted and may have reached the buyer: check the channel, then retry "
                    "if it did not")
-NOT_A_RESPONSE = frozenset({Automation.ACKNOWLEDGEMENT, Automation.NUDGE})
+NOT_A_RESPONSE = frozenset({Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY})
 StatusAfter = Literal["open", "waiting_on_customer", "resolved"]
 
 
@@ -484,7 +484,8 @@ def outbound_reply(view: TicketView, now: datetime, *, body: str, language: str 
         store_id=answering.store_id if answering else ticket.store_id,
         channel_thread_id=(answering.channel_thread_id if answering else None) or ticket.channel_thread_id,
         author=author, author_id=author_id, body=body, language=language, macro_id=macro_id,
-        delivery_status=DeliveryStatus.QUEUED, status_after=status_after, created_at=now)
+        delivery_status=DeliveryStatus.QUEUED, status_after=status_after, created_at=now,
+        answers_since=owed_since(view))
 
 
 def answered(ticket: Ticket, at: datetime, status_after: TicketStatus, policy: SlaPolicySpec | None) -> Ticket:
