@@ -354,7 +354,7 @@ def translate_reply(ticket_id: str, request: ReplyTranslationRequest) -> Transla
     exactly as written). `provider` says who translated it; `translated: false` means it was not
     (no provider, or it failed: `note` says why) and `text` is the original. Send the reviewed text as
     the reply's `translation`; both versions are kept."""
-    me = identity()
+    me = identity().require_writer()
     return replies().translate(me.tenant_id, me.agent_id, ticket_id, request)
 
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from helpdesk.drafting import DraftContext, Drafter, DraftUnavailable, PolicySnippet
-from helpdesk.errors import Conflict, HelpdeskError
+from helpdesk.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.intake_service import timeline_event
 from helpdesk.macros import MacroRenderError, placeholder_context, render
 from helpdesk.models import (
@@ -163,6 +163,12 @@ class AutomationService:
                 if kind == Automation.ANSWER:
                     updated.tags = list(dict.fromkeys([*updated.tags, *macro.tags]))
 
+            if any(r.automation == Automation.ANSWER for r in replies):
+                # The answer went out: an acknowledgement ("we answer on Monday") would arrive beside it.
+                dropped = [r for r in replies if r.automation == Automation.ACKNOWLEDGEMENT]
+                replies = [r for r in replies if r.automation != Automation.ACKNOWLEDGEMENT]
+                skipped += [f"{r.macro_id}: not needed, the buyer got an answer" for r in dropped]
+                updated.automated = [m for m in updated.automated if m not in {r.macro_id for r in dropped}]
             if plan.draft and draft is None:
                 draft = self._draft(plan.draft, view, order, store, language, now, events, updated)
             if draft is not None and (ticket.draft is None or ticket.draft.created_by == "system"):
@@ -179,7 +185,7 @@ class AutomationService:
                     unqueued.append(reply.message_id)
             return {"sent": [{"macro_id": r.macro_id, "automation": r.automation.value if r.automation else None,
                               "message_id": r.message_id} for r in replies],
-                    "draft": updated.draft.source if updated.draft is not ticket.draft and updated.draft else None,
+                    "draft": updated.draft.source if updated.draft and updated.draft != ticket.draft else None,
                     "skipped": skipped, "not_queued": unqueued}
         raise Conflict("the ticket kept changing during automation", ticket_id=ticket_id)
 
@@ -188,6 +194,8 @@ class AutomationService:
     def prepare_draft(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str | None) -> Draft:
         """A draft an agent asks for (from a macro, or the drafter), kept on the ticket for whoever
         answers it. 503 ``draft_unavailable`` with the reason when none could be prepared."""
+        if macro_id is not None and self._macros.get_macro(tenant_id, macro_id) is None:
+            raise NotFound("macro not found", macro_id=macro_id)
         for _ in range(MAX_ATTEMPTS):
             view = found_view(self._repo, tenant_id, ticket_id)
             ticket = view.ticket

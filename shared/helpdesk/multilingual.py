@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from helpdesk.models import Agent, Message, MessageDirection, Model, Order, Store, Ticket, Translation
 from helpdesk.translation import TranslationRequest, TranslationService
@@ -35,6 +35,14 @@ class ReplyTranslationRequest(Model):
     body: str = Field(min_length=1, max_length=20_000, description="The reply in the agent's language")
     source_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
                                         description="The language the agent wrote in; default: their first")
+
+    @field_validator("body")
+    @classmethod
+    def _stripped(cls, body: str) -> str:
+        """As the reply will store it: the translation cached for review is found again at sending."""
+        if not body.strip():
+            raise ValueError("the reply is empty")
+        return body.strip()
 
 
 def base(language: str | None) -> str:

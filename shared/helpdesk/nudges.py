@@ -54,6 +54,7 @@ from helpdesk.replies import ReplyQueue, outbound_reply
 from helpdesk.ticketing import utc_now
 
 DELAY_THRESHOLD = timedelta(hours=12)
+FIRST_SEEN_WINDOW = timedelta(hours=48)
 MAIL_ANSWERED = frozenset({Channel.SHOPIFY, Channel.WOOCOMMERCE, Channel.BIGCOMMERCE, Channel.MAGENTO, Channel.EMAIL})
 MAX_NUDGES = 50
 _DONE = {OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REFUNDED}
@@ -83,9 +84,18 @@ class Nudge(Model):
     enabled: bool = True
 
 
-def triggered(before: Order | None, after: Order) -> set[NudgeEvent]:
-    """What an order change means for the buyer: newly shipped, delivered, cancelled, or delayed."""
+def triggered(before: Order | None, after: Order, now: datetime | None = None) -> set[NudgeEvent]:
+    """What an order change means for the buyer: newly shipped, delivered, cancelled, or delayed.
+
+    An order seen for the first time (a store just connected, an update on an old order) is news
+    only if what happened to it is recent (``FIRST_SEEN_WINDOW``): nobody wants "your order was
+    delivered" about a parcel that arrived two months ago."""
     events: set[NudgeEvent] = set()
+    if before is None and now is not None:
+        happened = {OrderStatus.SHIPPED: after.shipped_at, OrderStatus.DELIVERED: after.delivered_at}.get(
+            after.status, after.updated_at) or after.updated_at
+        if happened is None or now - happened > FIRST_SEEN_WINDOW:
+            return events
     previous = before.status if before else OrderStatus.UNKNOWN
     became = {OrderStatus.SHIPPED: NudgeEvent.SHIPPED, OrderStatus.DELIVERED: NudgeEvent.DELIVERED,
               OrderStatus.CANCELLED: NudgeEvent.CANCELLED}
@@ -130,7 +140,7 @@ class NudgeService:
 
     def on_order_change(self, nudges: Sequence[Nudge], before: Order | None, after: Order) -> list[str]:
         """Send what the tenant's ``nudges`` ask for on this change; what happened, one line each."""
-        events = triggered(before, after)
+        events = triggered(before, after, self._clock())
         if not events or not nudges:
             return []
         store = self._repo.get_store(after.tenant_id, after.store_id)
@@ -152,13 +162,21 @@ class NudgeService:
                    if not t.merged_into]
         if any(marker in t.automated for t in tickets):
             return "already sent for this order"
-        if tickets:
-            return self._into_conversation(max(tickets, key=lambda t: t.created_at), nudge, macro, store, order, marker)
+        conversations = [t for t in tickets if self._buyer_wrote(t)]
+        if conversations:
+            return self._into_conversation(max(conversations, key=lambda t: t.created_at), nudge, macro, store,
+                                           order, marker)
         if store.channel not in MAIL_ANSWERED:
             return f"not sent: no conversation with the buyer on {store.channel.value} about this order yet"
         if not order.buyer_email:
             return "not sent: the order has no buyer e-mail"
         return self._new_conversation(nudge, macro, store, order, marker)
+
+    def _buyer_wrote(self, ticket: Ticket) -> bool:
+        """A conversation to write into: the buyer wrote on it (a ticket a nudge opened has only our
+        messages; the next nudge opens its own, with its own subject)."""
+        view = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
+        return view is not None and any(m.direction == MessageDirection.INBOUND for m in view.messages)
 
     def _into_conversation(self, ticket: Ticket, nudge: Nudge, macro: Macro, store: Store, order: Order,
                            marker: str) -> str:
@@ -169,7 +187,7 @@ class NudgeService:
             current = view.ticket
             if marker in current.automated:
                 return "already sent for this order"
-            body, language, problem = self._body(macro, current, order, store)
+            body, language, problem = self._body(macro, current, order, store, strict=True)
             if problem:
                 return f"not sent: {problem}"
             now = self._clock()
@@ -212,7 +230,9 @@ class NudgeService:
         return f"queued on new ticket {ticket.ticket_id}"
 
     @staticmethod
-    def _body(macro: Macro, ticket: Ticket, order: Order, store: Store) -> tuple[str, str, str | None]:
+    def _body(macro: Macro, ticket: Ticket, order: Order, store: Store, strict: bool = False
+              ) -> tuple[str, str, str | None]:
+        """The macro for this buyer; ``strict`` (their own conversation): only in their language."""
         wanted = ticket.language or store.default_language
         try:
             rendered = render(macro, placeholder_context(ticket, order, None, store), [wanted, store.default_language])
@@ -220,8 +240,8 @@ class NudgeService:
             return "", wanted, exc.message
         if rendered.missing:
             return "", rendered.language, f"no value for {', '.join(rendered.missing)}"
-        if not same_language(rendered.language, wanted) and not same_language(rendered.language,
-                                                                              store.default_language):
+        if not same_language(rendered.language, wanted) and (strict or not same_language(
+                rendered.language, store.default_language)):
             return "", rendered.language, f"the macro has no {wanted} text"
         return rendered.body, rendered.language, None
 

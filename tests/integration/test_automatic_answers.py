@@ -112,6 +112,16 @@ def _settled(repo: DynamoRepository, tenant: str, timeout: float = 30.0) -> Any:
     raise AssertionError("the intake did not finish")
 
 
+def _until(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
 def _dispatch(stack: LocalStack) -> int:
     function = stack.functions["ReplyDispatchFunction"]
     return stack.drain_sqs_once(function, function.events["Outbound"]["Properties"])
@@ -180,9 +190,17 @@ def test_no_tracking_no_automatic_answer_and_outside_hours_an_acknowledgement_th
 
     # The buyer writes again: no second acknowledgement.
     _publish(stack, tenant, "IT-2002", "Scusate, ci sono novità sul mio ordine IT-2002?", 3)
-    time.sleep(2.0)
+
+    def routed_twice() -> Any:
+        current = repo.get_ticket_view(tenant, view.ticket.ticket_id)
+        routed = [m for m in current.messages if m.direction.value == "event" and m.body.startswith("Routed")]
+        return current if len(routed) == 2 else None
+
+    again = _until(routed_twice)
+    time.sleep(1.0)  # the Automate step runs after the Decide step's write
     again = repo.get_ticket_view(tenant, view.ticket.ticket_id)
     assert len([m for m in again.messages if m.direction.value == "outbound"]) == 1
+    assert again.ticket.automated == ["ack"]
 
 
 def test_a_shipped_order_sends_the_configured_proactive_message(stack: LocalStack, repo: DynamoRepository) -> None:

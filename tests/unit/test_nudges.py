@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from helpdesk.models import Automation, Channel, DeliveryStatus, Macro, Order, OrderStatus, TicketStatus
+from helpdesk.models import (
+    Automation,
+    Channel,
+    DeliveryStatus,
+    Macro,
+    Message,
+    MessageDirection,
+    Order,
+    OrderStatus,
+    TicketStatus,
+)
 from helpdesk.nudges import Nudge, NudgeEvent, NudgeService, applies, triggered
 from tests.unit.builders import TENANT, make_store, make_ticket
 from tests.unit.fakes import InMemoryRepository
@@ -74,6 +84,14 @@ def test_what_an_order_change_means_for_the_buyer() -> None:
     assert triggered(promised, promised.model_copy(update={"delivery_latest": NOW + timedelta(hours=3)})) == set()
 
 
+def test_an_order_seen_for_the_first_time_is_news_only_if_it_just_happened() -> None:
+    assert triggered(None, shipped().model_copy(update={"shipped_at": NOW - timedelta(hours=3)}), NOW) == {
+        NudgeEvent.SHIPPED}
+    old_delivery = order(status=OrderStatus.DELIVERED, delivered_at=NOW - timedelta(days=60),
+                         updated_at=NOW - timedelta(minutes=1))
+    assert triggered(None, old_delivery, NOW) == set(), "no 'your order was delivered' two months later"
+
+
 def test_a_nudge_applies_to_its_stores_and_channels_only() -> None:
     store = make_store()
     assert applies(NUDGE, store, NudgeEvent.SHIPPED)
@@ -103,8 +121,12 @@ def test_a_shipped_order_without_a_conversation_opens_a_resolved_ticket_with_the
 def test_an_existing_conversation_gets_the_message_in_the_buyers_language() -> None:
     repo, queue = Repo([NUDGE]), Queue()
     repo.put_store(make_store(default_language="de"))
-    ticket = make_ticket(order_refs=["1001"], language="en", status=TicketStatus.WAITING_ON_CUSTOMER)
-    repo.set_ticket(ticket)
+    ticket = make_ticket(order_refs=["1001"], language="en", status=TicketStatus.WAITING_ON_CUSTOMER,
+                         message_count=1)
+    repo.create_ticket(ticket, Message(
+        tenant_id=TENANT, ticket_id=ticket.ticket_id, message_id="01A", direction=MessageDirection.INBOUND,
+        channel=ticket.channel, store_id=ticket.store_id, channel_message_id="m-1", author="Max",
+        body="Where is my order?", created_at=NOW - timedelta(days=1)))
     outcome = service(repo, queue).on_order_change([NUDGE], order(), shipped())
     assert outcome == [f"shipped: queued on ticket {ticket.ticket_id}"]
     view = repo.get_ticket_view(TENANT, ticket.ticket_id)

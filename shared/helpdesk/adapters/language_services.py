@@ -39,7 +39,13 @@ def translation_service() -> TranslationService:
 @lru_cache(maxsize=1)
 def drafter() -> Drafter:
     if settings().drafter == "bedrock":
+        import boto3
+        from botocore.config import Config
+
         from helpdesk.adapters.bedrock import BedrockDrafter
 
-        return BedrockDrafter(client("bedrock-runtime"), settings().bedrock_model_id)
+        # An agent (15 s API timeout) or the intake waits on it: fail fast with a reason instead.
+        return BedrockDrafter(boto3.session.Session().client("bedrock-runtime", config=Config(
+            connect_timeout=2, read_timeout=9, retries={"mode": "standard", "max_attempts": 2})),
+            settings().bedrock_model_id)
     return LocalDrafter()
