@@ -11,18 +11,23 @@ Sections: queues and views · ticket reads · ticket actions · collaboration ·
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import ValidationError
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.inbox_store import NoteStore, NotificationStore, PresenceStore, QueueStore, ViewStore
 from helpdesk.adapters.language_services import drafter, translation_service
 from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
+from helpdesk.adapters.report_store import ReportStore
 from helpdesk.adapters.ticket_moves import TicketMoves
 from helpdesk.automation import AutomationService, DraftRequest
 from helpdesk.collaboration import (
@@ -56,6 +61,8 @@ from helpdesk.models import (
 from helpdesk.multilingual import ReplyTranslationRequest
 from helpdesk.observability import logger_for
 from helpdesk.replies import ReplyRequest, ReplyService
+from helpdesk.report_service import Backlog, ReportService
+from helpdesk.reports import BreachPage, Dimension, Period, ReportQuery, ReportRow, to_csv
 from helpdesk.ticket_actions import (
     BulkRequest,
     BulkResponse,
@@ -388,6 +395,57 @@ def preview_macro(ticket_id: str, macro_id: str) -> RenderedMacro:
     it, with the placeholders the ticket has no value for."""
     me = identity()
     return replies().preview(me.tenant_id, me.agent_id, ticket_id, macro_id)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def report_service() -> ReportService:
+    return ReportService(ReportStore(client("dynamodb"), settings().table_name), repository())
+
+
+Day = Annotated[date, Query(description="A day in the tenant's time zone (YYYY-MM-DD)")]
+
+
+@app.get("/reports", responses={200: {"description": "One row per period and dimension value (JSON), or CSV",
+                                      "content": {"application/json": {"model": list[ReportRow]},
+                                                  "text/csv": {"schema": {"type": "string"}}}}})
+def get_report(start: Day, end: Day,
+               period: Annotated[Period, Query(description="day, week (ISO), month or total")] = "day",
+               group_by: Annotated[Dimension, Query(description="all, policy, store, channel, team, agent, "
+                                                                "intent or language")] = "all",
+               format: Annotated[Literal["json", "csv"], Query(description="csv: a download")] = "json",
+               ) -> Response[Any]:
+    """First, next response and resolution times (median, p90, mean), SLA compliance, breaches,
+    volumes, backlog change, WISMO share and CSAT — per day, ISO week, month or the whole range, for
+    the tenant or per policy, store, channel, team, agent, intent or language (days in the tenant's
+    time zone). Admin only. Reads one stored item per day and dimension value, whatever the volume."""
+    me = identity().require_admin()
+    try:
+        query = ReportQuery(start=start, end=end, period=period, group_by=group_by)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    rows = report_service().report(me.tenant_id, query)
+    if format == "csv":
+        return Response(status_code=200, content_type="text/csv; charset=utf-8", body=to_csv(rows), headers={
+            "Content-Disposition": f'attachment; filename="report-{group_by}-{period}-{start}-{end}.csv"'})
+    return Response(status_code=200, content_type="application/json",
+                    body=json.dumps([r.model_dump(mode="json") for r in rows]))
+
+
+@app.get("/reports/backlog")
+def get_backlog(start: Day, end: Day) -> Backlog:
+    """Tickets owing an answer at the end of each day of the range (admin only)."""
+    me = identity().require_admin()
+    return report_service().backlog(me.tenant_id, start, end)
+
+
+@app.get("/reports/breaches")
+def get_breaches(start: Day, end: Day, limit: Limit = 25, cursor: Cursor = None) -> BreachPage:
+    """SLA breaches in the range, newest first: ticket, store, channel, policy, agent, the deadline missed."""
+    me = identity().require_admin()
+    return report_service().breaches(me.tenant_id, start, end, limit, cursor)
 
 
 # --- macros -------------------------------------------------------------------------------------

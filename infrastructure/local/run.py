@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from helpdesk import config
 from helpdesk.adapters.aws import EventBridgePollScheduler
 from helpdesk.adapters.dynamodb import DynamoRepository
 from infrastructure.local import demo, mailbox, tokens
@@ -45,6 +47,9 @@ class LocalSystem:
 
     def start(self) -> LocalSystem:
         self.stack.start()
+        # Links the system writes into messages (satisfaction ratings) point at this local API.
+        os.environ["API_URL"] = self.base_url
+        config.reset()
         repository = DynamoRepository(self.stack.client("dynamodb"), self.table_name)
         secrets_client = self.stack.client("secretsmanager")
         demo.seed(repository, secrets_client, first_response_minutes=self.sla_minutes)

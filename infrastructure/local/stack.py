@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -98,6 +99,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._saved_env: dict[str, str | None] = {}
+        self._stream_positions: dict[str, dict[str, str]] = {}  # function → shard → next iterator
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -223,7 +225,17 @@ class LocalStack:
             self._create_table(name, self.resolver.resolve(props))
             self.resolver.refs[logical_id] = name
             self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{arn_base}:table/{name}"
-            self.resolver.attributes[(logical_id, "StreamArn")] = f"arn:aws:dynamodb:{arn_base}:table/{name}/stream/0"
+            stream = self.client("dynamodb").describe_table(TableName=name)["Table"].get("LatestStreamArn")
+            self.resolver.attributes[(logical_id, "StreamArn")] = \
+                stream or f"arn:aws:dynamodb:{arn_base}:table/{name}/stream/0"
+        elif kind == "AWS::SecretsManager::Secret":
+            secret_name = self.resolver.resolve(props.get("Name")) or name
+            arn = self.client("secretsmanager").create_secret(
+                Name=secret_name, Description=str(self.resolver.resolve(props.get("Description", ""))),
+                SecretString=secrets.token_urlsafe(48))["ARN"]
+            self.resolver.refs[logical_id] = arn
+        elif kind == "AWS::Serverless::HttpApi":
+            self.resolver.refs[logical_id] = "local-http-api"  # served by infrastructure/local/http.py
         elif kind == "AWS::S3::Bucket":
             bucket = name.lower()
             self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -317,6 +329,8 @@ class LocalStack:
                     self._spawn(self._poll_sqs, function, event["Properties"])
                 elif event["Type"] == "Schedule":
                     self._spawn(self._tick_schedule, function, event["Properties"])
+                elif event["Type"] == "DynamoDB":
+                    self._spawn(self._poll_stream, function, event["Properties"])
 
     def _spawn(self, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name=f"local-{args[0].logical_id}")
@@ -351,6 +365,52 @@ class LocalStack:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
             ])
         return len(messages)
+
+    def drain_stream_once(self, function: LocalFunction, props: dict[str, Any]) -> int:
+        """Read the next batch of a DynamoDB stream (every shard, from where this function stopped)
+        and hand it to the function as Lambda's stream event source would: a failing batch is
+        delivered again (the position moves only once the function succeeded)."""
+        streams = self.client("dynamodbstreams")
+        positions = self._stream_positions.setdefault(function.logical_id, {})
+        arn = props["Stream"]
+        shards = streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", [])
+        total = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            iterator = positions.get(shard_id) or streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            response = streams.get_records(ShardIterator=iterator, Limit=min(int(props.get("BatchSize", 100)), 1000))
+            records = [{**r, "eventSourceARN": arn} for r in response.get("Records", [])]
+            if records:
+                try:
+                    function.invoke({"Records": records})
+                except Exception:  # delivered again, as Lambda retries a stream batch
+                    log.exception("%s failed on a stream batch of %d", function.logical_id, len(records))
+                    positions[shard_id] = iterator
+                    continue
+            positions[shard_id] = response.get("NextShardIterator") or iterator
+            total += len(records)
+        return total
+
+    def skip_stream(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        """Start the function's stream position at the end (tests: only what happens next)."""
+        streams = self.client("dynamodbstreams")
+        arn = props["Stream"]
+        positions = self._stream_positions.setdefault(function.logical_id, {})
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", []):
+            positions[shard["ShardId"]] = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+
+    def _poll_stream(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.drain_stream_once(function, props):
+                    self._stop.wait(0.5)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("polling the stream of %s failed", function.logical_id)
+                self._stop.wait(1)
 
     def _poll_sqs(self, function: LocalFunction, props: dict[str, Any]) -> None:
         while not self._stop.is_set():

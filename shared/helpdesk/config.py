@@ -31,6 +31,8 @@ class Settings(BaseModel):
     translator: str = "none"  # amazon (Amazon Translate) | none (nothing translated, and said so)
     drafter: str = "local"  # bedrock (Converse) | local (deterministic, offline)
     bedrock_model_id: str = ""
+    csat_secret_arn: str = ""
+    api_url: str = ""  # the HTTP API's own URL (links in messages when there is no custom domain)
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +57,8 @@ def settings() -> Settings:
         translator=env.get("TRANSLATOR", "none"),
         drafter=env.get("DRAFTER", "local"),
         bedrock_model_id=env.get("BEDROCK_MODEL_ID", ""),
+        csat_secret_arn=env.get("CSAT_SECRET_ARN", ""),
+        api_url=env.get("API_URL", ""),
     )
 
 

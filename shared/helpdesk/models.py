@@ -399,6 +399,8 @@ class Message(Model):
     status_after: TicketStatus | None = Field(default=None, description="The ticket's status once the reply is sent")
     answers_since: datetime | None = Field(
         default=None, description="Replies: when the buyer started waiting for it (next response time)")
+    answer_due_at: datetime | None = Field(
+        default=None, description="Replies: the deadline in force when the channel accepted it (SLA reports)")
 
 
 class Ticket(Model):

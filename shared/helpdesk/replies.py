@@ -402,7 +402,8 @@ class DispatchService:
             ticket = view.ticket
             sent = reply.model_copy(update={
                 "delivery_status": DeliveryStatus.SENT, "delivery_error": None, "sent_at": now,
-                "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1})
+                "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1,
+                "answer_due_at": ticket.sla_due_at})
             newer = [m for m in view.messages
                      if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id]
             if ticket.merged_into or reply.automation in NOT_A_RESPONSE:

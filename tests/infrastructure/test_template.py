@@ -86,6 +86,12 @@ def test_work_queues_have_dead_letter_queues() -> None:
     queues = of_type("AWS::SQS::Queue")
     dlqs = {res["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             for res in queues.values() if "RedrivePolicy" in res["Properties"]}
+    # Failure destinations of stream event sources are dead-letter queues too.
+    for function in of_type("AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            destination = event.get("Properties", {}).get("DestinationConfig", {}).get("OnFailure", {})
+            if destination.get("Type") == "SQS":
+                dlqs.add(destination["Destination"]["Fn::GetAtt"][0])
     work_queues = set(queues) - dlqs
     assert work_queues and dlqs
     for name in work_queues:

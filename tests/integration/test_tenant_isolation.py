@@ -53,6 +53,9 @@ CASES: dict[tuple[str, str], Any] = {
     ("GET", "/me/notifications"): None,
     ("POST", "/me/notifications/{notification_id}/read"): None,
     ("GET", "/macros"): None,
+    ("GET", "/reports"): None,
+    ("GET", "/reports/backlog"): None,
+    ("GET", "/reports/breaches"): None,
     ("POST", "/macros"): {"macro_id": "intruder", "name": "x", "bodies": {"en": "x"}},
     ("GET", "/macros/{macro_id}"): None,
     ("PUT", "/macros/{macro_id}"): {"name": "x", "bodies": {"en": "x"}},
@@ -83,6 +86,9 @@ CASES: dict[tuple[str, str], Any] = {
     ("DELETE", "/stores/{store_id}"): None,
 }
 FUNCTIONS = ("AgentApiFunction", "SetupApiFunction")
+# Routes that need a query string to be a valid request at all.
+RANGE = f"start={(datetime.now(UTC) - timedelta(days=7)).date()}&end={datetime.now(UTC).date()}"
+QUERIES = {"/reports": RANGE + "&group_by=agent", "/reports/backlog": RANGE, "/reports/breaches": RANGE}
 
 
 def routes(stack: LocalStack) -> list[tuple[str, str, str]]:
@@ -97,7 +103,8 @@ def routes(stack: LocalStack) -> list[tuple[str, str, str]]:
 def call(stack: LocalStack, function: str, method: str, path: str, route: str, params: dict[str, str],
          tenant_id: str, agent_id: str = AGENT, role: str = "admin", body: Any = None) -> tuple[int, Any]:
     response = stack.functions[function].invoke(agent_event(
-        method, path, route, tenant_id=tenant_id, agent_id=agent_id, role=role, params=params, json_body=body))
+        method, path, route, tenant_id=tenant_id, agent_id=agent_id, role=role, params=params, json_body=body,
+        query=QUERIES.get(route, "")))
     return response["statusCode"], json.loads(response["body"] or "null")
 
 

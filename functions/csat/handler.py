@@ -1,0 +1,70 @@
+"""The buyers' one-click satisfaction links (public: the signature in the link is the credential).
+``GET /csat/{token}?score=N`` records the rating and answers a small thank-you page (with a form to add
+a comment); ``POST`` the form adds the comment. Thin: ``helpdesk.csat.SurveyService`` does the work."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.config import client, settings
+from helpdesk.csat import SurveyService, error_message, error_page, thank_you_page
+from helpdesk.errors import HelpdeskError
+from helpdesk.observability import logger_for
+
+logger = logger_for("csat")
+app = APIGatewayHttpResolver()
+HTML = "text/html; charset=utf-8"
+
+
+@lru_cache(maxsize=1)
+def signing_key() -> bytes:
+    return client("secretsmanager").get_secret_value(SecretId=settings().csat_secret_arn)["SecretString"].encode()
+
+
+@lru_cache(maxsize=1)
+def surveys() -> SurveyService:
+    cfg = settings()
+    return SurveyService(DynamoRepository(client("dynamodb"), cfg.table_name), None, signing_key,
+                         cfg.public_api_url or cfg.api_url)
+
+
+def _rate(token: str, score: Any, comment: str | None) -> Response[str]:
+    language = _language()
+    try:
+        value = int(score)
+    except (TypeError, ValueError):
+        value = 0  # refused by rate() with the buyer-facing 422 (after the link is checked)
+    try:
+        result = surveys().rate(token, value, comment)
+    except HelpdeskError as exc:
+        return Response(status_code=exc.status, content_type=HTML,
+                        body=error_page(error_message(exc, language), language))
+    return Response(status_code=200, content_type=HTML, body=thank_you_page(result))
+
+
+def _language() -> str:
+    """The buyer's browser language for an error page (a bad link cannot tell us the ticket's)."""
+    header = app.current_event.headers.get("accept-language") or ""
+    first = header.split(",")[0].split(";")[0].strip().lower()[:2]
+    return first if first in ("en", "fr", "de", "it", "es") else "en"
+
+
+@app.get("/csat/<token>")
+def rate(token: str) -> Response[str]:
+    return _rate(token, app.current_event.get_query_string_value("score"), None)
+
+
+@app.post("/csat/<token>")
+def comment(token: str) -> Response[str]:
+    form = parse_qs(app.current_event.decoded_body or "")
+    return _rate(token, (form.get("score") or [None])[0], (form.get("comment") or [None])[0])
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
