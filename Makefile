@@ -33,8 +33,17 @@ infra: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+# Foundation figures (imports, CPU, AWS requests and cost per ticket), then the peak-season replay
+# (bench/results/peak.md and peak.png: product vs FIFO, cost, throughput, queue page at 1k vs 100k).
+bench: $(BENCH_STAMP)
 	PYTHONPATH=shared:. $(BIN)/python -m bench.run
+	PYTHONPATH=shared:. $(BIN)/python -m bench.peak
 
 # The agent API's OpenAPI document (docs/openapi.json), regenerated from the routes.
 openapi: $(STAMP)

@@ -122,6 +122,7 @@ PHASE_NAMES = {  # in the order a ticket meets them
     "esm": "SQS event source (Lambda's poller)",
     "ingest": "IngestConsumerFunction",
     "intake": "IntakeFunction (the intake workflow's Enrich and Decide tasks)",
+    "events": "TicketEventsFunction (the table's stream → report counters)",
 }
 WEBHOOK_ROUTE = "/webhooks/{tenant_id}/{channel}/{store_id}"
 
@@ -945,6 +946,10 @@ class RunStats:
     intake_executions_ms: list[float] = field(default_factory=list)  # Express executions, start to stop (moto)
     intake_billed_mb: int = SFN_EXPRESS_MEMORY_CHUNK_MB
     timers_started: int = 0  # SLA timer executions (ticketing's first one, and the intake's re-armed ones)
+    events_ms: list[float] = field(default_factory=list)  # TicketEventsFunction batches (report aggregates)
+    events_thread_ms: list[float] = field(default_factory=list)
+    events_records: list[int] = field(default_factory=list)
+    wall_s: float = 0.0  # first webhook to the last intake execution and stream batch done
     log: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -980,7 +985,10 @@ def run_local_stack() -> dict[str, Any]:
         webhook, ingest = stack.functions["WebhookFunction"], stack.functions["IngestConsumerFunction"]
         intake = stack.functions["IntakeFunction"]
         source = next(e["Properties"] for e in ingest.events.values() if e["Type"] == "SQS")
-        out["memory_mb"] = {"webhook": webhook.memory_mb, "ingest": ingest.memory_mb, "intake": intake.memory_mb}
+        events_fn = stack.functions["TicketEventsFunction"]
+        events_source = events_fn.events["TableChanges"]["Properties"]
+        out["memory_mb"] = {"webhook": webhook.memory_mb, "ingest": ingest.memory_mb, "intake": intake.memory_mb,
+                            "events": events_fn.memory_mb}
         intake_arn = stack.state_machines["IntakeStateMachine"]
         timer_arn = stack.state_machines["SlaTimerStateMachine"]
 
@@ -1030,6 +1038,25 @@ def run_local_stack() -> dict[str, Any]:
 
         intake.invoke = timed_intake  # type: ignore[method-assign]
 
+        def timed_events(event: dict[str, Any]) -> Any:
+            """The table's stream → report aggregates (one invocation per stream batch)."""
+            with phase("events"):
+                t0, w0 = time.thread_time(), time.perf_counter()
+                try:
+                    return LocalFunction.invoke(events_fn, event)
+                finally:
+                    wall, cpu = (time.perf_counter() - w0) * 1000, (time.thread_time() - t0) * 1000
+                    if "run" in current:
+                        current["run"].events_ms.append(wall)
+                        current["run"].events_thread_ms.append(cpu)
+                        current["run"].events_records.append(len(event.get("Records", [])))
+
+        events_fn.invoke = timed_events  # type: ignore[method-assign]
+
+        def drain_events() -> None:
+            while stack.drain_stream_once(events_fn, events_source):
+                pass
+
         def settle(before: set[str], expected: int) -> list[dict[str, Any]]:
             """Wait for the intake executions the last tickets started (Express, run by moto's engine)."""
             deadline = time.monotonic() + 120
@@ -1049,8 +1076,11 @@ def run_local_stack() -> dict[str, Any]:
             intakes_before = {e["executionArn"] for e in executions(intake_arn)}
             timers_before = {e["executionArn"] for e in executions(timer_arn)}
             current["run"], recorder.run = stats, stats.name
+            began = time.perf_counter()
             body()
             started = settle(intakes_before, stats.tickets)
+            drain_events()  # what the batches of the run left on the stream
+            stats.wall_s = time.perf_counter() - began
             stats.intake_executions_ms = [(e["stopDate"] - e["startDate"]).total_seconds() * 1000 for e in started]
             stats.intake_billed_mb = express_billed_mb(sfn, started[:5])
             stats.timers_started = len({e["executionArn"] for e in executions(timer_arn)} - timers_before)
@@ -1081,6 +1111,7 @@ def run_local_stack() -> dict[str, Any]:
                 webhook.invoke(event)
             drain(source, 2)
             settle(warm_before, 2)
+            drain_events()
         depth = sqs.get_queue_attributes(QueueUrl=refs["InboundQueue"], AttributeNames=["ApproximateNumberOfMessages"])
         if int(depth["Attributes"]["ApproximateNumberOfMessages"]):
             raise RuntimeError("the ingest queue is not empty before the counted runs")
@@ -1107,6 +1138,8 @@ def run_local_stack() -> dict[str, Any]:
                 expire_secret_cache()
                 send(single, event)
                 drain({**source, "BatchSize": 1}, 1)
+                time.sleep(0.3)  # a quiet shop: this ticket's intake before the stream's next batch
+                drain_events()
 
         with captured_stdout(single.log):
             counted_run(single, quiet_shop)
@@ -1204,13 +1237,13 @@ class Line:
     usd_per_1000: float
 
 
-FUNCTIONS = ("webhook", "ingest", "intake")
+FUNCTIONS = ("webhook", "ingest", "intake", "events")
 
 
 def measured_durations(run: RunStats) -> dict[str, list[float]]:
     """Warm wall times measured against the local stack: each function's invocations, and the intake's
     Express executions from start to stop as moto's engine recorded them."""
-    return {"webhook": run.webhook_ms, "ingest": run.ingest_ms, "intake": run.intake_ms,
+    return {"webhook": run.webhook_ms, "ingest": run.ingest_ms, "intake": run.intake_ms, "events": run.events_ms,
             "express": run.intake_executions_ms}
 
 
@@ -1220,7 +1253,7 @@ def modelled_durations(run: RunStats, calls: list[Call], memory_mb: dict[str, in
     Lambda tasks so modelled, each with the assumed task overhead, plus the ArmTimer StartExecution."""
     durations = {}
     for function, cpu_ms in (("webhook", run.webhook_thread_ms), ("ingest", run.ingest_thread_ms),
-                             ("intake", run.intake_thread_ms)):
+                             ("intake", run.intake_thread_ms), ("events", run.events_thread_ms)):
         mine = [c for c in calls if c.run == run.name and c.phase == function]
         latency = sum(ASSUMED_AWS_LATENCY_MS.get(f"{c.service}.{c.operation}", ASSUMED_AWS_LATENCY_MS[c.service])
                       for c in mine) / max(1, len(cpu_ms))
@@ -1275,7 +1308,7 @@ def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answ
     def per_1000(total_usd: float) -> float:
         return total_usd / n * 1000
 
-    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
+    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms) + len(run.events_ms)
     durations = durations or measured_durations(run)
     gb_s = lambda_gb_s(durations, memory_mb, FUNCTIONS)
     timers = timer_units(run, answered, breached)
@@ -1290,11 +1323,13 @@ def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answ
     return [
         Line("API Gateway HTTP API", "1 request per webhook", 1.0, "req", per_1000(n * HTTP_API_REQUEST)),
         Line("Lambda", f"requests: {len(run.webhook_ms)} webhook + {len(run.ingest_ms)} ingest + "
-             f"{len(run.intake_ms)} intake task invocations", invocations / n, "req",
+             f"{len(run.intake_ms)} intake task + {len(run.events_ms)} ticket-events (stream batches of "
+             f"{max(run.events_records, default=0)} records) invocations", invocations / n, "req",
              per_1000(invocations * LAMBDA_REQUEST)),
         Line("Lambda", "compute: billed ms (ceil) × memory (arm64)", gb_s / n, "GB-s",
              per_1000(gb_s * LAMBDA_ARM_GB_SECOND)),
-        Line("DynamoDB", "writes (table + GSI), incl. intake and SLA timer updates", (wru + timers.wru) / n, "WRU",
+        Line("DynamoDB", "writes (table + GSI), incl. intake, SLA timer and report-counter updates",
+             (wru + timers.wru) / n, "WRU",
              per_1000((wru + timers.wru) * DYNAMODB_WRU)),
         Line("DynamoDB", "reads (the SLA timer reads nothing: its writes are conditional)", (rru + timers.rru) / n,
              "RRU", per_1000((rru + timers.rru) * DYNAMODB_RRU)),
@@ -1343,7 +1378,7 @@ def workflow_costs(run: RunStats, calls: list[Call], memory_mb: dict[str, int], 
 
 def extra_lines(run: RunStats) -> list[Line]:
     n = run.tickets
-    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
+    invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms) + len(run.events_ms)
     log_bytes = run.log.get("bytes", 0) + invocations * LAMBDA_PLATFORM_LOG_BYTES
     return [
         Line("CloudWatch Logs", f"ingestion: {run.log.get('bytes', 0) / n:.0f} B app logs + EMF per ticket, "
@@ -1579,6 +1614,25 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
                   "billed memory", "Lambda tasks per ticket", "task duration (median)"], rows, align="lrrrrlr")
 
 
+FIGURES_FILE = ROOT / "bench/results/foundation.json"
+
+
+def _save_figures(run: RunStats, lines: list[Line], calls: list[Call]) -> None:
+    """The batched run's figures for the peak-season summary (bench/peak_season.py reads them)."""
+    by_service: dict[str, float] = {}
+    for line in lines:
+        by_service[line.service] = by_service.get(line.service, 0.0) + line.usd_per_1000
+    mine = [c for c in calls if c.run == run.name]
+    requests = Counter(c.service for c in mine)
+    FIGURES_FILE.write_text(json.dumps({
+        "tickets": run.tickets, "usd_per_1000_by_service": by_service, "usd_per_1000": sum(by_service.values()),
+        "aws_requests_per_ticket": {k: v / run.tickets for k, v in sorted(requests.items())},
+        "lambda_invocations_per_ticket": (len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
+                                          + len(run.events_ms)) / run.tickets,
+        "throughput_tickets_per_s": run.tickets / run.wall_s if run.wall_s else None,
+        "wall_s": run.wall_s}, indent=2) + "\n")
+
+
 def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     recorder: AwsCallRecorder = local["recorder"]
     batched, single = local["runs"]
@@ -1600,6 +1654,7 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
                 "below model AWS durations instead; Lambda stays a small line either way.")
     report.emit()
     lines = {run.name: cost_lines(run, recorder.calls, memory, answered, breached) for run in (batched, single)}
+    _save_figures(batched, lines[batched.name], recorder.calls)
     rows = []
     for a, b in zip(lines[batched.name], lines[single.name], strict=True):
         rows.append([a.service, a.what if a.what == b.what else a.what.split(":")[0],

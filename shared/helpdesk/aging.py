@@ -9,7 +9,9 @@ Which tickets are looked at: each agent's queue (a Query on the AgentQueue index
 Scan), so the cost follows the number of assigned open tickets, not the table.
 
 * **reassign**: to the least-loaded agent on shift in the ticket's team who speaks its language
-  (not the current assignee); when nobody is eligible the ticket stays and the event says so;
+  (not the current assignee); when nobody is eligible (night, weekend) the ticket is tagged
+  ``awaiting-reassignment``, the event says so, and every run tries again until a colleague is on
+  shift — the step is not used up by an empty shift;
 * **escalate**: priority raised to urgent, tag ``escalated``, optionally moved to another team.
 
 The same run wakes the tenant's snoozed tickets whose time has come (``ticket_actions.wake_snoozed``:
@@ -35,6 +37,7 @@ from helpdesk.ticket_actions import wake_snoozed
 from helpdesk.ticketing import utc_now
 
 ESCALATED_TAG = "escalated"
+AWAITING_TAG = "awaiting-reassignment"  # due a reassignment, nobody eligible yet
 PAGE = 100
 
 
@@ -136,11 +139,20 @@ class AgingService:
             if step.action == "reassign":
                 target = _least_loaded(current, agents, load, now)
                 if target is None:
+                    # Nobody to give it to now (night, weekend): the step stays due and every run tries
+                    # again, so the first colleague on shift who speaks the language gets it.
+                    report.stuck.append(current.ticket_id)
+                    if AWAITING_TAG in current.tags:
+                        return  # said so already
+                    updated.aging_level = current.aging_level
+                    updated.tags.append(AWAITING_TAG)
                     text = (f"Aging ({step.step_id}): no action by {current.assignee_id} for {idle}; nobody else "
-                            "on shift in the team speaks the ticket's language, so it stays.")
+                            "on shift in the team speaks the ticket's language yet: it goes to the first who "
+                            "comes on shift.")
                 else:
                     updated.assignee_id = target
                     updated.last_agent_action_at = now
+                    updated.tags = [t for t in updated.tags if t != AWAITING_TAG]
                     text = (f"Aging ({step.step_id}): reassigned from {current.assignee_id} to {target} — "
                             f"no action for {idle}.")
             else:
@@ -159,7 +171,7 @@ class AgingService:
             if step.action == "escalate":
                 report.escalated.append(current.ticket_id)
             elif target is None:
-                report.stuck.append(current.ticket_id)
+                pass  # counted above
             else:
                 self._repo.mark_assigned(current.tenant_id, target, now)
                 load[target] = load.get(target, 0) + 1

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from helpdesk.models import Message, MessageDirection, Store, Tenant, Ticket
+from helpdesk.models import Message, MessageDirection, Store, Tenant, Ticket, TicketStatus
 from helpdesk.reports import Increment, merge, reply_increments, ticket_increments
 
 
@@ -102,9 +102,11 @@ class TicketEventProcessor:
         return 1
 
     def _survey(self, change: TicketChange) -> list[str]:
-        new = change.new
+        new, old = change.new, change.old
         if self._surveys is None or self._should_request is None or new is None:
             return []
+        if new.status != TicketStatus.RESOLVED or (old is not None and old.status == TicketStatus.RESOLVED):
+            return []  # only a ticket entering resolved may be asked (no store read for every change)
         store = self._repo.get_store(new.tenant_id, new.store_id)
         if store is None or self._should_request(change.old, new, store) is not None:
             return []

@@ -71,8 +71,18 @@ def test_nobody_eligible_keeps_the_ticket_and_says_so(repo: InMemoryRepository) 
     ticket = stalled(repo, hours=6)
     report = service(repo).run(TENANT)
     assert report.stuck == [ticket.ticket_id] and report.reassigned == []
-    assert repo.tickets[(TENANT, ticket.ticket_id)].assignee_id == "greta"
-    assert "stays" in events(repo, ticket.ticket_id)[0]
+    held = repo.tickets[(TENANT, ticket.ticket_id)]
+    assert held.assignee_id == "greta" and held.aging_level == 0 and "awaiting-reassignment" in held.tags
+    assert "first who comes on shift" in events(repo, ticket.ticket_id)[0]
+
+    again = service(repo).run(TENANT)  # still nobody: no new event, the step still due
+    assert again.stuck == [ticket.ticket_id] and len(events(repo, ticket.ticket_id)) == 1
+
+    repo.agents.append(agent("bernd", ["de"]))  # a German speaker comes on shift
+    later = service(repo).run(TENANT)
+    assert later.reassigned == [(ticket.ticket_id, "greta", "bernd")]
+    moved = repo.tickets[(TENANT, ticket.ticket_id)]
+    assert moved.assignee_id == "bernd" and "awaiting-reassignment" not in moved.tags and moved.aging_level == 1
 
 
 def test_resolved_or_unassigned_tickets_do_not_age(repo: InMemoryRepository) -> None:
