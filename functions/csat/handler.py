@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, settings
+from helpdesk.config import client, secret_bytes, settings
 from helpdesk.csat import SurveyService, error_message, error_page, thank_you_page
 from helpdesk.errors import HelpdeskError
 from helpdesk.observability import logger_for
@@ -21,9 +21,8 @@ app = APIGatewayHttpResolver()
 HTML = "text/html; charset=utf-8"
 
 
-@lru_cache(maxsize=1)
 def signing_key() -> bytes:
-    return client("secretsmanager").get_secret_value(SecretId=settings().csat_secret_arn)["SecretString"].encode()
+    return secret_bytes(settings().csat_secret_arn)
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from typing import Any
 from helpdesk.adapters.dynamodb import DynamoRepository, from_item
 from helpdesk.adapters.outbound import SqsReplyQueue
 from helpdesk.adapters.report_store import ReportStore
-from helpdesk.config import client, settings
+from helpdesk.config import client, secret_bytes, settings
 from helpdesk.csat import SurveyService, should_request
 from helpdesk.models import Message, Ticket
 from helpdesk.observability import logger_for
@@ -21,9 +21,8 @@ from helpdesk.ticket_events import MessageChange, TicketChange, TicketEventProce
 logger = logger_for("ticket-events")
 
 
-@lru_cache(maxsize=1)
 def signing_key() -> bytes:
-    return client("secretsmanager").get_secret_value(SecretId=settings().csat_secret_arn)["SecretString"].encode()
+    return secret_bytes(settings().csat_secret_arn)
 
 
 @lru_cache(maxsize=1)

@@ -71,7 +71,14 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service)
 
 
+@cache
+def secret_bytes(secret_id: str) -> bytes:
+    """A secret's value, read once per process (the CSAT signing key)."""
+    return client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"].encode()
+
+
 def reset() -> None:
     """Forget settings and clients (tests and the local stack switch environments)."""
     settings.cache_clear()
     client.cache_clear()
+    secret_bytes.cache_clear()
