@@ -29,6 +29,7 @@ from helpdesk.models import Agent, Message, MessageDirection, Model, Order, Stor
 from helpdesk.translation import TranslationRequest, TranslationService
 
 AGENT_PROVIDER = "agent"
+READ_BUDGET_S = 4.0  # opening a ticket waits at most about this long for new translations (API timeout 15 s)
 
 
 class ReplyTranslationRequest(Model):
@@ -83,7 +84,7 @@ def translate_timeline(service: TranslationService, ticket: Ticket, messages: Se
                                                      terms=list(terms))))
     if not wanted:
         return list(messages)
-    results = service.translate_many(ticket.tenant_id, [request for _, request in wanted])
+    results = service.translate_many(ticket.tenant_id, [request for _, request in wanted], budget_s=READ_BUDGET_S)
     shown = list(messages)
     for (index, _), translation in zip(wanted, results, strict=True):
         shown[index] = shown[index].model_copy(update={"translation": translation})

@@ -55,7 +55,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -70,6 +72,7 @@ NO_PROVIDER = "none"
 LOST_NOTE = ("not translated: a protected value (order or tracking number, link, e-mail address or name) "
              "did not come back intact")
 NOTHING_NOTE = "nothing to translate: only numbers, links, addresses or names"
+PENDING_NOTE = "not translated yet: the translator was slow; it is translated when the ticket is opened again"
 
 # Letters that make a token one word with an adjacent digit: Latin (with accents), Greek, Cyrillic,
 # full-width Latin. CJK, kana, Hangul and Arabic letters are left out on purpose: those scripts write
@@ -396,9 +399,11 @@ def cache_key(provider: str, request: TranslationRequest) -> str:
 class TranslationService:
     """Translates through one provider with a per-tenant cache; see the module docstring."""
 
-    def __init__(self, translator: Translator, cache: TranslationCache) -> None:
+    def __init__(self, translator: Translator, cache: TranslationCache,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._translator = translator
         self._cache = cache
+        self._monotonic = monotonic
 
     @property
     def provider(self) -> str:
@@ -407,9 +412,14 @@ class TranslationService:
     def translate(self, tenant_id: str, request: TranslationRequest) -> Translation:
         return self.translate_many(tenant_id, [request])[0]
 
-    def translate_many(self, tenant_id: str, requests: Sequence[TranslationRequest]) -> list[Translation]:
+    def translate_many(self, tenant_id: str, requests: Sequence[TranslationRequest],
+                       budget_s: float | None = None) -> list[Translation]:
         """One result per request, in order. One cache read for the batch, one write of the new
-        successes; identical requests are translated once."""
+        successes; identical requests are translated once. With ``budget_s`` (an agent is waiting for
+        the ticket to open), no new provider call starts once it is spent: the rest come back
+        untranslated with ``PENDING_NOTE`` (not cached: the next read translates them). The cache is
+        a saving, never a failure: a cache that cannot be read or written is skipped."""
+        started = self._monotonic()
         results: list[Translation | None] = [None] * len(requests)
         pending: dict[str, list[int]] = {}
         for position, request in enumerate(requests):
@@ -417,19 +427,32 @@ class TranslationService:
                 results[position] = _untranslated(request, NO_PROVIDER, f"already in {base_language(request.target)}")
             else:
                 pending.setdefault(cache_key(self.provider, request), []).append(position)
-        cached = self._cache.get_many(tenant_id, list(pending)) if pending else {}
+        cached = self._cached(tenant_id, list(pending)) if pending else {}
         fresh: dict[str, Translation] = {}
         for key, positions in pending.items():
             result = cached.get(key)
             if result is None:
-                result = self._translate(requests[positions[0]])
+                if budget_s is not None and self._monotonic() - started > budget_s:
+                    result = _untranslated(requests[positions[0]], self.provider, PENDING_NOTE)
+                else:
+                    result = self._translate(requests[positions[0]])
                 if result.translated:
                     fresh[key] = result
             for position in positions:
                 results[position] = result
         if fresh:
-            self._cache.put_many(tenant_id, fresh)
+            try:
+                self._cache.put_many(tenant_id, fresh)
+            except Exception:
+                logging.getLogger(__name__).warning("translation cache not written", exc_info=True)
         return [r for r in results if r is not None]
+
+    def _cached(self, tenant_id: str, keys: list[str]) -> dict[str, Translation]:
+        try:
+            return self._cache.get_many(tenant_id, keys)
+        except Exception:
+            logging.getLogger(__name__).warning("translation cache not read", exc_info=True)
+            return {}
 
     def lookup(self, tenant_id: str, request: TranslationRequest) -> Translation | None:
         """The cached machine translation of exactly this request, if any (no provider call)."""

@@ -440,3 +440,33 @@ def test_language_codes_are_normalised(code: str, normalised: str) -> None:
     assert normalise_language(code) == normalised
     with pytest.raises(ValueError, match="language"):
         normalise_language("français")
+
+
+def test_an_agent_opening_a_ticket_does_not_wait_past_the_budget_and_a_broken_cache_is_skipped() -> None:
+    from helpdesk.translation import PENDING_NOTE
+
+    ticks = iter([0.0, 0.0, 5.0, 5.0, 5.0])
+
+    class Slow:
+        name = "amazon-translate"
+        calls = 0
+
+        def translate(self, text: str, source: str, target: str) -> str:
+            self.calls += 1
+            return "Where is my parcel?"
+
+    class Broken:
+        def get_many(self, tenant_id: str, keys: object) -> dict:
+            raise RuntimeError("throttled")
+
+        def put_many(self, tenant_id: str, items: object) -> None:
+            raise RuntimeError("throttled")
+
+    slow = Slow()
+    service = TranslationService(slow, Broken(), monotonic=lambda: next(ticks))
+    first, second = service.translate_many("t1", [
+        TranslationRequest(text="Où est mon colis ?", source="fr", target="en"),
+        TranslationRequest(text="Wo ist mein Paket?", source="de", target="en")], budget_s=4.0)
+    assert first.translated and first.text == "Where is my parcel?"
+    assert not second.translated and second.note == PENDING_NOTE and second.text == "Wo ist mein Paket?"
+    assert slow.calls == 1
