@@ -31,6 +31,7 @@ from pydantic import Field
 from helpdesk.calendars import BusinessCalendar, is_open
 from helpdesk.errors import Conflict
 from helpdesk.intake_service import timeline_event
+from helpdesk.language import primary_language
 from helpdesk.models import ID_PATTERN, Agent, Message, Model, Priority, QueuePage, Ticket
 from helpdesk.ports import SlaTimers
 from helpdesk.ticket_actions import wake_snoozed
@@ -194,14 +195,14 @@ def _due_step(ticket: Ticket, steps: Sequence[AgingStep], now: datetime) -> Agin
 
 
 def _least_loaded(ticket: Ticket, agents: list[Agent], load: dict[str, int], now: datetime) -> str | None:
-    language = (ticket.language or "").split("-")[0].lower()
+    language = primary_language(ticket.language)
     eligible = []
     for agent in agents:
         if agent.agent_id == ticket.assignee_id:
             continue
         if ticket.team_id and ticket.team_id not in agent.team_ids:
             continue
-        if language and language not in {code.split("-")[0].lower() for code in agent.languages}:
+        if language and language not in {primary_language(code) for code in agent.languages}:
             continue
         if agent.shift and not is_open(BusinessCalendar.model_validate(agent.shift), now):
             continue

@@ -31,6 +31,7 @@ from pydantic import Field
 from helpdesk.drafting import DraftContext, Drafter, DraftUnavailable, PolicySnippet
 from helpdesk.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.intake_service import timeline_event
+from helpdesk.language import same_primary_language
 from helpdesk.macros import MacroRenderError, placeholder_context, render
 from helpdesk.models import (
     ID_PATTERN,
@@ -94,10 +95,6 @@ class MacroSource(Protocol):
 
 class SnippetSource(Protocol):
     def list_snippets(self, tenant_id: str) -> list[PolicySnippet]: ...
-
-
-def same_language(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.split("-")[0].lower() == b.split("-")[0].lower()  # type: ignore[union-attr]
 
 
 class AutomationService:
@@ -269,7 +266,7 @@ class AutomationService:
                               [language, store.default_language if store else None])
         except MacroRenderError as exc:
             return "", f"it cannot be rendered ({exc.message})", language, []
-        if not same_language(rendered.language, language):
+        if not same_primary_language(rendered.language, language):
             return rendered.body, f"the macro has no {language} text", rendered.language, rendered.missing
         if rendered.missing:
             return (rendered.body, f"no value for {', '.join(rendered.missing)}", rendered.language,

@@ -44,6 +44,7 @@ from pydantic import Field
 
 from helpdesk.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.intake_service import timeline_event
+from helpdesk.language import primary_language
 from helpdesk.macros import brand_voice
 from helpdesk.models import (
     ID_PATTERN,
@@ -262,7 +263,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 
 def text_language(language: str | None) -> str:
     """The language of our texts for ``language``: its base (fr-CA → fr) if we have it, else English."""
-    base = (language or "").split("-")[0].lower()
+    base = primary_language(language)
     return base if base in _TEXTS else FALLBACK_LANGUAGE
 
 
@@ -280,7 +281,7 @@ def survey_body(language: str | None, store: Store, links: Mapping[int, str], cu
     used = text_language(language)
     texts = _TEXTS[used]
     # The seller's voice in the buyer's language (fr-CA, else fr), or in English with English texts.
-    voice = brand_voice(store, language if language and language.split("-")[0].lower() == used else used)
+    voice = brand_voice(store, language if language and primary_language(language) == used else used)
     name = (customer_first_name or "").strip()
     greeting = voice.get("greeting")
     if name and greeting:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import Field, model_validator
 
+from helpdesk.language import primary_language, same_primary_language
 from helpdesk.macros import MacroRenderError, brand_voice, choose_language, placeholder_context, render
 from helpdesk.models import (
     ID_PATTERN,
@@ -401,10 +402,6 @@ _TEXTS: dict[str, dict[str, str]] = {
 _DATE_FORMATS = {"en": "%Y-%m-%d", "fr": "%d/%m/%Y", "de": "%d.%m.%Y", "it": "%d/%m/%Y", "es": "%d/%m/%Y"}
 
 
-def _base(language: str) -> str:
-    return language.replace("_", "-").split("-")[0].lower()
-
-
 def _day(moment: datetime | date, language: str) -> str:
     return moment.strftime(_DATE_FORMATS[language])
 
@@ -524,7 +521,7 @@ def _sign_off(context: DraftContext, language: str) -> str:
 def built_in_draft(context: DraftContext, now: datetime) -> Draft:
     """The built-in answer for the ticket's intent in the customer's language (English, said in the
     note, when it is none of en/fr/de/it/es), from the order data only."""
-    language = _base(context.language)
+    language = primary_language(context.language)
     notes: list[str] = []
     if language not in _TEXTS:
         notes.append(f"no built-in text in {context.language}: written in English, translate it before sending")
@@ -553,9 +550,10 @@ class LocalDrafter:
 
     def draft(self, context: DraftContext, now: datetime) -> Draft:
         tagged = sorted((m for m in context.macros if context.intent.value in m.tags), key=lambda m: m.macro_id)
-        in_language = [m for m in tagged if _base(choose_language(m, [context.language])) == _base(context.language)]
+        in_language = [m for m in tagged
+                       if same_primary_language(choose_language(m, [context.language]), context.language)]
         others = [m for m in tagged if m not in in_language]
-        candidates = in_language + ([] if _base(context.language) in _TEXTS else others)
+        candidates = in_language + ([] if primary_language(context.language) in _TEXTS else others)
         skipped: list[str] = []
         for macro in candidates:
             try:
@@ -574,7 +572,7 @@ class LocalDrafter:
         store_language = context.store.default_language if context.store else None
         rendered = render(macro, values, [context.language, store_language])
         notes = []
-        if _base(rendered.language) != _base(context.language):
+        if primary_language(rendered.language) != primary_language(context.language):
             notes.append(f"the macro has no {context.language} text: written in {rendered.language}")
         if rendered.missing:
             notes.append(f"no value for {', '.join(rendered.missing)}: complete it before sending")
@@ -618,7 +616,7 @@ def relevant_snippets(context: DraftContext) -> list[PolicySnippet]:
 def _system_prompt(context: DraftContext) -> str:
     store_name = context.store.display_name if context.store else "the seller"
     code = context.language
-    language = _LANGUAGE_NAMES.get(_base(code), code)
+    language = _LANGUAGE_NAMES.get(primary_language(code), code)
     voice = brand_voice(context.store, code) if context.store else {}
     lines = [
         f"You write first drafts of replies for the customer service of {store_name}, an online seller "
@@ -685,7 +683,8 @@ def context_block(context: DraftContext) -> str:
         facts["order"] = "no order data: state no order details"
     body = json.dumps({k: v for k, v in facts.items() if v is not None}, ensure_ascii=False, indent=2)
     return f"Facts for the reply (from the seller's systems, not written by the customer):\n{body}\n\n" \
-           f"Write the next reply to the customer in {_LANGUAGE_NAMES.get(_base(context.language), context.language)}."
+           f"Write the next reply to the customer in " \
+           f"{_LANGUAGE_NAMES.get(primary_language(context.language), context.language)}."
 
 
 def _conversation(thread: list[Message]) -> list[tuple[str, str]]:

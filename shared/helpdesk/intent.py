@@ -64,6 +64,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from helpdesk.language import primary_language
 from helpdesk.models import InboundMessage, Intent, Model
 
 FIRE_THRESHOLD = 1.0
@@ -810,10 +811,7 @@ def detect_language(text: str) -> str | None:
 
 
 def _language_code(language: str | None) -> str | None:
-    if not language:
-        return None
-    code = language.strip().lower().replace("_", "-").split("-")[0]
-    return code or None
+    return primary_language(language) or None
 
 
 # --- classification ---------------------------------------------------------------------------------------------

@@ -34,6 +34,21 @@ DEFAULT_LANGUAGES = ("en", "fr", "de", "it", "es")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\S*\d\S*")
 
 
+def normalise_language(code: str) -> str:
+    return code.strip().lower().replace("_", "-")
+
+
+def primary_language(code: str | None) -> str:
+    """``de-AT`` → ``de`` (``""`` for no code): agents speak languages, macros and texts are written per
+    language, not per regional variant."""
+    return normalise_language(code).split("-")[0] if code else ""
+
+
+def same_primary_language(a: str | None, b: str | None) -> bool:
+    """Both known and the same language (fr and fr-CA alike)."""
+    return bool(a and b) and primary_language(a) == primary_language(b)
+
+
 class DetectedLanguage(Model):
     language: str
     confidence: float
@@ -54,7 +69,7 @@ def cleaned(text: str) -> str:
 
 def usable(languages: Iterable[str]) -> list[str]:
     """The tenant's languages the detector knows (base codes: pt-BR counts as pt), in order, once."""
-    codes = [code.split("-")[0].lower() for code in languages]
+    codes = [primary_language(code) for code in languages]
     return [code for code in dict.fromkeys(codes) if code in SUPPORTED]
 
 
@@ -67,8 +82,8 @@ def customer_language(detector: LanguageDetector | None, text: str, *, allowed: 
         if found is not None and found[1] >= MIN_CONFIDENCE:
             return DetectedLanguage(language=found[0], confidence=round(found[1], 3), source="detected")
     if channel_hint:
-        return DetectedLanguage(language=channel_hint.split("-")[0].lower(), confidence=0.0, source="channel")
-    return DetectedLanguage(language=(store_language or "en").split("-")[0].lower(), confidence=0.0,
+        return DetectedLanguage(language=primary_language(channel_hint), confidence=0.0, source="channel")
+    return DetectedLanguage(language=primary_language(store_language or "en"), confidence=0.0,
                             source="store")
 
 

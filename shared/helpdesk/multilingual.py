@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from pydantic import Field, field_validator
 
+from helpdesk.language import primary_language
 from helpdesk.models import Agent, Message, MessageDirection, Model, Order, Store, Ticket, Translation
 from helpdesk.translation import TranslationRequest, TranslationService
 
@@ -46,10 +47,6 @@ class ReplyTranslationRequest(Model):
         return body.strip()
 
 
-def base(language: str | None) -> str:
-    return (language or "").split("-")[0].lower()
-
-
 def agent_language(agent: Agent | None) -> str:
     return agent.languages[0] if agent and agent.languages else "en"
 
@@ -57,7 +54,7 @@ def agent_language(agent: Agent | None) -> str:
 def speaks(agent: Agent | None, language: str | None) -> bool:
     if not language:
         return True  # unknown language: nothing to translate to or from
-    return base(language) in {base(code) for code in (agent.languages if agent else ["en"])}
+    return primary_language(language) in {primary_language(code) for code in (agent.languages if agent else ["en"])}
 
 
 def protected_terms(order: Order | None, store: Store | None) -> list[str]:

@@ -30,9 +30,10 @@ from typing import Protocol
 
 from pydantic import Field
 
-from helpdesk.automation import MacroSource, same_language
+from helpdesk.automation import MacroSource
 from helpdesk.errors import Conflict, DuplicateMessage, HelpdeskError
 from helpdesk.ids import new_id
+from helpdesk.language import same_primary_language
 from helpdesk.macros import MacroRenderError, placeholder_context, render
 from helpdesk.models import (
     ID_PATTERN,
@@ -240,7 +241,7 @@ class NudgeService:
             return "", wanted, exc.message
         if rendered.missing:
             return "", rendered.language, f"no value for {', '.join(rendered.missing)}"
-        if not same_language(rendered.language, wanted) and (strict or not same_language(
+        if not same_primary_language(rendered.language, wanted) and (strict or not same_primary_language(
                 rendered.language, store.default_language)):
             return "", rendered.language, f"the macro has no {wanted} text"
         return rendered.body, rendered.language, None

@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from helpdesk.errors import HelpdeskError
+from helpdesk.language import normalise_language, primary_language
 from helpdesk.models import ID_PATTERN, Channel, InboundMessage, Intent, Order, OrderStatus, Priority, Ticket
 
 # --- limits -------------------------------------------------------------------------------------------
@@ -190,15 +191,6 @@ def strip_accents(text: str) -> str:
 def fold(text: str) -> str:
     """The form keywords are compared in: no accents, case-folded (ß → ss), whitespace runs as one space."""
     return " ".join(strip_accents(text).casefold().split())
-
-
-def normalise_language(code: str) -> str:
-    return code.strip().lower().replace("_", "-")
-
-
-def primary_language(code: str) -> str:
-    """``de-AT`` → ``de``: agents speak languages, not regional variants."""
-    return normalise_language(code).split("-")[0]
 
 
 def language_name(code: str) -> str:
