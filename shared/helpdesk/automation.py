@@ -47,7 +47,7 @@ from helpdesk.models import (
     TicketView,
 )
 from helpdesk.replies import ReplyQueue, outbound_reply
-from helpdesk.ticketing import found_view, utc_now
+from helpdesk.ticketing import found_view, ticket_order, utc_now
 
 MAX_ATTEMPTS = 5
 AI_DRAFT = "ai"
@@ -274,9 +274,7 @@ class AutomationService:
         return rendered.body, None, rendered.language, []
 
     def _order(self, ticket: Ticket) -> Order | None:
-        if not ticket.order_refs:
-            return None
-        return self._repo.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
+        return ticket_order(self._repo, ticket)
 
 
 class SnippetsInvalid(HelpdeskError):

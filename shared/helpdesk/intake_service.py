@@ -39,7 +39,7 @@ from helpdesk.models import (
 )
 from helpdesk.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
-from helpdesk.ticketing import found_ticket, found_view, utc_now
+from helpdesk.ticketing import found_ticket, found_view, ticket_order, utc_now
 
 ORDER_FRESHNESS = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
@@ -209,9 +209,7 @@ class IntakeService:
         )
 
     def _order_facts(self, ticket: Ticket) -> OrderFacts | None:
-        if not ticket.order_refs:
-            return None
-        order = self._repo.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
+        order = ticket_order(self._repo, ticket)
         return OrderFacts.from_order(order) if order else None
 
     def _history(self, ticket: Ticket) -> CustomerHistory:

@@ -60,7 +60,7 @@ from helpdesk.models import (
     Translation,
 )
 from helpdesk.sla_policy import SlaPolicySpec, compute_due
-from helpdesk.ticketing import found_view, utc_now
+from helpdesk.ticketing import found_view, ticket_order, utc_now
 
 if TYPE_CHECKING:
     from helpdesk.multilingual import ReplyTranslationRequest
@@ -272,15 +272,12 @@ class ReplyService:
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
 
     def _versions(self, ticket: Ticket, agent_id: str, written: str, sent: ReplyInLanguage) -> Translation:
-        from helpdesk.multilingual import agent_language, protected_terms, sent_versions
+        from helpdesk.multilingual import agent_language, sent_versions
 
-        agent = next((a for a in self._repo.list_agents(ticket.tenant_id) if a.agent_id == agent_id), None)
-        order = (self._repo.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
-                 if ticket.order_refs else None)
+        agent = self._agent(ticket.tenant_id, agent_id)
         return sent_versions(self._translations, ticket.tenant_id, written=written,
                              written_language=sent.source_language or agent_language(agent), sent=sent.body,
-                             sent_language=sent.language,
-                             terms=protected_terms(order, self._repo.get_store(ticket.tenant_id, ticket.store_id)))
+                             sent_language=sent.language, terms=self._protected_terms(ticket))
 
     def _not_queued(self, ticket: Ticket, reply: Message, error: Exception) -> None:
         for _ in range(MAX_ATTEMPTS):
@@ -303,16 +300,13 @@ class ReplyService:
                   ) -> Translation:
         """The agent's draft reply in the buyer's language, for review (nothing is sent or stored
         except the cached translation)."""
-        from helpdesk.multilingual import protected_terms, translate_reply
+        from helpdesk.multilingual import translate_reply
         from helpdesk.translation import MemoryTranslationCache, NoTranslator, TranslationService
 
         ticket = self._view(tenant_id, ticket_id).ticket
-        agent = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
-        order = (self._repo.get_order(tenant_id, ticket.store_id, ticket.order_refs[-1])
-                 if ticket.order_refs else None)
         service = self._translations or TranslationService(NoTranslator(), MemoryTranslationCache())
-        return translate_reply(service, ticket, agent, request,
-                               protected_terms(order, self._repo.get_store(tenant_id, ticket.store_id)))
+        return translate_reply(service, ticket, self._agent(tenant_id, agent_id), request,
+                               self._protected_terms(ticket))
 
     def preview(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str) -> RenderedMacro:
         """The macro rendered for this ticket (what a reply from it would say, and what is missing)."""
@@ -320,12 +314,20 @@ class ReplyService:
         return self.render(tenant_id, agent_id, view.ticket, self._macro(tenant_id, macro_id))
 
     def render(self, tenant_id: str, agent_id: str, ticket: Ticket, macro: Macro) -> RenderedMacro:
-        order = (self._repo.get_order(tenant_id, ticket.store_id, ticket.order_refs[-1])
-                 if ticket.order_refs else None)
-        agent = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
         store = self._repo.get_store(tenant_id, ticket.store_id)
-        context = placeholder_context(ticket, order, agent, store)
+        context = placeholder_context(ticket, ticket_order(self._repo, ticket), self._agent(tenant_id, agent_id), store)
         return render(macro, context, [ticket.language, store.default_language if store else None])
+
+    def _agent(self, tenant_id: str, agent_id: str) -> Agent | None:
+        return next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
+
+    def _protected_terms(self, ticket: Ticket) -> list[str]:
+        """What a translation of this ticket's reply must leave as it is: its order's products,
+        carrier and numbers, the store's name."""
+        from helpdesk.multilingual import protected_terms
+
+        return protected_terms(ticket_order(self._repo, ticket), self._repo.get_store(ticket.tenant_id,
+                                                                                      ticket.store_id))
 
     def _macro(self, tenant_id: str, macro_id: str) -> Macro:
         macro = self._macros.get_macro(tenant_id, macro_id)

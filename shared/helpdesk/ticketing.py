@@ -33,6 +33,7 @@ from helpdesk.models import (
     InboundMessage,
     Message,
     MessageDirection,
+    Order,
     Priority,
     QueuePage,
     SlaPolicy,
@@ -76,6 +77,17 @@ def found_ticket(repository: _TicketReader, tenant_id: str, ticket_id: str) -> T
     if ticket is None:
         raise NotFound("ticket not found", ticket_id=ticket_id)
     return ticket
+
+
+class _OrderReader(Protocol):
+    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
+
+
+def ticket_order(repository: _OrderReader, ticket: Ticket) -> Order | None:
+    """The order the ticket is about: its latest order ref, in the ticket's store (None without one)."""
+    if not ticket.order_refs:
+        return None
+    return repository.get_order(ticket.tenant_id, ticket.store_id, ticket.order_refs[-1])
 
 
 def found_view(repository: _TicketReader, tenant_id: str, ticket_id: str) -> TicketView:
