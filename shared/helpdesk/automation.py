@@ -141,7 +141,7 @@ class AutomationService:
                     events.append(timeline_event(updated, now, f"Automatic {kind.value} {macro_id} not sent: "
                                                               "the macro does not exist"))
                     continue
-                body, problem, rendered_language, missing = self._render(macro, ticket, order, store, language)
+                body, problem, rendered_language, missing = buyer_text(macro, ticket, order, store, language)
                 if problem is not None:
                     skipped.append(f"{macro_id}: {problem}")
                     text = f"Automatic {kind.value} {macro_id} not sent: {problem}"
@@ -237,7 +237,7 @@ class AutomationService:
             if macro is None:
                 events.append(timeline_event(ticket, now, f"Draft from macro {source} not prepared: no such macro"))
                 return None
-            body, problem, rendered_language, missing = self._render(macro, view.ticket, order, store, language)
+            body, problem, rendered_language, missing = buyer_text(macro, view.ticket, order, store, language)
             if not body:
                 events.append(timeline_event(ticket, now, f"Draft from macro {source} not prepared: {problem}"))
                 return None
@@ -258,23 +258,25 @@ class AutomationService:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _render(self, macro: Macro, ticket: Ticket, order: Order | None, store: Store | None, language: str
-                ) -> tuple[str, str | None, str, list[str]]:
-        """The macro's text for this ticket, and why it must not be sent automatically (or None)."""
-        try:
-            rendered = render(macro, placeholder_context(ticket, order, None, store),
-                              [language, store.default_language if store else None])
-        except MacroRenderError as exc:
-            return "", f"it cannot be rendered ({exc.message})", language, []
-        if not same_primary_language(rendered.language, language):
-            return rendered.body, f"the macro has no {language} text", rendered.language, rendered.missing
-        if rendered.missing:
-            return (rendered.body, f"no value for {', '.join(rendered.missing)}", rendered.language,
-                    rendered.missing)
-        return rendered.body, None, rendered.language, []
-
     def _order(self, ticket: Ticket) -> Order | None:
         return ticket_order(self._repo, ticket)
+
+
+def buyer_text(macro: Macro, ticket: Ticket, order: Order | None, store: Store | None, language: str,
+               also: Sequence[str] = ()) -> tuple[str, str | None, str, list[str]]:
+    """A macro rendered for the buyer with no agent to look at it first (automatic answers, proactive
+    messages): (text, why it must not be sent or None, its language, the placeholders without a value).
+    Sendable only in ``language`` (or one of ``also``) with every placeholder filled."""
+    try:
+        rendered = render(macro, placeholder_context(ticket, order, None, store),
+                          [language, store.default_language if store else None])
+    except MacroRenderError as exc:
+        return "", f"it cannot be rendered ({exc.message})", language, []
+    if not any(same_primary_language(rendered.language, wanted) for wanted in (language, *also)):
+        return rendered.body, f"the macro has no {language} text", rendered.language, rendered.missing
+    if rendered.missing:
+        return rendered.body, f"no value for {', '.join(rendered.missing)}", rendered.language, rendered.missing
+    return rendered.body, None, rendered.language, []
 
 
 class SnippetsInvalid(HelpdeskError):

@@ -30,11 +30,9 @@ from typing import Protocol
 
 from pydantic import Field
 
-from helpdesk.automation import MacroSource
+from helpdesk.automation import MacroSource, buyer_text
 from helpdesk.errors import Conflict, DuplicateMessage, HelpdeskError
 from helpdesk.ids import new_id
-from helpdesk.language import same_primary_language
-from helpdesk.macros import MacroRenderError, placeholder_context, render
 from helpdesk.models import (
     ID_PATTERN,
     Automation,
@@ -233,18 +231,12 @@ class NudgeService:
     @staticmethod
     def _body(macro: Macro, ticket: Ticket, order: Order, store: Store, strict: bool = False
               ) -> tuple[str, str, str | None]:
-        """The macro for this buyer; ``strict`` (their own conversation): only in their language."""
+        """The macro for this buyer; ``strict`` (their own conversation): only in their language, else
+        the store's language will do."""
         wanted = ticket.language or store.default_language
-        try:
-            rendered = render(macro, placeholder_context(ticket, order, None, store), [wanted, store.default_language])
-        except MacroRenderError as exc:
-            return "", wanted, exc.message
-        if rendered.missing:
-            return "", rendered.language, f"no value for {', '.join(rendered.missing)}"
-        if not same_primary_language(rendered.language, wanted) and (strict or not same_primary_language(
-                rendered.language, store.default_language)):
-            return "", rendered.language, f"the macro has no {wanted} text"
-        return rendered.body, rendered.language, None
+        body, problem, language, _ = buyer_text(macro, ticket, order, store, wanted,
+                                                also=() if strict else (store.default_language,))
+        return ("" if problem else body), language, problem
 
 
 class NudgeConfig(Protocol):
