@@ -66,6 +66,18 @@ def from_item(model: type[M], item: dict[str, Any]) -> M:
     return model.model_validate(plain)
 
 
+BATCH_WRITE = 25  # BatchWriteItem's limit
+
+
+def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+    """Put/Delete requests in BatchWriteItem calls of 25, unprocessed items sent again until done."""
+    for start in range(0, len(requests), BATCH_WRITE):
+        pending: dict[str, Any] = {table: list(requests[start:start + BATCH_WRITE])}
+        while pending:
+            answer = client.batch_write_item(RequestItems=pending)
+            pending = answer.get("UnprocessedItems") or {}
+
+
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
@@ -251,11 +263,7 @@ class DynamoRepository:
         stale = [i["SK"]["S"] for i in self._by_prefix(tenant_id, prefix) if i["SK"]["S"] not in items]
         requests = [{"PutRequest": {"Item": item}} for item in items.values()]
         requests += [{"DeleteRequest": {"Key": {"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(sk)}}} for sk in stale]
-        for start in range(0, len(requests), 25):
-            pending: dict[str, Any] = {self._table: requests[start:start + 25]}
-            while pending:
-                answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
+        batch_write(self._db, self._table, requests)
 
     def put_policy_spec(self, tenant_id: str, policy: SlaPolicySpec) -> None:
         self._put(to_item(policy, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(policy.policy_id),

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
-from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, from_item, to_item
+from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, batch_write, from_item, to_item
 from helpdesk.collaboration import NOTIFICATION_TTL, Notification, NotificationPage, PresenceEntry
 from helpdesk.errors import InvalidCursor
 from helpdesk.inbox import QueueFilter, QueuePlan, SavedView, SlaFilter
@@ -32,7 +32,6 @@ from helpdesk.models import Message, QueuePage, Ticket
 
 READ_BUDGET = 1000  # items one page request may read through filters before returning short
 READ_AHEAD = (50, 250)  # items per Query while filtering: at least, at most (4 x the page size between)
-_BATCH = 25
 
 # index → (index name, partition attribute, sort attribute, partition key builder)
 _INDEXES: dict[str, tuple[str, str, str, Callable[[str, str | None], str]]] = {
@@ -306,12 +305,7 @@ class NotificationStore:
         self._table = table_name
 
     def put_notifications(self, notifications: Sequence[Notification]) -> None:
-        requests = [{"PutRequest": {"Item": self._item(n)}} for n in notifications]
-        for start in range(0, len(requests), _BATCH):
-            pending: dict[str, Any] = {self._table: requests[start:start + _BATCH]}
-            while pending:
-                answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
+        batch_write(self._db, self._table, [{"PutRequest": {"Item": self._item(n)}} for n in notifications])
 
     def list_notifications(self, tenant_id: str, agent_id: str, unread_only: bool, limit: int,
                            cursor: str | None, now: datetime) -> NotificationPage:

@@ -12,12 +12,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
-from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.adapters.dynamodb import DynamoRepository, batch_write
 from helpdesk.errors import Conflict
 from helpdesk.models import Message, Ticket
 
 MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
-BATCH_WRITE = 25
 
 
 def _s(value: str) -> dict[str, str]:
@@ -60,12 +59,7 @@ class TicketMoves(DynamoRepository):
 
     def copy_messages(self, messages: Sequence[Message]) -> None:
         """Store the messages under their own ticket and id; the same message again overwrites itself."""
-        requests = [{"PutRequest": {"Item": self._message_item(m)}} for m in messages]
-        for start in range(0, len(requests), BATCH_WRITE):
-            pending: dict[str, Any] = {self._table: requests[start:start + BATCH_WRITE]}
-            while pending:
-                answer = self._db.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
+        batch_write(self._db, self._table, [{"PutRequest": {"Item": self._message_item(m)}} for m in messages])
 
     # --- split ----------------------------------------------------------------------------------
 
