@@ -26,6 +26,10 @@ PARTITION_KEYS: list[tuple[str, Callable[[], str]]] = [
     ("snoozed_pk", lambda: keys.snoozed_pk(TENANT)),
     ("status_pk", lambda: keys.status_pk(TENANT, "snoozed")),
     ("notifications_pk", lambda: keys.notifications_pk(TENANT, "agent-7")),
+    ("stats_pk", lambda: keys.stats_pk(TENANT, "store")),
+    ("breaches_pk", lambda: keys.breaches_pk(TENANT)),
+    ("batch_marker_pk", lambda: keys.batch_marker_pk(TENANT)),
+    ("translation_pk", lambda: keys.translation_pk(TENANT, "0f3a")),
 ]
 
 

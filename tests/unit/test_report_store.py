@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from helpdesk.adapters import report_store
-from helpdesk.adapters.report_store import ReportStore, breaches_pk, stats_pk
+from helpdesk.adapters.keys import breaches_pk, stats_pk
+from helpdesk.adapters.report_store import ReportStore
 from helpdesk.errors import InvalidCursor
 from helpdesk.models import Intent, TicketStatus
 from helpdesk.reports import DailyStats, Increment, ReportQuery, build_report, new_breach, ticket_increments

@@ -13,12 +13,12 @@ from botocore.exceptions import EndpointConnectionError, NoCredentialsError, Rea
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from helpdesk.adapters.keys import translation_pk
 from helpdesk.adapters.translation_aws import (
     CACHE_SK,
     AmazonTranslator,
     DynamoTranslationCache,
     amazon_language,
-    cache_pk,
 )
 from helpdesk.models import Translation
 from helpdesk.translation import (
@@ -186,7 +186,7 @@ def test_cache_round_trip_with_the_documented_item_shape(dynamodb: Any) -> None:
     assert item["entity"] == {"S": "translation"}
     assert item["expires_at"] == {"N": str(int((NOW + timedelta(days=90)).timestamp()))}
     assert Translation.model_validate_json(item["translation"]["S"]) == _translation(1)
-    assert cache_pk("t1", "k1") == "TENANT#t1#XLATE#k1"
+    assert translation_pk("t1", "k1") == "TENANT#t1#XLATE#k1"
 
 
 def test_more_keys_than_one_batch_and_missing_keys_absent(dynamodb: Any) -> None:

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from helpdesk.models import Order
+    from helpdesk.reports import Breach
     from helpdesk.sla import TimerRequest
 
 TICKET_SK = "TICKET"
@@ -186,3 +189,33 @@ def sla_timer_input(request: TimerRequest) -> dict[str, str]:
     payload = request.model_dump(exclude_none=True)
     payload.update(pk=ticket_pk(request.tenant_id, request.ticket_id), sk=TICKET_SK)
     return payload
+
+
+# --- reports (helpdesk.adapters.report_store) and the translation cache ---------------------------
+
+OPEN_SK = "STATS#OPEN"  # under tenant_pk: the tenant's open-ticket count
+TRANSLATION_SK = "XLATE"
+
+
+def stats_pk(tenant_id: str, dimension: str) -> str:
+    return f"TENANT#{tenant_id}#STATS#{dimension}"
+
+
+def stats_sk(day: date, value: str) -> str:
+    return f"{day.isoformat()}#{value}"
+
+
+def breaches_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#BREACHES"
+
+
+def breach_sk(day: date, breach: Breach) -> str:
+    return f"{day.isoformat()}#{sortable(breach.breached_at)}#{breach.ticket_id}"
+
+
+def batch_marker_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#STATSBATCH"
+
+
+def translation_pk(tenant_id: str, key: str) -> str:
+    return f"{tenant_pk(tenant_id)}#XLATE#{key}"

@@ -37,12 +37,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, from_item, to_item
-from helpdesk.adapters.keys import sortable, tenant_pk
+from helpdesk.adapters.keys import (
+    OPEN_SK,
+    batch_marker_pk,
+    breach_sk,
+    breaches_pk,
+    stats_pk,
+    stats_sk,
+    tenant_pk,
+)
 from helpdesk.errors import InvalidCursor
 from helpdesk.models import Ticket
 from helpdesk.reports import Breach, BreachPage, DailyStats, Increment, breach_of, merge
 
-OPEN_SK = "STATS#OPEN"
 COUNTER_PREFIX = "c_"
 MAX_BREACH_PAGE = 200
 BATCH_MARKER_TTL = timedelta(days=2)
@@ -50,26 +57,6 @@ _TRANSACTION_ITEMS = 100  # TransactWriteItems' limit: keys + the open count + t
 _TRANSACTION_KEYS = _TRANSACTION_ITEMS - 2
 _TRANSACTION_ATTEMPTS = 4
 _RANGE_END = "~"  # sorts after "#" and every character of a value: "<end day>~" closes a day range
-
-
-def stats_pk(tenant_id: str, dimension: str) -> str:
-    return f"TENANT#{tenant_id}#STATS#{dimension}"
-
-
-def stats_sk(day: date, value: str) -> str:
-    return f"{day.isoformat()}#{value}"
-
-
-def breaches_pk(tenant_id: str) -> str:
-    return f"TENANT#{tenant_id}#BREACHES"
-
-
-def breach_sk(day: date, breach: Breach) -> str:
-    return f"{day.isoformat()}#{sortable(breach.breached_at)}#{breach.ticket_id}"
-
-
-def batch_marker_pk(tenant_id: str) -> str:
-    return f"TENANT#{tenant_id}#STATSBATCH"
 
 
 def _s(value: str) -> dict[str, str]:

@@ -46,7 +46,7 @@ AMAZON_CODES: dict[str, str] = {
     "fr-CA": "fr-CA", "es-MX": "es-MX", "fa-AF": "fa-AF",
 }
 
-CACHE_SK = "XLATE"
+CACHE_SK = table_keys.TRANSLATION_SK
 CACHE_TTL = timedelta(days=90)
 _GET_BATCH = 100  # BatchGetItem's limit
 _PUT_BATCH = 25  # BatchWriteItem's limit
@@ -90,10 +90,6 @@ class AmazonTranslator:
         return str(answer["TranslatedText"])
 
 
-def cache_pk(tenant_id: str, key: str) -> str:
-    return f"{table_keys.tenant_pk(tenant_id)}#XLATE#{key}"
-
-
 class DynamoTranslationCache:
     def __init__(self, client: Any, table_name: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -103,7 +99,7 @@ class DynamoTranslationCache:
         self._sleep = sleep
 
     def get_many(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Translation]:
-        by_pk = {cache_pk(tenant_id, k): k for k in dict.fromkeys(keys)}
+        by_pk = {table_keys.translation_pk(tenant_id, k): k for k in dict.fromkeys(keys)}
         wanted = list(by_pk)
         now = int(self._clock().timestamp())
         found: dict[str, Translation] = {}
@@ -134,7 +130,8 @@ class DynamoTranslationCache:
             if len(body.encode("utf-8")) > _MAX_ITEM_BYTES:
                 continue
             requests.append({"PutRequest": {"Item": {
-                "PK": {"S": cache_pk(tenant_id, key)}, "SK": {"S": CACHE_SK}, "entity": {"S": "translation"},
+                "PK": {"S": table_keys.translation_pk(tenant_id, key)}, "SK": {"S": CACHE_SK},
+                "entity": {"S": "translation"},
                 "translation": {"S": body}, "expires_at": {"N": str(expires)},
             }}})
         for start in range(0, len(requests), _PUT_BATCH):
