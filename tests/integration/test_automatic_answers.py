@@ -37,7 +37,7 @@ from helpdesk.rules import RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import agent_event, drain_ingest_queue
+from tests.integration.conftest import agent_event, drain_ingest_queue, eventually
 
 WISMO_MACRO = {
     "it": "{{ store.greeting }} {{ customer.first_name }},\nil suo ordine {{ order.ref }} è stato spedito con "
@@ -97,29 +97,19 @@ def _publish(stack: LocalStack, tenant: str, ref: str, body: str, n: int) -> Non
     assert drain_ingest_queue(stack) == 1
 
 
-def _settled(repo: DynamoRepository, tenant: str, timeout: float = 30.0) -> Any:
+def _settled(repo: DynamoRepository, tenant: str) -> Any:
     """The only ticket once the intake workflow has run to its end (automatic replies stored)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def decided() -> Any:
         found = repo.list_queue(tenant, "tenant", None, 10, None).tickets
-        if found and found[0].intent is not None:
-            view = repo.get_ticket_view(tenant, found[0].ticket_id)
-            events = [m for m in view.messages if m.direction.value == "event"]
-            if events and not found[0].intake_error:
-                time.sleep(1.0)  # the Automate step follows the Decide step's write
-                return repo.get_ticket_view(tenant, found[0].ticket_id)
-        time.sleep(0.3)
-    raise AssertionError("the intake did not finish")
+        if not found or found[0].intent is None or found[0].intake_error:
+            return None
+        view = repo.get_ticket_view(tenant, found[0].ticket_id)
+        return found[0] if any(m.direction.value == "event" for m in view.messages) else None
 
-
-def _until(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
+    ticket = eventually(decided, "the intake decision")
+    time.sleep(1.0)  # the Automate step follows the Decide step's write
+    return repo.get_ticket_view(tenant, ticket.ticket_id)
 
 
 def _dispatch(stack: LocalStack) -> int:
@@ -196,7 +186,7 @@ def test_no_tracking_no_automatic_answer_and_outside_hours_an_acknowledgement_th
         routed = [m for m in current.messages if m.direction.value == "event" and m.body.startswith("Routed")]
         return current if len(routed) == 2 else None
 
-    again = _until(routed_twice)
+    again = eventually(routed_twice, "the second message routed")
     time.sleep(1.0)  # the Automate step runs after the Decide step's write
     again = repo.get_ticket_view(tenant, view.ticket.ticket_id)
     assert len([m for m in again.messages if m.direction.value == "outbound"]) == 1

@@ -5,7 +5,6 @@ German speaker on shift — at the top of the queue."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ from helpdesk.models import Agent, Channel, InboundMessage, IngestEnvelope, Inte
 from helpdesk.rules import RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import drain_ingest_queue
+from tests.integration.conftest import drain_ingest_queue, eventually
 
 
 def _seed(repo: DynamoRepository, tenant: str) -> None:
@@ -49,16 +48,6 @@ def _message(tenant: str, n: int, body: str, minutes_ago: int) -> InboundMessage
                           received_at=datetime.now(UTC) - timedelta(minutes=minutes_ago))
 
 
-def _wait(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out")
-
-
 def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
         stack: LocalStack, repo: DynamoRepository) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
@@ -83,7 +72,7 @@ def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
         assert not failed, failed
         return routed()
 
-    first, second = _wait(settled)
+    first, second = eventually(settled, "both tickets routed")
     assert first.order_refs == ["MP2-A"]  # the cancellation, though it arrived last, is first in the queue
     assert first.intent == Intent.CANCELLATION and "cancellation" in first.tags
     assert first.priority == Priority.URGENT and first.sla_policy_id == "cancellation-2h"
@@ -120,7 +109,7 @@ def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(stack: Loc
     def recorded() -> list:
         return [t for t in repo.list_queue(tenant, "tenant", None, 10, None).tickets if t.intake_error]
 
-    (ticket,) = _wait(recorded)
+    (ticket,) = eventually(recorded, "the intake error recorded")
     assert "Mars/Olympus_Mons" in ticket.intake_error or "time zone" in ticket.intake_error.lower()
     assert ticket.first_response_due_at is not None  # still queued with the deadline ticketing gave it
     assert ticket.intent is None
@@ -147,7 +136,7 @@ def test_the_customers_language_is_detected_among_the_tenants_languages(stack: L
         tickets = repo.list_queue(tenant, "tenant", None, 10, None).tickets
         return tickets if tickets and tickets[0].intent is not None else []
 
-    (ticket,) = _wait(decided)
+    (ticket,) = eventually(decided, "the intake decision")
     assert ticket.language == "fr" and ticket.intent == Intent.WISMO
     view = repo.get_ticket_view(tenant, ticket.ticket_id)
     assert view is not None

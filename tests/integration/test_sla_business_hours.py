@@ -16,7 +16,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from helpdesk.calendars import BusinessCalendar
 from helpdesk.models import Channel, InboundMessage, IngestEnvelope, Store, Tenant, Ticket
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import drain_ingest_queue
+from tests.integration.conftest import drain_ingest_queue, eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = TypeVar("T")
@@ -113,16 +113,6 @@ class EngineClock:
         monkeypatch.setattr(state_module, "datetime", EngineDatetimeModule())
         monkeypatch.setattr(Timestamp, "_get_wait_seconds", simulated_wait_seconds)
         monkeypatch.setattr(WaitFunction, "_wait_interval", simulated_wait_interval)
-
-
-def _eventually(predicate: Callable[[], T], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _utc(text: str) -> datetime:
@@ -229,7 +219,7 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
         assert not [t.intake_error for t in tickets if t.intake_error]
         return tickets[0] if tickets and tickets[0].sla_policy_id == "business" else None
 
-    ticket = _eventually(decided, "the intake workflow's decision")
+    ticket = eventually(decided, "the intake workflow's decision")
     # The intake put the business-hours deadline and its warning point on the ticket ...
     assert (ticket.first_response_due_at, ticket.sla_due_at, ticket.sla_warn_at) == (due_at, due_at, warn_at)
     # The deadline was already set when the message was stored (the tenant's only policy for the
@@ -242,10 +232,10 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     assert f"SLA business (selected), due {due_at.isoformat()}" in routed
 
     # ... and one timer waits for the warning point (no second, superseded timer to pay for).
-    executions = _eventually(lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1"}
+    executions = eventually(lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1"}
                              and found, "the timer")
     timer = executions["v1"]["executionArn"]
-    _eventually(lambda: _waiting_in(stack, timer) == "WaitUntilWarning", "the timer waiting for the warning")
+    eventually(lambda: _waiting_in(stack, timer) == "WaitUntilWarning", "the timer waiting for the warning")
 
     # One second before the warning point nothing is recorded.
     engine_clock.advance_to(warn_at - timedelta(seconds=1))
@@ -256,17 +246,17 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     assert current is not None and current.sla_warned_at is None and current.sla_breached_at is None
 
     engine_clock.advance_to(warn_at)
-    warned = _eventually(lambda: (t := repo.get_ticket(tenant, ticket.ticket_id)) and t.sla_warned_at and t,
+    warned = eventually(lambda: (t := repo.get_ticket(tenant, ticket.ticket_id)) and t.sla_warned_at and t,
                          "the warning")
     assert warned.sla_warned_at == warn_at and warned.sla_breached_at is None
-    _eventually(lambda: _waiting_in(stack, timer) == "WaitUntilDue", "the timer waiting for the due time")
+    eventually(lambda: _waiting_in(stack, timer) == "WaitUntilDue", "the timer waiting for the due time")
 
     engine_clock.advance_to(due_at - timedelta(seconds=1))
     assert _waiting_in(stack, timer) == "WaitUntilDue"
     assert repo.get_ticket(tenant, ticket.ticket_id).sla_breached_at is None  # type: ignore[union-attr]
 
     engine_clock.advance_to(due_at)
-    _eventually(lambda: stale.describe_execution(executionArn=timer)["status"] != "RUNNING", "the breach")
+    eventually(lambda: stale.describe_execution(executionArn=timer)["status"] != "RUNNING", "the breach")
     assert stale.describe_execution(executionArn=timer)["status"] == "SUCCEEDED"
     breached = repo.get_ticket(tenant, ticket.ticket_id)
     assert breached is not None
