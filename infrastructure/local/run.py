@@ -185,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         shop = demo.SimulatedWooCommerceShop(system.webhook_url(), interval=args.shop_interval)
     info = system.info()
     if args.info_file:
-        args.info_file.write_text(json.dumps(info, indent=2))
+        # Written whole and then renamed, so a reader that sees the file never sees it half written.
+        partial = args.info_file.with_name(args.info_file.name + ".partial")
+        partial.write_text(json.dumps(info, indent=2))
+        partial.replace(args.info_file)
     print(banner(info, args.sla_minutes), flush=True)
     if shop:
         shop.start()
