@@ -8,6 +8,7 @@ Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -183,6 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     shop = None
     if args.shop_interval > 0:
         shop = demo.SimulatedWooCommerceShop(system.webhook_url(), interval=args.shop_interval)
+    # The handler only records the request: setting a threading.Event from a signal handler can
+    # deadlock when the signal lands while the main thread holds the event's lock.
+    requested: list[int] = []
+
+    def shutdown(signum: int, _frame: object) -> None:
+        requested.append(signum)
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     info = system.info()
     if args.info_file:
         # Written whole and then renamed, so a reader that sees the file never sees it half written.
@@ -201,12 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         traffic = demo.MarketplaceTraffic(system.marketplaces, args.marketplace_interval)
         traffic.start()
 
-    def shutdown(*_: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
-    stop.wait()
+    while not requested:
+        time.sleep(0.2)
+    stop.set()
     print("\nstopping…", flush=True)
     if shop:
         shop.stop()

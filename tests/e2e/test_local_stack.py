@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,9 +49,11 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
         try:
             output, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # the stack prints every thread's stack: what hung
+            time.sleep(2)
             process.kill()
             output, _ = process.communicate()
-        assert "stopped." in output, output[-2000:]
+        assert "stopped." in output, output[-6000:]
 
 
 def _post_order(info: dict[str, Any], order_id: int, note: str, created: datetime) -> httpx.Response:
