@@ -193,10 +193,13 @@ class StoreSetupService:
         store_id = request.store_id or _store_id(request.display_name)
         if self._repo.get_store(tenant_id, store_id) is not None:
             raise ValueError(f"store id {store_id!r} is taken")
+        base_url = request.base_url
+        if channel == Channel.SHOPIFY:
+            base_url = _shopify_base_url(base_url, credentials)
         store = Store(
             tenant_id=tenant_id, store_id=store_id, channel=channel, display_name=request.display_name,
             default_language=request.default_language, brand_signature=request.brand_signature,
-            base_url=request.base_url, linked_store_ids=request.linked_store_ids,
+            base_url=base_url, linked_store_ids=request.linked_store_ids,
             sla_policy_id=request.sla_policy_id, created_at=self._clock(),
         )
         if channel in MAIL_CHANNELS:
@@ -346,3 +349,14 @@ def parse_inbound_address(address: str) -> tuple[str, str] | None:
 def _store_id(display_name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:40] or "store"
     return f"{slug}-{secrets.token_hex(3)}"
+
+
+def _shopify_base_url(base_url: str | None, credentials: Mapping[str, str]) -> str | None:
+    """Without a base URL, a Shopify store is recorded with the myshopify.com address of
+    ``credentials['shop_domain']``: webhooks are checked against it (channels/shopify.py)."""
+    from helpdesk.channels.shopify import shop_host
+
+    if base_url:
+        return base_url
+    host = shop_host(credentials.get("shop_domain"))
+    return f"https://{host}" if host else base_url

@@ -156,6 +156,25 @@ def test_shopify_needs_the_apps_client_secret(setup) -> None:
                                            credentials={"access_token": SecretStr("shpat_1")}))
 
 
+@pytest.mark.parametrize(("base_url", "shop_domain", "recorded"), [
+    (None, "jsmith.myshopify.com", "https://jsmith.myshopify.com"),
+    (None, "https://JSmith.myshopify.com/admin", "https://jsmith.myshopify.com"),
+    ("https://www.jsmith-coffee.example", "jsmith.myshopify.com", "https://www.jsmith-coffee.example"),
+    (None, "www.jsmith-coffee.example", None),
+])
+def test_a_shopify_store_is_recorded_with_its_myshopify_address(
+    setup, parts, base_url: str | None, shop_domain: str, recorded: str | None,
+) -> None:
+    # The address its webhooks are checked against (X-Shopify-Shop-Domain, channels/shopify.py).
+    repo = parts[0]
+    summary = setup.connect(TENANT, ConnectStore(
+        channel=Channel.SHOPIFY, display_name="Shop", base_url=base_url,
+        credentials={"access_token": SecretStr("shpat_1"), "webhook_secret": SecretStr("s"),
+                     "shop_domain": SecretStr(shop_domain)}))
+    assert summary.store.base_url == recorded
+    assert repo.get_store(TENANT, summary.store.store_id).base_url == recorded
+
+
 def test_missing_base_url_and_unknown_links_are_refused(setup) -> None:
     with pytest.raises(ValueError, match="base_url"):
         setup.connect(TENANT, woo(base_url=None))

@@ -173,7 +173,8 @@ def test_a_lookup_and_a_webhook_of_the_same_order_agree() -> None:
     respx.get(f"{API}/orders.json").mock(return_value=orders_answer(raw))
     with client() as http:
         looked_up = CONNECTOR.fetch_order(STORE, http, "#9999")
-    delivered = CONNECTOR.parse(STORE, {"X-Shopify-Topic": "orders/updated"}, json.dumps(raw).encode(), "raw/k", NOW)
+    headers = {"X-Shopify-Topic": "orders/updated", "X-Shopify-Shop-Domain": "jsmith.myshopify.com"}
+    delivered = CONNECTOR.parse(STORE, headers, json.dumps(raw).encode(), "raw/k", NOW)
     assert looked_up == delivered.order_events[0].order
 
 
@@ -299,7 +300,8 @@ def test_register_subscribes_every_parsed_topic_as_json_and_returns_the_ids() ->
 def test_every_registered_topic_is_one_parse_accepts() -> None:
     for topic in WEBHOOK_TOPICS:
         body = the_order() if topic.startswith("orders/") else {"id": 1, "order_id": 2, "status": "pending"}
-        parsed = CONNECTOR.parse(STORE, {"X-Shopify-Topic": topic}, json.dumps(body).encode(), "raw/k", NOW)
+        parsed = CONNECTOR.parse(STORE, {"X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": "jsmith.myshopify.com"},
+                                 json.dumps(body).encode(), "raw/k", NOW)
         assert parsed.order_events
 
 

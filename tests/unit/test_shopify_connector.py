@@ -199,6 +199,38 @@ def test_an_unusable_webhook_id_falls_back_to_the_body_hash(webhook_id: str) -> 
     assert CONNECTOR.delivery_id({"X-Shopify-Webhook-Id": webhook_id}, body) == expected
 
 
+# --- the shop a delivery is for -------------------------------------------------------------------
+
+
+def test_a_delivery_for_the_stores_shop_is_read(order: dict[str, Any]) -> None:
+    store = STORE.model_copy(update={"base_url": "https://JSmith.myshopify.com/admin"})
+    parsed = CONNECTOR.parse(store, topic_headers(), json.dumps(order).encode(), RAW_KEY, NOW)
+    assert len(parsed.order_events) == 1
+
+
+@pytest.mark.parametrize("topic", ["orders/create", "fulfillments/create", "shop/redact"])
+def test_a_delivery_for_another_shop_is_refused(order: dict[str, Any], topic: str) -> None:
+    # One app (one client secret) installed in two shops signs both shops' deliveries alike: the
+    # signature is valid, only X-Shopify-Shop-Domain tells them apart.
+    store = STORE.model_copy(update={"base_url": "https://other-shop.myshopify.com"})
+    with pytest.raises(MalformedPayload, match=r"'jsmith\.myshopify\.com'; this store is other-shop\.myshopify\.com"):
+        CONNECTOR.parse(store, topic_headers(topic), json.dumps(order).encode(), RAW_KEY, NOW)
+
+
+def test_a_delivery_without_the_shop_header_is_refused_when_the_shop_is_known(order: dict[str, Any]) -> None:
+    store = STORE.model_copy(update={"base_url": "jsmith"})
+    headers = {k: v for k, v in topic_headers().items() if k != "X-Shopify-Shop-Domain"}
+    with pytest.raises(MalformedPayload, match="missing X-Shopify-Shop-Domain"):
+        CONNECTOR.parse(store, headers, json.dumps(order).encode(), RAW_KEY, NOW)
+
+
+@pytest.mark.parametrize("base_url", [None, "https://www.jsmith-coffee.example"])
+def test_a_store_known_only_by_its_own_domain_is_not_checked(order: dict[str, Any], base_url: str | None) -> None:
+    store = STORE.model_copy(update={"base_url": base_url})
+    headers = topic_headers(**{"X-Shopify-Shop-Domain": "someone-else.myshopify.com"})
+    assert len(CONNECTOR.parse(store, headers, json.dumps(order).encode(), RAW_KEY, NOW).order_events) == 1
+
+
 # --- parsing the documented orders/create payload -----------------------------------------------
 
 

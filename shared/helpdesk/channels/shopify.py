@@ -171,6 +171,7 @@ class ShopifyConnector:
         self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
     ) -> ParsedDelivery:
         topic = lower_keys(headers).get("x-shopify-topic", "").strip().lower()
+        self._check_shop(store, headers)
         if topic in _PRIVACY_TOPICS:
             return ParsedDelivery()
         if topic not in _ORDER_TOPICS and topic not in _FULFILLMENT_TOPICS:
@@ -185,6 +186,21 @@ class ShopifyConnector:
         # ArithmeticError: OverflowError and decimal's errors (an amount too large to multiply).
         except (ValidationError, ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             raise MalformedPayload(f"Shopify {topic} payload could not be read: {exc}") from None
+
+    @staticmethod
+    def _check_shop(store: Store, headers: Mapping[str, str]) -> None:
+        """A delivery must come from this store's shop. The signature alone does not prove it when
+        several shops share one app (one client secret): ``X-Shopify-Shop-Domain`` names the shop
+        Shopify sent it for. Checked when the store's base URL is its myshopify.com address (setup
+        records it from ``credentials['shop_domain']``); a store known only by its own domain is not."""
+        expected = shop_host(store.base_url)
+        if expected is None:
+            return
+        given = lower_keys(headers).get("x-shopify-shop-domain", "").strip().lower()
+        if not given:
+            raise MalformedPayload(f"missing X-Shopify-Shop-Domain header (this store is {expected})")
+        if given != expected:
+            raise MalformedPayload(f"delivery is for the shop {given[:100]!r}; this store is {expected}")
 
     # --- orders/* -----------------------------------------------------------------------------
 
@@ -502,9 +518,10 @@ _decimal = values.decimal
 # --- Admin API helpers --------------------------------------------------------------------------
 
 
-def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
+def shop_host(*candidates: str | None) -> str | None:
     """The first of the candidates naming a shop: ``jsmith``, ``jsmith.myshopify.com`` or
-    ``https://jsmith.myshopify.com/...`` (a base URL that is the shop's own domain is passed over)."""
+    ``https://jsmith.myshopify.com/...`` give ``jsmith.myshopify.com`` (a base URL that is the shop's
+    own domain is passed over); None when none does."""
     for candidate in candidates:
         value = (candidate or "").strip().lower()
         host = (urlsplit(value).hostname or "") if "://" in value else value.split("/", 1)[0]
@@ -512,6 +529,13 @@ def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
             host = f"{host}.myshopify.com"
         if _SHOP_HOST.match(host):
             return host
+    return None
+
+
+def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
+    host = shop_host(*candidates)
+    if host is not None:
+        return host
     raise ChannelError(
         "Shopify store needs its myshopify.com domain (store base URL or credentials['shop_domain'])",
         channel=Channel.SHOPIFY.value, store_id=store.store_id)
