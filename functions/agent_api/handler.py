@@ -41,7 +41,7 @@ from helpdesk.collaboration import (
 from helpdesk.config import client, settings
 from helpdesk.errors import Conflict, NotFound
 from helpdesk.http_api import install_error_handlers
-from helpdesk.identity import Identity, identity_from_event
+from helpdesk.identity import AgentDirectory, Identity, identity_from_event
 from helpdesk.ids import new_id
 from helpdesk.inbox import InboxService, QueueFilter, SavedView, SlaFilter, TicketDetail, ViewCounts, ViewList, ViewSpec
 from helpdesk.macros import MacroCreate, MacroSpec, RenderedMacro
@@ -102,9 +102,15 @@ def accepted(model: type, description: str) -> dict[int, dict[str, Any]]:
     return {202: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
+@lru_cache(maxsize=1)
+def agent_directory() -> AgentDirectory:
+    return AgentDirectory(repository())
+
+
 def identity() -> Identity:
-    """Who is calling, from the claims API Gateway's JWT authorizer verified."""
-    return identity_from_event(app.current_event.raw_event)
+    """Who is calling, from the claims API Gateway's JWT authorizer verified, confirmed against the
+    tenant's agent list (a deactivated or removed agent is refused before the token expires)."""
+    return agent_directory().confirm(identity_from_event(app.current_event.raw_event))
 
 
 # --- queues and views ---------------------------------------------------------------------------

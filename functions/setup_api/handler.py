@@ -20,7 +20,7 @@ from helpdesk.channels.gateway import ConnectorGateway
 from helpdesk.config import client, settings
 from helpdesk.drafting import PolicySnippet
 from helpdesk.http_api import install_error_handlers
-from helpdesk.identity import Identity, identity_from_event
+from helpdesk.identity import AgentDirectory, Identity, identity_from_event
 from helpdesk.models import Agent, IngestError, Team
 from helpdesk.nudges import Nudge
 from helpdesk.observability import logger_for
@@ -54,8 +54,14 @@ def setup_service() -> StoreSetupService:
     return StoreSetupService(*_dependencies(), webhook_base_url=base, inbound_domain=cfg.inbound_mail_domain)
 
 
+@lru_cache(maxsize=1)
+def agent_directory() -> AgentDirectory:
+    return AgentDirectory(_dependencies()[0])
+
+
 def admin() -> Identity:
-    return identity_from_event(app.current_event.raw_event).require_admin()
+    """An admin of the tenant, by the token and by the tenant's agent list (active, still an admin)."""
+    return agent_directory().confirm(identity_from_event(app.current_event.raw_event)).require_admin()
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +108,10 @@ def list_agents() -> list[Agent]:
 def replace_agents(agents: list[dict[str, Any]]) -> list[Agent]:
     """Replace the whole agent list: language codes, teams that exist (``/teams``), the shift as a
     business-hours calendar, unique ids and e-mails (every invalid agent is reported at once, 422)."""
-    return routing().replace_agents(admin().tenant_id, agents)
+    caller = admin()
+    replaced = routing().replace_agents(caller.tenant_id, agents, caller_id=caller.agent_id)
+    agent_directory().forget(caller.tenant_id)
+    return replaced
 
 
 @app.get("/teams")

@@ -61,7 +61,7 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
     """The demo seller's routing: a team of three agents with their languages, cancellations first
     (shortest SLA, urgent, round-robin to a speaker of the buyer's language), everything else on the
     standard target."""
-    from helpdesk.models import Agent, Intent, Team
+    from helpdesk.models import Agent, AgentRole, Intent, Team
     from helpdesk.rules import RoutingRule
     from helpdesk.sla_policy import SlaPolicySpec
 
@@ -84,7 +84,8 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
                                       ("agent-lucia", "Lucía", ["es", "en"])):
         repository.put_agent(Agent(tenant_id=TENANT_ID, agent_id=agent_id, name=name,
                                    email=f"{agent_id}@demo-seller.example", languages=languages,
-                                   team_ids=["support"]))
+                                   team_ids=["support"],
+                                   role=AgentRole.ADMIN if agent_id == AGENT_ID else AgentRole.AGENT))
     seed_macros(repository)
 
 

@@ -18,7 +18,7 @@ from helpdesk.calendars import BusinessCalendar
 from helpdesk.errors import HelpdeskError
 from helpdesk.ids import new_id
 from helpdesk.intake import IntakeDecision, decide
-from helpdesk.models import Agent, Channel, InboundMessage, Model, OrderStatus, Team, Tenant, Ticket
+from helpdesk.models import Agent, AgentRole, Channel, InboundMessage, Model, OrderStatus, Team, Tenant, Ticket
 from helpdesk.rules import (
     AgentAvailability,
     OrderFacts,
@@ -137,10 +137,12 @@ class RoutingAdmin:
     def agents(self, tenant_id: str) -> list[Agent]:
         return sorted(self._repo.list_agents(tenant_id), key=lambda a: a.agent_id)
 
-    def replace_agents(self, tenant_id: str, raw: Sequence[Any]) -> list[Agent]:
+    def replace_agents(self, tenant_id: str, raw: Sequence[Any], caller_id: str | None = None) -> list[Agent]:
         """The whole agent list: languages are language codes, teams exist, a shift is a valid
         business-hours calendar, ids and e-mails are unique. Round-robin bookkeeping
-        (``last_assigned_at``) is the product's, not the admin's: kept from the stored agents."""
+        (``last_assigned_at``) is the product's, not the admin's: kept from the stored agents.
+        The agent list decides who may use the APIs (``identity.confirm``): an admin (``caller_id``)
+        cannot send a list that leaves themselves out, inactive or no longer an admin."""
         teams = {t.team_id for t in self._repo.list_teams(tenant_id)}
         emails: dict[str, str] = {}
 
@@ -154,6 +156,12 @@ class RoutingAdmin:
 
         agents = validate_list(raw, _agent, "agent_id", what="agents", noun="agent", limit=MAX_AGENTS,
                                error=AgentsInvalid, tenant_id=tenant_id, check=check)
+        if caller_id is not None and agents:
+            me = next((a for a in agents if a.agent_id == caller_id), None)
+            if me is None or not me.active or me.role != AgentRole.ADMIN:
+                raise AgentsInvalid(
+                    f"the list must keep you ({caller_id!r}) as an active admin: the agent list decides "
+                    "who may use the APIs, and you would lock yourself out", tenant_id=tenant_id)
         assigned = {a.agent_id: a.last_assigned_at for a in self._repo.list_agents(tenant_id)}
         agents = [a.model_copy(update={"last_assigned_at": assigned.get(a.agent_id)}) for a in agents]
         self._repo.replace_agents(tenant_id, agents)

@@ -16,7 +16,17 @@ from zoneinfo import ZoneInfo
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.ids import new_id
-from helpdesk.models import Agent, Automation, Channel, Message, MessageDirection, Tenant, Ticket, TicketStatus
+from helpdesk.models import (
+    Agent,
+    AgentRole,
+    Automation,
+    Channel,
+    Message,
+    MessageDirection,
+    Tenant,
+    Ticket,
+    TicketStatus,
+)
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
@@ -53,7 +63,7 @@ def test_reply_resolve_rate_and_report(stack: LocalStack, repo: DynamoRepository
     now = datetime.now(UTC)
     repo.put_tenant(Tenant(tenant_id=tenant, name="Seller", time_zone="Europe/Rome", created_at=now))
     repo.put_agent(Agent(tenant_id=tenant, agent_id="agent-1", name="Anna Bianchi", email="anna@shop.example",
-                         languages=["it", "en"]))
+                         languages=["it", "en"], role=AgentRole.ADMIN))
     ticket = Ticket(tenant_id=tenant, ticket_id=new_id(now), store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
                     subject="Ordine 1001", language="it", customer_email="giulia@example.it",
                     customer_name="Giulia Rossi", order_refs=["1001"], assignee_id="agent-1",

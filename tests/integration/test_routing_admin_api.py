@@ -26,6 +26,8 @@ AGENTS = [
     {"agent_id": "bernd", "name": "Bernd", "email": "bernd@seller.example", "languages": ["de"],
      "team_ids": ["support"]},
 ]
+# The caller (agent_event's agent-1) stays in every list it sends: the list decides who may call.
+ME = {"agent_id": "agent-1", "name": "Ada", "email": "ada@seller.example", "role": "admin"}
 
 
 def _call(stack: LocalStack, method: str, path: str, tenant_id: str, *, role: str = "admin",
@@ -63,10 +65,10 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     status, teams = _call(stack, "PUT", "/teams", tenant, body=TEAMS)
     assert status == 200 and [t["team_id"] for t in teams] == ["marketplaces", "support"]
     assert all(t["tenant_id"] == tenant for t in teams)
-    status, agents = _call(stack, "PUT", "/agents", tenant, body=AGENTS)
+    status, agents = _call(stack, "PUT", "/agents", tenant, body=[ME, *AGENTS])
     assert status == 200, agents
     assert [(a["agent_id"], a["languages"], a["team_ids"]) for a in agents] == [
-        ("bernd", ["de"], ["support"]), ("greta", ["de", "en"], ["support", "marketplaces"])]
+        ("agent-1", ["en"], []), ("bernd", ["de"], ["support"]), ("greta", ["de", "en"], ["support", "marketplaces"])]
 
     assert _call(stack, "GET", "/teams", tenant) == (200, teams)
     assert _call(stack, "GET", "/agents", tenant) == (200, agents)
@@ -74,12 +76,12 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     assert greta.shift is not None and greta.shift["periods"]["friday"] == [{"start": "08:00", "end": "16:30"}]
 
     # Whole-list replace: bernd leaves, the marketplace team can then go (greta left it too).
-    greta_only = [{**AGENTS[0], "team_ids": ["support"]}]
+    greta_only = [ME, {**AGENTS[0], "team_ids": ["support"]}]
     status, _ = _call(stack, "PUT", "/teams", tenant, body=TEAMS[:1])
     assert status == 422  # greta is still in "marketplaces"
     assert _call(stack, "PUT", "/agents", tenant, body=greta_only)[0] == 200
     assert _call(stack, "PUT", "/teams", tenant, body=TEAMS[:1])[0] == 200
-    assert [a.agent_id for a in repo.list_agents(tenant)] == ["greta"]
+    assert [a.agent_id for a in repo.list_agents(tenant)] == ["agent-1", "greta"]
     assert [t.team_id for t in repo.list_teams(tenant)] == ["support"]
 
     other = f"t-{uuid.uuid4().hex[:10]}"
@@ -93,7 +95,7 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     status, body = _call(stack, "PUT", "/agents", other, body=[{**AGENTS[1], "tenant_id": tenant, "team_ids": []}])
     assert status == 422 and body["error"]["details"]["errors"][0]["messages"] == [
         "tenant_id: the agent belongs to another tenant"]
-    assert [a.agent_id for a in repo.list_agents(tenant)] == ["greta"]
+    assert [a.agent_id for a in repo.list_agents(tenant)] == ["agent-1", "greta"]
 
 
 def test_bad_input_says_why(stack: LocalStack, tenant: str) -> None:
@@ -122,7 +124,7 @@ def test_bad_input_says_why(stack: LocalStack, tenant: str) -> None:
 def test_saved_aging_steps_are_what_the_aging_run_applies(stack: LocalStack, repo: DynamoRepository,
                                                           tenant: str) -> None:
     assert _call(stack, "PUT", "/teams", tenant, body=TEAMS)[0] == 200
-    assert _call(stack, "PUT", "/agents", tenant, body=[{**a, "shift": None} for a in AGENTS])[0] == 200
+    assert _call(stack, "PUT", "/agents", tenant, body=[ME, *({**a, "shift": None} for a in AGENTS)])[0] == 200
     status, saved = _call(stack, "PUT", "/aging-steps", tenant, body=[
         {"step_id": "escalate-2h", "after_minutes": 120, "action": "escalate", "team_id": "marketplaces"},
         {"step_id": "reassign-30m", "after_minutes": 30, "action": "reassign"}])
@@ -152,3 +154,27 @@ def test_saved_aging_steps_are_what_the_aging_run_applies(stack: LocalStack, rep
     old = stale.model_copy(update={"last_agent_action_at": now - timedelta(days=3)})
     repo.update_ticket(stale, old)
     assert stack.functions["AgingFunction"].invoke({"tenant_id": tenant})[tenant]["examined"] == 0  # aging off
+
+
+def test_the_agent_list_decides_who_may_call_the_apis(stack: LocalStack, tenant: str) -> None:
+    def queue(agent_id: str, role: str = "agent") -> tuple[int, Any]:
+        event = agent_event("GET", "/tickets", "/tickets", tenant_id=tenant, agent_id=agent_id, role=role)
+        response = stack.functions["AgentApiFunction"].invoke(event)
+        return response["statusCode"], json.loads(response["body"])
+
+    assert _call(stack, "PUT", "/teams", tenant, body=TEAMS)[0] == 200
+    status, body = _call(stack, "PUT", "/agents", tenant, body=AGENTS)  # leaves the caller out
+    assert status == 422 and "keep you ('agent-1') as an active admin" in body["error"]["message"]
+    agents = [ME, {**AGENTS[0], "shift": None}, {**AGENTS[1], "active": False}]
+    assert _call(stack, "PUT", "/agents", tenant, body=agents)[0] == 200
+
+    # Tokens still valid for an hour: bernd was deactivated, zed was never on the list.
+    assert queue("greta")[0] == 200
+    status, body = queue("bernd")
+    assert status == 403 and body["error"]["message"] == "this agent has been deactivated"
+    status, body = queue("zed", role="admin")
+    assert status == 403 and body["error"]["message"] == "this agent is not in the tenant's agent list"
+    # A token still saying admin for someone the list makes an agent: no admin route.
+    event = agent_event("GET", "/agents", "/agents", tenant_id=tenant, agent_id="greta", role="admin")
+    response = stack.functions["SetupApiFunction"].invoke(event)
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"]["message"] == "this needs an admin"

@@ -16,7 +16,7 @@ import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.ids import new_id
-from helpdesk.models import Agent, Channel, Message, MessageDirection, Ticket
+from helpdesk.models import Agent, AgentRole, Channel, Message, MessageDirection, Ticket
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 
@@ -114,8 +114,9 @@ def victim(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> dict[st
     and a notification."""
     tenant = seller.tenant_id
     now = datetime.now(UTC)
-    for agent_id in ("agent-1", AGENT):
-        repo.put_agent(Agent(tenant_id=tenant, agent_id=agent_id, name=agent_id, email=f"{agent_id}@shop.example"))
+    for agent_id, role in (("agent-1", AgentRole.AGENT), (AGENT, AgentRole.ADMIN)):
+        repo.put_agent(Agent(tenant_id=tenant, agent_id=agent_id, name=agent_id, email=f"{agent_id}@shop.example",
+                             role=role))
     ids: dict[str, str] = {"store_id": seller.store_id}
     for key in ("ticket_id", "other_ticket_id"):
         ticket = Ticket(tenant_id=tenant, ticket_id=new_id(now), store_id=seller.store_id, channel=Channel.WOOCOMMERCE,

@@ -64,6 +64,19 @@ def test_agents_are_replaced_whole_normalised_and_keep_their_round_robin_bookkee
     assert [a.agent_id for a in repo.list_agents("other")] == ["theirs"]
 
 
+@pytest.mark.parametrize("mine", [None, {"active": False, "role": "admin"}, {"role": "agent"}])
+def test_an_admin_cannot_send_a_list_that_locks_themselves_out(
+        admin: RoutingAdmin, repo: InMemoryRepository, mine: dict[str, Any] | None) -> None:
+    others = [agent("greta")]
+    sent = others if mine is None else [*others, agent("ada", **mine)]
+    with pytest.raises(AgentsInvalid, match="keep you \\('ada'\\) as an active admin"):
+        admin.replace_agents(TENANT, sent, caller_id="ada")
+    assert repo.list_agents(TENANT) == []
+    saved = admin.replace_agents(TENANT, [*others, agent("ada", role="admin")], caller_id="ada")
+    assert [a.agent_id for a in saved] == ["ada", "greta"]
+    assert admin.replace_agents(TENANT, [], caller_id="ada") == []  # back to a tenant being set up
+
+
 def test_every_bad_agent_is_reported_at_once_and_nothing_is_saved(admin: RoutingAdmin,
                                                                    repo: InMemoryRepository) -> None:
     with pytest.raises(AgentsInvalid) as caught:
