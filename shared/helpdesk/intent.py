@@ -210,10 +210,14 @@ _rules(
     ("de:do-not-ship", r"\bnicht\s+(mehr\s+)?(versenden|verschicken|schicken|senden|ausliefern"
      r"|losschicken)\b", 1.0, FIXED),
     ("de:remove-from-order", r"\bbestellung\b[^.?!\n]{0,40}\b(rausnehm|herausnehm|entfern|streich)\w*"),
+    # "die Bestellung nicht rückgängig machen": the negator sits inside this phrase, so it is excluded there.
+    ("de:undo-order", r"\bbestellung\b(?:(?!\b(nicht|kein\w*)\b)[^.?!\n]){0,40}\br(u|ue)ckg(a|ae)ngig\b"
+     r"|\br(u|ue)ckg(a|ae)ngig\b[^.?!\n]{0,40}\bbestellung\b"),
     ("de:no-longer-need", r"\b(brauche|will|mochte)\b[^.?!\n]{0,25}\bnicht\s+mehr\b", 0.5, FIXED),
     ("de:ordered-twice", r"\b(doppelt|versehentlich|aus versehen)\s+bestellt\b", 0.5),
     ("de:refuse-delivery", r"\bannahme\b[^.?!\n]{0,20}\bverweiger\w*", 0.5),
     ("it:annull", r"\bannull\w*"),
+    ("it:disdire", r"\bdisd(ire|ico|ica|ite|irlo|irla|etta)\b|\brevoc\w*\b[^.?!\n]{0,20}\bordin\w*"),
     ("it:do-not-ship", r"\bnon\s+(lo\s+|la\s+|li\s+|le\s+)?(spedite|spedirlo|spedirla|spedire|inviate|mandate"
      r"|spedisca)\b", 1.0, FIXED),
     ("it:remove-from-order", r"\b(togli|rimuov|elimin|cancell)\w*\b[^.?!\n]{0,40}\bordin\w*"),

@@ -88,6 +88,22 @@ def test_every_language_has_an_example_for_every_intent() -> None:
     assert Counter(language for language, _, _ in EXAMPLES) == dict.fromkeys(LANGUAGES, len(Intent))
 
 
+@pytest.mark.parametrize("text", [
+    "Salve, posso ancora disdire l'ordine? Ho trovato lo stesso articolo a meno.",
+    "Disdico l'acquisto, grazie.",
+    "Vorrei revocare l'ordine 4412 prima della spedizione.",
+    "Können Sie meine Bestellung bitte rückgängig machen?",
+    "Ich möchte die Bestellung 1001 rueckgaengig machen.",
+])
+def test_less_common_words_for_cancelling_are_cancellations(text: str) -> None:
+    assert classify(text).intent is Intent.CANCELLATION
+
+
+@pytest.mark.parametrize("text", ["Per favore non disdite l'ordine.", "Bitte die Bestellung nicht rückgängig machen."])
+def test_they_are_negated_like_the_common_ones(text: str) -> None:
+    assert classify(text).intent is not Intent.CANCELLATION
+
+
 # --- negation ----------------------------------------------------------------------------------------------------
 
 
