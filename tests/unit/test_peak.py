@@ -100,3 +100,15 @@ def test_same_seed_same_numbers(detector_loaded: None) -> None:
     assert first.open_series == again.open_series
     other = peak.make_arrivals(12, 200)
     assert [ticket.at for ticket in other] != [ticket.at for ticket in peak.make_arrivals(11, 200)]
+
+
+def test_a_night_request_shipping_before_the_first_shift_counts_as_out_of_reach() -> None:
+    """Monday 23:00 in Rome, after the late shift: an order shipping at 06:00 could not be answered by
+    anyone; one shipping at 08:00 could (the early shift starts at 07:00)."""
+    (ticket,) = peak.make_arrivals(1, 1)
+    shifts = peak.ShiftTable(peak.AGENTS, peak._start(), 3 * 86400)
+    ticket.language, ticket.at = "it", 23 * 3600
+    ticket.ship_at = 30 * 3600
+    assert not peak._staffed_between(shifts, ticket)
+    ticket.ship_at = 32 * 3600
+    assert peak._staffed_between(shifts, ticket)
