@@ -1,6 +1,8 @@
 """The buyers' one-click satisfaction links (public: the signature in the link is the credential).
-``GET /csat/{token}?score=N`` records the rating and answers a small thank-you page (with a form to add
-a comment); ``POST`` the form adds the comment. Thin: ``helpdesk.csat.SurveyService`` does the work."""
+``GET /csat/{token}?score=N`` checks the link and answers a page whose form the browser posts at once
+(mail scanners that open every link record nothing); ``POST`` records the score (and a comment) and
+answers the thank-you page, with a form to change the score or add a comment. Thin:
+``helpdesk.csat.SurveyService`` does the work."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.config import client, secret_bytes, settings
-from helpdesk.csat import SurveyService, error_message, error_page, thank_you_page
+from helpdesk.csat import SurveyService, confirm_page, error_message, error_page, thank_you_page
 from helpdesk.errors import HelpdeskError
 from helpdesk.observability import logger_for
 
@@ -35,11 +37,7 @@ def surveys() -> SurveyService:
 def _rate(token: str, score: Any, comment: str | None) -> Response[str]:
     language = _language()
     try:
-        value = int(score)
-    except (TypeError, ValueError):
-        value = 0  # refused by rate() with the buyer-facing 422 (after the link is checked)
-    try:
-        result = surveys().rate(token, value, comment)
+        result = surveys().rate(token, _score(score), comment)
     except HelpdeskError as exc:
         return Response(status_code=exc.status, content_type=HTML,
                         body=error_page(error_message(exc, language), language))
@@ -53,9 +51,23 @@ def _language() -> str:
     return first if first in ("en", "fr", "de", "it", "es") else "en"
 
 
+def _score(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0  # refused with the buyer-facing 422 (after the link is checked)
+
+
 @app.get("/csat/<token>")
-def rate(token: str) -> Response[str]:
-    return _rate(token, app.current_event.get_query_string_value("score"), None)
+def confirm(token: str) -> Response[str]:
+    language = _language()
+    try:
+        preview = surveys().preview(token, _score(app.current_event.get_query_string_value("score")))
+    except HelpdeskError as exc:
+        return Response(status_code=exc.status, content_type=HTML,
+                        body=error_page(error_message(exc, language), language))
+    return Response(status_code=200, content_type=HTML, body=confirm_page(preview),
+                    headers={"Cache-Control": "no-store"})
 
 
 @app.post("/csat/<token>")

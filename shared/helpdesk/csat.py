@@ -184,6 +184,7 @@ def rating_links(base_url: str, token: str) -> dict[int, str]:
 
 _TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "confirm": "Your rating: {score}/5. Recording it…", "confirm_button": "Send my rating",
         "hello": "Hello,", "hello_name": "Hello {name},",
         "ask": "We hope we could help you with your request. How satisfied are you with our support? "
                "One click on a link below is all it takes:",
@@ -198,6 +199,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Your rating could not be recorded. Please try again later.",
     },
     "fr": {
+        "confirm": "Votre note : {score}/5. Enregistrement…", "confirm_button": "Envoyer ma note",
         "hello": "Bonjour,", "hello_name": "Bonjour {name},",
         "ask": "Nous espérons avoir pu répondre à votre demande. Êtes-vous satisfait(e) de notre service client ? "
                "Un clic sur l'un des liens ci-dessous suffit :",
@@ -214,6 +216,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Votre évaluation n'a pas pu être enregistrée. Veuillez réessayer plus tard.",
     },
     "de": {
+        "confirm": "Ihre Bewertung: {score}/5. Wird gespeichert…", "confirm_button": "Bewertung senden",
         "hello": "Hallo,", "hello_name": "Hallo {name},",
         "ask": "Wir hoffen, wir konnten Ihnen mit Ihrem Anliegen weiterhelfen. Wie zufrieden sind Sie mit "
                "unserem Kundenservice? Ein Klick auf einen der Links genügt:",
@@ -228,6 +231,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Ihre Bewertung konnte nicht gespeichert werden. Bitte versuchen Sie es später erneut.",
     },
     "it": {
+        "confirm": "La sua valutazione: {score}/5. Registrazione in corso…", "confirm_button": "Invia la valutazione",
         "hello": "Buongiorno,", "hello_name": "Buongiorno {name},",
         "ask": "Speriamo di averla aiutata con la sua richiesta. Quanto è soddisfatto/a del nostro servizio "
                "clienti? Basta un clic su uno dei link qui sotto:",
@@ -244,6 +248,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Non è stato possibile registrare la sua valutazione. Riprovi più tardi.",
     },
     "es": {
+        "confirm": "Su valoración: {score}/5. Registrando…", "confirm_button": "Enviar mi valoración",
         "hello": "Hola,", "hello_name": "Hola {name}:",
         "ask": "Esperamos haberle ayudado con su solicitud. ¿Está satisfecho/a con nuestra atención al cliente? "
                "Basta con un clic en uno de los enlaces:",
@@ -408,6 +413,24 @@ class SurveyService:
             return f"queued on ticket {ticket_id}"
         return "not sent: the ticket kept changing"
 
+    def preview(self, token: str, score: int) -> RatingResult:
+        """What a rating link's GET shows before anything is recorded: the link and score checked (same
+        errors as ``rate``), the ticket's language and store read, nothing written. Mail security
+        scanners open every link in a message; only the buyer's browser sends the POST that rates."""
+        claim = verify(self._secret(), token, self._clock())
+        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
+            raise InvalidScore("the score must be 1, 2, 3, 4 or 5")
+        try:
+            ticket = self._repo.get_ticket(claim.tenant_id, claim.ticket_id)
+        except NotFound:
+            ticket = None
+        if ticket is None:
+            raise InvalidRatingLink("this rating link is not valid")
+        store = self._repo.get_store(ticket.tenant_id, ticket.store_id)
+        return RatingResult(ticket_id=ticket.ticket_id, score=score, previous_score=ticket.csat_score,
+                            comment=ticket.csat_comment, store_name=store.display_name if store else None,
+                            language=ticket.language or (store.default_language if store else FALLBACK_LANGUAGE))
+
     def rate(self, token: str, score: int, comment: str | None = None) -> RatingResult:
         """Record the buyer's rating from a link (``InvalidRatingLink`` 404 / ``RatingLinkExpired`` 410,
         ``InvalidScore`` 422). Rating again replaces the score; the same rating again writes nothing;
@@ -496,6 +519,21 @@ def thank_you_page(result: RatingResult) -> str:
                f'<p><label for="comment">{html.escape(texts["comment"])}</label>'
                f'<textarea id="comment" name="comment" maxlength="{MAX_COMMENT}">{comment}</textarea></p>'
                f'<button type="submit">{html.escape(texts["send"])}</button></form>')
+    return _page(language, texts["title"], content)
+
+
+def confirm_page(result: RatingResult) -> str:
+    """The page a rating link opens (GET): the chosen score in a form posted to the same address, sent
+    by the browser as soon as the page loads, so one click still rates; without JavaScript the buyer
+    presses the button. A scanner fetching the link records nothing."""
+    language = text_language(result.language)
+    texts = _TEXTS[language]
+    sender = (f"<p><small>{html.escape(texts['from'].format(store=result.store_name))}</small></p>"
+              if result.store_name else "")
+    content = (f"<h1>{html.escape(texts['confirm'].format(score=result.score))}</h1>{sender}"
+               f'<form method="post" id="rate"><input type="hidden" name="score" value="{result.score}">'
+               f'<button type="submit">{html.escape(texts["confirm_button"])}</button></form>'
+               '<script>document.getElementById("rate").submit();</script>')
     return _page(language, texts["title"], content)
 
 

@@ -98,11 +98,19 @@ def test_reply_resolve_rate_and_report(stack: LocalStack, repo: DynamoRepository
     assert repo.get_ticket(tenant, ticket.ticket_id).status == TicketStatus.RESOLVED, "a survey changes nothing"
     drain_events(stack)
 
-    # One click: the public function records 5/5 on the ticket, for agent-1.
+    # One click: the link's page (a scanner opening it records nothing) posts the score at once; the public
+    # function records 5/5 on the ticket, for agent-1.
     token = links["5"].split("/csat/")[1].split("?")[0]
-    rated = stack.functions["CsatFunction"].invoke(agent_event(
+    opened = stack.functions["CsatFunction"].invoke(agent_event(
         "GET", f"/csat/{token}", "/csat/{token}", tenant_id="nobody", query="score=5", params={"token": token}))
-    assert rated["statusCode"] == 200 and "text/html" in rated["headers"]["Content-Type"]
+    assert opened["statusCode"] == 200 and "text/html" in opened["headers"]["Content-Type"]
+    assert 'name="score" value="5"' in opened["body"] and ".submit()" in opened["body"]
+    assert repo.get_ticket(tenant, ticket.ticket_id).csat_score is None
+    posted = agent_event("POST", f"/csat/{token}", "/csat/{token}", tenant_id="nobody", params={"token": token})
+    posted.update(body="score=5", isBase64Encoded=False)
+    posted["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    rated = stack.functions["CsatFunction"].invoke(posted)
+    assert rated["statusCode"] == 200 and "Ha valutato il nostro servizio clienti 5/5" in rated["body"]
     after = repo.get_ticket(tenant, ticket.ticket_id)
     assert (after.csat_score, after.csat_agent_id) == (5, "agent-1")
     forged = stack.functions["CsatFunction"].invoke(agent_event(

@@ -17,6 +17,7 @@ from helpdesk.csat import (
     RatingLinkExpired,
     RatingResult,
     SurveyService,
+    confirm_page,
     error_message,
     error_page,
     rating_links,
@@ -321,6 +322,21 @@ def test_rating_again_replaces_the_score_and_the_same_click_writes_nothing() -> 
         "Customer commented on their 5/5 rating (agent a1): “Great help”"]
 
 
+def test_preview_checks_link_and_score_and_writes_nothing() -> None:
+    # A rating link's GET: mail scanners open every link of a message, so opening one records nothing.
+    repo, queue, ticket = setup(resolved(language="it"), display_name="Negozio")
+    preview = service(repo, queue).preview(token_for(ticket), 2)
+    assert preview == RatingResult(ticket_id=ticket.ticket_id, score=2, store_name="Negozio", language="it")
+    assert repo.get_ticket(TENANT, ticket.ticket_id).csat_score is None
+    assert repo.get_ticket_view(TENANT, ticket.ticket_id).messages == []
+    with pytest.raises(InvalidScore):
+        service(repo, queue).preview(token_for(ticket), 9)
+    with pytest.raises(InvalidRatingLink):
+        service(repo, queue).preview(token_for(ticket) + "x", 2)
+    with pytest.raises(RatingLinkExpired):
+        service(repo, queue, NOW + timedelta(days=31)).preview(token_for(ticket), 2)
+
+
 def test_rate_refuses_bad_scores_and_links_and_bounds_the_comment() -> None:
     repo, queue, ticket = setup()
     rate = service(repo, queue).rate
@@ -350,6 +366,15 @@ def test_the_thank_you_page_is_translated_self_contained_and_escaped() -> None:
     assert '<html lang="de">' in page and "Sie haben unseren Kundenservice mit 4/5 bewertet" in page
     assert '<form method="post">' in page and 'name="comment"' in page
     assert page.count('name="score"') == 5 and 'value="4" checked' in page and "Sehr zufrieden" in page
+    assert "http" not in page and "src=" not in page, "no external assets"
+
+
+def test_the_confirm_page_posts_the_score_at_once_and_offers_a_button_without_javascript() -> None:
+    page = confirm_page(RatingResult(ticket_id="k1", score=5, store_name="<b>Shop</b>", language="es"))
+    assert '<html lang="es">' in page and "Su valoración: 5/5" in page and "Enviar mi valoración" in page
+    assert '<form method="post" id="rate"><input type="hidden" name="score" value="5">' in page
+    assert '<script>document.getElementById("rate").submit();</script>' in page
+    assert "<b>" not in page and "&lt;b&gt;Shop&lt;/b&gt;" in page
     assert "http" not in page and "src=" not in page, "no external assets"
 
 
