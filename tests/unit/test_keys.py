@@ -24,6 +24,7 @@ PARTITION_KEYS: list[tuple[str, Callable[[], str]]] = [
     ("team_queue_pk", lambda: keys.team_queue_pk(TENANT, "billing")),
     ("agent_queue_pk", lambda: keys.agent_queue_pk(TENANT, "agent-7")),
     ("snoozed_pk", lambda: keys.snoozed_pk(TENANT)),
+    ("outbox_pk", lambda: keys.outbox_pk(TENANT)),
     ("status_pk", lambda: keys.status_pk(TENANT, "snoozed")),
     ("notifications_pk", lambda: keys.notifications_pk(TENANT, "agent-7")),
     ("stats_pk", lambda: keys.stats_pk(TENANT, "store")),

@@ -23,8 +23,10 @@ from helpdesk.adapters import keys
 from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
 from helpdesk.models import (
     Agent,
+    DeliveryStatus,
     IngestError,
     Message,
+    MessageDirection,
     Order,
     OrderStatus,
     QueuePage,
@@ -37,6 +39,7 @@ from helpdesk.models import (
     TicketStatus,
     TicketView,
 )
+from helpdesk.outbox import CHECK_AFTER, OutboxEntry
 from helpdesk.ports import QueueScope
 
 if TYPE_CHECKING:  # routing config is read by the intake only: webhook functions never import it
@@ -302,9 +305,51 @@ class DynamoRepository:
                 TableName=self._table,
                 Key={"PK": _s(keys.ticket_pk(reply.tenant_id, reply.ticket_id)),
                      "SK": _s(keys.message_sk(reply.created_at, reply.message_id))},
-                UpdateExpression="SET delivery_status = :sending",
+                UpdateExpression="SET delivery_status = :sending REMOVE outbox_pk, outbox_sk",
                 ConditionExpression="delivery_status = :queued",
                 ExpressionAttributeValues={":sending": _s("sending"), ":queued": _s("queued")})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # --- outbox (queued outbound messages, see helpdesk.outbox) ----------------------------------
+
+    def due_outbound(self, tenant_id: str, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Queued outbound messages due a look by ``now``, oldest first (a Query on the sparse
+        Outbox index)."""
+        params: dict[str, Any] = {
+            "TableName": self._table, "IndexName": keys.OUTBOX,
+            "KeyConditionExpression": "outbox_pk = :pk AND outbox_sk <= :until",
+            "ExpressionAttributeValues": {":pk": _s(keys.outbox_pk(tenant_id)),
+                                          ":until": _s(f"{keys.sortable(now)}#~")},
+            "Limit": limit,
+        }
+        found: list[OutboxEntry] = []
+        while len(found) < limit:
+            answer = self._db.query(**params)
+            for item in answer.get("Items", []):  # the index holds the table's keys: the SK names the time stored
+                check_at, ticket_id, message_id = item["outbox_sk"]["S"].split("#", 2)
+                created_at = item["SK"]["S"].removeprefix(keys.MESSAGE_PREFIX).split("#", 1)[0]
+                found.append(OutboxEntry(ticket_id, message_id, keys.from_sortable(created_at),
+                                         keys.from_sortable(check_at)))
+            if "LastEvaluatedKey" not in answer:
+                break
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found[:limit]
+
+    def postpone_outbound(self, tenant_id: str, entry: OutboxEntry, check_at: datetime) -> bool:
+        """Move a queued message's next look to ``check_at``; False when it is no longer queued."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(keys.ticket_pk(tenant_id, entry.ticket_id)),
+                     "SK": _s(keys.message_sk(entry.created_at, entry.message_id))},
+                UpdateExpression="SET outbox_sk = :next",
+                ConditionExpression="delivery_status = :queued AND attribute_exists(outbox_pk)",
+                ExpressionAttributeValues={":next": _s(keys.outbox_sk(check_at, entry.ticket_id, entry.message_id)),
+                                           ":queued": _s("queued")})
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -580,12 +625,20 @@ class DynamoRepository:
         return to_item(ticket, **extra)
 
     @staticmethod
-    def _message_item(message: Message) -> dict[str, Any]:
+    def _message_item(message: Message, outbox: bool = True) -> dict[str, Any]:
+        """A message item; an outbound one still ``queued`` is also in the sparse Outbox index
+        (``helpdesk.outbox``), unless ``outbox`` is False (a merge's display copy, never sent)."""
+        extra: dict[str, Any] = {}
+        if (outbox and message.direction == MessageDirection.OUTBOUND
+                and message.delivery_status == DeliveryStatus.QUEUED):
+            extra.update(outbox_pk=keys.outbox_pk(message.tenant_id), outbox_sk=keys.outbox_sk(
+                message.created_at + CHECK_AFTER, message.ticket_id, message.message_id))
         return to_item(
             message,
             PK=keys.ticket_pk(message.tenant_id, message.ticket_id),
             SK=keys.message_sk(message.created_at, message.message_id),
             entity="message",
+            **extra,
         )
 
     @staticmethod

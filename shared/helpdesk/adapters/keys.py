@@ -28,6 +28,7 @@ AGENT_QUEUE = "AgentQueue"
 LOOKUP = "Lookup"
 STATUS_INDEX = "StatusIndex"
 SNOOZED = "Snoozed"  # sparse: snoozed tickets by wake-up time (the aging run wakes the due ones)
+OUTBOX = "Outbox"  # sparse: outbound messages still queued, by when to look at them (the aging run re-queues)
 
 VIEW_PREFIX = "VIEW#"
 NOTIFICATION_PREFIX = "NOTIFY#"
@@ -168,6 +169,21 @@ def presence_sk(agent_id: str) -> str:
 def snoozed_pk(tenant_id: str) -> str:
     """Snoozed index partition; its sort key is ``queue_sk(snoozed_until, ticket)``: due ones first."""
     return f"TENANT#{tenant_id}#SNOOZED"
+
+
+def outbox_pk(tenant_id: str) -> str:
+    """Outbox index partition: the tenant's outbound messages still ``queued`` (sparse: the write that
+    claims one for sending removes it)."""
+    return f"TENANT#{tenant_id}#OUTBOX"
+
+
+def outbox_sk(check_at: datetime, ticket_id: str, message_id: str) -> str:
+    """When to look at a queued message again (it should have been sent by then), then its ids."""
+    return f"{sortable(check_at)}#{ticket_id}#{message_id}"
+
+
+def from_sortable(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def sortable(moment: datetime) -> str:

@@ -59,7 +59,9 @@ class TicketMoves(DynamoRepository):
 
     def copy_messages(self, messages: Sequence[Message]) -> None:
         """Store the messages under their own ticket and id; the same message again overwrites itself."""
-        batch_write(self._db, self._table, [{"PutRequest": {"Item": self._message_item(m)}} for m in messages])
+        # Display copies: a queued reply's copy is not another message to send (not in the Outbox).
+        batch_write(self._db, self._table, [{"PutRequest": {"Item": self._message_item(m, outbox=False)}}
+                                            for m in messages])
 
     # --- split ----------------------------------------------------------------------------------
 
