@@ -425,6 +425,8 @@ class Ticket(Model):
     next_response_due_at: datetime | None = None
     first_responded_at: datetime | None = None
     sla_breached_at: datetime | None = None
+    sla_breach_inherited_at: datetime | None = Field(
+        default=None, description="A merged ticket's breach carried over (already counted on that ticket)")
     sla_warned_at: datetime | None = None
     sla_warn_at: datetime | None = Field(default=None, description="Near-breach point of the current deadline")
     sla_timer_version: int = 0

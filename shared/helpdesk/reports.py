@@ -258,8 +258,8 @@ def ticket_increments(old: Ticket | None, new: Ticket | None, time_zone: str, *,
                           **_duration("frt", new.created_at, new.first_responded_at)})
     if new.status in DONE and (old is None or old.status not in DONE) and not new.merged_into:
         facts.everywhere(change_day, values, {"resolved": 1, **_duration("res", new.created_at, when)})
-    if new.sla_breached_at is not None and (old is None or old.sla_breached_at is None):
-        facts.everywhere(facts.day(new.sla_breached_at), values, {"breaches": 1})
+    if breached_now(old, new):
+        facts.everywhere(facts.day(new.sla_breached_at), values, {"breaches": 1})  # type: ignore[arg-type]
     if _rating(old) != _rating(new):
         facts.difference(_rating_stock(old, facts), _rating_stock(new, facts))
     return facts.increments()
@@ -329,11 +329,17 @@ class BreachPage(Model):
     next_cursor: str | None = None
 
 
-def new_breach(old: Ticket | None, new: Ticket | None) -> Breach | None:
-    """The breach a ticket change records (``sla_breached_at`` set by it), for the breaches list."""
+def breached_now(old: Ticket | None, new: Ticket | None) -> bool:
+    """Whether this change is a breach of the ticket's own: ``sla_breached_at`` set by it, and not
+    the breach a merge carried over from the merged ticket (counted on that ticket already)."""
     if new is None or new.sla_breached_at is None or (old is not None and old.sla_breached_at is not None):
-        return None
-    return breach_of(new)
+        return False
+    return new.sla_breached_at != new.sla_breach_inherited_at
+
+
+def new_breach(old: Ticket | None, new: Ticket | None) -> Breach | None:
+    """The breach a ticket change records, for the breaches list."""
+    return breach_of(new) if new is not None and breached_now(old, new) else None
 
 
 def breach_of(ticket: Ticket) -> Breach:

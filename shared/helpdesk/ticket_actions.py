@@ -589,6 +589,8 @@ def take_owed_deadline(target: Ticket, source: Ticket, merged: Ticket, now: date
     else:
         merged.next_response_due_at = due
     merged.sla_breached_at = owner.sla_breached_at if owner else None
+    if owner is not None and owner.sla_breached_at is not None:
+        merged.sla_breach_inherited_at = owner.sla_breached_at  # the source's breach: counted there already
     merged.sla_warned_at = owner.sla_warned_at if owner else None
     merged.sla_warn_at = owner.sla_warn_at if owner else None
     merged.sla_timer_version = target.sla_timer_version + 1

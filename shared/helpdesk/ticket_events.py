@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from helpdesk.models import Message, MessageDirection, Store, Tenant, Ticket, TicketStatus
-from helpdesk.reports import Increment, merge, reply_increments, ticket_increments
+from helpdesk.reports import Increment, breached_now, merge, reply_increments, ticket_increments
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ class TicketEventProcessor:
                 "breaches": breaches, "surveys": surveys}
 
     def _breach(self, change: TicketChange, zone: str) -> int:
-        new, old = change.new, change.old
-        if new is None or new.sla_breached_at is None or (old is not None and old.sla_breached_at is not None):
+        new = change.new
+        if new is None or new.sla_breached_at is None or not breached_now(change.old, new):
             return 0
         self._reports.record_breach(new.tenant_id, new.sla_breached_at.astimezone(ZoneInfo(zone)).date(), new)
         return 1

@@ -218,6 +218,22 @@ def test_a_breach_counts_on_its_day_and_makes_a_breaches_list_line() -> None:
     assert new_breach(after, changed(after, tags=["x"])) is None
 
 
+def test_a_breach_carried_over_by_a_merge_is_not_counted_again_but_a_later_own_breach_is() -> None:
+    source_breach = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    target = ticket(status=TicketStatus.WAITING_ON_CUSTOMER)
+    merged = changed(target, status=TicketStatus.OPEN, sla_breached_at=source_breach,
+                     sla_breach_inherited_at=source_breach, updated_at=T0 + timedelta(hours=2))
+
+    assert not any("breaches" in counters for counters in cells(ticket_increments(target, merged, ROME)).values())
+    assert new_breach(target, merged) is None
+
+    answered = changed(merged, sla_breached_at=None, updated_at=T0 + timedelta(hours=3))
+    own_breach = datetime(2024, 3, 2, 9, 0, tzinfo=UTC)
+    breached = changed(answered, sla_breached_at=own_breach, updated_at=own_breach)
+    assert cells(ticket_increments(answered, breached, ROME))[(date(2024, 3, 2), "all", "all")] == {"breaches": 1}
+    assert new_breach(answered, breached) is not None
+
+
 def test_a_rating_counts_under_the_rated_agent_and_a_changed_rating_replaces_it() -> None:
     before = ticket(status=TicketStatus.RESOLVED, assignee_id="a1")
     rated_at = T0 + timedelta(days=1)

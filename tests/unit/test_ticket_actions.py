@@ -523,7 +523,8 @@ WARNED = NOW + timedelta(minutes=5)
     # the source's deadline passed and its breach was recorded: carried over, no second breach
     ({"status": TicketStatus.RESOLVED, "first_responded_at": NOW, "sla_breached_at": NOW - timedelta(days=2)},
      {"first_response_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW},
-     {"status": TicketStatus.OPEN, "sla_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW, "bump": 1},
+     {"status": TicketStatus.OPEN, "sla_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW,
+      "sla_breach_inherited_at": NOW, "bump": 1},  # reports count it on the source only
      False),
     # a source waiting on the customer owes nothing: the target stays as it is
     ({"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW},
