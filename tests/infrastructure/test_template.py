@@ -102,7 +102,7 @@ def test_table_indexes_match_the_repository() -> None:
     table = RESOURCES["HelpdeskTable"]["Properties"]
     names = {gsi["IndexName"] for gsi in table["GlobalSecondaryIndexes"]}
     assert names == {keys.TENANT_QUEUE, keys.TEAM_QUEUE, keys.AGENT_QUEUE, keys.LOOKUP, keys.STATUS_INDEX,
-                     keys.SNOOZED}
+                     keys.SNOOZED, keys.OUTBOX}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 
