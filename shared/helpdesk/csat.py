@@ -417,15 +417,7 @@ class SurveyService:
         """What a rating link's GET shows before anything is recorded: the link and score checked (same
         errors as ``rate``), the ticket's language and store read, nothing written. Mail security
         scanners open every link in a message; only the buyer's browser sends the POST that rates."""
-        claim = verify(self._secret(), token, self._clock())
-        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
-            raise InvalidScore("the score must be 1, 2, 3, 4 or 5")
-        try:
-            ticket = self._repo.get_ticket(claim.tenant_id, claim.ticket_id)
-        except NotFound:
-            ticket = None
-        if ticket is None:
-            raise InvalidRatingLink("this rating link is not valid")
+        ticket = self._rated_ticket(self._claim(token, score, self._clock()))
         store = self._repo.get_store(ticket.tenant_id, ticket.store_id)
         return RatingResult(ticket_id=ticket.ticket_id, score=score, previous_score=ticket.csat_score,
                             comment=ticket.csat_comment, store_name=store.display_name if store else None,
@@ -436,18 +428,11 @@ class SurveyService:
         ``InvalidScore`` 422). Rating again replaces the score; the same rating again writes nothing;
         no comment keeps the one given before."""
         now = self._clock()
-        claim = verify(self._secret(), token, now)
-        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
-            raise InvalidScore("the score must be 1, 2, 3, 4 or 5")
+        claim = self._claim(token, score, now)
         comment = clean_comment(comment)
         store: Store | None = None
         for _ in range(_ATTEMPTS):
-            try:
-                ticket = self._repo.get_ticket(claim.tenant_id, claim.ticket_id)
-            except NotFound:
-                ticket = None
-            if ticket is None:
-                raise InvalidRatingLink("this rating link is not valid")
+            ticket = self._rated_ticket(claim)
             if store is None:
                 store = self._repo.get_store(ticket.tenant_id, ticket.store_id)
             previous = ticket.csat_score
@@ -470,6 +455,23 @@ class SurveyService:
                 continue
             return result
         raise Conflict("the ticket kept changing: try again")
+
+
+    def _claim(self, token: str, score: int, now: datetime) -> RatingClaim:
+        """The link's claim (404 / 410 when it is not valid / expired) and a score of 1 to 5 (422)."""
+        claim = verify(self._secret(), token, now)
+        if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
+            raise InvalidScore("the score must be 1, 2, 3, 4 or 5")
+        return claim
+
+    def _rated_ticket(self, claim: RatingClaim) -> Ticket:
+        try:
+            ticket = self._repo.get_ticket(claim.tenant_id, claim.ticket_id)
+        except NotFound:
+            ticket = None
+        if ticket is None:
+            raise InvalidRatingLink("this rating link is not valid")
+        return ticket
 
 
 def rating_event_text(previous: int | None, score: int, comment: str | None, agent_id: str | None) -> str:

@@ -54,6 +54,7 @@ _DESER = TypeDeserializer()
 _MAX_LOOKUP = 10
 INGEST_ERROR_DAYS = 30  # an ingest error is shown for a month (TTL); the quarantined payload stays in S3
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)  # queue position of an open ticket with no deadline
 
 
@@ -326,14 +327,20 @@ class DynamoRepository:
                                           ":until": _s(f"{keys.sortable(now)}#~")},
             "Limit": limit,
         }
-        found: list[OutboxEntry] = []
+
+        def entry(item: dict[str, Any]) -> OutboxEntry:  # the index holds the table's keys: SK names the time stored
+            check_at, ticket_id, message_id = item["outbox_sk"]["S"].split("#", 2)
+            created_at = item["SK"]["S"].removeprefix(keys.MESSAGE_PREFIX).split("#", 1)[0]
+            return OutboxEntry(ticket_id, message_id, keys.from_sortable(created_at), keys.from_sortable(check_at))
+
+        return self._query_upto(params, limit, entry)
+
+    def _query_upto(self, params: dict[str, Any], limit: int, row: Callable[[dict[str, Any]], R]) -> list[R]:
+        """Up to ``limit`` rows of a Query (``params`` carries its own ``Limit``), page after page."""
+        found: list[R] = []
         while len(found) < limit:
             answer = self._db.query(**params)
-            for item in answer.get("Items", []):  # the index holds the table's keys: the SK names the time stored
-                check_at, ticket_id, message_id = item["outbox_sk"]["S"].split("#", 2)
-                created_at = item["SK"]["S"].removeprefix(keys.MESSAGE_PREFIX).split("#", 1)[0]
-                found.append(OutboxEntry(ticket_id, message_id, keys.from_sortable(created_at),
-                                         keys.from_sortable(check_at)))
+            found.extend(row(item) for item in answer.get("Items", []))
             if "LastEvaluatedKey" not in answer:
                 break
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -102,14 +102,7 @@ class TicketMoves(DynamoRepository):
                                           ":until": _s(f"{keys.sortable(now)}#~")},
             "Limit": limit,
         }
-        found: list[str] = []
-        while len(found) < limit:
-            answer = self._db.query(**params)
-            found.extend(i["ticket_id"]["S"] for i in answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                break
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return found[:limit]
+        return self._query_upto(params, limit, lambda item: item["ticket_id"]["S"])
 
     # --- helpers --------------------------------------------------------------------------------
 
