@@ -320,23 +320,25 @@ class DynamoRepository:
     def due_outbound(self, tenant_id: str, now: datetime, limit: int) -> list[OutboxEntry]:
         """Queued outbound messages due a look by ``now``, oldest first (a Query on the sparse
         Outbox index)."""
-        params: dict[str, Any] = {
-            "TableName": self._table, "IndexName": keys.OUTBOX,
-            "KeyConditionExpression": "outbox_pk = :pk AND outbox_sk <= :until",
-            "ExpressionAttributeValues": {":pk": _s(keys.outbox_pk(tenant_id)),
-                                          ":until": _s(f"{keys.sortable(now)}#~")},
-            "Limit": limit,
-        }
 
         def entry(item: dict[str, Any]) -> OutboxEntry:  # the index holds the table's keys: SK names the time stored
             check_at, ticket_id, message_id = item["outbox_sk"]["S"].split("#", 2)
             created_at = item["SK"]["S"].removeprefix(keys.MESSAGE_PREFIX).split("#", 1)[0]
             return OutboxEntry(ticket_id, message_id, keys.from_sortable(created_at), keys.from_sortable(check_at))
 
-        return self._query_upto(params, limit, entry)
+        return self._due_on_index(keys.OUTBOX, "outbox", keys.outbox_pk(tenant_id), now, limit, entry)
 
-    def _query_upto(self, params: dict[str, Any], limit: int, row: Callable[[dict[str, Any]], R]) -> list[R]:
-        """Up to ``limit`` rows of a Query (``params`` carries its own ``Limit``), page after page."""
+    def _due_on_index(self, index: str, prefix: str, partition: str, now: datetime, limit: int,
+                      row: Callable[[dict[str, Any]], R]) -> list[R]:
+        """Up to ``limit`` rows of a sparse index whose sort key (``<prefix>_sk``) starts with a
+        time, due by ``now`` (inclusive), earliest first, page after page."""
+        params: dict[str, Any] = {
+            "TableName": self._table, "IndexName": index,
+            "KeyConditionExpression": f"{prefix}_pk = :pk AND {prefix}_sk <= :until",
+            # '~' sorts after every id character: everything due at ``now`` itself is included.
+            "ExpressionAttributeValues": {":pk": _s(partition), ":until": _s(f"{keys.sortable(now)}#~")},
+            "Limit": limit,
+        }
         found: list[R] = []
         while len(found) < limit:
             answer = self._db.query(**params)

@@ -94,15 +94,8 @@ class TicketMoves(DynamoRepository):
 
     def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]:
         """Snoozed tickets due by ``now``, soonest first (a Query on the sparse Snoozed index)."""
-        params: dict[str, Any] = {
-            "TableName": self._table, "IndexName": keys.SNOOZED,
-            "KeyConditionExpression": "snooze_pk = :pk AND snooze_sk <= :until",
-            # '~' sorts after every id character: everything snoozed until ``now`` inclusive.
-            "ExpressionAttributeValues": {":pk": _s(keys.snoozed_pk(tenant_id)),
-                                          ":until": _s(f"{keys.sortable(now)}#~")},
-            "Limit": limit,
-        }
-        return self._query_upto(params, limit, lambda item: item["ticket_id"]["S"])
+        return self._due_on_index(keys.SNOOZED, "snooze", keys.snoozed_pk(tenant_id), now, limit,
+                                  lambda item: item["ticket_id"]["S"])
 
     # --- helpers --------------------------------------------------------------------------------
 
