@@ -9,13 +9,30 @@ import copy
 import hashlib
 import hmac
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WOO_SAMPLE = ROOT / "infrastructure/local/samples/woocommerce/order_727.json"
+
+
+T = TypeVar("T")
+
+
+def eventually(predicate: Callable[[], T], what: str, timeout: float = 30.0, interval: float = 0.2) -> T:
+    """The predicate's first truthy value, polled every ``interval`` until ``timeout`` (asynchronous
+    work: the intake workflow, SLA timers, the local stack's pollers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def woo_signature(body: bytes, secret: str) -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from infrastructure.local import demo
 from infrastructure.local.stack import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -68,16 +68,6 @@ def buyer(view: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in view["messages"] if m["direction"] != "event"]
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {local['agent_token']}"}
     api = local["api"]
@@ -93,7 +83,7 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
         tickets = [t for t in response.json()["tickets"] if t["channel"] == "woocommerce"]
         return tickets if len(tickets) == 2 else []
 
-    tickets = _wait_for(queue, 20, "two tickets in the queue")
+    tickets = eventually(queue, "two tickets in the queue", 20, interval=0.3)
     assert [t["order_refs"] for t in tickets] == [["9001"], ["9002"]]  # soonest SLA due first
     due = [t["first_response_due_at"] for t in tickets]
     assert due == sorted(due)
@@ -114,7 +104,7 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
         ticket = httpx.get(f"{api}/tickets/{first}", headers=auth, timeout=10).json()["ticket"]
         return ticket if ticket["sla_breached_at"] else None
 
-    ticket = _wait_for(breached, 40, "the SLA breach to be recorded")
+    ticket = eventually(breached, "the SLA breach to be recorded", 40, interval=0.3)
     breached_at = datetime.fromisoformat(ticket["sla_breached_at"])
     due_at = datetime.fromisoformat(ticket["first_response_due_at"])
     # moto's Wait counts whole seconds (int(due - now)), so it may fire up to 1 s early.
@@ -134,7 +124,7 @@ def test_marketplace_buyer_message_is_polled_into_the_queue(local: dict[str, Any
         tickets = answer.json()["tickets"]
         return next((t for t in tickets if order_id in t["order_refs"]), None)
 
-    ticket = _wait_for(polled, 30, "the marketplace message to be polled into the queue")
+    ticket = eventually(polled, "the marketplace message to be polled into the queue", 30, interval=0.3)
     assert ticket["channel"] == "mirakl" and ticket["store_id"] == "mirakl-de"
     view = httpx.get(f"{local['api']}/tickets/{ticket['ticket_id']}", headers=auth, timeout=10).json()
     assert order_id in buyer(view)[0]["body"] and buyer(view)[0]["channel"] == "mirakl"
@@ -153,7 +143,7 @@ def test_buyer_email_about_a_shop_order_merges_into_its_ticket(local: dict[str, 
         answer = httpx.get(f"{api}/tickets", params={"limit": 100}, headers=auth, timeout=10).json()["tickets"]
         return next((t for t in answer if "9101" in t["order_refs"]), None)
 
-    ticket = _wait_for(order_ticket, 20, "the order's ticket")
+    ticket = eventually(order_ticket, "the order's ticket", 20, interval=0.3)
     mailed = httpx.post(local["simulate_email"], json={"order_id": 9101}, timeout=20)
     assert mailed.status_code == 201 and mailed.json()["outcomes"][0]["messages"] == 1
 
@@ -161,7 +151,7 @@ def test_buyer_email_about_a_shop_order_merges_into_its_ticket(local: dict[str, 
         view = httpx.get(f"{api}/tickets/{ticket['ticket_id']}", headers=auth, timeout=10).json()
         return view if len(buyer(view)) == 2 else None
 
-    view = _wait_for(merged, 20, "the e-mail to join the order's ticket")
+    view = eventually(merged, "the e-mail to join the order's ticket", 20, interval=0.3)
     assert [m["channel"] for m in buyer(view)] == ["woocommerce", "email"]
     assert "#9101" in buyer(view)[1]["body"]
 
@@ -181,7 +171,7 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
         page = httpx.get(f"{api}/tickets", params={"limit": 100}, headers=ada, timeout=10).json()
         return next((t for t in page["tickets"] if order_id in t["order_refs"]), None)
 
-    ticket = _wait_for(listed, 30, "the marketplace ticket in the queue")
+    ticket = eventually(listed, "the marketplace ticket in the queue", 30, interval=0.3)
     ticket_id = ticket["ticket_id"]
 
     def opened() -> dict[str, Any] | None:
@@ -189,7 +179,8 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
         routed = detail["ticket"]["intent"] is not None  # the intake decided (intent, language, SLA)
         return detail if routed and detail["order"]["order_status"] == "found" else None
 
-    detail = _wait_for(opened, 20, "the routed ticket with its order")  # the order is fetched by the intake
+    # The order is fetched by the intake.
+    detail = eventually(opened, "the routed ticket with its order", 20, interval=0.3)
     assert detail["order"]["order"]["order_ref"] == order_id
     assert detail["order"]["order"]["items"], "the order's items are shown"
     last_seen = max(m["message_id"] for m in detail["messages"] if m["direction"] != "event")
@@ -234,7 +225,7 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
         ours = next(m for m in view["messages"] if m["message_id"] == reply.json()["message_id"])
         return view if ours["delivery_status"] == "sent" else None
 
-    view = _wait_for(sent, 30, "the reply to be sent")
+    view = eventually(sent, "the reply to be sent", 30, interval=0.3)
     ours = next(m for m in view["messages"] if m["message_id"] == reply.json()["message_id"])
     received = httpx.get(local["simulated_replies"], params={"marketplace": "mirakl-fr"}, timeout=10).json()
     delivered = [r for r in received["replies"] if r["message_id"] == ours["channel_message_id"]]

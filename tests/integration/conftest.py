@@ -4,12 +4,10 @@ template.yaml (started once per session by the project's own LocalStack)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -97,18 +95,3 @@ def agent_event(method: str, path: str, route: str, *, tenant_id: str, agent_id:
 def buyer_messages(view: Any) -> list[Any]:
     """A ticket's timeline without the system events the intake workflow writes asynchronously."""
     return [m for m in view.messages if m.direction.value != "event"]
-
-
-T = TypeVar("T")
-
-
-def eventually(predicate: Callable[[], T], what: str, timeout: float = 30.0) -> T:
-    """The predicate's first truthy value, polled until ``timeout`` (asynchronous work: the intake
-    workflow, SLA timers)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -37,7 +37,8 @@ from helpdesk.rules import RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import agent_event, drain_ingest_queue, eventually
+from tests.conftest import eventually
+from tests.integration.conftest import agent_event, drain_ingest_queue
 
 WISMO_MACRO = {
     "it": "{{ store.greeting }} {{ customer.first_name }},\nil suo ordine {{ order.ref }} è stato spedito con "

@@ -14,7 +14,8 @@ from helpdesk.models import Agent, Channel, InboundMessage, IngestEnvelope, Inte
 from helpdesk.rules import RoutingRule
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import drain_ingest_queue, eventually
+from tests.conftest import eventually
+from tests.integration.conftest import drain_ingest_queue
 
 
 def _seed(repo: DynamoRepository, tenant: str) -> None:

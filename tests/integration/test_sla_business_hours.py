@@ -34,7 +34,8 @@ from helpdesk.calendars import BusinessCalendar
 from helpdesk.models import Channel, InboundMessage, IngestEnvelope, Store, Tenant, Ticket
 from helpdesk.sla_policy import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
-from tests.integration.conftest import drain_ingest_queue, eventually
+from tests.conftest import eventually
+from tests.integration.conftest import drain_ingest_queue
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = TypeVar("T")
