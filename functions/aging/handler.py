@@ -22,16 +22,19 @@ metrics = metrics_for("aging")
 
 
 @lru_cache(maxsize=1)
+def repository() -> TicketMoves:
+    return TicketMoves(client("dynamodb"), settings().table_name)
+
+
+@lru_cache(maxsize=1)
 def aging() -> AgingService:
     timers = StepFunctionsSlaTimers(client("stepfunctions"), settings().sla_state_machine_arn)
-    return AgingService(TicketMoves(client("dynamodb"), settings().table_name), timers=timers)
+    return AgingService(repository(), timers=timers)
 
 
 @lru_cache(maxsize=1)
 def outbox() -> OutboxSweeper:
-    cfg = settings()
-    return OutboxSweeper(TicketMoves(client("dynamodb"), cfg.table_name),
-                         SqsReplyQueue(client("sqs"), cfg.outbound_queue_url))
+    return OutboxSweeper(repository(), SqsReplyQueue(client("sqs"), settings().outbound_queue_url))
 
 
 @metrics.log_metrics

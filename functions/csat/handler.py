@@ -39,8 +39,7 @@ def _rate(token: str, score: Any, comment: str | None) -> Response[str]:
     try:
         result = surveys().rate(token, _score(score), comment)
     except HelpdeskError as exc:
-        return Response(status_code=exc.status, content_type=HTML,
-                        body=error_page(error_message(exc, language), language))
+        return _error(exc, language)
     return Response(status_code=200, content_type=HTML, body=thank_you_page(result))
 
 
@@ -49,6 +48,11 @@ def _language() -> str:
     header = app.current_event.headers.get("accept-language") or ""
     first = header.split(",")[0].split(";")[0].strip().lower()[:2]
     return first if first in ("en", "fr", "de", "it", "es") else "en"
+
+
+def _error(exc: HelpdeskError, language: str) -> Response[str]:
+    """A link that cannot be used: its status (404, 410, 422…) and a page in the buyer's language."""
+    return Response(status_code=exc.status, content_type=HTML, body=error_page(error_message(exc, language), language))
 
 
 def _score(value: Any) -> int:
@@ -64,8 +68,7 @@ def confirm(token: str) -> Response[str]:
     try:
         preview = surveys().preview(token, _score(app.current_event.get_query_string_value("score")))
     except HelpdeskError as exc:
-        return Response(status_code=exc.status, content_type=HTML,
-                        body=error_page(error_message(exc, language), language))
+        return _error(exc, language)
     return Response(status_code=200, content_type=HTML, body=confirm_page(preview),
                     headers={"Cache-Control": "no-store"})
 
