@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration infra e2e bench openapi replay redrive clean
+.PHONY: run test lint unit integration infra e2e bench-tests bench openapi replay redrive clean
 
 $(STAMP): requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
+# Lint: ruff (rules, complexity ceiling, formatting), the layer contracts (import-linter; pyproject's
+# [tool.importlinter]) and the types (mypy with the pydantic plugin).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	# FORMAT_CHECK
+	PYTHONPATH=shared:. $(BIN)/lint-imports --no-cache
+	$(BIN)/mypy shared/helpdesk functions
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -32,6 +37,9 @@ infra: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
+
+bench-tests: $(STAMP)
+	$(BIN)/python -m pytest -q tests/bench
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpdesk.intent import LANGUAGES, PRIORITY, classify
-from helpdesk.models import Intent
+from helpdesk.core.models import Intent
+from helpdesk.routing.intent import LANGUAGES, PRIORITY, classify
 
 DATASET = Path(__file__).resolve().parents[1] / "tests" / "data" / "intents.jsonl"
 REPEATS = 5

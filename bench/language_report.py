@@ -23,7 +23,7 @@ TRANSLATE_USD_PER_MILLION_CHARS = 15.0  # Amazon Translate standard real-time, l
 
 
 def measure() -> dict[str, object]:
-    from helpdesk.language import LinguaDetector, customer_language
+    from helpdesk.languages.detection import LinguaDetector, customer_language
 
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
     load_s = cold_load_seconds()
@@ -40,7 +40,7 @@ def measure() -> dict[str, object]:
     per_message_ms = (time.perf_counter() - started) * 1000 / len(rows)
     # What Amazon Translate would bill to translate these messages for an agent (it counts every
     # character sent, the protected placeholders' markup included).
-    from helpdesk.translation import protect
+    from helpdesk.languages.translation import protect
 
     sent_chars = [len(protect(f"{row['text']}").text) for row in rows]
     return {"rows": len(rows), "right": sum(right.values()), "by_language": {k: (right[k], total[k]) for k in total},
@@ -51,7 +51,7 @@ def measure() -> dict[str, object]:
 def cold_load_seconds() -> float:
     """Import and model load in a fresh interpreter, as at the intake function's cold start (in this
     process the models may be loaded already)."""
-    code = ("import time; t = time.perf_counter(); from helpdesk.language import LinguaDetector; "
+    code = ("import time; t = time.perf_counter(); from helpdesk.languages.detection import LinguaDetector; "
             f"LinguaDetector().preload({LANGUAGES!r}); print(time.perf_counter() - t)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

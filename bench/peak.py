@@ -9,14 +9,14 @@ prints a Markdown report and writes it to bench/results/peak.md, with a PNG char
 What is real and what is simulated:
 
 * **Real (the product's own decision code, in-process)**: for every arrival the ticket and its buyer message are
-  built as ``helpdesk.models.Ticket`` / ``InboundMessage`` and passed to ``helpdesk.intake.decide`` at the
-  simulated instant, with the seller's routing rules (``helpdesk.rules.RoutingRule``), SLA policies
-  (``helpdesk.sla_policy.SlaPolicySpec``), the agents as assignment sees them then (``AgentAvailability``: on
+  built as ``helpdesk.core.models.Ticket`` / ``InboundMessage`` and passed to ``helpdesk.routing.decision.decide``
+  at the simulated instant, with the seller's routing rules (``helpdesk.routing.rules.RoutingRule``), SLA policies
+  (``helpdesk.sla.policies.SlaPolicySpec``), the agents as assignment sees them then (``AgentAvailability``: on
   shift per their ``BusinessCalendar`` via ``calendars.is_open``, languages, open tickets, last assignment) and
   the order facts. The intent classifier, the rules (round robin, least loaded, the WISMO automatic answer), the
   policy choice and the due times are the product's. The customer language is the product's detection
   (``language.customer_language`` with ``LinguaDetector``). Aging runs every 15 minutes, as the template
-  schedules it, with ``helpdesk.aging``'s own step selection and least-loaded pick on its default steps.
+  schedules it, with ``helpdesk.routing.aging``'s own step selection and least-loaded pick on its default steps.
 * **Simulated**: arrival times (a Black-Friday week curve), which labelled buyer text each ticket carries
   (tests/data/intents.jsonl, order numbers and buyer names varied), the order data, the agents' shifts and
   handling times (lognormal, drawn once per ticket, the same in both disciplines), and time itself. No AWS.
@@ -56,13 +56,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from helpdesk.aging import DEFAULT_STEPS, _due_step, _least_loaded
-from helpdesk.calendars import BusinessCalendar, is_open
-from helpdesk.intake import decide
-from helpdesk.language import LinguaDetector, customer_language
-from helpdesk.models import Agent, Channel, InboundMessage, Intent, OrderStatus, Ticket
-from helpdesk.rules import AgentAvailability, OrderFacts, RoutingRule
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.core.models import Agent, Channel, InboundMessage, Intent, OrderStatus, Ticket
+from helpdesk.languages.detection import LinguaDetector, customer_language
+from helpdesk.routing.aging import DEFAULT_STEPS, _due_step, _least_loaded
+from helpdesk.routing.decision import decide
+from helpdesk.routing.rules import AgentAvailability, OrderFacts, RoutingRule
+from helpdesk.sla.calendars import BusinessCalendar, is_open
+from helpdesk.sla.policies import SlaPolicySpec
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "intents.jsonl"
@@ -543,7 +543,7 @@ class Product(_Discipline):
                                     shift=self.shifts.calendars[a.agent_id].model_dump(mode="json"),
                                     last_assigned_at=self.last_assigned[a.agent_id]) for a in AGENTS]
                 target = _least_loaded(model, agents, load, when)
-                if target is None:  # the step stays due: the next run tries again (helpdesk.aging)
+                if target is None:  # the step stays due: the next run tries again (helpdesk.routing.aging)
                     self.outcome.notes["aging: due a reassignment, nobody eligible on shift yet (retried)"] += 1
                     continue
                 model.aging_level += 1
@@ -870,10 +870,11 @@ def lines(result: PeakResult) -> list[str]:
                f"{platform.machine()}, Python {platform.python_version()}; {result.runtime_s:.1f} s "
                f"({', '.join(f'{name} {seconds:.1f} s' for name, seconds in result.timings.items())}).")
     out.append("")
-    out.append("Every arrival goes through the product's real intake decision (`helpdesk.intake.decide`: intent "
+    out.append("Every arrival goes through the product's real intake decision "
+               "(`helpdesk.routing.decision.decide`: intent "
                "classifier, the seller's routing rules, SLA policy, due time, round-robin / least-loaded "
                "assignment among agents on shift per their business calendars), customer-language detection "
-               "(`LinguaDetector`) and, every 15 minutes, the aging rules (`helpdesk.aging` default steps). "
+               "(`LinguaDetector`) and, every 15 minutes, the aging rules (`helpdesk.routing.aging` default steps). "
                "Arrivals, agents, handling times and time itself are simulated; only the first response is "
                "modelled. FIFO: one queue by arrival time, an agent takes the oldest ticket in a language they "
                "speak, no automation.")

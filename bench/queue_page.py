@@ -46,7 +46,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
     from moto import mock_aws
 
     from helpdesk.adapters.dynamodb import DynamoRepository
-    from helpdesk.models import Channel, Ticket
+    from helpdesk.core.models import Channel, Ticket
 
     results = []
     for size in sizes:

@@ -444,7 +444,7 @@ def stub_worker(spec_path: Path) -> None:
     at botocore's HTTP layer; boto3 clients replaced by fakes."""
     spec = json.loads(spec_path.read_text())
     import functions.webhook.handler as handler
-    from helpdesk import config
+    from helpdesk.platform import config, wiring
 
     per_mode = STUB_WARMUP + STUB_REQUESTS
     events = webhook_events(100_000, 3 * per_mode)
@@ -457,8 +457,8 @@ def stub_worker(spec_path: Path) -> None:
         from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
         config.reset()
-        handler.ingestor.cache_clear()
-        handler.ingest_once.cache_clear()
+        wiring.webhook_ingestor.cache_clear()
+        wiring.webhook_ingest_once.cache_clear()
         DEFAULT_PROVIDERS.clear()
 
     server = subprocess.Popen([sys.executable, "-m", "bench.run", "--canned-server", str(spec_path)], cwd=ROOT,

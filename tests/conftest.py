@@ -1,6 +1,9 @@
-"""Shared test fixtures. Tiers: tests/unit (no AWS), tests/integration (handlers and adapters on a
-moto server started by the fixtures), tests/infrastructure (template and ASL, offline),
-tests/e2e (the local stack started as `make run` starts it, driven over HTTP)."""
+"""Shared test fixtures, and the tiers: each test is marked by its folder (CONTRIBUTING.md), so
+`pytest -m integration` selects exactly tests/integration. tests/unit (the domain on in-memory fakes: no
+AWS, no moto, nothing started), tests/integration (handlers and adapters on a moto server built from
+template.yaml, or moto's in-process mock), tests/infrastructure (template, ASL, OpenAPI, cold-start
+imports; offline), tests/e2e (the local stack started as `make run` starts it, driven over HTTP),
+tests/bench (the benchmark's own computations, never its speed)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,17 @@ WOO_SAMPLE = ROOT / "infrastructure/local/samples/woocommerce/order_727.json"
 
 
 T = TypeVar("T")
+
+TIERS = {"unit": "unit", "integration": "integration", "infrastructure": "infra", "e2e": "e2e", "bench": "bench"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tier's marker from the test's folder (a marker set in a conftest would not reach the tests)."""
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        folder = item.path.resolve().relative_to(tests_dir).parts[0]
+        if folder in TIERS:
+            item.add_marker(TIERS[folder])
 
 
 def eventually(predicate: Callable[[], T], what: str, timeout: float = 30.0, interval: float = 0.2) -> T:

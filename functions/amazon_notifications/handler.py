@@ -7,35 +7,24 @@ SQS retries it, then moves it to the dead-letter queue (``make redrive`` after t
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from helpdesk.adapters.aws import S3RawStore, SqsEnvelopePublisher
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, settings
-from helpdesk.errors import MalformedPayload, NotFound
-from helpdesk.notifications import AmazonNotificationIngestor
-from helpdesk.observability import MetricUnit, logger_for, metrics_for
+from helpdesk.core.errors import MalformedPayload, NotFound
+from helpdesk.platform import wiring
+from helpdesk.platform.observability import MetricUnit, logger_for, metrics_for
 
 logger = logger_for("amazon-notifications")
 metrics = metrics_for("amazon-notifications")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@lru_cache(maxsize=1)
-def ingestor() -> AmazonNotificationIngestor:
-    cfg = settings()
-    return AmazonNotificationIngestor(DynamoRepository(client("dynamodb"), cfg.table_name),
-                                      S3RawStore(client("s3"), cfg.raw_bucket),
-                                      SqsEnvelopePublisher(client("sqs"), cfg.inbound_queue_url))
-
-
 def record_handler(record: SQSRecord) -> None:
     try:
-        outcome = ingestor().ingest(record.body)
+        outcome = wiring.amazon_notification_ingestor().ingest(record.body)
     except (MalformedPayload, NotFound) as exc:
         logger.warning("notification quarantined", extra={"reason": exc.message, "message_id": record.message_id})
         metrics.add_metric(name="NotificationsQuarantined", unit=MetricUnit.Count, value=1)
@@ -47,5 +36,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

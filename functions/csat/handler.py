@@ -2,42 +2,29 @@
 ``GET /csat/{token}?score=N`` checks the link and answers a page whose form the browser posts at once
 (mail scanners that open every link record nothing); ``POST`` records the score (and a comment) and
 answers the thank-you page, with a form to change the score or add a comment. Thin:
-``helpdesk.csat.SurveyService`` does the work."""
+``helpdesk.reports.csat.SurveyService`` does the work."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, secret_bytes, settings
-from helpdesk.csat import SurveyService, confirm_page, error_message, error_page, thank_you_page
-from helpdesk.errors import HelpdeskError
-from helpdesk.observability import logger_for
+from helpdesk.core.errors import HelpdeskError
+from helpdesk.platform import wiring
+from helpdesk.platform.observability import logger_for
+from helpdesk.reports.csat import confirm_page, error_message, error_page, thank_you_page
 
 logger = logger_for("csat")
 app = APIGatewayHttpResolver()
 HTML = "text/html; charset=utf-8"
 
 
-def signing_key() -> bytes:
-    return secret_bytes(settings().csat_secret_arn)
-
-
-@lru_cache(maxsize=1)
-def surveys() -> SurveyService:
-    cfg = settings()
-    return SurveyService(DynamoRepository(client("dynamodb"), cfg.table_name), None, signing_key,
-                         cfg.public_api_url or cfg.api_url)
-
-
 def _rate(token: str, score: Any, comment: str | None) -> Response[str]:
     language = _language()
     try:
-        result = surveys().rate(token, _score(score), comment)
+        result = wiring.survey_links().rate(token, _score(score), comment)
     except HelpdeskError as exc:
         return _error(exc, language)
     return Response(status_code=200, content_type=HTML, body=thank_you_page(result))
@@ -66,7 +53,7 @@ def _score(value: Any) -> int:
 def confirm(token: str) -> Response[str]:
     language = _language()
     try:
-        preview = surveys().preview(token, _score(app.current_event.get_query_string_value("score")))
+        preview = wiring.survey_links().preview(token, _score(app.current_event.get_query_string_value("score")))
     except HelpdeskError as exc:
         return _error(exc, language)
     return Response(status_code=200, content_type=HTML, body=confirm_page(preview),
@@ -76,7 +63,12 @@ def confirm(token: str) -> Response[str]:
 @app.post("/csat/<token>")
 def comment(token: str) -> Response[str]:
     form = parse_qs(app.current_event.decoded_body or "")
-    return _rate(token, (form.get("score") or [None])[0], (form.get("comment") or [None])[0])
+    return _rate(token, _first(form, "score"), _first(form, "comment"))
+
+
+def _first(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,21 +9,16 @@ to the queue (and after maxReceiveCount to the dead-letter queue) without holdin
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from helpdesk.adapters.aws import StepFunctionsIntake, StepFunctionsSlaTimers
-from helpdesk.adapters.channel_orders import ChannelOrders
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, settings
-from helpdesk.ingest import EnvelopeProcessor
-from helpdesk.models import IngestEnvelope
-from helpdesk.observability import MetricUnit, logger_for, metrics_for
-from helpdesk.ticketing import TicketService
+from helpdesk.core.models import IngestEnvelope
+from helpdesk.platform import wiring
+from helpdesk.platform.observability import MetricUnit, logger_for, metrics_for
 
 logger = logger_for("ingest-consumer")
 metrics = metrics_for("ingest-consumer")
@@ -32,32 +27,15 @@ metrics = metrics_for("ingest-consumer")
 class IngestRecord(SqsRecordModel):
     """An SQS record whose body is a canonical envelope (validated by Powertools' parser)."""
 
-    body: Json[IngestEnvelope]  # type: ignore[assignment]
+    body: Json[IngestEnvelope]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord)
 
 
-@lru_cache(maxsize=1)
-def envelope_processor() -> EnvelopeProcessor:
-    cfg = settings()
-    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
-    timers = StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn)
-    intake = StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn) \
-        if cfg.intake_state_machine_arn else None
-    nudges = None
-    if cfg.outbound_queue_url:  # proactive messages on order events (helpdesk.nudges)
-        from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
-        from helpdesk.nudges import NudgeService
-
-        nudges = NudgeService(repository, DynamoMacros(client("dynamodb"), cfg.table_name),
-                              SqsReplyQueue(client("sqs"), cfg.outbound_queue_url))
-    return EnvelopeProcessor(repository, TicketService(repository, timers), intake, ChannelOrders(), nudges)
-
-
 def record_handler(record: IngestRecord) -> None:
     envelope = record.body
-    result = envelope_processor().process(envelope)
+    result = wiring.envelope_processor().process(envelope)
     logger.info("envelope processed", extra={
         "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,
         "tickets_created": result.tickets_created, "messages_stored": result.messages_stored,
@@ -77,5 +55,5 @@ def record_handler(record: IngestRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

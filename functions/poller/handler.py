@@ -7,28 +7,14 @@ POLL_TENANT_IDS is polled.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from helpdesk.adapters.aws import S3RawStore, SecretsManagerSecrets, SqsEnvelopePublisher
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, settings
-from helpdesk.observability import MetricUnit, logger_for, metrics_for
-from helpdesk.polling import PollService
+from helpdesk.platform import wiring
+from helpdesk.platform.config import settings
+from helpdesk.platform.observability import MetricUnit, logger_for, metrics_for
 
 logger = logger_for("poller")
 metrics = metrics_for("poller")
-
-
-@lru_cache(maxsize=1)
-def poll_service() -> PollService:
-    cfg = settings()
-    return PollService(
-        repository=DynamoRepository(client("dynamodb"), cfg.table_name),
-        credentials=SecretsManagerSecrets(),
-        raw_store=S3RawStore(client("s3"), cfg.raw_bucket),
-        publisher=SqsEnvelopePublisher(client("sqs"), cfg.inbound_queue_url),
-    )
 
 
 @metrics.log_metrics
@@ -38,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tenants = [tenant] if isinstance(tenant, str) and tenant else list(settings().poll_tenant_ids)
     summary = []
     for tenant_id in tenants:
-        report = poll_service().tick(tenant_id)
+        report = wiring.poll_service().tick(tenant_id)
         for outcome in report.outcomes:
             if not outcome.ok:
                 logger.warning("store poll failed", extra={"tenant_id": tenant_id, "store_id": outcome.store_id,

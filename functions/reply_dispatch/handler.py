@@ -1,24 +1,20 @@
 """SQS consumer of the outbound queue: each record names one queued reply, sent through its
-ticket's channel by ``helpdesk.replies.DispatchService`` (the rules of retrying and recording are
+ticket's channel by ``helpdesk.replies.agent_replies.DispatchService`` (the rules of retrying and recording are
 there). Powertools batch processing reports records to retry on their own; the queue's redrive
 policy moves a reply that keeps crashing the function to the dead-letter queue."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Json
 
-from helpdesk.adapters.aws import SecretsManagerSecrets, SesMailTransport, StepFunctionsSlaTimers
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.adapters.outbound import ChannelReplyGateway
-from helpdesk.config import client, settings
-from helpdesk.mail_out import MailReplySender
-from helpdesk.observability import MetricUnit, logger_for, metrics_for
-from helpdesk.replies import DispatchService
+from helpdesk.platform import wiring
+from helpdesk.platform.config import settings
+from helpdesk.platform.observability import MetricUnit, logger_for, metrics_for
 
 logger = logger_for("reply-dispatch")
 metrics = metrics_for("reply-dispatch")
@@ -31,26 +27,17 @@ class ReplyRef(BaseModel):
 
 
 class DispatchRecord(SqsRecordModel):
-    body: Json[ReplyRef]  # type: ignore[assignment]
+    body: Json[ReplyRef]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=DispatchRecord)
-
-
-@lru_cache(maxsize=1)
-def dispatcher() -> DispatchService:
-    cfg = settings()
-    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
-    mail = MailReplySender(SesMailTransport(client("ses")), cfg.inbound_mail_domain)
-    return DispatchService(repository, repository, ChannelReplyGateway(SecretsManagerSecrets(), mail),
-                           StepFunctionsSlaTimers(client("stepfunctions"), cfg.sla_state_machine_arn))
 
 
 def record_handler(record: DispatchRecord) -> None:
     ref = record.body
     receives = int(record.attributes.ApproximateReceiveCount)
     logger.append_keys(tenant_id=ref.tenant_id, ticket_id=ref.ticket_id, message_id=ref.message_id)
-    result = dispatcher().dispatch(ref.tenant_id, ref.ticket_id, ref.message_id,
+    result = wiring.reply_dispatcher().dispatch(ref.tenant_id, ref.ticket_id, ref.message_id,
                                    final_attempt=receives >= settings().dispatch_max_receives)
     logger.info("reply dispatched", extra={"outcome": result.outcome, "error": result.error, "receives": receives})
     metrics.add_metric(name="RepliesSent" if result.outcome == "sent" else "RepliesNotSent",
@@ -59,5 +46,5 @@ def record_handler(record: DispatchRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,6 +1,6 @@
 """POST /webhooks/{tenant_id}/{channel}/{store_id}: a channel's signed webhook delivery.
 
-Thin adapter: read the HTTP API event, let ``helpdesk.ingest.WebhookIngestor`` decide, answer.
+Thin adapter: read the HTTP API event, let ``helpdesk.ingest.webhooks.WebhookIngestor`` decide, answer.
 Idempotent on the channel's delivery id (Powertools Idempotency), so a redelivery stores nothing
 new and gets the first answer back.
 """
@@ -8,51 +8,18 @@ new and gets the first answer back.
 from __future__ import annotations
 
 import base64
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
-from helpdesk.adapters.aws import S3RawStore, SecretsManagerSecrets, SqsEnvelopePublisher
-from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.config import client, settings
-from helpdesk.errors import HelpdeskError, InvalidSignature, MalformedPayload
-from helpdesk.ingest import Delivery, WebhookIngestor
-from helpdesk.observability import MetricUnit, logger_for, metrics_for
-from helpdesk.responses import error_response, json_response
+from helpdesk.api.responses import error_response, json_response
+from helpdesk.core.errors import HelpdeskError, InvalidSignature, MalformedPayload
+from helpdesk.platform import wiring
+from helpdesk.platform.idempotency import WEBHOOK_IDEMPOTENCY
+from helpdesk.platform.observability import MetricUnit, logger_for, metrics_for
 
 logger = logger_for("webhook")
 metrics = metrics_for("webhook")
-IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
-
-
-@lru_cache(maxsize=1)
-def ingestor() -> WebhookIngestor:
-    cfg = settings()
-    repository = DynamoRepository(client("dynamodb"), cfg.table_name)
-    return WebhookIngestor(
-        repository=repository,
-        secrets=SecretsManagerSecrets(),
-        raw_store=S3RawStore(client("s3"), cfg.raw_bucket),
-        publisher=SqsEnvelopePublisher(client("sqs"), cfg.inbound_queue_url),
-        errors=repository,
-    )
-
-
-@lru_cache(maxsize=1)
-def ingest_once() -> Any:
-    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, boto3_client=client("dynamodb"))
-
-    @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=IDEMPOTENCY)
-    def ingest(key: dict[str, str], delivery: Delivery) -> dict[str, Any]:
-        return ingestor().ingest(delivery).as_dict()
-
-    return ingest
 
 
 def raw_body(event: APIGatewayProxyEventV2) -> bytes:
@@ -63,7 +30,7 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    IDEMPOTENCY.register_lambda_context(context)
+    WEBHOOK_IDEMPOTENCY.register_lambda_context(context)
     request = APIGatewayProxyEventV2(event)
     params = request.path_parameters or {}
     tenant_id, channel, store_id = params.get("tenant_id", ""), params.get("channel", ""), params.get("store_id", "")
@@ -71,10 +38,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(tenant_id=tenant_id, channel=channel, store_id=store_id)
     metrics.add_dimension(name="channel", value=channel[:32] or "none")
     try:
-        delivery = ingestor().authenticate(tenant_id, channel, store_id, headers, raw_body(request))
+        delivery = wiring.webhook_ingestor().authenticate(tenant_id, channel, store_id, headers, raw_body(request))
         key = {"tenant_id": tenant_id, "store_id": store_id, "delivery_id": delivery.delivery_id}
         logger.append_keys(delivery_id=delivery.delivery_id)
-        receipt = ingest_once()(key=key, delivery=delivery)
+        receipt = wiring.webhook_ingest_once()(key=key, delivery=delivery)
     except InvalidSignature as exc:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         logger.warning("webhook signature rejected", extra={"reason": exc.message})

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, SlaPolicy, SlaTarget, Store, Tenant
+from helpdesk.core.models import Channel, SlaPolicy, SlaTarget, Store, Tenant
 from infrastructure.local.template import ROOT
 
 TENANT_ID = "demo"
@@ -61,9 +61,9 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
     """The demo seller's routing: a team of three agents with their languages, cancellations first
     (shortest SLA, urgent, round-robin to a speaker of the buyer's language), everything else on the
     standard target."""
-    from helpdesk.models import Agent, AgentRole, Intent, Team
-    from helpdesk.rules import RoutingRule
-    from helpdesk.sla_policy import SlaPolicySpec
+    from helpdesk.core.models import Agent, AgentRole, Intent, Team
+    from helpdesk.routing.rules import RoutingRule
+    from helpdesk.sla.policies import SlaPolicySpec
 
     repository.put_policy_spec(TENANT_ID, SlaPolicySpec(
         policy_id="standard", name="Standard", first_response_minutes=first_response_minutes * 2,
@@ -93,9 +93,9 @@ AGENT_IDS = (AGENT_ID, "agent-bernd", "agent-lucia")
 
 
 def seed_macros(repository: DynamoRepository) -> None:
-    """Canned answers in the demo's languages, with order placeholders (``helpdesk.macros``)."""
+    """Canned answers in the demo's languages, with order placeholders (``helpdesk.replies.macros``)."""
     from helpdesk.adapters.outbound import DynamoMacros
-    from helpdesk.macros import MacroSpec
+    from helpdesk.replies.macros import MacroSpec
 
     macros = DynamoMacros(repository._db, repository._table)
     wismo = MacroSpec(name="Where is my order", tags=["wismo", "wismo-answered"], bodies={
@@ -123,7 +123,7 @@ def seed_macros(repository: DynamoRepository) -> None:
     })
     macros.put_macro(wismo.to_macro(TENANT_ID, "wismo"))
     macros.put_macro(cancelled.to_macro(TENANT_ID, "cancellation-confirmed"))
-    from helpdesk.drafting import PolicySnippet
+    from helpdesk.replies.drafting import PolicySnippet
 
     repository.put_snippets(TENANT_ID, [
         PolicySnippet(snippet_id="returns", title="Returns", intents=["return_refund", "damaged_wrong_item"],

@@ -22,9 +22,9 @@ from typing import Any
 
 import uvicorn
 
-from helpdesk import config
 from helpdesk.adapters.aws import EventBridgePollScheduler
 from helpdesk.adapters.dynamodb import DynamoRepository
+from helpdesk.platform import config
 from infrastructure.local import demo, mailbox, tokens
 from infrastructure.local.http import LocalHttpApi, Route
 from infrastructure.local.marketplaces import SimulatedMarketplaces

@@ -131,7 +131,7 @@ class LocalStack:
         self._install_lambda_dispatch()
         self._create_resources()
         self._set_env(self._merged_function_env())
-        from helpdesk import config
+        from helpdesk.platform import config
 
         config.reset()
         if self.poll_event_sources:
@@ -152,7 +152,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        from helpdesk import config
+        from helpdesk.platform import config
 
         config.reset()
 

@@ -47,7 +47,7 @@ def _need(resources: dict[str, str], *names: str) -> list[str]:
 def replay(args: argparse.Namespace) -> dict[str, Any]:
     from helpdesk.adapters.aws import S3RawArchive, SqsEnvelopePublisher
     from helpdesk.adapters.dynamodb import DynamoRepository
-    from helpdesk.replay import ReplayService
+    from helpdesk.ingest.replay import ReplayService
 
     table, bucket, queue = _need(_resources(args), "HelpdeskTableName", "RawPayloadBucketName", "InboundQueueUrl")
     service = ReplayService(DynamoRepository(boto3.client("dynamodb"), table),
@@ -58,7 +58,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
 
 def redrive(args: argparse.Namespace) -> dict[str, Any]:
     from helpdesk.adapters.aws import SqsDeadLetters
-    from helpdesk.replay import redrive as move_back
+    from helpdesk.ingest.replay import redrive as move_back
 
     queue, dlq = _need(_resources(args), "InboundQueueUrl", "InboundDeadLetterQueueUrl")
     moved = move_back(SqsDeadLetters(boto3.client("sqs"), dlq, queue), maximum=args.max,

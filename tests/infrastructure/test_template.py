@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpdesk.adapters import keys
-from helpdesk.config import Settings
+from helpdesk.platform.config import Settings
 from infrastructure.local.template import ROOT, load_template
 
 pytestmark = pytest.mark.infra

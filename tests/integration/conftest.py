@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +13,10 @@ from typing import Any
 import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, Store
+from helpdesk.core.models import Channel, Store
 from infrastructure.local.http import build_event
 from infrastructure.local.stack import LocalStack
 from tests.conftest import woo_signature
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +94,30 @@ def agent_event(method: str, path: str, route: str, *, tenant_id: str, agent_id:
 def buyer_messages(view: Any) -> list[Any]:
     """A ticket's timeline without the system events the intake workflow writes asynchronously."""
     return [m for m in view.messages if m.direction.value != "event"]
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never the developer's own AWS account: fixed fake credentials, no instance metadata lookups
+    (adapter tests on moto's in-process mock or botocore's Stubber)."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto's in-process mock, not the session's server
+
+
+def fresh_table(stack: LocalStack, name: str) -> Iterator[Any]:
+    """An empty PK/SK table on the session's moto server for one adapter test, deleted afterwards (moto's
+    in-process mock would reset the server's state, which lives in the same process)."""
+    client = stack.client("dynamodb")
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
+                                   {"AttributeName": "SK", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
+                                              {"AttributeName": "SK", "AttributeType": "S"}])
+    try:
+        yield client
+    finally:
+        client.delete_table(TableName=name)

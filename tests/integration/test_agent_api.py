@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import Channel, Message, MessageDirection, Ticket, TicketStatus
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Channel, Message, MessageDirection, Ticket, TicketStatus
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from helpdesk.adapters.aws import EventBridgePollScheduler
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import Agent, Channel, Message, MessageDirection, Ticket, TicketStatus
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Agent, Channel, Message, MessageDirection, Ticket, TicketStatus
 from infrastructure.local.stack import LocalStack
 
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, Priority, Store
+from helpdesk.core.models import Channel, Priority, Store
 from infrastructure.local.stack import REGION, LocalStack
 from tests.conftest import ROOT
 from tests.integration.conftest import drain_ingest_queue

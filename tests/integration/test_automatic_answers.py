@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from helpdesk.adapters.aws import SqsEnvelopePublisher
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.outbound import DynamoMacros
-from helpdesk.models import (
+from helpdesk.core.models import (
     Automation,
     Channel,
     DeliveryStatus,
@@ -33,8 +33,8 @@ from helpdesk.models import (
     Tenant,
     TicketStatus,
 )
-from helpdesk.rules import RoutingRule
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.routing.rules import RoutingRule
+from helpdesk.sla.policies import SlaPolicySpec
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
 from tests.conftest import eventually

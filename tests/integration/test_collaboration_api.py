@@ -11,8 +11,8 @@ import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.inbox_store import PresenceStore
-from helpdesk.ids import new_id
-from helpdesk.models import Agent, AgentRole, Channel, Message, MessageDirection, Ticket
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Agent, AgentRole, Channel, Message, MessageDirection, Ticket
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 

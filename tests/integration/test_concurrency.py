@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, InboundMessage
-from helpdesk.ticketing import TicketService
+from helpdesk.core.models import Channel, InboundMessage
+from helpdesk.tickets.threads import TicketService
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller
 
@@ -46,8 +46,8 @@ def test_a_stale_writer_gets_a_conflict(stack: LocalStack, repo: DynamoRepositor
     service.receive(InboundMessage(
         tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
         channel_message_id="s-2", channel_thread_id="t-stale", body="two", received_at=datetime.now(UTC)))
-    from helpdesk.errors import Conflict
-    from helpdesk.models import Message, MessageDirection
+    from helpdesk.core.errors import Conflict
+    from helpdesk.core.models import Message, MessageDirection
 
     late = Message(tenant_id=seller.tenant_id, ticket_id=stale.ticket_id, message_id="late",
                    direction=MessageDirection.INBOUND, channel=Channel.WOOCOMMERCE, store_id=seller.store_id,

@@ -15,9 +15,8 @@ from botocore.exceptions import ClientError
 
 from helpdesk.adapters import inbox_store
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.inbox import QueueFilter, SlaFilter, plan_queue
-from helpdesk.models import (
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import (
     Channel,
     Intent,
     Message,
@@ -27,6 +26,7 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
+from helpdesk.tickets.inbox import QueueFilter, SlaFilter, plan_queue
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from helpdesk.adapters.aws import SqsEnvelopePublisher
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Agent, Channel, InboundMessage, IngestEnvelope, Intent, Priority, Store, Tenant
-from helpdesk.rules import RoutingRule
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.core.models import Agent, Channel, InboundMessage, IngestEnvelope, Intent, Priority, Store, Tenant
+from helpdesk.routing.rules import RoutingRule
+from helpdesk.sla.policies import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
 from tests.conftest import eventually
 from tests.integration.conftest import drain_ingest_queue

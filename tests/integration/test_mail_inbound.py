@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, Store
+from helpdesk.core.models import Channel, Store
 from infrastructure.local import mailbox
 from infrastructure.local.stack import LocalStack
 from tests.conftest import ROOT
@@ -96,7 +96,7 @@ def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalSt
     """Outbound through SES (moto) from the store's inbound address; the buyer's answer to it, which
     references our Message-ID, threads back into the ticket."""
     from helpdesk.adapters.aws import SesMailTransport
-    from helpdesk.mail_out import MailReplySender
+    from helpdesk.replies.by_email import MailReplySender
 
     address = _mail_store(repo, seller)
     drain_ingest_queue(stack)

@@ -19,8 +19,8 @@ import respx
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.channels.bigcommerce import WEBHOOK_TOKEN_HEADER
-from helpdesk.ids import new_id
-from helpdesk.models import Channel, Message, MessageDirection, OrderStatus, Store, Ticket
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Channel, Message, MessageDirection, OrderStatus, Store, Ticket
 from infrastructure.local.http import build_event
 from infrastructure.local.stack import LocalStack
 from tests.conftest import ROOT

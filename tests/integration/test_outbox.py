@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.ticket_moves import TicketMoves
-from helpdesk.ids import new_id
-from helpdesk.models import DeliveryStatus, MessageDirection, TicketStatus
-from helpdesk.outbox import CHECK_AFTER
-from helpdesk.replies import outbound_reply
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import DeliveryStatus, MessageDirection, TicketStatus
+from helpdesk.replies.agent_replies import outbound_reply
+from helpdesk.replies.outbox import CHECK_AFTER
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from helpdesk import polling
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.channels.base import PollResult
-from helpdesk.errors import ChannelError, Conflict
-from helpdesk.models import Channel, InboundMessage, Store
+from helpdesk.core.errors import ChannelError, Conflict
+from helpdesk.core.models import Channel, InboundMessage, Store
+from helpdesk.ingest import polling
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import drain_ingest_queue
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from helpdesk.adapters.aws import S3RawArchive, SqsEnvelopePublisher
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.replay import ReplayService
+from helpdesk.ingest.replay import ReplayService
 from infrastructure.local.stack import LocalStack
 from infrastructure.ops.__main__ import main as ops_main
 from tests.integration.conftest import Seller, drain_ingest_queue
@@ -50,7 +50,7 @@ def test_replay_of_a_window_requeues_every_delivery_and_doubles_nothing(
 
 def test_replay_of_a_polled_store_rewinds_its_cursor(stack: LocalStack, repo: DynamoRepository,
                                                      seller: Seller) -> None:
-    from helpdesk.models import Channel, Store
+    from helpdesk.core.models import Channel, Store
 
     repo.put_store(Store(tenant_id=seller.tenant_id, store_id="mp-1", channel=Channel.MIRAKL, display_name="MP",
                          base_url="https://mp.example", created_at=datetime.now(UTC)))

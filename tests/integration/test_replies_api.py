@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import Channel, Message, MessageDirection, Order, OrderStatus, Ticket, TicketStatus
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Channel, Message, MessageDirection, Order, OrderStatus, Ticket, TicketStatus
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
@@ -166,7 +166,7 @@ def test_a_reply_that_keeps_the_ticket_open_re_arms_the_next_response_timer(
         stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
     """The first-response timer made stale, a next-response timer (new version) started from the
     channel's acceptance under the ticket's policy; the buyer's next message re-arms it again."""
-    from helpdesk.sla_policy import SlaPolicySpec
+    from helpdesk.sla.policies import SlaPolicySpec
 
     repo.put_policy_spec(seller.tenant_id, SlaPolicySpec(
         policy_id="standard", name="Standard", first_response_minutes=240, next_response_minutes=120))

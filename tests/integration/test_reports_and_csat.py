@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import (
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import (
     Agent,
     AgentRole,
     Automation,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.models import Channel, InboundMessage, Tenant
-from helpdesk.ticketing import TicketService
+from helpdesk.core.models import Channel, InboundMessage, Tenant
+from helpdesk.tickets.threads import TicketService
 from tests.integration.conftest import Seller
 
 
@@ -41,7 +41,7 @@ def test_tenant_profile_and_store_listing(repo: DynamoRepository, seller: Seller
 def test_a_partial_order_event_merges_into_the_stored_order(repo: DynamoRepository, seller: Seller) -> None:
     from decimal import Decimal
 
-    from helpdesk.models import Order, OrderItem, OrderStatus
+    from helpdesk.core.models import Order, OrderItem, OrderStatus
 
     now = datetime.now(UTC)
     full = Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.SHOPIFY, order_ref="1001",
@@ -65,7 +65,7 @@ def test_a_partial_order_event_merges_into_the_stored_order(repo: DynamoReposito
 
 
 def test_orders_by_buyer_email_newest_first_and_apart_from_tickets(repo: DynamoRepository, seller: Seller) -> None:
-    from helpdesk.models import Order
+    from helpdesk.core.models import Order
 
     for ref, day in (("100", 1), ("#1001", 20), ("101", 5)):
         repo.upsert_order(Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,

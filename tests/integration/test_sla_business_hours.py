@@ -30,9 +30,9 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 
 from helpdesk.adapters.aws import SqsEnvelopePublisher
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.calendars import BusinessCalendar
-from helpdesk.models import Channel, InboundMessage, IngestEnvelope, Store, Tenant, Ticket
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.core.models import Channel, InboundMessage, IngestEnvelope, Store, Tenant, Ticket
+from helpdesk.sla.calendars import BusinessCalendar
+from helpdesk.sla.policies import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
 from tests.conftest import eventually
 from tests.integration.conftest import drain_ingest_queue

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from helpdesk.adapters.aws import StepFunctionsSlaTimers
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import Channel, Message, MessageDirection, Ticket, TicketStatus
-from helpdesk.sla import timer_request
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Channel, Message, MessageDirection, Ticket, TicketStatus
+from helpdesk.sla.timers import timer_request
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller
 

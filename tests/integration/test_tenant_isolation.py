@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.ids import new_id
-from helpdesk.models import Agent, AgentRole, Channel, Message, MessageDirection, Ticket
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Agent, AgentRole, Channel, Message, MessageDirection, Ticket
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 

@@ -13,10 +13,10 @@ import pytest
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.ticket_moves import TicketMoves
-from helpdesk.models import Agent, Channel, InboundMessage, Message, MessageDirection, Team, Ticket, TicketStatus
-from helpdesk.sla import TimerRequest
-from helpdesk.ticket_actions import TicketActions
-from helpdesk.ticketing import TicketService
+from helpdesk.core.models import Agent, Channel, InboundMessage, Message, MessageDirection, Team, Ticket, TicketStatus
+from helpdesk.sla.timers import TimerRequest
+from helpdesk.tickets.actions import TicketActions
+from helpdesk.tickets.threads import TicketService
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
 

@@ -8,7 +8,6 @@ are kept on the reply."""
 from __future__ import annotations
 
 import email
-import importlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,8 +20,8 @@ from botocore.stub import Stubber
 from helpdesk.adapters import language_services
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.adapters.translation_aws import AmazonTranslator
-from helpdesk.ids import new_id
-from helpdesk.models import (
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import (
     Agent,
     Channel,
     DeliveryStatus,
@@ -33,8 +32,9 @@ from helpdesk.models import (
     OrderStatus,
     Ticket,
 )
-from helpdesk.multilingual import protected_terms
-from helpdesk.translation import placeholder, protect
+from helpdesk.languages.multilingual import protected_terms
+from helpdesk.languages.translation import placeholder, protect
+from helpdesk.platform import wiring
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, agent_event
@@ -51,13 +51,12 @@ def translate(stack: LocalStack) -> Iterator[Stubber]:
     client = boto3.client("translate", region_name="eu-west-1", aws_access_key_id="test",
                           aws_secret_access_key="test", endpoint_url="https://translate.eu-west-1.amazonaws.com")
     stubber = Stubber(client)
-    handler = importlib.import_module(stack.functions["AgentApiFunction"].module)
     original = language_services.translator
 
     def reset() -> None:
         language_services.translation_service.cache_clear()
-        handler.inbox.cache_clear()
-        handler.replies.cache_clear()
+        wiring.inbox.cache_clear()
+        wiring.reply_service.cache_clear()
 
     language_services.translator = lambda: AmazonTranslator(client)  # type: ignore[assignment]
     reset()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.sla import timer_request
+from helpdesk.sla.timers import timer_request
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import Seller, buyer_messages, drain_ingest_queue
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from helpdesk.models import Channel, InboundMessage, SlaPolicy, SlaTarget, Store, Ticket
+from helpdesk.core.models import Channel, InboundMessage, SlaPolicy, SlaTarget, Store, Ticket
 
 TENANT = "t1"
 STORE = "s1"

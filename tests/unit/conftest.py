@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk.ticketing import TicketService
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.raw_store import InMemoryRawStore
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.secrets import StaticSecrets
+from tests.fakes.sla_timers import RecordingSlaTimers
+from tests.fakes.sleep import RecordingSleep
 from tests.unit.builders import NOW, SECRET, make_store
-from tests.unit.fakes import (
-    InMemoryRawStore,
-    InMemoryRepository,
-    RecordingPublisher,
-    RecordingSlaTimers,
-    RecordingSleep,
-    StaticSecrets,
-)
 
 
 @pytest.fixture
@@ -52,14 +50,3 @@ def raw_store() -> InMemoryRawStore:
 @pytest.fixture
 def publisher() -> RecordingPublisher:
     return RecordingPublisher()
-
-
-@pytest.fixture
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never the developer's own AWS account: fixed fake credentials, no instance metadata lookups
-    (tests of AWS adapters on moto or botocore's Stubber)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)

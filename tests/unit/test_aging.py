@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from helpdesk.aging import AgingService, AgingStep
-from helpdesk.models import Agent, MessageDirection, Priority, TicketStatus
+from helpdesk.core.models import Agent, MessageDirection, Priority, TicketStatus
+from helpdesk.routing.aging import AgingService, AgingStep
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 
 def agent(agent_id: str, languages: list[str], **extra) -> Agent:

@@ -1,4 +1,4 @@
-"""Automatic answers, acknowledgements and drafts the rules ask for (helpdesk.automation), on the
+"""Automatic answers, acknowledgements and drafts the rules ask for (helpdesk.replies.automatic_answers), on the
 in-memory repository: what is sent, what becomes a draft instead, and why."""
 
 from __future__ import annotations
@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpdesk.automation import AutomationPlan, AutomationService, DraftNotAvailable
-from helpdesk.drafting import DraftUnavailable, LocalDrafter
-from helpdesk.models import (
+from helpdesk.core.models import (
     Automation,
     Channel,
     DeliveryStatus,
@@ -23,9 +21,12 @@ from helpdesk.models import (
     OrderStatus,
     TicketStatus,
 )
-from helpdesk.replies import DispatchService
+from helpdesk.replies.agent_replies import DispatchService
+from helpdesk.replies.automatic_answers import AutomationPlan, AutomationService, DraftNotAvailable
+from helpdesk.replies.drafting import DraftUnavailable, LocalDrafter
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.sla_timers import RecordingSlaTimers
 from tests.unit.builders import TENANT, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers
 from tests.unit.test_nudges import Macros, Queue
 from tests.unit.test_replies import Repo
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.calendars import (
+from helpdesk.sla.calendars import (
     ALWAYS_OPEN,
     MAX_SPAN_DAYS,
     BusinessCalendar,

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from helpdesk.channels.http import ChannelHttpClient, RetryPolicy, TokenBucket, retry_after_seconds
-from helpdesk.errors import ChannelError, ChannelRateLimited
+from helpdesk.core.errors import ChannelError, ChannelRateLimited
 
 BASE = "https://marketplace.example.com"
 

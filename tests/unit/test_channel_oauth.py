@@ -8,7 +8,7 @@ import respx
 
 from helpdesk.channels.http import ChannelHttpClient
 from helpdesk.channels.oauth import RefreshingTokenAuth, clear_token_cache
-from helpdesk.errors import ChannelError
+from helpdesk.core.errors import ChannelError
 
 
 class Clock:

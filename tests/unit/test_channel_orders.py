@@ -10,8 +10,8 @@ import pytest
 
 from helpdesk import channels
 from helpdesk.adapters.channel_orders import ChannelOrders
-from helpdesk.errors import ChannelError
-from helpdesk.models import Channel, Order, OrderStatus, Store
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import Channel, Order, OrderStatus, Store
 from tests.unit.builders import TENANT, make_store
 
 

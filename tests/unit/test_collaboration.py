@@ -1,4 +1,4 @@
-"""helpdesk.collaboration: notes with @mentions, notifications, presence with expiry."""
+"""helpdesk.tickets.collaboration: notes with @mentions, notifications, presence with expiry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.collaboration import (
+from helpdesk.core.errors import Conflict, NotFound
+from helpdesk.core.models import Agent, MessageDirection
+from helpdesk.tickets.collaboration import (
     NOTIFICATION_TTL,
     PRESENCE_TTL,
     CollaborationService,
@@ -19,10 +21,8 @@ from helpdesk.collaboration import (
     parse_mentions,
     resolve_mentions,
 )
-from helpdesk.errors import Conflict, NotFound
-from helpdesk.models import Agent, MessageDirection
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 SECOND = timedelta(seconds=1)
 

@@ -10,7 +10,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from helpdesk.csat import (
+from helpdesk.core.errors import Conflict
+from helpdesk.core.models import (
+    Automation,
+    Channel,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+    Ticket,
+    TicketStatus,
+)
+from helpdesk.reports.csat import (
     SURVEY_CHANNELS,
     InvalidRatingLink,
     InvalidScore,
@@ -27,18 +37,8 @@ from helpdesk.csat import (
     thank_you_page,
     verify,
 )
-from helpdesk.errors import Conflict
-from helpdesk.models import (
-    Automation,
-    Channel,
-    DeliveryStatus,
-    Message,
-    MessageDirection,
-    Ticket,
-    TicketStatus,
-)
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import TENANT, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 SECRET = b"0123456789abcdef-csat-secret"
@@ -134,7 +134,7 @@ def test_a_genuine_expired_link_is_410_but_a_forged_expired_one_is_404() -> None
 
 
 def test_signed_but_unreadable_payloads_and_weak_secrets_are_refused() -> None:
-    from helpdesk.csat import _mac  # a payload only we could have signed, but not a claim
+    from helpdesk.reports.csat import _mac  # a payload only we could have signed, but not a claim
 
     for claim in (b"[1,2]", b"not json", json.dumps({"t": "t 1", "k": "k1", "a": None, "e": 1}).encode(),
                   json.dumps({"t": "t1", "k": "k1", "a": None, "e": "soon"}).encode()):

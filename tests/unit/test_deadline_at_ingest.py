@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from helpdesk.ids import new_id
-from helpdesk.intake_service import owed_since
-from helpdesk.models import Channel, DeliveryStatus, Intent, Message, MessageDirection, TicketView
-from helpdesk.sla_policy import SlaPolicySpec
-from helpdesk.ticketing import TicketService
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import Channel, DeliveryStatus, Intent, Message, MessageDirection, TicketView
+from helpdesk.routing.intake import owed_since
+from helpdesk.sla.policies import SlaPolicySpec
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.sla_timers import RecordingSlaTimers
+from tests.fakes.sleep import RecordingSleep
 from tests.unit.builders import NOW, TENANT, make_inbound, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers, RecordingSleep
 
 STANDARD = SlaPolicySpec(policy_id="standard", name="Standard", first_response_minutes=480, next_response_minutes=240,
                          warning_ratio=0.75)
@@ -82,7 +84,7 @@ def test_the_buyer_waits_from_the_first_message_after_the_last_accepted_reply() 
 
 
 def test_a_buyer_writing_to_a_parked_unanswered_ticket_gets_a_running_timer_again() -> None:
-    from helpdesk.models import TicketStatus
+    from helpdesk.core.models import TicketStatus
 
     repo = spec_repo(STANDARD)
     tickets, timers = service(repo)

@@ -8,17 +8,7 @@ from typing import Any
 
 import pytest
 
-from helpdesk.drafting import (
-    MAX_MESSAGE_CHARS,
-    MAX_THREAD_CHARS,
-    MAX_THREAD_MESSAGES,
-    DraftContext,
-    LocalDrafter,
-    PolicySnippet,
-    build_prompt,
-    relevant_snippets,
-)
-from helpdesk.models import (
+from helpdesk.core.models import (
     Channel,
     DeliveryStatus,
     Intent,
@@ -27,6 +17,16 @@ from helpdesk.models import (
     MessageDirection,
     Order,
     OrderStatus,
+)
+from helpdesk.replies.drafting import (
+    MAX_MESSAGE_CHARS,
+    MAX_THREAD_CHARS,
+    MAX_THREAD_MESSAGES,
+    DraftContext,
+    LocalDrafter,
+    PolicySnippet,
+    build_prompt,
+    relevant_snippets,
 )
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
 

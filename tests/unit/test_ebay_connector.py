@@ -33,8 +33,8 @@ from helpdesk.channels.ebay import (
 )
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.oauth import clear_token_cache
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
-from helpdesk.models import Channel, OrderEventType, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.core.models import Channel, OrderEventType, OrderStatus, Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/ebay"
 BASE = "https://api.ebay.com"

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
-from helpdesk.models import Channel, Message, MessageDirection, Order, TicketStatus
-from helpdesk.ports import QueueScope, TicketRepository
+from helpdesk.core.errors import Conflict, DuplicateMessage, InvalidCursor
+from helpdesk.core.models import Channel, Message, MessageDirection, Order, TicketStatus
+from helpdesk.tickets.ports import QueueScope, TicketRepository
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, STORE, TENANT, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 
 def message(ticket_id: str, channel_message_id: str, thread: str | None = "thread-1") -> Message:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from helpdesk.errors import Forbidden, Unauthorized
-from helpdesk.identity import AgentDirectory, Identity, confirm, identity_from_event
-from helpdesk.models import Agent, AgentRole
+from helpdesk.api.identity import AgentDirectory, Identity, confirm, identity_from_event
+from helpdesk.core.errors import Forbidden, Unauthorized
+from helpdesk.core.models import Agent, AgentRole
 from tests.unit.builders import TENANT
 
 

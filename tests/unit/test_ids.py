@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from helpdesk.ids import new_id
+from helpdesk.core.ids import new_id
 
 CROCKFORD = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 BASE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

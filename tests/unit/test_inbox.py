@@ -1,4 +1,4 @@
-"""helpdesk.inbox: queue filters and the partition each read uses, saved views and their counts, the
+"""helpdesk.tickets.inbox: queue filters and the partition each read uses, saved views and their counts, the
 ticket detail (order freshness, the buyer's other orders and tickets, who else is looking)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from helpdesk.collaboration import PRESENCE_TTL
-from helpdesk.errors import Forbidden, InvalidCursor, NotFound
-from helpdesk.inbox import (
+from helpdesk.core.errors import Forbidden, InvalidCursor, NotFound
+from helpdesk.core.models import Channel, Intent, Message, MessageDirection, Order, OrderStatus, TicketStatus
+from helpdesk.tickets.collaboration import PRESENCE_TTL
+from helpdesk.tickets.inbox import (
     MAX_VIEWS,
     InboxService,
     QueueFilter,
@@ -21,9 +22,8 @@ from helpdesk.inbox import (
     is_near_breach,
     plan_queue,
 )
-from helpdesk.models import Channel, Intent, Message, MessageDirection, Order, OrderStatus, TicketStatus
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, STORE, TENANT, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 HOUR = timedelta(hours=1)
 

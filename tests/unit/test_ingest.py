@@ -8,20 +8,19 @@ from typing import Any
 
 import pytest
 
-from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
-from helpdesk.ingest import EnvelopeProcessor, WebhookIngestor, raw_key
-from helpdesk.models import Channel, IngestEnvelope, OrderEventType
-from helpdesk.ticketing import TicketService
+from helpdesk.core.errors import InvalidSignature, MalformedPayload, NotFound
+from helpdesk.core.models import Channel, IngestEnvelope, OrderEventType
+from helpdesk.ingest.envelopes import EnvelopeProcessor
+from helpdesk.ingest.webhooks import WebhookIngestor, raw_key
+from helpdesk.tickets.threads import TicketService
 from tests.conftest import woo_signature
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.raw_store import InMemoryRawStore
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.secrets import StaticSecrets
+from tests.fakes.sla_timers import RecordingSlaTimers
+from tests.fakes.sleep import RecordingSleep
 from tests.unit.builders import NOW, SECRET, STORE, TENANT, make_inbound, make_store
-from tests.unit.fakes import (
-    InMemoryRawStore,
-    InMemoryRepository,
-    RecordingPublisher,
-    RecordingSlaTimers,
-    RecordingSleep,
-    StaticSecrets,
-)
 
 RECEIVED = datetime(2024, 3, 9, 23, 59, 30, tzinfo=UTC)
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from helpdesk.channels.bigcommerce import CONNECTOR as BIGCOMMERCE
-from helpdesk.errors import ChannelError
-from helpdesk.ingest import EnvelopeProcessor, OrderRefreshFailure, completed, is_thin
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import (
     Channel,
     IngestEnvelope,
     Order,
@@ -23,9 +22,10 @@ from helpdesk.models import (
     OrderStatus,
     Store,
 )
-from helpdesk.ticketing import TicketService
+from helpdesk.ingest.envelopes import EnvelopeProcessor, OrderRefreshFailure, completed, is_thin
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_inbound, make_store
-from tests.unit.fakes import InMemoryRepository
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/bigcommerce"
 BC_STORE = make_store(store_id="bc-main", channel=Channel.BIGCOMMERCE, base_url="https://api.bigcommerce.com/stores/abc123",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from helpdesk.calendars import BusinessCalendar
-from helpdesk.intake import decide
-from helpdesk.models import Channel, Intent, Priority
-from helpdesk.rules import AgentAvailability, RoutingRule
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.core.models import Channel, Intent, Priority
+from helpdesk.routing.decision import decide
+from helpdesk.routing.rules import AgentAvailability, RoutingRule
+from helpdesk.sla.calendars import BusinessCalendar
+from helpdesk.sla.policies import SlaPolicySpec
 from tests.unit.builders import TENANT, make_inbound, make_ticket
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Berlin

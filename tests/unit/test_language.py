@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from helpdesk.language import LinguaDetector, cleaned, customer_language, usable
+from helpdesk.languages.detection import LinguaDetector, cleaned, customer_language, usable
 from tests.conftest import ROOT
 
 DETECTOR = LinguaDetector()

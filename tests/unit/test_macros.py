@@ -8,8 +8,15 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.macros import MacroCreate, MacroRenderError, MacroSpec, choose_language, placeholder_context, render
-from helpdesk.models import Agent, Channel, Macro, Order, OrderItem, OrderStatus
+from helpdesk.core.models import Agent, Channel, Macro, Order, OrderItem, OrderStatus
+from helpdesk.replies.macros import (
+    MacroCreate,
+    MacroRenderError,
+    MacroSpec,
+    choose_language,
+    placeholder_context,
+    render,
+)
 from tests.unit.builders import TENANT, make_store, make_ticket
 
 WISMO = Macro(tenant_id=TENANT, macro_id="wismo", name="Where is my order", tags=["wismo-answered"], bodies={

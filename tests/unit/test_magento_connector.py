@@ -17,8 +17,8 @@ import respx
 
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.magento import CONNECTOR, MagentoConnector
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import Channel, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import Channel, OrderStatus, Store
 from tests.unit.builders import NOW
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/magento"

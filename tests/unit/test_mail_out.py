@@ -7,9 +7,9 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from helpdesk.errors import ChannelError
-from helpdesk.mail_out import MailReplySender
-from helpdesk.models import Channel, Message, MessageDirection
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import Channel, Message, MessageDirection
+from helpdesk.replies.by_email import MailReplySender
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
 
 

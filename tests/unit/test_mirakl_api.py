@@ -17,8 +17,8 @@ import respx
 
 from helpdesk.channels.http import ChannelHttpClient
 from helpdesk.channels.mirakl import CONNECTOR
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import Channel, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import Channel, OrderStatus, Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/mirakl"
 BASE = "https://marketplace.example.com"

@@ -20,8 +20,8 @@ import respx
 from helpdesk.channels import poll_connector
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.mirakl import CONNECTOR, MAX_PAGES, MiraklConnector
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
-from helpdesk.models import Channel, OrderEventType, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.core.models import Channel, OrderEventType, OrderStatus, Store
 
 SAMPLES = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/mirakl"
 BASE = "https://marketplace.example.com"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from helpdesk.models import (
+from helpdesk.core.models import (
     Automation,
     Channel,
     DeliveryStatus,
@@ -16,9 +16,9 @@ from helpdesk.models import (
     OrderStatus,
     TicketStatus,
 )
-from helpdesk.nudges import Nudge, NudgeEvent, NudgeService, applies, triggered
+from helpdesk.replies.proactive import Nudge, NudgeEvent, NudgeService, applies, triggered
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import TENANT, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 SHIPPED_MACRO = Macro(tenant_id=TENANT, macro_id="shipped", name="Shipped", bodies={

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from helpdesk.outbox import CHECK_AFTER, RECHECK_AFTER, OutboxEntry, OutboxSweeper
+from helpdesk.replies.outbox import CHECK_AFTER, RECHECK_AFTER, OutboxEntry, OutboxSweeper
 from tests.unit.builders import NOW, TENANT
 
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from helpdesk import polling
 from helpdesk.channels.base import PollResult
-from helpdesk.errors import ChannelError, Conflict
-from helpdesk.models import Channel, Store, StoreHealth
-from helpdesk.polling import PollService, backoff_for
+from helpdesk.core.errors import ChannelError, Conflict
+from helpdesk.core.models import Channel, Store, StoreHealth
+from helpdesk.ingest import polling
+from helpdesk.ingest.polling import PollService, backoff_for
+from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.raw_store import InMemoryRawStore
 from tests.unit.builders import NOW, TENANT, make_inbound, make_store
-from tests.unit.fakes import InMemoryRawStore, RecordingPublisher
 
 
 @dataclass

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from helpdesk.calendars import BusinessCalendar
-from helpdesk.errors import ChannelError, Conflict, NotFound
-from helpdesk.ids import new_id
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, Conflict, NotFound
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import (
     Agent,
     DeliveryStatus,
     Macro,
@@ -22,7 +21,7 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from helpdesk.replies import (
+from helpdesk.replies.agent_replies import (
     DispatchService,
     MacroIncomplete,
     ReplyNotQueued,
@@ -33,9 +32,11 @@ from helpdesk.replies import (
     answered,
     retryable,
 )
-from helpdesk.sla_policy import SlaPolicySpec
+from helpdesk.sla.calendars import BusinessCalendar
+from helpdesk.sla.policies import SlaPolicySpec
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.sla_timers import RecordingSlaTimers
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers
 
 WORKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 POLICY = SlaPolicySpec(policy_id="standard", name="Standard", first_response_minutes=240, next_response_minutes=480,

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from helpdesk import replies
-from helpdesk.models import (
+from helpdesk.core.models import (
     Automation,
     Channel,
     DeliveryStatus,
@@ -18,7 +17,8 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from helpdesk.reports import (
+from helpdesk.replies import agent_replies
+from helpdesk.reports.aggregates import (
     BUCKETS_SECONDS,
     COUNTERS,
     DIMENSIONS,
@@ -333,7 +333,7 @@ def test_replies_not_newly_sent_or_without_a_waiting_start_count_nothing() -> No
 
 
 def test_not_a_response_is_the_same_set_the_dispatcher_uses() -> None:
-    assert NOT_A_RESPONSE == replies.NOT_A_RESPONSE
+    assert NOT_A_RESPONSE == agent_replies.NOT_A_RESPONSE
 
 
 # --- merge ----------------------------------------------------------------------------------------

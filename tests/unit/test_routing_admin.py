@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from helpdesk.aging import DEFAULT_STEPS, AgingService, AgingStep
-from helpdesk.models import Agent, Team, TicketStatus
-from helpdesk.routing_admin import (
+from helpdesk.core.models import Agent, Team, TicketStatus
+from helpdesk.routing.admin import (
     AgentsInvalid,
     AgingStepsInvalid,
     PoliciesInvalid,
     RoutingAdmin,
     TeamsInvalid,
 )
+from helpdesk.routing.aging import DEFAULT_STEPS, AgingService, AgingStep
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_ticket
-from tests.unit.fakes import InMemoryRepository
 
 SHIFT = {"time_zone": "Europe/Berlin", "periods": {"monday": [{"start": "09:00", "end": "17:00"}]}}
 

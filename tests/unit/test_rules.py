@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.models import Channel, Intent, OrderStatus, Priority
-from helpdesk.rules import (
+from helpdesk.core.models import Channel, Intent, OrderStatus, Priority
+from helpdesk.routing.rules import (
     MAX_REGEX_LENGTH,
     AgentAvailability,
     Condition,

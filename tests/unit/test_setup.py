@@ -8,17 +8,17 @@ from collections.abc import Mapping
 import pytest
 from pydantic import SecretStr
 
-from helpdesk.errors import ChannelError, NotFound
-from helpdesk.models import Channel, Store, StoreHealth
-from helpdesk.setup import (
+from helpdesk.core.errors import ChannelError, NotFound
+from helpdesk.core.models import Channel, Store, StoreHealth
+from helpdesk.stores.connections import (
     ConnectStore,
     CredentialsRefused,
     RotateCredentials,
     StoreSetupService,
     parse_inbound_address,
 )
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT
-from tests.unit.fakes import InMemoryRepository
 
 
 class FakeSecrets:
@@ -206,10 +206,10 @@ def test_list_shows_health_and_status(setup, parts) -> None:
     repo.health[(TENANT, "coffee")] = StoreHealth(tenant_id=TENANT, store_id="coffee", last_error="HTTP 500",
                                                   consecutive_failures=2, last_poll_at=NOW)
     setup.pause(TENANT, "tea")
-    listed = setup.list(TENANT)
+    listed = setup.summaries(TENANT)
     assert [(s.store.store_id, s.status) for s in listed] == [("tea", "paused"), ("coffee", "active")]
     assert listed[1].health is not None and listed[1].health.last_error == "HTTP 500"
-    assert setup.list("another-tenant") == []
+    assert setup.summaries("another-tenant") == []
 
 
 def test_resume_of_a_polled_store_ensures_the_schedule(setup, parts) -> None:

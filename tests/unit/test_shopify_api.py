@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,8 @@ import respx
 
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.shopify import API_VERSION, CONNECTOR, WEBHOOK_TOPICS
-from helpdesk.errors import ChannelError, ChannelRateLimited, MalformedPayload
-from helpdesk.models import Channel, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, ChannelRateLimited, MalformedPayload
+from helpdesk.core.models import Channel, OrderStatus, Store
 from tests.unit.builders import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -366,9 +364,3 @@ def test_a_webhook_id_that_is_not_a_number_is_refused_without_a_call() -> None:
 # --- import time --------------------------------------------------------------------------------
 
 
-def test_the_webhook_module_imports_without_httpx() -> None:
-    code = ("import sys; import helpdesk.channels.shopify as m; "
-            "assert m.CONNECTOR.channel == 'shopify'; assert 'httpx' not in sys.modules, 'httpx imported'")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT / "shared")},
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr

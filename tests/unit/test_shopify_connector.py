@@ -16,8 +16,8 @@ import pytest
 
 from helpdesk.channels.base import ParsedDelivery
 from helpdesk.channels.shopify import CONNECTOR, ShopifyConnector
-from helpdesk.errors import InvalidSignature, MalformedPayload
-from helpdesk.models import Channel, OrderEventType, OrderStatus, Store
+from helpdesk.core.errors import InvalidSignature, MalformedPayload
+from helpdesk.core.models import Channel, OrderEventType, OrderStatus, Store
 from tests.unit.builders import NOW
 
 SAMPLE = Path(__file__).resolve().parents[2] / "infrastructure/local/samples/shopify/orders_create.json"

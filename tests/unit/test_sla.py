@@ -1,4 +1,4 @@
-"""sla.py: deadlines, the timer a ticket needs, and the timestamp format Step Functions reads."""
+"""sla/timers.py: deadlines, the timer a ticket needs, and the timestamp format Step Functions reads."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from helpdesk import sla
-from helpdesk.models import ID_PATTERN, TicketStatus
-from helpdesk.sla import FIRST_RESPONSE, NEXT_RESPONSE, TimerRequest, first_response_due, iso_z, timer_request
+from helpdesk.core.models import ID_PATTERN, TicketStatus
+from helpdesk.sla import timers as sla_timers
+from helpdesk.sla.timers import FIRST_RESPONSE, NEXT_RESPONSE, TimerRequest, first_response_due, iso_z, timer_request
 from tests.unit.builders import NOW, make_policy, make_ticket
 
 FIRST_DUE = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
@@ -18,8 +18,8 @@ ULID = "01HQ0000000000000000000000"
 
 
 def test_default_target_is_24_hours_for_both_deadlines() -> None:
-    assert sla.DEFAULT_TARGET.first_response_minutes == 24 * 60
-    assert sla.DEFAULT_TARGET.next_response_minutes == 24 * 60
+    assert sla_timers.DEFAULT_TARGET.first_response_minutes == 24 * 60
+    assert sla_timers.DEFAULT_TARGET.next_response_minutes == 24 * 60
     assert first_response_due(NOW, None) == NOW + timedelta(hours=24)
 
 

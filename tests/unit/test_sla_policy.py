@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.calendars import BusinessCalendar, resume_due
-from helpdesk.models import Channel, Intent, Priority, SlaPolicy, SlaTarget
-from helpdesk.sla_policy import DueTimes, SlaPolicySpec, compute_due, select_policy
+from helpdesk.core.models import Channel, Intent, Priority, SlaPolicy, SlaTarget
+from helpdesk.sla.calendars import BusinessCalendar, resume_due
+from helpdesk.sla.policies import DueTimes, SlaPolicySpec, compute_due, select_policy
 
 ROME = ZoneInfo("Europe/Rome")
 WORKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from helpdesk.models import Channel, Order, OrderStatus, TicketStatus
-from helpdesk.ticketing import TicketService
+from helpdesk.core.models import Channel, Order, OrderStatus, TicketStatus
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_inbound, make_store
-from tests.unit.fakes import InMemoryRepository
 
 SHOP = "shopify-1"
 INBOX = "mail-1"

@@ -1,4 +1,4 @@
-"""Ticket actions (helpdesk.ticket_actions) on the in-memory repository: one audit event per change,
+"""Ticket actions (helpdesk.tickets.actions) on the in-memory repository: one audit event per change,
 optimistic-lock retries, SLA timer versions, snooze and wake-up, merge (resumable, threads follow),
 split, and bulk (per-ticket outcomes, idempotent)."""
 
@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from helpdesk.aging import AgingService
-from helpdesk.errors import Conflict, NotFound
-from helpdesk.ids import new_id
-from helpdesk.models import (
+from helpdesk.core.errors import Conflict, NotFound
+from helpdesk.core.ids import new_id
+from helpdesk.core.models import (
     Agent,
     DeliveryStatus,
     Message,
@@ -23,9 +22,9 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from helpdesk.ports import QueueScope
-from helpdesk.replies import stale_entries
-from helpdesk.ticket_actions import (
+from helpdesk.replies.agent_replies import stale_entries
+from helpdesk.routing.aging import AgingService
+from helpdesk.tickets.actions import (
     BulkAction,
     BulkRequest,
     ReplyInFlight,
@@ -34,9 +33,11 @@ from helpdesk.ticket_actions import (
     TicketMerged,
     copy_id,
 )
-from helpdesk.ticketing import TicketService
+from helpdesk.tickets.ports import QueueScope
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.sla_timers import RecordingSlaTimers
 from tests.unit.builders import NOW, TENANT, make_inbound, make_ticket
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers
 
 LATER = NOW + timedelta(minutes=10)
 

@@ -6,14 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from helpdesk import ticketing
-from helpdesk.errors import Conflict, DuplicateMessage, NotFound
-from helpdesk.models import MessageDirection, Priority, TicketStatus
-from helpdesk.ports import QueueScope
-from helpdesk.sla import FIRST_RESPONSE, NEXT_RESPONSE
-from helpdesk.ticketing import TicketService
+from helpdesk.core.errors import Conflict, DuplicateMessage, NotFound
+from helpdesk.core.models import MessageDirection, Priority, TicketStatus
+from helpdesk.sla.timers import FIRST_RESPONSE, NEXT_RESPONSE
+from helpdesk.tickets import threads
+from helpdesk.tickets.ports import QueueScope
+from helpdesk.tickets.threads import TicketService
+from tests.fakes.repository import InMemoryRepository
+from tests.fakes.sla_timers import RecordingSlaTimers
+from tests.fakes.sleep import RecordingSleep
 from tests.unit.builders import NOW, STORE, TENANT, make_inbound, make_policy, make_store
-from tests.unit.fakes import InMemoryRepository, RecordingSlaTimers, RecordingSleep
 
 DAY = timedelta(hours=24)
 
@@ -320,7 +322,7 @@ def test_a_conflict_on_the_first_append_is_retried(
     assert ticket.message_count == 2 and ticket.version == 2
     # One jittered pause before the second attempt, within the first backoff step.
     assert len(sleeps.delays) == 1
-    assert 0 <= sleeps.delays[0] <= ticketing.BACKOFF_BASE_SECONDS * 2
+    assert 0 <= sleeps.delays[0] <= threads.BACKOFF_BASE_SECONDS * 2
 
 
 def test_a_ticket_changed_by_someone_else_is_reread_and_the_change_reapplied(
@@ -361,18 +363,18 @@ def test_a_ticket_that_keeps_changing_gives_up_with_conflict(
     service: TicketService, repo: InMemoryRepository, sleeps: RecordingSleep
 ) -> None:
     service.receive(make_inbound())
-    repo.fail_next("append_message", Conflict("ticket changed"), times=ticketing.MAX_ATTEMPTS)
+    repo.fail_next("append_message", Conflict("ticket changed"), times=threads.MAX_ATTEMPTS)
 
     with pytest.raises(Conflict):
         service.receive(make_inbound(channel_message_id="m-2"))
-    assert repo.call_names().count("append_message") == ticketing.MAX_ATTEMPTS
+    assert repo.call_names().count("append_message") == threads.MAX_ATTEMPTS
     assert repo.only_ticket(TENANT).message_count == 1
     # A pause before every attempt but the first, each within its (capped) exponential bound.
-    assert len(sleeps.delays) == ticketing.MAX_ATTEMPTS - 1
+    assert len(sleeps.delays) == threads.MAX_ATTEMPTS - 1
     for attempt, delay in enumerate(sleeps.delays, start=1):
-        bound = min(ticketing.BACKOFF_CAP_SECONDS, ticketing.BACKOFF_BASE_SECONDS * 2**attempt)
+        bound = min(threads.BACKOFF_CAP_SECONDS, threads.BACKOFF_BASE_SECONDS * 2**attempt)
         assert 0 <= delay <= bound
-    assert max(sleeps.delays) <= ticketing.BACKOFF_CAP_SECONDS
+    assert max(sleeps.delays) <= threads.BACKOFF_CAP_SECONDS
 
 
 def test_a_duplicate_raised_by_the_write_is_reported_on_the_next_pass(
@@ -397,7 +399,7 @@ def test_duplicate_message_error_is_swallowed_only_until_the_marker_is_found(
     service: TicketService, repo: InMemoryRepository
 ) -> None:
     # A DuplicateMessage without the dedup marker ever appearing must not loop forever.
-    repo.fail_next("create_ticket", DuplicateMessage("dup"), times=ticketing.MAX_ATTEMPTS)
+    repo.fail_next("create_ticket", DuplicateMessage("dup"), times=threads.MAX_ATTEMPTS)
     with pytest.raises(Conflict):
         service.receive(make_inbound())
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
-from helpdesk.models import Translation
-from helpdesk.translation import (
+from helpdesk.core.models import Translation
+from helpdesk.languages.translation import (
     LOST_NOTE,
     NOTHING_NOTE,
     MemoryTranslationCache,
@@ -443,7 +443,7 @@ def test_language_codes_are_normalised(code: str, normalised: str) -> None:
 
 
 def test_an_agent_opening_a_ticket_does_not_wait_past_the_budget_and_a_broken_cache_is_skipped() -> None:
-    from helpdesk.translation import PENDING_NOTE
+    from helpdesk.languages.translation import PENDING_NOTE
 
     ticks = iter([0.0, 0.0, 5.0, 5.0, 5.0])
 

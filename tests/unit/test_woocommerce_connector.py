@@ -12,8 +12,8 @@ import pytest
 
 from helpdesk.channels import webhook_connector
 from helpdesk.channels.woocommerce import CONNECTOR, WooCommerceConnector
-from helpdesk.errors import InvalidSignature, MalformedPayload, NotFound
-from helpdesk.models import Channel, OrderEventType, OrderStatus
+from helpdesk.core.errors import InvalidSignature, MalformedPayload, NotFound
+from helpdesk.core.models import Channel, OrderEventType, OrderStatus
 from tests.conftest import woo_signature
 from tests.unit.builders import NOW, SECRET, make_store
 

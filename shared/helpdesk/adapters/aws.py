@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
-from helpdesk.errors import NotFound
-from helpdesk.models import IngestEnvelope, Store
+from helpdesk.core.errors import NotFound
+from helpdesk.core.models import IngestEnvelope, Store
 
 if TYPE_CHECKING:  # the replay module is for operators: webhook functions never import it
-    from helpdesk.replay import RawObject
-from helpdesk.sla import TimerRequest
+    from helpdesk.ingest.replay import RawObject
+from helpdesk.sla.timers import TimerRequest
 
 
 class S3RawStore:
@@ -61,7 +61,7 @@ class S3RawArchive:
                 yield entry["Key"]
 
     def get(self, key: str) -> RawObject:
-        from helpdesk.replay import RawObject
+        from helpdesk.ingest.replay import RawObject
 
         answer = self._s3.get_object(Bucket=self._bucket, Key=key)
         return RawObject(key=key, body=answer["Body"].read(), metadata=answer.get("Metadata", {}),

@@ -1,6 +1,6 @@
 """Amazon Bedrock as the drafter: the Converse API (``bedrock-runtime``), any model that takes messages.
 
-``BedrockDrafter`` sends the prompt ``helpdesk.drafting.build_prompt`` makes (the system prompt as one
+``BedrockDrafter`` sends the prompt ``helpdesk.replies.drafting.build_prompt`` makes (the system prompt as one
 text block, the thread as alternating user/assistant turns, the facts in the last user turn) and
 returns the text blocks of the answer as a ``Draft`` for the agent. It never sends anything.
 
@@ -20,8 +20,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from helpdesk.drafting import DraftContext, DraftUnavailable, build_prompt, missing_facts
-from helpdesk.models import Draft
+from helpdesk.core.models import Draft
+from helpdesk.replies.drafting import DraftContext, DraftUnavailable, build_prompt, missing_facts
 
 SOURCE = "bedrock"
 RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException", "ModelTimeoutException",

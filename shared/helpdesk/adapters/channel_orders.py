@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from helpdesk.adapters.aws import SecretsManagerSecrets
-from helpdesk.errors import ChannelError
-from helpdesk.models import Order, Store
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import Order, Store
 
 
 class StoreCredentials(Protocol):

@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from helpdesk.adapters import keys
-from helpdesk.errors import Conflict, DuplicateMessage, InvalidCursor
-from helpdesk.models import (
+from helpdesk.core.errors import Conflict, DuplicateMessage, InvalidCursor
+from helpdesk.core.models import (
     Agent,
     DeliveryStatus,
     IngestError,
@@ -39,15 +39,15 @@ from helpdesk.models import (
     TicketStatus,
     TicketView,
 )
-from helpdesk.outbox import CHECK_AFTER, OutboxEntry
-from helpdesk.ports import QueueScope
+from helpdesk.replies.outbox import CHECK_AFTER, OutboxEntry
+from helpdesk.tickets.ports import QueueScope
 
 if TYPE_CHECKING:  # routing config is read by the intake only: webhook functions never import it
-    from helpdesk.aging import AgingStep
-    from helpdesk.drafting import PolicySnippet
-    from helpdesk.nudges import Nudge
-    from helpdesk.rules import RoutingRule
-    from helpdesk.sla_policy import SlaPolicySpec
+    from helpdesk.replies.drafting import PolicySnippet
+    from helpdesk.replies.proactive import Nudge
+    from helpdesk.routing.aging import AgingStep
+    from helpdesk.routing.rules import RoutingRule
+    from helpdesk.sla.policies import SlaPolicySpec
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -179,7 +179,7 @@ class DynamoRepository:
 
     def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None:
         """The tenant's aging steps; None when it never set any (the default steps apply)."""
-        from helpdesk.aging import AgingStep
+        from helpdesk.routing.aging import AgingStep
 
         item = self._get(keys.tenant_pk(tenant_id), keys.AGING_SK)
         if item is None:
@@ -193,7 +193,7 @@ class DynamoRepository:
                    "steps": _SER.serialize(plain)})
 
     def list_nudges(self, tenant_id: str) -> list[Nudge]:
-        from helpdesk.nudges import Nudge
+        from helpdesk.replies.proactive import Nudge
 
         return [Nudge.model_validate(n) for n in self._config_list(tenant_id, keys.NUDGES_SK)]
 
@@ -201,7 +201,7 @@ class DynamoRepository:
         self._put_config_list(tenant_id, keys.NUDGES_SK, "nudges", nudges)
 
     def list_snippets(self, tenant_id: str) -> list[PolicySnippet]:
-        from helpdesk.drafting import PolicySnippet
+        from helpdesk.replies.drafting import PolicySnippet
 
         return [PolicySnippet.model_validate(n) for n in self._config_list(tenant_id, keys.SNIPPETS_SK)]
 
@@ -249,7 +249,7 @@ class DynamoRepository:
         self._put(to_item(rule, PK=keys.tenant_pk(rule.tenant_id), SK=keys.rule_sk(rule.rule_id), entity="rule"))
 
     def list_rules(self, tenant_id: str) -> list[RoutingRule]:
-        from helpdesk.rules import RoutingRule
+        from helpdesk.routing.rules import RoutingRule
 
         return [from_item(RoutingRule, i) for i in self._by_prefix(tenant_id, "RULE#")]
 
@@ -274,7 +274,7 @@ class DynamoRepository:
                           entity="sla_policy_spec"))
 
     def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
-        from helpdesk.sla_policy import SlaPolicySpec
+        from helpdesk.sla.policies import SlaPolicySpec
 
         return [from_item(SlaPolicySpec, i) for i in self._by_prefix(tenant_id, "SLAPOLICY#")]
 
@@ -315,7 +315,7 @@ class DynamoRepository:
             raise
         return True
 
-    # --- outbox (queued outbound messages, see helpdesk.outbox) ----------------------------------
+    # --- outbox (queued outbound messages, see helpdesk.replies.outbox) ----------------------------------
 
     def due_outbound(self, tenant_id: str, now: datetime, limit: int) -> list[OutboxEntry]:
         """Queued outbound messages due a look by ``now``, oldest first (a Query on the sparse
@@ -636,7 +636,7 @@ class DynamoRepository:
     @staticmethod
     def _message_item(message: Message, outbox: bool = True) -> dict[str, Any]:
         """A message item; an outbound one still ``queued`` is also in the sparse Outbox index
-        (``helpdesk.outbox``), unless ``outbox`` is False (a merge's display copy, never sent)."""
+        (``helpdesk.replies.outbox``), unless ``outbox`` is False (a merge's display copy, never sent)."""
         extra: dict[str, Any] = {}
         if (outbox and message.direction == MessageDirection.OUTBOUND
                 and message.delivery_status == DeliveryStatus.QUEUED):

@@ -25,10 +25,10 @@ from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
 from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, batch_write, from_item, to_item
-from helpdesk.collaboration import NOTIFICATION_TTL, Notification, NotificationPage, PresenceEntry
-from helpdesk.errors import InvalidCursor
-from helpdesk.inbox import QueueFilter, QueuePlan, SavedView, SlaFilter
-from helpdesk.models import Message, QueuePage, Ticket
+from helpdesk.core.errors import InvalidCursor
+from helpdesk.core.models import Message, QueuePage, Ticket
+from helpdesk.tickets.collaboration import NOTIFICATION_TTL, Notification, NotificationPage, PresenceEntry
+from helpdesk.tickets.inbox import QueueFilter, QueuePlan, SavedView, SlaFilter
 
 READ_BUDGET = 1000  # items one page request may read through filters before returning short
 READ_AHEAD = (50, 250)  # items per Query while filtering: at least, at most (4 x the page size between)

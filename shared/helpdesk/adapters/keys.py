@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import date
 
-    from helpdesk.models import Order
-    from helpdesk.reports import Breach
-    from helpdesk.sla import TimerRequest
+    from helpdesk.core.models import Order
+    from helpdesk.reports.aggregates import Breach
+    from helpdesk.sla.timers import TimerRequest
 
 TICKET_SK = "TICKET"
 MESSAGE_PREFIX = "MSG#"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk.config import client, settings
-from helpdesk.drafting import Drafter, LocalDrafter
-from helpdesk.translation import NoTranslator, TranslationService, Translator
+from helpdesk.languages.translation import NoTranslator, TranslationService, Translator
+from helpdesk.platform.config import client, settings
+from helpdesk.replies.drafting import Drafter, LocalDrafter
 
 
 def translator() -> Translator:

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 from helpdesk import channels
 from helpdesk.adapters import keys
 from helpdesk.adapters.dynamodb import from_item, to_item
-from helpdesk.errors import ChannelError
-from helpdesk.mail_out import MailReplySender
-from helpdesk.models import Macro, Message, Store, Ticket
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import Macro, Message, Store, Ticket
+from helpdesk.replies.by_email import MailReplySender
 
 MACRO_PREFIX = "MACRO#"
 

@@ -1,4 +1,4 @@
-"""DynamoDB items of the reports (``helpdesk.reports``): daily counters, the open count, the breaches list.
+"""DynamoDB items of the reports (``helpdesk.reports.aggregates``): daily counters, the open count, the breaches list.
 
 * daily counters: PK ``TENANT#<t>#STATS#<dimension>``, SK ``<yyyy-mm-dd>#<value>`` (the tenant's day),
   attributes ``day``, ``dimension``, ``value`` and one number attribute per counter, ``c_<name>``.
@@ -46,9 +46,9 @@ from helpdesk.adapters.keys import (
     stats_sk,
     tenant_pk,
 )
-from helpdesk.errors import InvalidCursor
-from helpdesk.models import Ticket
-from helpdesk.reports import Breach, BreachPage, DailyStats, Increment, breach_of, merge
+from helpdesk.core.errors import InvalidCursor
+from helpdesk.core.models import Ticket
+from helpdesk.reports.aggregates import Breach, BreachPage, DailyStats, Increment, breach_of, merge
 
 COUNTER_PREFIX = "c_"
 MAX_BREACH_PAGE = 200

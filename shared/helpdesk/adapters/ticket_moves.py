@@ -1,5 +1,5 @@
 """The ticket repository plus the writes of the agents' merge, split and snooze actions that
-``update_ticket`` does not cover (``helpdesk.ticket_actions``; docs/data-model.md, "Writes that
+``update_ticket`` does not cover (``helpdesk.tickets.actions``; docs/data-model.md, "Writes that
 cannot lose data"). Same table, same item builders as ``DynamoRepository``.
 """
 
@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
 from helpdesk.adapters.dynamodb import DynamoRepository, batch_write
-from helpdesk.errors import Conflict
-from helpdesk.models import Message, Ticket
+from helpdesk.core.errors import Conflict
+from helpdesk.core.models import Message, Ticket
 
 MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
 

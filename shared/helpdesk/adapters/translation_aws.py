@@ -1,6 +1,6 @@
 """Amazon Translate as the translation provider, and the translation cache on the one DynamoDB table.
 
-``AmazonTranslator`` sends the protected text (``helpdesk.translation.protect``) to ``TranslateText``
+``AmazonTranslator`` sends the protected text (``helpdesk.languages.translation.protect``) to ``TranslateText``
 and turns every failure into ``TranslationUnavailable``: throttling, a service hiccup or an unreachable
 endpoint is retryable, a refused request (unsupported pair, text too long, invalid) is not. The reason
 names the AWS error code only, never the error message (it may carry ARNs or account ids) nor
@@ -26,8 +26,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import ValidationError
 
 from helpdesk.adapters import keys as table_keys
-from helpdesk.models import Translation
-from helpdesk.translation import TranslationUnavailable, normalise_language
+from helpdesk.core.models import Translation
+from helpdesk.languages.translation import TranslationUnavailable, normalise_language
 
 PROVIDER = "amazon-translate"
 RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException", "InternalServerException",

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from helpdesk.channels.base import ApiConnector, PollConnector, WebhookConnector
-from helpdesk.errors import NotFound
-from helpdesk.models import Channel, Store
+from helpdesk.core.errors import NotFound
+from helpdesk.core.models import Channel, Store
 
 _WEBHOOK_MODULES: dict[Channel, str] = {
     Channel.WOOCOMMERCE: "helpdesk.channels.woocommerce",

@@ -2,106 +2,19 @@
 order changes and buyer cancellation requests as SP-API notifications on an SQS queue, and orders
 are read with the Orders API.
 
-Buyer–seller messaging (Seller Central help "Buyer-Seller Messaging FAQ", G200383320 / GTV8NTY5RM6N9LUN,
-and "Contact a buyer"): each buyer writes from an anonymised alias such as
-``a0952547w2gonh17wevw@marketplace.amazon.it`` that stays the same for every contact with that buyer;
-the seller answers by e-mailing the alias from an address enabled in Messaging Permissions. The SP-API
-Messaging API only sends a few fixed, order-scoped message types and cannot answer a buyer, so
-**replies to Amazon buyers are e-mails to the relay alias** (``email.build_reply``, ``to_address`` =
-the message's ``reply_to``) and ``AmazonConnector`` has no HTTP ``send_reply``.
+The SP-API cannot answer a buyer, so **replies to Amazon buyers are e-mails to the relay alias**
+(``email.build_reply``, ``to_address`` = the message's ``reply_to``) and ``AmazonConnector`` has no
+HTTP ``send_reply``. Credentials (JSON secret): ``refresh_token``, ``lwa_client_id``,
+``lwa_client_secret``, ``region`` (na | eu | fe, unless the store has a ``base_url``) and ``seller_id``.
 
-The relay e-mail (samples in infrastructure/local/samples/amazon/*.eml): ``From: "<buyer name>"
-<alias@marketplace.amazon.<tld>>``, subject such as "Inquiry from Amazon customer Jane (Order:
-114-3941689-8772232)" or a localised equivalent, a plain-text body framed by Amazon's template::
-
-    You have received a message.
-    # 114-3941689-8772232:
-    1 / Espresso machine [ASIN: B0EXAMPLE1]
-    ------------- Message: -------------
-    <the buyer's text>
-    ------------- End message -------------
-    Was this email helpful? … / Resolve case … / Report questionable activity …
-    For Your Information: To help arbitrate disputes … we retain all messages … for two years.
-
-Not in Amazon's public documentation (Amazon publishes no format for these e-mails); taken from
-e-mails sellers published (an Italian one: "------------- Messaggio: -------------" / "-------------
-Fine messaggio -------------") and must be re-checked on real traffic: the markers are localised
-(Message/Messaggio/Mensaje/Begin message, End message/Fine messaggio/Finalizar mensaje, …), so any
-line of five or more dashes around a word is a marker; the first one opens the buyer's text and the
-next one closes it. Also unconfirmed: the " - Amazon Marketplace" suffix some display names carry
-(removed), and the ``X-Space-Notification-Type`` / ``X-Marketplace-ID`` headers (not used).
-
-The relay does not keep References reliably, so relay messages are threaded per order:
-``amazon-order:<order id>`` when an Amazon order id (3-7-7 digits) is in the subject or body, else
-the e-mail's own thread root. Amazon's system notices from ``donotreply@``/``no-reply@`` addresses are
-not relay messages. A From of ``marketplace.amazon.<tld>`` is only as trustworthy as the SES verdicts:
-the caller drops it when ``SesReceipt.suspicious``.
-
-Notifications (SP-API "Notifications API v1 use case guide" / "Notification Type Values",
-ORDER_CHANGE; JSON schema ``schemas/notifications/OrderChangeNotification.json`` in
-amzn/selling-partner-api-models, whose example the samples follow). The SQS message body is the
-notification: ``NotificationVersion``, ``NotificationType`` ("ORDER_CHANGE"), ``PayloadVersion``,
-``EventTime``, ``Payload.OrderChangeNotification`` {``NotificationLevel`` (OrderLevel |
-OrderItemLevel), ``SellerId``, ``AmazonOrderId``, ``OrderChangeType`` (OrderStatusChange |
-BuyerRequestedChange), ``OrderChangeTrigger`` {``TimeOfOrderChange``, ``ChangeReason``},
-``Summary`` {``MarketplaceId``, ``OrderStatus``, ``PurchaseDate``, ``DestinationPostalCode``,
-``FulfillmentType``, ``OrderType``, ``NumberOfItemsShipped``, ``NumberOfItemsUnshipped``,
-``EarliestDeliveryDate``…, ``EasyShipShipmentStatus``, ``OrderItems`` [{``OrderItemId``,
-``SellerSKU``, ``SupplySourceId``, ``OrderItemStatus``, ``Quantity``, ``QuantityShipped``,
-``IsBuyerRequestedCancel``, …}]}}, ``NotificationMetadata`` {``ApplicationId``, ``SubscriptionId``,
-``PublishTime``, ``NotificationId``}. Every ORDER_CHANGE gives one OrderEvent (id
-``order-change:<NotificationId>``); its order carries only status, purchase date, update time and
-the delivery window (``Summary.EarliestDeliveryDate`` / ``LatestDeliveryDate`` → ``delivery_earliest``
-/ ``delivery_latest``; the per-item ``ItemEarliestDeliveryDate``/``ItemLatestDeliveryDate`` are not
-read): the notification has no prices, titles or buyer, so items are left empty and the stored order
-keeps what ``fetch_order`` read. A buyer cancellation request — ``BuyerRequestedChange`` whose
-ChangeReason mentions a cancellation (the schema's example: "Buyer Requested Cancel") or an item with
-``IsBuyerRequestedCancel`` — is also an InboundMessage with ``cancellation_requested=True`` (it starts
-the short cancellation SLA), event type CANCELLATION_REQUESTED. Top-level keys are also accepted in
-camelCase (other notification types use it). Unconfirmed: a buyer's free-text reason in the
-notification — the Orders API has ``BuyerRequestedCancel.BuyerCancelReason`` per item; when an item
-of the notification carries that object its reason is quoted, otherwise the ChangeReason is.
-
-Status mapping (Orders API ``OrderStatus``): Pending, PendingAvailability → PENDING; Unshipped,
-PartiallyShipped (part of the order still to ship) → PROCESSING; Shipped, InvoiceUnconfirmed (all
-shipped, invoice not confirmed) → SHIPPED, or DELIVERED when ``EasyShipShipmentStatus`` is
-"Delivered"; Canceled → CANCELLED; Unfulfillable → FAILED; anything else UNKNOWN (raw status in
-``channel_status``).
-
-SP-API calls (``AmazonConnector``): "Connecting to the Selling Partner API" — an LWA access token
-from ``POST https://api.amazon.com/auth/o2/token`` (form: ``grant_type=refresh_token``,
-``refresh_token``, ``client_id``, ``client_secret``; answer ``access_token``/``expires_in``, one
-hour) sent in ``x-amz-access-token`` (no Authorization header, no AWS signature since 2023).
-Regional endpoints ``https://sellingpartnerapi-{na,eu,fe}.amazon.com`` from ``credentials["region"]``,
-or ``store.base_url`` (e.g. the sandbox). SP-API answers an expired or revoked token with **403**
-``{"errors": [{"code": "Unauthorized", ...}]}`` rather than 401, so that answer also fetches a new
-token once. Errors are ``{"errors": [{"code", "message", "details"}]}``; the message is quoted in the
-ChannelError. Orders API v0 (``models/orders-api-model/ordersV0.json``): ``GET
-/orders/v0/orders/{orderId}`` → ``{"payload": Order}``, ``GET /orders/v0/orders/{orderId}/orderItems``
-(``NextToken`` paging) → ``{"payload": {"AmazonOrderId", "OrderItems", "NextToken"}}``; usage plan
-0.5 requests/s, burst 30 (the client's TokenBucket). The delivery window is the Order's
-``EarliestDeliveryDate`` / ``LatestDeliveryDate`` ("the start/end of the time period within which you
-have committed to fulfill the order", ISO 8601, "only returned for seller-fulfilled orders": None for
-FBA orders); ``EarliestShipDate``/``LatestShipDate`` are the seller's ship window and are not read. A
-reference that is not a 3-7-7 Amazon order id is "no such order" without a call.
-``BuyerInfo.BuyerEmail`` is the buyer's anonymised alias and is restricted data (it needs a Restricted
-Data Token): without one it is absent and ``buyer_email`` stays None. Orders API v0 returns neither
-carrier nor tracking number: those stay None.
-``check_credentials``: ``GET /sellers/v1/marketplaceParticipations`` (Sellers API v1) → ``{"payload":
-[{"marketplace": {"id", "name", ...}, "storeName", "participation": {"isParticipating", ...}}]}``; the
-label is the participating marketplaces' names.
-
-Credentials (JSON secret): ``refresh_token``, ``lwa_client_id``, ``lwa_client_secret`` (required),
-``region`` (na | eu | fe; required unless the store has a ``base_url``), ``seller_id`` (the merchant
-token: how the notification consumer finds the store from ``notification_seller``; not needed for
-calls).
+Notes and sources: docs/channels/amazon.md.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -112,8 +25,8 @@ from pydantic import ValidationError
 from helpdesk.channels import email as email_channel
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import (
     Attachment,
     Channel,
     InboundMessage,
@@ -432,7 +345,7 @@ def lwa_auth_class() -> type:
         def apply(self, request: httpx.Request, token: str) -> None:
             request.headers["x-amz-access-token"] = token
 
-        def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
             token = self._cached()
             if token is None:
                 token = yield from self._fetch()
@@ -593,12 +506,17 @@ def _payload(body: bytes, what: str) -> Any:
     return document["payload"]
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _order(store: Store, raw: dict[str, Any], items: Sequence[dict[str, Any]]) -> Order:
     order_id = str(raw.get("AmazonOrderId") or "")
     if not ORDER_ID.fullmatch(order_id):
         raise ValueError(f"'AmazonOrderId' is not a 3-7-7 order id: {order_id!r}")
-    total = raw.get("OrderTotal") if isinstance(raw.get("OrderTotal"), dict) else {}
-    buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
+    total = _object(raw.get("OrderTotal"))
+    buyer = _object(raw.get("BuyerInfo"))
     email = str(buyer.get("BuyerEmail") or "").strip() or None
     raw_status = raw.get("OrderStatus")
     return Order(
@@ -622,7 +540,7 @@ def _order(store: Store, raw: dict[str, Any], items: Sequence[dict[str, Any]]) -
 
 def _item(raw: dict[str, Any]) -> OrderItem:
     quantity = int(raw.get("QuantityOrdered") or 0)
-    price = raw.get("ItemPrice") if isinstance(raw.get("ItemPrice"), dict) else {}
+    price = _object(raw.get("ItemPrice"))
     total = _money(price.get("Amount"))  # ItemPrice is the unit price times the quantity ordered
     return OrderItem(
         sku=raw.get("SellerSKU") or raw.get("ASIN") or None,

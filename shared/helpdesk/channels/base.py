@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from helpdesk.models import InboundMessage, Order, OrderEvent, Store
+from helpdesk.core.models import InboundMessage, Order, OrderEvent, Store
 
 if TYPE_CHECKING:  # httpx costs ~100 ms of import: webhook-only functions never load it
     from helpdesk.channels.http import ChannelHttpClient

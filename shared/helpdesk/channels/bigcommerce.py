@@ -1,100 +1,13 @@
 """BigCommerce: order and shipment webhooks (thin callbacks), orders looked up in REST v2, webhooks
 managed in REST v3.
 
-Formats (developer.bigcommerce.com, as published in the docs repository github.com/bigcommerce/docs:
-"Webhooks Overview" / "HTTPS Webhooks Overview" (docs/integrations/webhooks/https-webhook-overview),
-"Webhook Events" (docs/integrations/webhooks/events, with the callback samples of
-docs/webhooks/callbacks/data/*.json), the "Webhooks v3", "Orders V2" and "Store Information V2" API
-references (reference/webhooks.v3.yml, orders.v2.oas2.yml, store_information.v2.yml), "API Rate
-Limits" and "API Status Codes"). The samples under infrastructure/local/samples/bigcommerce are those
-documents' examples (store hash set to ``abc123``).
+Callbacks are authenticated by our token in the custom hook header ``WEBHOOK_TOKEN_HEADER`` (a
+Standard Webhooks signature as fallback). They are thin (ids, and a status update's new status), so
+an OrderEvent's Order knows only what the callback says: **the consumer should call ``fetch_order`` to
+enrich the order**. Credentials (the store's JSON secret): ``store_hash`` (or ``Store.base_url``),
+``access_token``, ``webhook_secret``.
 
-Credentials (the store's JSON secret):
-
-* ``store_hash`` — the store's permanent id (the ``{store_hash}`` of every API path). May instead be
-  given by ``Store.base_url`` (``https://api.bigcommerce.com/stores/<hash>``, see ``store_hash()``);
-  when both are set they must agree.
-* ``access_token`` — the API account's token, sent as ``X-Auth-Token`` (scopes needed: Orders
-  read-only, Information & Settings read-only; webhooks are created with the account's token).
-* ``webhook_secret`` — the random secret this product puts in every hook's custom ``headers`` (read
-  by ``verify`` through ``SecretProvider.webhook_secret``).
-
-Deliveries. ``POST`` of a *thin* JSON callback ``{scope, store_id, data, hash, created_at, producer}``:
-``data`` is ``{"type": "order", "id": <int>}`` for ``store/order/created|updated|archived``, plus
-``"status": {"previous_status_id", "new_status_id"}`` for ``store/order/statusUpdated``, and
-``{"type": "shipment", "id": <shipment id>, "orderId": <int>}`` for ``store/shipment/*``.
-``created_at`` is the event's Unix time ("<EVENT_TIMESTAMP>" in the v3 reference), ``producer`` is
-always ``stores/<store_hash>`` and ``hash`` is "the SHA-1 hash of the JSON-encoded payload data.
-Ensures users can detect duplicate events" ("if a hook fires twice for the same event, both request
-bodies rely on the same hash"). BigCommerce sends no "is this URL alive" ping.
-
-Authenticity. The documented way to authenticate callbacks is the custom ``headers`` object given
-when a hook is created ("Create webhook requests to accept a header object in every HTTP webhook,
-which you can use to authenticate callback requests"): ``register_webhooks`` sets
-``WEBHOOK_TOKEN_HEADER: <webhook_secret>`` and ``verify`` compares it in constant time. The docs now
-also describe a Standard Webhooks signature (``webhook-id``, ``webhook-timestamp``,
-``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``) keyed with the app's
-*client secret* (their Python sample base64-encodes the client secret for the standardwebhooks
-library, i.e. the HMAC key is the client secret's bytes). ``verify_signature()`` checks it; ``verify``
-uses it only for a delivery that carries no token header (a store whose ``webhook_secret`` is the API
-account's client secret), because the ingest layer hands ``verify`` one secret. ``parse`` also
-refuses a callback whose ``producer`` is not this store (``stores/<store_hash>``) when the store's
-hash is known from ``Store.base_url``.
-
-Thin callbacks cannot be full orders. ``parse`` emits one OrderEvent whose Order knows only what the
-callback says: ``order_ref`` (the order id, which is the order number buyers see), and for
-``statusUpdated`` the new status (``channel_status`` = the status' system label). Everything else is
-left unknown (None / empty items / UNKNOWN status), which the order repository merges as "no change";
-``updated_at`` stays None because the callback carries no order modification time (an event time
-here could make the later, authoritative ``fetch_order`` answer look older than the stored order).
-**The consumer should call ``fetch_order`` to enrich the order** (items, totals, buyer, tracking).
-
-Order status ids are static 0..14 ("Get All Order Statuses"; merchants may only rename them):
-0 Incomplete (payment not completed: FAILED), 1 Pending, 7 Awaiting Payment (PENDING), 11 Awaiting
-Fulfillment, 9 Awaiting Shipment, 8 Awaiting Pickup, 3 Partially Shipped (PROCESSING), 2 Shipped
-(SHIPPED), 10 Completed (COMPLETED), 5 Cancelled (CANCELLED), 6 Declined (FAILED), 4 Refunded
-(REFUNDED), 12 Manual Verification Required, 13 Disputed (ON_HOLD), 14 Partially Refunded (UNKNOWN in
-a callback — a partial refund says nothing about fulfilment, so the stored status is kept; in
-``fetch_order`` SHIPPED when every item shipped, else PROCESSING).
-
-Event types: created → CREATED, archived → DELETED, statusUpdated → CANCELLED / REFUNDED / SHIPPED for
-those statuses else UPDATED, updated → UPDATED, shipment/created|updated → SHIPPED (status UNKNOWN: a
-shipment may cover part of the order). Other scopes are a MalformedPayload.
-
-Order lookup (``fetch_order``): ``GET /v2/orders/{id}`` (404: None), ``/v2/orders/{id}/products`` and
-``/v2/orders/{id}/shipments`` (204 No Content: none), paged with ``limit=250``/``page``. Fields:
-``status_id``/``status``, ``total_inc_tax``, ``default_currency_code`` (the transactional currency
-the shopper pays in; ``currency_code`` is the *display* currency and is only the fallback),
-``billing_address.email``/``first_name``/``last_name``, ``date_created``/``date_modified``/
-``date_shipped`` (RFC 2822 strings in v2, e.g. "Thu, 20 Jun 2019 16:07:08 +0000"; "" when unset);
-products ``sku``, ``name_customer``/``name``, ``quantity``, ``price_inc_tax``, ``total_inc_tax``;
-the newest shipment with a tracking number gives ``tracking_number``, the carrier
-(``shipping_provider_display_name``, else ``tracking_carrier``, else ``shipping_provider``), the URL
-(``tracking_link``, else ``generated_tracking_link``) and ``shipped_at`` (its ``date_created``).
-Orders V2 has no estimated delivery date: ``delivery_earliest``/``delivery_latest`` stay empty.
-Errors: v2 answers ``[{"status", "message"}]``, v3 ``{"status", "title", "type", "errors"}``; the
-message is quoted in the ChannelError.
-
-Webhook management: ``POST /v3/hooks`` ``{scope, destination, is_active, headers}`` per scope of
-``SCOPES`` (answer ``{"data": {"id", ...}}``). A hook that already exists for the same scope and
-destination (``GET /v3/hooks``) is updated (``PUT /v3/hooks/{id}``: active again, new secret) instead
-of duplicated; if one creation fails the hooks created by the same call are deleted again.
-``DELETE /v3/hooks/{id}``; 404 is "already gone". Hook answers echo the custom headers (the secret), so
-errors raised while managing hooks never keep the answer's body.
-
-Rate limits: a store's quota is shared by all its apps and refreshed every 30 s (Standard/Plus
-150 per 30 s, Pro 450 per 30 s); answers carry ``X-Rate-Limit-Requests-Left`` and
-``X-Rate-Limit-Time-Reset-Ms``, and a 429 says to wait ``X-Rate-Limit-Time-Reset-Ms``. The client
-sends at most ``RATE_PER_SECOND`` (4/s, below the smallest plan's 5/s) and turns that header of a 429
-into ``Retry-After`` so ChannelHttpClient waits exactly that long before retrying.
-
-BigCommerce has no buyer-messaging API this product can answer through: buyers' e-mails arrive via
-the e-mail channel. (Order messages exist — ``store/order/message/created`` and ``GET
-/v2/orders/{id}/messages`` — but are not handled here.)
-
-Unconfirmed: what exactly ``hash`` covers (if only ``data``, every ``store/order/updated`` of one
-order has the same hash), so the delivery id combines it with ``created_at``; whether
-``webhook-id`` is sent on every delivery (it is preferred as the delivery id when present).
+Notes and sources: docs/channels/bigcommerce.md.
 """
 
 from __future__ import annotations
@@ -104,20 +17,20 @@ import hmac
 import math
 import re
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, lower_keys
-from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
-from helpdesk.models import Channel, Order, OrderEvent, OrderEventType, OrderItem, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, InvalidSignature, MalformedPayload
+from helpdesk.core.models import Channel, Order, OrderEvent, OrderEventType, OrderItem, OrderStatus, Store
 
 if TYPE_CHECKING:  # httpx is imported only when a client is built
     import httpx
@@ -246,7 +159,7 @@ class BigCommerceConnector:
         if token is None and "webhook-signature" in h:
             verify_signature(headers, body, secret)
             return
-        if not (token or "").strip():
+        if token is None or not token.strip():
             raise InvalidSignature(f"missing {WEBHOOK_TOKEN_HEADER} header")
         if not secret or not hmac.compare_digest(token.strip().encode(), secret.encode()):
             raise InvalidSignature(f"{WEBHOOK_TOKEN_HEADER} does not match the store's webhook secret")
@@ -445,7 +358,7 @@ class BigCommerceConnector:
 
 
 @cache
-def _auth_class() -> type[httpx.Auth]:
+def _auth_class() -> Callable[[str], httpx.Auth]:
     """``X-Auth-Token`` on every request; a 429's ``X-Rate-Limit-Time-Reset-Ms`` becomes ``Retry-After``."""
     import httpx
 
@@ -540,7 +453,7 @@ def _hook_id(body: bytes) -> str:
     return str(hook_id)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -1,127 +1,12 @@
 """eBay, seller side: buyer messages polled from the REST Message API (``/commerce/message/v1``),
 replies sent into the same conversation, and order data from the Fulfillment API.
 
-Formats follow eBay's own reference and OpenAPI documents: "Message API" (developer.ebay.com/api-docs/
-commerce/message/overview.html, resources/conversation/methods/getConversations, getConversation,
-sendMessage; types m2m:GetAllMyConversationsResponse, ConversationDetail, GetMessagesByConversationIdResponse,
-MessageDetail, SendMessageRequest, SendMessageResponse; OpenAPI commerce_message_v1_oas3.json), "Fulfillment
-API" (api-docs/sell/fulfillment: getOrder, getOrders, getShippingFulfillments; types Order, LineItem,
-PricingSummary, Amount, Buyer, ExtendedContact, CancelStatus, ShippingFulfillment; sel:CancelStateEnum,
-sel:OrderPaymentStatusEnum; OpenAPI sell_fulfillment_v1_oas3.json) and the OAuth guides (api-docs/static/
-oauth-refresh-token-request.html, oauth-rate-limits.html). Recorded samples: infrastructure/local/samples/ebay.
+Credentials (the store's JSON secret): ``client_id``, ``client_secret``, ``refresh_token`` (required),
+``marketplace_id``, ``seller_username`` (recommended: it tells the seller's own messages from the
+buyer's) and ``scopes`` (optional). This module serves polling only and imports httpx when loaded (no
+webhook function imports it).
 
-Credentials (the store's JSON secret):
-
-* ``client_id``, ``client_secret`` — the application keyset (App ID / Cert ID). Required.
-* ``refresh_token`` — the seller's long-lived OAuth refresh token (authorization code grant). Required.
-* ``marketplace_id`` — optional, e.g. ``EBAY_DE``; sent as ``X-EBAY-C-MARKETPLACE-ID`` on every call.
-* ``seller_username`` — optional but recommended: the seller's eBay username, which tells the seller's
-  own messages from the buyer's (see "Who wrote a message" below).
-* ``scopes`` — optional, space-separated; overrides the default scopes below (they must be granted by the
-  seller's consent, or eBay refuses the token request).
-
-Auth: a user access token minted from the refresh token — ``POST {base}/identity/v1/oauth2/token``,
-``Authorization: Basic base64(client_id:client_secret)``, form ``grant_type=refresh_token``,
-``refresh_token``, ``scope`` (space-separated). Answer ``{"access_token", "expires_in": 7200, "token_type":
-"User Access Token"}``, cached by ``RefreshingTokenAuth``; API calls carry ``Authorization: Bearer``.
-Scopes (from the OpenAPI documents' per-operation security): ``.../oauth/api_scope/commerce.message``
-(getConversations, getConversation, sendMessage) and ``.../oauth/api_scope/sell.fulfillment.readonly``
-(getOrder, getOrders, getShippingFulfillments, which also accept ``sell.fulfillment``). The base URL is
-``https://api.ebay.com``; a sandbox store sets ``store.base_url`` to ``https://api.sandbox.ebay.com``
-(the token endpoint follows it).
-
-Message API, as documented:
-
-* ``GET /commerce/message/v1/conversation`` (getConversations): ``conversation_type`` (required;
-  ``FROM_MEMBERS`` here), ``conversation_status``, ``start_time``/``end_time`` (ISO 8601, example
-  ``2024-11-06T10:00:00.000Z``, "only messages sent after this time"; FROM_MEMBERS only), ``limit``
-  (default 25, max 50), ``offset`` (a multiple of ``limit``, error 355008). Answer ``{conversations:
-  [ConversationDetail], href, limit, next, offset, prev, total}``; a ConversationDetail has
-  ``conversationId, conversationStatus, conversationTitle, conversationType, createdDate, latestMessage
-  (MessageDetail), referenceId, referenceType, unreadCount``.
-* ``GET /commerce/message/v1/conversation/{conversation_id}`` (getConversation): ``conversation_type``
-  (required), ``limit`` (max 50), ``offset``. Answer ``{conversationStatus, conversationTitle,
-  conversationType, href, limit, messages: [MessageDetail], next, offset, prev, total}``; a MessageDetail
-  has ``createdDate, messageBody, messageId, messageMedia [{mediaName, mediaType, mediaUrl}], readStatus,
-  recipientUsername, senderUsername, subject``. An unknown id is answered 400 (errorId 355007) or 404:
-  the conversation is treated as gone (deleted between listing and fetching).
-* ``POST /commerce/message/v1/send_message`` (sendMessage): JSON ``{conversationId | otherPartyUsername,
-  messageText (max length 2000 characters), messageMedia?, reference? {referenceId, referenceType},
-  emailCopyToSender?}``; answer 201 SendMessageResponse ``{createdDate, messageBody, messageId, ...,
-  recipientUserName, senderUserName, subject}`` (note the capital N: both spellings are read).
-* Errors: ``{"errors": [{"errorId", "domain", "category", "message", "longMessage", "parameters"}]}``;
-  the first error's id and message are quoted in the ChannelError.
-
-Polling: the cursor is the ISO-8601 UTC time of the newest conversation activity fully fetched
-(``latestMessage.createdDate``, else the conversation's ``createdDate``); a first poll looks back 7
-days. ``start_time`` is sent 2 minutes before the cursor (inclusivity and indexing delay are not
-documented), so the boundary conversations are fetched again: delivery is at least once and duplicates
-are dropped downstream by channel message id. Pages of 50 are requested; the next page is the ``offset``
-of the answer's ``next`` link (else offset + the answer's ``limit``); at most 6 listing pages (300
-conversations) per poll. The listing's sort order is not documented, so it is read from the page:
-when more conversations match than the bound and page 0 is newest-first, the oldest end of the listing is
-fetched instead (offsets computed from ``total`` and ``limit``) and only that contiguous block moves the cursor; when a
-listing is cut short in any other order than oldest-first, the cursor stays (``_next_cursor``, Mirakl's
-rule: never skip). The cursor never moves backwards and is returned unchanged when nothing newer was seen.
-
-Each listed conversation is fetched with getConversation (50 messages a page). Messages created more
-than 15 minutes before the window starts are left out (taken by an earlier poll, or older history). If a
-conversation has more than one page, its order is read from page 0: newest-first pages are followed until
-they reach the window; oldest-first pages are read backwards from the last page (offset from ``total``).
-At most 5 pages a conversation; a conversation cut short keeps the cursor where it was.
-
-Who wrote a message: a FROM_MEMBERS conversation has the seller and one member on every message, so a
-message is the seller's when ``senderUsername`` equals (case-insensitively) the seller's username, taken
-from ``credentials["seller_username"]``; without it, the one username common to all conversations of the
-poll when there are two or more, each between exactly two members; failing that, ``sellerId`` of the
-seller's newest order (getOrders ``limit=1``). A username found either way is remembered for the
-store in this process. Without any, the poll fails with a ChannelError asking for ``seller_username``.
-The seller's own messages are skipped; every other message becomes an InboundMessage: message id,
-conversation id as thread id (replies go there), ``conversationTitle`` as subject, ``messageBody`` as body
-(HTML tags stripped when the body contains any), the sender's username as buyer name, ``createdDate`` as
-received_at. ``order_ref`` is the conversation's ``referenceId`` when ``referenceType`` is ``ORDER``
-(the reference documents only ``LISTING`` today, whose item id is not an order). Media are not
-downloaded and their URLs are not stored (``attachments`` stays empty); a message with media and no text
-gets the body "(no text; attachments: <names>)".
-
-Orders: for up to 5 distinct order references a poll, getOrder is called and an OrderEvent emitted
-(UPDATED; CANCELLATION_REQUESTED while ``cancelStatus.cancelState`` is ``IN_PROGRESS`` unless every
-listed ``cancelRequests[].cancelInitiator`` is the seller; CANCELLED when it is ``CANCELED``).
-``fetch_order``: ``GET /sell/fulfillment/v1/order/{orderId}``; 404, or 400 with errorId 32100 ("Invalid
-order ID"), means no such order (None). When ``fulfillmentHrefs`` is not empty,
-``GET .../order/{orderId}/shipping_fulfillment`` gives ``shipmentTrackingNumber``, ``shippingCarrierCode``
-and ``shippedDate`` (the latest shipment wins). Mapped: ``pricingSummary.total`` (currency, total as
-Decimal), ``lineItems`` (sku, title, quantity, ``lineItemCost``/quantity as unit price, ``total``),
-``buyer.buyerRegistrationAddress.email`` (dropped when not an address; eBay returns it for 14 days) and
-``fullName`` (else ``buyer.username``), ``creationDate``, ``lastModifiedDate``, and the delivery window
-(type LineItemFulfillmentInstructions: ``lineItems[].lineItemFulfillmentInstructions``
-``minEstimatedDeliveryDate`` / ``maxEstimatedDeliveryDate``, "the estimated earliest/latest date and time
-that the buyer can expect to receive the line item", UTC; over several lines the earliest minimum and the
-latest maximum; when no line has one, the same fields of ``fulfillmentStartInstructions[]``, type
-FulfillmentStartInstruction; ``shipByDate`` is the seller's deadline and is not read). Status: cancelState
-CANCELED → CANCELLED; orderPaymentStatus FULLY_REFUNDED → REFUNDED, FAILED → FAILED; orderFulfillmentStatus
-FULFILLED → SHIPPED, IN_PROGRESS → PROCESSING; payment PENDING → PENDING; NOT_STARTED (paid) → PROCESSING;
-else UNKNOWN. ``channel_status`` is "fulfillment/payment/cancel" states. eBay gives no tracking URL and no
-actual delivery date here: ``tracking_url`` and ``delivered_at`` stay empty. ``raw_pages`` holds every
-response body of the poll byte for byte.
-
-This module serves polling only and imports httpx when loaded (no webhook function imports it).
-
-Rate limits: eBay publishes daily call quotas per application (the Analytics API's getRateLimits reports
-them) and answers 429 beyond them (ChannelHttpClient honours ``Retry-After``). A quiet poll costs one call;
-the page and order bounds above cap a busy one. The client's token bucket (2 requests/s, bursts of 4)
-only spreads a poll's calls; it cannot count a day.
-
-Unconfirmed (choices made, to check against a live account):
-* the sort order of getConversations and of getConversation's messages (handled either way, above);
-* whether ``start_time`` is inclusive, and whether it matches any message or the latest one;
-* ``referenceType`` ``ORDER``: not documented (only ``LISTING`` is); read when it appears;
-* whether ``messageBody`` can carry HTML;
-* ``X-EBAY-C-MARKETPLACE-ID``: not among these methods' documented headers; sent when configured;
-* that Fulfillment's ``sellerId`` equals the Message API's username for the same account;
-* how eBay counts the 2,000 characters of ``messageText`` (counted here as Unicode code points);
-* the default daily call limits of the Message and Fulfillment APIs (not readable in the copy at hand);
-* id formats: sample ``conversationId``/``messageId`` values are invented, field names and shapes are not.
+Notes and sources: docs/channels/ebay.md.
 """
 
 from __future__ import annotations
@@ -148,8 +33,8 @@ from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.oauth import RefreshingTokenAuth
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -404,33 +289,11 @@ class EbayConnector:
         if page is None or page.next_offset is None:
             return thread
         if _newest_first(page.times):  # follow the pages back in time until the window is reached
-            for _ in range(MAX_MESSAGE_PAGES - 1):
-                if page.next_offset is None or min(page.times) < keep_from:
-                    return thread
-                following = fetch(page.next_offset)
-                if following is None:
-                    return thread
-                page = following
-            thread.complete = page.next_offset is None or min(page.times) < keep_from
-            return thread
-        if page.total is None:  # oldest first (or unknown) and no total to find the end by: read forward
-            for _ in range(MAX_MESSAGE_PAGES - 1):
-                following = fetch(page.next_offset)
-                if following is None or following.next_offset is None:
-                    return thread
-                page = following
-            thread.complete = False
-            return thread
-        size = page.size  # oldest first: the new messages are on the last pages, read them backwards
-        offset = (page.total - 1) // size * size
-        for _ in range(MAX_MESSAGE_PAGES - 1):
-            if offset <= 0:
-                return thread
-            following = fetch(offset)
-            if following is None or (following.times and min(following.times) < keep_from):
-                return thread
-            offset -= size
-        thread.complete = offset <= 0
+            thread.complete = _read_back_in_time(fetch, page, keep_from)
+        elif page.total is None:  # oldest first (or unknown) and no total to find the end by: read forward
+            thread.complete = _read_forward(fetch, page.next_offset)
+        else:  # oldest first: the new messages are on the last pages, read them backwards
+            thread.complete = _read_last_pages(fetch, page.total, page.size, keep_from)
         return thread
 
     def _seller(self, store: Store, http: ChannelHttpClient, threads: list[_Thread], state: _Poll) -> str | None:
@@ -471,8 +334,8 @@ class EbayConnector:
             raise MalformedPayload(f"eBay message {message_id}: 'messageBody' is not a string")
         text = _plain_text(body or "")
         if not text.strip():
-            names = [m.get("mediaName") for m in message.get("messageMedia") or [] if isinstance(m, dict)]
-            names = [str(n) for n in names if n]
+            media_names = [m.get("mediaName") for m in message.get("messageMedia") or [] if isinstance(m, dict)]
+            names = [str(n) for n in media_names if n]
             if not names:
                 return None  # nothing to read: no text and no media
             text = "(no text; attachments: " + ", ".join(names) + ")"
@@ -926,3 +789,39 @@ def _item(line: Any) -> OrderItem:
 
 
 CONNECTOR = EbayConnector()
+
+
+# Paging a conversation's messages (``fetch(offset)`` adds one page to the thread; None: conversation gone).
+# Each answers whether the thread is complete (False when MAX_MESSAGE_PAGES stopped the reading early).
+
+
+def _read_back_in_time(fetch: Callable[[int], _Page | None], page: _Page, keep_from: datetime) -> bool:
+    for _ in range(MAX_MESSAGE_PAGES - 1):
+        if page.next_offset is None or min(page.times) < keep_from:
+            return True
+        following = fetch(page.next_offset)
+        if following is None:
+            return True
+        page = following
+    return page.next_offset is None or min(page.times) < keep_from
+
+
+def _read_forward(fetch: Callable[[int], _Page | None], next_offset: int) -> bool:
+    for _ in range(MAX_MESSAGE_PAGES - 1):
+        following = fetch(next_offset)
+        if following is None or following.next_offset is None:
+            return True
+        next_offset = following.next_offset
+    return False
+
+
+def _read_last_pages(fetch: Callable[[int], _Page | None], total: int, size: int, keep_from: datetime) -> bool:
+    offset = (total - 1) // size * size
+    for _ in range(MAX_MESSAGE_PAGES - 1):
+        if offset <= 0:
+            return True
+        following = fetch(offset)
+        if following is None or (following.times and min(following.times) < keep_from):
+            return True
+        offset -= size
+    return offset <= 0

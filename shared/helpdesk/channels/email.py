@@ -3,67 +3,12 @@ messages. Any store can receive e-mail through this module (a shop's support add
 notifications, Amazon's buyer–seller relay: ``amazon.py`` builds on it). Standard library ``email``
 package only (``email.policy.default``); no HTTP, no AWS SDK: the caller reads S3 and sends with SES.
 
-Inbound path: an SES receipt rule with an S3 action stores the raw MIME; a Lambda receives the SES
-event. Formats (Amazon SES Developer Guide, "Sample incoming email event" — receiving-email-action-
-lambda-event — and "Contents of notifications for Amazon SES email receiving" — receiving-email-
-notifications-contents; sample in infrastructure/local/samples/email/ses_lambda_event.json):
+Parsing (``parse_mime``), SES receipt verdicts (``SesReceipt``), threading and replies
+(``build_reply``), quote stripping (``strip_quoted``) and order references (``find_order_refs``).
+``auto_generated`` marks auto-replies and bounces: the caller stores them but must not open tickets or
+answer them.
 
-* ``Records[].eventSource`` = ``aws:ses``; ``Records[].ses.mail`` {``timestamp`` (ISO 8601),
-  ``source`` (envelope MAIL FROM), ``messageId`` (SES's id: "if the email was delivered to Amazon S3,
-  the message ID is also the Amazon S3 object key"), ``destination``, ``headersTruncated``,
-  ``headers`` [{name, value}], ``commonHeaders``}; ``Records[].ses.receipt`` {``timestamp``,
-  ``processingTimeMillis``, ``recipients`` (the envelope RCPT TO addresses the rule matched),
-  ``spamVerdict``/``virusVerdict``/``spfVerdict``/``dkimVerdict``/``dmarcVerdict`` {``status``: PASS |
-  FAIL | GRAY | PROCESSING_FAILED (| DISABLED when scanning is off)}, ``dmarcPolicy`` (only when DMARC
-  fails), ``action`` {``type``: S3 | SNS | Bounce | Lambda | Stop | WorkMail, S3: ``bucketName``,
-  ``objectKey``; Lambda: ``functionArn``, ``invocationType``}}.
-* The event a Lambda *action* receives names the Lambda action, not the S3 one that ran before it, so
-  ``SesReceipt.s3_bucket``/``s3_key`` are None there: the raw object is at the S3 action's
-  ``objectKeyPrefix`` + ``messageId`` (``SesReceipt.object_key(prefix)``), in the bucket the caller
-  configured. Unconfirmed: whether ``objectKey`` in an S3-action notification already includes the
-  rule's prefix (the guide says it "is the same as the messageId"); ``object_key`` prefers it when
-  present.
-* Verdicts: ``rejected`` when the virus verdict FAILs (drop the message); ``suspicious`` when the
-  spam, SPF, DKIM or DMARC verdict FAILs (DMARC added to the brief's three: a failed DMARC check is
-  the strongest sign of a forged From) — keep it, but flag it and never trust its From for matching
-  a relay alias or an order.
-
-Parsing (``parse_mime``): RFC 5322/MIME via ``email.policy.default``. Message-IDs are normalised
-without angle brackets; References are kept oldest first; addresses and RFC 2047 subjects are
-decoded; the date is an aware datetime (UTC when the header has no zone, None when absent or
-unreadable). The text body is every inline text/plain part (attachments excluded), else the HTML
-turned into readable text (script/style/head dropped, line breaks kept for br/p/div/li/tr/headings,
-``blockquote`` lines prefixed with "> " so quote stripping sees them). Charsets: the declared one,
-with latin-1/ASCII read as windows-1252 (its superset, what mailers really send), and for unknown or
-lying charsets UTF-8, then windows-1252, then latin-1 (never fails). Every non-body part is an
-attachment — inline images (with their Content-ID), RFC 2231/2047 file names decoded, attached
-messages (message/rfc822, delivery-status) kept as bytes, nothing skipped. ``auto_generated`` marks
-auto-replies and bounces (Auto-Submitted other than "no", Precedence bulk/junk/list/auto_reply,
-X-Autoreply / X-Autorespond, a MAILER-DAEMON or postmaster sender, an empty Return-Path,
-multipart/report): the caller stores them but must not open tickets or answer them.
-
-Threading: the thread root is the first References id (the conversation's first message), else
-In-Reply-To, else the message's own id; a message without Message-ID gets ``sha256:<first 32 hex of
-the raw digest>``. Replies (``build_reply``) carry In-Reply-To and References (the previous ones plus
-the replied id: the first and the last ten when longer, as RFC 5322 suggests trimming), a new
-``<uuid4hex@domain>`` Message-ID, one "Re: " (existing Re/RE/AW/R/SV/Réf./Rif./Antw prefixes are
-folded into it), UTF-8 text/plain, CRLF line endings (SMTP policy) and no Auto-Submitted header.
-
-Quote stripping (``strip_quoted``) cuts at the first reply attribution ("On … wrote:", also wrapped
-over two lines as Gmail does; French "Le … a écrit :", German "Am … schrieb …:", Italian "Il (giorno)
-… ha scritto:", Spanish "El … escribió:", Dutch "Op … schreef …:", Portuguese "Em … escreveu:"),
-Outlook separators ("-----Original Message-----" and its German, French, Italian, Spanish, Dutch and
-Portuguese forms; a line of underscores before a header block), Outlook header blocks ("From:/De :/
-Von:/Da:/Van:" followed within three lines by "Sent:/Date:/Envoyé :/Gesendet:/Inviato:/Enviado:/
-Verzonden:"), the "-- " signature separator and "Sent from my iPhone"-style lines, then drops a
-trailing block of "> " lines. It never returns an empty text for a non-empty input.
-
-Order references (``find_order_refs``): Amazon ids (3-7-7 digits), "#1001", and a reference after an
-order word ("order", "order no./number/nr./id", "Bestellung (Nr.)", "Bestellnummer", "Bestell-Nr.",
-"Auftragsnummer", "commande (n°)", "ordine (n.)", "pedido (nº)", "bestelling", "ordernummer"): digits
-(3+) or a marketplace reference such as "Order_00010-A" (at least three digits). Dates, decimals and
-amounts with a currency are rejected, so phone numbers, postcodes, prices and dates in plain text
-never match.
+Notes and sources: docs/channels/email.md.
 """
 
 from __future__ import annotations
@@ -89,8 +34,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from helpdesk.channels import values
-from helpdesk.errors import MalformedPayload
-from helpdesk.models import Attachment, Channel, InboundMessage, Store
+from helpdesk.core.errors import MalformedPayload
+from helpdesk.core.models import Attachment, Channel, InboundMessage, Store
 
 # Header parsing in the stdlib can fail in several ways on hostile input; all mean "unreadable".
 _HEADER_ERRORS = (ValueError, TypeError, IndexError, AttributeError, LookupError, email_errors.MessageError)

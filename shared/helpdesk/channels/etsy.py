@@ -1,77 +1,13 @@
 """Etsy (Open API v3): receipts polled for order changes and the buyer's checkout note; order lookups.
 
-Etsy has no conversations API (and no plans for one): a buyer's conversation reaches the seller only
-as an e-mail notification, which the e-mail channel ingests. What the API does carry is the note a
-buyer writes at checkout, ``message_from_buyer`` on the receipt (Etsy's order): it becomes an inbound
-message, threaded on the receipt, like WooCommerce's and Shopify's checkout notes. Replies are
-**not** possible through the API: ``send_reply`` raises ChannelError ("Etsy has no API to answer
-buyers; reply from the e-mail thread"), and agents answer in the e-mail thread instead.
+Etsy has no conversations API: buyers' conversations arrive as e-mail notifications through the
+e-mail channel, and ``send_reply`` raises ChannelError (agents answer in the e-mail thread). The
+checkout note (``message_from_buyer``) becomes an inbound message threaded on the receipt. Each token
+refresh returns a new refresh token, handed to ``client(..., on_refresh_token=...)`` for the caller
+to store. Credentials (the store's JSON secret): ``keystring``, ``shared_secret``, ``refresh_token``,
+``shop_id``.
 
-Formats follow developers.etsy.com: "Authentication" (OAuth 2.0 refresh grant), "Requests" (the
-``x-api-key`` header), "Rate Limits", and the Open API v3 reference for getShop, getShopReceipts and
-getShopReceipt (ShopReceipt, ShopReceiptTransaction, ShopReceiptShipment, Money); the shared-secret
-requirement is Etsy's announcement (github.com/etsy/open-api discussion 1529: enforced from
-February 9, 2026). Samples under infrastructure/local/samples/etsy.
-
-* Auth: every request carries ``x-api-key: <keystring>:<shared_secret>`` (the bare keystring is
-  refused since February 2026) and ``Authorization: Bearer <access token>``. The access token (one
-  hour) comes from ``POST https://api.etsy.com/v3/public/oauth/token`` with the form
-  ``grant_type=refresh_token, client_id=<keystring>, refresh_token=...`` (RefreshingTokenAuth: cached
-  per store, fetched again once on a 401). The answer carries a new ``refresh_token``: it is kept
-  in memory for this process and handed to ``client(..., on_refresh_token=...)`` so the caller can
-  write it back to the store's secret (see "unconfirmed").
-  Credentials (the store's JSON secret): ``keystring`` (the app's API key, also the OAuth client id),
-  ``shared_secret``, ``refresh_token`` (from the seller's one-time consent, scope
-  ``transactions_r``; ``shops_r`` is not needed for getShop) and ``shop_id`` (numeric).
-* Base URL ``https://openapi.etsy.com``; paths ``/v3/application/shops/{shop_id}/...``.
-* Rate limits: per *app*, not per shop: by default 10 requests a second and 10,000 a day (sliding
-  24 hours), shared by every store using the app; headers ``x-limit-per-second``,
-  ``x-remaining-this-second``, ``x-limit-per-day``, ``x-remaining-today``; a 429 carries
-  ``retry-after`` (honoured by ChannelHttpClient). This connector allows itself 4 requests a second
-  per store. The daily budget is the real constraint: a store polled every minute spends 1,440
-  calls a day with no activity, so the poll interval must be budgeted per app (or more quota asked
-  of Etsy).
-* ``poll``: ``GET /v3/application/shops/{shop_id}/receipts?min_last_modified=<epoch>&sort_on=updated
-  &sort_order=asc&limit=100&offset=...`` (answer ``{"count", "results": [ShopReceipt]}``). Every
-  receipt becomes an OrderEvent (UPDATED: the listing says a receipt changed, not what changed; the
-  order carries the status) and a receipt with a non-empty ``message_from_buyer`` also an
-  InboundMessage (``channel_message_id`` ``receipt-{receipt_id}-note``, thread
-  ``etsy-receipt:{receipt_id}``, ``order_ref`` the receipt id; the same id every time, so a receipt
-  polled again is deduplicated downstream).
-  Cursor: the newest ``updated_timestamp`` (epoch seconds, as text) of the receipts fetched without
-  a gap. A first poll looks back 7 days; later polls ask from the cursor minus 60 seconds (the
-  filter's inclusiveness is not documented, and a receipt can be written a little after its
-  timestamp), so each poll re-reads the last minute: delivery is at least once. Offset pages shift
-  when a receipt already paged over is modified mid-poll (it moves to the end), which could hide the
-  next one: pages therefore overlap by 10 receipts and the last receipt of a page must appear in the
-  next one; when it does not, paging stops and the cursor stays at the last page known complete.
-  At most 20 pages (about 1,800 receipts) per poll; the next poll carries on from the cursor. The
-  cursor never moves backwards and stays where it was if the pages did not come oldest first.
-  ``raw_pages`` holds every page's body, byte for byte.
-* ``fetch_order(order_ref)``: ``GET /v3/application/shops/{shop_id}/receipts/{receipt_id}`` (the
-  receipt id is the order number buyers see, "#3012345678" or "3012345678"); 404 -> None.
-* ``check_credentials``: ``GET /v3/application/shops/{shop_id}``; the label is ``shop_name``.
-* Order mapping: ``status`` (any case: the reference lists "paid", "completed", "open", "payment
-  processing", "canceled", "fully refunded", "partially refunded"; live answers say "Completed"),
-  ``is_shipped`` and ``shipments[]``: canceled -> CANCELLED; fully refunded -> REFUNDED; open,
-  payment processing -> PENDING; paid, partially refunded -> SHIPPED once shipped (``is_shipped`` or
-  a shipment), else PROCESSING; completed -> SHIPPED once shipped, else COMPLETED (a digital order);
-  anything else UNKNOWN (raw status in ``channel_status``). Total and currency from ``grandtotal``
-  (Money: ``amount`` / ``divisor``, exact decimals); items from ``transactions`` (``title``,
-  ``sku``, ``quantity``, ``price``); carrier and tracking code from the newest shipment
-  (``carrier_name``, ``tracking_code``, ``shipment_notification_timestamp``: the ship date); Etsy
-  gives no tracking URL and no delivery date (the transactions' ``expected_ship_date`` is a ship
-  date, not a delivery window: ``delivery_earliest``/``delivery_latest`` stay empty). ``buyer_email``
-  is often null (Etsy shares it only in some cases) and is dropped when it is not an address;
-  ``name`` is the shipping name. Times are Unix seconds, UTC.
-* Errors: Etsy's ``{"error": "..."}`` (OAuth: ``error_description``) is quoted with the status.
-
-Unconfirmed: whether the refresh grant invalidates the refresh token it consumed (third-party
-clients say it does; Etsy's page says only that a new one is returned): until the caller persists
-the rotated token, a process restart falls back to the stored one; whether ``min_last_modified`` is
-inclusive (the 60-second overlap makes it irrelevant); the order among receipts sharing one
-``updated_timestamp`` (assumed stable between requests); whether the token endpoint needs
-``x-api-key`` (it is sent; harmless if ignored).
+Notes and sources: docs/channels/etsy.md.
 """
 
 from __future__ import annotations
@@ -85,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 from pydantic import ValidationError
@@ -94,8 +30,8 @@ from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
 from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 from helpdesk.channels.oauth import RefreshingTokenAuth
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -113,7 +49,7 @@ RECEIPTS_PATH = "/v3/application/shops/{shop_id}/receipts"
 RECEIPT_PATH = "/v3/application/shops/{shop_id}/receipts/{receipt_id}"
 
 PAGE_LIMIT = 100  # getShopReceipts' maximum
-PAGE_OVERLAP = 10  # receipts each page repeats from the previous one (see the module docstring)
+PAGE_OVERLAP = 10  # receipts each page repeats from the previous one (see docs/channels/etsy.md)
 MAX_PAGES = 20
 FIRST_POLL_LOOKBACK = timedelta(days=7)
 QUERY_OVERLAP_SECONDS = 60
@@ -210,7 +146,7 @@ class _Poll:
 
 class EtsyConnector:
     channel = Channel.ETSY.value
-    rotates_refresh_token = True  # each refresh answer carries a new refresh token (see the docstring)
+    rotates_refresh_token = True  # each refresh answer carries a new refresh token (see docs/channels/etsy.md)
 
     def client(self, store: Store, credentials: Mapping[str, str], *,
                on_refresh_token: Callable[[str], None] | None = None) -> EtsyHttpClient:
@@ -422,13 +358,17 @@ def _money(value: Any) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, dict):
         raise TypeError(f"money is not an object: {value!r}")
     amount, divisor = value.get("amount"), value.get("divisor")
-    for part in (amount, divisor):
-        if not isinstance(part, int) or isinstance(part, bool):
-            raise ValueError(f"money amount and divisor must be integers: {value!r}")
+    if not _whole(amount) or not _whole(divisor):
+        raise ValueError(f"money amount and divisor must be integers: {value!r}")
     if divisor <= 0:
         raise ValueError(f"money divisor must be positive: {value!r}")
     currency = value.get("currency_code")
     return Decimal(amount) / Decimal(divisor), (currency if isinstance(currency, str) and currency else None)
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    """A JSON integer (``True``/``False`` are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _email(value: Any) -> str | None:

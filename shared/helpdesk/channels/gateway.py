@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from helpdesk import channels
-from helpdesk.errors import ChannelError
-from helpdesk.models import Channel, Store
+from helpdesk.core.errors import ChannelError
+from helpdesk.core.models import Channel, Store
 
 
 class ConnectorGateway:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from helpdesk.errors import ChannelError, ChannelRateLimited
+from helpdesk.core.errors import ChannelError, ChannelRateLimited
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

@@ -1,59 +1,11 @@
 """Magento 2 / Adobe Commerce: order lookups over the REST API (ApiConnector + OrderLookup).
 
-Magento has no buyer-messaging API: buyers write to the store by e-mail, which reaches the helpdesk
-through the e-mail channel; this connector answers "what is order 000000123 doing" for those
-messages (the e-mail store lists this store in ``linked_store_ids``). Order webhooks (Adobe
-Commerce webhooks, off by default) are not used.
+Magento has no buyer-messaging API: buyers write by e-mail (the e-mail channel), and this connector
+answers "what is order 000000123 doing" for those messages (the e-mail store lists this store in
+``linked_store_ids``). Credentials (the store's JSON secret): ``access_token``, an integration token
+used as a bearer token.
 
-Formats follow the Adobe Commerce Web API reference (developer.adobe.com/commerce/webapi/rest:
-``salesOrderRepositoryV1`` GET /V1/orders, ``salesShipmentRepositoryV1`` GET /V1/shipments,
-``storeStoreConfigManagerV1`` GET /V1/store/storeConfigs, "Search using REST endpoints") and the
-order-processing tutorial's documented order ("Step 7. Create an order": GET /V1/orders/3) and
-shipment ("Step 9. Create a shipment"); samples under infrastructure/local/samples/magento.
-
-* Auth: an integration's access token as a bearer token (System > Extensions > Integrations). Since
-  Magento 2.4.4 that needs Stores > Configuration > Services > OAuth > Consumer Settings > "Allow
-  OAuth Access Tokens to be used as standalone Bearer tokens" = Yes; without it Magento answers 401.
-  The integration needs the Sales > Operations > Orders (``Magento_Sales::actions_view``) and
-  Shipments resources, and Stores > Settings (for the store configuration check).
-  Credentials (the store's JSON secret): ``access_token``.
-* Base URL: ``store.base_url`` plus ``/rest`` (``https://shop.example.com/rest/V1/...``, the default
-  store view). A base URL that already names ``/rest`` or ``/rest/<store_code>`` (optionally ending
-  in ``/V1``) is used as given. HTTPS only (a bearer token in clear text is refused), except
-  localhost for the local stack.
-* ``fetch_order(order_ref)``: by ``increment_id``, the number buyers see ("000000123", "#000000123"):
-  ``GET /V1/orders?searchCriteria[filter_groups][0][filters][0][field]=increment_id&...[value]=
-  000000123&...[condition_type]=eq``. A shorter all-digit reference ("123") is also tried zero-padded
-  to Magento's default nine digits, in the same call (``condition_type=in``). No matching item: None.
-  Then ``GET /V1/shipments`` filtered on ``order_id`` = the order's ``entity_id`` for tracking: the
-  newest shipment's last track gives ``track_number``, the carrier (``title``, else
-  ``carrier_code``) and the ship date. Magento gives no tracking URL: one is built for its built-in
-  carriers (ups, usps, fedex, dhl) and left empty for any other.
-* Order fields: ``increment_id``, ``state``/``status``, ``grand_total``, ``order_currency_code``,
-  ``customer_email`` and ``customer_firstname``/``customer_lastname`` (else the billing address,
-  else the address of ``extension_attributes.shipping_assignments[0].shipping``), ``items``
-  (``sku``, ``name``, ``qty_ordered``, ``price``, ``row_total``; child lines of bundles and
-  configurable products, which carry ``parent_item_id``, are left out: their parent line stands for
-  them), ``created_at``/``updated_at`` (Magento writes UTC as "YYYY-MM-DD HH:MM:SS"). Tracking lives
-  on shipments, not on the order. Status by ``state``: new, pending_payment -> PENDING; processing -> PROCESSING, or
-  SHIPPED once a shipment exists; complete -> COMPLETED; holded, payment_review -> ON_HOLD;
-  canceled -> CANCELLED; closed (fully refunded) -> REFUNDED; any other -> UNKNOWN. ``channel_status``
-  is "state/status" (statuses can be custom, e.g. "processing/fraud"). Neither the order nor the
-  shipment carries an estimated delivery date: ``delivery_earliest``/``delivery_latest`` stay empty.
-* ``check_credentials``: ``GET /V1/store/storeConfigs`` (label: the default store view's
-  ``secure_base_url``, else its ``base_url``, else its ``code``), then a one-order search proving
-  the token may read orders, so a missing resource shows at setup rather than at the first lookup.
-* Errors: Magento's ``{"message": "... %1 ...", "parameters": [...]}`` (or named ``%resources``
-  parameters) is quoted with the parameters filled in. A 404 from the search endpoints means the
-  base URL is wrong ("Request does not match any route"), never "no such order": it is a
-  ChannelError.
-* Rate limit: Magento publishes none (the REST API is not rate limited by default; hosting and WAFs
-  may be): 5 requests a second with bursts of 5 per store is this connector's own ceiling; a 429 with
-  ``Retry-After`` is honoured by ChannelHttpClient.
-
-Unconfirmed: that every Magento 2.4.x REST answer writes times in UTC without an offset (the
-database stores UTC; an offset, when present, is honoured); the ACL resource names above for
-storeConfigs; the public tracking URL formats of the four carriers.
+Notes and sources: docs/channels/magento.md.
 """
 
 from __future__ import annotations
@@ -68,8 +20,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import ValidationError
 
 from helpdesk.channels import values
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import Channel, Order, OrderItem, OrderStatus, Store
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import Channel, Order, OrderItem, OrderStatus, Store
 
 if TYPE_CHECKING:  # httpx is imported only when a client is built
     import httpx

@@ -1,96 +1,11 @@
 """Mirakl-powered marketplaces, seller side: buyer messages polled from the inbox threads API,
 replies posted on the thread, and the orders those threads are about.
 
-One store is one marketplace (its own instance URL and shop API key); a seller may run 90–130 of
-them. Formats are those of the Mirakl Marketplace Platform seller API ("Mirakl Marketplace APIs",
-developer.mirakl.com/content/product/mmp/rest/seller/openapi3, and the OpenAPI document it
-publishes; Mirakl's own PHP SDK, github.com/mirakl/sdk-php-shop, where the reference is silent):
+One store is one marketplace (its own instance URL and shop API key, sent bare in ``Authorization``).
+M11 threads are polled, M12 posts replies, OR11 reads orders, A01 checks the credentials. The seller
+API has no webhook subscription, so MiraklConnector is not a WebhookRegistrar.
 
-* Auth: the shop API key, bare, in ``Authorization`` (security scheme ``shop_api_key``: apiKey in
-  header ``Authorization``, ``x-authorization: {{SHOP_KEY}}``; the General Notes' example is
-  ``Authorization: YOUR_API_KEY``; the SDK sets ``$headers['Authorization'] = $apiKey``). No
-  "Bearer". Paths start with ``/api``; a base URL entered with a trailing ``/api`` (the SDK's
-  ``API_URL`` form) is accepted too.
-* M11 ``GET /api/inbox/threads``: ``updated_since`` (date-time, "threads modified at or after this
-  date"), ``with_messages=true`` ("limited to the last 100 messages" of each thread), seek
-  pagination with ``limit`` (default 50; the SDK documents 10..100) and ``page_token`` (the
-  previous page's ``next_page_token``, absent on the last page). Answer ``{"data": [thread, ...],
-  "next_page_token", "previous_page_token"}``; a thread has ``id``, ``topic {type: FREE_TEXT |
-  REASON_CODE, value}``, ``entities [{type: MMP_ORDER | MMP_OFFER | SELLER_OPERATOR | ..., id,
-  label}]``, participants, ``date_created``, ``date_updated``, ``metadata`` and ``messages [{id,
-  body, date_created, from {type, display_name, organization_details {type, id, display_name}},
-  to [...], attachments [{id, name, size}]}]``. The reference gives the sender ``from.type`` as
-  ``CUSTOMER_USER | SHOP_USER | OPERATOR_USER`` (and ``organization_details.type`` as ``CUSTOMER |
-  SHOP | OPERATOR``); a message is the buyer's when either says so (bare ``CUSTOMER`` accepted).
-* M12 ``POST /api/inbox/threads/{thread_id}/message``: multipart/form-data whose ``message_input``
-  part is JSON ``{"body": ..., "to": [{"type": "CUSTOMER"}]}`` (``to`` is a list of participant
-  objects ``{type, id?}``, not of strings; body 3..50,000 characters; at most 1,000 messages per
-  thread); optional ``files`` parts. The SDK sends that part with ``Content-Type:
-  application/json;charset=utf-8``. Answer 201 ``{"message_id", "thread_id"}``.
-* OR11 ``GET /api/orders``: ``order_ids`` (comma-separated, at most 100), offset pagination with
-  ``max``/``offset`` (the SDK's default ``max`` is 10, so it is always sent). Answer ``{"orders":
-  [...], "total_count"}``; fields used: ``order_id``, ``order_state``, ``currency_iso_code``,
-  ``total_price``, ``customer {firstname, lastname}``, ``order_lines [{offer_sku, product_title,
-  quantity, price_unit, price, total_price, shipped_date, received_date}]``, ``shipping_company``,
-  ``shipping_carrier_code``, ``shipping_tracking``, ``shipping_tracking_url``, ``created_date``,
-  ``last_updated_date``, ``delivery_date {earliest, latest}`` (the delivery window promised to the
-  customer: ``delivery_earliest`` / ``delivery_latest``; the SDK's ``DeliveryDate`` object;
-  ``shipping_deadline`` is the shop's own deadline to ship, not a delivery window, and is not read).
-  Amounts are JSON numbers: they are read as Decimal, never as float.
-* Errors: standard HTTP codes; the body's ``message`` is quoted in the ChannelError.
-* Rate limits: Mirakl publishes per-API "Call Frequency" guidance rather than a numeric rate (M11,
-  M12: "Synchronous only"; OR11 asynchronous: at most once a minute), and answers 429 with
-  ``Retry-After`` when a client calls too often (ChannelHttpClient honours it). No requests-per-
-  second figure is published: 5/s with bursts of 5 per store is this connector's own ceiling.
-
-Polling: the cursor is the ISO-8601 UTC ``date_updated`` of the newest thread fully fetched; a first
-poll looks back 7 days. Pages are followed up to 20 per poll (1,000 threads); when more remain the
-cursor stops at the newest thread fetched so the next tick carries on. ``updated_since`` is
-inclusive and sent at whole seconds (rounded down), so the newest thread is fetched again by the
-next poll: delivery is at least once, duplicates are dropped downstream by channel message id. The
-cursor never moves backwards and is returned unchanged when nothing newer was seen.
-
-Each message from the buyer becomes an InboundMessage (thread id = where replies go, order ref =
-the thread's MMP_ORDER entity, subject = the topic's value — for a REASON_CODE topic that is the
-operator's reason code). A thread lists its last 100 messages whatever ``updated_since``, so
-messages created more than 15 minutes before the window starts are left out: they were taken by an
-earlier poll (or, on a first poll, are older history). Shop messages are the seller's own; operator
-messages are not buyer messages either (later they could become internal notes on the ticket).
-Attachments are listed by M11 but not downloaded yet (M13 ``GET
-/api/inbox/threads/{attachment_id}/download`` into S3 is a later step): ``attachments`` stays empty.
-
-Orders: for each M11 page, the orders its MMP_ORDER threads are about are fetched with one OR11 call
-(not again within the same poll) and emitted as OrderEvents, event type by state: CANCELLED
-(CANCELED, REFUSED), SHIPPED (SHIPPED, TO_COLLECT), DELIVERED (RECEIVED), REFUNDED (the deprecated
-WAITING_REFUND*), otherwise UPDATED. Status mapping: STAGING, WAITING_ACCEPTANCE, WAITING_DEBIT,
-WAITING_DEBIT_PAYMENT → PENDING; SHIPPING (accepted, to be shipped) → PROCESSING; SHIPPED, TO_COLLECT
-(at the pick-up point) → SHIPPED; RECEIVED → DELIVERED; CLOSED → COMPLETED; REFUSED, CANCELED →
-CANCELLED; WAITING_REFUND, WAITING_REFUND_PAYMENT → REFUNDED; anything else UNKNOWN (raw state kept
-in ``channel_status``). Order changes outside threads are not polled here. ``raw_pages`` holds every
-response body of the poll byte for byte, M11 pages and OR11 answers, in the order fetched.
-
-Not settled by the reference reachable here (choices made, to confirm on a live instance):
-* the sort of M11: its documented page token carries ``sort=date,DESC`` and sorts are written
-  ``sort=criterion,direction``, so ``sort=date,ASC`` is sent to page oldest-first. If the pages
-  still arrive out of ``date_updated`` order and the 20-page bound is reached, the cursor is left
-  where it was rather than skip the threads not yet fetched;
-* whether filters must be repeated with ``page_token`` (the SDK says others are ignored): they are;
-* the ``updated_since`` format: RFC 3339 UTC with ``Z`` (the SDK sends ``+00:00``, same instant);
-* whether ``to`` needs the customer's participant id: only ``{"type": "CUSTOMER"}`` is sent;
-* the error body: ``message`` is read, else the raw text is quoted.
-
-Account and order lookups (the ApiConnector / OrderLookup half; same reference, samples under
-infrastructure/local/samples/mirakl):
-
-* ``check_credentials``: A01 ``GET /api/account`` ("Get shop information"; answer fields used:
-  ``shop_name``, else ``shop_id``). Mirakl's call-frequency guidance for A01 is "once per day": it is
-  meant for store setup, not for every poll.
-* ``fetch_order(order_ref)``: OR11 ``GET /api/orders?order_ids=<ref>&max=100``, mapped exactly like
-  the orders of a poll; None when OR11 lists no order with that id (an unknown id is a filter that
-  matches nothing; a 404 is read the same way, to be safe). Buyers quote the marketplace's order id
-  ("Order_00010-A"); a bare commercial id ("Order_00010", one per basket) is not resolved here.
-* No webhook registration: the seller (shop) API reference has no endpoint to subscribe a URL to
-  events, so MiraklConnector is not a WebhookRegistrar; messages and orders are polled as above.
+Notes and sources: docs/channels/mirakl.md.
 """
 
 from __future__ import annotations
@@ -108,8 +23,8 @@ from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import PollResult
-from helpdesk.errors import ChannelError, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -264,11 +179,12 @@ class MiraklConnector:
         body = message.get("body")
         if body is not None and not isinstance(body, str):
             raise MalformedPayload(f"message {message_id}: 'body' is not a string")
-        if not (body or "").strip():
+        text = body or ""
+        if not text.strip():
             names = [a.get("name") for a in message.get("attachments") or [] if isinstance(a, dict)]
             if not any(names):
                 return None  # nothing to read: no text and no attachment
-            body = "(no text; attachments: " + ", ".join(str(n) for n in names if n) + ")"
+            text = "(no text; attachments: " + ", ".join(str(n) for n in names if n) + ")"
         try:
             return InboundMessage(
                 tenant_id=store.tenant_id,
@@ -279,7 +195,7 @@ class MiraklConnector:
                 order_ref=order_id,
                 buyer_name=_text(sender.get("display_name")),
                 subject=_text(subject),
-                body=body,
+                body=text,
                 received_at=received_at,
             )
         except ValidationError as exc:

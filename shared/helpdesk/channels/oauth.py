@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from helpdesk.channels import values
-from helpdesk.errors import ChannelError
+from helpdesk.core.errors import ChannelError
 
 EXPIRY_MARGIN_SECONDS = 60.0
 

@@ -1,78 +1,13 @@
 """Shopify: app webhooks for orders (``orders/*``), fulfillments (``fulfillments/*``) and the
-mandatory privacy topics.
+mandatory privacy topics, and the REST Admin API (credential check, order lookup, webhook
+registration).
 
-Format (shopify.dev, "Webhooks" reference and "Verify webhooks"): the body is JSON, the resource as
-the REST Admin API serialises it in the version named by ``X-Shopify-API-Version``. Headers:
-``X-Shopify-Topic``, ``X-Shopify-Shop-Domain``, ``X-Shopify-API-Version``, ``X-Shopify-Webhook-Id``
-(unique per delivery: the idempotency key), ``X-Shopify-Triggered-At``, ``X-Shopify-Event-Id``
-(shared by every delivery of one merchant action, so it is *not* a delivery key) and
-``X-Shopify-Hmac-Sha256`` = base64(HMAC-SHA256(app client secret, raw body)). Only the body is
-signed, never the headers. Shopify sends no "is this URL alive" ping.
+Deliveries are signed in ``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 of the raw body, keyed by the
+app's client secret); ``X-Shopify-Webhook-Id`` is the idempotency key. The order ``note`` becomes an
+inbound message threaded on the order. Credentials (the store's JSON secret): ``access_token``,
+``shop_domain`` (when the base URL is not the myshopify.com address), ``webhook_secret``.
 
-``orders/create|updated|paid|cancelled|fulfilled|partially_fulfilled`` carry the whole Order: one
-order event each. Shopify has no buyer-messaging API: the buyer's voice in an order webhook is the
-order ``note`` (the note the buyer typed at checkout), which becomes an inbound message threaded on
-the order, like WooCommerce's ``customer_note``. Shopify uses the same field for notes staff edit in
-the admin; the message id is stable per order, so a later edit is deduplicated away, not re-sent.
-
-``fulfillments/create|update`` carry a Fulfillment, not the order. They still produce one order
-event, built only from what the fulfillment carries: ``order_ref`` from its ``name`` ("#1001.2" is
-fulfillment 2 of order "#1001"; ``order_id`` when the name has another form), the order e-mail,
-carrier/tracking (``items`` left empty: the fulfilled lines are a subset), and a status from the fulfillment (delivered
-shipment: DELIVERED; tracking number or ``success``: SHIPPED; still pending or open: PROCESSING;
-cancelled or failed fulfillment: UNKNOWN, without its dead tracking). Total, currency, buyer name and
-order date are absent (None): the ``orders/*`` deliveries carry the full order, fulfillments
-included. The repository merges an order event into the stored order: absent fields, an empty item
-list and an UNKNOWN status leave what is stored untouched. No delivery window: the REST Order and
-Fulfillment these topics carry have no estimated delivery date (only the GraphQL Admin API has one:
-``Fulfillment.estimatedDeliveryAt``, ``FulfillmentOrder.deliveryMethod.min/maxDeliveryDateTime``), so
-``delivery_earliest``/``delivery_latest`` stay empty.
-
-``customers/data_request``, ``customers/redact`` and ``shop/redact`` (mandatory privacy topics)
-produce nothing here: the caller keeps the raw payload, and acting on it is a separate GDPR
-workflow. Any other topic, or a body that is not the documented shape, is a MalformedPayload.
-
-Admin API half (shopify.dev, REST Admin API reference, resources "Shop", "Order" and "Webhook", and
-"REST Admin API rate limits"; samples under infrastructure/local/samples/shopify):
-
-* ``client()``: ``https://{shop}.myshopify.com/admin/api/{API_VERSION}`` with the header
-  ``X-Shopify-Access-Token``. The shop comes from ``store.base_url`` (``jsmith``,
-  ``jsmith.myshopify.com`` or ``https://jsmith.myshopify.com/admin`` all work) or, when that is not
-  a myshopify.com address (a shop's own domain), from ``credentials["shop_domain"]``. Only
-  ``*.myshopify.com`` hosts are accepted, so the token is never sent to another host. Credentials
-  (the store's JSON secret): ``access_token`` (the app's Admin API token, required here),
-  ``shop_domain`` (when the store's base URL is absent or not its myshopify.com address) and
-  ``webhook_secret`` (the app's client secret, which signs webhooks: read by the webhook function
-  for ``verify``, not here).
-* Rate limit: the REST leaky bucket holds 40 requests and leaks 2 per second, per app and shop
-  (Shopify Plus: 80 and 4/s): a TokenBucket of 2/s with bursts of 40. A 429 carries ``Retry-After``,
-  which ChannelHttpClient honours.
-* ``check_credentials``: ``GET /shop.json``; the label is ``shop.name``.
-* ``fetch_order(order_ref)``: buyers quote the order *name* ("#1001", "1001"): ``GET
-  /orders.json?name=%231001&status=any`` (without ``status=any`` only open orders are listed), then
-  ``name=1001`` for shops whose order names carry another prefix. Only an order whose name equals the
-  reference is returned. It is mapped by the same code as the ``orders/*`` webhooks, so a lookup and
-  a delivery agree on every field; None when no order has that name.
-* ``register_webhooks``: ``POST /webhooks.json`` with ``{"webhook": {"topic", "address", "format":
-  "json"}}`` for every topic ``parse`` reads (WEBHOOK_TOPICS); 201 answers ``webhook.id``. Shopify
-  refuses a second subscription of a topic at one address (422 "has already been taken"): the
-  existing one is then looked up (``GET /webhooks.json?topic=...&address=...``) and its id returned,
-  so registering again is harmless, and the POST may be retried. ``secret`` is not used: Shopify signs
-  every delivery with the app's client secret. The mandatory privacy topics (customers/data_request,
-  customers/redact, shop/redact) cannot be subscribed through this API: they are set in the app's
-  configuration (Partner Dashboard, or ``compliance_topics`` in ``shopify.app.toml``).
-* ``remove_webhooks``: ``DELETE /webhooks/{id}.json``; 404 (already gone) is not an error.
-* Errors: Shopify's ``errors`` (a string, or an object of field -> messages) is quoted in the
-  ChannelError, with the HTTP status.
-
-Unconfirmed:
-* the ``name`` filter of ``GET /orders.json`` is used by many integrations but is not in the
-  reference's parameter list; if Shopify ignored it, the exact-name check above would still keep a
-  wrong order out (the order would then be missed, not confused);
-* orders older than 60 days are listed only with the ``read_all_orders`` scope: without it such an
-  order looks absent (None);
-* the REST Admin API is "legacy" since 2024-10 (new public apps must use GraphQL since 2025-04); custom
-  and existing apps keep REST access, on the supported versions (API_VERSION is one of them in 2026).
+Notes and sources: docs/channels/shopify.md.
 """
 
 from __future__ import annotations
@@ -90,8 +25,8 @@ from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
-from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, InvalidSignature, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,

@@ -1,142 +1,13 @@
 """TikTok Shop: order webhooks and customer-service chat (webhooks + polled conversations), buyer
 replies in the chat, and order lookups, on the Partner API versions 202309.
 
-Formats follow TikTok Shop Partner Center (partner.tiktokshop.com/docv2), read through copies of its
-pages and through open-source SDKs built from them (EcomPHP/tiktokshop-php; the .NET
-SKIT.FlurlHttpClient.ByteDance.TikTokGlobalShop models and test samples; the generated interfaces of
-lywzx/tiktok-partner-api). Pages:
+Webhooks are signed in ``Authorization`` (hex HMAC-SHA256 keyed by the app secret over ``app_key + raw
+body``), so the webhook secret given to ``verify`` is ``"<app_key>:<app_secret>"`` (``webhook_secret()``
+builds it). API requests are signed per attempt by an ``httpx.Auth``. Credentials (the store's JSON
+secret): ``app_key``, ``app_secret``, ``refresh_token`` (or a bare ``access_token``), ``shop_cipher``
+and optionally ``shop_id``.
 
-* Webhooks overview (``tts-webhooks-overview``): every delivery is a JSON body ``{"type": <int>,
-  "tts_notification_id", "shop_id", "timestamp", "data": {...}}``; the ``Authorization`` header (no
-  "Bearer") is lowercase hex HMAC-SHA256 keyed by the **app secret** over ``app_key + raw body``. The
-  page's golden vector (app key ``abcdef``, secret ``123``) is checked in the tests. No timestamp is
-  signed (no replay protection): deliveries are deduplicated by ``tts_notification_id``. TikTok sends
-  no "is this URL alive" ping. The overview also says webhooks cannot be fully relied on, which is why
-  chat is polled as well.
-* Webhook topics handled (type number, page ``<n>-<name>``):
-  - 1 ORDER_STATUS_CHANGE ``{order_id, order_status, is_on_hold_order, update_time}``. The webhook's
-    statuses are UNPAID, ON_HOLD, AWAITING_SHIPMENT, AWAITING_COLLECTION, **CANCEL**, IN_TRANSIT,
-    DELIVERED, COMPLETED (the order API says CANCELLED and adds PARTIALLY_SHIPPING; both are mapped).
-    The webhook carries only this, so its Order has ``order_ref``, ``status``, ``channel_status`` and
-    ``updated_at``; ``fetch_order`` gives the rest.
-  - 3 RECIPIENT_ADDRESS_UPDATE ``{order_id, update_time}`` and 4 PACKAGE_UPDATE ``{sc_type,
-    role_type, package_list: [{package_id, order_id_list}], update_time}``: an UPDATED event per order
-    with status UNKNOWN (the stored order keeps its status; the event says "look again").
-  - 11 CANCELLATION_STATUS_CHANGE ``{order_id, cancellations_role BUYER|SELLER|SYSTEM, cancel_status
-    CANCELLATION_REQUEST_PENDING|_SUCCESS|_CANCELLED|_COMPLETE, cancel_id, create_time}``. A BUYER's
-    PENDING request is a CANCELLATION_REQUESTED event **and** an InboundMessage with
-    ``cancellation_requested=True`` (thread ``order-<order_id>``) so a ticket exists and the short
-    cancellation SLA starts; SUCCESS/COMPLETE is CANCELLED; anything else is UPDATED.
-  - 12 RETURN_STATUS_CHANGE ``{order_id, return_role, return_type REFUND|REPLACEMENT|RETURN_AND_REFUND,
-    return_status, return_id, create_time, update_time}`` (the page's own example lacks a comma; the
-    sample here is valid JSON). A BUYER's RETURN_OR_REFUND_REQUEST_PENDING / REPLACEMENT_REQUEST_PENDING
-    also opens a ticket (InboundMessage, thread ``order-<order_id>``); RETURN_OR_REFUND_REQUEST_COMPLETE
-    of a refund type and REPLACEMENT_REQUEST_REFUND_SUCCESS are REFUNDED events, with status UNKNOWN
-    (a return can cover some lines only); the rest UPDATED.
-  - 13 NEW_CONVERSATION ``{conversation_id, create_time}`` (an agent joined or left): nothing to import,
-    the next poll reads the conversation.
-  - 14 NEW_MESSAGE ``{message_id, index, conversation_id, type, content, create_time, is_visible,
-    sender: {im_user_id, role}}``: a visible BUYER message becomes an InboundMessage with the same ids
-    as the poll gives it (so the two are deduplicated downstream). The webhook has no nickname.
-  - 6 SELLER_DEAUTHORIZATION and 7 UPCOMING_AUTHORIZATION_EXPIRATION produce nothing here: the raw
-    delivery is kept and acting on it (alert the seller, mark the store) belongs to the caller.
-  Any other type (2 legacy REVERSE_STATUS_UPDATE, product topics, ...) is a MalformedPayload naming it.
-  ``parse`` does not check ``shop_id``: ``webhook_shop_id(body)`` gives it to the caller.
-* Signing (``sign-your-api-request``, ``common-parameters``): every request to
-  ``https://open-api.tiktokglobalshop.com`` (``store.base_url`` overrides it, e.g. the sandbox) carries
-  query ``app_key``, ``timestamp`` (epoch seconds; TikTok refuses one outside now-5 min..now+30 s) and,
-  for shop-scoped APIs, ``shop_cipher``, plus ``sign`` = hex HMAC-SHA256 keyed by the app secret over
-  ``app_secret + path + sorted(key + value for every query parameter but sign and access_token, empty
-  ones dropped) + body + app_secret``; the body is left out for GET and multipart. The access token
-  travels in the ``x-tts-access-token`` header. Signing is an ``httpx.Auth``, so every attempt —
-  retries and the token-refresh repeat included — gets a fresh timestamp and signature.
-* Tokens (``authorization-guide-202309``): ``GET https://auth.tiktok-shops.com/api/v2/token/refresh``
-  with ``app_key``, ``app_secret``, ``refresh_token``, ``grant_type=refresh_token`` (not signed).
-  ``data.access_token_expire_in`` is an **epoch time**, not a lifetime. The answer also carries a
-  ``refresh_token``/``refresh_token_expire_in``: rotating the stored refresh token before it expires is
-  the credential store's job (this module never writes secrets).
-* Envelope: ``{"code": 0, "message": "Success", "data": {...}, "request_id"}``. ``code != 0`` is an
-  error even with HTTP 200: a ChannelError quoting TikTok's message and code (status 401 for the 105xxx
-  access-token group, as the PHP SDK reads the "common errors" page; 429/ChannelRateLimited for
-  36009002, the rate-limit code of ``rate-limits``; else the HTTP status, or 400 when it was 200).
-* Customer service (``get-conversations-202309``, ``get-conversation-messages-202309``,
-  ``send-message-202309``, ``create-conversation-202309``): ``GET /customer_service/202309/conversations``
-  (``page_size`` max 20, ``page_token``; answer ``{conversations: [{id, participant_count,
-  can_send_message, unread_count, create_time, participants: [{im_user_id, user_id, role BUYER|SHOP|
-  CUSTOMER_SERVICE, nickname, avatar}], latest_message}], next_page_token}``, ``""`` on the last page);
-  ``GET .../conversations/{id}/messages`` (``page_size`` max 10; newest first by default; messages
-  ``{id, type, content (a JSON string), create_time (s), is_visible, sender {im_user_id, role BUYER|SHOP|
-  CUSTOMER_SERVICE|SYSTEM|ROBOT, nickname, avatar}}``, ``unsupported_msg_tips``); ``POST
-  .../conversations/{id}/messages`` ``{"type": "TEXT", "content": "{\\"content\\": \\"...\\"}"}`` (TEXT at
-  most 2,000 characters; "sensitive words are not allowed") answering ``data.message_id``; ``POST
-  /customer_service/202309/conversations`` ``{"buyer_user_id"}`` answering ``data.conversation_id``.
-  Message contents by type: TEXT/ALLOCATED_SERVICE/NOTIFICATION/BUYER_ENTER_FROM_TRANSFER/OTHER
-  ``{"content"}``, IMAGE ``{url, width, height}``, VIDEO ``{url, cover, ...}``, PRODUCT_CARD and
-  BUYER_ENTER_FROM_PRODUCT ``{product_id}``, ORDER_CARD and BUYER_ENTER_FROM_ORDER ``{order_id}``,
-  LOGISTICS_CARD ``{order_id, package_id}``, COUPON_CARD ``{coupon_id}``.
-* Orders (``get-order-detail-202309``): ``GET /order/202309/orders?ids=`` (at most 50) answering
-  ``data.orders`` with ``id``, ``status``, ``payment {currency, total_amount, ...}``, ``line_items
-  [{sku_id, seller_sku, product_name, sku_name, sale_price, tracking_number, shipping_provider_name,
-  ...}]``, ``tracking_number``, ``shipping_provider``, ``buyer_email`` (a TikTok relay address),
-  ``recipient_address {name, first_name, last_name, ...}``, ``user_id`` (= ``buyer_user_id`` of the
-  chat API), ``create_time``, ``rts_time`` (seller shipped), ``collection_time`` (IN_TRANSIT),
-  ``delivery_time`` (DELIVERED), ``update_time``, ``delivery_sla_time`` ("Order should arrive by this
-  date to be considered on-time and to avoid late delivery penalties"; else
-  ``delivery_option_required_delivery_time``, "Order should be delivered before this time") as
-  ``delivery_latest``. TikTok gives no earliest delivery date, so ``delivery_earliest`` stays empty;
-  ``delivery_due_time`` (TikTok cancels the order if it is not DELIVERED by then) and
-  ``shipping_due_time``/``collection_due_time``/``rts_sla_time`` (the seller's deadlines) are not a
-  delivery promise and are not read. Unconfirmed: that ``delivery_sla_time`` is the date TikTok shows
-  the buyer (the Seller Center's "Estimated Delivery Time"); the reference only calls it the on-time
-  deadline. Amounts are decimal strings, read as Decimal.
-* Authorized shops (``get-authorized-shops-202309``): ``GET /authorization/202309/shops`` (no
-  ``shop_cipher``) answering ``data.shops [{id, name, region, seller_type, cipher, code}]``.
-
-Credentials (the store's JSON secret): ``app_key`` and ``app_secret`` (the partner app's),
-``refresh_token`` (preferred; or a bare ``access_token``, used as is until it expires), ``shop_cipher``
-(required by every shop-scoped call: chat and orders; setup fills it from ``authorized_shops``, which
-works without it) and ``shop_id`` (optional, kept for matching ``webhook_shop_id``). The webhook secret
-given to ``verify`` is ``"<app_key>:<app_secret>"`` (``webhook_secret()`` builds it), because TikTok
-signs with both.
-
-Polling: the cursor is the ISO-8601 UTC ``latest_message.create_time`` of the newest conversation fully
-read; a first poll looks back 7 days. The conversation list has no time filter, so it is paged (at most
-25 pages of 20) and a conversation is read when its latest message is no older than the cursor minus
-15 minutes; paging stops early once the list, in newest-first order, reaches older conversations. Each
-such conversation's messages are paged newest first (at most 5 pages of 10) down to the same window.
-Only visible BUYER messages are imported: TEXT as text, IMAGE/VIDEO as "[image]"/"[video]" plus a note
-(nothing is downloaded), cards as a line naming the order/product/coupon; an ORDER_CARD,
-LOGISTICS_CARD, RETURN_REFUND_CARD or BUYER_ENTER_FROM_ORDER in the conversation gives the
-``order_ref``. ``channel_thread_id`` is the conversation id (where replies go). The cursor never moves
-backwards, and stays where it was when a page bound cut the reading short and the list was not oldest
-first (the conversations not read may be newer than the cursor): nothing is skipped, at the price of
-re-reading (deduplicated downstream by message id). Order changes come by webhook, not by this poll.
-
-Replies: a TEXT message on the conversation; a ticket opened by a cancellation or return webhook has
-thread ``order-<order_id>``: the reply then looks the order up, opens (or reopens) the buyer's
-conversation with ``buyer_user_id`` = the order's ``user_id`` and posts there. The message POST is
-never retried once it may have reached TikTok.
-
-Rate limits: TikTok's are dynamic per app, shop and endpoint (``rate-limits``); 429 and code 36009002
-mean back off. 10 requests/s with bursts of 10 per store is this connector's own ceiling.
-
-Unconfirmed (choices made, to check against a live shop):
-* the conversation list's order: not documented. It is assumed newest latest-message first for the
-  early stop, and the cursor rule above stays safe whatever the order;
-* the messages' sort parameters: the reference swaps the descriptions of ``sort_order`` and
-  ``sort_field``, so none is sent and TikTok's documented default (create_time, DESC) is relied on;
-  each page's order is checked before stopping early;
-* whether the ``tts_notification_id`` of a redelivery is the same (assumed; else the body digest is);
-* 202309 line items have no quantity field: each line is taken as one unit and identical SKUs at the
-  same price are counted together;
-* whether an unknown order id is an empty ``orders`` list, a 404 or an error code: the first two are
-  None, an error code is a ChannelError;
-* whether creating a conversation with a buyer who has one returns the existing one (assumed; the call
-  is treated as safe to repeat);
-* the error codes' meaning beyond the 105xxx token group and 36009002 (sample error codes are
-  illustrative);
-* that TikTok never sends a verification/ping request: the overview describes none;
-* whether the refresh answer's ``refresh_token`` is a new one that must replace the stored one.
+Notes and sources: docs/channels/tiktok.md.
 """
 
 from __future__ import annotations
@@ -159,8 +30,8 @@ from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, PollResult, body_digest, lower_keys
-from helpdesk.errors import ChannelError, ChannelRateLimited, InvalidCursor, InvalidSignature, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, ChannelRateLimited, InvalidCursor, InvalidSignature, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -342,11 +213,11 @@ def _auth_types() -> tuple[type, type]:
                     channel=CHANNEL, status=401, code=payload.get("code"))
             data = payload.get("data")
             token = data.get("access_token") if isinstance(data, dict) else None
-            if not isinstance(token, str) or not token:
+            if not isinstance(data, dict) or not isinstance(token, str) or not token:
                 raise ChannelError("tiktok token answer has no access_token", channel=CHANNEL, status=502)
             expires = data.get("access_token_expire_in")
             try:
-                expires_at = float(expires)
+                expires_at = float(expires) if expires is not None else 0.0  # no expiry: 0.0, as below
             except (TypeError, ValueError):
                 expires_at = 0.0
             # An epoch time (the documented meaning); a small number is read as a lifetime.

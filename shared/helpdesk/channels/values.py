@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from helpdesk.errors import ChannelError, InvalidCursor, MalformedPayload
+from helpdesk.core.errors import ChannelError, InvalidCursor, MalformedPayload
 
 if TYPE_CHECKING:
     import httpx

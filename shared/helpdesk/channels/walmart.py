@@ -1,126 +1,13 @@
 """Walmart Marketplace (US), seller side: order notifications (webhooks), orders looked up in the
 Orders API, webhook subscriptions managed through the Notifications API.
 
-Formats (developer.walmart.com, US Marketplace: "Subscribe to an event notification", "Create
-subscription" / "All subscriptions" / "Delete subscription" references, "Order management event"
-(ORDER_UPDATES), "Purchase order (PO) created event", "Purchase order (PO) line auto-canceled event",
-"Order intent to cancel event", "New: Order management webhook event" (11 Feb 2026), the Token API,
-"Get an order" / "All orders", "Error codes" and "Rate limiting"; the Marketplace OpenAPI documents
-as published for SDK generation (auth, notifications, orders) where the pages are terse). The
-samples under infrastructure/local/samples/walmart follow them: ``order.json`` is the reference's
-"ORDER" example, the webhook samples are built from the documented parameter tables (see
-"unconfirmed" below).
+Notifications (``ORDER_UPDATES`` and the legacy standalone events) are authenticated with Basic
+credentials whose password is the store's webhook secret (HMAC-SHA256 of the body also accepted).
+PO_LINE_AUTOCANCELLED and FRAUD_CANCEL may concern only some lines, so their order is left UNKNOWN with
+no items: the consumer should ``fetch_order`` for the resulting state. Credentials (the store's JSON
+secret): ``client_id``, ``client_secret``, ``webhook_secret``, ``consumer_channel_type`` (optional).
 
-Credentials (the store's JSON secret):
-
-* ``client_id``, ``client_secret`` — the seller's API key pair (Developer Portal), exchanged for a
-  15-minute access token.
-* ``webhook_secret`` — the random secret Walmart must present on every notification (below).
-* ``consumer_channel_type`` (optional) — sent as ``WM_CONSUMER.CHANNEL.TYPE`` when Walmart gave one.
-
-``Store.base_url`` may name another API host (``https://sandbox.walmartapis.com``, a local fake);
-default ``https://marketplace.walmartapis.com``.
-
-API authentication. ``POST /v3/token`` with ``Authorization: Basic base64(client_id:client_secret)``,
-form body ``grant_type=client_credentials``, ``WM_SVC.NAME``, ``WM_QOS.CORRELATION_ID`` (a new UUID per
-request) and ``Accept: application/json`` (else the answer is XML) → ``{"access_token", "token_type":
-"Bearer", "expires_in": 900}``. API calls carry ``WM_SEC.ACCESS_TOKEN``, ``WM_SVC.NAME``
-(``SERVICE_NAME``), ``WM_QOS.CORRELATION_ID`` (new UUID each request, retries included), ``Accept`` and
-— as the API reference marks it required — the same Basic ``Authorization``. ``walmart_auth()`` builds
-that ``RefreshingTokenAuth`` (token cached per store credential, fetched again once on a 401).
-
-Notifications. Two envelopes, both ``{"source": {"eventType", "eventTime", "eventId"}, "payload":
-{...}}``:
-
-* ``ORDER_UPDATES`` (V1, resource ORDER; the one subscription ``register_webhooks`` makes): the
-  concrete update is ``payload.meta.subEventType`` (the overview sentence says ``payload.subEventType``:
-  both are read) — ``PO_CREATED``, ``PO_LINE_AUTOCANCELLED``, ``INTENT_TO_CANCEL``, ``FRAUD_CANCEL`` —
-  and the order is ``payload.order``; ``eventId`` is documented as the delivery's idempotency key.
-* the legacy standalone events ``PO_CREATED``, ``PO_LINE_AUTOCANCELLED``, ``INTENT_TO_CANCEL``
-  (deprecated, removed 15 Dec 2026) whose ``payload`` is the order itself.
-
-The order part: ``partnerId``, ``purchaseOrderId``, ``customerOrderId``, ``orderDate``,
-``estimatedDeliveryDate``, ``estimatedShipDate``, ``orderLines`` [``lineNumber``, ``sku``,
-``productName``, ``quantity {unitOfMeasure, measurementValue}``, ``status``, ``statusDate``,
-``shippingProgramType``, ``shippingMethod``, ``cancellationReason``,
-``cancelSubReasonCodeDescription``]. The Orders API shape (``orderLines.orderLine[]`` with ``item``,
-``orderLineQuantity``, ``orderLineStatuses``) is read too, should ``payload.order`` use it.
-
-``parse``: one OrderEvent per notification, ``order_ref`` = ``customerOrderId`` (the order number the
-buyer sees on walmart.com and in Walmart's e-mails; one customer order may hold several purchase
-orders) else ``purchaseOrderId`` (the seller's PO, what Seller Center shows).
-
-* PO_CREATED → CREATED, with the lines as items (no prices: the notification has none) and a status
-  from the line statuses (below); ``ordered_at`` = ``orderDate``; the delivery window from
-  ``estimatedDeliveryDate`` (see "Delivery window" below).
-* INTENT_TO_CANCEL → CANCELLATION_REQUESTED, and an InboundMessage with ``cancellation_requested=True``
-  threaded on ``walmart-order:<purchaseOrderId>``, stating the lines and the buyer's reason. Its id
-  (``walmart-intent-to-cancel:<po>:<line numbers>``) is the same whichever envelope carries it, so a
-  store subscribed to both does not get two messages. The order status is left UNKNOWN: the buyer
-  only asked.
-* PO_LINE_AUTOCANCELLED, FRAUD_CANCEL → CANCELLED. Both may concern only some lines ("only the
-  affected line is canceled; other lines on the same PO are unaffected") and a notification need not
-  list every line, so the order's status is left UNKNOWN and its items empty (merged as "no
-  change"); the consumer should ``fetch_order`` for the resulting state.
-
-Walmart sends no separate "ping"; the Test Notification API posts a sample payload through the same
-authentication, which parses like any notification.
-
-Delivery authentication (``authDetails`` of the subscription; the delivery carries a header named
-``authHeaderName``): BASIC_AUTH — "the Base64-encoded userName:password"; HMAC — "HMACSHA256 of the
-complete response ... with clientSecret as the key"; OAUTH — Walmart first fetches a token from our
-``authUrl`` and sends ``Bearer <token>``. ``register_webhooks`` uses BASIC_AUTH with header
-``WEBHOOK_AUTH_HEADER``, user ``WEBHOOK_USER`` and password = the store's webhook secret: it is the
-only method whose header value the docs fully specify (for HMAC neither the encoding of the digest
-nor what "complete response" covers is stated). ``verify`` reads ``WEBHOOK_AUTH_HEADER`` (else
-``Authorization``) and accepts: Basic credentials whose password is the secret (with or without a
-``Basic`` prefix, any user name), or HMAC-SHA256(secret, raw body) in hex or base64 (a subscription
-made by hand with HMAC and clientSecret = the webhook secret). OAUTH is not supported (it needs a
-token endpoint of ours). The WM_SEC.SIGNATURE scheme of the "Security and authenticity" page is for
-performance webhooks and is not used here.
-
-Order lookup (``fetch_order``): first ``GET /v3/orders?customerOrderId=<ref>`` (with
-``createdStartDate`` 180 days back, the API's limit; its default is only 7 days; 404 or no element:
-none), then ``GET /v3/orders/<ref>`` as a purchase order id (404: None). The purchase orders of one
-customer order are read as one Order. Lines: ``item.sku``/``productName``,
-``orderLineQuantity.amount``, PRODUCT ``charges`` (the line amount; unit price = amount ÷ quantity),
-``orderLineStatuses.orderLineStatus[]`` ``status`` (Created, Acknowledged, Shipped, Delivered,
-Cancelled) and ``trackingInfo {shipDateTime, carrierName {carrier | otherCarrier}, trackingNumber,
-trackingURL}`` (the latest shipment gives carrier/number/URL/``shipped_at``); the delivery window from each
-purchase order's ``shippingInfo.estimatedDeliveryDate``; ``total`` = every charge
-plus its tax; ``buyer_email`` = ``customerEmailId`` (Walmart's relay address for the buyer);
-``buyer_name`` = ``shippingInfo.postalAddress.name``; dates are epoch milliseconds. Status from the
-line statuses: all Cancelled → CANCELLED; every other line Delivered → DELIVERED; any Shipped or
-Delivered → SHIPPED; any Acknowledged → PROCESSING; Created → PENDING; anything else UNKNOWN.
-Only seller-fulfilled orders are listed by default (``shipNodeType``), which is the helpdesk's case.
-
-Delivery window: Walmart gives one date per purchase order, ``shippingInfo.estimatedDeliveryDate`` ("the
-estimated time and date for the delivery of the item"; epoch milliseconds in the Orders API; in
-notifications it sits on the order itself, format unconfirmed, ISO-8601 or epoch milliseconds both read),
-not a window: ``delivery_earliest`` and ``delivery_latest`` are the earliest and the latest estimate of the
-customer order's purchase orders, so the same date for an order of one PO. ``estimatedShipDate`` is the
-seller's ship date and is not read. Only PO_CREATED notifications set it (a cancellation does not move the
-promise); a PO_CREATED for the second PO of one customer order sets that PO's date alone (as it does its
-items) until the next ``fetch_order``.
-
-Errors: ``{"errors": [{"code", "message"|"description", "field", "category", "severity"}]}`` (older
-answers nest ``{"errors": {"error": [...]}}``); code and message are quoted in the ChannelError.
-Subscription answers may echo authentication details, so their bodies are never quoted.
-
-Rate limits: token buckets per API and seller (e.g. all orders 5,000/min, all subscriptions 50/min,
-create subscription 200/min), ``429`` when empty (headers ``x-current-token-count``,
-``x-next-replenishment-time``, no ``Retry-After``: ChannelHttpClient backs off). The client sends at
-most ``RATE_PER_SECOND`` (5/s); subscription calls happen only at setup.
-
-Walmart has no buyer-messaging API: buyers write through Walmart's relay e-mail, which reaches the
-helpdesk through the e-mail channel and is matched to these orders by ``customerEmailId``/order
-number.
-
-Unconfirmed (no full sample payload was reachable): the exact nesting of ``ORDER_UPDATES``
-(``payload.meta.subEventType`` vs ``payload.subEventType``, ``payload.order``) and of the legacy
-``orderLines`` entries (built from the parameter tables); the format of ``orderDate``/``statusDate``
-in notifications (ISO-8601 or epoch milliseconds are both read); whether ``chargeAmount`` is per line
-or per unit; whether BASIC_AUTH values carry a ``Basic`` prefix (both accepted).
+Notes and sources: docs/channels/walmart.md.
 """
 
 from __future__ import annotations
@@ -135,15 +22,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
-from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, InvalidSignature, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -187,6 +74,14 @@ _LEGACY_EVENTS = {PO_CREATED, INTENT_TO_CANCEL, PO_LINE_AUTOCANCELLED}
 _LINE_STATUSES = ("created", "acknowledged", "shipped", "delivered", "cancelled")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _ORDER_REF = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+class _Common(TypedDict):
+    """The fields an Order and its OrderEvent share."""
+
+    tenant_id: str
+    store_id: str
+    channel: Channel
 
 
 def walmart_auth(client_id: str, client_secret: str, cache_key: str, *, base_url: str = API_BASE,
@@ -299,7 +194,7 @@ class WalmartConnector:
         event_id = source.get("eventId")
         if not isinstance(event_id, str) or not event_id.strip():
             event_id = f"{kind}:{po}:{source.get('eventTime') or ''}"
-        common = {"tenant_id": store.tenant_id, "store_id": store.store_id, "channel": Channel.WALMART}
+        common = _Common(tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.WALMART)
         messages: list[InboundMessage] = []
         if kind == PO_CREATED:
             estimate = _delivery_estimate(o)
@@ -312,7 +207,7 @@ class WalmartConnector:
             order = Order(**common, order_ref=order_ref)
             event_type = OrderEventType.CANCELLATION_REQUESTED
             messages.append(self._cancellation_request(store, po, order_ref, lines, occurred_at, raw_s3_key))
-        else:  # PO_LINE_AUTOCANCELLED, FRAUD_CANCEL: possibly some lines only, see the module docstring
+        else:  # PO_LINE_AUTOCANCELLED, FRAUD_CANCEL: possibly some lines only, see docs/channels/walmart.md
             order = Order(**common, order_ref=order_ref)
             event_type = OrderEventType.CANCELLED
         event = OrderEvent(**common, event_type=event_type, event_id=f"{kind}:{po}:{event_id.strip()}",

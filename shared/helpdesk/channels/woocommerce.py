@@ -1,50 +1,12 @@
-"""WooCommerce: order webhooks (``order.created``, ``order.updated``, ``order.deleted``, ...).
+"""WooCommerce: order webhooks (``order.created``, ``order.updated``, ``order.deleted``, ...) and the
+REST API v3 (credential check, order lookup, webhook registration).
 
-Format (WooCommerce REST API docs, "Webhooks" and "Orders", v3): the body is exactly the order as
-``GET /wp-json/wc/v3/orders/<id>`` returns it. Headers: ``X-WC-Webhook-Topic``/``-Resource``/
-``-Event``/``-Source``/``-ID``/``-Delivery-ID`` and ``X-WC-Webhook-Signature`` =
-base64(HMAC-SHA256(webhook secret, raw body)). When a webhook is created WooCommerce pings the
-delivery URL with the form body ``webhook_id=<id>``.
+Deliveries are signed in ``X-WC-Webhook-Signature`` (base64 HMAC-SHA256 of the raw body, keyed by the
+webhook secret); WooCommerce pings a new webhook's URL with the form body ``webhook_id=<id>``. The
+checkout note (``customer_note``) becomes an inbound message threaded on the order. Credentials (the
+store's JSON secret): ``consumer_key``, ``consumer_secret``, ``webhook_secret``.
 
-WooCommerce has no buyer-messaging API: the buyer's voice in an order webhook is the checkout note
-(``customer_note``), which becomes an inbound message threaded on the order. Buyers' e-mails reach
-the helpdesk through the e-mail channel and are matched to these orders.
-
-REST API half (WooCommerce REST API docs v3: "Authentication", "Orders", "Webhooks", "System status";
-samples under infrastructure/local/samples/woocommerce):
-
-* ``client()``: base ``store.base_url`` (the WordPress site; a trailing ``/wp-json`` or
-  ``/wp-json/wc/v3`` is accepted), paths ``/wp-json/wc/v3/...``, HTTP Basic auth with the REST API
-  key's consumer key and secret, which the docs allow over HTTPS only: an ``http://`` base URL is
-  refused (except localhost, for the local stack). Credentials (the store's JSON secret):
-  ``consumer_key`` and ``consumer_secret`` (required here; a Read/Write key, since webhooks are
-  created with it) and ``webhook_secret`` (the secret deliveries are signed with: read by the
-  webhook function for ``verify``, and given to ``register_webhooks`` as ``secret``).
-* Rate limit: the REST API publishes none (WooCommerce's rate limiting applies to the Store API);
-  5 requests a second with bursts of 5 per store is this connector's own ceiling, kind to small
-  hosting; a 429 with ``Retry-After`` from a host or proxy is honoured by ChannelHttpClient.
-* ``check_credentials``: ``GET /system_status?_fields=environment.site_url,environment.home_url``
-  (it needs the same ``manage_woocommerce`` capability as webhooks; asking for two environment fields
-  keeps WooCommerce from running the rest of its status report); the label is ``site_url``.
-* ``fetch_order(order_ref)``: ``GET /orders/{id}`` ("#727" and "727" both work); 404 -> None.
-  Buyers see the order *number*, which is the id unless a numbering plugin changes it: an order is
-  returned only when its ``number`` is the reference. When the shop shows signs of such a plugin (the
-  reference is not numeric, or the order with that id has another number) the orders are searched
-  (``GET /orders?search=<ref>``) for the one with that number. Mapped by the webhook code above.
-  WooCommerce's order has no delivery date (delivery-date plugins keep theirs in ``meta_data`` under
-  their own keys): ``delivery_earliest``/``delivery_latest`` stay empty.
-* ``register_webhooks``: ``POST /webhooks`` with ``{name, topic, delivery_url, secret, status:
-  "active"}`` for each topic ``parse`` reads (WEBHOOK_TOPICS: order.created, order.updated,
-  order.deleted, order.restored); returns the ids. WooCommerce accepts duplicate webhooks, so a
-  POST is never retried after it may have arrived, and when one topic fails the ones already created
-  are deleted again before the error is raised. WooCommerce pings the delivery URL on creation
-  (``webhook_id=<id>``, answered by ``is_ping``).
-* ``remove_webhooks``: ``DELETE /webhooks/{id}?force=true`` (webhooks have no trash); 404 is fine.
-* Errors: WooCommerce's ``{"code", "message", "data": {"status"}}``: message and code are quoted.
-
-Unconfirmed: that ``_fields`` keeps ``system_status`` cheap on every WooCommerce version (it does
-since 3.9 by the code; older versions compute the whole report, slowly but correctly); sites without
-"pretty permalinks" serve the API only at ``?rest_route=/wc/v3/...``, which is not supported here.
+Notes and sources: docs/channels/woocommerce.md.
 """
 
 from __future__ import annotations
@@ -62,8 +24,8 @@ from pydantic import ValidationError
 
 from helpdesk.channels import values
 from helpdesk.channels.base import ParsedDelivery, body_digest, hmac_sha256, lower_keys
-from helpdesk.errors import ChannelError, InvalidSignature, MalformedPayload
-from helpdesk.models import (
+from helpdesk.core.errors import ChannelError, InvalidSignature, MalformedPayload
+from helpdesk.core.models import (
     Channel,
     InboundMessage,
     Order,
@@ -340,12 +302,12 @@ def _tracking(meta: list[dict[str, Any]]) -> dict[str, Any]:
             items = entry["value"]
             last = items[-1] if isinstance(items, list) else None
             if isinstance(last, dict):
-                shipped = last.get("date_shipped")
+                shipped = str(last.get("date_shipped") or "")
                 return {
                     "carrier": last.get("custom_tracking_provider") or last.get("tracking_provider") or None,
                     "number": last.get("tracking_number") or None,
                     "url": last.get("custom_tracking_link") or None,
-                    "shipped_at": datetime.fromtimestamp(int(shipped), UTC) if str(shipped or "").isdigit() else None,
+                    "shipped_at": datetime.fromtimestamp(int(shipped), UTC) if shipped.isdigit() else None,
                 }
     return {}
 

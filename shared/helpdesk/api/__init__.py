@@ -1,0 +1,1 @@
+"""What the HTTP API functions share: who is calling, one JSON error shape."""

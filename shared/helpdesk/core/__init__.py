@@ -1,0 +1,1 @@
+"""The vocabulary every area shares: the domain model, errors, identifiers, the clock, list validation."""

@@ -1,0 +1,1 @@
+"""Languages: detecting the buyer's, translating both ways, agents and buyers without a shared one."""

@@ -1,0 +1,1 @@
+"""SLA policies, business-hours calendars and the timers that hold tickets to them."""

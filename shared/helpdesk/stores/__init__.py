@@ -1,0 +1,1 @@
+"""Connecting a seller's stores and their life after that (credentials, webhooks, polling, health)."""

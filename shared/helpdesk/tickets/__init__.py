@@ -1,0 +1,1 @@
+"""Tickets: threading and merge, the inbox queues and views, agent actions, collaboration."""
