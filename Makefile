@@ -22,7 +22,7 @@ test: $(STAMP) lint
 # [tool.importlinter]) and the types (mypy with the pydantic plugin).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	# FORMAT_CHECK
+	$(BIN)/ruff format --check .
 	PYTHONPATH=shared:. $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy shared/helpdesk functions
 

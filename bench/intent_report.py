@@ -179,16 +179,16 @@ def render(examples: Sequence[Example] | None = None) -> str:
         guesses = [predicted[i] for i in indexes]
         parts += [intent_table(name, evaluate([e.intent for e in chosen], guesses)), ""]
         parts += [language_table(name, chosen, guesses), ""]
-    errors = [
-        (e, p) for e, p in zip(examples, predicted, strict=True) if e.split == "holdout" and e.intent is not p
-    ]
+    errors = [(e, p) for e, p in zip(examples, predicted, strict=True) if e.split == "holdout" and e.intent is not p]
     parts.append(f"### holdout errors ({len(errors)})")
     parts.append("")
     for example, guess in errors:
         result = classify(example.text, example.subject)
         fired = "; ".join(m for m in result.matched if not m.startswith(("negated", "skipped"))) or "nothing fired"
-        parts.append(f"- [{example.language}/{example.batch}] gold {example.intent.value}, got {guess.value}: "
-                     f"{example.text[:90]!r} ({fired})")
+        parts.append(
+            f"- [{example.language}/{example.batch}] gold {example.intent.value}, got {guess.value}: "
+            f"{example.text[:90]!r} ({fired})"
+        )
     mean, median, p95 = time_per_message_us(examples)
     parts += [
         "",

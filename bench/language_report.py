@@ -43,16 +43,23 @@ def measure() -> dict[str, object]:
     from helpdesk.languages.translation import protect
 
     sent_chars = [len(protect(f"{row['text']}").text) for row in rows]
-    return {"rows": len(rows), "right": sum(right.values()), "by_language": {k: (right[k], total[k]) for k in total},
-            "load_s": load_s, "per_message_ms": per_message_ms,
-            "translate_chars_per_message": sum(sent_chars) / len(sent_chars)}
+    return {
+        "rows": len(rows),
+        "right": sum(right.values()),
+        "by_language": {k: (right[k], total[k]) for k in total},
+        "load_s": load_s,
+        "per_message_ms": per_message_ms,
+        "translate_chars_per_message": sum(sent_chars) / len(sent_chars),
+    }
 
 
 def cold_load_seconds() -> float:
     """Import and model load in a fresh interpreter, as at the intake function's cold start (in this
     process the models may be loaded already)."""
-    code = ("import time; t = time.perf_counter(); from helpdesk.languages.detection import LinguaDetector; "
-            f"LinguaDetector().preload({LANGUAGES!r}); print(time.perf_counter() - t)")
+    code = (
+        "import time; t = time.perf_counter(); from helpdesk.languages.detection import LinguaDetector; "
+        f"LinguaDetector().preload({LANGUAGES!r}); print(time.perf_counter() - t)"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())

@@ -77,24 +77,80 @@ SWEEP_TICKETS = (3000, 6000, 8000)  # extra runs for the load-sensitivity table 
 ZONE = "Europe/Rome"
 PEAK_START = date(2025, 11, 24)  # the Monday before Black Friday (28 Nov 2025) ...
 DAY_WEIGHTS = (1.0, 1.1, 1.2, 1.5, 3.0, 2.0, 1.7, 2.5)  # ... to Cyber Monday (1 Dec 2025)
-DAY_NAMES = ("Mon 24", "Tue 25", "Wed 26", "Thu 27", "Fri 28 (Black Friday)", "Sat 29", "Sun 30",
-             "Mon 1 (Cyber Monday)")
+DAY_NAMES = (
+    "Mon 24",
+    "Tue 25",
+    "Wed 26",
+    "Thu 27",
+    "Fri 28 (Black Friday)",
+    "Sat 29",
+    "Sun 30",
+    "Mon 1 (Cyber Monday)",
+)
 # Local hour of day: night low, a morning rise, the evening peak after work.
-HOUR_WEIGHTS = (0.30, 0.20, 0.15, 0.10, 0.10, 0.15, 0.30, 0.60, 0.90, 1.10, 1.20, 1.20,
-                1.10, 1.10, 1.10, 1.10, 1.10, 1.20, 1.40, 1.60, 1.80, 1.80, 1.40, 0.80)
+HOUR_WEIGHTS = (
+    0.30,
+    0.20,
+    0.15,
+    0.10,
+    0.10,
+    0.15,
+    0.30,
+    0.60,
+    0.90,
+    1.10,
+    1.20,
+    1.20,
+    1.10,
+    1.10,
+    1.10,
+    1.10,
+    1.10,
+    1.20,
+    1.40,
+    1.60,
+    1.80,
+    1.80,
+    1.40,
+    0.80,
+)
 DRAIN_DAYS = 14  # the simulation goes on after Cyber Monday until every ticket is answered (at most this long)
 
 LANGUAGE_MIX = {"en": 25, "fr": 20, "de": 25, "it": 18, "es": 12}
-INTENT_MIX = {"cancellation": 10, "wismo": 45, "return_refund": 7.5, "damaged_wrong_item": 7.5,
-              "address_change": 7.5, "product_question": 7.5, "invoice_request": 7.5, "other": 7.5}
+INTENT_MIX = {
+    "cancellation": 10,
+    "wismo": 45,
+    "return_refund": 7.5,
+    "damaged_wrong_item": 7.5,
+    "address_change": 7.5,
+    "product_question": 7.5,
+    "invoice_request": 7.5,
+    "other": 7.5,
+}
 WISMO_TRACKED_SHARE = 0.60  # WISMO tickets whose order is shipped with a tracking number
 CHANNEL_SHARE = {Channel.MIRAKL: 70, Channel.EMAIL: 16, Channel.EBAY: 7, Channel.SHOPIFY: 7}  # of tickets
 # 110 Mirakl marketplaces by country, 8 Amazon marketplaces (the buyer-seller messaging relay, e-mail), 6 eBay
 # sites, 6 Shopify shops: 130 stores. (country, store language, stores)
-MIRAKL_COUNTRIES = (("fr", "fr", 30), ("de", "de", 22), ("it", "it", 20), ("es", "es", 14), ("uk", "en", 12),
-                    ("be", "fr", 5), ("at", "de", 4), ("ch", "de", 3))
-AMAZON_SITES = (("uk", "en"), ("de", "de"), ("fr", "fr"), ("it", "it"), ("es", "es"), ("ie", "en"),
-                ("be", "fr"), ("at", "de"))
+MIRAKL_COUNTRIES = (
+    ("fr", "fr", 30),
+    ("de", "de", 22),
+    ("it", "it", 20),
+    ("es", "es", 14),
+    ("uk", "en", 12),
+    ("be", "fr", 5),
+    ("at", "de", 4),
+    ("ch", "de", 3),
+)
+AMAZON_SITES = (
+    ("uk", "en"),
+    ("de", "de"),
+    ("fr", "fr"),
+    ("it", "it"),
+    ("es", "es"),
+    ("ie", "en"),
+    ("be", "fr"),
+    ("at", "de"),
+)
 EBAY_SITES = (("uk", "en"), ("de", "de"), ("fr", "fr"), ("it", "it"), ("es", "es"), ("at", "de"))
 SHOPIFY_SHOPS = (("it", "it"), ("uk", "en"), ("de", "de"), ("fr", "fr"), ("es", "es"), ("us", "en"))
 STORE_LANGUAGE_MATCH = 0.8  # share of tickets that come from a store of the buyer's language
@@ -147,26 +203,57 @@ CANCELLATION_HANDLING_FACTOR = 1.25  # a cancellation takes a bit longer (check 
 # --- the seller's configuration in the product -----------------------------------------------------------
 WISMO_MACRO = "wismo-auto"
 RULES = (
-    RoutingRule.model_validate({
-        "tenant_id": TENANT, "rule_id": "cancellations", "name": "Cancellations: urgent, round robin", "position": 10,
-        "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
-        "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "assign_round_robin", "value": TEAM},
-                    {"type": "stop"}]}),
-    RoutingRule.model_validate({
-        "tenant_id": TENANT, "rule_id": "wismo-tracked", "name": "WISMO with tracking: automatic answer",
-        "position": 20,
-        "conditions": [{"field": "intent", "op": "eq", "value": "wismo"},
-                       {"field": "order_has_tracking", "op": "eq", "value": True}],
-        "actions": [{"type": "send_macro", "value": WISMO_MACRO}]}),
-    RoutingRule.model_validate({
-        "tenant_id": TENANT, "rule_id": "default-team", "name": "Everything else: least loaded", "position": 30,
-        "actions": [{"type": "assign_least_loaded", "value": TEAM}]}),
+    RoutingRule.model_validate(
+        {
+            "tenant_id": TENANT,
+            "rule_id": "cancellations",
+            "name": "Cancellations: urgent, round robin",
+            "position": 10,
+            "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
+            "actions": [
+                {"type": "set_priority", "value": "urgent"},
+                {"type": "assign_round_robin", "value": TEAM},
+                {"type": "stop"},
+            ],
+        }
+    ),
+    RoutingRule.model_validate(
+        {
+            "tenant_id": TENANT,
+            "rule_id": "wismo-tracked",
+            "name": "WISMO with tracking: automatic answer",
+            "position": 20,
+            "conditions": [
+                {"field": "intent", "op": "eq", "value": "wismo"},
+                {"field": "order_has_tracking", "op": "eq", "value": True},
+            ],
+            "actions": [{"type": "send_macro", "value": WISMO_MACRO}],
+        }
+    ),
+    RoutingRule.model_validate(
+        {
+            "tenant_id": TENANT,
+            "rule_id": "default-team",
+            "name": "Everything else: least loaded",
+            "position": 30,
+            "actions": [{"type": "assign_least_loaded", "value": TEAM}],
+        }
+    ),
 )
 POLICIES = (
-    SlaPolicySpec(policy_id="standard-24h", name="Standard: first response in 24 h",
-                  first_response_minutes=24 * 60, next_response_minutes=24 * 60),
-    SlaPolicySpec(policy_id="cancellation-2h", name="Cancellations: first response in 2 h",
-                  first_response_minutes=120, next_response_minutes=120, intents=[Intent.CANCELLATION]),
+    SlaPolicySpec(
+        policy_id="standard-24h",
+        name="Standard: first response in 24 h",
+        first_response_minutes=24 * 60,
+        next_response_minutes=24 * 60,
+    ),
+    SlaPolicySpec(
+        policy_id="cancellation-2h",
+        name="Cancellations: first response in 2 h",
+        first_response_minutes=120,
+        next_response_minutes=120,
+        intents=[Intent.CANCELLATION],
+    ),
 )
 AUTO_ANSWER_DELAY_S = 30
 AGING_EVERY_S = 15 * 60  # template.yaml: AgingFunction, rate(15 minutes)
@@ -313,11 +400,23 @@ def make_arrivals(seed: int, tickets: int) -> list[SimTicket]:
             ordered = at - rng.uniform(1, 20) * 3600  # placed 1–20 h before the request, ships 24 h after
             ship_at = ordered + 24 * 3600
         has_tracking = intent == Intent.WISMO and rng.random() < WISMO_TRACKED_SHARE
-        result.append(SimTicket(
-            index=index, ticket_id=f"peak-{seed}-{index:05d}", at=at, store=store, language=language, intent=intent,
-            text=text, subject=row.get("subject"), order_ref=_order_ref(rng, channel),
-            buyer_name=rng.choice(BUYER_NAMES[language]), has_tracking=has_tracking, ship_at=ship_at,
-            handling_s=_handling_s(handling_rng, intent)))
+        result.append(
+            SimTicket(
+                index=index,
+                ticket_id=f"peak-{seed}-{index:05d}",
+                at=at,
+                store=store,
+                language=language,
+                intent=intent,
+                text=text,
+                subject=row.get("subject"),
+                order_ref=_order_ref(rng, channel),
+                buyer_name=rng.choice(BUYER_NAMES[language]),
+                has_tracking=has_tracking,
+                ship_at=ship_at,
+                handling_s=_handling_s(handling_rng, intent),
+            )
+        )
     return result
 
 
@@ -335,8 +434,9 @@ def detect_languages(tickets: Sequence[SimTicket]) -> None:
         key = (ticket.text, ticket.subject, ticket.store.language)
         if key not in seen:
             text = f"{ticket.subject or ''}\n{ticket.text}"
-            seen[key] = customer_language(_DETECTOR, text, allowed=list(LANGUAGE_MIX), channel_hint=None,
-                                          store_language=ticket.store.language).language
+            seen[key] = customer_language(
+                _DETECTOR, text, allowed=list(LANGUAGE_MIX), channel_hint=None, store_language=ticket.store.language
+            ).language
         ticket.detected_language = seen[key]
 
 
@@ -433,31 +533,62 @@ class Product(_Discipline):
         return self.start + timedelta(seconds=at)
 
     def _availability(self, now: float, busy: dict[str, bool]) -> list[AgentAvailability]:
-        return [AgentAvailability(agent_id=agent.agent_id, languages=list(agent.languages), team_ids=[TEAM],
-                                  on_shift=self.shifts.on_shift(agent.agent_id, now),
-                                  open_tickets=len(self.assigned[agent.agent_id]) + busy[agent.agent_id],
-                                  last_assigned_at=self.last_assigned[agent.agent_id])
-                for agent in AGENTS]
+        return [
+            AgentAvailability(
+                agent_id=agent.agent_id,
+                languages=list(agent.languages),
+                team_ids=[TEAM],
+                on_shift=self.shifts.on_shift(agent.agent_id, now),
+                open_tickets=len(self.assigned[agent.agent_id]) + busy[agent.agent_id],
+                last_assigned_at=self.last_assigned[agent.agent_id],
+            )
+            for agent in AGENTS
+        ]
 
     def arrive(self, ticket: SimTicket, now: float, busy: dict[str, bool]) -> None:
         when = self._when(ticket.at)
-        model = Ticket(tenant_id=TENANT, ticket_id=ticket.ticket_id, store_id=ticket.store.store_id,
-                       channel=ticket.store.channel, subject=ticket.subject or ticket.text[:60],
-                       language=ticket.detected_language, customer_name=ticket.buyer_name,
-                       order_refs=[ticket.order_ref], message_count=1, created_at=when, updated_at=when,
-                       last_message_at=when)
-        inbound = InboundMessage(tenant_id=TENANT, store_id=ticket.store.store_id, channel=ticket.store.channel,
-                                 channel_message_id=f"{ticket.ticket_id}-m1", order_ref=ticket.order_ref,
-                                 buyer_name=ticket.buyer_name, subject=ticket.subject, body=ticket.text,
-                                 language=ticket.detected_language, received_at=when)
+        model = Ticket(
+            tenant_id=TENANT,
+            ticket_id=ticket.ticket_id,
+            store_id=ticket.store.store_id,
+            channel=ticket.store.channel,
+            subject=ticket.subject or ticket.text[:60],
+            language=ticket.detected_language,
+            customer_name=ticket.buyer_name,
+            order_refs=[ticket.order_ref],
+            message_count=1,
+            created_at=when,
+            updated_at=when,
+            last_message_at=when,
+        )
+        inbound = InboundMessage(
+            tenant_id=TENANT,
+            store_id=ticket.store.store_id,
+            channel=ticket.store.channel,
+            channel_message_id=f"{ticket.ticket_id}-m1",
+            order_ref=ticket.order_ref,
+            buyer_name=ticket.buyer_name,
+            subject=ticket.subject,
+            body=ticket.text,
+            language=ticket.detected_language,
+            received_at=when,
+        )
         if ticket.intent == Intent.CANCELLATION:
             order = OrderFacts(status=OrderStatus.PROCESSING, has_tracking=False)
         elif ticket.has_tracking:
             order = OrderFacts(status=OrderStatus.SHIPPED, has_tracking=True)
         else:
             order = OrderFacts(status=OrderStatus.PROCESSING, has_tracking=False)
-        decision = decide(model, inbound, rules=RULES, policies=POLICIES, agents=self._availability(now, busy),
-                          order=order, now=when, time_zone=ZONE)
+        decision = decide(
+            model,
+            inbound,
+            rules=RULES,
+            policies=POLICIES,
+            agents=self._availability(now, busy),
+            order=order,
+            now=when,
+            time_zone=ZONE,
+        )
         self.outcome.product_intents.append(decision.intent.value)
         self.outcome.cancellation_policy.append(decision.sla_policy_id == "cancellation-2h")
         if decision.assignee_id and decision.assignment_reason and "on shift" in decision.assignment_reason:
@@ -502,8 +633,11 @@ class Product(_Discipline):
         skipping what a colleague holds: their own tickets and the unassigned ones, one list by due time."""
         agent_id = agent.agent_id
         mine = self._top(self.own[agent_id], agent_id)
-        tops = [(top, code) for code in agent.languages
-                if (top := self._top(self.unassigned.get(code, []), None)) is not None]
+        tops = [
+            (top, code)
+            for code in agent.languages
+            if (top := self._top(self.unassigned.get(code, []), None)) is not None
+        ]
         if mine is None and not tops:
             return None
         if tops and (mine is None or min(tops)[0] < mine):
@@ -538,10 +672,19 @@ class Product(_Discipline):
                     self.outcome.notes["aging: escalated (24 h without action)"] += 1
                     continue
                 if agents is None:  # the aging run reads the agents once
-                    agents = [Agent(tenant_id=TENANT, agent_id=a.agent_id, name=a.name,
-                                    email=f"{a.agent_id}@example.com", languages=list(a.languages), team_ids=[TEAM],
-                                    shift=self.shifts.calendars[a.agent_id].model_dump(mode="json"),
-                                    last_assigned_at=self.last_assigned[a.agent_id]) for a in AGENTS]
+                    agents = [
+                        Agent(
+                            tenant_id=TENANT,
+                            agent_id=a.agent_id,
+                            name=a.name,
+                            email=f"{a.agent_id}@example.com",
+                            languages=list(a.languages),
+                            team_ids=[TEAM],
+                            shift=self.shifts.calendars[a.agent_id].model_dump(mode="json"),
+                            last_assigned_at=self.last_assigned[a.agent_id],
+                        )
+                        for a in AGENTS
+                    ]
                 target = _least_loaded(model, agents, load, when)
                 if target is None:  # the step stays due: the next run tries again (helpdesk.routing.aging)
                     self.outcome.notes["aging: due a reassignment, nobody eligible on shift yet (retried)"] += 1
@@ -561,8 +704,13 @@ class Product(_Discipline):
 def simulate(tickets: Sequence[SimTicket], discipline: str, shifts: ShiftTable) -> Outcome:
     """Event-driven: arrivals, agents becoming free, and every quarter hour (shift changes, aging)."""
     count = len(tickets)
-    outcome = Outcome(name=discipline, answered_at=[None] * count, auto=[False] * count, answered_by=[None] * count,
-                      route=["shared FIFO queue"] * count)
+    outcome = Outcome(
+        name=discipline,
+        answered_at=[None] * count,
+        auto=[False] * count,
+        answered_by=[None] * count,
+        route=["shared FIFO queue"] * count,
+    )
     runner: _Discipline = Product(tickets, outcome, shifts) if discipline == "product" else Fifo(tickets, outcome)
     free_at = {agent.agent_id: 0.0 for agent in AGENTS}
     horizon = tickets[-1].at + DRAIN_DAYS * 86400 if tickets else 0.0
@@ -674,13 +822,17 @@ def _day_of(at: float) -> int:
 
 
 def summarise(tickets: Sequence[SimTicket], outcome: Outcome, samples: Sequence[float]) -> DisciplineResult:
-    frt = [(answered - ticket.at) if answered is not None else math.inf
-           for ticket, answered in zip(tickets, outcome.answered_at, strict=True)]
+    frt = [
+        (answered - ticket.at) if answered is not None else math.inf
+        for ticket, answered in zip(tickets, outcome.answered_at, strict=True)
+    ]
     cancellations = [ticket.index for ticket in tickets if ticket.intent == Intent.CANCELLATION]
     cancel_frt = [frt[index] for index in cancellations]
-    before_ship = sum(1 for index in cancellations
-                      if outcome.answered_at[index] is not None
-                      and outcome.answered_at[index] < tickets[index].ship_at)  # type: ignore[operator]
+    before_ship = sum(
+        1
+        for index in cancellations
+        if outcome.answered_at[index] is not None and outcome.answered_at[index] < tickets[index].ship_at
+    )  # type: ignore[operator]
     # Open (not yet first-answered) tickets at every sample instant.
     arrivals = [ticket.at for ticket in tickets]
     answers = sorted(answered for answered in outcome.answered_at if answered is not None)
@@ -705,26 +857,36 @@ def summarise(tickets: Sequence[SimTicket], outcome: Outcome, samples: Sequence[
             breaches_day[DAY_NAMES[min(_day_of(ticket.at), len(DAY_NAMES) - 1)]] += 1
     human = sum(ticket.handling_s for ticket in tickets if not outcome.auto[ticket.index]) / 3600
     return DisciplineResult(
-        name=outcome.name, frt=frt,
+        name=outcome.name,
+        frt=frt,
         within_24h=_share(sum(value <= SLA_S for value in frt), len(frt)),
         cancellations_within_24h=_share(sum(value <= SLA_S for value in cancel_frt), len(cancel_frt)),
         cancellations_within_2h=_share(sum(value <= 7200 for value in cancel_frt), len(cancel_frt)),
         cancellations_before_ship=_share(before_ship, len(cancellations)),
         cancellation_frt_mean=sum(cancel_frt) / len(cancel_frt) if cancel_frt else float("nan"),
-        frt_p50=percentile(frt, 0.5), frt_p90=percentile(frt, 0.9),
-        cancellation_frt_p50=percentile(cancel_frt, 0.5), cancellation_frt_p90=percentile(cancel_frt, 0.9),
-        max_open=open_series[peak] if samples else 0, max_open_at=samples[peak] if samples else 0.0,
+        frt_p50=percentile(frt, 0.5),
+        frt_p90=percentile(frt, 0.9),
+        cancellation_frt_p50=percentile(cancel_frt, 0.5),
+        cancellation_frt_p90=percentile(cancel_frt, 0.9),
+        max_open=open_series[peak] if samples else 0,
+        max_open_at=samples[peak] if samples else 0.0,
         unanswered=sum(answered is None for answered in outcome.answered_at),
-        auto_answered=sum(outcome.auto), human_work_h=human, picks=dict(outcome.picks), notes=dict(outcome.notes),
-        breaches_by_language=dict(breaches_language), breaches_by_day=dict(breaches_day),
+        auto_answered=sum(outcome.auto),
+        human_work_h=human,
+        picks=dict(outcome.picks),
+        notes=dict(outcome.notes),
+        breaches_by_language=dict(breaches_language),
+        breaches_by_day=dict(breaches_day),
         breaches_by_route=dict(breaches_route),
         answers_by_agent=dict(Counter(by for by in outcome.answered_by if by is not None)),
-        open_series=open_series, compliance_series=compliance,
+        open_series=open_series,
+        compliance_series=compliance,
     )
 
 
-def _compare(seed: int, tickets: int, shifts: ShiftTable | None = None
-             ) -> tuple[list[SimTicket], Outcome, Outcome, ShiftTable, dict[str, float]]:
+def _compare(
+    seed: int, tickets: int, shifts: ShiftTable | None = None
+) -> tuple[list[SimTicket], Outcome, Outcome, ShiftTable, dict[str, float]]:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     arrivals = make_arrivals(seed, tickets)
@@ -758,8 +920,10 @@ def _staffed_between(shifts: ShiftTable, ticket: SimTicket) -> bool:
 
 
 def _samples(tickets: Sequence[SimTicket], *outcomes: Outcome) -> list[float]:
-    last = max([ticket.at for ticket in tickets] +
-               [answered for outcome in outcomes for answered in outcome.answered_at if answered is not None])
+    last = max(
+        [ticket.at for ticket in tickets]
+        + [answered for outcome in outcomes for answered in outcome.answered_at if answered is not None]
+    )
     end = max(last, len(DAY_WEIGHTS) * 86400.0)
     return [step * SAMPLE_S for step in range(int(end // SAMPLE_S) + 2)]
 
@@ -772,24 +936,35 @@ def run(seed: int = DEFAULT_SEED, tickets: int = DEFAULT_TICKETS, sweep: Sequenc
     labelled_cancellations = [ticket for ticket in arrivals if ticket.intent == Intent.CANCELLATION]
     wismo_tracked = [ticket for ticket in arrivals if ticket.intent == Intent.WISMO and ticket.has_tracking]
     result = PeakResult(
-        seed=seed, tickets=arrivals, product=summarise(arrivals, product, samples),
-        fifo=summarise(arrivals, fifo, samples), sample_times=samples,
+        seed=seed,
+        tickets=arrivals,
+        product=summarise(arrivals, product, samples),
+        fifo=summarise(arrivals, fifo, samples),
+        sample_times=samples,
         staffed_hours=shifts.staffed_hours(len(DAY_WEIGHTS) * 86400),
         product_intents=Counter(product.product_intents),
-        intent_agreement=_share(sum(found == ticket.intent for found, ticket
-                                    in zip(product.product_intents, arrivals, strict=True)), len(arrivals)),
-        cancellation_recall=_share(sum(product.product_intents[ticket.index] == Intent.CANCELLATION
-                                       for ticket in labelled_cancellations), len(labelled_cancellations)),
-        language_agreement=_share(sum(ticket.detected_language == ticket.language for ticket in arrivals),
-                                  len(arrivals)),
+        intent_agreement=_share(
+            sum(found == ticket.intent for found, ticket in zip(product.product_intents, arrivals, strict=True)),
+            len(arrivals),
+        ),
+        cancellation_recall=_share(
+            sum(product.product_intents[ticket.index] == Intent.CANCELLATION for ticket in labelled_cancellations),
+            len(labelled_cancellations),
+        ),
+        language_agreement=_share(
+            sum(ticket.detected_language == ticket.language for ticket in arrivals), len(arrivals)
+        ),
         wismo_tracked=len(wismo_tracked),
         wismo_auto=sum(product.auto[ticket.index] for ticket in wismo_tracked),
         auto_not_wismo=sum(product.auto[ticket.index] for ticket in arrivals if ticket.intent != Intent.WISMO),
-        runtime_s=0.0, timings=timings,
+        runtime_s=0.0,
+        timings=timings,
     )
-    missed = [ticket for ticket in labelled_cancellations
-              if product.answered_at[ticket.index] is None
-              or product.answered_at[ticket.index] >= ticket.ship_at]  # type: ignore[operator]
+    missed = [
+        ticket
+        for ticket in labelled_cancellations
+        if product.answered_at[ticket.index] is None or product.answered_at[ticket.index] >= ticket.ship_at
+    ]  # type: ignore[operator]
     result.cancellation_misses = len(missed)
     result.cancellation_misses_unstaffed = sum(not _staffed_between(shifts, ticket) for ticket in missed)
     clock = time.perf_counter()
@@ -797,8 +972,9 @@ def run(seed: int = DEFAULT_SEED, tickets: int = DEFAULT_TICKETS, sweep: Sequenc
         other, other_product, other_fifo, _, _ = _compare(seed, size, shifts)
         other_samples = _samples(other, other_product, other_fifo)
         work = sum(ticket.handling_s for ticket in other) / 3600
-        result.sweep.append((size, summarise(other, other_product, other_samples),
-                             summarise(other, other_fifo, other_samples), work))
+        result.sweep.append(
+            (size, summarise(other, other_product, other_samples), summarise(other, other_fifo, other_samples), work)
+        )
     if sweep:
         result.timings["load-sensitivity runs"] = time.perf_counter() - clock
     result.runtime_s = time.perf_counter() - started
@@ -833,18 +1009,30 @@ def verdict(result: PeakResult) -> tuple[bool, bool]:
     product_ok = result.product.within_24h >= TARGET_WITHIN_24H
     late_product, late_fifo = 1 - result.product.within_24h, 1 - result.fifo.within_24h
     fifo_worse = result.fifo.within_24h < TARGET_WITHIN_24H and late_fifo >= CLEARLY_WORSE_LATE * max(
-        late_product, 1e-9)
+        late_product, 1e-9
+    )
     return product_ok, fifo_worse
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[bool]) -> list[str]:
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(header[column]), *(len(row[column]) for row in cells)) for column in range(len(header))]
-    line = lambda row: "| " + " | ".join(  # noqa: E731
-        cell.rjust(width) if align else cell.ljust(width) for cell, width, align in zip(row, widths, right, strict=True)
-    ) + " |"
-    rule = "|" + "|".join(("-" * (width + 1) + ":") if align else ("-" * (width + 2))
-                          for width, align in zip(widths, right, strict=True)) + "|"
+
+    def line(row: Sequence[str]) -> str:
+        aligned = (
+            cell.rjust(width) if align else cell.ljust(width)
+            for cell, width, align in zip(row, widths, right, strict=True)
+        )
+        return "| " + " | ".join(aligned) + " |"
+
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (width + 1) + ":") if align else ("-" * (width + 2))
+            for width, align in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
     return [line(header), rule, *(line(row) for row in cells)]
 
 
@@ -852,8 +1040,10 @@ def _why(result: PeakResult) -> str:
     product = result.product
     if not product.breaches_by_day:
         return "no breach at all."
-    days = ", ".join(f"{day}: {count}" for day, count in sorted(product.breaches_by_day.items(),
-                                                                key=lambda item: DAY_NAMES.index(item[0])))
+    days = ", ".join(
+        f"{day}: {count}"
+        for day, count in sorted(product.breaches_by_day.items(), key=lambda item: DAY_NAMES.index(item[0]))
+    )
     languages = ", ".join(f"{code.upper()} {count}" for code, count in sorted(product.breaches_by_language.items()))
     routes = ", ".join(f"{route} {count}" for route, count in sorted(product.breaches_by_route.items()))
     return f"breaches by arrival day — {days}; by language — {languages}; by route — {routes}."
@@ -865,37 +1055,55 @@ def lines(result: PeakResult) -> list[str]:
     count = len(result.tickets)
     product_ok, fifo_worse = verdict(result)
     out = ["# Peak-season replay (Black-Friday week)", ""]
-    out.append(f"Seed {result.seed}, {count:,} tickets from {len(STORES)} stores, simulated {DAY_NAMES[0]} → "
-               f"{DAY_NAMES[-1]} Nov/Dec 2025 in {ZONE}, then until every ticket is answered. Run on "
-               f"{platform.machine()}, Python {platform.python_version()}; {result.runtime_s:.1f} s "
-               f"({', '.join(f'{name} {seconds:.1f} s' for name, seconds in result.timings.items())}).")
+    out.append(
+        f"Seed {result.seed}, {count:,} tickets from {len(STORES)} stores, simulated {DAY_NAMES[0]} → "
+        f"{DAY_NAMES[-1]} Nov/Dec 2025 in {ZONE}, then until every ticket is answered. Run on "
+        f"{platform.machine()}, Python {platform.python_version()}; {result.runtime_s:.1f} s "
+        f"({', '.join(f'{name} {seconds:.1f} s' for name, seconds in result.timings.items())})."
+    )
     out.append("")
-    out.append("Every arrival goes through the product's real intake decision "
-               "(`helpdesk.routing.decision.decide`: intent "
-               "classifier, the seller's routing rules, SLA policy, due time, round-robin / least-loaded "
-               "assignment among agents on shift per their business calendars), customer-language detection "
-               "(`LinguaDetector`) and, every 15 minutes, the aging rules (`helpdesk.routing.aging` default steps). "
-               "Arrivals, agents, handling times and time itself are simulated; only the first response is "
-               "modelled. FIFO: one queue by arrival time, an agent takes the oldest ticket in a language they "
-               "speak, no automation.")
+    out.append(
+        "Every arrival goes through the product's real intake decision "
+        "(`helpdesk.routing.decision.decide`: intent "
+        "classifier, the seller's routing rules, SLA policy, due time, round-robin / least-loaded "
+        "assignment among agents on shift per their business calendars), customer-language detection "
+        "(`LinguaDetector`) and, every 15 minutes, the aging rules (`helpdesk.routing.aging` default steps). "
+        "Arrivals, agents, handling times and time itself are simulated; only the first response is "
+        "modelled. FIFO: one queue by arrival time, an agent takes the oldest ticket in a language they "
+        "speak, no automation."
+    )
     out.append("")
     out.append("## Results")
     out.append("")
     rows = [
         ("first response within 24 h (all tickets)", _pct(product.within_24h), _pct(fifo.within_24h)),
-        ("cancellations: first response within 24 h", _pct(product.cancellations_within_24h),
-         _pct(fifo.cancellations_within_24h)),
-        ("cancellations: within their 2 h policy", _pct(product.cancellations_within_2h),
-         _pct(fifo.cancellations_within_2h)),
-        ("cancellations answered before the order ships", _pct(product.cancellations_before_ship),
-         _pct(fifo.cancellations_before_ship)),
+        (
+            "cancellations: first response within 24 h",
+            _pct(product.cancellations_within_24h),
+            _pct(fifo.cancellations_within_24h),
+        ),
+        (
+            "cancellations: within their 2 h policy",
+            _pct(product.cancellations_within_2h),
+            _pct(fifo.cancellations_within_2h),
+        ),
+        (
+            "cancellations answered before the order ships",
+            _pct(product.cancellations_before_ship),
+            _pct(fifo.cancellations_before_ship),
+        ),
         ("first response time p50", _duration(product.frt_p50), _duration(fifo.frt_p50)),
         ("first response time p90", _duration(product.frt_p90), _duration(fifo.frt_p90)),
-        ("cancellations: first response p50 / p90",
-         f"{_duration(product.cancellation_frt_p50)} / {_duration(product.cancellation_frt_p90)}",
-         f"{_duration(fifo.cancellation_frt_p50)} / {_duration(fifo.cancellation_frt_p90)}"),
-        ("max open queue (not yet answered)", f"{product.max_open:,} ({_local(result, product.max_open_at)})",
-         f"{fifo.max_open:,} ({_local(result, fifo.max_open_at)})"),
+        (
+            "cancellations: first response p50 / p90",
+            f"{_duration(product.cancellation_frt_p50)} / {_duration(product.cancellation_frt_p90)}",
+            f"{_duration(fifo.cancellation_frt_p50)} / {_duration(fifo.cancellation_frt_p90)}",
+        ),
+        (
+            "max open queue (not yet answered)",
+            f"{product.max_open:,} ({_local(result, product.max_open_at)})",
+            f"{fifo.max_open:,} ({_local(result, fifo.max_open_at)})",
+        ),
         ("answered automatically (WISMO with tracking)", f"{product.auto_answered:,}", "0"),
         ("agent work (sum of handling times)", f"{product.human_work_h:.0f} h", f"{fifo.human_work_h:.0f} h"),
         ("never answered (simulation ended)", f"{product.unanswered:,}", f"{fifo.unanswered:,}"),
@@ -903,106 +1111,167 @@ def lines(result: PeakResult) -> list[str]:
     out += _table(("", "product", "FIFO"), rows, (False, True, True))
     out.append("")
     gap = (product.within_24h - fifo.within_24h) * 100
-    out.append(f"**Target: ≥ {TARGET_WITHIN_24H * 100:.0f} % of first responses within 24 h with the product: "
-               f"{_pct(product.within_24h)} → {'PASS' if product_ok else 'MISS'}.** "
-               f"**FIFO clearly worse (misses the target and ≥ {CLEARLY_WORSE_LATE:.0f}× the product's late "
-               f"tickets): {_pct(fifo.within_24h)} ({gap:+.1f} points; late {1 - fifo.within_24h:.1%} against "
-               f"{1 - product.within_24h:.1%}) → {'PASS' if fifo_worse else 'MISS'}.** "
-               f"**Cancellations answered before the order ships (target: all of them): "
-               f"{_pct(product.cancellations_before_ship)} with the product → "
-               f"{'PASS' if product.cancellations_before_ship >= 0.999 else 'MISS'}** "
-               f"({_pct(fifo.cancellations_before_ship)} with FIFO). Of the {result.cancellation_misses} "
-               f"cancellations the product answers after the order shipped, {result.cancellation_misses_unstaffed} "
-               "arrived when no agent speaking the buyer's language was on shift at any moment before the order "
-               "shipped (requests at night for orders shipping before the first shift: no queue order can reach "
-               "them); the classifier missed "
-               f"{_pct(1 - result.cancellation_recall)} of the labelled cancellations. Closing the gap needs the "
-               "product to act without an agent — stop or cancel the order through the channel's API — which is "
-               "not built.")
+    out.append(
+        f"**Target: ≥ {TARGET_WITHIN_24H * 100:.0f} % of first responses within 24 h with the product: "
+        f"{_pct(product.within_24h)} → {'PASS' if product_ok else 'MISS'}.** "
+        f"**FIFO clearly worse (misses the target and ≥ {CLEARLY_WORSE_LATE:.0f}× the product's late "
+        f"tickets): {_pct(fifo.within_24h)} ({gap:+.1f} points; late {1 - fifo.within_24h:.1%} against "
+        f"{1 - product.within_24h:.1%}) → {'PASS' if fifo_worse else 'MISS'}.** "
+        f"**Cancellations answered before the order ships (target: all of them): "
+        f"{_pct(product.cancellations_before_ship)} with the product → "
+        f"{'PASS' if product.cancellations_before_ship >= 0.999 else 'MISS'}** "
+        f"({_pct(fifo.cancellations_before_ship)} with FIFO). Of the {result.cancellation_misses} "
+        f"cancellations the product answers after the order shipped, {result.cancellation_misses_unstaffed} "
+        "arrived when no agent speaking the buyer's language was on shift at any moment before the order "
+        "shipped (requests at night for orders shipping before the first shift: no queue order can reach "
+        "them); the classifier missed "
+        f"{_pct(1 - result.cancellation_recall)} of the labelled cancellations. Closing the gap needs the "
+        "product to act without an agent — stop or cancel the order through the channel's API — which is "
+        "not built."
+    )
     out.append("")
     capacity = result.staffed_hours
-    out.append(f"Load: the 7 agents are staffed {capacity:.0f} agent-hours over the 8 peak days; the tickets "
-               f"need {fifo.human_work_h:.0f} h of handling without automation ({fifo.human_work_h / capacity:.0%} "
-               f"of staffed time) and {product.human_work_h:.0f} h with the product's automatic WISMO answers "
-               f"({product.human_work_h / capacity:.0%}); Black Friday alone brings "
-               f"{DAY_WEIGHTS[4] / sum(DAY_WEIGHTS):.0%} of the week's tickets.")
+    out.append(
+        f"Load: the 7 agents are staffed {capacity:.0f} agent-hours over the 8 peak days; the tickets "
+        f"need {fifo.human_work_h:.0f} h of handling without automation ({fifo.human_work_h / capacity:.0%} "
+        f"of staffed time) and {product.human_work_h:.0f} h with the product's automatic WISMO answers "
+        f"({product.human_work_h / capacity:.0%}); Black Friday alone brings "
+        f"{DAY_WEIGHTS[4] / sum(DAY_WEIGHTS):.0%} of the week's tickets."
+    )
     out.append("")
     out.append(f"Product misses, where: {_why(result)}")
     if fifo.breaches_by_day:
-        out.append("FIFO misses by arrival day — " + ", ".join(
-            f"{day}: {number}" for day, number in sorted(fifo.breaches_by_day.items(),
-                                                         key=lambda item: DAY_NAMES.index(item[0]))) + ".")
+        out.append(
+            "FIFO misses by arrival day — "
+            + ", ".join(
+                f"{day}: {number}"
+                for day, number in sorted(fifo.breaches_by_day.items(), key=lambda item: DAY_NAMES.index(item[0]))
+            )
+            + "."
+        )
     if not product_ok:
         out.append("")
-        out.append("Why the product misses (the mechanisms behind the queue events below): a ticket assigned at "
-                   "intake "
-                   "stays in its agent's own queue when their shift ends; the aging run that should move it after "
-                   "4 h finds nobody on shift at night and still counts the step as taken, so the ticket waits for "
-                   "its agent's next shift (a Friday-late or Saturday-late agent is next in on Sunday or Monday). "
-                   "During the day each agent works their own queue before the team queue, so tickets that arrived "
-                   "at night (unassigned) wait behind the day's fresh assignments. FIFO has neither effect: any free "
-                   "speaker takes the oldest ticket.")
+        out.append(
+            "Why the product misses (the mechanisms behind the queue events below): a ticket assigned at "
+            "intake "
+            "stays in its agent's own queue when their shift ends; the aging run that should move it after "
+            "4 h finds nobody on shift at night and still counts the step as taken, so the ticket waits for "
+            "its agent's next shift (a Friday-late or Saturday-late agent is next in on Sunday or Monday). "
+            "During the day each agent works their own queue before the team queue, so tickets that arrived "
+            "at night (unassigned) wait behind the day's fresh assignments. FIFO has neither effect: any free "
+            "speaker takes the oldest ticket."
+        )
     out.append("")
     notes = dict(product.notes)
     notes.update({f"agent took from {source}": number for source, number in product.picks.items()})
-    out.append("Product queue events: " + "; ".join(f"{name}: {number:,}" for name, number in sorted(notes.items()))
-               + ".")
+    out.append(
+        "Product queue events: " + "; ".join(f"{name}: {number:,}" for name, number in sorted(notes.items())) + "."
+    )
     out.append("")
-    out.append(f"Classifier on these tickets: intent agrees with the label on {_pct(result.intent_agreement)}; "
-               f"labelled cancellations classified as cancellation (and given the 2 h policy) "
-               f"{_pct(result.cancellation_recall)}; detected language agrees with the label on "
-               f"{_pct(result.language_agreement)}. WISMO with tracking answered automatically: "
-               f"{result.wismo_auto:,} of {result.wismo_tracked:,} "
-               f"({_pct(_share(result.wismo_auto, result.wismo_tracked))}); automatic answers to tickets "
-               f"labelled otherwise: {result.auto_not_wismo:,}.")
+    out.append(
+        f"Classifier on these tickets: intent agrees with the label on {_pct(result.intent_agreement)}; "
+        f"labelled cancellations classified as cancellation (and given the 2 h policy) "
+        f"{_pct(result.cancellation_recall)}; detected language agrees with the label on "
+        f"{_pct(result.language_agreement)}. WISMO with tracking answered automatically: "
+        f"{result.wismo_auto:,} of {result.wismo_tracked:,} "
+        f"({_pct(_share(result.wismo_auto, result.wismo_tracked))}); automatic answers to tickets "
+        f"labelled otherwise: {result.auto_not_wismo:,}."
+    )
     out.append("")
     if result.sweep:
         out.append("## Load sensitivity (same seed, same agents)")
         out.append("")
-        sweep_rows = [(f"{len(result.tickets):,} (above)", _pct(product.within_24h), _pct(fifo.within_24h),
-                       _pct(product.cancellations_before_ship), _pct(fifo.cancellations_before_ship),
-                       f"{fifo.human_work_h / capacity:.0%}", f"{product.human_work_h / capacity:.0%}")]
+        sweep_rows = [
+            (
+                f"{len(result.tickets):,} (above)",
+                _pct(product.within_24h),
+                _pct(fifo.within_24h),
+                _pct(product.cancellations_before_ship),
+                _pct(fifo.cancellations_before_ship),
+                f"{fifo.human_work_h / capacity:.0%}",
+                f"{product.human_work_h / capacity:.0%}",
+            )
+        ]
         for size, other_product, other_fifo, _ in sorted(result.sweep, key=lambda entry: entry[0]):
-            sweep_rows.append((f"{size:,}", _pct(other_product.within_24h), _pct(other_fifo.within_24h),
-                               _pct(other_product.cancellations_before_ship),
-                               _pct(other_fifo.cancellations_before_ship),
-                               f"{other_fifo.human_work_h / capacity:.0%}",
-                               f"{other_product.human_work_h / capacity:.0%}"))
-        out += _table(("tickets", "product ≤ 24 h", "FIFO ≤ 24 h", "product cancel. before ship",
-                       "FIFO cancel. before ship", "work ÷ staffed (FIFO)", "work ÷ staffed (product)"),
-                      sweep_rows, (False, True, True, True, True, True, True))
+            sweep_rows.append(
+                (
+                    f"{size:,}",
+                    _pct(other_product.within_24h),
+                    _pct(other_fifo.within_24h),
+                    _pct(other_product.cancellations_before_ship),
+                    _pct(other_fifo.cancellations_before_ship),
+                    f"{other_fifo.human_work_h / capacity:.0%}",
+                    f"{other_product.human_work_h / capacity:.0%}",
+                )
+            )
+        out += _table(
+            (
+                "tickets",
+                "product ≤ 24 h",
+                "FIFO ≤ 24 h",
+                "product cancel. before ship",
+                "FIFO cancel. before ship",
+                "work ÷ staffed (FIFO)",
+                "work ÷ staffed (product)",
+            ),
+            sweep_rows,
+            (False, True, True, True, True, True, True),
+        )
         out.append("")
     out.append("## Scenario")
     out.append("")
     by_channel = Counter(store.channel.value for store in STORES)
     tickets_by_channel = Counter(ticket.store.channel.value for ticket in result.tickets)
-    out.append("Stores: " + ", ".join(f"{name} {number} ({tickets_by_channel[name]:,} tickets)"
-                                      for name, number in by_channel.items())
-               + " — Mirakl marketplaces in " + ", ".join(f"{country.upper()} {number}"
-                                                          for country, _, number in MIRAKL_COUNTRIES)
-               + "; Amazon is the buyer-seller messaging relay (channel email).")
+    out.append(
+        "Stores: "
+        + ", ".join(f"{name} {number} ({tickets_by_channel[name]:,} tickets)" for name, number in by_channel.items())
+        + " — Mirakl marketplaces in "
+        + ", ".join(f"{country.upper()} {number}" for country, _, number in MIRAKL_COUNTRIES)
+        + "; Amazon is the buyer-seller messaging relay (channel email)."
+    )
     languages = Counter(ticket.language for ticket in result.tickets)
     intents = Counter(ticket.intent for ticket in result.tickets)
-    out.append("Languages (labelled): " + ", ".join(f"{code.upper()} {_pct(_share(languages[code], count))}"
-                                                    for code in LANGUAGE_MIX) + ".")
-    out.append("Intents (labelled): " + ", ".join(f"{name} {_pct(_share(intents[name], count))}"
-                                                  for name in INTENT_MIX) + f". WISMO orders with tracking: "
-               f"{WISMO_TRACKED_SHARE:.0%}. Cancellations: order placed 1–20 h before the request, ships 24 h after "
-               f"the order.")
+    out.append(
+        "Languages (labelled): "
+        + ", ".join(f"{code.upper()} {_pct(_share(languages[code], count))}" for code in LANGUAGE_MIX)
+        + "."
+    )
+    out.append(
+        "Intents (labelled): "
+        + ", ".join(f"{name} {_pct(_share(intents[name], count))}" for name in INTENT_MIX)
+        + f". WISMO orders with tracking: "
+        f"{WISMO_TRACKED_SHARE:.0%}. Cancellations: order placed 1–20 h before the request, ships 24 h after "
+        f"the order."
+    )
     per_day = Counter(min(_day_of(ticket.at), len(DAY_NAMES) - 1) for ticket in result.tickets)
-    out.append("Arrivals per day: " + ", ".join(f"{DAY_NAMES[day]} {per_day[day]:,}"
-                                                for day in range(len(DAY_NAMES))) + ".")
-    out.append(f"Rules: cancellations → urgent + round robin in team {TEAM}; WISMO with tracking → send_macro "
-               f"{WISMO_MACRO} (first response at arrival + {AUTO_ANSWER_DELAY_S} s); everything → least loaded in "
-               f"team {TEAM}. SLA: standard 24 h first response (24/7); cancellations 2 h (intent-scoped).")
-    out.append(f"Handling time per ticket: lognormal, median {HANDLING_MEDIAN_MIN:.0f} min, p90 "
-               f"{HANDLING_P90_MIN:.0f} min (cancellations ×{CANCELLATION_HANDLING_FACTOR}).")
+    out.append(
+        "Arrivals per day: " + ", ".join(f"{DAY_NAMES[day]} {per_day[day]:,}" for day in range(len(DAY_NAMES))) + "."
+    )
+    out.append(
+        f"Rules: cancellations → urgent + round robin in team {TEAM}; WISMO with tracking → send_macro "
+        f"{WISMO_MACRO} (first response at arrival + {AUTO_ANSWER_DELAY_S} s); everything → least loaded in "
+        f"team {TEAM}. SLA: standard 24 h first response (24/7); cancellations 2 h (intent-scoped)."
+    )
+    out.append(
+        f"Handling time per ticket: lognormal, median {HANDLING_MEDIAN_MIN:.0f} min, p90 "
+        f"{HANDLING_P90_MIN:.0f} min (cancellations ×{CANCELLATION_HANDLING_FACTOR})."
+    )
     out.append("")
-    agent_rows = [(agent.name, "/".join(agent.languages).upper(), agent.shift_text(),
-                   f"{product.answers_by_agent.get(agent.agent_id, 0):,}",
-                   f"{fifo.answers_by_agent.get(agent.agent_id, 0):,}") for agent in AGENTS]
-    out += _table(("agent", "languages", f"shift ({ZONE})", "answered (product)", "answered (FIFO)"), agent_rows,
-                  (False, False, False, True, True))
+    agent_rows = [
+        (
+            agent.name,
+            "/".join(agent.languages).upper(),
+            agent.shift_text(),
+            f"{product.answers_by_agent.get(agent.agent_id, 0):,}",
+            f"{fifo.answers_by_agent.get(agent.agent_id, 0):,}",
+        )
+        for agent in AGENTS
+    ]
+    out += _table(
+        ("agent", "languages", f"shift ({ZONE})", "answered (product)", "answered (FIFO)"),
+        agent_rows,
+        (False, False, False, True, True),
+    )
     return out
 
 
@@ -1015,14 +1284,19 @@ def chart(result: PeakResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     zone = ZoneInfo(ZONE)
-    times = [(result.start + timedelta(seconds=at)).astimezone(zone).replace(tzinfo=None)
-             for at in result.sample_times]
+    times = [(result.start + timedelta(seconds=at)).astimezone(zone).replace(tzinfo=None) for at in result.sample_times]
     figure, (queue, sla) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     for outcome, colour in ((result.product, "tab:blue"), (result.fifo, "tab:red")):
-        queue.plot(times, outcome.open_series, color=colour, linewidth=1.2,
-                   label=f"{outcome.name} (max {outcome.max_open:,})")
-        sla.plot(times, [None if value is None else value * 100 for value in outcome.compliance_series],
-                 color=colour, linewidth=1.2, label=f"{outcome.name} ({_pct(outcome.within_24h)} overall)")
+        queue.plot(
+            times, outcome.open_series, color=colour, linewidth=1.2, label=f"{outcome.name} (max {outcome.max_open:,})"
+        )
+        sla.plot(
+            times,
+            [None if value is None else value * 100 for value in outcome.compliance_series],
+            color=colour,
+            linewidth=1.2,
+            label=f"{outcome.name} ({_pct(outcome.within_24h)} overall)",
+        )
     sla.axhline(TARGET_WITHIN_24H * 100, color="grey", linestyle="--", linewidth=1, label="target 99 %")
     queue.set_ylabel("open tickets (not yet answered)")
     queue.set_title(f"Black-Friday week, {len(result.tickets):,} tickets, 7 agents (seed {result.seed})")
@@ -1051,25 +1325,33 @@ def aws_lines(figures_path: Path) -> list[str]:
         return [*out, f"Not measured: run `python -m bench.run` first ({figures_path.name} is missing)."]
     figures = json.loads(figures_path.read_text())
     requests = figures["aws_requests_per_ticket"]
-    out.append(f"From bench/results/foundation.md ({figures['tickets']} Mirakl-style webhook tickets end to end: "
-               "webhook → raw payload in S3 → ingest queue → ticket → intake workflow → SLA timer → report "
-               "counters from the table's stream): AWS requests per ticket "
-               + ", ".join(f"{service} {count:.2f}" for service, count in requests.items())
-               + f"; Lambda invocations per ticket {figures['lambda_invocations_per_ticket']:.2f}.")
+    out.append(
+        f"From bench/results/foundation.md ({figures['tickets']} Mirakl-style webhook tickets end to end: "
+        "webhook → raw payload in S3 → ingest queue → ticket → intake workflow → SLA timer → report "
+        "counters from the table's stream): AWS requests per ticket "
+        + ", ".join(f"{service} {count:.2f}" for service, count in requests.items())
+        + f"; Lambda invocations per ticket {figures['lambda_invocations_per_ticket']:.2f}."
+    )
     out += ["", "| service | $ per 1,000 tickets |", "|---|---:|"]
     for service, usd in sorted(figures["usd_per_1000_by_service"].items(), key=lambda item: -item[1]):
         out.append(f"| {service} | ${usd:.5f} |")
     total = figures["usd_per_1000"]
-    out += [f"| **total** | **${total:.5f}** |", "",
-            f"**Target ≤ $0.20 per 1,000 tickets: ${total:.3f} → {'PASS' if total <= 0.20 else 'MISS'}.** "
-            "Per-character services are extra and on demand: Amazon Translate only when an agent opens a message "
-            "in a language they do not speak (see foundation.md (d)), Bedrock only when a draft is asked for."]
+    out += [
+        f"| **total** | **${total:.5f}** |",
+        "",
+        f"**Target ≤ $0.20 per 1,000 tickets: ${total:.3f} → {'PASS' if total <= 0.20 else 'MISS'}.** "
+        "Per-character services are extra and on demand: Amazon Translate only when an agent opens a message "
+        "in a language they do not speak (see foundation.md (d)), Bedrock only when a draft is asked for.",
+    ]
     throughput = figures.get("throughput_tickets_per_s")
     if throughput:
-        out += ["", f"Throughput of webhook → routed ticket on this machine (moto in-process, one core busy): "
-                    f"{throughput:.1f} tickets/s end to end ({figures['tickets']} tickets in "
-                    f"{figures['wall_s']:.1f} s), i.e. {throughput * 3600:,.0f} tickets an hour. In AWS the "
-                    "functions scale out; this figure is the local stack's, not Lambda's."]
+        out += [
+            "",
+            f"Throughput of webhook → routed ticket on this machine (moto in-process, one core busy): "
+            f"{throughput:.1f} tickets/s end to end ({figures['tickets']} tickets in "
+            f"{figures['wall_s']:.1f} s), i.e. {throughput * 3600:,.0f} tickets an hour. In AWS the "
+            "functions scale out; this figure is the local stack's, not Lambda's.",
+        ]
     return out
 
 

@@ -28,8 +28,12 @@ def _table_definition() -> dict[str, Any]:
     from infrastructure.local.template import load_template
 
     props = load_template()["Resources"]["HelpdeskTable"]["Properties"]
-    return {"AttributeDefinitions": props["AttributeDefinitions"], "KeySchema": props["KeySchema"],
-            "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"], "BillingMode": "PAY_PER_REQUEST"}
+    return {
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
 
 
 def _item_bytes(item: dict[str, Any]) -> int:
@@ -58,11 +62,21 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
             started = time.perf_counter()
             batch: list[dict[str, Any]] = []
             for n in range(size):
-                ticket = Ticket(tenant_id="peak", ticket_id=f"01TICKET{n:018d}", store_id=f"mp-{n % 130}",
-                                channel=Channel.MIRAKL, subject=f"Commande MP{n}-A", language="fr",
-                                customer_email=f"buyer{n}@example.fr", order_refs=[f"MP{n}-A"],
-                                first_response_due_at=now + timedelta(minutes=(n * 7919) % 2880),
-                                sla_timer_version=1, message_count=1, created_at=now, updated_at=now)
+                ticket = Ticket(
+                    tenant_id="peak",
+                    ticket_id=f"01TICKET{n:018d}",
+                    store_id=f"mp-{n % 130}",
+                    channel=Channel.MIRAKL,
+                    subject=f"Commande MP{n}-A",
+                    language="fr",
+                    customer_email=f"buyer{n}@example.fr",
+                    order_refs=[f"MP{n}-A"],
+                    first_response_due_at=now + timedelta(minutes=(n * 7919) % 2880),
+                    sla_timer_version=1,
+                    message_count=1,
+                    created_at=now,
+                    updated_at=now,
+                )
                 batch.append({"PutRequest": {"Item": repo._ticket_item(ticket)}})
                 if len(batch) == 25:
                     db.batch_write_item(RequestItems={"bench": batch})
@@ -73,19 +87,30 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
             pages = []
             cursor = None
             for page_no in range(DEEP_PAGES + 1):
-                params = {"TableName": "bench", "IndexName": "TenantQueue",
-                          "KeyConditionExpression": "queue_pk = :pk", "Limit": PAGE,
-                          "ExpressionAttributeValues": {":pk": {"S": "TENANT#peak#QUEUE"}}}
+                params = {
+                    "TableName": "bench",
+                    "IndexName": "TenantQueue",
+                    "KeyConditionExpression": "queue_pk = :pk",
+                    "Limit": PAGE,
+                    "ExpressionAttributeValues": {":pk": {"S": "TENANT#peak#QUEUE"}},
+                }
                 t0 = time.perf_counter()
                 page = repo.list_queue("peak", "tenant", None, PAGE, cursor)
                 wall_ms = (time.perf_counter() - t0) * 1000
                 if page_no in (0, DEEP_PAGES):
                     raw = db.query(**params, **({"ExclusiveStartKey": _start(cursor)} if cursor else {}))
                     read = sum(_item_bytes(i) for i in raw["Items"])
-                    pages.append({"page": page_no + 1, "items": raw["ScannedCount"], "tickets": len(page.tickets),
-                                  "rcu": math.ceil(read / 4096) * 0.5, "wall_ms": wall_ms,
-                                  "sorted": [t.sla_due_at for t in page.tickets] == sorted(
-                                      t.sla_due_at for t in page.tickets)})
+                    pages.append(
+                        {
+                            "page": page_no + 1,
+                            "items": raw["ScannedCount"],
+                            "tickets": len(page.tickets),
+                            "rcu": math.ceil(read / 4096) * 0.5,
+                            "wall_ms": wall_ms,
+                            "sorted": [t.sla_due_at for t in page.tickets]
+                            == sorted(t.sla_due_at for t in page.tickets),
+                        }
+                    )
                 cursor = page.next_cursor
             results.append({"size": size, "load_s": loaded_s, "pages": pages})
     return results
@@ -98,21 +123,31 @@ def _start(cursor: str) -> dict[str, Any]:
 
 
 def lines(results: list[dict[str, Any]]) -> list[str]:
-    out = ["## Agent queue page cost at 1,000 vs 100,000 open tickets", "",
-           f"A page of {PAGE} from the `TenantQueue` index (soonest SLA due first), the first page and page "
-           f"{DEEP_PAGES + 1} (through the cursor); tickets written as the repository writes them, on moto "
-           "in-process.", "",
-           "| open tickets | page | items read | read units | wall (moto) |", "|---:|---:|---:|---:|---:|"]
+    out = [
+        "## Agent queue page cost at 1,000 vs 100,000 open tickets",
+        "",
+        f"A page of {PAGE} from the `TenantQueue` index (soonest SLA due first), the first page and page "
+        f"{DEEP_PAGES + 1} (through the cursor); tickets written as the repository writes them, on moto "
+        "in-process.",
+        "",
+        "| open tickets | page | items read | read units | wall (moto) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for result in results:
         for page in result["pages"]:
-            out.append(f"| {result['size']:,} | {page['page']} | {page['items']} | {page['rcu']:.1f} | "
-                       f"{page['wall_ms']:.1f} ms |")
+            out.append(
+                f"| {result['size']:,} | {page['page']} | {page['items']} | {page['rcu']:.1f} | "
+                f"{page['wall_ms']:.1f} ms |"
+            )
     flat = len({(p["items"], p["rcu"]) for r in results for p in r["pages"]}) == 1
     ordered = all(p["sorted"] for r in results for p in r["pages"])
-    out += ["", f"Flat: {'PASS' if flat and ordered else 'MISS'} — every page reads {PAGE} items whatever the "
-                "backlog (a Query with `Limit` on a sparse index, never a Scan); pages sorted by due time: "
-                f"{'yes' if ordered else 'NO'}. (moto's wall time grows with the index because it sorts in "
-                "memory; DynamoDB reads a page by key range.)"]
+    out += [
+        "",
+        f"Flat: {'PASS' if flat and ordered else 'MISS'} — every page reads {PAGE} items whatever the "
+        "backlog (a Query with `Limit` on a sparse index, never a Scan); pages sorted by due time: "
+        f"{'yes' if ordered else 'NO'}. (moto's wall time grows with the index because it sorts in "
+        "memory; DynamoDB reads a page by key range.)",
+    ]
     return out
 
 

@@ -99,8 +99,14 @@ LAMBDA_PLATFORM_LOG_BYTES = 400  # assumed size of Lambda's own START/END/REPORT
 # Lambda allocates CPU in proportion to memory: 1,769 MB = 1 vCPU (Lambda developer guide, "memory").
 LAMBDA_MB_PER_VCPU = 1769
 # Assumed client-observed latency of one call inside a region, ms. Not measured here (moto answers locally).
-ASSUMED_AWS_LATENCY_MS = {"dynamodb": 6.0, "dynamodb.TransactWriteItems": 15.0, "s3": 30.0, "sqs": 10.0,
-                          "stepfunctions": 30.0, "secretsmanager": 20.0}
+ASSUMED_AWS_LATENCY_MS = {
+    "dynamodb": 6.0,
+    "dynamodb.TransactWriteItems": 15.0,
+    "s3": 30.0,
+    "sqs": 10.0,
+    "stepfunctions": 30.0,
+    "secretsmanager": 20.0,
+}
 # Assumed overhead of one Step Functions Lambda task around the function's own duration (invoke, payload), ms.
 ASSUMED_TASK_OVERHEAD_MS = 20.0
 
@@ -184,8 +190,11 @@ class Report:
             return "| " + " | ".join(padded) + " |"
 
         self.emit(line(headers))
-        self.emit("|" + "|".join("-" * (w + 1) + ":" if a == "r" else "-" * (w + 2)
-                                 for w, a in zip(widths, align, strict=True)) + "|")
+        self.emit(
+            "|"
+            + "|".join("-" * (w + 1) + ":" if a == "r" else "-" * (w + 2) for w, a in zip(widths, align, strict=True))
+            + "|"
+        )
         for row in cells:
             self.emit(line(row))
         self.emit()
@@ -311,9 +320,13 @@ def canned_http_responses() -> dict[str, list[Any]]:
     recorder = Recorder()
     demo.seed(DynamoRepository(recorder, "bench"), recorder)
     store_item = next(i for i in recorder.items if i["SK"]["S"].startswith("STORE#"))
-    secret = {"ARN": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{recorder.secret['Name']}-AbCdEf",
-              "Name": recorder.secret["Name"], "SecretString": recorder.secret["SecretString"],
-              "VersionId": "00000000-0000-0000-0000-000000000001", "VersionStages": ["AWSCURRENT"]}
+    secret = {
+        "ARN": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{recorder.secret['Name']}-AbCdEf",
+        "Name": recorder.secret["Name"],
+        "SecretString": recorder.secret["SecretString"],
+        "VersionId": "00000000-0000-0000-0000-000000000001",
+        "VersionStages": ["AWSCURRENT"],
+    }
     return {
         "dynamodb.GetItem": [200, {}, json.dumps({"Item": store_item})],
         "dynamodb.PutItem": [200, {}, "{}"],
@@ -387,8 +400,9 @@ class FakeAws:
         return Client()
 
 
-def measure_requests(invoke: Callable[[dict[str, Any]], Any], events: list[dict[str, Any]],
-                     warmup: int) -> dict[str, list[float]]:
+def measure_requests(
+    invoke: Callable[[dict[str, Any]], Any], events: list[dict[str, Any]], warmup: int
+) -> dict[str, list[float]]:
     """Per request: process CPU, this thread's CPU and wall time, in ms (after ``warmup`` unmeasured ones)."""
     for event in events[:warmup]:
         check_accepted(invoke(event))
@@ -461,8 +475,12 @@ def stub_worker(spec_path: Path) -> None:
         wiring.webhook_ingest_once.cache_clear()
         DEFAULT_PROVIDERS.clear()
 
-    server = subprocess.Popen([sys.executable, "-m", "bench.run", "--canned-server", str(spec_path)], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.run", "--canned-server", str(spec_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int((server.stdout.readline() if server.stdout else "").strip())
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
@@ -475,7 +493,7 @@ def stub_worker(spec_path: Path) -> None:
 
     fresh_clients()
     calls = install_http_stub(spec["canned"])
-    results["http_stub"] = measure_requests(invoke, events[per_mode:2 * per_mode], STUB_WARMUP)
+    results["http_stub"] = measure_requests(invoke, events[per_mode : 2 * per_mode], STUB_WARMUP)
     results["calls_per_request"] = {k: v / per_mode for k, v in calls.items()}
 
     from aws_lambda_powertools.utilities import parameters
@@ -486,7 +504,7 @@ def stub_worker(spec_path: Path) -> None:
     config.client = fakes.client  # type: ignore[assignment]
     handler.client = fakes.client  # type: ignore[attr-defined]
     DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=fakes.client("secretsmanager"))
-    results["fake_clients"] = measure_requests(invoke, events[2 * per_mode:], STUB_WARMUP)
+    results["fake_clients"] = measure_requests(invoke, events[2 * per_mode :], STUB_WARMUP)
     Path(spec["out"]).write_text(json.dumps(results))
 
 
@@ -559,8 +577,9 @@ COLD_LABEL = "webhook import + first request (AWS stubbed)"
 def measure_imports(env: dict[str, str], tmpdir: Path) -> dict[str, Any]:
     spec_path = tmpdir / "cold.json"
     out_path = tmpdir / "cold-out.json"
-    spec_path.write_text(json.dumps({"canned": canned_http_responses(), "events": webhook_events(90_000, 2),
-                                     "out": str(out_path)}))
+    spec_path.write_text(
+        json.dumps({"canned": canned_http_responses(), "events": webhook_events(90_000, 2), "out": str(out_path)})
+    )
     samples: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for round_no in range(IMPORT_RUNS + 1):  # round 0 warms the page cache and writes .pyc files
         for label, module in IMPORT_TARGETS:
@@ -619,7 +638,7 @@ def number_size(text: str) -> int:
 
 
 def value_size(value: dict[str, Any]) -> int:
-    (kind, data), = value.items()
+    ((kind, data),) = value.items()
     if kind == "S":
         return len(data.encode())
     if kind == "N":
@@ -654,10 +673,19 @@ def read_units(size: int, consistent: bool) -> float:
     return max(1, math.ceil(size / READ_UNIT_BYTES)) * (1.0 if consistent else 0.5)
 
 
-_SK_LABELS = (("LINK#ORDER#", "order-ref link"), ("LINK#EMAIL#", "e-mail link"), ("STORE#", "store"),
-              ("SLA#", "SLA policy"), ("MSG#", "message"), ("CURSOR#", "cursor"), ("PROFILE", "tenant"),
-              ("TICKET", "ticket"), ("CHMSG", "channel-message marker"), ("THREAD", "thread pointer"),
-              ("ORDER", "order"))
+_SK_LABELS = (
+    ("LINK#ORDER#", "order-ref link"),
+    ("LINK#EMAIL#", "e-mail link"),
+    ("STORE#", "store"),
+    ("SLA#", "SLA policy"),
+    ("MSG#", "message"),
+    ("CURSOR#", "cursor"),
+    ("PROFILE", "tenant"),
+    ("TICKET", "ticket"),
+    ("CHMSG", "channel-message marker"),
+    ("THREAD", "thread pointer"),
+    ("ORDER", "order"),
+)
 
 
 @dataclass(frozen=True)
@@ -716,10 +744,13 @@ class AwsCallRecorder:
             self.table_kinds[name] = logical
             self.key_attrs[name] = tuple(k["AttributeName"] for k in props["KeySchema"])
             self.gsis[name] = [
-                Gsi(g["IndexName"],
+                Gsi(
+                    g["IndexName"],
                     next(k["AttributeName"] for k in g["KeySchema"] if k["KeyType"] == "HASH"),
                     next((k["AttributeName"] for k in g["KeySchema"] if k["KeyType"] == "RANGE"), None),
-                    g["Projection"]["ProjectionType"], tuple(g["Projection"].get("NonKeyAttributes", ())))
+                    g["Projection"]["ProjectionType"],
+                    tuple(g["Projection"].get("NonKeyAttributes", ())),
+                )
                 for g in props.get("GlobalSecondaryIndexes", [])
             ]
 
@@ -770,14 +801,17 @@ class AwsCallRecorder:
 
     def _sqs(self, call: Call, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         def size(body: str, attributes: dict[str, Any]) -> int:
-            return len(body.encode()) + sum(len(k) + len(a.get("DataType", "")) + len(a.get("StringValue", ""))
-                                            for k, a in (attributes or {}).items())
+            return len(body.encode()) + sum(
+                len(k) + len(a.get("DataType", "")) + len(a.get("StringValue", ""))
+                for k, a in (attributes or {}).items()
+            )
 
         if call.operation == "SendMessage":
             call.payload_bytes = size(params["MessageBody"], params.get("MessageAttributes", {}))
         elif call.operation == "ReceiveMessage":
-            call.payload_bytes = sum(size(m["Body"], m.get("MessageAttributes", {}))
-                                     for m in parsed.get("Messages", []))
+            call.payload_bytes = sum(
+                size(m["Body"], m.get("MessageAttributes", {})) for m in parsed.get("Messages", [])
+            )
             call.messages = len(parsed.get("Messages", []))
         call.requests = max(1, math.ceil(call.payload_bytes / SQS_CHUNK_BYTES))
 
@@ -838,7 +872,7 @@ class AwsCallRecorder:
             call.pending.append((table, params["Key"], 1, op))
         elif op == "TransactWriteItems":
             for action in params["TransactItems"]:
-                (kind, body), = action.items()
+                ((kind, body),) = action.items()
                 if kind == "Put":
                     self._put(call, body["TableName"], body["Item"], 2, "TransactWriteItems")
                 else:
@@ -875,8 +909,14 @@ def asl_path(definition: dict[str, Any], breached: bool) -> list[str]:
         if state["Type"] == "Choice":
             name = state["Choices"][0]["Next"]
             continue
-        catch = next((c["Next"] for c in state.get("Catch", [])
-                      if "DynamoDB.ConditionalCheckFailedException" in c["ErrorEquals"]), None)
+        catch = next(
+            (
+                c["Next"]
+                for c in state.get("Catch", [])
+                if "DynamoDB.ConditionalCheckFailedException" in c["ErrorEquals"]
+            ),
+            None,
+        )
         name = catch if (catch and not breached) else state["Next"]
     return path
 
@@ -987,14 +1027,22 @@ def run_local_stack() -> dict[str, Any]:
         source = next(e["Properties"] for e in ingest.events.values() if e["Type"] == "SQS")
         events_fn = stack.functions["TicketEventsFunction"]
         events_source = events_fn.events["TableChanges"]["Properties"]
-        out["memory_mb"] = {"webhook": webhook.memory_mb, "ingest": ingest.memory_mb, "intake": intake.memory_mb,
-                            "events": events_fn.memory_mb}
+        out["memory_mb"] = {
+            "webhook": webhook.memory_mb,
+            "ingest": ingest.memory_mb,
+            "intake": intake.memory_mb,
+            "events": events_fn.memory_mb,
+        }
         intake_arn = stack.state_machines["IntakeStateMachine"]
         timer_arn = stack.state_machines["SlaTimerStateMachine"]
 
         def executions(arn: str) -> list[dict[str, Any]]:
-            return [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
-                    for e in page["executions"]]
+            return [
+                e
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                for e in page["executions"]
+            ]
+
         out["batch_size"] = int(source.get("BatchSize", 10))
 
         # (b) warm webhook, in-process against moto
@@ -1158,7 +1206,8 @@ def run_local_stack() -> dict[str, Any]:
         with contextlib.suppress(Exception):
             sfn = stack.client("stepfunctions")
             for page in sfn.get_paginator("list_executions").paginate(
-                    stateMachineArn=stack.state_machines["SlaTimerStateMachine"], statusFilter="RUNNING"):
+                stateMachineArn=stack.state_machines["SlaTimerStateMachine"], statusFilter="RUNNING"
+            ):
                 for execution in page["executions"]:
                     sfn.stop_execution(executionArn=execution["executionArn"])
         stack.stop()
@@ -1208,9 +1257,12 @@ def verify_sla_paths(sfn: Any, ddb: Any, table: str, arn: str, executions: list[
         payload["due_at"] = past
         payload["warn_at"] = past
         if answered:
-            ddb.update_item(TableName=table, Key={"PK": {"S": payload["pk"]}, "SK": {"S": payload["sk"]}},
-                            UpdateExpression="SET first_responded_at = :t",
-                            ExpressionAttributeValues={":t": {"S": past}})
+            ddb.update_item(
+                TableName=table,
+                Key={"PK": {"S": payload["pk"]}, "SK": {"S": payload["sk"]}},
+                UpdateExpression="SET first_responded_at = :t",
+                ExpressionAttributeValues={":t": {"S": past}},
+            )
         name = f"bench-{path.split()[0]}-{payload['ticket_id']}-v{payload['timer_version']}"[:80]
         started = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
         status, deadline = "RUNNING", time.monotonic() + 15
@@ -1243,8 +1295,13 @@ FUNCTIONS = ("webhook", "ingest", "intake", "events")
 def measured_durations(run: RunStats) -> dict[str, list[float]]:
     """Warm wall times measured against the local stack: each function's invocations, and the intake's
     Express executions from start to stop as moto's engine recorded them."""
-    return {"webhook": run.webhook_ms, "ingest": run.ingest_ms, "intake": run.intake_ms, "events": run.events_ms,
-            "express": run.intake_executions_ms}
+    return {
+        "webhook": run.webhook_ms,
+        "ingest": run.ingest_ms,
+        "intake": run.intake_ms,
+        "events": run.events_ms,
+        "express": run.intake_executions_ms,
+    }
 
 
 def modelled_durations(run: RunStats, calls: list[Call], memory_mb: dict[str, int]) -> dict[str, list[float]]:
@@ -1252,11 +1309,16 @@ def modelled_durations(run: RunStats, calls: list[Call], memory_mb: dict[str, in
     assumed AWS latency of the calls it made (moto's own latencies left out). An intake execution: its
     Lambda tasks so modelled, each with the assumed task overhead, plus the ArmTimer StartExecution."""
     durations = {}
-    for function, cpu_ms in (("webhook", run.webhook_thread_ms), ("ingest", run.ingest_thread_ms),
-                             ("intake", run.intake_thread_ms), ("events", run.events_thread_ms)):
+    for function, cpu_ms in (
+        ("webhook", run.webhook_thread_ms),
+        ("ingest", run.ingest_thread_ms),
+        ("intake", run.intake_thread_ms),
+        ("events", run.events_thread_ms),
+    ):
         mine = [c for c in calls if c.run == run.name and c.phase == function]
-        latency = sum(ASSUMED_AWS_LATENCY_MS.get(f"{c.service}.{c.operation}", ASSUMED_AWS_LATENCY_MS[c.service])
-                      for c in mine) / max(1, len(cpu_ms))
+        latency = sum(
+            ASSUMED_AWS_LATENCY_MS.get(f"{c.service}.{c.operation}", ASSUMED_AWS_LATENCY_MS[c.service]) for c in mine
+        ) / max(1, len(cpu_ms))
         stretch = max(1.0, LAMBDA_MB_PER_VCPU / memory_mb[function])
         durations[function] = [cpu * stretch + latency for cpu in cpu_ms]
     executions = len(run.intake_executions_ms)
@@ -1299,8 +1361,14 @@ def timer_units(run: RunStats, answered: SlaPathCost, breached: SlaPathCost) -> 
     return TimerUnits(units("transitions"), units("wru"), units("rru"), units("sqs"))
 
 
-def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answered: SlaPathCost,
-               breached: SlaPathCost, durations: dict[str, list[float]] | None = None) -> list[Line]:
+def cost_lines(
+    run: RunStats,
+    calls: list[Call],
+    memory_mb: dict[str, int],
+    answered: SlaPathCost,
+    breached: SlaPathCost,
+    durations: dict[str, list[float]] | None = None,
+) -> list[Line]:
     n = run.tickets
     mine = [c for c in calls if c.run == run.name]
     share = SLA_BREACH_SHARE
@@ -1322,36 +1390,91 @@ def cost_lines(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answ
     express = express_gb_s(run, durations)
     return [
         Line("API Gateway HTTP API", "1 request per webhook", 1.0, "req", per_1000(n * HTTP_API_REQUEST)),
-        Line("Lambda", f"requests: {len(run.webhook_ms)} webhook + {len(run.ingest_ms)} ingest + "
-             f"{len(run.intake_ms)} intake task + {len(run.events_ms)} ticket-events (stream batches of "
-             f"{max(run.events_records, default=0)} records) invocations", invocations / n, "req",
-             per_1000(invocations * LAMBDA_REQUEST)),
-        Line("Lambda", "compute: billed ms (ceil) × memory (arm64)", gb_s / n, "GB-s",
-             per_1000(gb_s * LAMBDA_ARM_GB_SECOND)),
-        Line("DynamoDB", "writes (table + GSI), incl. intake, SLA timer and report-counter updates",
-             (wru + timers.wru) / n, "WRU",
-             per_1000((wru + timers.wru) * DYNAMODB_WRU)),
-        Line("DynamoDB", "reads (the SLA timer reads nothing: its writes are conditional)", (rru + timers.rru) / n,
-             "RRU", per_1000((rru + timers.rru) * DYNAMODB_RRU)),
-        Line("SQS", "ingest queue send + Lambda poller receive/delete + breach events", (sqs + timers.sqs) / n,
-             "req", per_1000((sqs + timers.sqs) * SQS_REQUEST)),
-        Line("S3", "PUT of the raw payload (GETs: none)", (s3_put + s3_get) / n, "req",
-             per_1000(s3_put * S3_PUT + s3_get * S3_GET)),
-        Line("Step Functions", f"Standard transitions: {run.timers_started / n:.2f} SLA timers per ticket "
-             f"({run.superseded_timers / n:.2f} superseded), {100 - share * 100:.0f}/{share * 100:.0f} "
-             "answered/breached", timers.transitions / n, "transitions",
-             per_1000(timers.transitions * SFN_STANDARD_TRANSITION)),
-        Line("Step Functions", "Express requests: intake executions (one per stored buyer message)",
-             executions / n, "req", per_1000(executions * SFN_EXPRESS_REQUEST)),
-        Line("Step Functions", f"Express duration: billed per {SFN_EXPRESS_BILLING_MS} ms × {run.intake_billed_mb} MB",
-             express / n, "GB-s", per_1000(express * SFN_EXPRESS_GB_SECOND)),
-        Line("Secrets Manager", "GetSecretValue (Powertools cache, 5 min)", secrets / n, "calls",
-             per_1000(secrets * SECRETS_API_CALL)),
+        Line(
+            "Lambda",
+            f"requests: {len(run.webhook_ms)} webhook + {len(run.ingest_ms)} ingest + "
+            f"{len(run.intake_ms)} intake task + {len(run.events_ms)} ticket-events (stream batches of "
+            f"{max(run.events_records, default=0)} records) invocations",
+            invocations / n,
+            "req",
+            per_1000(invocations * LAMBDA_REQUEST),
+        ),
+        Line(
+            "Lambda",
+            "compute: billed ms (ceil) × memory (arm64)",
+            gb_s / n,
+            "GB-s",
+            per_1000(gb_s * LAMBDA_ARM_GB_SECOND),
+        ),
+        Line(
+            "DynamoDB",
+            "writes (table + GSI), incl. intake, SLA timer and report-counter updates",
+            (wru + timers.wru) / n,
+            "WRU",
+            per_1000((wru + timers.wru) * DYNAMODB_WRU),
+        ),
+        Line(
+            "DynamoDB",
+            "reads (the SLA timer reads nothing: its writes are conditional)",
+            (rru + timers.rru) / n,
+            "RRU",
+            per_1000((rru + timers.rru) * DYNAMODB_RRU),
+        ),
+        Line(
+            "SQS",
+            "ingest queue send + Lambda poller receive/delete + breach events",
+            (sqs + timers.sqs) / n,
+            "req",
+            per_1000((sqs + timers.sqs) * SQS_REQUEST),
+        ),
+        Line(
+            "S3",
+            "PUT of the raw payload (GETs: none)",
+            (s3_put + s3_get) / n,
+            "req",
+            per_1000(s3_put * S3_PUT + s3_get * S3_GET),
+        ),
+        Line(
+            "Step Functions",
+            f"Standard transitions: {run.timers_started / n:.2f} SLA timers per ticket "
+            f"({run.superseded_timers / n:.2f} superseded), {100 - share * 100:.0f}/{share * 100:.0f} "
+            "answered/breached",
+            timers.transitions / n,
+            "transitions",
+            per_1000(timers.transitions * SFN_STANDARD_TRANSITION),
+        ),
+        Line(
+            "Step Functions",
+            "Express requests: intake executions (one per stored buyer message)",
+            executions / n,
+            "req",
+            per_1000(executions * SFN_EXPRESS_REQUEST),
+        ),
+        Line(
+            "Step Functions",
+            f"Express duration: billed per {SFN_EXPRESS_BILLING_MS} ms × {run.intake_billed_mb} MB",
+            express / n,
+            "GB-s",
+            per_1000(express * SFN_EXPRESS_GB_SECOND),
+        ),
+        Line(
+            "Secrets Manager",
+            "GetSecretValue (Powertools cache, 5 min)",
+            secrets / n,
+            "calls",
+            per_1000(secrets * SECRETS_API_CALL),
+        ),
     ]
 
 
-def workflow_costs(run: RunStats, calls: list[Call], memory_mb: dict[str, int], answered: SlaPathCost,
-                   breached: SlaPathCost, durations: dict[str, list[float]] | None = None) -> dict[str, float]:
+def workflow_costs(
+    run: RunStats,
+    calls: list[Call],
+    memory_mb: dict[str, int],
+    answered: SlaPathCost,
+    breached: SlaPathCost,
+    durations: dict[str, list[float]] | None = None,
+) -> dict[str, float]:
     """$ per 1,000 tickets of the intake workflow and the SLA timers alone (part of the totals above): the
     Express executions, the IntakeFunction invocations and the AWS calls they make, and the timers'
     transitions with the writes and events their tasks make."""
@@ -1360,19 +1483,27 @@ def workflow_costs(run: RunStats, calls: list[Call], memory_mb: dict[str, int], 
     intake = [c for c in calls if c.run == run.name and c.phase == "intake"]
     timers = timer_units(run, answered, breached)
     executions = len(run.intake_executions_ms)
-    ddb = (sum(c.wru + c.gsi_wru for c in intake if c.service == "dynamodb") * DYNAMODB_WRU
-           + sum(c.rru for c in intake if c.service == "dynamodb") * DYNAMODB_RRU
-           + sum(1 for c in intake if c.service == "secretsmanager") * SECRETS_API_CALL)
+    ddb = (
+        sum(c.wru + c.gsi_wru for c in intake if c.service == "dynamodb") * DYNAMODB_WRU
+        + sum(c.rru for c in intake if c.service == "dynamodb") * DYNAMODB_RRU
+        + sum(1 for c in intake if c.service == "secretsmanager") * SECRETS_API_CALL
+    )
     return {
-        "intake: Express requests + duration": (executions * SFN_EXPRESS_REQUEST
-                                                + express_gb_s(run, durations) * SFN_EXPRESS_GB_SECOND) / n * 1000,
+        "intake: Express requests + duration": (
+            executions * SFN_EXPRESS_REQUEST + express_gb_s(run, durations) * SFN_EXPRESS_GB_SECOND
+        )
+        / n
+        * 1000,
         "intake: Lambda tasks (Enrich, Decide) requests + compute": (
-            len(run.intake_ms) * LAMBDA_REQUEST
-            + lambda_gb_s(durations, memory_mb, ("intake",)) * LAMBDA_ARM_GB_SECOND) / n * 1000,
+            len(run.intake_ms) * LAMBDA_REQUEST + lambda_gb_s(durations, memory_mb, ("intake",)) * LAMBDA_ARM_GB_SECOND
+        )
+        / n
+        * 1000,
         "intake: DynamoDB and Secrets Manager calls of its tasks": ddb / n * 1000,
         "SLA timers: Standard transitions": timers.transitions * SFN_STANDARD_TRANSITION / n * 1000,
         "SLA timers: their DynamoDB writes and SQS events": (timers.wru * DYNAMODB_WRU + timers.sqs * SQS_REQUEST)
-        / n * 1000,
+        / n
+        * 1000,
     }
 
 
@@ -1381,11 +1512,21 @@ def extra_lines(run: RunStats) -> list[Line]:
     invocations = len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms) + len(run.events_ms)
     log_bytes = run.log.get("bytes", 0) + invocations * LAMBDA_PLATFORM_LOG_BYTES
     return [
-        Line("CloudWatch Logs", f"ingestion: {run.log.get('bytes', 0) / n:.0f} B app logs + EMF per ticket, "
-             f"+{LAMBDA_PLATFORM_LOG_BYTES} B platform lines per invocation", log_bytes / n, "bytes",
-             log_bytes / GB * CLOUDWATCH_LOGS_INGEST_GB / n * 1000),
-        Line("X-Ray", "Tracing: Active, every invocation sampled (upper bound)", invocations / n, "traces",
-             invocations * XRAY_TRACE_RECORDED / n * 1000),
+        Line(
+            "CloudWatch Logs",
+            f"ingestion: {run.log.get('bytes', 0) / n:.0f} B app logs + EMF per ticket, "
+            f"+{LAMBDA_PLATFORM_LOG_BYTES} B platform lines per invocation",
+            log_bytes / n,
+            "bytes",
+            log_bytes / GB * CLOUDWATCH_LOGS_INGEST_GB / n * 1000,
+        ),
+        Line(
+            "X-Ray",
+            "Tracing: Active, every invocation sampled (upper bound)",
+            invocations / n,
+            "traces",
+            invocations * XRAY_TRACE_RECORDED / n * 1000,
+        ),
     ]
 
 
@@ -1398,95 +1539,164 @@ def report_imports(report: Report, imports: dict[str, Any]) -> None:
     samples = imports["samples"]
     boto3_ms = median(samples["`import boto3`"]["import_ms"])
     report.heading("(a) Cold start: import time of each handler module")
-    report.emit(f"Each figure is the median of {IMPORT_RUNS} fresh interpreters (`{Path(sys.executable).name} -c`, "
-                "one discarded warm-up round first, so .pyc files exist as in a built layer), with the "
-                "function's environment variables set (dummy resource names, AWS_DEFAULT_REGION=us-east-1) and "
-                "PYTHONPATH=shared:. . *import* is `time.perf_counter()` around the import statement; *process* "
-                "is spawn-to-exit wall time of the whole interpreter.")
+    report.emit(
+        f"Each figure is the median of {IMPORT_RUNS} fresh interpreters (`{Path(sys.executable).name} -c`, "
+        "one discarded warm-up round first, so .pyc files exist as in a built layer), with the "
+        "function's environment variables set (dummy resource names, AWS_DEFAULT_REGION=us-east-1) and "
+        "PYTHONPATH=shared:. . *import* is `time.perf_counter()` around the import statement; *process* "
+        "is spawn-to-exit wall time of the whole interpreter."
+    )
     report.emit()
     rows = []
     for label in [t[0] for t in IMPORT_TARGETS] + [COLD_LABEL]:
         s = samples[label]
         imp = median(s["import_ms"])
         ratio = "–" if label == IMPORT_TARGETS[0][0] else f"{imp / boto3_ms:.2f}×"
-        rows.append([label, f"{imp:.1f} ms", f"{min(s['import_ms']):.1f}–{max(s['import_ms']):.1f} ms",
-                     f"{median(s['wall_ms']):.1f} ms", ratio])
-    report.table(["what is imported", "import (median)", "import (range)", "process (median)", "÷ boto3 import"],
-                 rows)
+        rows.append(
+            [
+                label,
+                f"{imp:.1f} ms",
+                f"{min(s['import_ms']):.1f}–{max(s['import_ms']):.1f} ms",
+                f"{median(s['wall_ms']):.1f} ms",
+                ratio,
+            ]
+        )
+    report.table(["what is imported", "import (median)", "import (range)", "process (median)", "÷ boto3 import"], rows)
     ratio = median(samples["webhook handler"]["import_ms"]) / boto3_ms
-    report.emit(f"**Target: webhook import ≤ {TARGET_IMPORT_RATIO}× bare `import boto3`: "
-                f"{ratio:.2f}× → {verdict(ratio <= TARGET_IMPORT_RATIO)}** "
-                f"(webhook {median(samples['webhook handler']['import_ms']):.0f} ms vs boto3 {boto3_ms:.0f} ms).")
+    report.emit(
+        f"**Target: webhook import ≤ {TARGET_IMPORT_RATIO}× bare `import boto3`: "
+        f"{ratio:.2f}× → {verdict(ratio <= TARGET_IMPORT_RATIO)}** "
+        f"(webhook {median(samples['webhook handler']['import_ms']):.0f} ms vs boto3 {boto3_ms:.0f} ms)."
+    )
     report.emit()
     cold = samples[COLD_LABEL]
-    report.emit(f"The first request adds {median(cold['first_ms']):.0f} ms on top of the import (boto3 clients, the "
-                f"lazily imported Powertools parameters utility and WooCommerce connector; AWS answered by a stub); "
-                f"the second request takes {median(cold['second_ms']):.1f} ms.")
+    report.emit(
+        f"The first request adds {median(cold['first_ms']):.0f} ms on top of the import (boto3 clients, the "
+        f"lazily imported Powertools parameters utility and WooCommerce connector; AWS answered by a stub); "
+        f"the second request takes {median(cold['second_ms']):.1f} ms."
+    )
     report.emit()
     modules: dict[str, float] = imports["importtime"]
     by_package: Counter[str] = Counter()
     for name, ms in modules.items():
         by_package[name.split(".")[0]] += ms
     total = sum(modules.values())
-    report.emit(f"Where the webhook's import time goes (`python -X importtime`, one run; {total:.0f} ms of self time "
-                "in all, interpreter start-up included), by top-level package and the slowest single modules:")
+    report.emit(
+        f"Where the webhook's import time goes (`python -X importtime`, one run; {total:.0f} ms of self time "
+        "in all, interpreter start-up included), by top-level package and the slowest single modules:"
+    )
     report.emit()
     slowest = sorted(modules.items(), key=lambda kv: -kv[1])[:10]
-    rows = [[name, f"{ms:.1f} ms", f"{ms / total:.0%}", module, f"{module_ms:.1f} ms"]
-            for (name, ms), (module, module_ms) in zip(by_package.most_common(10), slowest, strict=True)]
+    rows = [
+        [name, f"{ms:.1f} ms", f"{ms / total:.0%}", module, f"{module_ms:.1f} ms"]
+        for (name, ms), (module, module_ms) in zip(by_package.most_common(10), slowest, strict=True)
+    ]
     report.table(["package", "self time", "share", "module", "self time"], rows, align="lrrlr")
 
 
 def report_cpu(report: Report, stub: dict[str, Any], local: dict[str, Any]) -> None:
     memory = local["memory_mb"]["webhook"]
     report.heading("(b) Warm webhook CPU per request")
-    report.emit("Signed WooCommerce `order.created` deliveries (each a new order id and delivery id) as API Gateway "
-                "HTTP API v2 events, straight into `lambda_handler`, after a warm-up. CPU is "
-                "`time.process_time()` (rows 4 and 5 also `time.thread_time()`) around each invocation.")
+    report.emit(
+        "Signed WooCommerce `order.created` deliveries (each a new order id and delivery id) as API Gateway "
+        "HTTP API v2 events, straight into `lambda_handler`, after a warm-up. CPU is "
+        "`time.process_time()` (rows 4 and 5 also `time.thread_time()`) around each invocation."
+    )
     report.emit()
     rows = []
     modes = [
-        ("1. AWS answered by a canned HTTP server in another process", stub["canned_server"], "cpu_ms",
-         STUB_REQUESTS, "handler + Powertools + botocore + urllib3/socket I/O (plain HTTP, no TLS)"),
-        ("2. AWS stubbed at botocore's HTTP layer ('before-send')", stub["http_stub"], "cpu_ms", STUB_REQUESTS,
-         "row 1 without the HTTP/socket work"),
-        ("3. boto3 clients replaced by fakes", stub["fake_clients"], "cpu_ms", STUB_REQUESTS,
-         "product code + Powertools only"),
-        ("4. local stack (moto in-process), invoking thread", local["local_cpu"], "thread_ms", WARM_REQUESTS,
-         "row 1 + moto's slower responses parsed, GIL hand-offs"),
-        ("5. local stack (moto in-process), whole process", local["local_cpu"], "cpu_ms", WARM_REQUESTS,
-         "row 4 + moto serving the requests in its threads"),
+        (
+            "1. AWS answered by a canned HTTP server in another process",
+            stub["canned_server"],
+            "cpu_ms",
+            STUB_REQUESTS,
+            "handler + Powertools + botocore + urllib3/socket I/O (plain HTTP, no TLS)",
+        ),
+        (
+            "2. AWS stubbed at botocore's HTTP layer ('before-send')",
+            stub["http_stub"],
+            "cpu_ms",
+            STUB_REQUESTS,
+            "row 1 without the HTTP/socket work",
+        ),
+        (
+            "3. boto3 clients replaced by fakes",
+            stub["fake_clients"],
+            "cpu_ms",
+            STUB_REQUESTS,
+            "product code + Powertools only",
+        ),
+        (
+            "4. local stack (moto in-process), invoking thread",
+            local["local_cpu"],
+            "thread_ms",
+            WARM_REQUESTS,
+            "row 1 + moto's slower responses parsed, GIL hand-offs",
+        ),
+        (
+            "5. local stack (moto in-process), whole process",
+            local["local_cpu"],
+            "cpu_ms",
+            WARM_REQUESTS,
+            "row 4 + moto serving the requests in its threads",
+        ),
     ]
     for label, data, key, n, scope in modes:
         values = data[key]
-        rows.append([label, n, f"{median(values):.2f} ms", f"{percentile(values, 90):.2f} ms",
-                     f"{mean(values):.2f} ms", f"{median(data['wall_ms']):.2f} ms", scope])
-    report.table(["mode (rows 1-3: fresh process, no moto)", "requests", "CPU median", "CPU p90", "CPU mean",
-                  "wall median", "what it includes"], rows, align="lrrrrrl")
+        rows.append(
+            [
+                label,
+                n,
+                f"{median(values):.2f} ms",
+                f"{percentile(values, 90):.2f} ms",
+                f"{mean(values):.2f} ms",
+                f"{median(data['wall_ms']):.2f} ms",
+                scope,
+            ]
+        )
+    report.table(
+        [
+            "mode (rows 1-3: fresh process, no moto)",
+            "requests",
+            "CPU median",
+            "CPU p90",
+            "CPU mean",
+            "wall median",
+            "what it includes",
+        ],
+        rows,
+        align="lrrrrrl",
+    )
     calls = ", ".join(f"{k} {v:.2f}" for k, v in sorted(stub["calls_per_request"].items()))
     report.emit(f"AWS calls per warm webhook request: {calls}.")
     report.emit()
     cpu = median(stub["canned_server"]["cpu_ms"])
     floor = median(stub["http_stub"]["cpu_ms"])
-    report.emit(f"**Target: ≤ {TARGET_WARM_CPU_MS:.0f} ms warm CPU per webhook: {cpu:.2f} ms (median, row 1) → "
-                f"{verdict(cpu <= TARGET_WARM_CPU_MS)}** (without the HTTP work, row 2: {floor:.2f} ms).")
+    report.emit(
+        f"**Target: ≤ {TARGET_WARM_CPU_MS:.0f} ms warm CPU per webhook: {cpu:.2f} ms (median, row 1) → "
+        f"{verdict(cpu <= TARGET_WARM_CPU_MS)}** (without the HTTP work, row 2: {floor:.2f} ms)."
+    )
     if abs(cpu - TARGET_WARM_CPU_MS) < 0.15 * TARGET_WARM_CPU_MS:
         report.emit()
-        report.emit(f"This is within 15 % of the target: on a shared machine the median moves by that much from run "
-                    f"to run (p90 {percentile(stub['canned_server']['cpu_ms'], 90):.2f} ms), so read it as "
-                    "borderline rather than as a margin, and TLS is still missing from it.")
+        report.emit(
+            f"This is within 15 % of the target: on a shared machine the median moves by that much from run "
+            f"to run (p90 {percentile(stub['canned_server']['cpu_ms'], 90):.2f} ms), so read it as "
+            "borderline rather than as a margin, and TLS is still missing from it."
+        )
     report.emit()
-    report.emit("Which figure compares to the target: row 1. It is everything the function's own process burns per "
-                "request — handler, Powertools, botocore building, signing and parsing each call, and the HTTP "
-                "client's socket work — with AWS replaced by a server in another process, so nothing else is "
-                "counted. It still lacks TLS (AWS endpoints are HTTPS), so the deployed figure is somewhat higher. "
-                "Row 5, the whole-process CPU against the local stack, contains moto serving each request in "
-                "threads of this same process and overstates the function's CPU several times; row 4 leaves moto's "
-                "threads out but is still inflated by contention with them. Row 3 shows how little of the CPU is "
-                f"the product's own code. Caveats: measured on this machine's {platform.machine()} cores, Lambda "
-                f"runs arm64; at {memory} MB a function gets about {memory / LAMBDA_MB_PER_VCPU:.0%} of a vCPU "
-                f"({LAMBDA_MB_PER_VCPU:,} MB = 1 vCPU), so each CPU ms becomes roughly "
-                f"{LAMBDA_MB_PER_VCPU / memory:.0f} ms of billed duration when CPU-bound.")
+    report.emit(
+        "Which figure compares to the target: row 1. It is everything the function's own process burns per "
+        "request — handler, Powertools, botocore building, signing and parsing each call, and the HTTP "
+        "client's socket work — with AWS replaced by a server in another process, so nothing else is "
+        "counted. It still lacks TLS (AWS endpoints are HTTPS), so the deployed figure is somewhat higher. "
+        "Row 5, the whole-process CPU against the local stack, contains moto serving each request in "
+        "threads of this same process and overstates the function's CPU several times; row 4 leaves moto's "
+        "threads out but is still inflated by contention with them. Row 3 shows how little of the CPU is "
+        f"the product's own code. Caveats: measured on this machine's {platform.machine()} cores, Lambda "
+        f"runs arm64; at {memory} MB a function gets about {memory / LAMBDA_MB_PER_VCPU:.0%} of a vCPU "
+        f"({LAMBDA_MB_PER_VCPU:,} MB = 1 vCPU), so each CPU ms becomes roughly "
+        f"{LAMBDA_MB_PER_VCPU / memory:.0f} ms of billed duration when CPU-bound."
+    )
 
 
 def report_requests(report: Report, local: dict[str, Any]) -> None:
@@ -1494,16 +1704,18 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
     batched, single = local["runs"]
     answered, breached, ticket_bytes = local["sla"]
     report.heading("(c) AWS requests per ticket")
-    report.emit(f"Run **batched**: {batched.tickets} tickets, every webhook first, then the ingest queue drained with "
-                f"`drain_sqs_once` in batches of {batched.batch_size} (the template's BatchSize), a fresh secret "
-                f"cache at the start. Run **one-by-one**: {single.tickets} tickets, each webhook followed by a batch "
-                "of 1 and with the secret cache expired (a quiet shop: orders minutes apart, so "
-                "MaximumBatchingWindowInSeconds=1 collects one message). Each ticket: WooCommerce webhook → raw "
-                "payload in S3 → envelope on SQS → order + ticket in DynamoDB → SLA timer execution started → "
-                "intake workflow (Express: Enrich and Decide Lambda tasks, the SLA timer re-armed for the policy's "
-                "deadline). Every call is counted by botocore `provide-client-params`/`after-call` hooks on every "
-                "client; the SQS event source's receive/delete are made by `drain_sqs_once` on Lambda's behalf, "
-                "the intake tasks' calls in moto's engine threads while the task runs.")
+    report.emit(
+        f"Run **batched**: {batched.tickets} tickets, every webhook first, then the ingest queue drained with "
+        f"`drain_sqs_once` in batches of {batched.batch_size} (the template's BatchSize), a fresh secret "
+        f"cache at the start. Run **one-by-one**: {single.tickets} tickets, each webhook followed by a batch "
+        "of 1 and with the secret cache expired (a quiet shop: orders minutes apart, so "
+        "MaximumBatchingWindowInSeconds=1 collects one message). Each ticket: WooCommerce webhook → raw "
+        "payload in S3 → envelope on SQS → order + ticket in DynamoDB → SLA timer execution started → "
+        "intake workflow (Express: Enrich and Decide Lambda tasks, the SLA timer re-armed for the policy's "
+        "deadline). Every call is counted by botocore `provide-client-params`/`after-call` hooks on every "
+        "client; the SQS event source's receive/delete are made by `drain_sqs_once` on Lambda's behalf, "
+        "the intake tasks' calls in moto's engine threads while the task runs."
+    )
     report.emit()
     counts: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
     latency: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
@@ -1514,35 +1726,90 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
     rows = [["API Gateway (HTTP API)", "HTTP API", "POST /webhooks/…", "", "1.00", "1.00", ""]]
     order = list(PHASE_NAMES.values())
     for key, per_run in sorted(counts.items(), key=lambda kv: (order.index(kv[0][0]), *kv[0][1:])):
-        rows.append([*key, f"{per_run[batched.name] / batched.tickets:.2f}",
-                     f"{per_run[single.name] / single.tickets:.2f}", f"{median(latency[key]):.1f} ms"])
+        rows.append(
+            [
+                *key,
+                f"{per_run[batched.name] / batched.tickets:.2f}",
+                f"{per_run[single.name] / single.tickets:.2f}",
+                f"{median(latency[key]):.1f} ms",
+            ]
+        )
     share = SLA_BREACH_SHARE
     workflow = "intake workflow (Express, Step Functions tasks)"
     per_run = {r.name: (len(r.intake_ms) / r.tickets, r.superseded_timers / r.tickets) for r in (batched, single)}
-    rows.append([workflow, "Lambda", "Invoke", "Enrich + Decide tasks", f"{per_run[batched.name][0]:.2f}",
-                 f"{per_run[single.name][0]:.2f}", ""])
-    rows.append([workflow, "Step Functions", "StartExecution", "SLA timer re-armed (ArmTimer)",
-                 f"{per_run[batched.name][1]:.2f}", f"{per_run[single.name][1]:.2f}", ""])
+    rows.append(
+        [
+            workflow,
+            "Lambda",
+            "Invoke",
+            "Enrich + Decide tasks",
+            f"{per_run[batched.name][0]:.2f}",
+            f"{per_run[single.name][0]:.2f}",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            workflow,
+            "Step Functions",
+            "StartExecution",
+            "SLA timer re-armed (ArmTimer)",
+            f"{per_run[batched.name][1]:.2f}",
+            f"{per_run[single.name][1]:.2f}",
+            "",
+        ]
+    )
     sla = "SLA timer (Step Functions task)"
-    rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordWarning, conditional; superseded timers too)",
-                 f"{1 + per_run[batched.name][1]:.2f}", f"{1 + per_run[single.name][1]:.2f}", ""])
+    rows.append(
+        [
+            sla,
+            "DynamoDB",
+            "UpdateItem",
+            "ticket (RecordWarning, conditional; superseded timers too)",
+            f"{1 + per_run[batched.name][1]:.2f}",
+            f"{1 + per_run[single.name][1]:.2f}",
+            "",
+        ]
+    )
     rows.append([sla, "DynamoDB", "UpdateItem", "ticket (RecordBreach)", f"{share:.2f}", f"{share:.2f}", ""])
     rows.append([sla, "SQS", "SendMessage", "warning and breach events", f"{2 * share:.2f}", f"{2 * share:.2f}", ""])
     # counted calls + API Gateway + the workflow's tasks + RecordWarning(s) + RecordBreach + its two events
-    total = {r.name: sum(n[r.name] for n in counts.values()) / r.tickets + 1 + sum(per_run[r.name])
-             + 1 + per_run[r.name][1] + share * 3 for r in (batched, single)}
+    total = {
+        r.name: sum(n[r.name] for n in counts.values()) / r.tickets
+        + 1
+        + sum(per_run[r.name])
+        + 1
+        + per_run[r.name][1]
+        + share * 3
+        for r in (batched, single)
+    }
     rows.append(["**total API requests**", "", "", "", f"{total[batched.name]:.2f}", f"{total[single.name]:.2f}", ""])
-    report.table(["made by", "service", "operation", "what", "per ticket (batched)", "per ticket (one-by-one)",
-                  "local latency (moto, median)"], rows, align="llllrrr")
+    report.table(
+        [
+            "made by",
+            "service",
+            "operation",
+            "what",
+            "per ticket (batched)",
+            "per ticket (one-by-one)",
+            "local latency (moto, median)",
+        ],
+        rows,
+        align="llllrrr",
+    )
     received = [c.messages for c in recorder.calls if c.run == batched.name and c.operation == "ReceiveMessage"]
-    report.emit(f"The poller's ReceiveMessage got {mean(received):.1f} messages per call in the batched run, 1 in "
-                "the one-by-one run. Local latencies are moto's, not AWS's: its TransactWriteItems deep-copies the "
-                "table once per item for rollback, so it slows down as the table grows.")
+    report.emit(
+        f"The poller's ReceiveMessage got {mean(received):.1f} messages per call in the batched run, 1 in "
+        "the one-by-one run. Local latencies are moto's, not AWS's: its TransactWriteItems deep-copies the "
+        "table once per item for rollback, so it slows down as the table grows."
+    )
     report.emit()
 
-    report.emit("DynamoDB items written per ticket (batched run), sizes by DynamoDB's rules (attribute names + "
-                "values; WRU = ⌈size / 1 KB⌉, ×2 inside TransactWriteItems; each GSI entry ⌈projected size / 1 KB⌉ "
-                "at the standard rate, as index updates propagate outside the transaction):")
+    report.emit(
+        "DynamoDB items written per ticket (batched run), sizes by DynamoDB's rules (attribute names + "
+        "values; WRU = ⌈size / 1 KB⌉, ×2 inside TransactWriteItems; each GSI entry ⌈projected size / 1 KB⌉ "
+        "at the standard rate, as index updates propagate outside the transaction):"
+    )
     report.emit()
     written: dict[tuple[str, str], list[Written]] = defaultdict(list)
     for call in recorder.calls:
@@ -1551,67 +1818,117 @@ def report_requests(report: Report, local: dict[str, Any]) -> None:
                 written[(w.label, w.how)].append(w)
     rows = []
     for (label, how), items in sorted(written.items(), key=lambda kv: -sum(w.wru + w.gsi_wru for w in kv[1])):
-        rows.append([label, how, f"{len(items) / batched.tickets:.2f}", f"{mean([w.size for w in items]):.0f} B",
-                     f"{sum(w.wru for w in items) / batched.tickets:.2f}",
-                     f"{sum(w.gsi_wru for w in items) / batched.tickets:.2f}"])
+        rows.append(
+            [
+                label,
+                how,
+                f"{len(items) / batched.tickets:.2f}",
+                f"{mean([w.size for w in items]):.0f} B",
+                f"{sum(w.wru for w in items) / batched.tickets:.2f}",
+                f"{sum(w.gsi_wru for w in items) / batched.tickets:.2f}",
+            ]
+        )
     wru_total = sum(c.wru + c.gsi_wru for c in recorder.calls if c.run == batched.name) / batched.tickets
     rru_total = sum(c.rru for c in recorder.calls if c.run == batched.name) / batched.tickets
     rows.append(["**all writes**", "", "", "", f"{wru_total:.2f} WRU incl. GSI", ""])
-    report.table(["item", "written by", "per ticket", "size", "WRU per ticket", "GSI WRU per ticket"], rows,
-                 align="llrrrr")
-    report.emit(f"Reads: {rru_total:.2f} RRU per ticket from the functions (eventually consistent GetItem/Query = ½ "
-                "RRU per 4 KB, strongly consistent 1).")
+    report.table(
+        ["item", "written by", "per ticket", "size", "WRU per ticket", "GSI WRU per ticket"], rows, align="llrrrr"
+    )
+    report.emit(
+        f"Reads: {rru_total:.2f} RRU per ticket from the functions (eventually consistent GetItem/Query = ½ "
+        "RRU per 4 KB, strongly consistent 1)."
+    )
     report.emit()
 
     payload = mean([c.payload_bytes for c in recorder.calls if c.run == batched.name and c.service == "s3"])
-    envelope = mean([c.payload_bytes for c in recorder.calls
-                     if c.run == batched.name and c.service == "sqs" and c.operation == "SendMessage"])
-    report.emit(f"S3 raw payload: {payload:.0f} B per object; SQS envelope: {envelope:.0f} B per message "
-                f"(1 request per 64 KB chunk).")
+    envelope = mean(
+        [
+            c.payload_bytes
+            for c in recorder.calls
+            if c.run == batched.name and c.service == "sqs" and c.operation == "SendMessage"
+        ]
+    )
+    report.emit(
+        f"S3 raw payload: {payload:.0f} B per object; SQS envelope: {envelope:.0f} B per message "
+        f"(1 request per 64 KB chunk)."
+    )
     report.emit()
 
-    report.emit(f"Step Functions SLA timer (Standard), paths walked in {ASL_FILE.relative_to(ROOT)}; a transition is "
-                "counted for every state entered:")
+    report.emit(
+        f"Step Functions SLA timer (Standard), paths walked in {ASL_FILE.relative_to(ROOT)}; a transition is "
+        "counted for every state entered:"
+    )
     report.emit()
     verified = local.get("verified_paths", {})
     rows = []
     superseded = SlaPathCost("superseded", answered.states, answered.rru, answered.wru, answered.sqs)
-    for label, path in ((answered.name, answered), (breached.name, breached),
-                        ("superseded by a newer deadline (ends stale)", superseded)):
+    for label, path in (
+        (answered.name, answered),
+        (breached.name, breached),
+        ("superseded by a newer deadline (ends stale)", superseded),
+    ):
         seen = verified.get(path.name)
-        check = ("matches moto's execution history" if seen == path.states
-                 else f"moto entered {seen}" if seen else "not verified")
-        rows.append([label, " → ".join(path.states), path.transitions, f"{path.rru:.1f}", f"{path.wru:.0f}",
-                     path.sqs, check])
-    report.table(["path", "states entered", "transitions", "RRU", "WRU", "SQS req", "check"], rows,
-                 align="llrrrrl")
+        check = (
+            "matches moto's execution history"
+            if seen == path.states
+            else f"moto entered {seen}"
+            if seen
+            else "not verified"
+        )
+        rows.append(
+            [label, " → ".join(path.states), path.transitions, f"{path.rru:.1f}", f"{path.wru:.0f}", path.sqs, check]
+        )
+    report.table(["path", "states entered", "transitions", "RRU", "WRU", "SQS req", "check"], rows, align="llrrrrl")
     expected = (1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions
-    report.emit(f"Assumed mix {1 - SLA_BREACH_SHARE:.0%} answered in time / {SLA_BREACH_SHARE:.0%} breached → "
-                f"{expected:.2f} transitions per ticket for its current timer. Ticket item: {ticket_bytes} B (a "
-                "conditional update is billed as a write even when its condition fails). Timer executions started "
-                f"per ticket: {batched.timers_started / batched.tickets:.2f} batched, "
-                f"{single.timers_started / single.tickets:.2f} one-by-one — the ingest consumer starts one on the "
-                "tenant's policy for the channel and store, and the intake starts another only when the intent or "
-                "a rule moves the deadline (cancellations); the older one waits for its warning point and ends "
-                "stale there (the answered path's "
-                "states and conditional write). So per ticket: "
-                f"{timer_units(batched, answered, breached).transitions / batched.tickets:.2f} transitions batched, "
-                f"{timer_units(single, answered, breached).transitions / single.tickets:.2f} one-by-one. Executions "
-                f"after the runs: {dict(local['executions'])} ({local['tickets_with_timers']} tickets including 2 "
-                "warm-up tickets).")
+    report.emit(
+        f"Assumed mix {1 - SLA_BREACH_SHARE:.0%} answered in time / {SLA_BREACH_SHARE:.0%} breached → "
+        f"{expected:.2f} transitions per ticket for its current timer. Ticket item: {ticket_bytes} B (a "
+        "conditional update is billed as a write even when its condition fails). Timer executions started "
+        f"per ticket: {batched.timers_started / batched.tickets:.2f} batched, "
+        f"{single.timers_started / single.tickets:.2f} one-by-one — the ingest consumer starts one on the "
+        "tenant's policy for the channel and store, and the intake starts another only when the intent or "
+        "a rule moves the deadline (cancellations); the older one waits for its warning point and ends "
+        "stale there (the answered path's "
+        "states and conditional write). So per ticket: "
+        f"{timer_units(batched, answered, breached).transitions / batched.tickets:.2f} transitions batched, "
+        f"{timer_units(single, answered, breached).transitions / single.tickets:.2f} one-by-one. Executions "
+        f"after the runs: {dict(local['executions'])} ({local['tickets_with_timers']} tickets including 2 "
+        "warm-up tickets)."
+    )
     report.emit()
-    report.emit(f"Intake workflow (Express), {INTAKE_ASL_FILE.relative_to(ROOT)}: one execution per stored buyer "
-                "message (a new ticket or a new message on one).")
+    report.emit(
+        f"Intake workflow (Express), {INTAKE_ASL_FILE.relative_to(ROOT)}: one execution per stored buyer "
+        "message (a new ticket or a new message on one)."
+    )
     report.emit()
     rows = []
     for run in (batched, single):
         actions = ", ".join(f"{k} {v / run.tickets:.2f}" for k, v in sorted(run.intake_actions.items()))
         billed = [math.ceil(ms / SFN_EXPRESS_BILLING_MS) * SFN_EXPRESS_BILLING_MS for ms in run.intake_executions_ms]
-        rows.append([run.name, f"{len(run.intake_executions_ms) / run.tickets:.2f}",
-                     f"{median(run.intake_executions_ms):.0f} ms", f"{mean(billed):.0f} ms",
-                     f"{run.intake_billed_mb} MB", actions, f"{median(run.intake_ms):.0f} ms"])
-    report.table(["run", "executions per ticket", "duration (moto, median)", "billed duration (mean)",
-                  "billed memory", "Lambda tasks per ticket", "task duration (median)"], rows, align="lrrrrlr")
+        rows.append(
+            [
+                run.name,
+                f"{len(run.intake_executions_ms) / run.tickets:.2f}",
+                f"{median(run.intake_executions_ms):.0f} ms",
+                f"{mean(billed):.0f} ms",
+                f"{run.intake_billed_mb} MB",
+                actions,
+                f"{median(run.intake_ms):.0f} ms",
+            ]
+        )
+    report.table(
+        [
+            "run",
+            "executions per ticket",
+            "duration (moto, median)",
+            "billed duration (mean)",
+            "billed memory",
+            "Lambda tasks per ticket",
+            "task duration (median)",
+        ],
+        rows,
+        align="lrrrrlr",
+    )
 
 
 FIGURES_FILE = ROOT / "bench/results/foundation.json"
@@ -1624,13 +1941,24 @@ def _save_figures(run: RunStats, lines: list[Line], calls: list[Call]) -> None:
         by_service[line.service] = by_service.get(line.service, 0.0) + line.usd_per_1000
     mine = [c for c in calls if c.run == run.name]
     requests = Counter(c.service for c in mine)
-    FIGURES_FILE.write_text(json.dumps({
-        "tickets": run.tickets, "usd_per_1000_by_service": by_service, "usd_per_1000": sum(by_service.values()),
-        "aws_requests_per_ticket": {k: v / run.tickets for k, v in sorted(requests.items())},
-        "lambda_invocations_per_ticket": (len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms)
-                                          + len(run.events_ms)) / run.tickets,
-        "throughput_tickets_per_s": run.tickets / run.wall_s if run.wall_s else None,
-        "wall_s": run.wall_s}, indent=2) + "\n")
+    FIGURES_FILE.write_text(
+        json.dumps(
+            {
+                "tickets": run.tickets,
+                "usd_per_1000_by_service": by_service,
+                "usd_per_1000": sum(by_service.values()),
+                "aws_requests_per_ticket": {k: v / run.tickets for k, v in sorted(requests.items())},
+                "lambda_invocations_per_ticket": (
+                    len(run.webhook_ms) + len(run.ingest_ms) + len(run.intake_ms) + len(run.events_ms)
+                )
+                / run.tickets,
+                "throughput_tickets_per_s": run.tickets / run.wall_s if run.wall_s else None,
+                "wall_s": run.wall_s,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
@@ -1640,39 +1968,66 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     memory = local["memory_mb"]
     report.heading("(c) List-price cost per 1,000 tickets")
     for run in (batched, single):
-        report.emit(f"Lambda durations, run {run.name}: webhook median {median(run.webhook_ms):.1f} ms "
-                    f"(mean billed {mean([math.ceil(x) for x in run.webhook_ms]):.1f} ms, {memory['webhook']} MB), "
-                    f"ingest median {median(run.ingest_ms):.1f} ms per batch of "
-                    f"{mean(run.ingest_records):.1f} (mean billed {mean([math.ceil(x) for x in run.ingest_ms]):.1f} "
-                    f"ms, {memory['ingest']} MB), intake task median {median(run.intake_ms):.1f} ms "
-                    f"({len(run.intake_ms) / run.tickets:.1f} per ticket, {memory['intake']} MB), intake Express "
-                    f"execution median {median(run.intake_executions_ms):.0f} ms.")
+        report.emit(
+            f"Lambda durations, run {run.name}: webhook median {median(run.webhook_ms):.1f} ms "
+            f"(mean billed {mean([math.ceil(x) for x in run.webhook_ms]):.1f} ms, {memory['webhook']} MB), "
+            f"ingest median {median(run.ingest_ms):.1f} ms per batch of "
+            f"{mean(run.ingest_records):.1f} (mean billed {mean([math.ceil(x) for x in run.ingest_ms]):.1f} "
+            f"ms, {memory['ingest']} MB), intake task median {median(run.intake_ms):.1f} ms "
+            f"({len(run.intake_ms) / run.tickets:.1f} per ticket, {memory['intake']} MB), intake Express "
+            f"execution median {median(run.intake_executions_ms):.0f} ms."
+        )
     report.emit()
-    report.emit("These are warm wall times against the local stack, as the brief asks. They are not AWS's: moto's "
-                "TransactWriteItems alone takes over 100 ms locally (see the latency column above), while the "
-                "client-side CPU runs on a full core here but on a fraction of one in Lambda. The sensitivities "
-                "below model AWS durations instead; Lambda stays a small line either way.")
+    report.emit(
+        "These are warm wall times against the local stack, as the brief asks. They are not AWS's: moto's "
+        "TransactWriteItems alone takes over 100 ms locally (see the latency column above), while the "
+        "client-side CPU runs on a full core here but on a fraction of one in Lambda. The sensitivities "
+        "below model AWS durations instead; Lambda stays a small line either way."
+    )
     report.emit()
     lines = {run.name: cost_lines(run, recorder.calls, memory, answered, breached) for run in (batched, single)}
     _save_figures(batched, lines[batched.name], recorder.calls)
     rows = []
     for a, b in zip(lines[batched.name], lines[single.name], strict=True):
-        rows.append([a.service, a.what if a.what == b.what else a.what.split(":")[0],
-                     f"{a.units:.3f} {a.unit_name}", usd(a.usd_per_1000), f"{b.units:.3f} {b.unit_name}",
-                     usd(b.usd_per_1000)])
+        rows.append(
+            [
+                a.service,
+                a.what if a.what == b.what else a.what.split(":")[0],
+                f"{a.units:.3f} {a.unit_name}",
+                usd(a.usd_per_1000),
+                f"{b.units:.3f} {b.unit_name}",
+                usd(b.usd_per_1000),
+            ]
+        )
     totals = {name: sum(line.usd_per_1000 for line in ls) for name, ls in lines.items()}
     rows.append(["**total**", "", "", f"**{usd(totals[batched.name])}**", "", f"**{usd(totals[single.name])}**"])
-    report.table(["service", "what is billed", "per ticket (batched)", "$ / 1,000 (batched)",
-                  "per ticket (one-by-one)", "$ / 1,000 (one-by-one)"], rows, align="llrrrr")
+    report.table(
+        [
+            "service",
+            "what is billed",
+            "per ticket (batched)",
+            "$ / 1,000 (batched)",
+            "per ticket (one-by-one)",
+            "$ / 1,000 (one-by-one)",
+        ],
+        rows,
+        align="llrrrr",
+    )
     worst = max(totals.values())
-    report.emit(f"**Target: ≤ ${TARGET_COST_PER_1000:.2f} per 1,000 tickets including SLA timers: "
-                f"{usd(totals[batched.name])} batched, {usd(totals[single.name])} one-by-one → "
-                f"{verdict(worst <= TARGET_COST_PER_1000)}.**")
+    report.emit(
+        f"**Target: ≤ ${TARGET_COST_PER_1000:.2f} per 1,000 tickets including SLA timers: "
+        f"{usd(totals[batched.name])} batched, {usd(totals[single.name])} one-by-one → "
+        f"{verdict(worst <= TARGET_COST_PER_1000)}.**"
+    )
     report.emit()
-    sfn_share = {name: sum(line.usd_per_1000 for line in ls if line.service == "Step Functions") / totals[name]
-                 for name, ls in lines.items()}
-    report.emit(f"Step Functions is {sfn_share[batched.name]:.0%} (batched) / {sfn_share[single.name]:.0%} "
-                "(one-by-one) of the total.")
+    sfn_share = {
+        name: sum(line.usd_per_1000 for line in ls if line.service == "Step Functions") / totals[name]
+        for name, ls in lines.items()
+    }
+    report.emit(
+        f"Step Functions is {sfn_share[batched.name]:.0%} (batched) / {sfn_share[single.name]:.0%} "
+        "(one-by-one) of the total."
+    )
     report.emit()
 
     parts = {run.name: workflow_costs(run, recorder.calls, memory, answered, breached) for run in (batched, single)}
@@ -1682,50 +2037,79 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     together = {name: sum(values.values()) for name, values in parts.items()}
     rows.append(["**intake + SLA timers**", f"**{usd(together[batched.name])}**", f"**{usd(together[single.name])}**"])
     report.table(["part", "$ / 1,000 (batched)", "$ / 1,000 (one-by-one)"], rows, align="lrr")
-    report.emit(f"**Intake + SLA timers together: {usd(together[batched.name])} (batched) / "
-                f"{usd(together[single.name])} (one-by-one) per 1,000 tickets**, "
-                f"{together[batched.name] / totals[batched.name]:.0%} / "
-                f"{together[single.name] / totals[single.name]:.0%} of the totals.")
+    report.emit(
+        f"**Intake + SLA timers together: {usd(together[batched.name])} (batched) / "
+        f"{usd(together[single.name])} (one-by-one) per 1,000 tickets**, "
+        f"{together[batched.name] / totals[batched.name]:.0%} / "
+        f"{together[single.name] / totals[single.name]:.0%} of the totals."
+    )
     report.emit()
 
     report.emit("Sensitivities:")
     report.emit()
     start_extra = 1000 * SFN_STANDARD_TRANSITION
-    report.emit(f"- If the execution start were billed as one more transition: +{usd(start_extra)} per 1,000 → "
-                f"{usd(totals[batched.name] + start_extra)} / {usd(totals[single.name] + start_extra)}.")
+    report.emit(
+        f"- If the execution start were billed as one more transition: +{usd(start_extra)} per 1,000 → "
+        f"{usd(totals[batched.name] + start_extra)} / {usd(totals[single.name] + start_extra)}."
+    )
     modelled = {run.name: modelled_durations(run, recorder.calls, memory) for run in (batched, single)}
-    model_totals = {name: sum(line.usd_per_1000 for line in cost_lines(run, recorder.calls, memory, answered,
-                                                                       breached, modelled[name]))
-                    for name, run in ((batched.name, batched), (single.name, single))}
-    model_parts = {run.name: sum(workflow_costs(run, recorder.calls, memory, answered, breached,
-                                                modelled[run.name]).values()) for run in (batched, single)}
+    model_totals = {
+        name: sum(
+            line.usd_per_1000 for line in cost_lines(run, recorder.calls, memory, answered, breached, modelled[name])
+        )
+        for name, run in ((batched.name, batched), (single.name, single))
+    }
+    model_parts = {
+        run.name: sum(workflow_costs(run, recorder.calls, memory, answered, breached, modelled[run.name]).values())
+        for run in (batched, single)
+    }
     assumed = ", ".join(f"{k} {v:.0f}" for k, v in ASSUMED_AWS_LATENCY_MS.items())
-    report.emit(f"- Lambda durations modelled for AWS instead of measured against moto (each invocation's own CPU "
-                f"× {LAMBDA_MB_PER_VCPU} MB / memory, plus assumed call latencies in ms: {assumed}): webhook "
-                f"{mean(modelled[batched.name]['webhook']):.0f} ms, ingest "
-                f"{mean(modelled[batched.name]['ingest']):.0f} ms per batch of {batched.batch_size} / "
-                f"{mean(modelled[single.name]['ingest']):.0f} ms per batch of 1, intake task "
-                f"{mean(modelled[batched.name]['intake']):.0f} ms, intake Express execution "
-                f"{mean(modelled[batched.name]['express']):.0f} ms (its tasks + {ASSUMED_TASK_OVERHEAD_MS:.0f} ms "
-                f"each + the ArmTimer call) → totals {usd(model_totals[batched.name])} / "
-                f"{usd(model_totals[single.name])}; intake + SLA timers {usd(model_parts[batched.name])} / "
-                f"{usd(model_parts[single.name])}.")
-    slow = {run.name: sum(line.usd_per_1000 for line in cost_lines(
-        run, recorder.calls, memory, answered, breached,
-        {k: [10 * ms for ms in v] for k, v in measured_durations(run).items()}))
-        for run in (batched, single)}
-    report.emit(f"- At 10× the measured Lambda and Express durations the totals are {usd(slow[batched.name])} / "
-                f"{usd(slow[single.name])}.")
-    stale = {run.name: timer_units(run, answered, breached).transitions
-             - run.tickets * ((1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions)
-             for run in (batched, single)}
-    report.emit(f"- Superseded timers (the ingest consumer's timer, replaced when the intake moves the deadline): "
-                f"{usd(stale[batched.name] / batched.tickets * 1000 * SFN_STANDARD_TRANSITION)} / "
-                f"{usd(stale[single.name] / single.tickets * 1000 * SFN_STANDARD_TRANSITION)} per 1,000 in "
-                "transitions alone.")
+    report.emit(
+        f"- Lambda durations modelled for AWS instead of measured against moto (each invocation's own CPU "
+        f"× {LAMBDA_MB_PER_VCPU} MB / memory, plus assumed call latencies in ms: {assumed}): webhook "
+        f"{mean(modelled[batched.name]['webhook']):.0f} ms, ingest "
+        f"{mean(modelled[batched.name]['ingest']):.0f} ms per batch of {batched.batch_size} / "
+        f"{mean(modelled[single.name]['ingest']):.0f} ms per batch of 1, intake task "
+        f"{mean(modelled[batched.name]['intake']):.0f} ms, intake Express execution "
+        f"{mean(modelled[batched.name]['express']):.0f} ms (its tasks + {ASSUMED_TASK_OVERHEAD_MS:.0f} ms "
+        f"each + the ArmTimer call) → totals {usd(model_totals[batched.name])} / "
+        f"{usd(model_totals[single.name])}; intake + SLA timers {usd(model_parts[batched.name])} / "
+        f"{usd(model_parts[single.name])}."
+    )
+    slow = {
+        run.name: sum(
+            line.usd_per_1000
+            for line in cost_lines(
+                run,
+                recorder.calls,
+                memory,
+                answered,
+                breached,
+                {k: [10 * ms for ms in v] for k, v in measured_durations(run).items()},
+            )
+        )
+        for run in (batched, single)
+    }
+    report.emit(
+        f"- At 10× the measured Lambda and Express durations the totals are {usd(slow[batched.name])} / "
+        f"{usd(slow[single.name])}."
+    )
+    stale = {
+        run.name: timer_units(run, answered, breached).transitions
+        - run.tickets * ((1 - SLA_BREACH_SHARE) * answered.transitions + SLA_BREACH_SHARE * breached.transitions)
+        for run in (batched, single)
+    }
+    report.emit(
+        f"- Superseded timers (the ingest consumer's timer, replaced when the intake moves the deadline): "
+        f"{usd(stale[batched.name] / batched.tickets * 1000 * SFN_STANDARD_TRANSITION)} / "
+        f"{usd(stale[single.name] / single.tickets * 1000 * SFN_STANDARD_TRANSITION)} per 1,000 in "
+        "transitions alone."
+    )
     more_breaches = 1000 * (0.10 - SLA_BREACH_SHARE) * (breached.transitions - answered.transitions)
-    report.emit(f"- Breach share 10 % instead of {SLA_BREACH_SHARE:.0%}: Step Functions "
-                f"+{usd(more_breaches * SFN_STANDARD_TRANSITION)} per 1,000.")
+    report.emit(
+        f"- Breach share 10 % instead of {SLA_BREACH_SHARE:.0%}: Step Functions "
+        f"+{usd(more_breaches * SFN_STANDARD_TRANSITION)} per 1,000."
+    )
     report.emit()
 
     extras = {run.name: extra_lines(run) for run in (batched, single)}
@@ -1733,26 +2117,55 @@ def report_costs(report: Report, local: dict[str, Any]) -> dict[str, float]:
     report.emit()
     rows = []
     for a, b in zip(extras[batched.name], extras[single.name], strict=True):
-        rows.append([a.service, a.what, f"{a.units:.{0 if a.units > 100 else 2}f} {a.unit_name}",
-                     usd(a.usd_per_1000), f"{b.units:.{0 if b.units > 100 else 2}f} {b.unit_name}",
-                     usd(b.usd_per_1000)])
-    report.table(["service", "what is billed", "per ticket (batched)", "$ / 1,000 (batched)",
-                  "per ticket (one-by-one)", "$ / 1,000 (one-by-one)"], rows, align="llrrrr")
+        rows.append(
+            [
+                a.service,
+                a.what,
+                f"{a.units:.{0 if a.units > 100 else 2}f} {a.unit_name}",
+                usd(a.usd_per_1000),
+                f"{b.units:.{0 if b.units > 100 else 2}f} {b.unit_name}",
+                usd(b.usd_per_1000),
+            ]
+        )
+    report.table(
+        [
+            "service",
+            "what is billed",
+            "per ticket (batched)",
+            "$ / 1,000 (batched)",
+            "per ticket (one-by-one)",
+            "$ / 1,000 (one-by-one)",
+        ],
+        rows,
+        align="llrrrr",
+    )
     with_extras = {name: totals[name] + sum(line.usd_per_1000 for line in extras[name]) for name in totals}
-    report.emit(f"Total including these: {usd(with_extras[batched.name])} batched, "
-                f"{usd(with_extras[single.name])} one-by-one per 1,000 tickets.")
+    report.emit(
+        f"Total including these: {usd(with_extras[batched.name])} batched, "
+        f"{usd(with_extras[single.name])} one-by-one per 1,000 tickets."
+    )
     report.emit()
 
-    stored_ddb = sum(w.size + ITEM_STORAGE_OVERHEAD + w.gsi_bytes for c in recorder.calls if c.run == batched.name
-                     for w in c.written if w.how != "UpdateItem") / batched.tickets
+    stored_ddb = (
+        sum(
+            w.size + ITEM_STORAGE_OVERHEAD + w.gsi_bytes
+            for c in recorder.calls
+            if c.run == batched.name
+            for w in c.written
+            if w.how != "UpdateItem"
+        )
+        / batched.tickets
+    )
     stored_s3 = mean([c.payload_bytes for c in recorder.calls if c.run == batched.name and c.service == "s3"])
     ddb_month = stored_ddb * 1000 / GB * DYNAMODB_STORAGE_GB_MONTH
-    report.emit(f"Storage, per 1,000 tickets kept for a month (not in the totals): DynamoDB {stored_ddb:.0f} B per "
-                f"ticket incl. GSI entries and 100 B/item overhead → {usd(ddb_month)}; S3 {stored_s3:.0f} B per raw "
-                f"payload → {usd(stored_s3 * 1000 / GB * S3_STORAGE_GB_MONTH)}. Fixed "
-                "monthly costs independent of volume are not included either: Secrets Manager $0.40 per secret, "
-                "CloudWatch custom metrics from the EMF output ($0.30 per metric), the SQS event source's idle "
-                "long polling.")
+    report.emit(
+        f"Storage, per 1,000 tickets kept for a month (not in the totals): DynamoDB {stored_ddb:.0f} B per "
+        f"ticket incl. GSI entries and 100 B/item overhead → {usd(ddb_month)}; S3 {stored_s3:.0f} B per raw "
+        f"payload → {usd(stored_s3 * 1000 / GB * S3_STORAGE_GB_MONTH)}. Fixed "
+        "monthly costs independent of volume are not included either: Secrets Manager $0.40 per secret, "
+        "CloudWatch custom metrics from the EMF output ($0.30 per metric), the SQS event source's idle "
+        "long polling."
+    )
     return totals
 
 
@@ -1763,10 +2176,16 @@ def environment_line() -> str:
     for package in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{package} {metadata.version(package)}")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip() or "unknown"
-    return (f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}; {', '.join(versions)}; commit {commit} (plus any uncommitted changes).")
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
+    return (
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; {', '.join(versions)}; commit {commit} (plus any uncommitted changes)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

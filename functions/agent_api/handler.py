@@ -23,14 +23,22 @@ logger = logger_for("agent-api")
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
 app.configure_openapi(
-    title="Helpdesk agent API", version="1.0.0",
+    title="Helpdesk agent API",
+    version="1.0.0",
     description="Queues, tickets, replies and collaboration for a seller's agents. Every route needs an agent's "
-                "bearer token (a JWT carrying the tenant, the agent id as `sub` and the role); the tenant always "
-                "comes from the token. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`; "
-                "validation errors are 422 with the fields; another tenant's ticket is 404.",
-    security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")}, security=[{"agentJwt": []}])
-app.enable_swagger(path="/swagger", title="Helpdesk agent API", version="1.0.0",
-                   security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")}, security=[{"agentJwt": []}])
+    "bearer token (a JWT carrying the tenant, the agent id as `sub` and the role); the tenant always "
+    'comes from the token. Errors are `{"error": {"code", "message", "details"?}}`; '
+    "validation errors are 422 with the fields; another tenant's ticket is 404.",
+    security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")},
+    security=[{"agentJwt": []}],
+)
+app.enable_swagger(
+    path="/swagger",
+    title="Helpdesk agent API",
+    version="1.0.0",
+    security_schemes={"agentJwt": HTTPBearer(bearerFormat="JWT")},
+    security=[{"agentJwt": []}],
+)
 for area in (queues, tickets, notes, replies, reports, macros):
     app.include_router(area.router)
 

@@ -29,8 +29,10 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("notification quarantined", extra={"reason": exc.message, "message_id": record.message_id})
         metrics.add_metric(name="NotificationsQuarantined", unit=MetricUnit.Count, value=1)
         return
-    logger.info("notification queued", extra={"notification_id": outcome.notification_id,
-                                               "store_id": outcome.store_id, "messages": outcome.messages})
+    logger.info(
+        "notification queued",
+        extra={"notification_id": outcome.notification_id, "store_id": outcome.store_id, "messages": outcome.messages},
+    )
     metrics.add_metric(name="NotificationsQueued", unit=MetricUnit.Count, value=1)
 
 

@@ -56,8 +56,9 @@ def confirm(token: str) -> Response[str]:
         preview = wiring.survey_links().preview(token, _score(app.current_event.get_query_string_value("score")))
     except HelpdeskError as exc:
         return _error(exc, language)
-    return Response(status_code=200, content_type=HTML, body=confirm_page(preview),
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        status_code=200, content_type=HTML, body=confirm_page(preview), headers={"Cache-Control": "no-store"}
+    )
 
 
 @app.post("/csat/<token>")

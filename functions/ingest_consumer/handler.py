@@ -36,21 +36,35 @@ processor = BatchProcessor(event_type=EventType.SQS, model=IngestRecord)
 def record_handler(record: IngestRecord) -> None:
     envelope = record.body
     result = wiring.envelope_processor().process(envelope)
-    logger.info("envelope processed", extra={
-        "tenant_id": envelope.tenant_id, "store_id": envelope.store_id, "delivery_id": envelope.delivery_id,
-        "tickets_created": result.tickets_created, "messages_stored": result.messages_stored,
-        "duplicates": result.duplicates, "orders_written": result.orders_written,
-        "orders_refreshed": result.orders_refreshed, "nudges": list(result.nudges),
-    })
+    logger.info(
+        "envelope processed",
+        extra={
+            "tenant_id": envelope.tenant_id,
+            "store_id": envelope.store_id,
+            "delivery_id": envelope.delivery_id,
+            "tickets_created": result.tickets_created,
+            "messages_stored": result.messages_stored,
+            "duplicates": result.duplicates,
+            "orders_written": result.orders_written,
+            "orders_refreshed": result.orders_refreshed,
+            "nudges": list(result.nudges),
+        },
+    )
     for failure in result.order_refresh_failures:
-        logger.warning("order refresh failed; stored what the event carried", extra={
-            "tenant_id": envelope.tenant_id, "store_id": failure.store_id, "order_ref": failure.order_ref,
-            "delivery_id": envelope.delivery_id, "error": failure.reason})
+        logger.warning(
+            "order refresh failed; stored what the event carried",
+            extra={
+                "tenant_id": envelope.tenant_id,
+                "store_id": failure.store_id,
+                "order_ref": failure.order_ref,
+                "delivery_id": envelope.delivery_id,
+                "error": failure.reason,
+            },
+        )
     metrics.add_metric(name="TicketsCreated", unit=MetricUnit.Count, value=result.tickets_created)
     metrics.add_metric(name="MessagesStored", unit=MetricUnit.Count, value=result.messages_stored)
     if result.order_refresh_failures:
-        metrics.add_metric(name="OrderRefreshFailures", unit=MetricUnit.Count,
-                           value=len(result.order_refresh_failures))
+        metrics.add_metric(name="OrderRefreshFailures", unit=MetricUnit.Count, value=len(result.order_refresh_failures))
 
 
 @metrics.log_metrics

@@ -27,11 +27,20 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report = wiring.poll_service().tick(tenant_id)
         for outcome in report.outcomes:
             if not outcome.ok:
-                logger.warning("store poll failed", extra={"tenant_id": tenant_id, "store_id": outcome.store_id,
-                                                           "error": outcome.error})
+                logger.warning(
+                    "store poll failed",
+                    extra={"tenant_id": tenant_id, "store_id": outcome.store_id, "error": outcome.error},
+                )
         metrics.add_metric(name="StoresPolled", unit=MetricUnit.Count, value=report.polled)
         metrics.add_metric(name="StorePollFailures", unit=MetricUnit.Count, value=report.failed)
         metrics.add_metric(name="MessagesPolled", unit=MetricUnit.Count, value=report.messages)
-        summary.append({"tenant_id": tenant_id, "stores": len(report.outcomes), "polled": report.polled,
-                        "failed": report.failed, "messages": report.messages})
+        summary.append(
+            {
+                "tenant_id": tenant_id,
+                "stores": len(report.outcomes),
+                "polled": report.polled,
+                "failed": report.failed,
+                "messages": report.messages,
+            }
+        )
     return {"tenants": summary}

@@ -37,11 +37,13 @@ def record_handler(record: DispatchRecord) -> None:
     ref = record.body
     receives = int(record.attributes.ApproximateReceiveCount)
     logger.append_keys(tenant_id=ref.tenant_id, ticket_id=ref.ticket_id, message_id=ref.message_id)
-    result = wiring.reply_dispatcher().dispatch(ref.tenant_id, ref.ticket_id, ref.message_id,
-                                   final_attempt=receives >= settings().dispatch_max_receives)
+    result = wiring.reply_dispatcher().dispatch(
+        ref.tenant_id, ref.ticket_id, ref.message_id, final_attempt=receives >= settings().dispatch_max_receives
+    )
     logger.info("reply dispatched", extra={"outcome": result.outcome, "error": result.error, "receives": receives})
-    metrics.add_metric(name="RepliesSent" if result.outcome == "sent" else "RepliesNotSent",
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="RepliesSent" if result.outcome == "sent" else "RepliesNotSent", unit=MetricUnit.Count, value=1
+    )
 
 
 @metrics.log_metrics

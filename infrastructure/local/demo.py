@@ -37,21 +37,46 @@ BUYER_NOTES = [
 def seed(repository: DynamoRepository, secrets_client: Any, first_response_minutes: int = 2) -> Store:
     """Demo tenant, its WooCommerce store (secret in Secrets Manager) and a short demo SLA."""
     now = datetime.now(UTC)
-    repository.put_tenant(Tenant(tenant_id=TENANT_ID, name="Demo Seller", time_zone="Europe/Rome",
-                                 languages=["en", "it", "de", "fr", "es"], created_at=now))
-    repository.put_sla_policy(SlaPolicy(
-        tenant_id=TENANT_ID, policy_id="demo-fast", name="Demo: answer within minutes",
-        target=SlaTarget(first_response_minutes=first_response_minutes, next_response_minutes=first_response_minutes),
-    ))
+    repository.put_tenant(
+        Tenant(
+            tenant_id=TENANT_ID,
+            name="Demo Seller",
+            time_zone="Europe/Rome",
+            languages=["en", "it", "de", "fr", "es"],
+            created_at=now,
+        )
+    )
+    repository.put_sla_policy(
+        SlaPolicy(
+            tenant_id=TENANT_ID,
+            policy_id="demo-fast",
+            name="Demo: answer within minutes",
+            target=SlaTarget(
+                first_response_minutes=first_response_minutes, next_response_minutes=first_response_minutes
+            ),
+        )
+    )
     secret_name = f"helpdesk/{TENANT_ID}/{STORE_ID}"
     secrets_client.create_secret(Name=secret_name, SecretString=json.dumps({"webhook_secret": WEBHOOK_SECRET}))
-    store = Store(tenant_id=TENANT_ID, store_id=STORE_ID, channel=Channel.WOOCOMMERCE,
-                  display_name="Demo WooCommerce shop", default_language="en",
-                  brand_signature="— The Demo Shop team", base_url="https://demo-shop.example",
-                  greetings={"en": "Hello", "it": "Buongiorno", "de": "Hallo", "fr": "Bonjour", "es": "Hola"},
-                  signatures={"it": "— Il team di Demo Shop", "de": "— Ihr Demo-Shop-Team",
-                              "fr": "— L'équipe Demo Shop", "es": "— El equipo de Demo Shop"},
-                  secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
+    store = Store(
+        tenant_id=TENANT_ID,
+        store_id=STORE_ID,
+        channel=Channel.WOOCOMMERCE,
+        display_name="Demo WooCommerce shop",
+        default_language="en",
+        brand_signature="— The Demo Shop team",
+        base_url="https://demo-shop.example",
+        greetings={"en": "Hello", "it": "Buongiorno", "de": "Hallo", "fr": "Bonjour", "es": "Hola"},
+        signatures={
+            "it": "— Il team di Demo Shop",
+            "de": "— Ihr Demo-Shop-Team",
+            "fr": "— L'équipe Demo Shop",
+            "es": "— El equipo de Demo Shop",
+        },
+        secret_name=secret_name,
+        sla_policy_id="demo-fast",
+        created_at=now,
+    )
     repository.put_store(store)
     seed_routing(repository, first_response_minutes)
     return store
@@ -65,27 +90,69 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
     from helpdesk.routing.rules import RoutingRule
     from helpdesk.sla.policies import SlaPolicySpec
 
-    repository.put_policy_spec(TENANT_ID, SlaPolicySpec(
-        policy_id="standard", name="Standard", first_response_minutes=first_response_minutes * 2,
-        next_response_minutes=first_response_minutes * 2))
-    repository.put_policy_spec(TENANT_ID, SlaPolicySpec(
-        policy_id="cancellations", name="Cancellations first", first_response_minutes=first_response_minutes,
-        next_response_minutes=first_response_minutes, intents=[Intent.CANCELLATION]))
-    repository.put_rule(RoutingRule.model_validate({
-        "tenant_id": TENANT_ID, "rule_id": "cancellations", "name": "Cancellations: urgent, to a speaker",
-        "position": 1, "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
-        "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "assign_round_robin", "value": "support"}]}))
-    repository.put_rule(RoutingRule.model_validate({
-        "tenant_id": TENANT_ID, "rule_id": "everything-else", "name": "Everything else: least loaded speaker",
-        "position": 2, "conditions": [{"field": "intent", "op": "ne", "value": "cancellation"}],
-        "actions": [{"type": "assign_least_loaded", "value": "support"}]}))
+    repository.put_policy_spec(
+        TENANT_ID,
+        SlaPolicySpec(
+            policy_id="standard",
+            name="Standard",
+            first_response_minutes=first_response_minutes * 2,
+            next_response_minutes=first_response_minutes * 2,
+        ),
+    )
+    repository.put_policy_spec(
+        TENANT_ID,
+        SlaPolicySpec(
+            policy_id="cancellations",
+            name="Cancellations first",
+            first_response_minutes=first_response_minutes,
+            next_response_minutes=first_response_minutes,
+            intents=[Intent.CANCELLATION],
+        ),
+    )
+    repository.put_rule(
+        RoutingRule.model_validate(
+            {
+                "tenant_id": TENANT_ID,
+                "rule_id": "cancellations",
+                "name": "Cancellations: urgent, to a speaker",
+                "position": 1,
+                "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
+                "actions": [
+                    {"type": "set_priority", "value": "urgent"},
+                    {"type": "assign_round_robin", "value": "support"},
+                ],
+            }
+        )
+    )
+    repository.put_rule(
+        RoutingRule.model_validate(
+            {
+                "tenant_id": TENANT_ID,
+                "rule_id": "everything-else",
+                "name": "Everything else: least loaded speaker",
+                "position": 2,
+                "conditions": [{"field": "intent", "op": "ne", "value": "cancellation"}],
+                "actions": [{"type": "assign_least_loaded", "value": "support"}],
+            }
+        )
+    )
     repository.put_team(Team(tenant_id=TENANT_ID, team_id="support", name="Support", time_zone="Europe/Rome"))
-    for agent_id, name, languages in ((AGENT_ID, "Ada", ["en", "it", "fr"]), ("agent-bernd", "Bernd", ["de", "en"]),
-                                      ("agent-lucia", "Lucía", ["es", "en"])):
-        repository.put_agent(Agent(tenant_id=TENANT_ID, agent_id=agent_id, name=name,
-                                   email=f"{agent_id}@demo-seller.example", languages=languages,
-                                   team_ids=["support"],
-                                   role=AgentRole.ADMIN if agent_id == AGENT_ID else AgentRole.AGENT))
+    for agent_id, name, languages in (
+        (AGENT_ID, "Ada", ["en", "it", "fr"]),
+        ("agent-bernd", "Bernd", ["de", "en"]),
+        ("agent-lucia", "Lucía", ["es", "en"]),
+    ):
+        repository.put_agent(
+            Agent(
+                tenant_id=TENANT_ID,
+                agent_id=agent_id,
+                name=name,
+                email=f"{agent_id}@demo-seller.example",
+                languages=languages,
+                team_ids=["support"],
+                role=AgentRole.ADMIN if agent_id == AGENT_ID else AgentRole.AGENT,
+            )
+        )
     seed_macros(repository)
 
 
@@ -98,50 +165,75 @@ def seed_macros(repository: DynamoRepository) -> None:
     from helpdesk.replies.macros import MacroSpec
 
     macros = DynamoMacros(repository._db, repository._table)
-    wismo = MacroSpec(name="Where is my order", tags=["wismo", "wismo-answered"], bodies={
-        "en": "Hello {{ customer.first_name }},\n\nyour order {{ order.ref }} is {{ order.status }}"
-              "{% if order.tracking_url %}; you can follow it here: {{ order.tracking_url }}{% endif %}.\n\n"
-              "{{ agent.first_name }}",
-        "de": "Hallo {{ customer.first_name }},\n\nIhre Bestellung {{ order.ref }} ist {{ order.status }}"
-              "{% if order.tracking_url %}; Sie können sie hier verfolgen: {{ order.tracking_url }}{% endif %}.\n\n"
-              "{{ agent.first_name }}",
-        "it": "Buongiorno {{ customer.first_name }},\n\nil suo ordine {{ order.ref }} è {{ order.status }}"
-              "{% if order.tracking_url %}; può seguirlo qui: {{ order.tracking_url }}{% endif %}.\n\n"
-              "{{ agent.first_name }}",
-        "fr": "Bonjour {{ customer.first_name }},\n\nvotre commande {{ order.ref }} est {{ order.status }}"
-              "{% if order.tracking_url %} ; suivi : {{ order.tracking_url }}{% endif %}.\n\n{{ agent.first_name }}",
-    })
-    cancelled = MacroSpec(name="Cancellation confirmed", tags=["cancellation-confirmed"], bodies={
-        "en": "Hello {{ customer.first_name }},\n\nwe have cancelled order {{ order.ref }}; the refund follows "
-              "within 5 working days.\n\n{{ agent.first_name }}",
-        "de": "Hallo {{ customer.first_name }},\n\nwir haben die Bestellung {{ order.ref }} storniert; die "
-              "Erstattung folgt innerhalb von 5 Werktagen.\n\n{{ agent.first_name }}",
-        "it": "Buongiorno {{ customer.first_name }},\n\nabbiamo annullato l'ordine {{ order.ref }}; il rimborso "
-              "arriverà entro 5 giorni lavorativi.\n\n{{ agent.first_name }}",
-        "fr": "Bonjour {{ customer.first_name }},\n\nnous avons annulé la commande {{ order.ref }} ; le "
-              "remboursement suivra sous 5 jours ouvrés.\n\n{{ agent.first_name }}",
-    })
+    wismo = MacroSpec(
+        name="Where is my order",
+        tags=["wismo", "wismo-answered"],
+        bodies={
+            "en": "Hello {{ customer.first_name }},\n\nyour order {{ order.ref }} is {{ order.status }}"
+            "{% if order.tracking_url %}; you can follow it here: {{ order.tracking_url }}{% endif %}.\n\n"
+            "{{ agent.first_name }}",
+            "de": "Hallo {{ customer.first_name }},\n\nIhre Bestellung {{ order.ref }} ist {{ order.status }}"
+            "{% if order.tracking_url %}; Sie können sie hier verfolgen: {{ order.tracking_url }}{% endif %}.\n\n"
+            "{{ agent.first_name }}",
+            "it": "Buongiorno {{ customer.first_name }},\n\nil suo ordine {{ order.ref }} è {{ order.status }}"
+            "{% if order.tracking_url %}; può seguirlo qui: {{ order.tracking_url }}{% endif %}.\n\n"
+            "{{ agent.first_name }}",
+            "fr": "Bonjour {{ customer.first_name }},\n\nvotre commande {{ order.ref }} est {{ order.status }}"
+            "{% if order.tracking_url %} ; suivi : {{ order.tracking_url }}{% endif %}.\n\n{{ agent.first_name }}",
+        },
+    )
+    cancelled = MacroSpec(
+        name="Cancellation confirmed",
+        tags=["cancellation-confirmed"],
+        bodies={
+            "en": "Hello {{ customer.first_name }},\n\nwe have cancelled order {{ order.ref }}; the refund follows "
+            "within 5 working days.\n\n{{ agent.first_name }}",
+            "de": "Hallo {{ customer.first_name }},\n\nwir haben die Bestellung {{ order.ref }} storniert; die "
+            "Erstattung folgt innerhalb von 5 Werktagen.\n\n{{ agent.first_name }}",
+            "it": "Buongiorno {{ customer.first_name }},\n\nabbiamo annullato l'ordine {{ order.ref }}; il rimborso "
+            "arriverà entro 5 giorni lavorativi.\n\n{{ agent.first_name }}",
+            "fr": "Bonjour {{ customer.first_name }},\n\nnous avons annulé la commande {{ order.ref }} ; le "
+            "remboursement suivra sous 5 jours ouvrés.\n\n{{ agent.first_name }}",
+        },
+    )
     macros.put_macro(wismo.to_macro(TENANT_ID, "wismo"))
     macros.put_macro(cancelled.to_macro(TENANT_ID, "cancellation-confirmed"))
     from helpdesk.replies.drafting import PolicySnippet
 
-    repository.put_snippets(TENANT_ID, [
-        PolicySnippet(snippet_id="returns", title="Returns", intents=["return_refund", "damaged_wrong_item"],
-                      text="Buyers may return any item within 30 days of delivery; we send a prepaid label. "
-                           "Refunds are made within 5 working days of the return's arrival."),
-        PolicySnippet(snippet_id="cancellations", title="Cancellations", intents=["cancellation"],
-                      text="Orders can be cancelled free of charge until they ship; after that, as a return."),
-    ])
+    repository.put_snippets(
+        TENANT_ID,
+        [
+            PolicySnippet(
+                snippet_id="returns",
+                title="Returns",
+                intents=["return_refund", "damaged_wrong_item"],
+                text="Buyers may return any item within 30 days of delivery; we send a prepaid label. "
+                "Refunds are made within 5 working days of the return's arrival.",
+            ),
+            PolicySnippet(
+                snippet_id="cancellations",
+                title="Cancellations",
+                intents=["cancellation"],
+                text="Orders can be cancelled free of charge until they ship; after that, as a return.",
+            ),
+        ],
+    )
 
 
 def order_payload(order_id: int, buyer: tuple[str, str, str], when: datetime) -> dict[str, Any]:
     order = copy.deepcopy(json.loads(SAMPLE.read_text()))
     name, email, note = buyer
     first, _, last = name.partition(" ")
-    order.update(id=order_id, number=str(order_id), order_key=f"wc_order_{order_id:013x}", customer_note=note,
-                 date_created=when.strftime("%Y-%m-%dT%H:%M:%S"), date_created_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"),
-                 date_modified=when.strftime("%Y-%m-%dT%H:%M:%S"),
-                 date_modified_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"))
+    order.update(
+        id=order_id,
+        number=str(order_id),
+        order_key=f"wc_order_{order_id:013x}",
+        customer_note=note,
+        date_created=when.strftime("%Y-%m-%dT%H:%M:%S"),
+        date_created_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"),
+        date_modified=when.strftime("%Y-%m-%dT%H:%M:%S"),
+        date_modified_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     order["billing"].update(first_name=first, last_name=last, email=email)
     order["shipping"].update(first_name=first, last_name=last)
     for link in order["_links"]["self"]:
@@ -212,17 +304,26 @@ class SimulatedWooCommerceShop:
 MARKETPLACES = {"mirakl-fr": "Marketplace FR", "mirakl-de": "Marktplatz DE", "mirakl-it": "Marketplace IT"}
 
 
-def seed_marketplaces(repository: DynamoRepository, secrets_client: Any, server_url: str,
-                      api_keys: dict[str, str]) -> list[Store]:
+def seed_marketplaces(
+    repository: DynamoRepository, secrets_client: Any, server_url: str, api_keys: dict[str, str]
+) -> list[Store]:
     """The demo seller's Mirakl marketplaces, each at the simulated server with its own shop key."""
     now = datetime.now(UTC)
     stores = []
     for store_id, name in MARKETPLACES.items():
         secret_name = f"helpdesk/{TENANT_ID}/{store_id}"
         secrets_client.create_secret(Name=secret_name, SecretString=json.dumps({"api_key": api_keys[store_id]}))
-        store = Store(tenant_id=TENANT_ID, store_id=store_id, channel=Channel.MIRAKL, display_name=name,
-                      default_language=store_id.rsplit("-", 1)[-1], base_url=f"{server_url}/{store_id}",
-                      secret_name=secret_name, sla_policy_id="demo-fast", created_at=now)
+        store = Store(
+            tenant_id=TENANT_ID,
+            store_id=store_id,
+            channel=Channel.MIRAKL,
+            display_name=name,
+            default_language=store_id.rsplit("-", 1)[-1],
+            base_url=f"{server_url}/{store_id}",
+            secret_name=secret_name,
+            sla_policy_id="demo-fast",
+            created_at=now,
+        )
         repository.put_store(store)
         stores.append(store)
     return stores
@@ -259,9 +360,16 @@ MAIL_STORE_ID = "mail-demo"
 def seed_mailbox(repository: DynamoRepository) -> Store:
     """The demo seller's support mailbox: an e-mail store linked to the WooCommerce shop, so a buyer's
     e-mail about a shop order joins that order's ticket."""
-    store = Store(tenant_id=TENANT_ID, store_id=MAIL_STORE_ID, channel=Channel.EMAIL,
-                  display_name="Support mailbox", default_language="en", linked_store_ids=[STORE_ID],
-                  sla_policy_id="demo-fast", created_at=datetime.now(UTC))
+    store = Store(
+        tenant_id=TENANT_ID,
+        store_id=MAIL_STORE_ID,
+        channel=Channel.EMAIL,
+        display_name="Support mailbox",
+        default_language="en",
+        linked_store_ids=[STORE_ID],
+        sla_policy_id="demo-fast",
+        created_at=datetime.now(UTC),
+    )
     repository.put_store(store)
     return store
 
@@ -269,8 +377,11 @@ def seed_mailbox(repository: DynamoRepository) -> Store:
 def buyer_email_about(order_id: int) -> tuple[tuple[str, str], str, str]:
     """(sender, subject, body) of the buyer of a simulated order writing about it by e-mail."""
     name, email, _ = BUYER_NOTES[(order_id - 1001) % len(BUYER_NOTES)]
-    return (name, email), f"Order #{order_id}", (
-        f"Hello, I wrote a note at checkout for order #{order_id}. Could you confirm you saw it?\n\nThanks,\n{name}")
+    return (
+        (name, email),
+        f"Order #{order_id}",
+        (f"Hello, I wrote a note at checkout for order #{order_id}. Could you confirm you saw it?\n\nThanks,\n{name}"),
+    )
 
 
 class MailTraffic:

@@ -60,12 +60,18 @@ class LocalHttpApi:
         status, response_headers, response_body = await asyncio.to_thread(
             self.handle, scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, body
         )
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.lower().encode(), str(v).encode()) for k, v in response_headers.items()]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), str(v).encode()) for k, v in response_headers.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": response_body})
 
-    def handle(self, method: str, path: str, query: str, headers: dict[str, str],
-               body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request → (status, headers, body), as API Gateway would answer it."""
         route, params = self._match(method, path)
         if route is None:
@@ -90,8 +96,16 @@ class LocalHttpApi:
         return None, {}
 
 
-def build_event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route_path: str,
-                params: dict[str, str], claims: dict[str, Any] | None) -> dict[str, Any]:
+def build_event(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    route_path: str,
+    params: dict[str, str],
+    claims: dict[str, Any] | None,
+) -> dict[str, Any]:
     content_type = headers.get("content-type", "")
     is_text = not body or content_type.startswith(_TEXT_TYPES)
     query_params: dict[str, str] = {}
@@ -103,8 +117,13 @@ def build_event(method: str, path: str, query: str, headers: dict[str, str], bod
         "apiId": "local",
         "domainName": headers.get("host", "127.0.0.1"),
         "domainPrefix": "local",
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                 "userAgent": headers.get("user-agent", "")},
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": headers.get("user-agent", ""),
+        },
         "requestId": str(uuid.uuid4()),
         "routeKey": f"{method} {route_path}",
         "stage": "$default",

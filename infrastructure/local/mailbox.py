@@ -15,34 +15,71 @@ from infrastructure.local.stack import LocalStack
 INBOUND_DOMAIN = "inbound.example.com"
 
 
-def ses_event(message_id: str, recipients: list[str], source: str, *, virus: str = "PASS",
-              spam: str = "PASS", at: datetime | None = None) -> dict[str, Any]:
+def ses_event(
+    message_id: str,
+    recipients: list[str],
+    source: str,
+    *,
+    virus: str = "PASS",
+    spam: str = "PASS",
+    at: datetime | None = None,
+) -> dict[str, Any]:
     """An SES receipt event for the Lambda action, shaped as SES documents it."""
     stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     verdict = {"status": "PASS"}
-    return {"Records": [{
-        "eventSource": "aws:ses", "eventVersion": "1.0",
-        "ses": {
-            "mail": {"timestamp": stamp, "source": source, "messageId": message_id, "destination": recipients,
-                     "headersTruncated": False, "headers": [], "commonHeaders": {}},
-            "receipt": {"timestamp": stamp, "processingTimeMillis": 320, "recipients": recipients,
-                        "spamVerdict": {"status": spam}, "virusVerdict": {"status": virus},
-                        "spfVerdict": verdict, "dkimVerdict": verdict, "dmarcVerdict": verdict,
-                        "action": {"type": "Lambda", "invocationType": "Event",
-                                   "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:mail"}},
-        },
-    }]}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:ses",
+                "eventVersion": "1.0",
+                "ses": {
+                    "mail": {
+                        "timestamp": stamp,
+                        "source": source,
+                        "messageId": message_id,
+                        "destination": recipients,
+                        "headersTruncated": False,
+                        "headers": [],
+                        "commonHeaders": {},
+                    },
+                    "receipt": {
+                        "timestamp": stamp,
+                        "processingTimeMillis": 320,
+                        "recipients": recipients,
+                        "spamVerdict": {"status": spam},
+                        "virusVerdict": {"status": virus},
+                        "spfVerdict": verdict,
+                        "dkimVerdict": verdict,
+                        "dmarcVerdict": verdict,
+                        "action": {
+                            "type": "Lambda",
+                            "invocationType": "Event",
+                            "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:mail",
+                        },
+                    },
+                },
+            }
+        ]
+    }
 
 
-def deliver(stack: LocalStack, raw: bytes, recipients: list[str], source: str = "buyer@example.com",
-            **verdicts: str) -> dict[str, Any]:
+def deliver(
+    stack: LocalStack, raw: bytes, recipients: list[str], source: str = "buyer@example.com", **verdicts: str
+) -> dict[str, Any]:
     message_id = uuid.uuid4().hex
     stack.client("s3").put_object(Bucket=stack.resolver.refs["RawPayloadBucket"], Key=f"ses/{message_id}", Body=raw)
     return stack.functions["MailInboundFunction"].invoke(ses_event(message_id, recipients, source, **verdicts))
 
 
-def compose(sender: tuple[str, str], to: str, subject: str, body: str, *, in_reply_to: str | None = None,
-            references: list[str] | None = None) -> tuple[str, bytes]:
+def compose(
+    sender: tuple[str, str],
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+) -> tuple[str, bytes]:
     """A plain buyer e-mail as a mail client sends it; returns (Message-ID without <>, raw bytes)."""
     message = EmailMessage()
     message["From"] = f"{sender[0]} <{sender[1]}>"
@@ -66,5 +103,7 @@ def sent_mail(stack: LocalStack) -> list[dict[str, Any]]:
     from infrastructure.local.stack import ACCOUNT_ID, REGION
 
     backend = ses_backends[ACCOUNT_ID][REGION]
-    return [{"id": m.id, "source": m.source, "destinations": list(m.destinations), "raw": m.raw_data}
-            for m in backend.sent_messages]
+    return [
+        {"id": m.id, "source": m.source, "destinations": list(m.destinations), "raw": m.raw_data}
+        for m in backend.sent_messages
+    ]

@@ -28,12 +28,24 @@ PAGE_LIMIT_MAX = 100
 
 # (buyer, language, subject, first message) — what marketplace buyers write, in the seeds' languages.
 BUYER_MESSAGES = [
-    ("Lukas Weber", "de", "Stornierung", "Guten Tag, bitte stornieren Sie meine Bestellung {order}. Ich habe "
-     "versehentlich zweimal bestellt."),
-    ("Camille Martin", "fr", "Où est ma commande ?", "Bonjour, ma commande {order} n'est toujours pas arrivée. "
-     "Pouvez-vous me donner le numéro de suivi ?"),
-    ("Giulia Bianchi", "it", "Articolo danneggiato", "Buongiorno, il pacco dell'ordine {order} è arrivato "
-     "danneggiato. Come posso fare il reso?"),
+    (
+        "Lukas Weber",
+        "de",
+        "Stornierung",
+        "Guten Tag, bitte stornieren Sie meine Bestellung {order}. Ich habe versehentlich zweimal bestellt.",
+    ),
+    (
+        "Camille Martin",
+        "fr",
+        "Où est ma commande ?",
+        "Bonjour, ma commande {order} n'est toujours pas arrivée. Pouvez-vous me donner le numéro de suivi ?",
+    ),
+    (
+        "Giulia Bianchi",
+        "it",
+        "Articolo danneggiato",
+        "Buongiorno, il pacco dell'ordine {order} è arrivato danneggiato. Come posso fare il reso?",
+    ),
     ("Lucía García", "es", "Cambio de dirección", "Hola, ¿puedo cambiar la dirección de entrega del pedido {order}?"),
     ("Smith Taylor", "en", "Invoice request", "Hello, could you send me the invoice for order {order}? Thanks."),
 ]
@@ -81,18 +93,28 @@ class SimulatedMarketplaces:
             customer = {"display_name": buyer, "id": customer_id, "type": "CUSTOMER"}
             shop = {"display_name": market.shop_name, "id": "2001", "type": "SHOP"}
             message = {
-                "attachments": [], "body": text.format(order=order_id), "date_created": stamp,
+                "attachments": [],
+                "body": text.format(order=order_id),
+                "date_created": stamp,
                 "from": {"display_name": buyer, "organization_details": customer, "type": "CUSTOMER_USER"},
-                "id": str(uuid.uuid4()), "to": [shop],
+                "id": str(uuid.uuid4()),
+                "to": [shop],
             }
             thread.update(
-                id=str(uuid.uuid4()), date_created=stamp, date_updated=stamp,
+                id=str(uuid.uuid4()),
+                date_created=stamp,
+                date_updated=stamp,
                 authorized_participants=[shop, customer, {"display_name": "Operator", "type": "OPERATOR"}],
                 current_participants=[shop, customer],
                 entities=[{"id": order_id, "label": order_id.removesuffix("-A"), "type": "MMP_ORDER"}],
-                messages=[message], topic={"type": "FREE_TEXT", "value": subject},
-                metadata={"last_message_date": stamp, "last_sender": message["from"],
-                          "shop_reply_needed_since": stamp, "total_count": 1},
+                messages=[message],
+                topic={"type": "FREE_TEXT", "value": subject},
+                metadata={
+                    "last_message_date": stamp,
+                    "last_sender": message["from"],
+                    "shop_reply_needed_since": stamp,
+                    "total_count": 1,
+                },
             )
             market.threads.append(thread)
             market.orders[order_id] = self._order(order_id, buyer, customer_id)
@@ -101,8 +123,9 @@ class SimulatedMarketplaces:
     def _order(self, order_id: str, buyer: str, customer_id: str) -> dict[str, Any]:
         order = copy.deepcopy(self._order_template)
         first, _, last = buyer.partition(" ")
-        order.update(order_id=order_id, commercial_id=order_id.removesuffix("-A"), created_date=_now(),
-                     last_updated_date=_now())
+        order.update(
+            order_id=order_id, commercial_id=order_id.removesuffix("-A"), created_date=_now(), last_updated_date=_now()
+        )
         customer = order.get("customer")
         if isinstance(customer, dict):
             customer.update(customer_id=customer_id, firstname=first, lastname=last)
@@ -126,15 +149,20 @@ class SimulatedMarketplaces:
             if not event.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        status, payload = self.handle(scope["method"], scope["path"], scope.get("query_string", b"").decode(),
-                                      headers, body)
+        status, payload = self.handle(
+            scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, body
+        )
         data = json.dumps(payload).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": data})
 
-    def handle(self, method: str, path: str, query: str, headers: dict[str, str],
-               body: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if method == "POST" and path in self.controls:
             try:
                 payload = json.loads(body or b"{}")
@@ -144,8 +172,14 @@ class SimulatedMarketplaces:
         if method == "GET" and path == "/_simulate/replies":  # what the sellers answered (demo control)
             wanted = parse_qs(query).get("marketplace", [None])[0]
             with self._lock:
-                return 200, {"replies": [{"marketplace": m.name, **reply} for m in self.marketplaces.values()
-                                         if wanted in (None, m.name) for reply in m.replies]}
+                return 200, {
+                    "replies": [
+                        {"marketplace": m.name, **reply}
+                        for m in self.marketplaces.values()
+                        if wanted in (None, m.name)
+                        for reply in m.replies
+                    ]
+                }
         if method == "POST" and path == "/_simulate/buyer-message":  # local demo control, not Mirakl's API
             wanted = parse_qs(query).get("marketplace", [None])[0]
             if wanted is not None and wanted not in self.marketplaces:
@@ -174,8 +208,14 @@ class SimulatedMarketplaces:
                 if not any(t["id"] == thread_id for t in market.threads):
                     return 404, {"message": f"thread {thread_id} not found"}
                 message_id = str(uuid.uuid4())
-                market.replies.append({"thread_id": thread_id, "message_id": message_id, "raw": body.decode(
-                    "utf-8", "replace")[:2000], "at": time.time()})
+                market.replies.append(
+                    {
+                        "thread_id": thread_id,
+                        "message_id": message_id,
+                        "raw": body.decode("utf-8", "replace")[:2000],
+                        "at": time.time(),
+                    }
+                )
                 return 201, {"message_id": message_id, "thread_id": thread_id}
         return 404, {"message": f"{method} {rest} is not simulated"}
 
@@ -188,6 +228,6 @@ class SimulatedMarketplaces:
             threads = [t for t in threads if datetime.fromisoformat(t["date_updated"].replace("Z", "+00:00")) >= floor]
         limit = min(int(params.get("limit", "50")), PAGE_LIMIT_MAX)
         start = int(params.get("page_token", "0") or 0)
-        page = threads[start:start + limit]
+        page = threads[start : start + limit]
         token = str(start + limit) if start + limit < len(threads) else None
         return {"data": page, "next_page_token": token}

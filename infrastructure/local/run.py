@@ -33,8 +33,13 @@ from infrastructure.local.template import http_routes
 
 
 class LocalSystem:
-    def __init__(self, http_port: int | None = None, moto_port: int | None = None,
-                 sla_minutes: int = 2, poll_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        http_port: int | None = None,
+        moto_port: int | None = None,
+        sla_minutes: int = 2,
+        poll_seconds: float = 15.0,
+    ) -> None:
         self.stack = LocalStack(port=moto_port)
         self.poll_seconds = poll_seconds
         self.marketplaces = SimulatedMarketplaces(list(demo.MARKETPLACES))
@@ -55,17 +60,25 @@ class LocalSystem:
         secrets_client = self.stack.client("secretsmanager")
         demo.seed(repository, secrets_client, first_response_minutes=self.sla_minutes)
         self._serve(self.marketplaces, self.marketplace_port, "simulated-mirakl")
-        demo.seed_marketplaces(repository, secrets_client, self.marketplace_url,
-                               {m.name: m.api_key for m in self.marketplaces.marketplaces.values()})
+        demo.seed_marketplaces(
+            repository,
+            secrets_client,
+            self.marketplace_url,
+            {m.name: m.api_key for m in self.marketplaces.marketplaces.values()},
+        )
         demo.seed_mailbox(repository)
         self.marketplaces.controls["/_simulate/email"] = self._simulated_email
         poller = self.stack.functions["PollerFunction"]
-        EventBridgePollScheduler(self.stack.client("scheduler"), poller.name,
-                                 self.stack.resolver.refs.get("PollSchedulerRole", "local-role"),
-                                 aging_arn=self.stack.functions["AgingFunction"].name,
-                                 ).ensure_tenant_schedule(demo.TENANT_ID)
-        routes = [Route(r["method"], r["path"], self.stack.functions[r["function"]].invoke, r["jwt"])
-                  for r in http_routes(self.stack.template)]
+        EventBridgePollScheduler(
+            self.stack.client("scheduler"),
+            poller.name,
+            self.stack.resolver.refs.get("PollSchedulerRole", "local-role"),
+            aging_arn=self.stack.functions["AgingFunction"].name,
+        ).ensure_tenant_schedule(demo.TENANT_ID)
+        routes = [
+            Route(r["method"], r["path"], self.stack.functions[r["function"]].invoke, r["jwt"])
+            for r in http_routes(self.stack.template)
+        ]
         self._serve(LocalHttpApi(routes, self.jwt_key), self.http_port, "local-http")
         if self.poll_seconds > 0:
             self.stack.run_scheduler_schedules(self.poll_seconds)
@@ -86,8 +99,9 @@ class LocalSystem:
         if "order_id" in payload:
             return 201, self.email_about_order(int(payload["order_id"]))
         sender = (str(payload.get("name") or "Buyer"), str(payload.get("from") or "buyer@example.com"))
-        _, raw = mailbox.compose(sender, self.mail_address, str(payload.get("subject") or "Question"),
-                                 str(payload.get("body") or "Hello"))
+        _, raw = mailbox.compose(
+            sender, self.mail_address, str(payload.get("subject") or "Question"), str(payload.get("body") or "Hello")
+        )
         return 201, mailbox.deliver(self.stack, raw, [self.mail_address], source=sender[1])
 
     def _serve(self, app: Any, port: int, name: str) -> None:
@@ -113,8 +127,7 @@ class LocalSystem:
     def table_name(self) -> str:
         return self.stack.resolver.refs["HelpdeskTable"]
 
-    def agent_token(self, agent_id: str = demo.AGENT_ID, tenant_id: str = demo.TENANT_ID,
-                    role: str = "admin") -> str:
+    def agent_token(self, agent_id: str = demo.AGENT_ID, tenant_id: str = demo.TENANT_ID, role: str = "admin") -> str:
         return tokens.issue(self.jwt_key, tenant_id=tenant_id, agent_id=agent_id, role=role)
 
     def webhook_url(self) -> str:
@@ -152,8 +165,10 @@ def watch_sla_events(system: LocalSystem, stop: threading.Event) -> None:
             return
         for message in response.get("Messages", []):
             event = json.loads(message["Body"])
-            print(f"[sla] {event['type']}: ticket {event['ticket_id']} ({event['deadline']} due {event['due_at']})",
-                  flush=True)
+            print(
+                f"[sla] {event['type']}: ticket {event['ticket_id']} ({event['deadline']} due {event['due_at']})",
+                flush=True,
+            )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -161,23 +176,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="HTTP port of the API (default 3000)")
     parser.add_argument("--moto-port", type=int, default=None, help="port of the local AWS (default: free)")
-    parser.add_argument("--shop-interval", type=float, default=20.0,
-                        help="seconds between simulated WooCommerce orders; 0 disables the shop")
+    parser.add_argument(
+        "--shop-interval",
+        type=float,
+        default=20.0,
+        help="seconds between simulated WooCommerce orders; 0 disables the shop",
+    )
     parser.add_argument("--sla-minutes", type=int, default=2, help="demo first-response target in minutes")
-    parser.add_argument("--marketplace-interval", type=float, default=30.0,
-                        help="seconds between buyer messages on the simulated Mirakl marketplaces; 0 disables")
-    parser.add_argument("--mail-interval", type=float, default=45.0,
-                        help="seconds between buyers' e-mails about the shop's latest order; 0 disables")
-    parser.add_argument("--poll-seconds", type=float, default=15.0,
-                        help="seconds between two polls of the marketplaces (AWS: PollRateMinutes)")
+    parser.add_argument(
+        "--marketplace-interval",
+        type=float,
+        default=30.0,
+        help="seconds between buyer messages on the simulated Mirakl marketplaces; 0 disables",
+    )
+    parser.add_argument(
+        "--mail-interval",
+        type=float,
+        default=45.0,
+        help="seconds between buyers' e-mails about the shop's latest order; 0 disables",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=15.0,
+        help="seconds between two polls of the marketplaces (AWS: PollRateMinutes)",
+    )
     parser.add_argument("--info-file", type=Path, default=None, help="write URLs and the demo token as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
-    system = LocalSystem(http_port=args.port, moto_port=args.moto_port, sla_minutes=args.sla_minutes,
-                         poll_seconds=args.poll_seconds).start()
+    system = LocalSystem(
+        http_port=args.port, moto_port=args.moto_port, sla_minutes=args.sla_minutes, poll_seconds=args.poll_seconds
+    ).start()
     stop = threading.Event()
     watcher = threading.Thread(target=watch_sla_events, args=(system, stop), daemon=True)
     watcher.start()
@@ -230,27 +262,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(info: dict[str, Any], sla_minutes: int) -> str:
     token = info["agent_token"]
-    agent_lines = "\n".join(f"  Agent token     {tok}   (agent, {agent_id})"
-                            for agent_id, tok in info.get("agent_tokens", {}).items())
+    agent_lines = "\n".join(
+        f"  Agent token     {tok}   (agent, {agent_id})" for agent_id, tok in info.get("agent_tokens", {}).items()
+    )
     return f"""
 Helpdesk running locally (Ctrl-C stops everything)
-  Agent API       {info['api']}/tickets          (queue, soonest SLA due first)
-                  {info['api']}/tickets/{{id}}     (ticket with its messages)
-  Webhook URL     {info['webhook_url']}
-  Local AWS       {info['moto']}          (moto; dashboard at /moto-api/)
-  Demo tenant     {info['tenant_id']}, store {info['store_id']} (WooCommerce), SLA {sla_minutes} min
-  Marketplaces    {', '.join(info['marketplaces'])} (simulated Mirakl, polled by the real poller)
-  Support mailbox {info['mail_address']} (e-mail store linked to the shop; local SES)
-  Stores          {info['api']}/stores          (seller setup: connect, health, pause, disconnect)
-  API docs        {info['swagger']}         (OpenAPI; the same document is docs/openapi.json)
-  Replies sent    {info['simulated_replies']}   (what the marketplaces received from your agents)
+  Agent API       {info["api"]}/tickets          (queue, soonest SLA due first)
+                  {info["api"]}/tickets/{{id}}     (ticket with its messages)
+  Webhook URL     {info["webhook_url"]}
+  Local AWS       {info["moto"]}          (moto; dashboard at /moto-api/)
+  Demo tenant     {info["tenant_id"]}, store {info["store_id"]} (WooCommerce), SLA {sla_minutes} min
+  Marketplaces    {", ".join(info["marketplaces"])} (simulated Mirakl, polled by the real poller)
+  Support mailbox {info["mail_address"]} (e-mail store linked to the shop; local SES)
+  Stores          {info["api"]}/stores          (seller setup: connect, health, pause, disconnect)
+  API docs        {info["swagger"]}         (OpenAPI; the same document is docs/openapi.json)
+  Replies sent    {info["simulated_replies"]}   (what the marketplaces received from your agents)
   Agent token     {token}   (admin, {demo.AGENT_ID})
 {agent_lines}
 
 Try:
-  curl -s -H "Authorization: Bearer {token}" {info['api']}/tickets | python3 -m json.tool
-  curl -s -X POST "{info['simulate_buyer_message']}?marketplace=mirakl-de"   (a buyer writes on a marketplace)
-  curl -s -X POST {info['simulate_email']} -d '{{"order_id": 1001}}'   (that order's buyer e-mails you)
+  curl -s -H "Authorization: Bearer {token}" {info["api"]}/tickets | python3 -m json.tool
+  curl -s -X POST "{info["simulate_buyer_message"]}?marketplace=mirakl-de"   (a buyer writes on a marketplace)
+  curl -s -X POST {info["simulate_email"]} -d '{{"order_id": 1001}}'   (that order's buyer e-mails you)
 
 A simulated WooCommerce shop posts a signed order.created webhook with a buyer's note every few
 seconds, its buyers e-mail the support mailbox about their orders (merged into the order's ticket),

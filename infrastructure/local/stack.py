@@ -91,8 +91,11 @@ class LocalStack:
         self.template = load_template()
         # moto has neither Amazon Translate nor Bedrock's Converse: locally nothing is machine-translated
         # (the API says so) and drafts come from the deterministic local drafter.
-        self.resolver = Resolver(REGION, ACCOUNT_ID, parameter_defaults(
-            self.template, {"Stage": stage, "Translator": "none", "Drafter": "local"}))
+        self.resolver = Resolver(
+            REGION,
+            ACCOUNT_ID,
+            parameter_defaults(self.template, {"Stage": stage, "Translator": "none", "Drafter": "local"}),
+        )
         self.functions: dict[str, LocalFunction] = {}
         self.state_machines: dict[str, str] = {}
         self._server: Any = None
@@ -113,16 +116,18 @@ class LocalStack:
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
-        self._set_env({
-            "MOTO_PORT": str(self.port),  # moto's Step Functions engine calls services on this port
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "Helpdesk",
-        })
+        self._set_env(
+            {
+                "MOTO_PORT": str(self.port),  # moto's Step Functions engine calls services on this port
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "Helpdesk",
+            }
+        )
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._configure_moto()
@@ -159,8 +164,13 @@ class LocalStack:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.session.Session().client(service, endpoint_url=self.endpoint, region_name=REGION,
-                                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's, not a secret
+        )
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():
@@ -171,8 +181,9 @@ class LocalStack:
         body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         import httpx
 
-        httpx.post(f"{self.endpoint}/moto-api/config", content=body, timeout=10,
-                   headers={"Content-Type": "application/json"}).raise_for_status()
+        httpx.post(
+            f"{self.endpoint}/moto-api/config", content=body, timeout=10, headers={"Content-Type": "application/json"}
+        ).raise_for_status()
 
     def _install_lambda_dispatch(self) -> None:
         """moto cannot run Lambda code without Docker; its simple backend's ``invoke`` is the one
@@ -181,8 +192,9 @@ class LocalStack:
 
         stack = self
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-                   response_headers: Any) -> Any:
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> Any:
             function = stack.function_named(function_name)
             if function is None:
                 raise KeyError(f"no local function {function_name}")
@@ -192,8 +204,9 @@ class LocalStack:
             except Exception as exc:  # noqa: BLE001 - what Lambda does with an unhandled error
                 log.info("%s raised %s: %s", function.logical_id, type(exc).__name__, exc)
                 response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps({"errorMessage": str(exc)[:2000], "errorType": type(exc).__name__,
-                                   "stackTrace": []}).encode()
+                return json.dumps(
+                    {"errorMessage": str(exc)[:2000], "errorType": type(exc).__name__, "stackTrace": []}
+                ).encode()
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
@@ -226,13 +239,16 @@ class LocalStack:
             self.resolver.refs[logical_id] = name
             self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{arn_base}:table/{name}"
             stream = self.client("dynamodb").describe_table(TableName=name)["Table"].get("LatestStreamArn")
-            self.resolver.attributes[(logical_id, "StreamArn")] = \
+            self.resolver.attributes[(logical_id, "StreamArn")] = (
                 stream or f"arn:aws:dynamodb:{arn_base}:table/{name}/stream/0"
+            )
         elif kind == "AWS::SecretsManager::Secret":
             secret_name = self.resolver.resolve(props.get("Name")) or name
             arn = self.client("secretsmanager").create_secret(
-                Name=secret_name, Description=str(self.resolver.resolve(props.get("Description", ""))),
-                SecretString=secrets.token_urlsafe(48))["ARN"]
+                Name=secret_name,
+                Description=str(self.resolver.resolve(props.get("Description", ""))),
+                SecretString=secrets.token_urlsafe(48),
+            )["ARN"]
             self.resolver.refs[logical_id] = arn
         elif kind == "AWS::Serverless::HttpApi":
             self.resolver.refs[logical_id] = "local-http-api"  # served by infrastructure/local/http.py
@@ -243,8 +259,11 @@ class LocalStack:
             self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{bucket}"
         elif kind == "AWS::SQS::Queue":
             resolved = self.resolver.resolve(props)
-            attributes = {k: str(v) for k, v in resolved.items()
-                          if k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")}
+            attributes = {
+                k: str(v)
+                for k, v in resolved.items()
+                if k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+            }
             if "RedrivePolicy" in resolved:
                 attributes["RedrivePolicy"] = json.dumps(resolved["RedrivePolicy"])
             url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -256,7 +275,9 @@ class LocalStack:
             for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
                 definition = definition.replace("${" + key + "}", str(value))
             arn = self.client("stepfunctions").create_state_machine(
-                name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+                name=name,
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
                 type=props.get("Type", "STANDARD"),
             )["stateMachineArn"]
             self.state_machines[logical_id] = arn
@@ -346,8 +367,11 @@ class LocalStack:
         arn = props["Queue"]
         url = self.queue_url_for_arn(arn)
         response = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(int(props.get("BatchSize", 10)), 10),
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=url,
+            MaxNumberOfMessages=min(int(props.get("BatchSize", 10)), 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         messages = response.get("Messages", [])
         if not messages:
@@ -361,9 +385,9 @@ class LocalStack:
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-            ])
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+            )
         return len(messages)
 
     def drain_stream_once(self, function: LocalFunction, props: dict[str, Any]) -> int:
@@ -377,8 +401,12 @@ class LocalStack:
         total = 0
         for shard in shards:
             shard_id = shard["ShardId"]
-            iterator = positions.get(shard_id) or streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            iterator = (
+                positions.get(shard_id)
+                or streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
+                    "ShardIterator"
+                ]
+            )
             response = streams.get_records(ShardIterator=iterator, Limit=min(int(props.get("BatchSize", 100)), 1000))
             records = [{**r, "eventSourceARN": arn} for r in response.get("Records", [])]
             if records:
@@ -399,7 +427,8 @@ class LocalStack:
         positions = self._stream_positions.setdefault(function.logical_id, {})
         for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", []):
             positions[shard["ShardId"]] = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
 
     def _poll_stream(self, function: LocalFunction, props: dict[str, Any]) -> None:
         while not self._stop.is_set():
@@ -432,8 +461,9 @@ class LocalStack:
         """EventBridge Scheduler stand-in: the schedules the product created (the seller setup's
         tenant poll schedules) invoke their target function with their input. ``every_seconds``
         overrides the schedules' own rate (a demo does not wait two minutes)."""
-        thread = threading.Thread(target=self._scheduler_loop, args=(every_seconds,), daemon=True,
-                                  name="local-scheduler")
+        thread = threading.Thread(
+            target=self._scheduler_loop, args=(every_seconds,), daemon=True, name="local-scheduler"
+        )
         thread.start()
         self._threads.append(thread)
         return thread
@@ -512,12 +542,17 @@ def _fix_sfn_start_execution_parameters() -> None:
     if getattr(original, "_renamed", False):
         return
 
-    def normalise(self: Any, parameters: dict, boto_service_name: str | None = None,
-                  service_action_name: str | None = None) -> None:
+    def normalise(
+        self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
         original(self, parameters, boto_service_name=boto_service_name, service_action_name=service_action_name)
         if service_action_name is None and self._get_boto_service_action() == "start_execution":
-            for asl, boto in (("StateMachineArn", "stateMachineArn"), ("Name", "name"), ("Input", "input"),
-                              ("TraceHeader", "traceHeader")):
+            for asl, boto in (
+                ("StateMachineArn", "stateMachineArn"),
+                ("Name", "name"),
+                ("Input", "input"),
+                ("TraceHeader", "traceHeader"),
+            ):
                 if asl in parameters:
                     parameters[boto] = parameters.pop(asl)
 
@@ -559,8 +594,9 @@ def _roll_back_items_not_tables() -> None:
                 table = self.tables.get(op.get("TableName"))
                 if table is None:
                     continue
-                key = op.get("Key") or {name: op["Item"][name] for name in
-                                        (table.hash_key_attr, table.range_key_attr) if name}
+                key = op.get("Key") or {
+                    name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
+                }
                 hash_key, range_key = _key_values(table, key)
                 if hash_key is None or (table.has_range_key and range_key is None):
                     continue  # moto rejects the transaction itself
@@ -603,8 +639,12 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "body": message["Body"],
         "attributes": message.get("Attributes", {}),
         "messageAttributes": {
-            k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType"),
-                "stringListValues": [], "binaryListValues": []}
+            k: {
+                "stringValue": v.get("StringValue"),
+                "dataType": v.get("DataType"),
+                "stringListValues": [],
+                "binaryListValues": [],
+            }
             for k, v in message.get("MessageAttributes", {}).items()
         },
         "md5OfBody": message.get("MD5OfBody", ""),

@@ -37,8 +37,24 @@ def _construct(tag: str):
     return construct
 
 
-for _tag in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-             "FindInMap", "ImportValue", "Base64", "GetAZs", "Cidr"):
+for _tag in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "GetAZs",
+    "Cidr",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -63,7 +79,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -149,10 +165,12 @@ def http_routes(template: dict[str, Any]) -> list[dict[str, Any]]:
             props = event["Properties"]
             api = props.get("ApiId", {}).get("Ref") if isinstance(props.get("ApiId"), dict) else None
             authorizer = props.get("Auth", {}).get("Authorizer", api_auth.get(api))
-            routes.append({
-                "function": name,
-                "method": props["Method"].upper(),
-                "path": props["Path"],
-                "jwt": bool(authorizer) and authorizer != "NONE",
-            })
+            routes.append(
+                {
+                    "function": name,
+                    "method": props["Method"].upper(),
+                    "path": props["Path"],
+                    "jwt": bool(authorizer) and authorizer != "NONE",
+                }
+            )
     return routes

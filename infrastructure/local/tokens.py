@@ -22,12 +22,25 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(key: bytes, *, tenant_id: str, agent_id: str, role: str = "agent", ttl_seconds: int = 12 * 3600,
-          now: float | None = None) -> str:
+def issue(
+    key: bytes,
+    *,
+    tenant_id: str,
+    agent_id: str,
+    role: str = "agent",
+    ttl_seconds: int = 12 * 3600,
+    now: float | None = None,
+) -> str:
     issued = int(now if now is not None else time.time())
     header = {"alg": "HS256", "typ": "JWT"}
-    claims = {"iss": ISSUER, "sub": agent_id, "custom:tenant_id": tenant_id, "custom:role": role,
-              "iat": issued, "exp": issued + ttl_seconds}
+    claims = {
+        "iss": ISSUER,
+        "sub": agent_id,
+        "custom:tenant_id": tenant_id,
+        "custom:role": role,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"

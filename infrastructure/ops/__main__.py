@@ -31,8 +31,12 @@ def _when(text: str) -> datetime:
 
 def _resources(args: argparse.Namespace) -> dict[str, str]:
     found = _outputs(args.stack) if args.stack else {}
-    named = {"HelpdeskTableName": args.table, "RawPayloadBucketName": args.bucket,
-             "InboundQueueUrl": args.queue_url, "InboundDeadLetterQueueUrl": args.dlq_url}
+    named = {
+        "HelpdeskTableName": args.table,
+        "RawPayloadBucketName": args.bucket,
+        "InboundQueueUrl": args.queue_url,
+        "InboundDeadLetterQueueUrl": args.dlq_url,
+    }
     found.update({k: v for k, v in named.items() if v})
     return found
 
@@ -50,8 +54,11 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     from helpdesk.ingest.replay import ReplayService
 
     table, bucket, queue = _need(_resources(args), "HelpdeskTableName", "RawPayloadBucketName", "InboundQueueUrl")
-    service = ReplayService(DynamoRepository(boto3.client("dynamodb"), table),
-                            S3RawArchive(boto3.client("s3"), bucket), SqsEnvelopePublisher(boto3.client("sqs"), queue))
+    service = ReplayService(
+        DynamoRepository(boto3.client("dynamodb"), table),
+        S3RawArchive(boto3.client("s3"), bucket),
+        SqsEnvelopePublisher(boto3.client("sqs"), queue),
+    )
     until = _when(args.until) if args.until else datetime.now(UTC)
     return service.replay(args.tenant, args.store, _when(args.since), until).as_dict()
 
@@ -61,14 +68,18 @@ def redrive(args: argparse.Namespace) -> dict[str, Any]:
     from helpdesk.ingest.replay import redrive as move_back
 
     queue, dlq = _need(_resources(args), "InboundQueueUrl", "InboundDeadLetterQueueUrl")
-    moved = move_back(SqsDeadLetters(boto3.client("sqs"), dlq, queue), maximum=args.max,
-                      progress=lambda n: print(f"moved {n}", file=sys.stderr))
+    moved = move_back(
+        SqsDeadLetters(boto3.client("sqs"), dlq, queue),
+        maximum=args.max,
+        progress=lambda n: print(f"moved {n}", file=sys.stderr),
+    )
     return {"moved": moved}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infrastructure.ops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m infrastructure.ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run in (("replay", replay), ("redrive", redrive)):
         command = commands.add_parser(name)

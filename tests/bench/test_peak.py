@@ -61,8 +61,7 @@ def test_mix_is_close_to_the_targets() -> None:
     wismo = [ticket for ticket in arrivals if ticket.intent == "wismo"]
     assert abs(sum(ticket.has_tracking for ticket in wismo) / len(wismo) - 0.6) < 0.06
     assert len({ticket.store.store_id for ticket in arrivals}) > 60
-    assert Counter(store.channel.value for store in peak.STORES) == {"mirakl": 110, "email": 8, "ebay": 6,
-                                                                     "shopify": 6}
+    assert Counter(store.channel.value for store in peak.STORES) == {"mirakl": 110, "email": 8, "ebay": 6, "shopify": 6}
     for ticket in arrivals:
         if ticket.intent == "cancellation":  # ordered 1–20 h before, ships 24 h after the order
             assert ticket.ship_at is not None

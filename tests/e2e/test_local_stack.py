@@ -32,10 +32,30 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Any:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.local.run", "--port", str(port), "--shop-interval", "0",
-         "--marketplace-interval", "0", "--mail-interval", "0", "--poll-seconds", "2", "--sla-minutes", "1",
-         "--info-file", str(info_file)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "infrastructure.local.run",
+            "--port",
+            str(port),
+            "--shop-interval",
+            "0",
+            "--marketplace-interval",
+            "0",
+            "--mail-interval",
+            "0",
+            "--poll-seconds",
+            "2",
+            "--sla-minutes",
+            "1",
+            "--info-file",
+            str(info_file),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -95,9 +115,16 @@ def test_webhook_to_sorted_queue_to_breach(local: dict[str, Any]) -> None:
 
     # Unauthenticated agents get nothing; a bad signature is refused.
     assert httpx.get(f"{api}/tickets", timeout=10).status_code == 401
-    forged = httpx.post(local["webhook_url"], content=b"{}", headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-        "X-WC-Webhook-Signature": "Zm9yZ2Vk"}, timeout=10)
+    forged = httpx.post(
+        local["webhook_url"],
+        content=b"{}",
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Signature": "Zm9yZ2Vk",
+        },
+        timeout=10,
+    )
     assert forged.status_code == 401
 
     def breached() -> dict[str, Any] | None:
@@ -186,11 +213,14 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
     last_seen = max(m["message_id"] for m in detail["messages"] if m["direction"] != "event")
 
     # Ada starts typing; Bernd, opening the same ticket, sees her.
-    assert httpx.post(f"{api}/tickets/{ticket_id}/presence", json={"typing": True}, headers=ada,
-                      timeout=10).status_code == 200
+    assert (
+        httpx.post(f"{api}/tickets/{ticket_id}/presence", json={"typing": True}, headers=ada, timeout=10).status_code
+        == 200
+    )
     seen_by_bernd = httpx.get(f"{api}/tickets/{ticket_id}", headers=bernd, timeout=10).json()
     assert {"agent_id": "agent-ada", "typing": True} in [
-        {"agent_id": v["agent_id"], "typing": v["typing"]} for v in seen_by_bernd["viewers"]]
+        {"agent_id": v["agent_id"], "typing": v["typing"]} for v in seen_by_bernd["viewers"]
+    ]
 
     # Bernd reads German and English only: other buyer messages come with their translation, which on
     # the local stack (no Amazon Translate in moto) says plainly that it is not one.
@@ -210,14 +240,22 @@ def test_agents_work_a_marketplace_ticket_through_the_api(local: dict[str, Any])
     # The macro speaks the buyer's language, as detected from what they wrote (the demo's buyers write
     # in German, French, Italian, Spanish or English whatever the marketplace).
     assert preview["language"] == detail["ticket"]["language"] and order_id in preview["body"]
-    reply = httpx.post(f"{api}/tickets/{ticket_id}/replies", headers=ada, timeout=10, json={
-        "macro_id": "wismo", "body": preview["body"], "last_seen_message_id": last_seen})
+    reply = httpx.post(
+        f"{api}/tickets/{ticket_id}/replies",
+        headers=ada,
+        timeout=10,
+        json={"macro_id": "wismo", "body": preview["body"], "last_seen_message_id": last_seen},
+    )
     assert reply.status_code == 202, reply.text
     assert reply.json()["delivery_status"] == "queued"
 
     # Bernd answers from the view he read before Ada's reply: refused, nothing sent twice.
-    stale = httpx.post(f"{api}/tickets/{ticket_id}/replies", headers=bernd, timeout=10, json={
-        "body": "Bonjour, je regarde.", "last_seen_message_id": last_seen})
+    stale = httpx.post(
+        f"{api}/tickets/{ticket_id}/replies",
+        headers=bernd,
+        timeout=10,
+        json={"body": "Bonjour, je regarde.", "last_seen_message_id": last_seen},
+    )
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_timeline"
 
     def sent() -> dict[str, Any] | None:

@@ -139,15 +139,19 @@ class InMemoryRepository:
 
     def find_tickets_by_order(self, tenant_id: str, store_id: str, order_ref: str) -> list[Ticket]:
         self._enter("find_tickets_by_order", tenant_id, store_id, order_ref)
-        found = [t for (tenant, _), t in self.tickets.items()
-                 if tenant == tenant_id and t.store_id == store_id and order_ref in t.order_refs]
+        found = [
+            t
+            for (tenant, _), t in self.tickets.items()
+            if tenant == tenant_id and t.store_id == store_id and order_ref in t.order_refs
+        ]
         found.sort(key=lambda t: (t.created_at, t.ticket_id), reverse=True)
         return [t.model_copy(deep=True) for t in found[:MAX_LOOKUP]]
 
     def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]:
         self._enter("find_tickets_by_email", tenant_id, email)
-        found = [t for (tenant, _), t in self.tickets.items()
-                 if tenant == tenant_id and t.customer_email == email.lower()]
+        found = [
+            t for (tenant, _), t in self.tickets.items() if tenant == tenant_id and t.customer_email == email.lower()
+        ]
         found.sort(key=lambda t: (t.created_at, t.ticket_id), reverse=True)
         return [t.model_copy(deep=True) for t in found[:MAX_LOOKUP]]
 
@@ -209,8 +213,11 @@ class InMemoryRepository:
         return [a.model_copy(deep=True) for a in self.agents if a.tenant_id == tenant_id]
 
     def count_assigned(self, tenant_id: str, agent_id: str) -> int:
-        return sum(1 for (tenant, _), t in self.tickets.items()
-                   if tenant == tenant_id and t.assignee_id == agent_id and t.status.in_queue)
+        return sum(
+            1
+            for (tenant, _), t in self.tickets.items()
+            if tenant == tenant_id and t.assignee_id == agent_id and t.status.in_queue
+        )
 
     def mark_assigned(self, tenant_id: str, agent_id: str, at: Any) -> None:
         for agent in self.agents:
@@ -225,9 +232,7 @@ class InMemoryRepository:
         messages = sorted(self.messages[(tenant_id, ticket_id)], key=lambda m: (m.created_at, m.message_id))
         return TicketView(ticket=ticket, messages=[m.model_copy(deep=True) for m in messages])
 
-    def list_queue(
-        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
-    ) -> QueuePage:
+    def list_queue(self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None) -> QueuePage:
         self._enter("list_queue", tenant_id, scope, scope_id, limit, cursor)
         in_scope = {
             QueueScope.TENANT: lambda t: True,
@@ -235,20 +240,24 @@ class InMemoryRepository:
             QueueScope.AGENT: lambda t: t.assignee_id == scope_id,
         }[scope]
         queued = sorted(
-            (t for (tenant, _), t in self.tickets.items()
-             if tenant == tenant_id and t.status.in_queue and t.sla_due_at is not None and in_scope(t)),
+            (
+                t
+                for (tenant, _), t in self.tickets.items()
+                if tenant == tenant_id and t.status.in_queue and t.sla_due_at is not None and in_scope(t)
+            ),
             key=lambda t: (t.sla_due_at, t.ticket_id),
         )
         prefix = f"{scope}:{scope_id or ''}:"
         start = 0
         if cursor:
-            if not cursor.startswith(prefix) or not cursor[len(prefix):].isdigit():
+            if not cursor.startswith(prefix) or not cursor[len(prefix) :].isdigit():
                 raise InvalidCursor("cursor belongs to another queue")
-            start = int(cursor[len(prefix):])
-        page = queued[start:start + limit]
+            start = int(cursor[len(prefix) :])
+        page = queued[start : start + limit]
         more = start + limit < len(queued)
-        return QueuePage(tickets=[t.model_copy(deep=True) for t in page],
-                         next_cursor=f"{prefix}{start + limit}" if more else None)
+        return QueuePage(
+            tickets=[t.model_copy(deep=True) for t in page], next_cursor=f"{prefix}{start + limit}" if more else None
+        )
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -256,17 +265,22 @@ class InMemoryRepository:
         self._enter("upsert_order", order)
         key = (order.tenant_id, order.store_id, order.order_ref)
         stored = self.orders.get(key)
-        if (stored is not None and order.updated_at is not None and stored.updated_at is not None
-                and stored.updated_at > order.updated_at):
+        if (
+            stored is not None
+            and order.updated_at is not None
+            and stored.updated_at is not None
+            and stored.updated_at > order.updated_at
+        ):
             return False  # a newer version is already stored
         self.orders[key] = order.model_copy(deep=True)
         return True
 
     def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]:
         self._enter("find_orders_by_email", tenant_id, email)
-        found = [o for (tenant, _, _), o in self.orders.items()
-                 if tenant == tenant_id and o.buyer_email == email.lower()]
-        found.sort(key=lambda o: (o.ordered_at or o.updated_at or datetime.min.replace(tzinfo=UTC)), reverse=True)
+        found = [
+            o for (tenant, _, _), o in self.orders.items() if tenant == tenant_id and o.buyer_email == email.lower()
+        ]
+        found.sort(key=lambda o: o.ordered_at or o.updated_at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return [o.model_copy(deep=True) for o in found[:limit]]
 
     # --- helpers ------------------------------------------------------------------------------
@@ -297,8 +311,7 @@ class InMemoryRepository:
 
     # --- ticket actions: merge, split, snooze (helpdesk.tickets.actions) -------------------------
 
-    def close_merged_source(self, previous: Ticket, updated: Ticket, event: Message,
-                            threads: Any) -> None:
+    def close_merged_source(self, previous: Ticket, updated: Ticket, event: Message, threads: Any) -> None:
         self._enter("close_merged_source", previous, updated, event, threads)
         if updated.version != previous.version:
             raise ValueError("pass the ticket as read; the repository bumps the version")
@@ -323,17 +336,28 @@ class InMemoryRepository:
             timeline[:] = [m for m in timeline if m.message_id != message.message_id]
             timeline.append(message.model_copy(deep=True))
 
-    def split_message(self, previous: Ticket, updated: Ticket, event: Message, moved: Message,
-                      new_ticket: Ticket, new_message: Message, new_event: Message) -> None:
+    def split_message(
+        self,
+        previous: Ticket,
+        updated: Ticket,
+        event: Message,
+        moved: Message,
+        new_ticket: Ticket,
+        new_message: Message,
+        new_event: Message,
+    ) -> None:
         self._enter("split_message", previous, updated, moved, new_ticket)
         if updated.version != previous.version:
             raise ValueError("pass the ticket as read; the repository bumps the version")
         stored = self.tickets.get((previous.tenant_id, previous.ticket_id))
         old_timeline = self.messages[(previous.tenant_id, previous.ticket_id)]
         marker = self._dedup_key(moved)
-        if (stored is None or stored.version != previous.version
-                or not any(m.message_id == moved.message_id for m in old_timeline)
-                or (new_ticket.tenant_id, new_ticket.ticket_id) in self.tickets):
+        if (
+            stored is None
+            or stored.version != previous.version
+            or not any(m.message_id == moved.message_id for m in old_timeline)
+            or (new_ticket.tenant_id, new_ticket.ticket_id) in self.tickets
+        ):
             raise Conflict("the ticket changed since it was read")
         updated.version = previous.version + 1
         self.tickets[(updated.tenant_id, updated.ticket_id)] = updated.model_copy(deep=True)
@@ -341,16 +365,25 @@ class InMemoryRepository:
         old_timeline.append(event.model_copy(deep=True))
         self.tickets[(new_ticket.tenant_id, new_ticket.ticket_id)] = new_ticket.model_copy(deep=True)
         self.messages[(new_ticket.tenant_id, new_ticket.ticket_id)].extend(
-            [new_message.model_copy(deep=True), new_event.model_copy(deep=True)])
+            [new_message.model_copy(deep=True), new_event.model_copy(deep=True)]
+        )
         self.channel_messages[marker] = (new_ticket.ticket_id, new_message.message_id)
 
     def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]:
         self._enter("list_snoozed_due", tenant_id, now, limit)
-        due = sorted((t for (tenant, _), t in self.tickets.items()
-                      if tenant == tenant_id and t.status == TicketStatus.SNOOZED
-                      and t.snoozed_until is not None and t.snoozed_until <= now),
-                     key=lambda t: (t.snoozed_until, t.ticket_id))
+        due = sorted(
+            (
+                t
+                for (tenant, _), t in self.tickets.items()
+                if tenant == tenant_id
+                and t.status == TicketStatus.SNOOZED
+                and t.snoozed_until is not None
+                and t.snoozed_until <= now
+            ),
+            key=lambda t: (t.snoozed_until, t.ticket_id),
+        )
         return [t.ticket_id for t in due[:limit]]
+
     # --- inbox and collaboration (helpdesk.tickets.inbox / helpdesk.tickets.collaboration stores) ----------------
     # Queue pages use the domain's own definition (QueuePlan.filters.matches) over the plan's
     # partition, in the index's order; cursors are offsets, valid only for the partition they came from.
@@ -368,8 +401,11 @@ class InMemoryRepository:
             found = [t for t in mine if t.status.value == plan.partition]
             found.sort(key=lambda t: (t.updated_at, t.ticket_id), reverse=True)
         else:
-            in_partition = {"tenant": lambda t: True, "team": lambda t: t.team_id == plan.partition,
-                            "agent": lambda t: t.assignee_id == plan.partition}[plan.index]
+            in_partition = {
+                "tenant": lambda t: True,
+                "team": lambda t: t.team_id == plan.partition,
+                "agent": lambda t: t.assignee_id == plan.partition,
+            }[plan.index]
             found = [t for t in mine if t.status.in_queue and t.sla_due_at is not None and in_partition(t)]
             if plan.due == "passed":
                 found = [t for t in found if t.sla_due_at < now]
@@ -378,14 +414,13 @@ class InMemoryRepository:
             found.sort(key=lambda t: (t.sla_due_at, t.ticket_id))
         return [t.model_copy(deep=True) for t in found if plan.filters.matches(t, now)]
 
-    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
-                   now: datetime) -> QueuePage:
+    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None, now: datetime) -> QueuePage:
         self._enter("queue_page", tenant_id, plan, limit, cursor)
         found = self._plan_tickets(tenant_id, plan, now)
         prefix = f"inbox:{tenant_id}:{plan.index}:{plan.partition or ''}:"
         start = _offset(cursor, prefix)
         more = start + limit < len(found)
-        return QueuePage(tickets=found[start:start + limit], next_cursor=f"{prefix}{start + limit}" if more else None)
+        return QueuePage(tickets=found[start : start + limit], next_cursor=f"{prefix}{start + limit}" if more else None)
 
     def count_queue(self, tenant_id: str, plan: QueuePlan, now: datetime, budget: int) -> tuple[int, bool]:
         self._enter("count_queue", tenant_id, plan)
@@ -397,8 +432,11 @@ class InMemoryRepository:
         return view.model_copy(deep=True) if view else None
 
     def list_views(self, tenant_id: str, owner_id: str) -> list[SavedView]:
-        return [v.model_copy(deep=True) for (tenant, owner, _), v in self.inbox.views.items()
-                if tenant == tenant_id and owner in (owner_id, "shared")]
+        return [
+            v.model_copy(deep=True)
+            for (tenant, owner, _), v in self.inbox.views.items()
+            if tenant == tenant_id and owner in (owner_id, "shared")
+        ]
 
     def put_view(self, view: SavedView, previous: SavedView | None = None) -> None:
         if previous is not None:
@@ -409,19 +447,30 @@ class InMemoryRepository:
     def delete_view(self, view: SavedView) -> None:
         self.inbox.views.pop((view.tenant_id, "shared" if view.shared else view.owner_id, view.view_id), None)
 
-    def touch_presence(self, tenant_id: str, ticket_id: str, agent_id: str, seen_at: datetime,
-                       expires_at: datetime, typing: bool | None = None) -> None:
+    def touch_presence(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        agent_id: str,
+        seen_at: datetime,
+        expires_at: datetime,
+        typing: bool | None = None,
+    ) -> None:
         key = (tenant_id, ticket_id, agent_id)
         before = self.inbox.presence.get(key)
         typing_until = before.typing_until if before is not None and typing is None else None
         if typing:
             typing_until = expires_at
-        self.inbox.presence[key] = PresenceEntry(agent_id=agent_id, seen_at=seen_at, expires_at=expires_at,
-                                                 typing_until=typing_until)
+        self.inbox.presence[key] = PresenceEntry(
+            agent_id=agent_id, seen_at=seen_at, expires_at=expires_at, typing_until=typing_until
+        )
 
     def list_presence(self, tenant_id: str, ticket_id: str) -> list[PresenceEntry]:
-        return [p.model_copy() for (tenant, ticket, _), p in self.inbox.presence.items()
-                if (tenant, ticket) == (tenant_id, ticket_id)]
+        return [
+            p.model_copy()
+            for (tenant, ticket, _), p in self.inbox.presence.items()
+            if (tenant, ticket) == (tenant_id, ticket_id)
+        ]
 
     def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None:
         self._enter("get_order", tenant_id, store_id, order_ref)
@@ -436,17 +485,27 @@ class InMemoryRepository:
         for n in notifications:
             self.inbox.notifications[(n.tenant_id, n.agent_id, n.notification_id)] = n.model_copy(deep=True)
 
-    def list_notifications(self, tenant_id: str, agent_id: str, unread_only: bool, limit: int,
-                           cursor: str | None, now: datetime) -> NotificationPage:
-        found = sorted((n for (tenant, agent, _), n in self.inbox.notifications.items()
-                        if (tenant, agent) == (tenant_id, agent_id) and n.created_at + NOTIFICATION_TTL > now
-                        and not (unread_only and n.read_at is not None)),
-                       key=lambda n: n.notification_id, reverse=True)
+    def list_notifications(
+        self, tenant_id: str, agent_id: str, unread_only: bool, limit: int, cursor: str | None, now: datetime
+    ) -> NotificationPage:
+        found = sorted(
+            (
+                n
+                for (tenant, agent, _), n in self.inbox.notifications.items()
+                if (tenant, agent) == (tenant_id, agent_id)
+                and n.created_at + NOTIFICATION_TTL > now
+                and not (unread_only and n.read_at is not None)
+            ),
+            key=lambda n: n.notification_id,
+            reverse=True,
+        )
         prefix = f"notify:{tenant_id}:{agent_id}:"
         start = _offset(cursor, prefix)
         more = start + limit < len(found)
-        return NotificationPage(notifications=[n.model_copy() for n in found[start:start + limit]],
-                                next_cursor=f"{prefix}{start + limit}" if more else None)
+        return NotificationPage(
+            notifications=[n.model_copy() for n in found[start : start + limit]],
+            next_cursor=f"{prefix}{start + limit}" if more else None,
+        )
 
     def mark_read(self, tenant_id: str, agent_id: str, notification_id: str, at: datetime) -> Notification | None:
         stored = self.inbox.notifications.get((tenant_id, agent_id, notification_id))
@@ -502,6 +561,6 @@ class InboxState:
 def _offset(cursor: str | None, prefix: str) -> int:
     if not cursor:
         return 0
-    if not cursor.startswith(prefix) or not cursor[len(prefix):].isdigit():
+    if not cursor.startswith(prefix) or not cursor[len(prefix) :].isdigit():
         raise InvalidCursor("cursor belongs to another list")
-    return int(cursor[len(prefix):])
+    return int(cursor[len(prefix) :])

@@ -38,6 +38,7 @@ CHECKS = {
 def test_the_webhook_side_of_a_channel_imports_without_httpx(channel: str) -> None:
     code = CHECKS[channel] + "\nassert 'httpx' not in sys.modules, 'httpx imported'\n"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "shared")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr

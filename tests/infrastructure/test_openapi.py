@@ -19,8 +19,11 @@ def test_the_committed_spec_matches_the_code() -> None:
 
 
 def operations() -> list[tuple[str, str, dict]]:
-    return [(method.upper(), path, operation) for path, methods in SPEC["paths"].items()
-            for method, operation in methods.items()]
+    return [
+        (method.upper(), path, operation)
+        for path, methods in SPEC["paths"].items()
+        for method, operation in methods.items()
+    ]
 
 
 def test_every_operation_is_described_and_secured() -> None:
@@ -33,8 +36,11 @@ def test_every_operation_is_described_and_secured() -> None:
 
 
 def test_the_gateway_forwards_every_route_to_the_agent_api() -> None:
-    routes = [Route(r["method"], r["path"], lambda event: None, r["jwt"])
-              for r in http_routes(load_template()) if r["function"] == "AgentApiFunction"]
+    routes = [
+        Route(r["method"], r["path"], lambda event: None, r["jwt"])
+        for r in http_routes(load_template())
+        if r["function"] == "AgentApiFunction"
+    ]
     for method, path, _ in operations():
         concrete = re.sub(r"\{(\w+)\}", r"x-\1", path)
         forwarded = [r for r in routes if r.method in (method, "ANY") and r.regex.match(concrete)]

@@ -26,8 +26,9 @@ def of_type(kind: str) -> dict[str, dict]:
 
 def test_cfn_lint_passes_offline() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -45,8 +46,11 @@ def test_the_language_models_ship_only_with_the_intake() -> None:
     """lingua is ~96 MB unzipped: its own layer, on the one function that detects languages."""
     assert "lingua" not in (ROOT / "shared/requirements.txt").read_text()
     assert "lingua-language-detector" in (ROOT / "layers/language/requirements.txt").read_text()
-    users = [name for name, fn in of_type("AWS::Serverless::Function").items()
-             if {"Ref": "LanguageLayer"} in fn["Properties"].get("Layers", [])]
+    users = [
+        name
+        for name, fn in of_type("AWS::Serverless::Function").items()
+        if {"Ref": "LanguageLayer"} in fn["Properties"].get("Layers", [])
+    ]
     assert users == ["IntakeFunction"]
     dev = (ROOT / "requirements-dev.txt").read_text()
     assert "lingua-language-detector==2.1.1" in dev, "make run / make test need it too"
@@ -84,8 +88,11 @@ def test_function_environment_matches_settings() -> None:
 
 def test_work_queues_have_dead_letter_queues() -> None:
     queues = of_type("AWS::SQS::Queue")
-    dlqs = {res["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            for res in queues.values() if "RedrivePolicy" in res["Properties"]}
+    dlqs = {
+        res["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for res in queues.values()
+        if "RedrivePolicy" in res["Properties"]
+    }
     # Failure destinations of stream event sources are dead-letter queues too.
     for function in of_type("AWS::Serverless::Function").values():
         for event in function["Properties"].get("Events", {}).values():
@@ -101,8 +108,15 @@ def test_work_queues_have_dead_letter_queues() -> None:
 def test_table_indexes_match_the_repository() -> None:
     table = RESOURCES["HelpdeskTable"]["Properties"]
     names = {gsi["IndexName"] for gsi in table["GlobalSecondaryIndexes"]}
-    assert names == {keys.TENANT_QUEUE, keys.TEAM_QUEUE, keys.AGENT_QUEUE, keys.LOOKUP, keys.STATUS_INDEX,
-                     keys.SNOOZED, keys.OUTBOX}
+    assert names == {
+        keys.TENANT_QUEUE,
+        keys.TEAM_QUEUE,
+        keys.AGENT_QUEUE,
+        keys.LOOKUP,
+        keys.STATUS_INDEX,
+        keys.SNOOZED,
+        keys.OUTBOX,
+    }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 

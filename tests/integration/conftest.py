@@ -36,8 +36,15 @@ class Seller:
     store_id: str
     secret: str
 
-    def webhook_event(self, body: bytes, *, topic: str = "order.created", delivery_id: str = "1",
-                      signature: str | None = None, content_type: str = "application/json") -> dict[str, Any]:
+    def webhook_event(
+        self,
+        body: bytes,
+        *,
+        topic: str = "order.created",
+        delivery_id: str = "1",
+        signature: str | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
         headers = {
             "content-type": content_type,
             "x-wc-webhook-topic": topic,
@@ -49,8 +56,16 @@ class Seller:
             "x-wc-webhook-signature": woo_signature(body, self.secret) if signature is None else signature,
         }
         path = f"/webhooks/{self.tenant_id}/woocommerce/{self.store_id}"
-        return build_event("POST", path, "", headers, body, "/webhooks/{tenant_id}/{channel}/{store_id}",
-                           {"tenant_id": self.tenant_id, "channel": "woocommerce", "store_id": self.store_id}, None)
+        return build_event(
+            "POST",
+            path,
+            "",
+            headers,
+            body,
+            "/webhooks/{tenant_id}/{channel}/{store_id}",
+            {"tenant_id": self.tenant_id, "channel": "woocommerce", "store_id": self.store_id},
+            None,
+        )
 
 
 @pytest.fixture
@@ -60,10 +75,17 @@ def seller(stack: LocalStack, repo: DynamoRepository) -> Seller:
     store_id = "woo-1"
     secret = uuid.uuid4().hex
     secret_name = f"helpdesk/{tenant_id}/{store_id}"
-    stack.client("secretsmanager").create_secret(Name=secret_name,
-                                                 SecretString=json.dumps({"webhook_secret": secret}))
-    repo.put_store(Store(tenant_id=tenant_id, store_id=store_id, channel=Channel.WOOCOMMERCE,
-                         display_name="Shop", secret_name=secret_name, created_at=datetime.now(UTC)))
+    stack.client("secretsmanager").create_secret(Name=secret_name, SecretString=json.dumps({"webhook_secret": secret}))
+    repo.put_store(
+        Store(
+            tenant_id=tenant_id,
+            store_id=store_id,
+            channel=Channel.WOOCOMMERCE,
+            display_name="Shop",
+            secret_name=secret_name,
+            created_at=datetime.now(UTC),
+        )
+    )
     return Seller(tenant_id, store_id, secret)
 
 
@@ -79,9 +101,18 @@ def drain_ingest_queue(stack: LocalStack) -> int:
         total += received
 
 
-def agent_event(method: str, path: str, route: str, *, tenant_id: str, agent_id: str = "agent-1",
-                role: str = "agent", query: str = "", params: dict[str, str] | None = None,
-                json_body: Any = None) -> dict[str, Any]:
+def agent_event(
+    method: str,
+    path: str,
+    route: str,
+    *,
+    tenant_id: str,
+    agent_id: str = "agent-1",
+    role: str = "agent",
+    query: str = "",
+    params: dict[str, str] | None = None,
+    json_body: Any = None,
+) -> dict[str, Any]:
     claims = {"sub": agent_id, "custom:tenant_id": tenant_id, "custom:role": role}
     headers = {"host": "api.local"}
     body = b""
@@ -100,9 +131,13 @@ def buyer_messages(view: Any) -> list[Any]:
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never the developer's own AWS account: fixed fake credentials, no instance metadata lookups
     (adapter tests on moto's in-process mock or botocore's Stubber)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto's in-process mock, not the session's server
@@ -112,11 +147,15 @@ def fresh_table(stack: LocalStack, name: str) -> Iterator[Any]:
     """An empty PK/SK table on the session's moto server for one adapter test, deleted afterwards (moto's
     in-process mock would reset the server's state, which lives in the same process)."""
     client = stack.client("dynamodb")
-    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-                        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                              {"AttributeName": "SK", "AttributeType": "S"}])
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+    )
     try:
         yield client
     finally:

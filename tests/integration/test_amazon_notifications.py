@@ -18,18 +18,36 @@ SAMPLE = ROOT / "infrastructure/local/samples/amazon/order_change_buyer_cancel.j
 
 
 def _sqs_event(*bodies: str) -> dict:
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body, "attributes": {},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:amazon-notifications", "awsRegion": REGION,
-    } for body in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "rh",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:amazon-notifications",
+                "awsRegion": REGION,
+            }
+            for body in bodies
+        ]
+    }
 
 
 def test_buyer_cancellation_request_becomes_a_cancellation_ticket(stack: LocalStack, repo: DynamoRepository) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     seller_id = f"A{uuid.uuid4().hex[:12].upper()}"
-    repo.put_store(Store(tenant_id=tenant, store_id="amazon-us", channel=Channel.AMAZON, display_name="Amazon US",
-                         created_at=datetime.now(UTC)))
+    repo.put_store(
+        Store(
+            tenant_id=tenant,
+            store_id="amazon-us",
+            channel=Channel.AMAZON,
+            display_name="Amazon US",
+            created_at=datetime.now(UTC),
+        )
+    )
     repo.put_channel_route("amazon", seller_id, tenant, "amazon-us")
     notification = json.loads(SAMPLE.read_text())
     notification["Payload"]["OrderChangeNotification"]["SellerId"] = seller_id
@@ -38,7 +56,8 @@ def test_buyer_cancellation_request_becomes_a_cancellation_ticket(stack: LocalSt
     drain_ingest_queue(stack)
 
     result = stack.functions["AmazonNotificationsFunction"].invoke(
-        _sqs_event(json.dumps(notification), json.dumps(unknown), "not json"))
+        _sqs_event(json.dumps(notification), json.dumps(unknown), "not json")
+    )
     assert result == {"batchItemFailures": []}  # unreadable / unroutable: quarantined, not retried
     assert drain_ingest_queue(stack) == 1
 
@@ -47,6 +66,7 @@ def test_buyer_cancellation_request_becomes_a_cancellation_ticket(stack: LocalSt
     assert "cancellation_request" in ticket.tags and ticket.priority == Priority.HIGH
     order = repo.get_order(tenant, "amazon-us", order_id)
     assert order is not None and order.channel_status == "Unshipped"
-    quarantined = stack.client("s3").list_objects_v2(Bucket=stack.resolver.refs["RawPayloadBucket"],
-                                                     Prefix="quarantine/amazon/unknown-seller/ANOBODY/")
+    quarantined = stack.client("s3").list_objects_v2(
+        Bucket=stack.resolver.refs["RawPayloadBucket"], Prefix="quarantine/amazon/unknown-seller/ANOBODY/"
+    )
     assert quarantined.get("KeyCount", 0) == 1

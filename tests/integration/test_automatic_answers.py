@@ -42,59 +42,137 @@ from tests.integration.conftest import agent_event, drain_ingest_queue
 
 WISMO_MACRO = {
     "it": "{{ store.greeting }} {{ customer.first_name }},\nil suo ordine {{ order.ref }} è stato spedito con "
-          "{{ order.carrier }}: {{ order.tracking_url }}\nConsegna prevista: {{ order.delivery_window }}.\n"
-          "{{ store.signature }}",
+    "{{ order.carrier }}: {{ order.tracking_url }}\nConsegna prevista: {{ order.delivery_window }}.\n"
+    "{{ store.signature }}",
     "en": "Hello {{ customer.first_name }}, order {{ order.ref }} left with {{ order.carrier }}: "
-          "{{ order.tracking_url }} (delivery {{ order.delivery_window }}).",
+    "{{ order.tracking_url }} (delivery {{ order.delivery_window }}).",
 }
 
 
 def _seed(stack: LocalStack, repo: DynamoRepository, tenant: str, *, calendar: dict[str, Any] | None = None) -> None:
     now = datetime.now(UTC)
-    repo.put_tenant(Tenant(tenant_id=tenant, name="Seller", time_zone="Europe/Rome", languages=["en", "it", "de"],
-                           default_sla_policy_id="standard", created_at=now))
-    repo.put_store(Store(tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE, display_name="Lampade",
-                         base_url="https://lampade.example", default_language="en",
-                         greetings={"it": "Gentile"}, signatures={"it": "Il team di Lampade"}, created_at=now))
-    repo.put_policy_spec(tenant, SlaPolicySpec(policy_id="standard", name="24h", first_response_minutes=24 * 60,
-                                               next_response_minutes=24 * 60, calendar=calendar))
+    repo.put_tenant(
+        Tenant(
+            tenant_id=tenant,
+            name="Seller",
+            time_zone="Europe/Rome",
+            languages=["en", "it", "de"],
+            default_sla_policy_id="standard",
+            created_at=now,
+        )
+    )
+    repo.put_store(
+        Store(
+            tenant_id=tenant,
+            store_id="shop-it",
+            channel=Channel.WOOCOMMERCE,
+            display_name="Lampade",
+            base_url="https://lampade.example",
+            default_language="en",
+            greetings={"it": "Gentile"},
+            signatures={"it": "Il team di Lampade"},
+            created_at=now,
+        )
+    )
+    repo.put_policy_spec(
+        tenant,
+        SlaPolicySpec(
+            policy_id="standard",
+            name="24h",
+            first_response_minutes=24 * 60,
+            next_response_minutes=24 * 60,
+            calendar=calendar,
+        ),
+    )
     macros = DynamoMacros(stack.client("dynamodb"), stack.resolver.refs["HelpdeskTable"])
-    macros.put_macro(Macro(tenant_id=tenant, macro_id="wismo-auto", name="WISMO", bodies=WISMO_MACRO,
-                           tags=["auto-answered"]))
-    macros.put_macro(Macro(tenant_id=tenant, macro_id="ack", name="Outside hours", bodies={
-        "it": "Gentile cliente, abbiamo ricevuto il suo messaggio e le risponderemo lunedì.",
-        "de": "Wir haben Ihre Nachricht erhalten und antworten am Montag."}))
-    repo.put_rule(RoutingRule.model_validate({
-        "tenant_id": tenant, "rule_id": "wismo-auto", "name": "Answer WISMO when the order has tracking",
-        "conditions": [{"field": "intent", "op": "eq", "value": "wismo"},
-                       {"field": "order_has_tracking", "op": "eq", "value": True}],
-        "actions": [{"type": "send_macro", "value": "wismo-auto"}]}))
-    repo.put_rule(RoutingRule.model_validate({
-        "tenant_id": tenant, "rule_id": "ack", "name": "Acknowledge outside business hours", "position": 1,
-        "conditions": [{"field": "business_hours", "op": "eq", "value": False}],
-        "actions": [{"type": "acknowledge", "value": "ack"}]}))
+    macros.put_macro(
+        Macro(tenant_id=tenant, macro_id="wismo-auto", name="WISMO", bodies=WISMO_MACRO, tags=["auto-answered"])
+    )
+    macros.put_macro(
+        Macro(
+            tenant_id=tenant,
+            macro_id="ack",
+            name="Outside hours",
+            bodies={
+                "it": "Gentile cliente, abbiamo ricevuto il suo messaggio e le risponderemo lunedì.",
+                "de": "Wir haben Ihre Nachricht erhalten und antworten am Montag.",
+            },
+        )
+    )
+    repo.put_rule(
+        RoutingRule.model_validate(
+            {
+                "tenant_id": tenant,
+                "rule_id": "wismo-auto",
+                "name": "Answer WISMO when the order has tracking",
+                "conditions": [
+                    {"field": "intent", "op": "eq", "value": "wismo"},
+                    {"field": "order_has_tracking", "op": "eq", "value": True},
+                ],
+                "actions": [{"type": "send_macro", "value": "wismo-auto"}],
+            }
+        )
+    )
+    repo.put_rule(
+        RoutingRule.model_validate(
+            {
+                "tenant_id": tenant,
+                "rule_id": "ack",
+                "name": "Acknowledge outside business hours",
+                "position": 1,
+                "conditions": [{"field": "business_hours", "op": "eq", "value": False}],
+                "actions": [{"type": "acknowledge", "value": "ack"}],
+            }
+        )
+    )
 
 
 def _order(tenant: str, ref: str, **changes: Any) -> Order:
     now = datetime.now(UTC)
     fields: dict[str, Any] = dict(
-        tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE, order_ref=ref, status=OrderStatus.SHIPPED,
-        buyer_email="giulia@example.it", buyer_name="Giulia Rossi", carrier="BRT", tracking_number="084123456789",
+        tenant_id=tenant,
+        store_id="shop-it",
+        channel=Channel.WOOCOMMERCE,
+        order_ref=ref,
+        status=OrderStatus.SHIPPED,
+        buyer_email="giulia@example.it",
+        buyer_name="Giulia Rossi",
+        carrier="BRT",
+        tracking_number="084123456789",
         tracking_url="https://vas.brt.it/vas/sped_det_show.hsm?referer=sped_numspe_par.htm&Nspediz=084123456789",
-        delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC), delivery_latest=datetime(2026, 11, 27, 18, tzinfo=UTC),
-        ordered_at=now - timedelta(days=2), shipped_at=now - timedelta(days=1), updated_at=now)
+        delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC),
+        delivery_latest=datetime(2026, 11, 27, 18, tzinfo=UTC),
+        ordered_at=now - timedelta(days=2),
+        shipped_at=now - timedelta(days=1),
+        updated_at=now,
+    )
     fields.update(changes)
     return Order(**fields)
 
 
 def _publish(stack: LocalStack, tenant: str, ref: str, body: str, n: int) -> None:
     message = InboundMessage(
-        tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE, channel_message_id=f"<m{n}@example.it>",
-        order_ref=ref, buyer_email="giulia@example.it", buyer_name="Giulia Rossi", subject=f"Ordine {ref}",
-        body=body, received_at=datetime.now(UTC))
-    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(IngestEnvelope(
-        tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE, delivery_id=f"d-{n}",
-        raw_s3_key=f"raw/{n}", messages=[message]))
+        tenant_id=tenant,
+        store_id="shop-it",
+        channel=Channel.WOOCOMMERCE,
+        channel_message_id=f"<m{n}@example.it>",
+        order_ref=ref,
+        buyer_email="giulia@example.it",
+        buyer_name="Giulia Rossi",
+        subject=f"Ordine {ref}",
+        body=body,
+        received_at=datetime.now(UTC),
+    )
+    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(
+        IngestEnvelope(
+            tenant_id=tenant,
+            store_id="shop-it",
+            channel=Channel.WOOCOMMERCE,
+            delivery_id=f"d-{n}",
+            raw_s3_key=f"raw/{n}",
+            messages=[message],
+        )
+    )
     assert drain_ingest_queue(stack) == 1
 
 
@@ -119,13 +197,19 @@ def _dispatch(stack: LocalStack) -> int:
 
 
 def test_an_italian_wismo_message_gets_an_italian_answer_with_carrier_and_tracking_link(
-        stack: LocalStack, repo: DynamoRepository) -> None:
+    stack: LocalStack, repo: DynamoRepository
+) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     _seed(stack, repo, tenant)  # 24/7 calendar: no acknowledgement
     repo.upsert_order(_order(tenant, "IT-1001"))
     _dispatch(stack)
-    _publish(stack, tenant, "IT-1001", "Buongiorno, dov'è il mio pacco? Non è ancora arrivato e sono "
-                                       "passati giorni dalla spedizione.", 1)
+    _publish(
+        stack,
+        tenant,
+        "IT-1001",
+        "Buongiorno, dov'è il mio pacco? Non è ancora arrivato e sono passati giorni dalla spedizione.",
+        1,
+    )
     view = _settled(repo, tenant)
     ticket = view.ticket
     assert ticket.language == "it" and ticket.intent == Intent.WISMO
@@ -135,7 +219,8 @@ def test_an_italian_wismo_message_gets_an_italian_answer_with_carrier_and_tracki
     assert answer.body == (
         "Gentile Giulia,\nil suo ordine IT-1001 è stato spedito con BRT: "
         "https://vas.brt.it/vas/sped_det_show.hsm?referer=sped_numspe_par.htm&Nspediz=084123456789\n"
-        "Consegna prevista: 2026-11-26 – 2026-11-27.\nIl team di Lampade")
+        "Consegna prevista: 2026-11-26 – 2026-11-27.\nIl team di Lampade"
+    )
     assert ticket.automated == ["wismo-auto"] and "auto-answered" in ticket.tags
 
     outbox = len(sent_mail(stack))
@@ -155,15 +240,22 @@ def test_an_italian_wismo_message_gets_an_italian_answer_with_carrier_and_tracki
 
 
 def test_no_tracking_no_automatic_answer_and_outside_hours_an_acknowledgement_that_keeps_the_sla(
-        stack: LocalStack, repo: DynamoRepository) -> None:
+    stack: LocalStack, repo: DynamoRepository
+) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     today = datetime.now(ZoneInfo("Europe/Rome")).date()
-    closed = {"time_zone": "Europe/Rome", "holidays": [today.isoformat(), (today + timedelta(days=1)).isoformat()],
-              "periods": {day: [{"start": "00:00", "end": "24:00"}] for day in
-                          ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}}
+    closed = {
+        "time_zone": "Europe/Rome",
+        "holidays": [today.isoformat(), (today + timedelta(days=1)).isoformat()],
+        "periods": {
+            day: [{"start": "00:00", "end": "24:00"}]
+            for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        },
+    }
     _seed(stack, repo, tenant, calendar=closed)  # a holiday today: now is outside business hours
-    repo.upsert_order(_order(tenant, "IT-2002", status=OrderStatus.PROCESSING, carrier=None, tracking_number=None,
-                             tracking_url=None))
+    repo.upsert_order(
+        _order(tenant, "IT-2002", status=OrderStatus.PROCESSING, carrier=None, tracking_number=None, tracking_url=None)
+    )
     _dispatch(stack)
     _publish(stack, tenant, "IT-2002", "Buongiorno, quando arriva il mio ordine? Non ho ancora ricevuto nulla.", 2)
     view = _settled(repo, tenant)
@@ -198,23 +290,58 @@ def test_a_shipped_order_sends_the_configured_proactive_message(stack: LocalStac
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     _seed(stack, repo, tenant)
     macros = DynamoMacros(stack.client("dynamodb"), stack.resolver.refs["HelpdeskTable"])
-    macros.put_macro(Macro(tenant_id=tenant, macro_id="shipped", name="Shipped", bodies={
-        "en": "Good news {{ customer.first_name }}: order {{ order.ref }} left with {{ order.carrier }}, "
-              "track it at {{ order.tracking_url }}."}))
-    status, answer = _setup(stack, tenant, "PUT", "/nudges", [
-        {"nudge_id": "shipped", "name": "Tell buyers their order shipped", "event": "shipped", "macro_id": "shipped",
-         "subjects": {"en": "Your order has shipped"}}])
+    macros.put_macro(
+        Macro(
+            tenant_id=tenant,
+            macro_id="shipped",
+            name="Shipped",
+            bodies={
+                "en": "Good news {{ customer.first_name }}: order {{ order.ref }} left with {{ order.carrier }}, "
+                "track it at {{ order.tracking_url }}."
+            },
+        )
+    )
+    status, answer = _setup(
+        stack,
+        tenant,
+        "PUT",
+        "/nudges",
+        [
+            {
+                "nudge_id": "shipped",
+                "name": "Tell buyers their order shipped",
+                "event": "shipped",
+                "macro_id": "shipped",
+                "subjects": {"en": "Your order has shipped"},
+            }
+        ],
+    )
     assert status == 200, answer
-    repo.upsert_order(_order(tenant, "IT-3003", status=OrderStatus.PROCESSING, carrier=None, tracking_number=None,
-                             tracking_url=None))
+    repo.upsert_order(
+        _order(tenant, "IT-3003", status=OrderStatus.PROCESSING, carrier=None, tracking_number=None, tracking_url=None)
+    )
     _dispatch(stack)
-    event = OrderEvent(tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE,
-                       event_type=OrderEventType.SHIPPED, event_id="e-1", occurred_at=datetime.now(UTC),
-                       order=_order(tenant, "IT-3003"))
+    event = OrderEvent(
+        tenant_id=tenant,
+        store_id="shop-it",
+        channel=Channel.WOOCOMMERCE,
+        event_type=OrderEventType.SHIPPED,
+        event_id="e-1",
+        occurred_at=datetime.now(UTC),
+        order=_order(tenant, "IT-3003"),
+    )
     publisher = SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"])
     for delivery in ("d-ship-1", "d-ship-2"):  # the channel delivers the same event twice
-        publisher.publish(IngestEnvelope(tenant_id=tenant, store_id="shop-it", channel=Channel.WOOCOMMERCE,
-                                         delivery_id=delivery, raw_s3_key=f"raw/{delivery}", order_events=[event]))
+        publisher.publish(
+            IngestEnvelope(
+                tenant_id=tenant,
+                store_id="shop-it",
+                channel=Channel.WOOCOMMERCE,
+                delivery_id=delivery,
+                raw_s3_key=f"raw/{delivery}",
+                order_events=[event],
+            )
+        )
         drain_ingest_queue(stack)
 
     (ticket,) = repo.find_tickets_by_order(tenant, "shop-it", "IT-3003")
@@ -238,9 +365,16 @@ def test_an_agent_asks_for_a_first_draft_in_the_buyers_language(stack: LocalStac
     view = _settled(repo, tenant)
     _dispatch(stack)  # the WISMO rule answered it already; the agent still wants a draft for a follow-up
     path = f"/tickets/{view.ticket.ticket_id}/draft"
-    response = stack.functions["AgentApiFunction"].invoke(agent_event(
-        "POST", path, "/tickets/{ticket_id}/draft", tenant_id=tenant, params={"ticket_id": view.ticket.ticket_id},
-        json_body={}))
+    response = stack.functions["AgentApiFunction"].invoke(
+        agent_event(
+            "POST",
+            path,
+            "/tickets/{ticket_id}/draft",
+            tenant_id=tenant,
+            params={"ticket_id": view.ticket.ticket_id},
+            json_body={},
+        )
+    )
     assert response["statusCode"] == 201, response["body"]
     draft = json.loads(response["body"])
     assert draft["language"] == "it" and draft["created_by"] == "agent-1"
@@ -249,6 +383,7 @@ def test_an_agent_asks_for_a_first_draft_in_the_buyers_language(stack: LocalStac
 
 
 def _setup(stack: LocalStack, tenant: str, method: str, path: str, body: Any) -> tuple[int, Any]:
-    response = stack.functions["SetupApiFunction"].invoke(agent_event(
-        method, path, path, tenant_id=tenant, role="admin", json_body=body))
+    response = stack.functions["SetupApiFunction"].invoke(
+        agent_event(method, path, path, tenant_id=tenant, role="admin", json_body=body)
+    )
     return response["statusCode"], json.loads(response["body"] or "null")

@@ -35,51 +35,84 @@ def bedrock() -> Iterator[tuple[Any, Stubber]]:
 
 
 def _message(n: int, direction: MessageDirection, body: str) -> Message:
-    return Message(tenant_id=TENANT, ticket_id="01HQ0000000000000000000000", message_id=f"m{n}", direction=direction,
-                   channel=Channel.WOOCOMMERCE, store_id="s1", author="x", body=body,
-                   created_at=NOW + timedelta(minutes=n))
+    return Message(
+        tenant_id=TENANT,
+        ticket_id="01HQ0000000000000000000000",
+        message_id=f"m{n}",
+        direction=direction,
+        channel=Channel.WOOCOMMERCE,
+        store_id="s1",
+        author="x",
+        body=body,
+        created_at=NOW + timedelta(minutes=n),
+    )
 
 
 def _context(**changes: Any) -> DraftContext:
-    order = Order(tenant_id=TENANT, store_id="s1", channel=Channel.WOOCOMMERCE, order_ref="1001",
-                  status=OrderStatus.SHIPPED, buyer_name="Anna Schmidt", carrier="DHL", tracking_number=TRACKING,
-                  tracking_url=f"https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html?piececode={TRACKING}",
-                  delivery_latest=datetime(2024, 3, 4, 18, tzinfo=UTC))
+    order = Order(
+        tenant_id=TENANT,
+        store_id="s1",
+        channel=Channel.WOOCOMMERCE,
+        order_ref="1001",
+        status=OrderStatus.SHIPPED,
+        buyer_name="Anna Schmidt",
+        carrier="DHL",
+        tracking_number=TRACKING,
+        tracking_url=f"https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html?piececode={TRACKING}",
+        delivery_latest=datetime(2024, 3, 4, 18, tzinfo=UTC),
+    )
     fields: dict[str, Any] = dict(
         tenant_id=TENANT,
         ticket=make_ticket(intent=Intent.WISMO, language="de", customer_name="Anna Schmidt", order_refs=["1001"]),
-        thread=[_message(1, MessageDirection.INBOUND, "Wo bleibt mein Paket?"),
-                _message(2, MessageDirection.OUTBOUND, "Wir schauen nach."),
-                _message(3, MessageDirection.NOTE, "DHL hub delayed"),
-                _message(4, MessageDirection.INBOUND, "Immer noch nichts da.")],
-        order=order, store=make_store(display_name="Lampenhaus", signatures={"de": "Ihr Lampenhaus-Team"}),
-        agent_name="Jonas Weber", language="de",
-        snippets=[PolicySnippet(snippet_id="shipping", title="Versand", text="DHL, 1-3 Werktage",
-                                intents=[Intent.WISMO]),
-                  PolicySnippet(snippet_id="returns", title="Rückgabe", text="30 Tage Rückgaberecht",
-                                intents=[Intent.RETURN_REFUND])])
+        thread=[
+            _message(1, MessageDirection.INBOUND, "Wo bleibt mein Paket?"),
+            _message(2, MessageDirection.OUTBOUND, "Wir schauen nach."),
+            _message(3, MessageDirection.NOTE, "DHL hub delayed"),
+            _message(4, MessageDirection.INBOUND, "Immer noch nichts da."),
+        ],
+        order=order,
+        store=make_store(display_name="Lampenhaus", signatures={"de": "Ihr Lampenhaus-Team"}),
+        agent_name="Jonas Weber",
+        language="de",
+        snippets=[
+            PolicySnippet(snippet_id="shipping", title="Versand", text="DHL, 1-3 Werktage", intents=[Intent.WISMO]),
+            PolicySnippet(
+                snippet_id="returns", title="Rückgabe", text="30 Tage Rückgaberecht", intents=[Intent.RETURN_REFUND]
+            ),
+        ],
+    )
     fields.update(changes)
     return DraftContext(**fields)
 
 
 def _answer(*texts: str, stop: str = "end_turn", extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"output": {"message": {"role": "assistant", "content": [*(extra or []), *({"text": t} for t in texts)]}},
-            "stopReason": stop, "usage": {"inputTokens": 812, "outputTokens": 95, "totalTokens": 907},
-            "metrics": {"latencyMs": 1234}}
+    return {
+        "output": {"message": {"role": "assistant", "content": [*(extra or []), *({"text": t} for t in texts)]}},
+        "stopReason": stop,
+        "usage": {"inputTokens": 812, "outputTokens": 95, "totalTokens": 907},
+        "metrics": {"latencyMs": 1234},
+    }
 
 
 def _expected(context: DraftContext, max_tokens: int = 600, temperature: float = 0.2) -> dict[str, Any]:
     system, messages = build_prompt(context)
-    return {"modelId": MODEL, "system": [{"text": system}], "messages": messages,
-            "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature}}
+    return {
+        "modelId": MODEL,
+        "system": [{"text": system}],
+        "messages": messages,
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature},
+    }
 
 
 def test_the_converse_request_is_exact_and_the_answer_becomes_a_draft(bedrock: tuple[Any, Stubber]) -> None:
     client, stubber = bedrock
     context = _context()
     request = _expected(context)
-    stubber.add_response("converse", _answer("Hallo Anna,\n\nIhr Paket ist mit DHL unterwegs: " + TRACKING,
-                                             "\n\nIhr Lampenhaus-Team"), expected_params=request)
+    stubber.add_response(
+        "converse",
+        _answer("Hallo Anna,\n\nIhr Paket ist mit DHL unterwegs: " + TRACKING, "\n\nIhr Lampenhaus-Team"),
+        expected_params=request,
+    )
 
     draft = BedrockDrafter(client, MODEL).draft(context, NOW)
 
@@ -101,8 +134,11 @@ def test_settings_and_only_text_blocks_are_used(bedrock: tuple[Any, Stubber]) ->
     client, stubber = bedrock
     context = _context()
     thinking = {"reasoningContent": {"reasoningText": {"text": "The buyer wants tracking."}}}
-    stubber.add_response("converse", _answer("Hallo Anna,", "Ihr Paket ist unterwegs.", extra=[thinking]),
-                         expected_params=_expected(context, max_tokens=300, temperature=0.0))
+    stubber.add_response(
+        "converse",
+        _answer("Hallo Anna,", "Ihr Paket ist unterwegs.", extra=[thinking]),
+        expected_params=_expected(context, max_tokens=300, temperature=0.0),
+    )
 
     draft = BedrockDrafter(client, MODEL, max_tokens=300, temperature=0.0).draft(context, NOW)
 
@@ -130,17 +166,28 @@ def test_facts_the_order_lacks_are_reported(bedrock: tuple[Any, Stubber]) -> Non
     assert draft.note == "the order data has no order.tracking_number: check the draft before sending"
 
 
-@pytest.mark.parametrize("code, retryable", [
-    ("ThrottlingException", True), ("ServiceUnavailableException", True), ("ModelTimeoutException", True),
-    ("ModelNotReadyException", True), ("InternalServerException", True), ("AccessDeniedException", False),
-    ("ValidationException", False), ("ResourceNotFoundException", False), ("ModelErrorException", False),
-])
-def test_aws_errors_become_draft_unavailable_with_their_code(bedrock: tuple[Any, Stubber], code: str,
-                                                              retryable: bool) -> None:
+@pytest.mark.parametrize(
+    "code, retryable",
+    [
+        ("ThrottlingException", True),
+        ("ServiceUnavailableException", True),
+        ("ModelTimeoutException", True),
+        ("ModelNotReadyException", True),
+        ("InternalServerException", True),
+        ("AccessDeniedException", False),
+        ("ValidationException", False),
+        ("ResourceNotFoundException", False),
+        ("ModelErrorException", False),
+    ],
+)
+def test_aws_errors_become_draft_unavailable_with_their_code(
+    bedrock: tuple[Any, Stubber], code: str, retryable: bool
+) -> None:
     client, stubber = bedrock
     secret = "arn:aws:bedrock:eu-west-1:123456789012:foundation-model/x"
-    stubber.add_client_error("converse", service_error_code=code, service_message=f"denied for {secret}",
-                             http_status_code=400)
+    stubber.add_client_error(
+        "converse", service_error_code=code, service_message=f"denied for {secret}", http_status_code=400
+    )
 
     with pytest.raises(DraftUnavailable) as caught:
         BedrockDrafter(client, MODEL).draft(_context(), NOW)
@@ -186,13 +233,22 @@ class _Failing:
         raise self.error
 
 
-@pytest.mark.parametrize("error, retryable, reason", [
-    (EndpointConnectionError(endpoint_url="https://bedrock-runtime.eu-west-1.amazonaws.com"), True,
-     "Bedrock could not be reached (EndpointConnectionError)"),
-    (ReadTimeoutError(endpoint_url="https://bedrock-runtime.eu-west-1.amazonaws.com"), True,
-     "Bedrock could not be reached (ReadTimeoutError)"),
-    (NoCredentialsError(), False, "Bedrock is not set up: the function has no AWS credentials"),
-])
+@pytest.mark.parametrize(
+    "error, retryable, reason",
+    [
+        (
+            EndpointConnectionError(endpoint_url="https://bedrock-runtime.eu-west-1.amazonaws.com"),
+            True,
+            "Bedrock could not be reached (EndpointConnectionError)",
+        ),
+        (
+            ReadTimeoutError(endpoint_url="https://bedrock-runtime.eu-west-1.amazonaws.com"),
+            True,
+            "Bedrock could not be reached (ReadTimeoutError)",
+        ),
+        (NoCredentialsError(), False, "Bedrock is not set up: the function has no AWS credentials"),
+    ],
+)
 def test_transport_failures_become_draft_unavailable(error: Exception, retryable: bool, reason: str) -> None:
     with pytest.raises(DraftUnavailable) as caught:
         BedrockDrafter(_Failing(error), MODEL).draft(_context(), NOW)

@@ -19,9 +19,16 @@ def test_racing_messages_on_one_thread_make_one_ticket_with_every_message(
     timers = StepFunctionsSlaTimers(stack.client("stepfunctions"), stack.state_machines["SlaTimerStateMachine"])
     services = [TicketService(DynamoRepository(stack.client("dynamodb"), repo._table), timers) for _ in range(4)]
     messages = [
-        InboundMessage(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
-                       channel_message_id=f"race-{i}", channel_thread_id="thread-race", order_ref="R-1",
-                       body=f"message {i}", received_at=datetime.now(UTC))
+        InboundMessage(
+            tenant_id=seller.tenant_id,
+            store_id=seller.store_id,
+            channel=Channel.WOOCOMMERCE,
+            channel_message_id=f"race-{i}",
+            channel_thread_id="thread-race",
+            order_ref="R-1",
+            body=f"message {i}",
+            received_at=datetime.now(UTC),
+        )
         for i in range(8)
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -36,22 +43,48 @@ def test_racing_messages_on_one_thread_make_one_ticket_with_every_message(
 
 
 def test_a_stale_writer_gets_a_conflict(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
-    service = TicketService(repo, StepFunctionsSlaTimers(stack.client("stepfunctions"),
-                                                         stack.state_machines["SlaTimerStateMachine"]))
-    first = service.receive(InboundMessage(
-        tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
-        channel_message_id="s-1", channel_thread_id="t-stale", body="one", received_at=datetime.now(UTC)))
+    service = TicketService(
+        repo, StepFunctionsSlaTimers(stack.client("stepfunctions"), stack.state_machines["SlaTimerStateMachine"])
+    )
+    first = service.receive(
+        InboundMessage(
+            tenant_id=seller.tenant_id,
+            store_id=seller.store_id,
+            channel=Channel.WOOCOMMERCE,
+            channel_message_id="s-1",
+            channel_thread_id="t-stale",
+            body="one",
+            received_at=datetime.now(UTC),
+        )
+    )
     stale = repo.get_ticket(seller.tenant_id, first.ticket_id)
     assert stale is not None
-    service.receive(InboundMessage(
-        tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
-        channel_message_id="s-2", channel_thread_id="t-stale", body="two", received_at=datetime.now(UTC)))
+    service.receive(
+        InboundMessage(
+            tenant_id=seller.tenant_id,
+            store_id=seller.store_id,
+            channel=Channel.WOOCOMMERCE,
+            channel_message_id="s-2",
+            channel_thread_id="t-stale",
+            body="two",
+            received_at=datetime.now(UTC),
+        )
+    )
     from helpdesk.core.errors import Conflict
     from helpdesk.core.models import Message, MessageDirection
 
-    late = Message(tenant_id=seller.tenant_id, ticket_id=stale.ticket_id, message_id="late",
-                   direction=MessageDirection.INBOUND, channel=Channel.WOOCOMMERCE, store_id=seller.store_id,
-                   channel_message_id="s-3", author="buyer", body="three", created_at=datetime.now(UTC))
+    late = Message(
+        tenant_id=seller.tenant_id,
+        ticket_id=stale.ticket_id,
+        message_id="late",
+        direction=MessageDirection.INBOUND,
+        channel=Channel.WOOCOMMERCE,
+        store_id=seller.store_id,
+        channel_message_id="s-3",
+        author="buyer",
+        body="three",
+        created_at=datetime.now(UTC),
+    )
     try:
         repo.append_message(stale, stale.model_copy(), late)
     except Conflict:
@@ -71,14 +104,23 @@ def test_a_cancelled_transaction_changes_no_item(stack: LocalStack, repo: Dynamo
     kept = {"PK": {"S": "T#rollback"}, "SK": {"S": "A"}, "v": {"N": "1"}}
     ddb.put_item(TableName=table, Item=kept)
     with pytest.raises(ClientError) as cancelled:
-        ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {**kept, "v": {"N": "2"}}}},
-            {"Put": {"TableName": table, "Item": {"PK": {"S": "T#rollback"}, "SK": {"S": "B"}}}},
-            {"Update": {"TableName": table, "Key": {"PK": {"S": "T#rollback"}, "SK": {"S": "C"}},
-                        "UpdateExpression": "SET v = :v", "ConditionExpression": "attribute_exists(PK)",
-                        "ExpressionAttributeValues": {":v": {"N": "9"}}}},
-        ])
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**kept, "v": {"N": "2"}}}},
+                {"Put": {"TableName": table, "Item": {"PK": {"S": "T#rollback"}, "SK": {"S": "B"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": "T#rollback"}, "SK": {"S": "C"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {":v": {"N": "9"}},
+                    }
+                },
+            ]
+        )
     assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
-    items = ddb.query(TableName=table, KeyConditionExpression="PK = :pk",
-                      ExpressionAttributeValues={":pk": {"S": "T#rollback"}})["Items"]
+    items = ddb.query(
+        TableName=table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": "T#rollback"}}
+    )["Items"]
     assert items == [kept]

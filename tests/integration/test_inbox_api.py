@@ -38,16 +38,50 @@ def _call(stack: LocalStack, event: dict[str, Any]) -> tuple[int, Any]:
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
-def _get(stack: LocalStack, tenant_id: str, path: str, route: str, *, query: dict[str, Any] | None = None,
-         params: dict[str, str] | None = None, agent_id: str = "agent-1", role: str = "agent") -> tuple[int, Any]:
-    return _call(stack, agent_event("GET", path, route, tenant_id=tenant_id, agent_id=agent_id, role=role,
-                                    query=urlencode(query or {}), params=params))
+def _get(
+    stack: LocalStack,
+    tenant_id: str,
+    path: str,
+    route: str,
+    *,
+    query: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+    agent_id: str = "agent-1",
+    role: str = "agent",
+) -> tuple[int, Any]:
+    return _call(
+        stack,
+        agent_event(
+            "GET",
+            path,
+            route,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            role=role,
+            query=urlencode(query or {}),
+            params=params,
+        ),
+    )
 
 
-def _send(stack: LocalStack, method: str, tenant_id: str, path: str, route: str, body: Any = None, *,
-          params: dict[str, str] | None = None, agent_id: str = "agent-1", role: str = "agent") -> tuple[int, Any]:
-    return _call(stack, agent_event(method, path, route, tenant_id=tenant_id, agent_id=agent_id, role=role,
-                                    params=params, json_body=body))
+def _send(
+    stack: LocalStack,
+    method: str,
+    tenant_id: str,
+    path: str,
+    route: str,
+    body: Any = None,
+    *,
+    params: dict[str, str] | None = None,
+    agent_id: str = "agent-1",
+    role: str = "agent",
+) -> tuple[int, Any]:
+    return _call(
+        stack,
+        agent_event(
+            method, path, route, tenant_id=tenant_id, agent_id=agent_id, role=role, params=params, json_body=body
+        ),
+    )
 
 
 def _queue(stack: LocalStack, tenant_id: str, agent_id: str = "agent-1", **query: Any) -> tuple[int, Any]:
@@ -69,18 +103,35 @@ def _all_pages(stack: LocalStack, tenant_id: str, **query: Any) -> tuple[list[st
         assert pages < 100
 
 
-def _store_ticket(repo: DynamoRepository, seller: Seller, subject: str, due_in_minutes: float = 60,
-                  **changes: Any) -> Ticket:
+def _store_ticket(
+    repo: DynamoRepository, seller: Seller, subject: str, due_in_minutes: float = 60, **changes: Any
+) -> Ticket:
     now = datetime.now(UTC)
     fields: dict[str, Any] = {
-        "tenant_id": seller.tenant_id, "ticket_id": new_id(now), "store_id": seller.store_id,
-        "channel": Channel.WOOCOMMERCE, "subject": subject, "sla_timer_version": 1, "message_count": 1,
-        "first_response_due_at": NOW + timedelta(minutes=due_in_minutes), "created_at": now, "updated_at": now}
+        "tenant_id": seller.tenant_id,
+        "ticket_id": new_id(now),
+        "store_id": seller.store_id,
+        "channel": Channel.WOOCOMMERCE,
+        "subject": subject,
+        "sla_timer_version": 1,
+        "message_count": 1,
+        "first_response_due_at": NOW + timedelta(minutes=due_in_minutes),
+        "created_at": now,
+        "updated_at": now,
+    }
     ticket = Ticket(**{**fields, **changes})
-    message = Message(tenant_id=seller.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
-                      direction=MessageDirection.INBOUND, channel=ticket.channel, store_id=ticket.store_id,
-                      channel_message_id=f"cm-{ticket.ticket_id}", author="buyer", body=f"about {subject}",
-                      created_at=now)
+    message = Message(
+        tenant_id=seller.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(now),
+        direction=MessageDirection.INBOUND,
+        channel=ticket.channel,
+        store_id=ticket.store_id,
+        channel_message_id=f"cm-{ticket.ticket_id}",
+        author="buyer",
+        body=f"about {subject}",
+        created_at=now,
+    )
     repo.create_ticket(ticket, message)
     return ticket
 
@@ -97,8 +148,12 @@ def varied(repo: DynamoRepository, seller: Seller) -> dict[str, Ticket]:
         "theirs": {"assignee_id": "agent-2", "team_id": "de", "due_in_minutes": 100},
         "team-de": {"team_id": "de", "due_in_minutes": 250},
         "vip-wismo-de": {"tags": ["vip", "late"], "intent": Intent.WISMO, "language": "de", "due_in_minutes": 150},
-        "ebay-store": {"store_id": "ebay-1", "channel": Channel.EBAY, "status": TicketStatus.OPEN,
-                       "due_in_minutes": 400},
+        "ebay-store": {
+            "store_id": "ebay-1",
+            "channel": Channel.EBAY,
+            "status": TicketStatus.OPEN,
+            "due_in_minutes": 400,
+        },
         "breached": {"due_in_minutes": -30, "sla_breached_at": NOW - timedelta(minutes=30)},
         "warned": {"due_in_minutes": 20, "sla_warned_at": NOW - timedelta(minutes=5)},
         "warn-point-passed": {"due_in_minutes": 25, "sla_warn_at": NOW - timedelta(minutes=1)},
@@ -110,33 +165,47 @@ def varied(repo: DynamoRepository, seller: Seller) -> dict[str, Ticket]:
     return {subject: _store_ticket(repo, seller, subject, **fields) for subject, fields in specs.items()}
 
 
-OPEN_BY_DUE = ["breached", "warned", "warn-point-passed", "warn-point-ahead", "theirs", "vip-wismo-de", "mine",
-               "team-de", "plain", "ebay-store"]
+OPEN_BY_DUE = [
+    "breached",
+    "warned",
+    "warn-point-passed",
+    "warn-point-ahead",
+    "theirs",
+    "vip-wismo-de",
+    "mine",
+    "team-de",
+    "plain",
+    "ebay-store",
+]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ({}, OPEN_BY_DUE),
-    ({"store_id": "ebay-1"}, ["ebay-store"]),
-    ({"channel": "ebay"}, ["ebay-store"]),
-    ({"tag": "vip"}, ["vip-wismo-de"]),
-    ({"intent": "wismo"}, ["vip-wismo-de"]),
-    ({"language": "de"}, ["vip-wismo-de"]),
-    ({"status": "open"}, ["ebay-store"]),
-    ({"status": "new", "channel": "woocommerce", "assignee_id": "none", "team_id": "de"}, ["team-de"]),
-    ({"assignee_id": "me"}, ["mine"]),
-    ({"assignee_id": "agent-2"}, ["theirs"]),
-    ({"assignee_id": "none"}, [s for s in OPEN_BY_DUE if s not in ("mine", "theirs")]),
-    ({"team_id": "de"}, ["theirs", "team-de"]),
-    ({"sla": "breached"}, ["breached"]),
-    ({"sla": "near_breach"}, ["warned", "warn-point-passed"]),
-    ({"status": "snoozed"}, ["snoozed-new", "snoozed-old"]),  # newest change first
-    ({"status": "snoozed", "assignee_id": "me"}, ["snoozed-old"]),
-    ({"status": "resolved", "sla": "breached"}, ["resolved-late"]),
-    ({"status": "resolved", "sla": "near_breach"}, []),
-    ({"status": "closed"}, []),
-])
-def test_each_filter(stack: LocalStack, seller: Seller, varied: dict[str, Ticket], query: dict[str, str],
-                     expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, OPEN_BY_DUE),
+        ({"store_id": "ebay-1"}, ["ebay-store"]),
+        ({"channel": "ebay"}, ["ebay-store"]),
+        ({"tag": "vip"}, ["vip-wismo-de"]),
+        ({"intent": "wismo"}, ["vip-wismo-de"]),
+        ({"language": "de"}, ["vip-wismo-de"]),
+        ({"status": "open"}, ["ebay-store"]),
+        ({"status": "new", "channel": "woocommerce", "assignee_id": "none", "team_id": "de"}, ["team-de"]),
+        ({"assignee_id": "me"}, ["mine"]),
+        ({"assignee_id": "agent-2"}, ["theirs"]),
+        ({"assignee_id": "none"}, [s for s in OPEN_BY_DUE if s not in ("mine", "theirs")]),
+        ({"team_id": "de"}, ["theirs", "team-de"]),
+        ({"sla": "breached"}, ["breached"]),
+        ({"sla": "near_breach"}, ["warned", "warn-point-passed"]),
+        ({"status": "snoozed"}, ["snoozed-new", "snoozed-old"]),  # newest change first
+        ({"status": "snoozed", "assignee_id": "me"}, ["snoozed-old"]),
+        ({"status": "resolved", "sla": "breached"}, ["resolved-late"]),
+        ({"status": "resolved", "sla": "near_breach"}, []),
+        ({"status": "closed"}, []),
+    ],
+)
+def test_each_filter(
+    stack: LocalStack, seller: Seller, varied: dict[str, Ticket], query: dict[str, str], expected: list[str]
+) -> None:
     subjects, _ = _all_pages(stack, seller.tenant_id, **query)
     assert subjects == expected
     # The store's expressions agree with the domain's definition of the filter.
@@ -145,11 +214,18 @@ def test_each_filter(stack: LocalStack, seller: Seller, varied: dict[str, Ticket
     assert sorted(subjects) == sorted(reference)
 
 
-def test_pages_stay_right_when_filters_skip_most_items(stack: LocalStack, repo: DynamoRepository, seller: Seller,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pages_stay_right_when_filters_skip_most_items(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for n in range(30):
-        _store_ticket(repo, seller, f"t{n:02d}", due_in_minutes=10 + n,
-                      tags=["vip"] if n % 4 == 0 else [], assignee_id=None if n % 3 else "agent-1")
+        _store_ticket(
+            repo,
+            seller,
+            f"t{n:02d}",
+            due_in_minutes=10 + n,
+            tags=["vip"] if n % 4 == 0 else [],
+            assignee_id=None if n % 3 else "agent-1",
+        )
     # Small DynamoDB pages: every API page takes several Queries and is cut in the middle of one.
     monkeypatch.setattr(inbox_store, "READ_AHEAD", (3, 3))
     subjects, pages = _all_pages(stack, seller.tenant_id, tag="vip", assignee_id="none", limit=2)
@@ -159,8 +235,9 @@ def test_pages_stay_right_when_filters_skip_most_items(stack: LocalStack, repo: 
     assert everything == [f"t{n:02d}" for n in range(30)]
 
 
-def test_a_read_budget_ends_a_page_early_with_a_cursor(stack: LocalStack, repo: DynamoRepository, seller: Seller,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_budget_ends_a_page_early_with_a_cursor(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for n in range(30):
         _store_ticket(repo, seller, f"t{n:02d}", due_in_minutes=10 + n, tags=["rare"] if n == 29 else [])
     monkeypatch.setattr(inbox_store, "READ_AHEAD", (5, 5))
@@ -190,17 +267,32 @@ class _StrictStartKey:
         names, values = params.get("ExpressionAttributeNames", {}), params.get("ExpressionAttributeValues", {})
         for name, op, value in re.findall(r"(#\w+) (>=|<=|=|<|>) (:\w+)", params["KeyConditionExpression"]):
             if start and not _KEY_OPS[op](start[names[name]]["S"], values[value]["S"]):
-                raise ClientError({"Error": {"Code": "ValidationException", "Message": (
-                    "The provided starting key is outside query boundaries based on provided conditions")}}, "Query")
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "ValidationException",
+                            "Message": (
+                                "The provided starting key is outside query boundaries based on provided conditions"
+                            ),
+                        }
+                    },
+                    "Query",
+                )
         return self._client.query(**params)
 
 
 def test_near_breach_pages_go_on_when_the_cursors_ticket_passed_its_deadline(
-        stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     start = datetime.now(UTC)
     for minutes in (10, 12, 20, 30):
-        _store_ticket(repo, seller, f"due-in-{minutes}", due_in_minutes=(start - NOW).total_seconds() / 60 + minutes,
-                      sla_warned_at=start)
+        _store_ticket(
+            repo,
+            seller,
+            f"due-in-{minutes}",
+            due_in_minutes=(start - NOW).total_seconds() / 60 + minutes,
+            sla_warned_at=start,
+        )
     store = inbox_store.QueueStore(_StrictStartKey(stack.client("dynamodb")), stack.resolver.refs["HelpdeskTable"])
     plan = plan_queue(QueueFilter(sla=SlaFilter.NEAR_BREACH))
 
@@ -240,21 +332,25 @@ def test_a_count_reads_no_more_than_its_budget(stack: LocalStack, repo: DynamoRe
     assert sum(reads) == 12
 
 
-@pytest.mark.parametrize(("query", "code"), [
-    ({"channel": "fax"}, 422),
-    ({"sla": "soon"}, 422),
-    ({"status": "lost"}, 422),
-    ({"assignee_id": "a b"}, 422),
-    ({"limit": "101"}, 422),
-    ({"team_id": "de", "assignee_id": "me"}, 400),
-])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"channel": "fax"}, 422),
+        ({"sla": "soon"}, 422),
+        ({"status": "lost"}, 422),
+        ({"assignee_id": "a b"}, 422),
+        ({"limit": "101"}, 422),
+        ({"team_id": "de", "assignee_id": "me"}, 400),
+    ],
+)
 def test_bad_filters(stack: LocalStack, seller: Seller, query: dict[str, str], code: int) -> None:
     status, body = _queue(stack, seller.tenant_id, **query)
     assert status == code and body["error"]["code"] in ("validation_error", "bad_request")
 
 
-def test_a_cursor_of_another_filter_partition_is_refused(stack: LocalStack, repo: DynamoRepository,
-                                                         seller: Seller) -> None:
+def test_a_cursor_of_another_filter_partition_is_refused(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     for n in range(3):
         _store_ticket(repo, seller, f"t{n}", team_id="de")
     _, page = _queue(stack, seller.tenant_id, team_id="de", limit=1)
@@ -265,26 +361,52 @@ def test_a_cursor_of_another_filter_partition_is_refused(stack: LocalStack, repo
 # --- saved views --------------------------------------------------------------------------------
 
 
-def _create_view(stack: LocalStack, tenant_id: str, body: dict[str, Any], agent_id: str = "agent-1",
-                 role: str = "agent") -> tuple[int, Any]:
+def _create_view(
+    stack: LocalStack, tenant_id: str, body: dict[str, Any], agent_id: str = "agent-1", role: str = "agent"
+) -> tuple[int, Any]:
     return _send(stack, "POST", tenant_id, "/views", "/views", body, agent_id=agent_id, role=role)
 
 
-def _view_route(stack: LocalStack, method: str, tenant_id: str, view_id: str, body: Any = None,
-                agent_id: str = "agent-1", role: str = "agent") -> tuple[int, Any]:
-    return _send(stack, method, tenant_id, f"/views/{view_id}", "/views/{view_id}", body,
-                 params={"view_id": view_id}, agent_id=agent_id, role=role)
+def _view_route(
+    stack: LocalStack,
+    method: str,
+    tenant_id: str,
+    view_id: str,
+    body: Any = None,
+    agent_id: str = "agent-1",
+    role: str = "agent",
+) -> tuple[int, Any]:
+    return _send(
+        stack,
+        method,
+        tenant_id,
+        f"/views/{view_id}",
+        "/views/{view_id}",
+        body,
+        params={"view_id": view_id},
+        agent_id=agent_id,
+        role=role,
+    )
 
 
-def _view_tickets(stack: LocalStack, tenant_id: str, view_id: str, agent_id: str = "agent-1",
-                  **query: Any) -> tuple[int, Any]:
-    return _get(stack, tenant_id, f"/views/{view_id}/tickets", "/views/{view_id}/tickets", query=query,
-                params={"view_id": view_id}, agent_id=agent_id)
+def _view_tickets(
+    stack: LocalStack, tenant_id: str, view_id: str, agent_id: str = "agent-1", **query: Any
+) -> tuple[int, Any]:
+    return _get(
+        stack,
+        tenant_id,
+        f"/views/{view_id}/tickets",
+        "/views/{view_id}/tickets",
+        query=query,
+        params={"view_id": view_id},
+        agent_id=agent_id,
+    )
 
 
 def test_saved_views_lifecycle(stack: LocalStack, seller: Seller, varied: dict[str, Ticket]) -> None:
-    status, view = _create_view(stack, seller.tenant_id, {"name": "German VIPs",
-                                                          "filters": {"tag": "vip", "language": "de"}})
+    status, view = _create_view(
+        stack, seller.tenant_id, {"name": "German VIPs", "filters": {"tag": "vip", "language": "de"}}
+    )
     assert status == 201 and view["owner_id"] == "agent-1" and view["shared"] is False
     view_id = view["view_id"]
 
@@ -295,8 +417,9 @@ def test_saved_views_lifecycle(stack: LocalStack, seller: Seller, varied: dict[s
     status, page = _view_tickets(stack, seller.tenant_id, view_id)
     assert status == 200 and [t["subject"] for t in page["tickets"]] == ["vip-wismo-de"]
 
-    status, changed = _view_route(stack, "PUT", seller.tenant_id, view_id,
-                                  {"name": "Team DE", "filters": {"team_id": "de"}, "shared": True})
+    status, changed = _view_route(
+        stack, "PUT", seller.tenant_id, view_id, {"name": "Team DE", "filters": {"team_id": "de"}, "shared": True}
+    )
     assert status == 200 and changed["shared"] is True and changed["name"] == "Team DE"
     # Shared now: a colleague sees it and its tickets, but cannot change it.
     status, seen = _view_route(stack, "GET", seller.tenant_id, view_id, agent_id="agent-2")
@@ -333,23 +456,36 @@ def test_builtin_views_and_me(stack: LocalStack, seller: Seller, varied: dict[st
 
 def test_counts_per_view(stack: LocalStack, seller: Seller, varied: dict[str, Ticket]) -> None:
     _, view = _create_view(stack, seller.tenant_id, {"name": "near", "filters": {"sla": "near_breach"}})
-    _, snoozed = _create_view(stack, seller.tenant_id, {"name": "snoozed", "filters": {"status": "snoozed"},
-                                                        "shared": True}, agent_id="agent-2")
+    _, snoozed = _create_view(
+        stack,
+        seller.tenant_id,
+        {"name": "snoozed", "filters": {"status": "snoozed"}, "shared": True},
+        agent_id="agent-2",
+    )
     status, counts = _get(stack, seller.tenant_id, "/views/counts", "/views/counts")
     assert status == 200
     got = {c["view_id"]: (c["count"], c["capped"]) for c in counts["views"]}
-    assert got == {"mine": (1, False), "unassigned": (8, False), "breached": (1, False), "open": (10, False),
-                   view["view_id"]: (2, False), snoozed["view_id"]: (2, False)}
+    assert got == {
+        "mine": (1, False),
+        "unassigned": (8, False),
+        "breached": (1, False),
+        "open": (10, False),
+        view["view_id"]: (2, False),
+        snoozed["view_id"]: (2, False),
+    }
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({}, 422),
-    ({"name": ""}, 422),
-    ({"name": "x", "filters": {"colour": "red"}}, 422),
-    ({"name": "x", "filters": {"sla": "later"}}, 422),
-    ({"name": "x", "owner_id": "agent-9"}, 422),
-    ({"name": "x", "filters": {"team_id": "de", "assignee_id": "agent-2"}}, 400),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({}, 422),
+        ({"name": ""}, 422),
+        ({"name": "x", "filters": {"colour": "red"}}, 422),
+        ({"name": "x", "filters": {"sla": "later"}}, 422),
+        ({"name": "x", "owner_id": "agent-9"}, 422),
+        ({"name": "x", "filters": {"team_id": "de", "assignee_id": "agent-2"}}, 400),
+    ],
+)
 def test_bad_views(stack: LocalStack, seller: Seller, body: dict[str, Any], status: int) -> None:
     got, answer = _create_view(stack, seller.tenant_id, body)
     assert got == status and answer["error"]["code"] in ("validation_error", "bad_request")
@@ -359,8 +495,9 @@ def test_a_read_only_agent_reads_views_but_saves_none(stack: LocalStack, seller:
     _, view = _create_view(stack, seller.tenant_id, {"name": "shared", "shared": True})
     status, _ = _create_view(stack, seller.tenant_id, {"name": "x"}, agent_id="viewer", role="read_only")
     assert status == 403
-    status, _ = _view_route(stack, "PUT", seller.tenant_id, view["view_id"], {"name": "y"}, agent_id="viewer",
-                            role="read_only")
+    status, _ = _view_route(
+        stack, "PUT", seller.tenant_id, view["view_id"], {"name": "y"}, agent_id="viewer", role="read_only"
+    )
     assert status == 403
     status, _ = _view_route(stack, "GET", seller.tenant_id, view["view_id"], agent_id="viewer", role="read_only")
     assert status == 200
@@ -369,27 +506,54 @@ def test_a_read_only_agent_reads_views_but_saves_none(stack: LocalStack, seller:
 # --- ticket detail ------------------------------------------------------------------------------
 
 
-def _detail(stack: LocalStack, tenant_id: str, ticket_id: str, agent_id: str = "agent-1",
-            role: str = "agent") -> tuple[int, Any]:
-    return _get(stack, tenant_id, f"/tickets/{ticket_id}", "/tickets/{ticket_id}", params={"ticket_id": ticket_id},
-                agent_id=agent_id, role=role)
+def _detail(
+    stack: LocalStack, tenant_id: str, ticket_id: str, agent_id: str = "agent-1", role: str = "agent"
+) -> tuple[int, Any]:
+    return _get(
+        stack,
+        tenant_id,
+        f"/tickets/{ticket_id}",
+        "/tickets/{ticket_id}",
+        params={"ticket_id": ticket_id},
+        agent_id=agent_id,
+        role=role,
+    )
 
 
 def test_ticket_detail(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
     email = f"buyer-{seller.tenant_id}@example.com"
     older = _store_ticket(repo, seller, "older", customer_email=email, status=TicketStatus.RESOLVED)
-    ticket = _store_ticket(repo, seller, "jetzt", customer_email=email, customer_name="Jane",
-                           order_refs=["1001"], language="de")
+    ticket = _store_ticket(
+        repo, seller, "jetzt", customer_email=email, customer_name="Jane", order_refs=["1001"], language="de"
+    )
     other_buyer = _store_ticket(repo, seller, "someone else", customer_email="x@example.com")
     updated = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-    repo.upsert_order(Order(tenant_id=seller.tenant_id, store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
-                            order_ref="1001", status=OrderStatus.SHIPPED, buyer_email=email,
-                            tracking_number="TRK1", ordered_at=updated - timedelta(days=1), updated_at=updated))
+    repo.upsert_order(
+        Order(
+            tenant_id=seller.tenant_id,
+            store_id=seller.store_id,
+            channel=Channel.WOOCOMMERCE,
+            order_ref="1001",
+            status=OrderStatus.SHIPPED,
+            buyer_email=email,
+            tracking_number="TRK1",
+            ordered_at=updated - timedelta(days=1),
+            updated_at=updated,
+        )
+    )
     current = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
     assert current is not None
-    routed = Message(tenant_id=seller.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(NOW),
-                         direction=MessageDirection.EVENT, channel=ticket.channel, store_id=ticket.store_id,
-                         author="system", body="Routed", created_at=datetime.now(UTC))
+    routed = Message(
+        tenant_id=seller.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(NOW),
+        direction=MessageDirection.EVENT,
+        channel=ticket.channel,
+        store_id=ticket.store_id,
+        author="system",
+        body="Routed",
+        created_at=datetime.now(UTC),
+    )
     after = current.model_copy(deep=True)
     repo.update_ticket(current, after, [routed])
 
@@ -399,11 +563,18 @@ def test_ticket_detail(stack: LocalStack, repo: DynamoRepository, seller: Seller
     # The reader speaks English only; the local stack has no translation provider, and says so.
     inbound = detail["messages"][0]
     assert inbound["translation"] == {
-        "language": "en", "source_language": "de", "text": "about jetzt", "provider": "none", "translated": False,
-        "note": inbound["translation"]["note"]}
+        "language": "en",
+        "source_language": "de",
+        "text": "about jetzt",
+        "provider": "none",
+        "translated": False,
+        "note": inbound["translation"]["note"],
+    }
     assert "no translation provider" in inbound["translation"]["note"]
     assert [(m["direction"], m["body"]) for m in detail["messages"]] == [
-        ("inbound", "about jetzt"), ("event", "Routed")]
+        ("inbound", "about jetzt"),
+        ("event", "Routed"),
+    ]
     assert detail["order"]["order_status"] == "found"
     assert detail["order"]["updated_at"].startswith("2024-03-01T10:00:00")
     assert detail["order"]["order"]["tracking_number"] == "TRK1"
@@ -461,19 +632,23 @@ def test_another_tenant_sees_and_changes_nothing(stack: LocalStack, repo: Dynamo
     assert detail["viewers"] == []
 
 
-@pytest.mark.parametrize(("method", "path", "route", "params"), [
-    ("GET", "/tickets", "/tickets", {}),
-    ("GET", "/tickets/T1", "/tickets/{ticket_id}", {"ticket_id": "T1"}),
-    ("GET", "/views", "/views", {}),
-    ("POST", "/views", "/views", {}),
-    ("GET", "/views/counts", "/views/counts", {}),
-    ("GET", "/views/mine", "/views/{view_id}", {"view_id": "mine"}),
-    ("PUT", "/views/v1", "/views/{view_id}", {"view_id": "v1"}),
-    ("DELETE", "/views/v1", "/views/{view_id}", {"view_id": "v1"}),
-    ("GET", "/views/mine/tickets", "/views/{view_id}/tickets", {"view_id": "mine"}),
-])
-def test_every_route_needs_a_verified_token(stack: LocalStack, method: str, path: str, route: str,
-                                            params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "route", "params"),
+    [
+        ("GET", "/tickets", "/tickets", {}),
+        ("GET", "/tickets/T1", "/tickets/{ticket_id}", {"ticket_id": "T1"}),
+        ("GET", "/views", "/views", {}),
+        ("POST", "/views", "/views", {}),
+        ("GET", "/views/counts", "/views/counts", {}),
+        ("GET", "/views/mine", "/views/{view_id}", {"view_id": "mine"}),
+        ("PUT", "/views/v1", "/views/{view_id}", {"view_id": "v1"}),
+        ("DELETE", "/views/v1", "/views/{view_id}", {"view_id": "v1"}),
+        ("GET", "/views/mine/tickets", "/views/{view_id}/tickets", {"view_id": "mine"}),
+    ],
+)
+def test_every_route_needs_a_verified_token(
+    stack: LocalStack, method: str, path: str, route: str, params: dict[str, str]
+) -> None:
     body = {"name": "x"} if method in ("POST", "PUT") else None
     event = agent_event(method, path, route, tenant_id="x", params=params, json_body=body)
     del event["requestContext"]["authorizer"]

@@ -21,45 +21,97 @@ from tests.integration.conftest import drain_ingest_queue
 def _seed(repo: DynamoRepository, tenant: str) -> None:
     now = datetime.now(UTC)
     repo.put_tenant(Tenant(tenant_id=tenant, name="Seller", time_zone="Europe/Berlin", created_at=now))
-    repo.put_store(Store(tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL, display_name="MP DE",
-                         base_url="https://mp.example", created_at=now))
-    repo.put_policy_spec(tenant, SlaPolicySpec(policy_id="standard", name="24h", first_response_minutes=24 * 60,
-                                               next_response_minutes=24 * 60))
-    repo.put_policy_spec(tenant, SlaPolicySpec(policy_id="cancellation-2h", name="Cancellations",
-                                               first_response_minutes=120, next_response_minutes=120,
-                                               intents=[Intent.CANCELLATION]))
-    repo.put_rule(RoutingRule.model_validate({
-        "tenant_id": tenant, "rule_id": "cancel", "name": "Cancellations to the marketplace team",
-        "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
-        "actions": [{"type": "set_priority", "value": "urgent"},
-                    {"type": "assign_round_robin", "value": "marketplaces"}]}))
-    for agent_id, languages, shift in (("claire", ["fr"], None), ("dieter", ["de"], {"always_open": False}),
-                                       ("greta", ["de", "en"], None)):
-        agent = Agent(tenant_id=tenant, agent_id=agent_id, name=agent_id.title(), email=f"{agent_id}@seller.example",
-                      languages=languages, team_ids=["marketplaces"])
+    repo.put_store(
+        Store(
+            tenant_id=tenant,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            display_name="MP DE",
+            base_url="https://mp.example",
+            created_at=now,
+        )
+    )
+    repo.put_policy_spec(
+        tenant,
+        SlaPolicySpec(policy_id="standard", name="24h", first_response_minutes=24 * 60, next_response_minutes=24 * 60),
+    )
+    repo.put_policy_spec(
+        tenant,
+        SlaPolicySpec(
+            policy_id="cancellation-2h",
+            name="Cancellations",
+            first_response_minutes=120,
+            next_response_minutes=120,
+            intents=[Intent.CANCELLATION],
+        ),
+    )
+    repo.put_rule(
+        RoutingRule.model_validate(
+            {
+                "tenant_id": tenant,
+                "rule_id": "cancel",
+                "name": "Cancellations to the marketplace team",
+                "conditions": [{"field": "intent", "op": "eq", "value": "cancellation"}],
+                "actions": [
+                    {"type": "set_priority", "value": "urgent"},
+                    {"type": "assign_round_robin", "value": "marketplaces"},
+                ],
+            }
+        )
+    )
+    for agent_id, languages, shift in (
+        ("claire", ["fr"], None),
+        ("dieter", ["de"], {"always_open": False}),
+        ("greta", ["de", "en"], None),
+    ):
+        agent = Agent(
+            tenant_id=tenant,
+            agent_id=agent_id,
+            name=agent_id.title(),
+            email=f"{agent_id}@seller.example",
+            languages=languages,
+            team_ids=["marketplaces"],
+        )
         if shift is not None:  # dieter is off shift: his working hours are Sundays 00:00-00:01 only
             agent.shift = {"time_zone": "Europe/Berlin", "periods": {"sunday": [{"start": "00:00", "end": "00:01"}]}}
         repo.put_agent(agent)
 
 
 def _message(tenant: str, n: int, body: str, minutes_ago: int) -> InboundMessage:
-    return InboundMessage(tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL,
-                          channel_message_id=f"m-{n}", channel_thread_id=f"th-{n}", order_ref=f"MP{n}-A",
-                          buyer_name="Lukas", body=body, language="de",
-                          received_at=datetime.now(UTC) - timedelta(minutes=minutes_ago))
+    return InboundMessage(
+        tenant_id=tenant,
+        store_id="mirakl-de",
+        channel=Channel.MIRAKL,
+        channel_message_id=f"m-{n}",
+        channel_thread_id=f"th-{n}",
+        order_ref=f"MP{n}-A",
+        buyer_name="Lukas",
+        body=body,
+        language="de",
+        received_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+    )
 
 
 def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
-        stack: LocalStack, repo: DynamoRepository) -> None:
+    stack: LocalStack, repo: DynamoRepository
+) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     _seed(repo, tenant)
     drain_ingest_queue(stack)
     publisher = SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"])
-    publisher.publish(IngestEnvelope(tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL,
-                                     delivery_id="poll-1", raw_s3_key="raw/x", messages=[
-        _message(tenant, 1, "Wo bleibt mein Paket? Keine Sendungsverfolgung.", minutes_ago=60),
-        _message(tenant, 2, "Bitte stornieren Sie meine Bestellung, ich habe doppelt bestellt.", minutes_ago=1),
-    ]))
+    publisher.publish(
+        IngestEnvelope(
+            tenant_id=tenant,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            delivery_id="poll-1",
+            raw_s3_key="raw/x",
+            messages=[
+                _message(tenant, 1, "Wo bleibt mein Paket? Keine Sendungsverfolgung.", minutes_ago=60),
+                _message(tenant, 2, "Bitte stornieren Sie meine Bestellung, ich habe doppelt bestellt.", minutes_ago=1),
+            ],
+        )
+    )
     assert drain_ingest_queue(stack) == 1
 
     def routed() -> list:
@@ -83,7 +135,8 @@ def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
     assert second.intent == Intent.WISMO and second.sla_policy_id == "standard" and second.assignee_id is None
     assert first.sla_timer_version == 2  # re-armed for the new deadline ...
     executions = stack.client("stepfunctions").list_executions(
-        stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]
+        stateMachineArn=stack.state_machines["SlaTimerStateMachine"]
+    )["executions"]
     assert any(e["name"].endswith(f"{first.ticket_id}-v2") for e in executions)  # ... by the workflow
     mine = repo.list_queue(tenant, "agent", "greta", 10, None)
     assert [t.ticket_id for t in mine.tickets] == [first.ticket_id]
@@ -94,17 +147,32 @@ def test_german_cancellation_on_a_marketplace_is_routed_by_the_intake_workflow(
     assert "SLA cancellation-2h" in event.body and first.last_agent_action_at is not None
 
 
-def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(stack: LocalStack,
-                                                                       repo: DynamoRepository) -> None:
+def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(
+    stack: LocalStack, repo: DynamoRepository
+) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     _seed(repo, tenant)
-    broken = Agent(tenant_id=tenant, agent_id="zed", name="Zed", email="zed@seller.example", languages=["de"],
-                   team_ids=["marketplaces"], shift={"time_zone": "Mars/Olympus_Mons"})  # not a calendar
+    broken = Agent(
+        tenant_id=tenant,
+        agent_id="zed",
+        name="Zed",
+        email="zed@seller.example",
+        languages=["de"],
+        team_ids=["marketplaces"],
+        shift={"time_zone": "Mars/Olympus_Mons"},
+    )  # not a calendar
     repo.put_agent(broken)
     drain_ingest_queue(stack)
-    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(IngestEnvelope(
-        tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL, delivery_id="poll-2", raw_s3_key="raw/y",
-        messages=[_message(tenant, 3, "Bitte stornieren!", minutes_ago=0)]))
+    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(
+        IngestEnvelope(
+            tenant_id=tenant,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            delivery_id="poll-2",
+            raw_s3_key="raw/y",
+            messages=[_message(tenant, 3, "Bitte stornieren!", minutes_ago=0)],
+        )
+    )
     drain_ingest_queue(stack)
 
     def recorded() -> list:
@@ -116,8 +184,9 @@ def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(stack: Loc
     assert ticket.intent is None
 
 
-def test_the_customers_language_is_detected_among_the_tenants_languages(stack: LocalStack,
-                                                                          repo: DynamoRepository) -> None:
+def test_the_customers_language_is_detected_among_the_tenants_languages(
+    stack: LocalStack, repo: DynamoRepository
+) -> None:
     """A French buyer on a store whose channel says nothing about the language: the ticket is French
     (routing and macros follow it) and the timeline says it was detected, with what confidence."""
     tenant = f"t-{uuid.uuid4().hex[:8]}"
@@ -126,11 +195,19 @@ def test_the_customers_language_is_detected_among_the_tenants_languages(stack: L
     assert profile is not None
     repo.put_tenant(profile.model_copy(update={"languages": ["en", "fr", "de"]}))
     drain_ingest_queue(stack)
-    french = _message(tenant, 7, "Bonjour, ma commande n'est toujours pas arrivée. Pouvez-vous vérifier ?",
-                      minutes_ago=0).model_copy(update={"language": None})
-    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(IngestEnvelope(
-        tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL, delivery_id="poll-fr", raw_s3_key="raw/fr",
-        messages=[french]))
+    french = _message(
+        tenant, 7, "Bonjour, ma commande n'est toujours pas arrivée. Pouvez-vous vérifier ?", minutes_ago=0
+    ).model_copy(update={"language": None})
+    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(
+        IngestEnvelope(
+            tenant_id=tenant,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            delivery_id="poll-fr",
+            raw_s3_key="raw/fr",
+            messages=[french],
+        )
+    )
     drain_ingest_queue(stack)
 
     def decided() -> list:

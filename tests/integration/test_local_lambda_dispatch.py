@@ -23,17 +23,22 @@ def test_step_functions_lambda_task_runs_the_real_handler(stack: LocalStack, sel
     function_arn = stack.resolver.attributes[("AgentApiFunction", "Arn")]
     definition = {
         "StartAt": "CallApi",
-        "States": {"CallApi": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
-            "ResultSelector": {"status.$": "$.Payload.statusCode"},
-            "End": True,
-        }},
+        "States": {
+            "CallApi": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
+                "ResultSelector": {"status.$": "$.Payload.statusCode"},
+                "End": True,
+            }
+        },
     }
     sfn = stack.client("stepfunctions")
-    machine = sfn.create_state_machine(name=f"dispatch-{seller.tenant_id}", definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::123456789012:role/local")["stateMachineArn"]
+    machine = sfn.create_state_machine(
+        name=f"dispatch-{seller.tenant_id}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/local",
+    )["stateMachineArn"]
     event = agent_event("GET", "/tickets", "/tickets", tenant_id=seller.tenant_id)
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(event))["executionArn"]
     for _ in range(100):

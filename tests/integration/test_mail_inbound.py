@@ -19,14 +19,22 @@ SAMPLES = ROOT / "infrastructure/local/samples/email"
 
 
 def _mail_store(repo: DynamoRepository, seller: Seller) -> str:
-    repo.put_store(Store(tenant_id=seller.tenant_id, store_id="mail", channel=Channel.EMAIL,
-                         display_name="Support mailbox", linked_store_ids=[seller.store_id],
-                         created_at=datetime.now(UTC)))
+    repo.put_store(
+        Store(
+            tenant_id=seller.tenant_id,
+            store_id="mail",
+            channel=Channel.EMAIL,
+            display_name="Support mailbox",
+            linked_store_ids=[seller.store_id],
+            created_at=datetime.now(UTC),
+        )
+    )
     return f"{seller.tenant_id}+mail@{mailbox.INBOUND_DOMAIN}"
 
 
-def test_buyer_email_about_an_order_joins_the_orders_ticket(stack: LocalStack, repo: DynamoRepository,
-                                                            seller: Seller, woo_order: dict[str, Any]) -> None:
+def test_buyer_email_about_an_order_joins_the_orders_ticket(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller, woo_order: dict[str, Any]
+) -> None:
     address = _mail_store(repo, seller)
     drain_ingest_queue(stack)
     woo_order.update(id=4242, number="4242", customer_note="Bitte schnell liefern")
@@ -37,20 +45,29 @@ def test_buyer_email_about_an_order_joins_the_orders_ticket(stack: LocalStack, r
     drain_ingest_queue(stack)
     (order_ticket,) = repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4242")
 
-    first_id, raw = mailbox.compose(("Anna Rossi", "anna@example.com"), address, "Bestellung #4242",
-                                    "Hallo, wo bleibt meine Bestellung #4242?")
+    first_id, raw = mailbox.compose(
+        ("Anna Rossi", "anna@example.com"), address, "Bestellung #4242", "Hallo, wo bleibt meine Bestellung #4242?"
+    )
     result = mailbox.deliver(stack, raw, [address])
     assert result["outcomes"][0]["messages"] == 1
-    _, reply = mailbox.compose(("Anna Rossi", "anna@example.com"), address, "Re: Bestellung",
-                               "Noch etwas: bitte an die Nachbarin geben.\n\n> Hallo, wo bleibt meine Bestellung?",
-                               in_reply_to=first_id, references=[first_id])
+    _, reply = mailbox.compose(
+        ("Anna Rossi", "anna@example.com"),
+        address,
+        "Re: Bestellung",
+        "Noch etwas: bitte an die Nachbarin geben.\n\n> Hallo, wo bleibt meine Bestellung?",
+        in_reply_to=first_id,
+        references=[first_id],
+    )
     mailbox.deliver(stack, reply, [address])
     assert drain_ingest_queue(stack) == 2
 
     view = repo.get_ticket_view(seller.tenant_id, order_ticket.ticket_id)
     assert view is not None
     assert [(m.channel, m.store_id) for m in buyer_messages(view)] == [
-        (Channel.WOOCOMMERCE, seller.store_id), (Channel.EMAIL, "mail"), (Channel.EMAIL, "mail")]
+        (Channel.WOOCOMMERCE, seller.store_id),
+        (Channel.EMAIL, "mail"),
+        (Channel.EMAIL, "mail"),
+    ]
     assert buyer_messages(view)[2].body == "Noch etwas: bitte an die Nachbarin geben."  # quoted history stripped
     raw_keys = [m.raw_s3_key for m in buyer_messages(view)[1:]]
     assert all(k and k.startswith(f"raw/{seller.tenant_id}/email/mail/") for k in raw_keys)
@@ -70,8 +87,9 @@ def test_attachments_are_kept_in_s3(stack: LocalStack, repo: DynamoRepository, s
     assert stored["ContentLength"] == attachment.size > 0
 
 
-def test_auto_replies_and_infected_mail_open_no_ticket(stack: LocalStack, repo: DynamoRepository,
-                                                       seller: Seller) -> None:
+def test_auto_replies_and_infected_mail_open_no_ticket(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     address = _mail_store(repo, seller)
     drain_ingest_queue(stack)
     auto = mailbox.deliver(stack, (SAMPLES / "out_of_office.eml").read_bytes(), [address])
@@ -91,8 +109,9 @@ def _sender(raw: bytes) -> str:
     return parseaddr(message_from_bytes(raw)["From"])[1].lower()
 
 
-def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalStack, repo: DynamoRepository,
-                                                                 seller: Seller) -> None:
+def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     """Outbound through SES (moto) from the store's inbound address; the buyer's answer to it, which
     references our Message-ID, threads back into the ticket."""
     from helpdesk.adapters.aws import SesMailTransport
@@ -112,12 +131,19 @@ def test_a_reply_sent_through_ses_comes_back_into_the_same_ticket(stack: LocalSt
     store = repo.get_store(seller.tenant_id, "mail")
     assert store is not None
     sent = MailReplySender(SesMailTransport(ses), mailbox.INBOUND_DOMAIN).send_reply(
-        store, view.ticket, buyer_messages(view)[-1], "Ja, Größe 42 ist vorrätig.")
+        store, view.ticket, buyer_messages(view)[-1], "Ja, Größe 42 ist vorrätig."
+    )
     assert sent.transport_id and sent.to == "bo@example.com"
 
     # The buyer answers our reply (new thread root in their client, but References name our mail).
-    _, answer = mailbox.compose(("Bo Berg", "bo@example.com"), address, "Re: Frage", "Super, danke!",
-                                in_reply_to=sent.message_id, references=[first_id, sent.message_id])
+    _, answer = mailbox.compose(
+        ("Bo Berg", "bo@example.com"),
+        address,
+        "Re: Frage",
+        "Super, danke!",
+        in_reply_to=sent.message_id,
+        references=[first_id, sent.message_id],
+    )
     mailbox.deliver(stack, answer, [address])
     drain_ingest_queue(stack)
     again = repo.get_ticket_view(seller.tenant_id, ticket.ticket_id)

@@ -30,8 +30,10 @@ def _replayed_recently(names: tuple[str, ...]) -> dict[str, bytes]:
     pages = {name: (SAMPLES / name).read_bytes() for name in names}
     stamps = sorted({stamp for page in pages.values() for stamp in _RECORDED.findall(page)})
     now = datetime.now(UTC).replace(microsecond=0)
-    recent = {old: (now - timedelta(minutes=len(stamps) - i)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-              for i, old in enumerate(stamps)}
+    recent = {
+        old: (now - timedelta(minutes=len(stamps) - i)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        for i, old in enumerate(stamps)
+    }
     return {name: _RECORDED.sub(lambda match: recent[match.group(0)], page) for name, page in pages.items()}
 
 
@@ -44,8 +46,9 @@ def _mirakl_marketplace(request: httpx.Request) -> httpx.Response:
         page = "m11_threads_page2.json" if request.url.params.get("page_token") else "m11_threads_page1.json"
         return httpx.Response(200, content=PAGES[page], headers={"Content-Type": "application/json"})
     if request.url.path == "/api/orders":
-        return httpx.Response(200, content=(SAMPLES / "or11_orders.json").read_bytes(),
-                              headers={"Content-Type": "application/json"})
+        return httpx.Response(
+            200, content=(SAMPLES / "or11_orders.json").read_bytes(), headers={"Content-Type": "application/json"}
+        )
     return httpx.Response(404, json={"message": "not found"})
 
 
@@ -70,9 +73,17 @@ def test_130_marketplaces_in_one_tick(stack: LocalStack, repo: DynamoRepository,
         store_id = f"mp{i:03d}"
         name = f"helpdesk/{tenant}/{store_id}"
         secrets.create_secret(Name=name, SecretString=json.dumps({"api_key": f"key-{store_id}"}))
-        repo.put_store(Store(tenant_id=tenant, store_id=store_id, channel=Channel.MIRAKL,
-                             display_name=f"Marketplace {i}", base_url=f"https://{store_id}.mirakl.example",
-                             secret_name=name, created_at=datetime.now(UTC)))
+        repo.put_store(
+            Store(
+                tenant_id=tenant,
+                store_id=store_id,
+                channel=Channel.MIRAKL,
+                display_name=f"Marketplace {i}",
+                base_url=f"https://{store_id}.mirakl.example",
+                secret_name=name,
+                created_at=datetime.now(UTC),
+            )
+        )
         # First poll looks back a bounded window; the replayed pages are from the last hour.
     drain_ingest_queue(stack)
     with respx.mock(assert_all_mocked=True) as mock:

@@ -38,11 +38,21 @@ class BigCommerceStore:
         self.store_id = "bc-main"
         self.secret = uuid.uuid4().hex
         secret_name = f"helpdesk/{self.tenant_id}/{self.store_id}"
-        stack.client("secretsmanager").create_secret(Name=secret_name, SecretString=json.dumps(
-            {"webhook_secret": self.secret, "store_hash": "abc123", "access_token": TOKEN}))
-        repo.put_store(Store(tenant_id=self.tenant_id, store_id=self.store_id, channel=Channel.BIGCOMMERCE,
-                             display_name="BigCommerce shop", base_url=API, secret_name=secret_name,
-                             created_at=datetime.now(UTC)))
+        stack.client("secretsmanager").create_secret(
+            Name=secret_name,
+            SecretString=json.dumps({"webhook_secret": self.secret, "store_hash": "abc123", "access_token": TOKEN}),
+        )
+        repo.put_store(
+            Store(
+                tenant_id=self.tenant_id,
+                store_id=self.store_id,
+                channel=Channel.BIGCOMMERCE,
+                display_name="BigCommerce shop",
+                base_url=API,
+                secret_name=secret_name,
+                created_at=datetime.now(UTC),
+            )
+        )
 
     def deliver(self, sample: str, order_id: int, **data: Any) -> dict[str, Any]:
         """One of BigCommerce's documented callbacks, about ``order_id``, through the webhook function."""
@@ -51,8 +61,16 @@ class BigCommerceStore:
         body = json.dumps(callback).encode()
         headers = {"content-type": "application/json", WEBHOOK_TOKEN_HEADER.lower(): self.secret}
         path = f"/webhooks/{self.tenant_id}/bigcommerce/{self.store_id}"
-        event = build_event("POST", path, "", headers, body, "/webhooks/{tenant_id}/{channel}/{store_id}",
-                            {"tenant_id": self.tenant_id, "channel": "bigcommerce", "store_id": self.store_id}, None)
+        event = build_event(
+            "POST",
+            path,
+            "",
+            headers,
+            body,
+            "/webhooks/{tenant_id}/{channel}/{store_id}",
+            {"tenant_id": self.tenant_id, "channel": "bigcommerce", "store_id": self.store_id},
+            None,
+        )
         response = self.stack.functions["WebhookFunction"].invoke(event)
         assert response["statusCode"] == 202, response
         return json.loads(response["body"])
@@ -67,22 +85,46 @@ def shop(stack: LocalStack, repo: DynamoRepository) -> BigCommerceStore:
 def _open_ticket_on(repo: DynamoRepository, shop: BigCommerceStore, order_ref: str) -> Ticket:
     """A buyer's open ticket about the order (written as the ticket service stores one)."""
     now = datetime.now(UTC)
-    ticket = Ticket(tenant_id=shop.tenant_id, ticket_id=new_id(now), store_id=shop.store_id,
-                    channel=Channel.BIGCOMMERCE, subject="Has my order shipped?", order_refs=[order_ref],
-                    first_response_due_at=now, message_count=1, created_at=now, updated_at=now, last_message_at=now)
-    repo.create_ticket(ticket, Message(
-        tenant_id=shop.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
-        direction=MessageDirection.INBOUND, channel=Channel.BIGCOMMERCE, store_id=shop.store_id,
-        channel_message_id=f"m-{ticket.ticket_id}", author="Jane", body="Has it shipped?", created_at=now))
+    ticket = Ticket(
+        tenant_id=shop.tenant_id,
+        ticket_id=new_id(now),
+        store_id=shop.store_id,
+        channel=Channel.BIGCOMMERCE,
+        subject="Has my order shipped?",
+        order_refs=[order_ref],
+        first_response_due_at=now,
+        message_count=1,
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
+    )
+    repo.create_ticket(
+        ticket,
+        Message(
+            tenant_id=shop.tenant_id,
+            ticket_id=ticket.ticket_id,
+            message_id=new_id(now),
+            direction=MessageDirection.INBOUND,
+            channel=Channel.BIGCOMMERCE,
+            store_id=shop.store_id,
+            channel_message_id=f"m-{ticket.ticket_id}",
+            author="Jane",
+            body="Has it shipped?",
+            created_at=now,
+        ),
+    )
     return ticket
 
 
 def _documented_order_247(api: respx.MockRouter) -> dict[str, respx.Route]:
-    return {name: api.get(f"{API}{path}").mock(
-                return_value=httpx.Response(200, content=(SAMPLES / sample).read_bytes()))
-            for name, path, sample in (("order", "/v2/orders/247", "order_247.json"),
-                                       ("products", "/v2/orders/247/products", "order_247_products.json"),
-                                       ("shipments", "/v2/orders/247/shipments", "order_247_shipments.json"))}
+    return {
+        name: api.get(f"{API}{path}").mock(return_value=httpx.Response(200, content=(SAMPLES / sample).read_bytes()))
+        for name, path, sample in (
+            ("order", "/v2/orders/247", "order_247.json"),
+            ("products", "/v2/orders/247/products", "order_247_products.json"),
+            ("shipments", "/v2/orders/247/shipments", "order_247_shipments.json"),
+        )
+    }
 
 
 def _logged(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:
@@ -90,7 +132,8 @@ def _logged(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogR
 
 
 def test_a_thin_order_callback_stores_the_full_order_the_open_ticket_shows(
-        stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore) -> None:
+    stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore
+) -> None:
     ticket = _open_ticket_on(repo, shop, "247")
     assert repo.get_order(shop.tenant_id, ticket.store_id, "247") is None
 
@@ -116,8 +159,8 @@ def test_a_thin_order_callback_stores_the_full_order_the_open_ticket_shows(
 
 
 def test_when_bigcommerce_fails_the_callback_is_stored_as_it_came_and_the_failure_logged(
-        stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore,
-        caplog: pytest.LogCaptureFixture) -> None:
+    stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore, caplog: pytest.LogCaptureFixture
+) -> None:
     ticket = _open_ticket_on(repo, shop, "247")
     shop.deliver("webhook_order_updated.json", 247)
     with respx.mock(assert_all_called=True) as bigcommerce:
@@ -141,21 +184,28 @@ def test_when_bigcommerce_fails_the_callback_is_stored_as_it_came_and_the_failur
     (warning,) = _logged(caplog, "order refresh failed; stored what the event carried")
     assert warning.levelno == logging.WARNING
     fields = {name: getattr(warning, name) for name in ("tenant_id", "store_id", "order_ref", "error")}
-    assert fields == {"tenant_id": shop.tenant_id, "store_id": "bc-main", "order_ref": "247",
-                      "error": "BigCommerce get order 247 failed: HTTP 401: You are not authorised to access this "
-                               "resource."}
+    assert fields == {
+        "tenant_id": shop.tenant_id,
+        "store_id": "bc-main",
+        "order_ref": "247",
+        "error": "BigCommerce get order 247 failed: HTTP 401: You are not authorised to access this resource.",
+    }
 
 
 def test_an_order_bigcommerce_does_not_know_keeps_what_the_callback_said(
-        stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore,
-        caplog: pytest.LogCaptureFixture) -> None:
+    stack: LocalStack, repo: DynamoRepository, shop: BigCommerceStore, caplog: pytest.LogCaptureFixture
+) -> None:
     shop.deliver("webhook_order_status_updated.json", 999)
     caplog.clear()
     with respx.mock(assert_all_called=True) as bigcommerce:
-        bigcommerce.get(f"{API}/v2/orders/999").mock(return_value=httpx.Response(
-            404, content=(SAMPLES / "error_v2_not_found.json").read_bytes()))
+        bigcommerce.get(f"{API}/v2/orders/999").mock(
+            return_value=httpx.Response(404, content=(SAMPLES / "error_v2_not_found.json").read_bytes())
+        )
         drain_ingest_queue(stack)
     order = repo.get_order(shop.tenant_id, shop.store_id, "999")
     assert order is not None and (order.status, order.channel_status, order.items) == (
-        OrderStatus.PROCESSING, "Awaiting Fulfillment", [])
+        OrderStatus.PROCESSING,
+        "Awaiting Fulfillment",
+        [],
+    )
     assert _logged(caplog, "order refresh failed; stored what the event carried") == []

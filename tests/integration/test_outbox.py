@@ -20,7 +20,8 @@ from tests.integration.test_replies_api import dispatch, open_ticket
 
 
 def test_a_queued_reply_that_never_reached_the_dispatcher_is_sent_by_the_periodic_run(
-        stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     while dispatch(stack):  # replies other tests left on the queue
         pass
     tenant = seller.tenant_id
@@ -28,8 +29,16 @@ def test_a_queued_reply_that_never_reached_the_dispatcher_is_sent_by_the_periodi
     # An automatic message on a resolved ticket, stored ten minutes ago; its queue message was lost.
     stored_at = datetime.now(UTC) - timedelta(minutes=10)
     view = repo.get_ticket_view(tenant, ticket.ticket_id)
-    reply = outbound_reply(view, stored_at, body="Ihre Bestellung wurde versandt.", language="de",
-                           author="automation", author_id=None, macro_id=None, status_after=None)
+    reply = outbound_reply(
+        view,
+        stored_at,
+        body="Ihre Bestellung wurde versandt.",
+        language="de",
+        author="automation",
+        author_id=None,
+        macro_id=None,
+        status_after=None,
+    )
     current = repo.get_ticket(tenant, ticket.ticket_id)
     repo.update_ticket(current, current.model_copy(deep=True), [reply])
     assert [e.message_id for e in repo.due_outbound(tenant, datetime.now(UTC), 10)] == [reply.message_id]

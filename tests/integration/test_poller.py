@@ -46,22 +46,41 @@ class _Connector:
         if store.store_id == "down":
             raise ChannelError("mirakl unreachable")
         message = InboundMessage(
-            tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.MIRAKL,
-            channel_message_id=f"{store.store_id}-msg-1", channel_thread_id=f"{store.store_id}-thread-1",
-            order_ref="ORD-1", body="Dov'è il mio ordine?", received_at=now)
-        return PollResult(messages=[message], next_cursor="2026-11-23T10:00:00Z",
-                          raw_pages=[json.dumps({"data": [], "store": store.store_id}).encode()])
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.MIRAKL,
+            channel_message_id=f"{store.store_id}-msg-1",
+            channel_thread_id=f"{store.store_id}-thread-1",
+            order_ref="ORD-1",
+            body="Dov'è il mio ordine?",
+            received_at=now,
+        )
+        return PollResult(
+            messages=[message],
+            next_cursor="2026-11-23T10:00:00Z",
+            raw_pages=[json.dumps({"data": [], "store": store.store_id}).encode()],
+        )
 
 
-def test_scheduled_tick_polls_stores_and_records_health(stack: LocalStack, repo: DynamoRepository,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scheduled_tick_polls_stores_and_records_health(
+    stack: LocalStack, repo: DynamoRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(polling, "poll_connector", lambda channel: _Connector())
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     for store_id in ("up", "down"):
         name = f"helpdesk/{tenant}/{store_id}"
         stack.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps({"api_key": f"key-{store_id}"}))
-        repo.put_store(Store(tenant_id=tenant, store_id=store_id, channel=Channel.MIRAKL, display_name=store_id,
-                             base_url="https://marketplace.example", secret_name=name, created_at=datetime.now(UTC)))
+        repo.put_store(
+            Store(
+                tenant_id=tenant,
+                store_id=store_id,
+                channel=Channel.MIRAKL,
+                display_name=store_id,
+                base_url="https://marketplace.example",
+                secret_name=name,
+                created_at=datetime.now(UTC),
+            )
+        )
     drain_ingest_queue(stack)
     result = stack.functions["PollerFunction"].invoke({"tenant_id": tenant})
     assert result == {"tenants": [{"tenant_id": tenant, "stores": 2, "polled": 2, "failed": 1, "messages": 1}]}
@@ -81,8 +100,14 @@ def test_rotated_credentials_are_merged_into_the_secret(stack: LocalStack) -> No
 
     client = stack.client("secretsmanager")
     client.create_secret(Name="helpdesk/t-rot/etsy", SecretString=json.dumps({"keystring": "k", "refresh_token": "a"}))
-    store = Store(tenant_id="t-rot", store_id="etsy", channel=Channel.ETSY, display_name="Etsy",
-                  secret_name="helpdesk/t-rot/etsy", created_at=datetime.now(UTC))
+    store = Store(
+        tenant_id="t-rot",
+        store_id="etsy",
+        channel=Channel.ETSY,
+        display_name="Etsy",
+        secret_name="helpdesk/t-rot/etsy",
+        created_at=datetime.now(UTC),
+    )
     secrets = SecretsManagerSecrets(client=client)
     assert secrets.credentials(store)["refresh_token"] == "a"
     secrets.update_credentials(store, {"refresh_token": "b"})

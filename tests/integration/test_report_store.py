@@ -58,11 +58,16 @@ def test_apply_then_daily_sums_counters_across_batches(store: ReportStore, dynam
     assert store.daily("t1", "team", D1, D3) == []
     assert store.daily("t2", "store", D1, D3) == []
 
-    item = dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": stats_pk("t1", "store")},
-                                                   "SK": {"S": "2024-03-02#s2"}})["Item"]
+    item = dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": stats_pk("t1", "store")}, "SK": {"S": "2024-03-02#s2"}})[
+        "Item"
+    ]
     assert item["PK"] == {"S": "TENANT#t1#STATS#store"}
     assert (item["day"], item["dimension"], item["value"], item["c_created"]) == (
-        {"S": "2024-03-02"}, {"S": "store"}, {"S": "s2"}, {"N": "4"})
+        {"S": "2024-03-02"},
+        {"S": "store"},
+        {"S": "s2"},
+        {"N": "4"},
+    )
 
 
 class SmallPages:
@@ -103,14 +108,21 @@ def test_breach_pages_fill_across_short_query_pages(dynamodb: Any) -> None:
 
     assert [b.ticket_id for b in page.breaches] == ["T4", "T3", "T2"] and page.next_cursor is not None
     assert [b.ticket_id for b in store.breaches("t1", D1, D1, limit=3, cursor=page.next_cursor).breaches] == [
-        "T1", "T0"]
+        "T1",
+        "T0",
+    ]
 
 
 def test_current_open_follows_the_all_dimension(store: ReportStore) -> None:
     assert store.current_open("t1") == 0
 
-    store.apply([inc(D1, "all", dimension="all", opened=5, closed=1), inc(D1, "s1", opened=5),
-                 inc(D1, "all", dimension="all", tenant="t2", opened=2)])
+    store.apply(
+        [
+            inc(D1, "all", dimension="all", opened=5, closed=1),
+            inc(D1, "s1", opened=5),
+            inc(D1, "all", dimension="all", tenant="t2", opened=2),
+        ]
+    )
     store.apply([inc(D2, "all", dimension="all", closed=3)])
 
     assert store.current_open("t1") == 1
@@ -121,16 +133,27 @@ def test_ticket_changes_to_a_report_end_to_end(store: ReportStore) -> None:
     now = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     created = make_ticket(created_at=now, updated_at=now, first_response_due_at=now + timedelta(hours=1))
     routed = created.model_copy(update={"intent": Intent.WISMO, "status": TicketStatus.OPEN})
-    answered = routed.model_copy(update={"first_responded_at": now + timedelta(minutes=20),
-                                         "status": TicketStatus.WAITING_ON_CUSTOMER,
-                                         "updated_at": now + timedelta(minutes=20)})
-    store.apply([*ticket_increments(None, created, "Europe/Rome"), *ticket_increments(created, routed, "Europe/Rome"),
-                 *ticket_increments(routed, answered, "Europe/Rome")])
+    answered = routed.model_copy(
+        update={
+            "first_responded_at": now + timedelta(minutes=20),
+            "status": TicketStatus.WAITING_ON_CUSTOMER,
+            "updated_at": now + timedelta(minutes=20),
+        }
+    )
+    store.apply(
+        [
+            *ticket_increments(None, created, "Europe/Rome"),
+            *ticket_increments(created, routed, "Europe/Rome"),
+            *ticket_increments(routed, answered, "Europe/Rome"),
+        ]
+    )
 
     rows = build_report(ReportQuery(start=D1, end=D1, group_by="intent"), store.daily("t1", "intent", D1, D1))
 
     assert [(r.value, r.created, r.first_responses, r.sla_compliance, r.wismo_share) for r in rows] == [
-        ("unknown", 0, 0, None, None), ("wismo", 1, 1, 100.0, 100.0)]
+        ("unknown", 0, 0, None, None),
+        ("wismo", 1, 1, 100.0, 100.0),
+    ]
     assert rows[1].frt_median == 900 + 900 // 2  # the one response in (15 min, 30 min]: rank 0.5
     assert store.current_open("t1") == 0  # opened, then waiting on the customer
 
@@ -139,9 +162,15 @@ def test_breaches_newest_first_in_pages_within_the_days(store: ReportStore, dyna
     base = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
     for n in range(7):
         breached_at = base + timedelta(hours=10 * n)  # 1st 08:00 ... 3rd 20:00 (UTC days)
-        ticket = make_ticket(ticket_id=f"T{n}", status=TicketStatus.OPEN, sla_policy_id="fast",
-                             first_response_due_at=breached_at, sla_breached_at=breached_at,
-                             updated_at=breached_at, assignee_id="a1")
+        ticket = make_ticket(
+            ticket_id=f"T{n}",
+            status=TicketStatus.OPEN,
+            sla_policy_id="fast",
+            first_response_due_at=breached_at,
+            sla_breached_at=breached_at,
+            updated_at=breached_at,
+            assignee_id="a1",
+        )
         breach = new_breach(None, ticket)
         assert breach is not None
         store.record_breach("t1", breached_at.date(), ticket)
@@ -157,13 +186,19 @@ def test_breaches_newest_first_in_pages_within_the_days(store: ReportStore, dyna
     assert [b.ticket_id for b in whole.breaches] == ["T3", "T2", "T1", "T0"] and whole.next_cursor is None
     line = first.breaches[0]
     assert (line.policy_id, line.assignee_id, line.due_at, line.breached_at, line.subject) == (
-        "fast", "a1", base + timedelta(hours=30), base + timedelta(hours=30), "Where is my parcel?")
+        "fast",
+        "a1",
+        base + timedelta(hours=30),
+        base + timedelta(hours=30),
+        "Where is my parcel?",
+    )
     exact = store.breaches("t1", D3, D3, limit=2)
     assert [b.ticket_id for b in exact.breaches] == ["T6", "T5"] and exact.next_cursor is not None
     rest = store.breaches("t1", D3, D3, limit=2, cursor=exact.next_cursor)
     assert [b.ticket_id for b in rest.breaches] == ["T4"] and rest.next_cursor is None
-    stored = dynamodb.query(TableName=TABLE, KeyConditionExpression="PK = :pk",
-                            ExpressionAttributeValues={":pk": {"S": breaches_pk("t1")}})
+    stored = dynamodb.query(
+        TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": breaches_pk("t1")}}
+    )
     assert stored["Count"] == 7
     assert stored["Items"][0]["SK"] == {"S": "2024-03-01#2024-03-01T08:00:00.000000Z#T0"}
 
@@ -225,8 +260,13 @@ class FailingTransactions:
         code = self._fail.get(self.calls)
         if code is not None:
             reasons = [{"Code": "None"}] * (len(params["TransactItems"]) - 1) + [{"Code": code}]
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                               "CancellationReasons": reasons}, "TransactWriteItems")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
         return self._client.transact_write_items(**params)
 
     def __getattr__(self, name: str) -> Any:
@@ -234,7 +274,8 @@ class FailingTransactions:
 
 
 def test_a_batch_failing_half_way_and_delivered_again_counts_every_key_once(
-        dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert report_store._TRANSACTION_KEYS == 98  # a transaction takes 100 items: + the open count + the marker
     monkeypatch.setattr(report_store, "_TRANSACTION_KEYS", 4)  # small chunks keep the test fast
     big = batch(keys=7)  # 6 agents and "all": chunks of 4 and 3

@@ -16,22 +16,40 @@ from helpdesk.core.models import Channel, Message, MessageDirection, Ticket, Tic
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import agent_event
 
-TEAMS = [{"team_id": "support", "name": "Support", "time_zone": "Europe/Berlin"},
-         {"team_id": "marketplaces", "name": "Marketplaces", "time_zone": "Europe/Paris"}]
+TEAMS = [
+    {"team_id": "support", "name": "Support", "time_zone": "Europe/Berlin"},
+    {"team_id": "marketplaces", "name": "Marketplaces", "time_zone": "Europe/Paris"},
+]
 AGENTS = [
-    {"agent_id": "greta", "name": "Greta", "email": "greta@seller.example", "languages": ["de", "en"],
-     "team_ids": ["support", "marketplaces"],
-     "shift": {"time_zone": "Europe/Berlin", "periods": {day: [{"start": "08:00", "end": "16:30"}] for day in
-                                                         ("monday", "tuesday", "wednesday", "thursday", "friday")}}},
-    {"agent_id": "bernd", "name": "Bernd", "email": "bernd@seller.example", "languages": ["de"],
-     "team_ids": ["support"]},
+    {
+        "agent_id": "greta",
+        "name": "Greta",
+        "email": "greta@seller.example",
+        "languages": ["de", "en"],
+        "team_ids": ["support", "marketplaces"],
+        "shift": {
+            "time_zone": "Europe/Berlin",
+            "periods": {
+                day: [{"start": "08:00", "end": "16:30"}]
+                for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+            },
+        },
+    },
+    {
+        "agent_id": "bernd",
+        "name": "Bernd",
+        "email": "bernd@seller.example",
+        "languages": ["de"],
+        "team_ids": ["support"],
+    },
 ]
 # The caller (agent_event's agent-1) stays in every list it sends: the list decides who may call.
 ME = {"agent_id": "agent-1", "name": "Ada", "email": "ada@seller.example", "role": "admin"}
 
 
-def _call(stack: LocalStack, method: str, path: str, tenant_id: str, *, role: str = "admin",
-          body: Any = None) -> tuple[int, Any]:
+def _call(
+    stack: LocalStack, method: str, path: str, tenant_id: str, *, role: str = "admin", body: Any = None
+) -> tuple[int, Any]:
     event = agent_event(method, path, path, tenant_id=tenant_id, role=role, json_body=body)
     response = stack.functions["SetupApiFunction"].invoke(event)
     return response["statusCode"], json.loads(response["body"])
@@ -42,25 +60,41 @@ def tenant() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("GET", "/agents", None), ("PUT", "/agents", AGENTS), ("GET", "/teams", None), ("PUT", "/teams", TEAMS),
-    ("GET", "/aging-steps", None), ("PUT", "/aging-steps", [])])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/agents", None),
+        ("PUT", "/agents", AGENTS),
+        ("GET", "/teams", None),
+        ("PUT", "/teams", TEAMS),
+        ("GET", "/aging-steps", None),
+        ("PUT", "/aging-steps", []),
+    ],
+)
 @pytest.mark.parametrize("role", ["agent", "read_only"])
-def test_only_admins_see_or_change_routing_settings(stack: LocalStack, repo: DynamoRepository, tenant: str,
-                                                     method: str, path: str, body: Any, role: str) -> None:
+def test_only_admins_see_or_change_routing_settings(
+    stack: LocalStack, repo: DynamoRepository, tenant: str, method: str, path: str, body: Any, role: str
+) -> None:
     status, answer = _call(stack, method, path, tenant, role=role, body=body)
     assert status == 403 and answer["error"]["code"] == "forbidden"
     assert repo.list_agents(tenant) == [] and repo.list_teams(tenant) == [] and repo.get_aging_steps(tenant) is None
 
 
 def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_its_own(
-        stack: LocalStack, repo: DynamoRepository, tenant: str) -> None:
+    stack: LocalStack, repo: DynamoRepository, tenant: str
+) -> None:
     status, body = _call(stack, "PUT", "/agents", tenant, body=AGENTS)  # the teams do not exist yet
     assert status == 422 and body["error"]["code"] == "invalid_agents"
     assert [(e["agent_id"], e["messages"]) for e in body["error"]["details"]["errors"]] == [
-        ("greta", ["team_ids: no team 'support' (create it under /teams first)",
-                   "team_ids: no team 'marketplaces' (create it under /teams first)"]),
-        ("bernd", ["team_ids: no team 'support' (create it under /teams first)"])]
+        (
+            "greta",
+            [
+                "team_ids: no team 'support' (create it under /teams first)",
+                "team_ids: no team 'marketplaces' (create it under /teams first)",
+            ],
+        ),
+        ("bernd", ["team_ids: no team 'support' (create it under /teams first)"]),
+    ]
 
     status, teams = _call(stack, "PUT", "/teams", tenant, body=TEAMS)
     assert status == 200 and [t["team_id"] for t in teams] == ["marketplaces", "support"]
@@ -68,7 +102,10 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     status, agents = _call(stack, "PUT", "/agents", tenant, body=[ME, *AGENTS])
     assert status == 200, agents
     assert [(a["agent_id"], a["languages"], a["team_ids"]) for a in agents] == [
-        ("agent-1", ["en"], []), ("bernd", ["de"], ["support"]), ("greta", ["de", "en"], ["support", "marketplaces"])]
+        ("agent-1", ["en"], []),
+        ("bernd", ["de"], ["support"]),
+        ("greta", ["de", "en"], ["support", "marketplaces"]),
+    ]
 
     assert _call(stack, "GET", "/teams", tenant) == (200, teams)
     assert _call(stack, "GET", "/agents", tenant) == (200, agents)
@@ -90,63 +127,122 @@ def test_an_admin_replaces_and_reads_teams_and_agents_and_another_tenant_sees_it
     status, steps = _call(stack, "GET", "/aging-steps", other)
     assert status == 200 and steps["source"] == "default"
     assert [(s["step_id"], s["after_minutes"], s["action"]) for s in steps["steps"]] == [
-        ("stalled-4h", 240, "reassign"), ("stalled-24h", 1440, "escalate")]
+        ("stalled-4h", 240, "reassign"),
+        ("stalled-24h", 1440, "escalate"),
+    ]
     # The other tenant cannot touch the first one's agents through its own token either.
     status, body = _call(stack, "PUT", "/agents", other, body=[{**AGENTS[1], "tenant_id": tenant, "team_ids": []}])
     assert status == 422 and body["error"]["details"]["errors"][0]["messages"] == [
-        "tenant_id: the agent belongs to another tenant"]
+        "tenant_id: the agent belongs to another tenant"
+    ]
     assert [a.agent_id for a in repo.list_agents(tenant)] == ["agent-1", "greta"]
 
 
 def test_bad_input_says_why(stack: LocalStack, tenant: str) -> None:
     status, body = _call(stack, "PUT", "/agents", tenant, body={"agent_id": "not a list"})
     assert status == 422 and body["error"]["code"] == "validation_error"
-    status, body = _call(stack, "PUT", "/teams", tenant, body=[{"team_id": "a b", "name": "Spaces"},
-                                                                {"team_id": "x", "name": "X", "time_zone": "Nowhere"}])
+    status, body = _call(
+        stack,
+        "PUT",
+        "/teams",
+        tenant,
+        body=[{"team_id": "a b", "name": "Spaces"}, {"team_id": "x", "name": "X", "time_zone": "Nowhere"}],
+    )
     assert status == 422 and body["error"]["code"] == "invalid_teams"
     assert [e["index"] for e in body["error"]["details"]["errors"]] == [0, 1]
     assert "unknown time zone 'Nowhere'" in body["error"]["details"]["errors"][1]["messages"][0]
-    status, body = _call(stack, "PUT", "/agents", tenant, body=[
-        {"agent_id": "z", "name": "Z", "email": "z@seller.example", "languages": ["klingon"],
-         "shift": {"time_zone": "Europe/Berlin", "periods": {"monday": [{"start": "18:00", "end": "09:00"}]}}}])
+    status, body = _call(
+        stack,
+        "PUT",
+        "/agents",
+        tenant,
+        body=[
+            {
+                "agent_id": "z",
+                "name": "Z",
+                "email": "z@seller.example",
+                "languages": ["klingon"],
+                "shift": {"time_zone": "Europe/Berlin", "periods": {"monday": [{"start": "18:00", "end": "09:00"}]}},
+            }
+        ],
+    )
     assert status == 422
     (error,) = body["error"]["details"]["errors"]
     assert error["messages"][0] == "languages: 'klingon' is not a language code like 'de' or 'de-AT'"
     assert error["messages"][1].startswith("shift.periods.monday.0: ")
     assert "ends before it starts" in error["messages"][1]
-    status, body = _call(stack, "PUT", "/aging-steps", tenant, body=[
-        {"step_id": "a", "after_minutes": 60, "action": "reassign", "team_id": "support"}])
+    status, body = _call(
+        stack,
+        "PUT",
+        "/aging-steps",
+        tenant,
+        body=[{"step_id": "a", "after_minutes": 60, "action": "reassign", "team_id": "support"}],
+    )
     assert status == 422 and body["error"]["code"] == "invalid_aging_steps"
     assert body["error"]["details"]["errors"] == [
-        {"index": 0, "step_id": "a", "messages": ["team_id: only an escalation moves the ticket to a team"]}]
+        {"index": 0, "step_id": "a", "messages": ["team_id: only an escalation moves the ticket to a team"]}
+    ]
 
 
-def test_saved_aging_steps_are_what_the_aging_run_applies(stack: LocalStack, repo: DynamoRepository,
-                                                          tenant: str) -> None:
+def test_saved_aging_steps_are_what_the_aging_run_applies(
+    stack: LocalStack, repo: DynamoRepository, tenant: str
+) -> None:
     assert _call(stack, "PUT", "/teams", tenant, body=TEAMS)[0] == 200
     assert _call(stack, "PUT", "/agents", tenant, body=[ME, *({**a, "shift": None} for a in AGENTS)])[0] == 200
-    status, saved = _call(stack, "PUT", "/aging-steps", tenant, body=[
-        {"step_id": "escalate-2h", "after_minutes": 120, "action": "escalate", "team_id": "marketplaces"},
-        {"step_id": "reassign-30m", "after_minutes": 30, "action": "reassign"}])
+    status, saved = _call(
+        stack,
+        "PUT",
+        "/aging-steps",
+        tenant,
+        body=[
+            {"step_id": "escalate-2h", "after_minutes": 120, "action": "escalate", "team_id": "marketplaces"},
+            {"step_id": "reassign-30m", "after_minutes": 30, "action": "reassign"},
+        ],
+    )
     assert status == 200 and saved["source"] == "tenant"
     assert [s["step_id"] for s in saved["steps"]] == ["reassign-30m", "escalate-2h"]
     assert _call(stack, "GET", "/aging-steps", tenant) == (200, saved)
 
     now = datetime.now(UTC)
-    ticket = Ticket(tenant_id=tenant, ticket_id=new_id(now), store_id="s1", channel=Channel.MIRAKL,
-                    subject="Wo ist mein Paket?", status=TicketStatus.OPEN, language="de", team_id="support",
-                    assignee_id="greta", first_response_due_at=now + timedelta(hours=20),
-                    last_agent_action_at=now - timedelta(minutes=45), message_count=1, created_at=now, updated_at=now)
-    repo.create_ticket(ticket, Message(tenant_id=tenant, ticket_id=ticket.ticket_id, message_id=new_id(now),
-                                       direction=MessageDirection.INBOUND, channel=Channel.MIRAKL, store_id="s1",
-                                       channel_message_id="a-1", author="buyer", body="Wo?", created_at=now))
+    ticket = Ticket(
+        tenant_id=tenant,
+        ticket_id=new_id(now),
+        store_id="s1",
+        channel=Channel.MIRAKL,
+        subject="Wo ist mein Paket?",
+        status=TicketStatus.OPEN,
+        language="de",
+        team_id="support",
+        assignee_id="greta",
+        first_response_due_at=now + timedelta(hours=20),
+        last_agent_action_at=now - timedelta(minutes=45),
+        message_count=1,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.create_ticket(
+        ticket,
+        Message(
+            tenant_id=tenant,
+            ticket_id=ticket.ticket_id,
+            message_id=new_id(now),
+            direction=MessageDirection.INBOUND,
+            channel=Channel.MIRAKL,
+            store_id="s1",
+            channel_message_id="a-1",
+            author="buyer",
+            body="Wo?",
+            created_at=now,
+        ),
+    )
 
     result = stack.functions["AgingFunction"].invoke({"tenant_id": tenant})  # 45 min idle: the 4 h default waits
     assert result[tenant]["reassigned"] == [[ticket.ticket_id, "greta", "bernd"]]
     view = repo.get_ticket_view(tenant, ticket.ticket_id)
     assert view is not None
     assert [m.body.split(":")[0] for m in view.messages if m.direction == MessageDirection.EVENT] == [
-        "Aging (reassign-30m)"]
+        "Aging (reassign-30m)"
+    ]
 
     assert _call(stack, "PUT", "/aging-steps", tenant, body=[]) == (200, {"steps": [], "source": "tenant"})
     stale = repo.get_ticket(tenant, ticket.ticket_id)

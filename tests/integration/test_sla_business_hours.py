@@ -124,19 +124,28 @@ def _berlin(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
 
 
-WEEKDAYS_9_TO_18 = {day: [{"start": "09:00", "end": "18:00"}]
-                    for day in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+WEEKDAYS_9_TO_18 = {
+    day: [{"start": "09:00", "end": "18:00"}] for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}
 
 SCENARIOS = {
     # CET on Friday, CEST on Monday (the clocks went forward on Sunday 30 March 2025): 30 business
     # minutes on Friday, 30 on Monday; the warning at 80 % = 48 business minutes, Monday 09:18.
     "friday-evening-over-the-dst-weekend": (
-        _berlin("2025-03-28T17:30"), [], _utc("2025-03-31T07:18:00"), _utc("2025-03-31T07:30:00"),
-        ["Mon 09:18 CEST", "Mon 09:30 CEST"]),
+        _berlin("2025-03-28T17:30"),
+        [],
+        _utc("2025-03-31T07:18:00"),
+        _utc("2025-03-31T07:30:00"),
+        ["Mon 09:18 CEST", "Mon 09:30 CEST"],
+    ),
     # Whit Monday is a holiday in the calendar: the remaining 30 minutes fall on Tuesday.
     "friday-evening-before-a-holiday-monday": (
-        _berlin("2025-06-06T17:30"), [date(2025, 6, 9)], _utc("2025-06-10T07:18:00"), _utc("2025-06-10T07:30:00"),
-        ["Tue 09:18 CEST", "Tue 09:30 CEST"]),
+        _berlin("2025-06-06T17:30"),
+        [date(2025, 6, 9)],
+        _utc("2025-06-10T07:18:00"),
+        _utc("2025-06-10T07:30:00"),
+        ["Tue 09:18 CEST", "Tue 09:30 CEST"],
+    ),
 }
 
 
@@ -144,8 +153,16 @@ SCENARIOS = {
 def tenant(repo: DynamoRepository) -> str:
     tenant_id = f"t-{uuid.uuid4().hex[:8]}"
     repo.put_tenant(Tenant(tenant_id=tenant_id, name="Seller", time_zone="Europe/Berlin", created_at=datetime.now(UTC)))
-    repo.put_store(Store(tenant_id=tenant_id, store_id="mirakl-de", channel=Channel.MIRAKL, display_name="MP DE",
-                         base_url="https://mp.example", created_at=datetime.now(UTC)))
+    repo.put_store(
+        Store(
+            tenant_id=tenant_id,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            display_name="MP DE",
+            base_url="https://mp.example",
+            created_at=datetime.now(UTC),
+        )
+    )
     return tenant_id
 
 
@@ -157,8 +174,9 @@ def engine_clock(stack: LocalStack, tenant: str, monkeypatch: pytest.MonkeyPatch
     clock.install(monkeypatch)
     yield clock
     sfn = stack.client("stepfunctions")  # nothing of this test's keeps waiting on the old clock
-    for execution in sfn.list_executions(stateMachineArn=stack.state_machines["SlaTimerStateMachine"],
-                                         statusFilter="RUNNING")["executions"]:
+    for execution in sfn.list_executions(
+        stateMachineArn=stack.state_machines["SlaTimerStateMachine"], statusFilter="RUNNING"
+    )["executions"]:
         if execution["name"].startswith(prefix):
             sfn.stop_execution(executionArn=execution["executionArn"])
 
@@ -186,8 +204,9 @@ def _sla_events(stack: LocalStack, ticket_id: str, expected: int) -> list[dict]:
     found: list[dict] = []
     deadline = time.monotonic() + 10
     while len(found) < expected and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                           VisibilityTimeout=0).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
             body = json.loads(message["Body"])
             if body["ticket_id"] == ticket_id:
                 found.append(body)
@@ -196,23 +215,58 @@ def _sla_events(stack: LocalStack, ticket_id: str, expected: int) -> list[dict]:
     return found
 
 
-@pytest.mark.parametrize(("arrival", "holidays", "warn_at", "due_at", "local"), list(SCENARIOS.values()),
-                         ids=list(SCENARIOS))
+@pytest.mark.parametrize(
+    ("arrival", "holidays", "warn_at", "due_at", "local"), list(SCENARIOS.values()), ids=list(SCENARIOS)
+)
 def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business_hours(
-        stack: LocalStack, repo: DynamoRepository, tenant: str, engine_clock: EngineClock,
-        arrival: datetime, holidays: list[date], warn_at: datetime, due_at: datetime, local: list[str]) -> None:
-    calendar = BusinessCalendar.model_validate({"time_zone": "Europe/Berlin", "periods": WEEKDAYS_9_TO_18,
-                                                "holidays": holidays})
-    repo.put_policy_spec(tenant, SlaPolicySpec(policy_id="business", name="Business hours", calendar=calendar,
-                                               first_response_minutes=60, next_response_minutes=120))
+    stack: LocalStack,
+    repo: DynamoRepository,
+    tenant: str,
+    engine_clock: EngineClock,
+    arrival: datetime,
+    holidays: list[date],
+    warn_at: datetime,
+    due_at: datetime,
+    local: list[str],
+) -> None:
+    calendar = BusinessCalendar.model_validate(
+        {"time_zone": "Europe/Berlin", "periods": WEEKDAYS_9_TO_18, "holidays": holidays}
+    )
+    repo.put_policy_spec(
+        tenant,
+        SlaPolicySpec(
+            policy_id="business",
+            name="Business hours",
+            calendar=calendar,
+            first_response_minutes=60,
+            next_response_minutes=120,
+        ),
+    )
     engine_clock.advance_to(arrival)  # the buyer writes on Friday at 17:30, Berlin time
     drain_ingest_queue(stack)
-    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(IngestEnvelope(
-        tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL, delivery_id="poll-1", raw_s3_key="raw/f",
-        messages=[InboundMessage(tenant_id=tenant, store_id="mirakl-de", channel=Channel.MIRAKL,
-                                 channel_message_id="m-1", channel_thread_id="th-1", order_ref="MP1-A",
-                                 buyer_name="Lukas", language="de", received_at=arrival,
-                                 body="Wo bleibt mein Paket? Die Sendungsverfolgung zeigt nichts an.")]))
+    SqsEnvelopePublisher(stack.client("sqs"), stack.resolver.refs["InboundQueue"]).publish(
+        IngestEnvelope(
+            tenant_id=tenant,
+            store_id="mirakl-de",
+            channel=Channel.MIRAKL,
+            delivery_id="poll-1",
+            raw_s3_key="raw/f",
+            messages=[
+                InboundMessage(
+                    tenant_id=tenant,
+                    store_id="mirakl-de",
+                    channel=Channel.MIRAKL,
+                    channel_message_id="m-1",
+                    channel_thread_id="th-1",
+                    order_ref="MP1-A",
+                    buyer_name="Lukas",
+                    language="de",
+                    received_at=arrival,
+                    body="Wo bleibt mein Paket? Die Sendungsverfolgung zeigt nichts an.",
+                )
+            ],
+        )
+    )
     assert drain_ingest_queue(stack) == 1
 
     def decided() -> Ticket | None:
@@ -233,8 +287,9 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     assert f"SLA business (selected), due {due_at.isoformat()}" in routed
 
     # ... and one timer waits for the warning point (no second, superseded timer to pay for).
-    executions = eventually(lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1"}
-                             and found, "the timer")
+    executions = eventually(
+        lambda: (found := _timer_executions(stack, ticket.ticket_id)).keys() == {"v1"} and found, "the timer"
+    )
     timer = executions["v1"]["executionArn"]
     eventually(lambda: _waiting_in(stack, timer) == "WaitUntilWarning", "the timer waiting for the warning")
 
@@ -247,8 +302,9 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     assert current is not None and current.sla_warned_at is None and current.sla_breached_at is None
 
     engine_clock.advance_to(warn_at)
-    warned = eventually(lambda: (t := repo.get_ticket(tenant, ticket.ticket_id)) and t.sla_warned_at and t,
-                         "the warning")
+    warned = eventually(
+        lambda: (t := repo.get_ticket(tenant, ticket.ticket_id)) and t.sla_warned_at and t, "the warning"
+    )
     assert warned.sla_warned_at == warn_at and warned.sla_breached_at is None
     eventually(lambda: _waiting_in(stack, timer) == "WaitUntilDue", "the timer waiting for the due time")
 
@@ -265,8 +321,13 @@ def test_an_unanswered_friday_evening_ticket_is_warned_then_breached_in_business
     assert breached.first_responded_at is None and breached.sla_timer_version == 1
 
     events = _sla_events(stack, ticket.ticket_id, expected=2)
-    common = {"tenant_id": tenant, "ticket_id": ticket.ticket_id, "deadline": "first_response",
-              "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "timer_version": "1"}
+    common = {
+        "tenant_id": tenant,
+        "ticket_id": ticket.ticket_id,
+        "deadline": "first_response",
+        "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timer_version": "1",
+    }
     assert sorted(events, key=lambda e: e["recorded_at"]) == [
         {"type": "sla.warning", **common, "recorded_at": warn_at.isoformat()},
         {"type": "sla.breached", **common, "recorded_at": due_at.isoformat()},

@@ -19,15 +19,32 @@ from tests.integration.conftest import Seller
 # seconds, so a 1 s wait can end at once.
 def _ticket(seller: Seller, due_in: float, **changes: object) -> tuple[Ticket, Message]:
     now = datetime.now(UTC)
-    ticket = Ticket(tenant_id=seller.tenant_id, ticket_id=new_id(now), store_id=seller.store_id,
-                    channel=Channel.WOOCOMMERCE, subject="Where is my order?",
-                    first_response_due_at=now + timedelta(seconds=due_in), sla_timer_version=1,
-                    message_count=1, created_at=now, updated_at=now, last_message_at=now)
+    ticket = Ticket(
+        tenant_id=seller.tenant_id,
+        ticket_id=new_id(now),
+        store_id=seller.store_id,
+        channel=Channel.WOOCOMMERCE,
+        subject="Where is my order?",
+        first_response_due_at=now + timedelta(seconds=due_in),
+        sla_timer_version=1,
+        message_count=1,
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
+    )
     ticket = ticket.model_copy(update=changes)
-    message = Message(tenant_id=seller.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
-                      direction=MessageDirection.INBOUND, channel=Channel.WOOCOMMERCE, store_id=seller.store_id,
-                      channel_message_id=f"m-{ticket.ticket_id}", author="buyer", body="Where is it?",
-                      created_at=now)
+    message = Message(
+        tenant_id=seller.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(now),
+        direction=MessageDirection.INBOUND,
+        channel=Channel.WOOCOMMERCE,
+        store_id=seller.store_id,
+        channel_message_id=f"m-{ticket.ticket_id}",
+        author="buyer",
+        body="Where is it?",
+        created_at=now,
+    )
     return ticket, message
 
 
@@ -46,8 +63,10 @@ def _start(stack: LocalStack, ticket: Ticket) -> str:
     request = timer_request(ticket)
     assert request is not None
     StepFunctionsSlaTimers(stack.client("stepfunctions"), stack.state_machines["SlaTimerStateMachine"]).start(request)
-    return (f"arn:aws:states:eu-west-1:123456789012:execution:"
-            f"{stack.resolver.attributes[('SlaTimerStateMachine', 'Name')]}:{request.execution_name}")
+    return (
+        f"arn:aws:states:eu-west-1:123456789012:execution:"
+        f"{stack.resolver.attributes[('SlaTimerStateMachine', 'Name')]}:{request.execution_name}"
+    )
 
 
 def _sla_events(stack: LocalStack, ticket_id: str) -> list[dict]:
@@ -66,8 +85,9 @@ def _sla_events(stack: LocalStack, ticket_id: str) -> list[dict]:
     return found
 
 
-def test_unanswered_ticket_is_breached_when_due_passes(stack: LocalStack, repo: DynamoRepository,
-                                                        seller: Seller) -> None:
+def test_unanswered_ticket_is_breached_when_due_passes(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     ticket, message = _ticket(seller, due_in=1)
     repo.create_ticket(ticket, message)
     execution = _start(stack, ticket)
@@ -78,7 +98,9 @@ def test_unanswered_ticket_is_breached_when_due_passes(stack: LocalStack, repo: 
     events = _sla_events(stack, ticket.ticket_id)
     # The default near-breach point (80 % of the time to the deadline) came first.
     assert sorted((e["type"], e["deadline"], e["timer_version"]) for e in events) == [
-        ("sla.breached", "first_response", "1"), ("sla.warning", "first_response", "1")]
+        ("sla.breached", "first_response", "1"),
+        ("sla.warning", "first_response", "1"),
+    ]
 
 
 def test_answered_ticket_is_not_breached(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
@@ -86,45 +108,62 @@ def test_answered_ticket_is_not_breached(stack: LocalStack, repo: DynamoReposito
     repo.create_ticket(ticket, message)
     execution = _start(stack, ticket)
     answered = ticket.model_copy(update={"first_responded_at": datetime.now(UTC), "status": TicketStatus.OPEN})
-    repo.append_message(ticket, answered, message.model_copy(update={
-        "message_id": new_id(datetime.now(UTC)), "channel_message_id": "reply-1",
-        "direction": MessageDirection.OUTBOUND, "author": "agent-1", "body": "It ships today."}))
+    repo.append_message(
+        ticket,
+        answered,
+        message.model_copy(
+            update={
+                "message_id": new_id(datetime.now(UTC)),
+                "channel_message_id": "reply-1",
+                "direction": MessageDirection.OUTBOUND,
+                "author": "agent-1",
+                "body": "It ships today.",
+            }
+        ),
+    )
     assert _wait(stack, execution)["status"] == "SUCCEEDED"
     stored = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
     assert stored is not None and stored.sla_breached_at is None
     assert _sla_events(stack, ticket.ticket_id) == []
 
 
-def test_rearmed_timer_makes_the_old_execution_stale(stack: LocalStack, repo: DynamoRepository,
-                                                     seller: Seller) -> None:
+def test_rearmed_timer_makes_the_old_execution_stale(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
     ticket, message = _ticket(seller, due_in=3)
     repo.create_ticket(ticket, message)
     old_execution = _start(stack, ticket)
-    rearmed = ticket.model_copy(update={"sla_timer_version": 2,
-                                        "first_response_due_at": datetime.now(UTC) + timedelta(hours=4)})
-    repo.append_message(ticket, rearmed, message.model_copy(update={
-        "message_id": new_id(datetime.now(UTC)), "channel_message_id": "again", "body": "Any news?"}))
+    rearmed = ticket.model_copy(
+        update={"sla_timer_version": 2, "first_response_due_at": datetime.now(UTC) + timedelta(hours=4)}
+    )
+    repo.append_message(
+        ticket,
+        rearmed,
+        message.model_copy(
+            update={"message_id": new_id(datetime.now(UTC)), "channel_message_id": "again", "body": "Any news?"}
+        ),
+    )
     assert _wait(stack, old_execution)["status"] == "SUCCEEDED"
     stored = repo.get_ticket(seller.tenant_id, ticket.ticket_id)
     assert stored is not None and stored.sla_breached_at is None
 
 
-def test_starting_the_same_timer_twice_is_a_no_op(stack: LocalStack, repo: DynamoRepository,
-                                                   seller: Seller) -> None:
+def test_starting_the_same_timer_twice_is_a_no_op(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> None:
     ticket, message = _ticket(seller, due_in=3600)
     repo.create_ticket(ticket, message)
     first = _start(stack, ticket)
     second = _start(stack, ticket)
     assert first == second
     sfn = stack.client("stepfunctions")
-    names = [e["name"] for e in sfn.list_executions(
-        stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]]
+    names = [
+        e["name"]
+        for e in sfn.list_executions(stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]
+    ]
     assert names.count(first.rsplit(":", 1)[1]) == 1
     sfn.stop_execution(executionArn=first)
 
 
-def test_an_unanswered_ticket_is_warned_then_breached(stack: LocalStack, repo: DynamoRepository,
-                                                       seller: Seller) -> None:
+def test_an_unanswered_ticket_is_warned_then_breached(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     ticket, message = _ticket(seller, due_in=4)
     ticket = ticket.model_copy(update={"sla_warn_at": ticket.first_response_due_at - timedelta(seconds=3)})
     repo.create_ticket(ticket, message)
@@ -137,8 +176,9 @@ def test_an_unanswered_ticket_is_warned_then_breached(stack: LocalStack, repo: D
     assert sorted(e["type"] for e in events) == ["sla.breached", "sla.warning"]
 
 
-def test_a_ticket_answered_after_the_warning_is_not_breached(stack: LocalStack, repo: DynamoRepository,
-                                                             seller: Seller) -> None:
+def test_a_ticket_answered_after_the_warning_is_not_breached(
+    stack: LocalStack, repo: DynamoRepository, seller: Seller
+) -> None:
     ticket, message = _ticket(seller, due_in=5)
     ticket = ticket.model_copy(update={"sla_warn_at": datetime.now(UTC)})
     repo.create_ticket(ticket, message)

@@ -100,11 +100,31 @@ def routes(stack: LocalStack) -> list[tuple[str, str, str]]:
     return found
 
 
-def call(stack: LocalStack, function: str, method: str, path: str, route: str, params: dict[str, str],
-         tenant_id: str, agent_id: str = AGENT, role: str = "admin", body: Any = None) -> tuple[int, Any]:
-    response = stack.functions[function].invoke(agent_event(
-        method, path, route, tenant_id=tenant_id, agent_id=agent_id, role=role, params=params, json_body=body,
-        query=QUERIES.get(route, "")))
+def call(
+    stack: LocalStack,
+    function: str,
+    method: str,
+    path: str,
+    route: str,
+    params: dict[str, str],
+    tenant_id: str,
+    agent_id: str = AGENT,
+    role: str = "admin",
+    body: Any = None,
+) -> tuple[int, Any]:
+    response = stack.functions[function].invoke(
+        agent_event(
+            method,
+            path,
+            route,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            role=role,
+            params=params,
+            json_body=body,
+            query=QUERIES.get(route, ""),
+        )
+    )
     return response["statusCode"], json.loads(response["body"] or "null")
 
 
@@ -115,42 +135,93 @@ def victim(stack: LocalStack, repo: DynamoRepository, seller: Seller) -> dict[st
     tenant = seller.tenant_id
     now = datetime.now(UTC)
     for agent_id, role in (("agent-1", AgentRole.AGENT), (AGENT, AgentRole.ADMIN)):
-        repo.put_agent(Agent(tenant_id=tenant, agent_id=agent_id, name=agent_id, email=f"{agent_id}@shop.example",
-                             role=role))
+        repo.put_agent(
+            Agent(tenant_id=tenant, agent_id=agent_id, name=agent_id, email=f"{agent_id}@shop.example", role=role)
+        )
     ids: dict[str, str] = {"store_id": seller.store_id}
     for key in ("ticket_id", "other_ticket_id"):
-        ticket = Ticket(tenant_id=tenant, ticket_id=new_id(now), store_id=seller.store_id, channel=Channel.WOOCOMMERCE,
-                        subject="Où est ma commande ?", customer_email="buyer@example.fr", order_refs=["77"],
-                        first_response_due_at=now + timedelta(hours=2), sla_timer_version=1, message_count=1,
-                        created_at=now, updated_at=now)
-        message = Message(tenant_id=tenant, ticket_id=ticket.ticket_id, message_id=new_id(now),
-                          direction=MessageDirection.INBOUND, channel=Channel.WOOCOMMERCE, store_id=seller.store_id,
-                          channel_message_id=f"cm-{ticket.ticket_id}", author="buyer", body="Où est ma commande ?",
-                          created_at=now)
+        ticket = Ticket(
+            tenant_id=tenant,
+            ticket_id=new_id(now),
+            store_id=seller.store_id,
+            channel=Channel.WOOCOMMERCE,
+            subject="Où est ma commande ?",
+            customer_email="buyer@example.fr",
+            order_refs=["77"],
+            first_response_due_at=now + timedelta(hours=2),
+            sla_timer_version=1,
+            message_count=1,
+            created_at=now,
+            updated_at=now,
+        )
+        message = Message(
+            tenant_id=tenant,
+            ticket_id=ticket.ticket_id,
+            message_id=new_id(now),
+            direction=MessageDirection.INBOUND,
+            channel=Channel.WOOCOMMERCE,
+            store_id=seller.store_id,
+            channel_message_id=f"cm-{ticket.ticket_id}",
+            author="buyer",
+            body="Où est ma commande ?",
+            created_at=now,
+        )
         repo.create_ticket(ticket, message)
         ids[key] = ticket.ticket_id
     ticket_path = {"ticket_id": ids["ticket_id"]}
-    status, reply = call(stack, "AgentApiFunction", "POST", f"/tickets/{ids['ticket_id']}/replies",
-                         "/tickets/{ticket_id}/replies", ticket_path, tenant, agent_id="agent-1",
-                         body={"body": "Elle arrive.", "force": True})
+    status, reply = call(
+        stack,
+        "AgentApiFunction",
+        "POST",
+        f"/tickets/{ids['ticket_id']}/replies",
+        "/tickets/{ticket_id}/replies",
+        ticket_path,
+        tenant,
+        agent_id="agent-1",
+        body={"body": "Elle arrive.", "force": True},
+    )
     assert status == 202, reply
     ids["message_id"] = reply["message_id"]
-    status, _ = call(stack, "AgentApiFunction", "POST", f"/tickets/{ids['ticket_id']}/notes",
-                     "/tickets/{ticket_id}/notes", ticket_path, tenant, agent_id="agent-1",
-                     body={"body": "@agent-2 can you check the carrier?"})
+    status, _ = call(
+        stack,
+        "AgentApiFunction",
+        "POST",
+        f"/tickets/{ids['ticket_id']}/notes",
+        "/tickets/{ticket_id}/notes",
+        ticket_path,
+        tenant,
+        agent_id="agent-1",
+        body={"body": "@agent-2 can you check the carrier?"},
+    )
     assert status in (200, 201)
-    status, view = call(stack, "AgentApiFunction", "POST", "/views", "/views", {}, tenant,
-                        body={"name": "Mine", "filters": {"assignee_id": "me"}})
+    status, view = call(
+        stack,
+        "AgentApiFunction",
+        "POST",
+        "/views",
+        "/views",
+        {},
+        tenant,
+        body={"name": "Mine", "filters": {"assignee_id": "me"}},
+    )
     assert status in (200, 201), view
     ids["view_id"] = view["view_id"]
-    status, macro = call(stack, "AgentApiFunction", "POST", "/macros", "/macros", {}, tenant,
-                         body={"macro_id": "victim-macro", "name": "WISMO", "bodies": {"en": "Hi"}})
+    status, macro = call(
+        stack,
+        "AgentApiFunction",
+        "POST",
+        "/macros",
+        "/macros",
+        {},
+        tenant,
+        body={"macro_id": "victim-macro", "name": "WISMO", "bodies": {"en": "Hi"}},
+    )
     assert status == 201
     ids["macro_id"] = macro["macro_id"]
-    for path, body in (("/nudges", [{"nudge_id": "shipped", "name": "Shipped", "event": "shipped",
-                                     "macro_id": "victim-macro"}]),
-                       ("/policy-snippets", [{"snippet_id": "returns", "title": "Returns",
-                                              "text": "30 days to return, carrier?"}])):
+    for path, body in (
+        ("/nudges", [{"nudge_id": "shipped", "name": "Shipped", "event": "shipped", "macro_id": "victim-macro"}]),
+        ("/policy-snippets", [{"snippet_id": "returns", "title": "Returns", "text": "30 days to return, carrier?"}]),
+    ):
         status, answer = call(stack, "SetupApiFunction", "PUT", path, path, {}, tenant, body=body)
         assert status == 200, answer
     status, notes = call(stack, "AgentApiFunction", "GET", "/me/notifications", "/me/notifications", {}, tenant)
@@ -164,8 +235,12 @@ def snapshot(stack: LocalStack, tenant: str, ids: dict[str, str]) -> dict[str, A
     reads: dict[str, Any] = {}
     for function, path, route, params in (
         ("AgentApiFunction", f"/tickets/{ids['ticket_id']}", "/tickets/{ticket_id}", {"ticket_id": ids["ticket_id"]}),
-        ("AgentApiFunction", f"/tickets/{ids['other_ticket_id']}", "/tickets/{ticket_id}",
-         {"ticket_id": ids["other_ticket_id"]}),
+        (
+            "AgentApiFunction",
+            f"/tickets/{ids['other_ticket_id']}",
+            "/tickets/{ticket_id}",
+            {"ticket_id": ids["other_ticket_id"]},
+        ),
         ("AgentApiFunction", "/tickets", "/tickets", {}),
         ("AgentApiFunction", "/views", "/views", {}),
         ("AgentApiFunction", "/macros", "/macros", {}),
@@ -188,14 +263,25 @@ def snapshot(stack: LocalStack, tenant: str, ids: dict[str, str]) -> dict[str, A
 
 
 def test_another_tenant_reads_and_changes_nothing_on_any_route(
-        stack: LocalStack, repo: DynamoRepository, seller: Seller, victim: dict[str, str]) -> None:
+    stack: LocalStack, repo: DynamoRepository, seller: Seller, victim: dict[str, str]
+) -> None:
     all_routes = routes(stack)
     listed = {(method, path) for _, method, path in all_routes}
-    assert listed == set(CASES), f"routes without an isolation case: {sorted(listed - set(CASES))}; " \
-                                 f"cases without a route: {sorted(set(CASES) - listed)}"
+    assert listed == set(CASES), (
+        f"routes without an isolation case: {sorted(listed - set(CASES))}; "
+        f"cases without a route: {sorted(set(CASES) - listed)}"
+    )
     before = snapshot(stack, seller.tenant_id, victim)
-    secrets = [victim["ticket_id"], victim["other_ticket_id"], victim["macro_id"], victim["view_id"],
-               victim["notification_id"], seller.tenant_id, "Elle arrive", "carrier?"]
+    secrets = [
+        victim["ticket_id"],
+        victim["other_ticket_id"],
+        victim["macro_id"],
+        victim["view_id"],
+        victim["notification_id"],
+        seller.tenant_id,
+        "Elle arrive",
+        "carrier?",
+    ]
 
     for function, method, path in all_routes:
         names = re.findall(r"\{(\w+)\}", path)
@@ -203,8 +289,11 @@ def test_another_tenant_reads_and_changes_nothing_on_any_route(
         concrete = path.format(**params)
         body = CASES[(method, path)]
         if body is not None:
-            body = json.loads(json.dumps(body).replace("{ticket_id}", victim["ticket_id"])
-                              .replace("{other_ticket_id}", victim["other_ticket_id"]))
+            body = json.loads(
+                json.dumps(body)
+                .replace("{ticket_id}", victim["ticket_id"])
+                .replace("{other_ticket_id}", victim["other_ticket_id"])
+            )
         status, answer = call(stack, function, method, concrete, path, params, OTHER, body=body)
         text = json.dumps(answer)
         asked = concrete + json.dumps(body)  # an error may echo what the caller asked for

@@ -58,55 +58,76 @@ def test_the_protected_text_is_sent_and_the_answer_restored(translate_client: tu
     client, stubber = translate_client
     text = "Hello, your order 1001 shipped with DHL Express: tracking JD014600003828."
     sent = protect(text, ["DHL Express"]).text
-    assert sent == (f"Hello, your order {placeholder(0)} shipped with {placeholder(1)}: "
-                    f"tracking {placeholder(2)}.")
-    stubber.add_response("translate_text", _answer(
-        f"Bonjour, votre commande {placeholder(0)} a été expédiée avec {placeholder(1)} : "
-        f"suivi {placeholder(2)}."),
-        expected_params={"Text": sent, "SourceLanguageCode": "en", "TargetLanguageCode": "fr"})
+    assert sent == (f"Hello, your order {placeholder(0)} shipped with {placeholder(1)}: tracking {placeholder(2)}.")
+    stubber.add_response(
+        "translate_text",
+        _answer(
+            f"Bonjour, votre commande {placeholder(0)} a été expédiée avec {placeholder(1)} : suivi {placeholder(2)}."
+        ),
+        expected_params={"Text": sent, "SourceLanguageCode": "en", "TargetLanguageCode": "fr"},
+    )
     service = TranslationService(AmazonTranslator(client), MemoryTranslationCache())
 
     result = service.translate("t1", TranslationRequest(text=text, source="en", target="fr", terms=["DHL Express"]))
 
-    assert result == Translation(language="fr", source_language="en", provider="amazon-translate", translated=True,
-                                 text="Bonjour, votre commande 1001 a été expédiée avec DHL Express : "
-                                      "suivi JD014600003828.")
+    assert result == Translation(
+        language="fr",
+        source_language="en",
+        provider="amazon-translate",
+        translated=True,
+        text="Bonjour, votre commande 1001 a été expédiée avec DHL Express : suivi JD014600003828.",
+    )
 
 
-@pytest.mark.parametrize(("source", "target", "amazon_source", "amazon_target"), [
-    ("nb", "en", "no", "en"),
-    ("pt-BR", "de", "pt", "de"),
-    ("en", "pt-PT", "en", "pt-PT"),
-    ("zh", "fr-CA", "zh", "fr-CA"),
-    ("en-GB", "zh-TW", "en", "zh-TW"),
-    ("es-MX", "sv", "es-MX", "sv"),
-])
-def test_product_language_codes_become_amazon_codes(translate_client: tuple[Any, Stubber], source: str,
-                                                    target: str, amazon_source: str, amazon_target: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "target", "amazon_source", "amazon_target"),
+    [
+        ("nb", "en", "no", "en"),
+        ("pt-BR", "de", "pt", "de"),
+        ("en", "pt-PT", "en", "pt-PT"),
+        ("zh", "fr-CA", "zh", "fr-CA"),
+        ("en-GB", "zh-TW", "en", "zh-TW"),
+        ("es-MX", "sv", "es-MX", "sv"),
+    ],
+)
+def test_product_language_codes_become_amazon_codes(
+    translate_client: tuple[Any, Stubber], source: str, target: str, amazon_source: str, amazon_target: str
+) -> None:
     client, stubber = translate_client
-    stubber.add_response("translate_text", _answer("ok", amazon_source, amazon_target), expected_params={
-        "Text": "hei", "SourceLanguageCode": amazon_source, "TargetLanguageCode": amazon_target})
+    stubber.add_response(
+        "translate_text",
+        _answer("ok", amazon_source, amazon_target),
+        expected_params={"Text": "hei", "SourceLanguageCode": amazon_source, "TargetLanguageCode": amazon_target},
+    )
 
     assert AmazonTranslator(client).translate("hei", source, target) == "ok"
     assert amazon_language(source) == amazon_source
 
 
-@pytest.mark.parametrize(("code", "status", "retryable"), [
-    ("ThrottlingException", 400, True),
-    ("TooManyRequestsException", 429, True),
-    ("ServiceUnavailableException", 503, True),
-    ("InternalServerException", 500, True),
-    ("UnsupportedLanguagePairException", 400, False),
-    ("TextSizeLimitExceededException", 400, False),
-    ("InvalidRequestException", 400, False),
-    ("DetectedLanguageLowConfidenceException", 400, False),
-    ("AccessDeniedException", 400, False),
-])
-def test_aws_errors_map_to_translation_unavailable(translate_client: tuple[Any, Stubber], code: str, status: int,
-                                                   retryable: bool) -> None:
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("ThrottlingException", 400, True),
+        ("TooManyRequestsException", 429, True),
+        ("ServiceUnavailableException", 503, True),
+        ("InternalServerException", 500, True),
+        ("UnsupportedLanguagePairException", 400, False),
+        ("TextSizeLimitExceededException", 400, False),
+        ("InvalidRequestException", 400, False),
+        ("DetectedLanguageLowConfidenceException", 400, False),
+        ("AccessDeniedException", 400, False),
+    ],
+)
+def test_aws_errors_map_to_translation_unavailable(
+    translate_client: tuple[Any, Stubber], code: str, status: int, retryable: bool
+) -> None:
     client, stubber = translate_client
-    stubber.add_client_error("translate_text", service_error_code=code, http_status_code=status,
-                             service_message="User: arn:aws:sts::123456789012:assumed-role/helpdesk AKIAEXAMPLE")
+    stubber.add_client_error(
+        "translate_text",
+        service_error_code=code,
+        http_status_code=status,
+        service_message="User: arn:aws:sts::123456789012:assumed-role/helpdesk AKIAEXAMPLE",
+    )
 
     with pytest.raises(TranslationUnavailable) as caught:
         AmazonTranslator(client).translate("Hello", "en", "fr")
@@ -116,15 +137,19 @@ def test_aws_errors_map_to_translation_unavailable(translate_client: tuple[Any, 
     assert "123456789012" not in str(caught.value) and "AKIA" not in str(caught.value)
 
 
-@pytest.mark.parametrize("error", [
-    EndpointConnectionError(endpoint_url="https://translate.eu-west-1.amazonaws.com/"),
-    ReadTimeoutError(endpoint_url="https://translate.eu-west-1.amazonaws.com/"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(endpoint_url="https://translate.eu-west-1.amazonaws.com/"),
+        ReadTimeoutError(endpoint_url="https://translate.eu-west-1.amazonaws.com/"),
+    ],
+)
 def test_an_unreachable_endpoint_is_retryable(error: Exception) -> None:
     client = boto3.client("translate", region_name=REGION)
 
     def fail(**_: Any) -> None:
         raise error
+
     client.meta.events.register("before-call.translate.TranslateText", fail)
 
     with pytest.raises(TranslationUnavailable) as caught:
@@ -138,6 +163,7 @@ def test_missing_credentials_are_not_retryable() -> None:
 
     def fail(**_: Any) -> None:
         raise NoCredentialsError()
+
     client.meta.events.register("before-call.translate.TranslateText", fail)
 
     with pytest.raises(TranslationUnavailable) as caught:
@@ -151,7 +177,8 @@ def test_a_throttled_provider_shows_the_original_and_is_not_cached(translate_cli
     cache = MemoryTranslationCache()
 
     result = TranslationService(AmazonTranslator(client), cache).translate(
-        "t1", TranslationRequest(text="Where is order 1001?", source="en", target="de"))
+        "t1", TranslationRequest(text="Where is order 1001?", source="en", target="de")
+    )
 
     assert (result.translated, result.provider, result.text) == (False, "amazon-translate", "Where is order 1001?")
     assert result.note == "not translated: Amazon Translate answered ThrottlingException"
@@ -167,8 +194,9 @@ def dynamodb(stack: LocalStack) -> Iterator[Any]:
 
 
 def _translation(n: int) -> Translation:
-    return Translation(language="fr", source_language="en", text=f"Commande {n} expédiée", provider="amazon-translate",
-                       translated=True)
+    return Translation(
+        language="fr", source_language="en", text=f"Commande {n} expédiée", provider="amazon-translate", translated=True
+    )
 
 
 def test_cache_round_trip_with_the_documented_item_shape(dynamodb: Any) -> None:
@@ -240,8 +268,7 @@ def test_unprocessed_keys_and_items_are_retried(dynamodb: Any) -> None:
     assert len(naps) == 2
 
 
-def test_the_service_on_the_dynamodb_cache_pays_once(dynamodb: Any,
-                                                    translate_client: tuple[Any, Stubber]) -> None:
+def test_the_service_on_the_dynamodb_cache_pays_once(dynamodb: Any, translate_client: tuple[Any, Stubber]) -> None:
     client, stubber = translate_client
     stubber.add_response("translate_text", _answer("Bonjour"))
     service = TranslationService(AmazonTranslator(client), DynamoTranslationCache(dynamodb, TABLE, clock=lambda: NOW))

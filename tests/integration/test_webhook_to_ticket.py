@@ -25,15 +25,20 @@ def _objects(stack: LocalStack, prefix: str) -> list[str]:
 
 def _queue_depth(stack: LocalStack) -> int:
     attrs = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.resolver.refs["InboundQueue"], AttributeNames=["ApproximateNumberOfMessages"])
+        QueueUrl=stack.resolver.refs["InboundQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
 
 def _order_body(woo_order: dict[str, Any], order_id: int, note: str, created: datetime | None = None) -> bytes:
     created = created or datetime.now(UTC)
-    woo_order.update(id=order_id, number=str(order_id), customer_note=note,
-                     date_created_gmt=created.strftime("%Y-%m-%dT%H:%M:%S"),
-                     date_modified_gmt=created.strftime("%Y-%m-%dT%H:%M:%S"))
+    woo_order.update(
+        id=order_id,
+        number=str(order_id),
+        customer_note=note,
+        date_created_gmt=created.strftime("%Y-%m-%dT%H:%M:%S"),
+        date_modified_gmt=created.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     return json.dumps(woo_order).encode()
 
 
@@ -66,7 +71,8 @@ def test_signed_webhook_becomes_a_ticket_with_its_message_order_and_timer(
     assert [i.quantity for i in order.items] == [2, 1]
 
     executions = stack.client("stepfunctions").list_executions(
-        stateMachineArn=stack.state_machines["SlaTimerStateMachine"])["executions"]
+        stateMachineArn=stack.state_machines["SlaTimerStateMachine"]
+    )["executions"]
     expected = timer_request(ticket)
     assert expected is not None and expected.timer_version == "1"
     assert expected.execution_name in {e["name"] for e in executions}
@@ -110,8 +116,7 @@ def test_older_order_event_does_not_overwrite_newer(
 ) -> None:
     drain_ingest_queue(stack)
     now = datetime.now(UTC)
-    woo_order.update(id=4104, number="4104", status="completed",
-                     date_modified_gmt=now.strftime("%Y-%m-%dT%H:%M:%S"))
+    woo_order.update(id=4104, number="4104", status="completed", date_modified_gmt=now.strftime("%Y-%m-%dT%H:%M:%S"))
     newer = json.dumps(woo_order).encode()
     woo_order.update(status="processing", date_modified_gmt=(now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"))
     older = json.dumps(woo_order).encode()
@@ -178,12 +183,14 @@ def test_a_poison_envelope_fails_alone_and_the_rest_of_the_batch_is_stored(
     _invoke(stack, seller.webhook_event(body, delivery_id="good"))
     sqs = stack.client("sqs")
     url = stack.resolver.refs["InboundQueue"]
-    (good,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                  MessageAttributeNames=["All"])["Messages"]
+    (good,) = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )["Messages"]
     poison = {**good, "MessageId": "poison-1", "Body": '{"tenant_id": "x"}'}
     arn = stack.resolver.attributes[("InboundQueue", "Arn")]
     result = stack.functions["IngestConsumerFunction"].invoke(
-        {"Records": [sqs_record(poison, arn), sqs_record(good, arn)]})
+        {"Records": [sqs_record(poison, arn), sqs_record(good, arn)]}
+    )
     assert result == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
     assert len(repo.find_tickets_by_order(seller.tenant_id, seller.store_id, "4106")) == 1
     sqs.delete_message(QueueUrl=url, ReceiptHandle=good["ReceiptHandle"])
@@ -197,6 +204,7 @@ def test_a_rotated_webhook_secret_takes_effect_at_once(
     seller.secret = "rotated-" + seller.secret
     stack.client("secretsmanager").put_secret_value(
         SecretId=f"helpdesk/{seller.tenant_id}/{seller.store_id}",
-        SecretString=json.dumps({"webhook_secret": seller.secret}))
+        SecretString=json.dumps({"webhook_secret": seller.secret}),
+    )
     assert _invoke(stack, seller.webhook_event(body, delivery_id="r2"))[0] == 202
     drain_ingest_queue(stack)

@@ -12,13 +12,25 @@ from tests.unit.builders import NOW, TENANT, make_ticket
 
 
 def agent(agent_id: str, languages: list[str], **extra) -> Agent:
-    return Agent(tenant_id=TENANT, agent_id=agent_id, name=agent_id, email=f"{agent_id}@seller.example",
-                 languages=languages, team_ids=["support"], **extra)
+    return Agent(
+        tenant_id=TENANT,
+        agent_id=agent_id,
+        name=agent_id,
+        email=f"{agent_id}@seller.example",
+        languages=languages,
+        team_ids=["support"],
+        **extra,
+    )
 
 
 def stalled(repo: InMemoryRepository, hours: float, **extra):
-    fields = dict(assignee_id="greta", team_id="support", language="de", status=TicketStatus.OPEN,
-                  last_agent_action_at=NOW - timedelta(hours=hours))
+    fields = dict(
+        assignee_id="greta",
+        team_id="support",
+        language="de",
+        status=TicketStatus.OPEN,
+        last_agent_action_at=NOW - timedelta(hours=hours),
+    )
     ticket = make_ticket(**{**fields, **extra})
     repo.set_ticket(ticket)
     return ticket
@@ -33,9 +45,12 @@ def events(repo: InMemoryRepository, ticket_id: str) -> list[str]:
 
 
 def test_an_idle_assignee_loses_the_ticket_to_an_eligible_colleague(repo: InMemoryRepository) -> None:
-    repo.agents = [agent("greta", ["de"]), agent("claire", ["fr"]), agent("bernd", ["de", "en"]),
-                   agent("off", ["de"], shift={"time_zone": "UTC", "periods": {"sunday": [
-                       {"start": "00:00", "end": "00:01"}]}})]
+    repo.agents = [
+        agent("greta", ["de"]),
+        agent("claire", ["fr"]),
+        agent("bernd", ["de", "en"]),
+        agent("off", ["de"], shift={"time_zone": "UTC", "periods": {"sunday": [{"start": "00:00", "end": "00:01"}]}}),
+    ]
     ticket = stalled(repo, hours=5)
     report = service(repo).run(TENANT)
     assert report.reassigned == [(ticket.ticket_id, "greta", "bernd")]  # not French, not off shift
@@ -57,9 +72,13 @@ def test_twenty_four_idle_hours_after_the_reassignment_escalate(repo: InMemoryRe
     repo.agents = [agent("greta", ["de"]), agent("bernd", ["de"])]
     ticket = stalled(repo, hours=5)
     service(repo).run(TENANT)
-    report = service(repo, hours_later=25).run(TENANT, [
-        AgingStep(step_id="stalled-4h", after_minutes=240, action="reassign"),
-        AgingStep(step_id="stalled-24h", after_minutes=1440, action="escalate", team_id="leads")])
+    report = service(repo, hours_later=25).run(
+        TENANT,
+        [
+            AgingStep(step_id="stalled-4h", after_minutes=240, action="reassign"),
+            AgingStep(step_id="stalled-24h", after_minutes=1440, action="escalate", team_id="leads"),
+        ],
+    )
     assert report.escalated == [ticket.ticket_id]
     final = repo.tickets[(TENANT, ticket.ticket_id)]
     assert final.priority == Priority.URGENT and "escalated" in final.tags and final.team_id == "leads"
@@ -88,8 +107,9 @@ def test_nobody_eligible_keeps_the_ticket_and_says_so(repo: InMemoryRepository) 
 def test_resolved_or_unassigned_tickets_do_not_age(repo: InMemoryRepository) -> None:
     repo.agents = [agent("greta", ["de"]), agent("bernd", ["de"])]
     done = stalled(repo, hours=9, status=TicketStatus.RESOLVED)
-    free = make_ticket(ticket_id="01HQ0000000000000000000001", status=TicketStatus.OPEN,
-                       last_agent_action_at=NOW - timedelta(hours=9))
+    free = make_ticket(
+        ticket_id="01HQ0000000000000000000001", status=TicketStatus.OPEN, last_agent_action_at=NOW - timedelta(hours=9)
+    )
     repo.set_ticket(free)
     report = service(repo).run(TENANT)
     assert report.reassigned == [] and report.escalated == []

@@ -45,10 +45,21 @@ ORDER_ID = "114-3941689-8772232"
 ORDER_URL = f"{BASE}/orders/v0/orders/{ORDER_ID}"
 ITEMS_URL = f"{ORDER_URL}/orderItems"
 PARTICIPATIONS_URL = f"{BASE}/sellers/v1/marketplaceParticipations"
-CREDENTIALS = {"refresh_token": "Atzr|IwEBIExampleRefreshToken", "lwa_client_id": "amzn1.application-oa2-client.abc",
-               "lwa_client_secret": "amzn1.oa2-cs.v1.secret", "region": "na", "seller_id": "A3TH9S8BH6GOGM"}
-STORE = Store(tenant_id="t1", store_id="amz-us", channel=Channel.AMAZON, display_name="Demo Coffee on Amazon.com",
-              secret_name="helpdesk/t1/amz-us", created_at=NOW)
+CREDENTIALS = {
+    "refresh_token": "Atzr|IwEBIExampleRefreshToken",
+    "lwa_client_id": "amzn1.application-oa2-client.abc",
+    "lwa_client_secret": "amzn1.oa2-cs.v1.secret",
+    "region": "na",
+    "seller_id": "A3TH9S8BH6GOGM",
+}
+STORE = Store(
+    tenant_id="t1",
+    store_id="amz-us",
+    channel=Channel.AMAZON,
+    display_name="Demo Coffee on Amazon.com",
+    secret_name="helpdesk/t1/amz-us",
+    created_at=NOW,
+)
 
 
 def raw(name: str) -> bytes:
@@ -71,21 +82,45 @@ class Sleeps(list):
 
 def http_client(sleeps: Sleeps | None = None, key: str = "helpdesk/t1/amz-us") -> ChannelHttpClient:
     """Like CONNECTOR.client() but without real sleeping (retry waits are recorded)."""
-    auth = lwa_auth_class()(key, refresh_token=CREDENTIALS["refresh_token"],
-                            client_id=CREDENTIALS["lwa_client_id"], client_secret=CREDENTIALS["lwa_client_secret"])
-    return ChannelHttpClient(BASE, channel="amazon", headers={"Accept": "application/json"}, auth=auth,
-                             sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(1))
+    auth = lwa_auth_class()(
+        key,
+        refresh_token=CREDENTIALS["refresh_token"],
+        client_id=CREDENTIALS["lwa_client_id"],
+        client_secret=CREDENTIALS["lwa_client_secret"],
+    )
+    return ChannelHttpClient(
+        BASE,
+        channel="amazon",
+        headers={"Accept": "application/json"},
+        auth=auth,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(1),
+    )
 
 
 def mock_token(*tokens: str) -> respx.Route:
     values = iter(tokens or ("Atza|token-1",))
-    return respx.post(TOKEN_URL).mock(side_effect=lambda request: httpx.Response(200, json={
-        "access_token": next(values), "refresh_token": "Atzr|x", "token_type": "bearer", "expires_in": 3600}))
+    return respx.post(TOKEN_URL).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json={"access_token": next(values), "refresh_token": "Atzr|x", "token_type": "bearer", "expires_in": 3600},
+        )
+    )
 
 
 def unauthorized(code: str = "Unauthorized") -> httpx.Response:
-    return httpx.Response(403, json={"errors": [{"code": code, "message": "Access to requested resource is denied.",
-                                                 "details": "The access token you provided has expired."}]})
+    return httpx.Response(
+        403,
+        json={
+            "errors": [
+                {
+                    "code": code,
+                    "message": "Access to requested resource is denied.",
+                    "details": "The access token you provided has expired.",
+                }
+            ]
+        },
+    )
 
 
 # --- the e-mail relay -----------------------------------------------------------------------------
@@ -104,19 +139,22 @@ def test_relay_samples_are_relay_emails(name: str) -> None:
     assert is_relay_email(relay(name))
 
 
-@pytest.mark.parametrize(("sender", "relayed"), [
-    ("x1y2z3@marketplace.amazon.de", True),
-    ("x1y2z3@marketplace.amazon.co.uk", True),
-    ("x1y2z3@marketplace.amazon.com.br", True),
-    ("x1y2z3@marketplace.amazon.co.jp", True),
-    ("X1Y2Z3@Marketplace.Amazon.FR", True),
-    ("x1y2z3@marketplace.amazon.de.evil.example", False),  # look-alike domain
-    ("x1y2z3@evil-marketplace.amazon.de.example", False),
-    ("x1y2z3@amazon.de", False),
-    ("donotreply@marketplace.amazon.de", False),  # Amazon's own notices, not a buyer
-    ("no-reply@marketplace.amazon.it", False),
-    ("jane@example.com", False),
-])
+@pytest.mark.parametrize(
+    ("sender", "relayed"),
+    [
+        ("x1y2z3@marketplace.amazon.de", True),
+        ("x1y2z3@marketplace.amazon.co.uk", True),
+        ("x1y2z3@marketplace.amazon.com.br", True),
+        ("x1y2z3@marketplace.amazon.co.jp", True),
+        ("X1Y2Z3@Marketplace.Amazon.FR", True),
+        ("x1y2z3@marketplace.amazon.de.evil.example", False),  # look-alike domain
+        ("x1y2z3@evil-marketplace.amazon.de.example", False),
+        ("x1y2z3@amazon.de", False),
+        ("donotreply@marketplace.amazon.de", False),  # Amazon's own notices, not a buyer
+        ("no-reply@marketplace.amazon.it", False),
+        ("jane@example.com", False),
+    ],
+)
 def test_relay_sender_domains(sender: str, relayed: bool) -> None:
     p = parse_mime(f"From: Buyer <{sender}>\nSubject: hi\nMessage-ID: <r@x>\n\nhello".encode())
     assert is_relay_email(p) is relayed
@@ -130,9 +168,11 @@ def test_relay_alias_in_reply_to_only() -> None:
 def test_relay_inquiry_keeps_only_the_buyers_words() -> None:
     m = inbound("relay_inquiry_en.eml")
     assert m.channel == Channel.AMAZON and (m.tenant_id, m.store_id) == ("t1", "amz-us")
-    assert m.body == ("Hi,\n\nmy order was supposed to arrive yesterday but the tracking still says "
-                      "\"label created\".\nCould you please check what is going on? I need it before the weekend."
-                      "\n\nThanks,\nJane")
+    assert m.body == (
+        "Hi,\n\nmy order was supposed to arrive yesterday but the tracking still says "
+        '"label created".\nCould you please check what is going on? I need it before the weekend.'
+        "\n\nThanks,\nJane"
+    )
     assert m.order_ref == ORDER_ID
     assert m.channel_thread_id == f"amazon-order:{ORDER_ID}"
     assert m.reply_to == m.buyer_email == "k3v9x2qwp7hz1mf@marketplace.amazon.com"
@@ -154,31 +194,47 @@ def test_relay_message_without_order_id_threads_on_the_email() -> None:
 
 def test_relay_reply_drops_the_quoted_seller_text() -> None:
     m = inbound("relay_reply_de.eml")
-    assert m.body == ("Hallo,\n\nvielen Dank für die schnelle Antwort. Bitte stornieren Sie die Bestellung doch,\n"
-                      "ich habe die Mühle inzwischen im Laden gekauft.\n\nViele Grüße\nMax Mustermann")
+    assert m.body == (
+        "Hallo,\n\nvielen Dank für die schnelle Antwort. Bitte stornieren Sie die Bestellung doch,\n"
+        "ich habe die Mühle inzwischen im Laden gekauft.\n\nViele Grüße\nMax Mustermann"
+    )
     assert m.order_ref == "302-7788990-1122334"
     assert m.channel_thread_id == "amazon-order:302-7788990-1122334"
     assert m.references == ["4b3c2d1e0f9a8b7c@mail.demo-kaffee.de"]
     assert m.buyer_name == "Max Mustermann"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("intro\n------------- Message: -------------\nhello\n------------- End message -------------\nfooter", "hello"),
-    ("------------- Begin message -------------\nhola\n\nEl lun, 4 mar 2024, Tienda escribió:\n> viejo\n"
-     "------------- Finalizar mensaje -------------", "hola"),
-    ("Where is my order?\n------------- End message -------------\nFor Your Information: Amazon retains...",
-     "Where is my order?"),
-    ("No template at all\n\nOn Mon, 4 Mar 2024, Shop wrote:\n> old", "No template at all"),
-    ("x\n------------- Message: -------------\n\n------------- End message -------------", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "intro\n------------- Message: -------------\nhello\n------------- End message -------------\nfooter",
+            "hello",
+        ),
+        (
+            "------------- Begin message -------------\nhola\n\nEl lun, 4 mar 2024, Tienda escribió:\n> viejo\n"
+            "------------- Finalizar mensaje -------------",
+            "hola",
+        ),
+        (
+            "Where is my order?\n------------- End message -------------\nFor Your Information: Amazon retains...",
+            "Where is my order?",
+        ),
+        ("No template at all\n\nOn Mon, 4 Mar 2024, Shop wrote:\n> old", "No template at all"),
+        ("x\n------------- Message: -------------\n\n------------- End message -------------", ""),
+    ],
+)
 def test_buyer_text_between_markers(text: str, expected: str) -> None:
     assert buyer_text(text) == expected
 
 
 def test_relay_with_empty_frame_falls_back_to_the_subject() -> None:
     body = "------------- Message: -------------\n\n------------- End message -------------\n"
-    p = parse_mime(("From: B <b1@marketplace.amazon.com>\nSubject: Order 111-2223334-4445556\n"
-                    "Message-ID: <e@x>\n\n" + body).encode())
+    p = parse_mime(
+        (
+            "From: B <b1@marketplace.amazon.com>\nSubject: Order 111-2223334-4445556\nMessage-ID: <e@x>\n\n" + body
+        ).encode()
+    )
     m = relay_inbound(STORE, p, raw_s3_key=RAW_KEY, received_at=NOW, attachments=[])
     assert m.body == "Order 111-2223334-4445556" and m.order_ref == "111-2223334-4445556"
 
@@ -191,10 +247,16 @@ def test_not_a_relay_email_is_malformed_for_relay_inbound() -> None:
 
 def test_reply_to_a_relay_message_goes_to_the_alias() -> None:
     m = inbound("relay_inquiry_en.eml")
-    message_id, data = build_reply(from_address="support@demo-coffee.com", from_name="Demo Coffee",
-                                   to_address=m.reply_to or "", subject=m.subject, body_text="Hi Jane, it ships today.",
-                                   in_reply_to=m.channel_message_id, references=m.references,
-                                   message_id_domain="demo-coffee.com")
+    message_id, data = build_reply(
+        from_address="support@demo-coffee.com",
+        from_name="Demo Coffee",
+        to_address=m.reply_to or "",
+        subject=m.subject,
+        body_text="Hi Jane, it ships today.",
+        in_reply_to=m.channel_message_id,
+        references=m.references,
+        message_id_domain="demo-coffee.com",
+    )
     out = parse_mime(data)
     assert out.to == ["k3v9x2qwp7hz1mf@marketplace.amazon.com"]
     assert out.subject == f"Re: Inquiry from Amazon customer Jane Doe (Order: {ORDER_ID})"
@@ -218,7 +280,11 @@ def test_buyer_cancellation_request() -> None:
     assert event.occurred_at == datetime(2024, 3, 5, 9, 13, 58, 284000, tzinfo=UTC)
     order = event.order
     assert (order.order_ref, order.channel, order.status, order.channel_status) == (
-        "903-8868176-2219830", Channel.AMAZON, OrderStatus.PROCESSING, "Unshipped")
+        "903-8868176-2219830",
+        Channel.AMAZON,
+        OrderStatus.PROCESSING,
+        "Unshipped",
+    )
     assert order.ordered_at == datetime(2024, 3, 4, 19, 42, 4, 284000, tzinfo=UTC)
     assert order.items == []  # the notification has no titles or prices: the stored order keeps its items
     [message] = parsed.messages
@@ -226,8 +292,10 @@ def test_buyer_cancellation_request() -> None:
     assert message.channel_message_id == "order-change:d0e9e693-c3ad-4373-979f-ed4ec98dd746"
     assert message.channel_thread_id == "amazon-order:903-8868176-2219830"
     assert message.order_ref == "903-8868176-2219830"
-    assert message.body == ("The buyer asked to cancel Amazon order 903-8868176-2219830.\n"
-                            "Reason given by Amazon: Buyer Requested Cancel\nItems: ESP-DLX-15")
+    assert message.body == (
+        "The buyer asked to cancel Amazon order 903-8868176-2219830.\n"
+        "Reason given by Amazon: Buyer Requested Cancel\nItems: ESP-DLX-15"
+    )
     assert message.subject == "Cancellation request for order 903-8868176-2219830"
     assert message.received_at == event.occurred_at and message.raw_s3_key == RAW_KEY
 
@@ -238,7 +306,9 @@ def test_cancellation_request_quotes_the_buyers_reason_and_needs_no_reason_text(
     change["OrderChangeTrigger"]["ChangeReason"] = "BuyerRequestedChange"
     change["Summary"]["OrderItems"][0].pop("IsBuyerRequestedCancel")
     change["Summary"]["OrderItems"][0]["BuyerRequestedCancel"] = {
-        "IsBuyerRequestedCancel": "true", "BuyerCancelReason": "Found cheaper somewhere else."}
+        "IsBuyerRequestedCancel": "true",
+        "BuyerCancelReason": "Found cheaper somewhere else.",
+    }
     parsed = parse_notification(STORE, json.dumps(payload).encode(), raw_s3_key=RAW_KEY, received_at=NOW)
     assert parsed.order_events[0].event_type == OrderEventType.CANCELLATION_REQUESTED
     assert "Buyer's reason: Found cheaper somewhere else." in parsed.messages[0].body
@@ -278,18 +348,21 @@ def test_order_change_without_a_delivery_window_leaves_it_unknown() -> None:
     assert (order.delivery_earliest, order.delivery_latest) == (None, None)
 
 
-@pytest.mark.parametrize(("status", "easy_ship", "expected", "event"), [
-    ("Pending", None, OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("PendingAvailability", None, OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("Unshipped", None, OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("PartiallyShipped", None, OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("Shipped", None, OrderStatus.SHIPPED, OrderEventType.SHIPPED),
-    ("Shipped", "Delivered", OrderStatus.DELIVERED, OrderEventType.DELIVERED),
-    ("InvoiceUnconfirmed", None, OrderStatus.SHIPPED, OrderEventType.SHIPPED),
-    ("Canceled", None, OrderStatus.CANCELLED, OrderEventType.CANCELLED),
-    ("Unfulfillable", None, OrderStatus.FAILED, OrderEventType.UPDATED),
-    ("SomethingNew", None, OrderStatus.UNKNOWN, OrderEventType.UPDATED),
-])
+@pytest.mark.parametrize(
+    ("status", "easy_ship", "expected", "event"),
+    [
+        ("Pending", None, OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("PendingAvailability", None, OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("Unshipped", None, OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("PartiallyShipped", None, OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("Shipped", None, OrderStatus.SHIPPED, OrderEventType.SHIPPED),
+        ("Shipped", "Delivered", OrderStatus.DELIVERED, OrderEventType.DELIVERED),
+        ("InvoiceUnconfirmed", None, OrderStatus.SHIPPED, OrderEventType.SHIPPED),
+        ("Canceled", None, OrderStatus.CANCELLED, OrderEventType.CANCELLED),
+        ("Unfulfillable", None, OrderStatus.FAILED, OrderEventType.UPDATED),
+        ("SomethingNew", None, OrderStatus.UNKNOWN, OrderEventType.UPDATED),
+    ],
+)
 def test_status_mapping(status: str, easy_ship: str | None, expected: OrderStatus, event: OrderEventType) -> None:
     payload = sample("order_change_shipped.json")
     summary = payload["Payload"]["OrderChangeNotification"]["Summary"]
@@ -321,19 +394,22 @@ def _change(payload: dict[str, Any]) -> dict[str, Any]:
     return payload["Payload"]["OrderChangeNotification"]
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    (b"not json", "not valid JSON"),
-    (b"[1, 2]", "not a JSON object"),
-    (_broken(lambda p: p.update(NotificationType="FBA_OUTBOUND_SHIPMENT_STATUS")), "unsupported notification type"),
-    (_broken(lambda p: p.pop("Payload")), "Payload.OrderChangeNotification"),
-    (_broken(lambda p: p["NotificationMetadata"].pop("NotificationId")), "NotificationId"),
-    (_broken(lambda p: _change(p).update(AmazonOrderId="12345")), "Amazon order id"),
-    (_broken(lambda p: _change(p).pop("Summary")), "'Summary' and 'OrderChangeTrigger'"),
-    (_broken(lambda p: _change(p).pop("OrderChangeType")), "OrderChangeType"),
-    (_broken(lambda p: _change(p)["Summary"].update(OrderItems={})), "OrderItems"),
-    (_broken(lambda p: _change(p)["Summary"].update(PurchaseDate="last week")), "could not be read"),
-    (_broken(lambda p: _change(p)["Summary"].update(LatestDeliveryDate="soon")), "could not be read"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_broken(lambda p: p.update(NotificationType="FBA_OUTBOUND_SHIPMENT_STATUS")), "unsupported notification type"),
+        (_broken(lambda p: p.pop("Payload")), "Payload.OrderChangeNotification"),
+        (_broken(lambda p: p["NotificationMetadata"].pop("NotificationId")), "NotificationId"),
+        (_broken(lambda p: _change(p).update(AmazonOrderId="12345")), "Amazon order id"),
+        (_broken(lambda p: _change(p).pop("Summary")), "'Summary' and 'OrderChangeTrigger'"),
+        (_broken(lambda p: _change(p).pop("OrderChangeType")), "OrderChangeType"),
+        (_broken(lambda p: _change(p)["Summary"].update(OrderItems={})), "OrderItems"),
+        (_broken(lambda p: _change(p)["Summary"].update(PurchaseDate="last week")), "could not be read"),
+        (_broken(lambda p: _change(p)["Summary"].update(LatestDeliveryDate="soon")), "could not be read"),
+    ],
+)
 def test_malformed_notifications(body: bytes, reason: str) -> None:
     with pytest.raises(MalformedPayload, match=reason):
         parse_notification(STORE, body, raw_s3_key=RAW_KEY, received_at=NOW)
@@ -349,11 +425,14 @@ def test_notification_seller_needs_a_seller_id() -> None:
 # --- SP-API client, LWA token ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("region", "url"), [
-    ("na", "https://sellingpartnerapi-na.amazon.com"),
-    ("eu", "https://sellingpartnerapi-eu.amazon.com"),
-    ("FE", "https://sellingpartnerapi-fe.amazon.com"),
-])
+@pytest.mark.parametrize(
+    ("region", "url"),
+    [
+        ("na", "https://sellingpartnerapi-na.amazon.com"),
+        ("eu", "https://sellingpartnerapi-eu.amazon.com"),
+        ("FE", "https://sellingpartnerapi-fe.amazon.com"),
+    ],
+)
 def test_regional_endpoints(region: str, url: str) -> None:
     with CONNECTOR.client(STORE, {**CREDENTIALS, "region": region}) as http:
         assert str(http._http.base_url).rstrip("/") == url
@@ -390,8 +469,12 @@ def test_lwa_token_request_and_access_token_header() -> None:
         CONNECTOR.check_credentials(STORE, http)
     assert token.call_count == 1  # cached for the hour
     form = parse_qs(token.calls.last.request.content.decode())
-    assert form == {"grant_type": ["refresh_token"], "refresh_token": [CREDENTIALS["refresh_token"]],
-                    "client_id": [CREDENTIALS["lwa_client_id"]], "client_secret": [CREDENTIALS["lwa_client_secret"]]}
+    assert form == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [CREDENTIALS["refresh_token"]],
+        "client_id": [CREDENTIALS["lwa_client_id"]],
+        "client_secret": [CREDENTIALS["lwa_client_secret"]],
+    }
     assert token.calls.last.request.headers["content-type"] == "application/x-www-form-urlencoded"
     request = api.calls.last.request
     assert request.headers["x-amz-access-token"] == "Atza|IwEBIExampleAccessToken"
@@ -401,9 +484,13 @@ def test_lwa_token_request_and_access_token_header() -> None:
 @respx.mock
 def test_expired_token_403_fetches_a_new_token_once() -> None:
     token = mock_token("Atza|old", "Atza|new")
-    api = respx.get(PARTICIPATIONS_URL).mock(side_effect=lambda request: (
-        httpx.Response(200, content=raw("marketplace_participations.json"))
-        if request.headers["x-amz-access-token"] == "Atza|new" else unauthorized()))
+    api = respx.get(PARTICIPATIONS_URL).mock(
+        side_effect=lambda request: (
+            httpx.Response(200, content=raw("marketplace_participations.json"))
+            if request.headers["x-amz-access-token"] == "Atza|new"
+            else unauthorized()
+        )
+    )
     with http_client() as http:
         assert CONNECTOR.check_credentials(STORE, http) == "Amazon.com, Amazon.ca"
     assert token.call_count == 2 and api.call_count == 2
@@ -430,9 +517,15 @@ def test_a_403_for_a_missing_role_does_not_refetch_the_token() -> None:
 
 @respx.mock
 def test_refused_refresh_token_is_a_401_channel_error() -> None:
-    respx.post(TOKEN_URL).mock(return_value=httpx.Response(
-        400, json={"error_description": "The request has an invalid grant parameter : refresh_token",
-                   "error": "invalid_grant"}))
+    respx.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "error_description": "The request has an invalid grant parameter : refresh_token",
+                "error": "invalid_grant",
+            },
+        )
+    )
     with http_client() as http, pytest.raises(ChannelError, match="invalid grant parameter") as error:
         CONNECTOR.check_credentials(STORE, http)
     assert error.value.details["status"] == 401
@@ -454,8 +547,12 @@ def test_check_credentials_label_lists_participating_marketplaces() -> None:
 def test_fetch_order_with_paged_items() -> None:
     mock_token()
     respx.get(ORDER_URL).mock(return_value=httpx.Response(200, content=raw("get_order.json")))
-    items = respx.get(ITEMS_URL).mock(side_effect=[httpx.Response(200, content=raw("get_order_items_page1.json")),
-                                                   httpx.Response(200, content=raw("get_order_items_page2.json"))])
+    items = respx.get(ITEMS_URL).mock(
+        side_effect=[
+            httpx.Response(200, content=raw("get_order_items_page1.json")),
+            httpx.Response(200, content=raw("get_order_items_page2.json")),
+        ]
+    )
     with http_client() as http:
         order = CONNECTOR.fetch_order(STORE, http, f" {ORDER_ID} ")
     assert order is not None
@@ -486,8 +583,9 @@ def test_fetch_order_without_restricted_buyer_info() -> None:
     body["payload"]["OrderStatus"] = "Pending"
     del body["payload"]["OrderTotal"]
     respx.get(ORDER_URL).mock(return_value=httpx.Response(200, json=body))
-    respx.get(ITEMS_URL).mock(return_value=httpx.Response(200, json={"payload": {"AmazonOrderId": ORDER_ID,
-                                                                                 "OrderItems": []}}))
+    respx.get(ITEMS_URL).mock(
+        return_value=httpx.Response(200, json={"payload": {"AmazonOrderId": ORDER_ID, "OrderItems": []}})
+    )
     with http_client() as http:
         order = CONNECTOR.fetch_order(STORE, http, ORDER_ID)
     assert order is not None and order.buyer_email is None and order.total is None
@@ -522,8 +620,9 @@ def test_fetch_order_with_a_bad_delivery_date_is_malformed() -> None:
 @respx.mock
 def test_fetch_order_404_is_none() -> None:
     mock_token()
-    respx.get(ORDER_URL).mock(return_value=httpx.Response(
-        404, json={"errors": [{"code": "NotFound", "message": "Order not found"}]}))
+    respx.get(ORDER_URL).mock(
+        return_value=httpx.Response(404, json={"errors": [{"code": "NotFound", "message": "Order not found"}]})
+    )
     with http_client() as http:
         assert CONNECTOR.fetch_order(STORE, http, ORDER_ID) is None
 
@@ -540,8 +639,11 @@ def test_fetch_order_for_a_non_amazon_reference_makes_no_call(ref: str) -> None:
 @respx.mock
 def test_fetch_order_5xx_is_a_channel_error_after_retries() -> None:
     mock_token()
-    route = respx.get(ORDER_URL).mock(return_value=httpx.Response(
-        503, json={"errors": [{"code": "ServiceUnavailable", "message": "Service temporarily unavailable"}]}))
+    route = respx.get(ORDER_URL).mock(
+        return_value=httpx.Response(
+            503, json={"errors": [{"code": "ServiceUnavailable", "message": "Service temporarily unavailable"}]}
+        )
+    )
     sleeps = Sleeps()
     with http_client(sleeps) as http, pytest.raises(ChannelError) as error:
         CONNECTOR.fetch_order(STORE, http, ORDER_ID)
@@ -552,8 +654,11 @@ def test_fetch_order_5xx_is_a_channel_error_after_retries() -> None:
 @respx.mock
 def test_fetch_order_401_is_a_channel_error() -> None:
     mock_token("Atza|1", "Atza|2")
-    respx.get(ORDER_URL).mock(return_value=httpx.Response(
-        401, json={"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}))
+    respx.get(ORDER_URL).mock(
+        return_value=httpx.Response(
+            401, json={"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}
+        )
+    )
     with http_client() as http, pytest.raises(ChannelError, match="HTTP 401") as error:
         CONNECTOR.fetch_order(STORE, http, ORDER_ID)
     assert error.value.details["status"] == 401
@@ -562,11 +667,16 @@ def test_fetch_order_401_is_a_channel_error() -> None:
 @respx.mock
 def test_fetch_order_retries_a_429_honouring_retry_after() -> None:
     mock_token()
-    respx.get(ORDER_URL).mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "2", "x-amzn-RateLimit-Limit": "0.5"},
-                       json={"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]}),
-        httpx.Response(200, content=raw("get_order.json")),
-    ])
+    respx.get(ORDER_URL).mock(
+        side_effect=[
+            httpx.Response(
+                429,
+                headers={"Retry-After": "2", "x-amzn-RateLimit-Limit": "0.5"},
+                json={"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota"}]},
+            ),
+            httpx.Response(200, content=raw("get_order.json")),
+        ]
+    )
     respx.get(ITEMS_URL).mock(return_value=httpx.Response(200, content=raw("get_order_items_page2.json")))
     sleeps = Sleeps()
     with http_client(sleeps) as http:
@@ -590,5 +700,3 @@ def test_connector_shape() -> None:
     assert api_connector("amazon") is CONNECTOR
     assert not hasattr(CONNECTOR, "send_reply")  # replies are e-mails to the relay alias
     assert amazon.LwaAuth is lwa_auth_class()
-
-

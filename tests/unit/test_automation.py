@@ -31,10 +31,17 @@ from tests.unit.test_nudges import Macros, Queue
 from tests.unit.test_replies import Repo
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
-WISMO = Macro(tenant_id=TENANT, macro_id="wismo", name="WISMO", tags=["wismo", "auto-answered"], bodies={
-    "it": "{{ store.greeting }} {{ customer.first_name }}, ordine {{ order.ref }}: {{ order.carrier }} "
-          "{{ order.tracking_url }}",
-    "en": "Hi {{ customer.first_name }}, order {{ order.ref }}: {{ order.carrier }} {{ order.tracking_url }}"})
+WISMO = Macro(
+    tenant_id=TENANT,
+    macro_id="wismo",
+    name="WISMO",
+    tags=["wismo", "auto-answered"],
+    bodies={
+        "it": "{{ store.greeting }} {{ customer.first_name }}, ordine {{ order.ref }}: {{ order.carrier }} "
+        "{{ order.tracking_url }}",
+        "en": "Hi {{ customer.first_name }}, order {{ order.ref }}: {{ order.carrier }} {{ order.tracking_url }}",
+    },
+)
 ACK = Macro(tenant_id=TENANT, macro_id="ack", name="Ack", bodies={"it": "Abbiamo ricevuto il suo messaggio."})
 GERMAN_ONLY = Macro(tenant_id=TENANT, macro_id="de-only", name="DE", bodies={"de": "Ihre Bestellung {{ order.ref }}"})
 
@@ -42,15 +49,34 @@ GERMAN_ONLY = Macro(tenant_id=TENANT, macro_id="de-only", name="DE", bodies={"de
 def seeded(language: str = "it", **order: Any) -> tuple[InMemoryRepository, str]:
     repo = Repo()
     repo.put_store(make_store(greetings={"it": "Gentile"}))
-    ticket = make_ticket(language=language, customer_name="Giulia Rossi", order_refs=["1001"], intent=Intent.WISMO,
-                         message_count=1)
-    repo.create_ticket(ticket, Message(
-        tenant_id=TENANT, ticket_id=ticket.ticket_id, message_id="01A", direction=MessageDirection.INBOUND,
-        channel=ticket.channel, store_id=ticket.store_id, channel_message_id="m-1", channel_thread_id="th-1",
-        author="Giulia", body="Dov'è il mio ordine?", created_at=NOW - timedelta(minutes=1)))
-    fields: dict[str, Any] = dict(tenant_id=TENANT, store_id=ticket.store_id, channel=Channel.WOOCOMMERCE,
-                                  order_ref="1001", status=OrderStatus.SHIPPED, carrier="BRT",
-                                  tracking_url="https://brt.example/084123")
+    ticket = make_ticket(
+        language=language, customer_name="Giulia Rossi", order_refs=["1001"], intent=Intent.WISMO, message_count=1
+    )
+    repo.create_ticket(
+        ticket,
+        Message(
+            tenant_id=TENANT,
+            ticket_id=ticket.ticket_id,
+            message_id="01A",
+            direction=MessageDirection.INBOUND,
+            channel=ticket.channel,
+            store_id=ticket.store_id,
+            channel_message_id="m-1",
+            channel_thread_id="th-1",
+            author="Giulia",
+            body="Dov'è il mio ordine?",
+            created_at=NOW - timedelta(minutes=1),
+        ),
+    )
+    fields: dict[str, Any] = dict(
+        tenant_id=TENANT,
+        store_id=ticket.store_id,
+        channel=Channel.WOOCOMMERCE,
+        order_ref="1001",
+        status=OrderStatus.SHIPPED,
+        carrier="BRT",
+        tracking_url="https://brt.example/084123",
+    )
     fields.update(order)
     repo.upsert_order(Order(**fields))
     return repo, ticket.ticket_id
@@ -114,7 +140,8 @@ def test_an_acknowledgement_is_sent_but_is_not_a_response() -> None:
     timers = RecordingSlaTimers()
     before = repo.get_ticket(TENANT, ticket_id)
     DispatchService(repo, repo, Channel_(), timers, clock=lambda: NOW).dispatch(
-        TENANT, ticket_id, ack.message_id, final_attempt=False)
+        TENANT, ticket_id, ack.message_id, final_attempt=False
+    )
     after = repo.get_ticket(TENANT, ticket_id)
     assert outbound(repo, ticket_id)[0].delivery_status == DeliveryStatus.SENT
     assert after.first_responded_at is None and after.status == before.status

@@ -90,9 +90,14 @@ class Sleeps(list):
 
 def http_client(sleeps: Sleeps | None = None) -> ChannelHttpClient:
     """What CONNECTOR.client() builds, without the token bucket and with recorded (not real) sleeps."""
-    return ChannelHttpClient(BASE, channel="bigcommerce", headers={"Accept": "application/json"},
-                             auth=_auth_class()(TOKEN), sleep=sleeps if sleeps is not None else Sleeps(),
-                             rng=random.Random(7))
+    return ChannelHttpClient(
+        BASE,
+        channel="bigcommerce",
+        headers={"Accept": "application/json"},
+        auth=_auth_class()(TOKEN),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(7),
+    )
 
 
 def standard_signature(message_id: str, timestamp: int, body: bytes, secret: str = CLIENT_SECRET) -> str:
@@ -103,8 +108,6 @@ def standard_signature(message_id: str, timestamp: int, body: bytes, secret: str
 def test_the_module_exposes_a_bigcommerce_connector() -> None:
     assert isinstance(CONNECTOR, BigCommerceConnector)
     assert CONNECTOR.channel == Channel.BIGCOMMERCE.value == "bigcommerce"
-
-
 
 
 # --- authenticity -------------------------------------------------------------------------------
@@ -123,8 +126,9 @@ def test_verify_rejects_another_token(token: str) -> None:
         CONNECTOR.verify({WEBHOOK_TOKEN_HEADER: token}, raw("webhook_order_created.json"), SECRET)
 
 
-@pytest.mark.parametrize("headers", [{}, {WEBHOOK_TOKEN_HEADER: ""}, {WEBHOOK_TOKEN_HEADER: "   "},
-                                     {"Content-Type": "application/json"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {WEBHOOK_TOKEN_HEADER: ""}, {WEBHOOK_TOKEN_HEADER: "   "}, {"Content-Type": "application/json"}]
+)
 def test_verify_rejects_a_missing_token(headers: dict[str, str]) -> None:
     with pytest.raises(InvalidSignature, match=f"missing {WEBHOOK_TOKEN_HEADER}"):
         CONNECTOR.verify(headers, raw("webhook_order_created.json"), SECRET)
@@ -140,8 +144,11 @@ def test_verify_refuses_everything_when_the_store_has_no_secret() -> None:
 def test_a_standard_webhooks_signature_is_checked_when_no_token_header_is_sent() -> None:
     body = raw("webhook_order_created.json")
     stamp = int(datetime.now(UTC).timestamp())
-    headers = {"webhook-id": "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", "webhook-timestamp": str(stamp),
-               "webhook-signature": standard_signature("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", stamp, body)}
+    headers = {
+        "webhook-id": "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": standard_signature("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", stamp, body),
+    }
     CONNECTOR.verify(headers, body, CLIENT_SECRET)
     with pytest.raises(InvalidSignature, match="does not match"):
         CONNECTOR.verify(headers, body + b" ", CLIENT_SECRET)
@@ -154,30 +161,43 @@ def test_a_standard_webhooks_signature_is_checked_when_no_token_header_is_sent()
 
 def test_verify_signature_accepts_any_matching_v1_signature_of_a_rotation_list() -> None:
     body = b'{"scope":"store/order/updated"}'
-    signatures = " ".join([standard_signature("msg_1", 1_700_000_000, body, "old-secret"),
-                           "v1a,c29tZS1lZDI1NTE5LXNpZ25hdHVyZQ==",
-                           standard_signature("msg_1", 1_700_000_000, body)])
+    signatures = " ".join(
+        [
+            standard_signature("msg_1", 1_700_000_000, body, "old-secret"),
+            "v1a,c29tZS1lZDI1NTE5LXNpZ25hdHVyZQ==",
+            standard_signature("msg_1", 1_700_000_000, body),
+        ]
+    )
     headers = {"Webhook-Id": "msg_1", "Webhook-Timestamp": "1700000000", "Webhook-Signature": signatures}
     verify_signature(headers, body, CLIENT_SECRET, now=1_700_000_100)
 
 
 @pytest.mark.parametrize(
     ("timestamp", "now", "reason"),
-    [("1700000000", 1_700_000_301, "too far"), ("1700000000", 1_699_999_600, "too far"),
-     ("17000x0000", 1_700_000_000, "not a Unix time")],
+    [
+        ("1700000000", 1_700_000_301, "too far"),
+        ("1700000000", 1_699_999_600, "too far"),
+        ("17000x0000", 1_700_000_000, "not a Unix time"),
+    ],
 )
 def test_verify_signature_refuses_replays_and_bad_timestamps(timestamp: str, now: int, reason: str) -> None:
     body = b"{}"
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": timestamp,
-               "webhook-signature": standard_signature("msg_1", 1_700_000_000, body)}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": timestamp,
+        "webhook-signature": standard_signature("msg_1", 1_700_000_000, body),
+    }
     with pytest.raises(InvalidSignature, match=reason):
         verify_signature(headers, body, CLIENT_SECRET, now=now)
 
 
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
 def test_verify_signature_needs_all_three_headers(missing: str) -> None:
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000",
-               "webhook-signature": standard_signature("msg_1", 1_700_000_000, b"{}")}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": "1700000000",
+        "webhook-signature": standard_signature("msg_1", 1_700_000_000, b"{}"),
+    }
     del headers[missing]
     with pytest.raises(InvalidSignature, match="missing"):
         verify_signature(headers, b"{}", CLIENT_SECRET, now=1_700_000_000)
@@ -194,7 +214,8 @@ def test_bigcommerce_never_pings(name: str) -> None:
 
 def test_delivery_id_is_the_callback_hash_with_its_time() -> None:
     assert CONNECTOR.delivery_id({}, raw("webhook_order_created.json")) == (
-        "bc-dd70c0976e06b67aaf671e73f49dcb79230ebf9d-1561479335")
+        "bc-dd70c0976e06b67aaf671e73f49dcb79230ebf9d-1561479335"
+    )
     # Same data hash, another event time: another delivery (the hash alone may repeat per order).
     later = sample("webhook_order_created.json") | {"created_at": 1561479999}
     assert CONNECTOR.delivery_id({}, json.dumps(later).encode()).endswith("-1561479999")
@@ -207,8 +228,13 @@ def test_delivery_id_prefers_the_standard_webhook_id() -> None:
 
 @pytest.mark.parametrize(
     ("headers", "body"),
-    [({}, b"not json"), ({}, b"[]"), ({}, b'{"hash": "../../x", "created_at": 1}'),
-     ({}, b'{"hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d"}'), ({"webhook-id": "a/b"}, b"{}")],
+    [
+        ({}, b"not json"),
+        ({}, b"[]"),
+        ({}, b'{"hash": "../../x", "created_at": 1}'),
+        ({}, b'{"hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d"}'),
+        ({"webhook-id": "a/b"}, b"{}"),
+    ],
 )
 def test_delivery_id_falls_back_to_a_digest(headers: dict[str, str], body: bytes) -> None:
     assert CONNECTOR.delivery_id(headers, body) == "bc-sha-" + hashlib.sha256(body).hexdigest()[:32]
@@ -288,9 +314,21 @@ def test_every_status_id_is_mapped(status_id: int, status: OrderStatus, event_ty
 
 def test_all_fifteen_documented_status_names() -> None:
     assert [STATUS_NAMES[i] for i in range(15)] == [
-        "Incomplete", "Pending", "Shipped", "Partially Shipped", "Refunded", "Cancelled", "Declined",
-        "Awaiting Payment", "Awaiting Pickup", "Awaiting Shipment", "Completed", "Awaiting Fulfillment",
-        "Manual Verification Required", "Disputed", "Partially Refunded",
+        "Incomplete",
+        "Pending",
+        "Shipped",
+        "Partially Shipped",
+        "Refunded",
+        "Cancelled",
+        "Declined",
+        "Awaiting Payment",
+        "Awaiting Pickup",
+        "Awaiting Shipment",
+        "Completed",
+        "Awaiting Fulfillment",
+        "Manual Verification Required",
+        "Disputed",
+        "Partially Refunded",
     ]
 
 
@@ -334,8 +372,14 @@ def test_the_producer_is_not_checked_when_the_store_hash_is_unknown() -> None:
 
 @pytest.mark.parametrize(
     ("base_url", "expected"),
-    [(BASE, HASH), (f"{BASE}/", HASH), (f"{BASE}/v3", HASH), ("https://api.bigcommerce.com/stores/", None),
-     ("https://my-awesome.store", None), (None, None)],
+    [
+        (BASE, HASH),
+        (f"{BASE}/", HASH),
+        (f"{BASE}/v3", HASH),
+        ("https://api.bigcommerce.com/stores/", None),
+        ("https://my-awesome.store", None),
+        (None, None),
+    ],
 )
 def test_store_hash_comes_from_the_base_url(base_url: str | None, expected: str | None) -> None:
     assert store_hash(STORE.model_copy(update={"base_url": base_url})) == expected
@@ -374,8 +418,11 @@ def test_unreadable_callbacks_are_malformed(body: bytes, reason: str) -> None:
         ("webhook_order_created.json", {"data": {"type": "cart", "id": 3}}, "type is 'cart'"),
         ("webhook_order_created.json", {"created_at": "yesterday"}, "created_at"),
         ("webhook_order_status_updated.json", {"data": {"type": "order", "id": 250}}, "new_status_id"),
-        ("webhook_order_status_updated.json", {"data": {"type": "order", "id": 250, "status": {"new_status_id": "5"}}},
-         "new_status_id"),
+        (
+            "webhook_order_status_updated.json",
+            {"data": {"type": "order", "id": 250, "status": {"new_status_id": "5"}}},
+            "new_status_id",
+        ),
         ("webhook_shipment_created.json", {"data": {"type": "shipment", "id": 12}}, "data.orderId"),
         ("webhook_shipment_created.json", {"data": {"type": "shipment", "orderId": 251}}, "data.id"),
     ],
@@ -432,11 +479,14 @@ def test_client_needs_a_store_hash_and_a_token(base_url: str | None, credentials
 def mock_order_247(shipments: httpx.Response | None = None) -> dict[str, respx.Route]:
     return {
         "order": respx.get(f"{BASE}/v2/orders/247").mock(
-            return_value=httpx.Response(200, content=raw("order_247.json"))),
+            return_value=httpx.Response(200, content=raw("order_247.json"))
+        ),
         "products": respx.get(f"{BASE}/v2/orders/247/products").mock(
-            return_value=httpx.Response(200, content=raw("order_247_products.json"))),
+            return_value=httpx.Response(200, content=raw("order_247_products.json"))
+        ),
         "shipments": respx.get(f"{BASE}/v2/orders/247/shipments").mock(
-            return_value=shipments or httpx.Response(200, content=raw("order_247_shipments.json"))),
+            return_value=shipments or httpx.Response(200, content=raw("order_247_shipments.json"))
+        ),
     }
 
 
@@ -453,16 +503,21 @@ def test_fetch_order_maps_the_documented_order() -> None:
     assert order.currency == "USD"
     assert order.total == Decimal("1008.74")
     assert [(i.sku, i.name, i.quantity) for i in order.items] == [
-        ("S-ORAN", "Fog Linen Chambray Towel - Beige Stripe", 1), ("OTL", "Orbit Terrarium - Large", 2)]
+        ("S-ORAN", "Fog Linen Chambray Towel - Beige Stripe", 1),
+        ("OTL", "Orbit Terrarium - Large", 2),
+    ]
     assert [(i.unit_price, i.total) for i in order.items] == [
-        (Decimal("65.2300"), Decimal("65.2300")), (Decimal("118.0000"), Decimal("236.0000"))]
+        (Decimal("65.2300"), Decimal("65.2300")),
+        (Decimal("118.0000"), Decimal("236.0000")),
+    ]
     assert order.buyer_email == "janedoe@email.com"
     assert order.buyer_name == "Jane Doe"
     # The newest of the two documented shipments (17:22:31 beats 17:22:08).
     assert order.tracking_number == "EJ958083578UK"
     assert order.carrier == "USPS"
     assert order.tracking_url == (
-        "https://trkcnfrm1.smi.usps.com/PTSInternetWeb/InterLabelInquiry.do?strOrigTrackNum=EJ958083578US")
+        "https://trkcnfrm1.smi.usps.com/PTSInternetWeb/InterLabelInquiry.do?strOrigTrackNum=EJ958083578US"
+    )
     assert order.shipped_at == datetime(2019, 3, 11, 17, 22, 31, tzinfo=UTC)
     assert order.ordered_at == datetime(2019, 6, 20, 16, 7, 8, tzinfo=UTC)
     assert order.updated_at == datetime(2019, 6, 20, 16, 7, 8, tzinfo=UTC)
@@ -477,8 +532,11 @@ def test_fetch_order_maps_the_documented_order() -> None:
 def test_fetch_order_prefers_a_custom_tracking_link_and_the_transactional_currency() -> None:
     order_body = sample("order_247.json") | {"currency_code": "EUR", "default_currency_code": "USD"}
     shipments = sample("order_247_shipments.json")
-    shipments[1].update(tracking_link="https://track.example.com/EJ958083578UK", shipping_provider_display_name="",
-                        tracking_carrier="royal-mail")
+    shipments[1].update(
+        tracking_link="https://track.example.com/EJ958083578UK",
+        shipping_provider_display_name="",
+        tracking_carrier="royal-mail",
+    )
     mock_order_247(httpx.Response(200, json=shipments))
     respx.get(f"{BASE}/v2/orders/247").mock(return_value=httpx.Response(200, json=order_body))
     order = CONNECTOR.fetch_order(STORE, http_client(), "#247")
@@ -498,16 +556,20 @@ def test_an_order_without_shipments_has_no_tracking() -> None:
 @respx.mock
 def test_a_shipped_order_with_its_ship_date() -> None:
     mock_order_247()
-    body = sample("order_247.json") | {"status_id": 2, "status": "Shipped",
-                                       "date_shipped": "Fri, 21 Jun 2019 09:00:00 +0200"}
+    body = sample("order_247.json") | {
+        "status_id": 2,
+        "status": "Shipped",
+        "date_shipped": "Fri, 21 Jun 2019 09:00:00 +0200",
+    }
     respx.get(f"{BASE}/v2/orders/247").mock(return_value=httpx.Response(200, json=body))
     order = CONNECTOR.fetch_order(STORE, http_client(), "247")
     assert order is not None
     assert (order.status, order.channel_status) == (OrderStatus.SHIPPED, "Shipped")
 
 
-@pytest.mark.parametrize(("items_shipped", "expected"), [(11, OrderStatus.SHIPPED), (3, OrderStatus.PROCESSING),
-                                                         (0, OrderStatus.PROCESSING)])
+@pytest.mark.parametrize(
+    ("items_shipped", "expected"), [(11, OrderStatus.SHIPPED), (3, OrderStatus.PROCESSING), (0, OrderStatus.PROCESSING)]
+)
 @respx.mock
 def test_a_partially_refunded_order_reads_its_fulfilment(items_shipped: int, expected: OrderStatus) -> None:
     mock_order_247()
@@ -523,7 +585,8 @@ def test_fetch_order_follows_the_product_pages() -> None:
     product = sample("order_247_products.json")[0]
     first = [product | {"id": n} for n in range(250)]
     pages = respx.get(f"{BASE}/v2/orders/247/products").mock(
-        side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=[product | {"id": 999}])])
+        side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=[product | {"id": 999}])]
+    )
     order = CONNECTOR.fetch_order(STORE, http_client(), "247")
     assert order is not None and len(order.items) == 251
     assert [c.request.url.params["page"] for c in pages.calls] == ["1", "2"]
@@ -546,8 +609,11 @@ def test_a_ref_that_is_not_an_order_number_is_none_without_a_request(ref: str) -
 
 @respx.mock
 def test_refused_credentials_are_a_channel_error_with_the_reason() -> None:
-    respx.get(f"{BASE}/v2/orders/247").mock(return_value=httpx.Response(
-        401, json=[{"status": 401, "message": "You are not authorized to access this resource."}]))
+    respx.get(f"{BASE}/v2/orders/247").mock(
+        return_value=httpx.Response(
+            401, json=[{"status": 401, "message": "You are not authorized to access this resource."}]
+        )
+    )
     with pytest.raises(ChannelError) as caught:
         CONNECTOR.fetch_order(STORE, http_client(), "247")
     assert caught.value.details["status"] == 401
@@ -558,9 +624,16 @@ def test_refused_credentials_are_a_channel_error_with_the_reason() -> None:
 @respx.mock
 def test_a_server_error_is_retried_then_a_channel_error() -> None:
     sleeps = Sleeps()
-    route = respx.get(f"{BASE}/v2/orders/247").mock(return_value=httpx.Response(
-        500, json={"status": 500, "title": "Internal Server Error",
-                   "type": "/api-docs/getting-started/api-status-codes"}))
+    route = respx.get(f"{BASE}/v2/orders/247").mock(
+        return_value=httpx.Response(
+            500,
+            json={
+                "status": 500,
+                "title": "Internal Server Error",
+                "type": "/api-docs/getting-started/api-status-codes",
+            },
+        )
+    )
     with pytest.raises(ChannelError) as caught:
         CONNECTOR.fetch_order(STORE, http_client(sleeps), "247")
     assert caught.value.details["status"] == 500
@@ -570,9 +643,15 @@ def test_a_server_error_is_retried_then_a_channel_error() -> None:
 @respx.mock
 def test_a_429_waits_for_the_quota_reset_header() -> None:
     sleeps = Sleeps()
-    limited = httpx.Response(429, headers={
-        "X-Rate-Limit-Time-Reset-Ms": "1500", "X-Rate-Limit-Requests-Left": "0",
-        "X-Rate-Limit-Time-Window-Ms": "30000", "X-Rate-Limit-Requests-Quota": "150"})
+    limited = httpx.Response(
+        429,
+        headers={
+            "X-Rate-Limit-Time-Reset-Ms": "1500",
+            "X-Rate-Limit-Requests-Left": "0",
+            "X-Rate-Limit-Time-Window-Ms": "30000",
+            "X-Rate-Limit-Requests-Quota": "150",
+        },
+    )
     route = respx.get(f"{BASE}/v2/store").mock(side_effect=[limited, httpx.Response(200, content=raw("store.json"))])
     assert CONNECTOR.check_credentials(STORE, http_client(sleeps)) == "BigCommerce"
     assert route.call_count == 2
@@ -591,8 +670,9 @@ def test_a_429_that_never_ends_is_rate_limited() -> None:
 @respx.mock
 def test_an_unreadable_order_is_malformed() -> None:
     mock_order_247()
-    respx.get(f"{BASE}/v2/orders/247").mock(return_value=httpx.Response(
-        200, json=sample("order_247.json") | {"date_created": "20/06/2019"}))
+    respx.get(f"{BASE}/v2/orders/247").mock(
+        return_value=httpx.Response(200, json=sample("order_247.json") | {"date_created": "20/06/2019"})
+    )
     with pytest.raises(MalformedPayload, match="could not be read"):
         CONNECTOR.fetch_order(STORE, http_client(), "247")
 
@@ -622,8 +702,12 @@ def test_check_credentials_refused() -> None:
 def created_hook(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)
     answer = sample("hook_created.json")
-    answer["data"].update(id=20000000 + SCOPES.index(body["scope"]), scope=body["scope"],
-                          destination=body["destination"], headers=body["headers"])
+    answer["data"].update(
+        id=20000000 + SCOPES.index(body["scope"]),
+        scope=body["scope"],
+        destination=body["destination"],
+        headers=body["headers"],
+    )
     return httpx.Response(200, json=answer)
 
 
@@ -637,11 +721,21 @@ def test_register_webhooks_creates_one_hook_per_scope_with_the_secret_header() -
     assert ids == [str(20000000 + i) for i in range(len(SCOPES))]
     bodies = [json.loads(c.request.content) for c in create.calls]
     assert [b["scope"] for b in bodies] == list(SCOPES)
-    assert SCOPES == ("store/order/created", "store/order/updated", "store/order/statusUpdated",
-                      "store/order/archived", "store/shipment/created", "store/shipment/updated")
+    assert SCOPES == (
+        "store/order/created",
+        "store/order/updated",
+        "store/order/statusUpdated",
+        "store/order/archived",
+        "store/shipment/created",
+        "store/shipment/updated",
+    )
     for body in bodies:
-        assert body == {"scope": body["scope"], "destination": CALLBACK, "is_active": True,
-                        "headers": {WEBHOOK_TOKEN_HEADER: SECRET}}
+        assert body == {
+            "scope": body["scope"],
+            "destination": CALLBACK,
+            "is_active": True,
+            "headers": {WEBHOOK_TOKEN_HEADER: SECRET},
+        }
     assert create.calls.last.request.headers["X-Auth-Token"] == TOKEN
 
 
@@ -650,14 +744,18 @@ def test_register_webhooks_reuses_an_existing_hook_for_the_same_scope_and_destin
     respx.get(f"{BASE}/v3/hooks").mock(return_value=httpx.Response(200, content=raw("hooks_list.json")))
     create = respx.post(f"{BASE}/v3/hooks").mock(side_effect=created_hook)
     update = respx.put(f"{BASE}/v3/hooks/18048287").mock(
-        return_value=httpx.Response(200, content=raw("hook_created.json")))
+        return_value=httpx.Response(200, content=raw("hook_created.json"))
+    )
 
     ids = CONNECTOR.register_webhooks(STORE, http_client(), CALLBACK, SECRET)
 
     assert ids[0] == "18048287"
     assert json.loads(update.calls.last.request.content) == {
-        "scope": "store/order/created", "destination": CALLBACK, "is_active": True,
-        "headers": {WEBHOOK_TOKEN_HEADER: SECRET}}
+        "scope": "store/order/created",
+        "destination": CALLBACK,
+        "is_active": True,
+        "headers": {WEBHOOK_TOKEN_HEADER: SECRET},
+    }
     assert create.call_count == len(SCOPES) - 1
     assert "store/order/created" not in [json.loads(c.request.content)["scope"] for c in create.calls]
 
@@ -665,12 +763,17 @@ def test_register_webhooks_reuses_an_existing_hook_for_the_same_scope_and_destin
 @respx.mock
 def test_a_failed_registration_removes_the_hooks_it_created_and_is_not_retried() -> None:
     respx.get(f"{BASE}/v3/hooks").mock(return_value=httpx.Response(200, json={"data": []}))
-    answers = [created_hook, created_hook,
-               lambda request: httpx.Response(503, json={"status": 503, "title": "Service Unavailable",
-                                                         "errors": {"headers": SECRET}})]
+    answers = [
+        created_hook,
+        created_hook,
+        lambda request: httpx.Response(
+            503, json={"status": 503, "title": "Service Unavailable", "errors": {"headers": SECRET}}
+        ),
+    ]
     create = respx.post(f"{BASE}/v3/hooks").mock(side_effect=lambda request: answers.pop(0)(request))
     deleted = respx.delete(url__regex=rf"{BASE}/v3/hooks/\d+").mock(
-        return_value=httpx.Response(200, content=raw("hook_deleted.json")))
+        return_value=httpx.Response(200, content=raw("hook_deleted.json"))
+    )
 
     with pytest.raises(ChannelError) as caught:
         CONNECTOR.register_webhooks(STORE, http_client(), CALLBACK, SECRET)
@@ -700,17 +803,22 @@ def test_register_webhooks_needs_a_secret() -> None:
 @respx.mock
 def test_remove_webhooks_deletes_each_and_ignores_those_already_gone() -> None:
     gone = respx.delete(f"{BASE}/v3/hooks/18048287").mock(
-        return_value=httpx.Response(404, content=raw("error_v3_hook_not_found.json")))
+        return_value=httpx.Response(404, content=raw("error_v3_hook_not_found.json"))
+    )
     ok = respx.delete(f"{BASE}/v3/hooks/18048288").mock(
-        return_value=httpx.Response(200, content=raw("hook_deleted.json")))
+        return_value=httpx.Response(200, content=raw("hook_deleted.json"))
+    )
     CONNECTOR.remove_webhooks(STORE, http_client(), ["18048287", "18048288"])
     assert gone.call_count == 1 and ok.call_count == 1
 
 
 @respx.mock
 def test_remove_webhooks_refused_is_a_channel_error() -> None:
-    respx.delete(f"{BASE}/v3/hooks/18048287").mock(return_value=httpx.Response(
-        403, json={"status": 403, "title": "Unauthorized Access. You do not have permission to make this request."}))
+    respx.delete(f"{BASE}/v3/hooks/18048287").mock(
+        return_value=httpx.Response(
+            403, json={"status": 403, "title": "Unauthorized Access. You do not have permission to make this request."}
+        )
+    )
     with pytest.raises(ChannelError, match="do not have permission") as caught:
         CONNECTOR.remove_webhooks(STORE, http_client(), ["18048287"])
     assert caught.value.details["status"] == 403

@@ -35,8 +35,14 @@ def test_success_needs_one_request() -> None:
 
 @respx.mock
 def test_5xx_on_a_get_is_retried_with_growing_jittered_backoff() -> None:
-    route = respx.get(f"{BASE}/orders").mock(side_effect=[
-        httpx.Response(502), httpx.Response(503), httpx.Response(500), httpx.Response(200, json={"ok": True})])
+    route = respx.get(f"{BASE}/orders").mock(
+        side_effect=[
+            httpx.Response(502),
+            httpx.Response(503),
+            httpx.Response(500),
+            httpx.Response(200, json={"ok": True}),
+        ]
+    )
     sleeps = Sleeps()
     policy = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=30)
     with client(sleeps, retry=policy) as http:
@@ -49,8 +55,9 @@ def test_5xx_on_a_get_is_retried_with_growing_jittered_backoff() -> None:
 
 @respx.mock
 def test_retry_after_is_honoured_on_429_even_for_a_post() -> None:
-    route = respx.post(f"{BASE}/api/inbox/threads/t1/message").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(201, json={"id": "m1"})])
+    route = respx.post(f"{BASE}/api/inbox/threads/t1/message").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(201, json={"id": "m1"})]
+    )
     sleeps = Sleeps()
     with client(sleeps) as http:
         assert http.post("/api/inbox/threads/t1/message", json={"body": "hi"}).status_code == 201

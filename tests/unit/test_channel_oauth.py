@@ -39,7 +39,8 @@ def client(auth: RefreshingTokenAuth) -> ChannelHttpClient:
 def test_token_is_fetched_once_and_reused_until_it_expires() -> None:
     tokens = iter(["tok-1", "tok-2"])
     token_route = respx.post("https://auth.example.com/token").mock(
-        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600}))
+        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600})
+    )
     api = respx.get("https://api.example.com/orders").mock(return_value=httpx.Response(200, json={}))
     clock = Clock()
     http = client(ExampleAuth("store-a", clock=clock))
@@ -56,9 +57,11 @@ def test_token_is_fetched_once_and_reused_until_it_expires() -> None:
 def test_a_401_fetches_a_new_token_once() -> None:
     tokens = iter(["old", "new"])
     respx.post("https://auth.example.com/token").mock(
-        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600}))
+        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600})
+    )
     api = respx.get("https://api.example.com/orders").mock(
-        side_effect=lambda request: httpx.Response(200 if request.headers["Authorization"] == "Bearer new" else 401))
+        side_effect=lambda request: httpx.Response(200 if request.headers["Authorization"] == "Bearer new" else 401)
+    )
     assert client(ExampleAuth("store-b")).get("/orders").status_code == 200
     assert len(api.calls) == 2
 
@@ -66,7 +69,8 @@ def test_a_401_fetches_a_new_token_once() -> None:
 @respx.mock
 def test_refused_credentials_are_a_channel_error_with_the_reason() -> None:
     respx.post("https://auth.example.com/token").mock(
-        return_value=httpx.Response(400, json={"error": "invalid_grant", "error_description": "refresh token revoked"}))
+        return_value=httpx.Response(400, json={"error": "invalid_grant", "error_description": "refresh token revoked"})
+    )
     with pytest.raises(ChannelError, match="refresh token revoked") as refused:
         client(ExampleAuth("store-c")).get("/orders")
     assert refused.value.details["status"] == 401
@@ -76,7 +80,8 @@ def test_refused_credentials_are_a_channel_error_with_the_reason() -> None:
 def test_two_credentials_never_share_a_token() -> None:
     tokens = iter(["tok-a", "tok-b"])
     respx.post("https://auth.example.com/token").mock(
-        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens)}))
+        side_effect=lambda request: httpx.Response(200, json={"access_token": next(tokens)})
+    )
     api = respx.get("https://api.example.com/orders").mock(return_value=httpx.Response(200))
     client(ExampleAuth("a")).get("/orders")
     client(ExampleAuth("b")).get("/orders")

@@ -52,8 +52,9 @@ class RotatingConnector:
         self.used_tokens: list[str] = []
         self.http = Http()  # the last client handed out
 
-    def client(self, store: Store, credentials: Mapping[str, str], *,
-               on_refresh_token: Callable[[str], None] | None = None) -> Http:
+    def client(
+        self, store: Store, credentials: Mapping[str, str], *, on_refresh_token: Callable[[str], None] | None = None
+    ) -> Http:
         self.used_tokens.append(credentials["refresh_token"])
         self.on_refresh_token = on_refresh_token
         self.http = Http()
@@ -63,8 +64,13 @@ class RotatingConnector:
         assert http is self.http and not http.closed
         if self.on_refresh_token is not None:  # the access token expired: refreshed, and rotated
             self.on_refresh_token(f"rotated-after-{self.used_tokens[-1]}")
-        return Order(tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.ETSY, order_ref=order_ref,
-                     status=OrderStatus.SHIPPED)
+        return Order(
+            tenant_id=store.tenant_id,
+            store_id=store.store_id,
+            channel=Channel.ETSY,
+            order_ref=order_ref,
+            status=OrderStatus.SHIPPED,
+        )
 
 
 class PlainConnector:
@@ -76,8 +82,9 @@ class PlainConnector:
         return Http()
 
     def fetch_order(self, store: Store, http: Http, order_ref: str) -> Order:
-        return Order(tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.BIGCOMMERCE,
-                     order_ref=order_ref)
+        return Order(
+            tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.BIGCOMMERCE, order_ref=order_ref
+        )
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from helpdesk.core.errors import ChannelError, InvalidCursor, MalformedPayload
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
-
 # --- times ----------------------------------------------------------------------------------------
 
 
@@ -28,11 +26,14 @@ def test_utc_takes_a_naive_time_as_utc_and_converts_an_aware_one() -> None:
     assert converted.tzinfo is UTC
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2024-01-02T03:04:05Z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
-    ("2024-01-02T03:04:05+02:00", datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)),
-    ("2024-01-02T03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-02T03:04:05Z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T03:04:05+02:00", datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)),
+        ("2024-01-02T03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ],
+)
 def test_parse_time_reads_iso_8601_as_utc(value: str, expected: datetime) -> None:
     assert values.parse_time(value) == expected
     assert values.timestamp(value, "x") == expected
@@ -67,10 +68,17 @@ def test_a_bad_time_cursor_is_an_invalid_cursor_naming_the_channel() -> None:
 # --- numbers and text -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("12.30", Decimal("12.30")), (7, Decimal(7)), (0.1, Decimal("0.1")), (Decimal("2.5"), Decimal("2.5")),
-    (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.30", Decimal("12.30")),
+        (7, Decimal(7)),
+        (0.1, Decimal("0.1")),
+        (Decimal("2.5"), Decimal("2.5")),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_decimal_reads_numbers_exactly(value: object, expected: Decimal | None) -> None:
     assert values.decimal(value) == expected
     assert values.decimal(value, finite=False) == expected
@@ -183,8 +191,14 @@ def test_checked_turns_any_other_status_into_a_channel_error() -> None:
 
 def test_checked_can_leave_the_body_out() -> None:
     with pytest.raises(ChannelError) as caught:
-        values.checked(answer(400, b'{"message": "secret echoed"}'), "create webhook", label="Walmart",
-                       channel="walmart", message=keys_message, quote_body=False)
+        values.checked(
+            answer(400, b'{"message": "secret echoed"}'),
+            "create webhook",
+            label="Walmart",
+            channel="walmart",
+            message=keys_message,
+            quote_body=False,
+        )
     assert caught.value.details == {"channel": "walmart", "status": 400}
 
 

@@ -36,8 +36,12 @@ class Clock:
 
 
 def _agent(agent_id: str, **changes: Any) -> Agent:
-    fields: dict[str, Any] = {"tenant_id": TENANT, "agent_id": agent_id, "name": agent_id.title(),
-                              "email": f"{agent_id}@shop.example"}
+    fields: dict[str, Any] = {
+        "tenant_id": TENANT,
+        "agent_id": agent_id,
+        "name": agent_id.title(),
+        "email": f"{agent_id}@shop.example",
+    }
     fields.update(changes)
     return Agent(**fields)
 
@@ -45,10 +49,15 @@ def _agent(agent_id: str, **changes: Any) -> Agent:
 @pytest.fixture
 def repo() -> InMemoryRepository:
     repo = InMemoryRepository()
-    repo.agents = [_agent("agent-1", name="Ann"), _agent("agent-2", name="Bob"), _agent("Carla.M"),
-                   _agent("gone", active=False)]
-    repo.set_ticket(make_ticket(ticket_id="T1", assignee_id="agent-1", aging_level=2,
-                                last_agent_action_at=NOW - timedelta(hours=5)))
+    repo.agents = [
+        _agent("agent-1", name="Ann"),
+        _agent("agent-2", name="Bob"),
+        _agent("Carla.M"),
+        _agent("gone", active=False),
+    ]
+    repo.set_ticket(
+        make_ticket(ticket_id="T1", assignee_id="agent-1", aging_level=2, last_agent_action_at=NOW - timedelta(hours=5))
+    )
     return repo
 
 
@@ -65,15 +74,18 @@ def service(repo: InMemoryRepository, clock: Clock) -> CollaborationService:
 # --- mentions -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "names"), [
-    ("@agent-2 can you check?", ["agent-2"]),
-    ("ask @agent-2.", ["agent-2"]),  # sentence punctuation is not part of the name
-    ("(@agent-2, @Carla.M)", ["agent-2", "Carla.M"]),
-    ("@agent-2 and again @agent-2", ["agent-2"]),
-    ("buyer wrote from jane@shop.example", []),  # an e-mail address is no mention
-    ("meet @ 5pm", []),
-    ("line one\n@agent-1: see line two", ["agent-1"]),
-])
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ("@agent-2 can you check?", ["agent-2"]),
+        ("ask @agent-2.", ["agent-2"]),  # sentence punctuation is not part of the name
+        ("(@agent-2, @Carla.M)", ["agent-2", "Carla.M"]),
+        ("@agent-2 and again @agent-2", ["agent-2"]),
+        ("buyer wrote from jane@shop.example", []),  # an e-mail address is no mention
+        ("meet @ 5pm", []),
+        ("line one\n@agent-1: see line two", ["agent-1"]),
+    ],
+)
 def test_mentions_are_parsed_from_the_body(body: str, names: list[str]) -> None:
     assert parse_mentions(body) == names
 
@@ -100,7 +112,8 @@ def test_a_note_request_is_checked() -> None:
 
 
 def test_a_note_by_a_colleague_is_on_the_timeline_and_leaves_the_ticket_alone(
-        service: CollaborationService, repo: InMemoryRepository) -> None:
+    service: CollaborationService, repo: InMemoryRepository
+) -> None:
     before = repo.get_ticket(TENANT, "T1")
     note = service.add_note(TENANT, "agent-2", "T1", NoteRequest(body="@agent-1 buyer called, see order"))
     assert note.direction is MessageDirection.NOTE
@@ -109,21 +122,30 @@ def test_a_note_by_a_colleague_is_on_the_timeline_and_leaves_the_ticket_alone(
     assert repo.get_ticket(TENANT, "T1") == before  # aging and SLA untouched, version unchanged
 
 
-def test_a_note_by_the_assignee_restarts_aging_but_not_the_sla(service: CollaborationService,
-                                                               repo: InMemoryRepository) -> None:
+def test_a_note_by_the_assignee_restarts_aging_but_not_the_sla(
+    service: CollaborationService, repo: InMemoryRepository
+) -> None:
     before = repo.get_ticket(TENANT, "T1")
     note = service.add_note(TENANT, "agent-1", "T1", NoteRequest(body="waiting for the warehouse"))
     after = repo.get_ticket(TENANT, "T1")
     assert (after.last_agent_action_at, after.aging_level, after.updated_at) == (NOW, 0, NOW)
     assert after.version == before.version + 1
-    sla_fields = ("first_response_due_at", "next_response_due_at", "first_responded_at", "sla_timer_version",
-                  "sla_breached_at", "sla_warned_at", "status")
+    sla_fields = (
+        "first_response_due_at",
+        "next_response_due_at",
+        "first_responded_at",
+        "sla_timer_version",
+        "sla_breached_at",
+        "sla_warned_at",
+        "status",
+    )
     assert [getattr(after, f) for f in sla_fields] == [getattr(before, f) for f in sla_fields]
     assert [m.message_id for m in repo.messages[(TENANT, "T1")]] == [note.message_id]
 
 
-def test_a_conflicting_change_is_re_read_and_the_note_kept(service: CollaborationService,
-                                                           repo: InMemoryRepository) -> None:
+def test_a_conflicting_change_is_re_read_and_the_note_kept(
+    service: CollaborationService, repo: InMemoryRepository
+) -> None:
     def colleague_tags_it() -> None:
         ticket = repo.get_ticket(TENANT, "T1")
         ticket.tags.append("vip")
@@ -138,21 +160,24 @@ def test_a_conflicting_change_is_re_read_and_the_note_kept(service: Collaboratio
     assert repo.call_names().count("update_ticket") == 2
 
 
-def test_a_ticket_that_keeps_changing_gives_up_with_conflict(service: CollaborationService,
-                                                             repo: InMemoryRepository) -> None:
+def test_a_ticket_that_keeps_changing_gives_up_with_conflict(
+    service: CollaborationService, repo: InMemoryRepository
+) -> None:
     repo.fail_next("update_ticket", Conflict("changed"), times=10)
     with pytest.raises(Conflict):
         service.add_note(TENANT, "agent-1", "T1", NoteRequest(body="on it"))
     assert repo.messages[(TENANT, "T1")] == []
 
 
-def test_mentioned_agents_are_notified_but_not_the_author(service: CollaborationService,
-                                                          repo: InMemoryRepository) -> None:
+def test_mentioned_agents_are_notified_but_not_the_author(
+    service: CollaborationService, repo: InMemoryRepository
+) -> None:
     note = service.add_note(TENANT, "agent-1", "T1", NoteRequest(body="@agent-2 @agent-1 look", mentions=["carla.m"]))
     assert note.mentions == ["agent-2", "agent-1", "Carla.M"]
     bob = service.notifications(TENANT, "agent-2").notifications
     assert [(n.ticket_id, n.message_id, n.author_id, n.excerpt, n.read_at) for n in bob] == [
-        ("T1", note.message_id, "agent-1", "@agent-2 @agent-1 look", None)]
+        ("T1", note.message_id, "agent-1", "@agent-2 @agent-1 look", None)
+    ]
     assert len(service.notifications(TENANT, "Carla.M").notifications) == 1
     assert service.notifications(TENANT, "agent-1").notifications == []
 
@@ -217,13 +242,21 @@ def test_notifications_are_gone_after_ninety_days(service: CollaborationService,
 
 
 def _entry(agent_id: str, seen: datetime, typing: bool = False) -> PresenceEntry:
-    return PresenceEntry(agent_id=agent_id, seen_at=seen, expires_at=seen + PRESENCE_TTL,
-                         typing_until=seen + PRESENCE_TTL if typing else None)
+    return PresenceEntry(
+        agent_id=agent_id,
+        seen_at=seen,
+        expires_at=seen + PRESENCE_TTL,
+        typing_until=seen + PRESENCE_TTL if typing else None,
+    )
 
 
 def test_active_viewers_ignore_me_and_expired_records() -> None:
-    entries = [_entry("me", NOW), _entry("reader", NOW - 10 * SECOND), _entry("typist", NOW - 50 * SECOND, True),
-               _entry("left", NOW - PRESENCE_TTL)]  # expired exactly now: gone, even if TTL has not deleted it
+    entries = [
+        _entry("me", NOW),
+        _entry("reader", NOW - 10 * SECOND),
+        _entry("typist", NOW - 50 * SECOND, True),
+        _entry("left", NOW - PRESENCE_TTL),
+    ]  # expired exactly now: gone, even if TTL has not deleted it
     viewers = active_viewers(entries, "me", NOW)
     assert [(v.agent_id, v.typing) for v in viewers] == [("typist", True), ("reader", False)]
     later = active_viewers(entries, "me", NOW + 15 * SECOND)

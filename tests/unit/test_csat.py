@@ -55,9 +55,14 @@ class Queue:
 
 
 def resolved(**changes: Any) -> Ticket:
-    fields: dict[str, Any] = dict(status=TicketStatus.RESOLVED, customer_email="jane@example.com",
-                                  customer_name="Jane Buyer", first_responded_at=NOW - timedelta(hours=2),
-                                  assignee_id="a1", language="en")
+    fields: dict[str, Any] = dict(
+        status=TicketStatus.RESOLVED,
+        customer_email="jane@example.com",
+        customer_name="Jane Buyer",
+        first_responded_at=NOW - timedelta(hours=2),
+        assignee_id="a1",
+        language="en",
+    )
     fields.update(changes)
     return make_ticket(**fields)
 
@@ -86,7 +91,11 @@ def test_a_signed_link_verifies_to_its_claim() -> None:
     token = sign(SECRET, "t1", "01HQ0000000000000000000000", "a1", expires)
     claim = verify(SECRET, token, NOW)
     assert (claim.tenant_id, claim.ticket_id, claim.agent_id, claim.expires_at) == (
-        "t1", "01HQ0000000000000000000000", "a1", expires)
+        "t1",
+        "01HQ0000000000000000000000",
+        "a1",
+        expires,
+    )
     assert verify(SECRET, sign(SECRET, "t1", "k1", None, expires), NOW).agent_id is None
     assert all(c.isalnum() or c in "-_." for c in token), "safe in a URL path as it is"
 
@@ -136,8 +145,12 @@ def test_a_genuine_expired_link_is_410_but_a_forged_expired_one_is_404() -> None
 def test_signed_but_unreadable_payloads_and_weak_secrets_are_refused() -> None:
     from helpdesk.reports.csat import _mac  # a payload only we could have signed, but not a claim
 
-    for claim in (b"[1,2]", b"not json", json.dumps({"t": "t 1", "k": "k1", "a": None, "e": 1}).encode(),
-                  json.dumps({"t": "t1", "k": "k1", "a": None, "e": "soon"}).encode()):
+    for claim in (
+        b"[1,2]",
+        b"not json",
+        json.dumps({"t": "t 1", "k": "k1", "a": None, "e": 1}).encode(),
+        json.dumps({"t": "t1", "k": "k1", "a": None, "e": "soon"}).encode(),
+    ):
         payload = base64.urlsafe_b64encode(claim).rstrip(b"=").decode()
         with pytest.raises(InvalidRatingLink) as caught:
             verify(SECRET, f"{payload}.{_mac(SECRET, payload)}", NOW)
@@ -177,11 +190,15 @@ def test_the_survey_in_each_language_lists_the_five_links(language: str) -> None
 
 
 def test_the_survey_uses_the_stores_greeting_and_signature_in_the_buyers_language() -> None:
-    store = make_store(greetings={"it": "Gentile", "en": "Hi"}, signatures={"it": "Il team di Lampade"},
-                       brand_signature="The Lampade team")
+    store = make_store(
+        greetings={"it": "Gentile", "en": "Hi"},
+        signatures={"it": "Il team di Lampade"},
+        brand_signature="The Lampade team",
+    )
     italian = survey_body("it-CH", store, LINKS, "Giulia")
-    assert italian.startswith("Gentile Giulia,\n\n") and italian.endswith("Grazie per il suo feedback!\n"
-                                                                          "Il team di Lampade")
+    assert italian.startswith("Gentile Giulia,\n\n") and italian.endswith(
+        "Grazie per il suo feedback!\nIl team di Lampade"
+    )
     english = survey_body("en", store, LINKS, None)
     assert english.startswith("Hi,\n\n") and english.endswith("\nThe Lampade team")
     anonymous = survey_body("de", make_store(), LINKS, None)
@@ -202,8 +219,10 @@ def test_should_request_only_when_a_handled_ticket_enters_resolved() -> None:
     store = make_store()
     open_ticket = resolved(status=TicketStatus.WAITING_ON_CUSTOMER)
     assert should_request(open_ticket, resolved(), store) is None
-    assert should_request(resolved(status=TicketStatus.OPEN), resolved(channel=Channel.CHAT, customer_email=None),
-                          store) is None, "chat answers in the chat: no e-mail needed"
+    assert (
+        should_request(resolved(status=TicketStatus.OPEN), resolved(channel=Channel.CHAT, customer_email=None), store)
+        is None
+    ), "chat answers in the chat: no e-mail needed"
     cases: dict[str, tuple[Ticket | None, Ticket]] = {
         "not resolved": (open_ticket, resolved(status=TicketStatus.OPEN)),
         "created resolved": (None, resolved()),
@@ -217,8 +236,10 @@ def test_should_request_only_when_a_handled_ticket_enters_resolved() -> None:
     }
     for reason, (before, after) in cases.items():
         assert should_request(before, after, store) == reason
-    assert should_request(resolved(status=TicketStatus.OPEN), resolved(status=TicketStatus.CLOSED),
-                          store) == "not resolved", "closed (a merge) is not resolved"
+    assert (
+        should_request(resolved(status=TicketStatus.OPEN), resolved(status=TicketStatus.CLOSED), store)
+        == "not resolved"
+    ), "closed (a merge) is not resolved"
     assert should_request(open_ticket, resolved(), make_store(disconnected_at=NOW)) == "the store is disconnected"
 
 
@@ -234,8 +255,9 @@ def test_marketplaces_are_never_surveyed() -> None:
 
 
 def test_request_stores_the_survey_and_the_request_time_once() -> None:
-    repo, queue, ticket = setup(resolved(language="de"), display_name="Lampenhaus",
-                                signatures={"de": "Ihr Lampenhaus-Team"})
+    repo, queue, ticket = setup(
+        resolved(language="de"), display_name="Lampenhaus", signatures={"de": "Ihr Lampenhaus-Team"}
+    )
     outcome = service(repo, queue).request(TENANT, ticket.ticket_id)
     assert outcome == f"queued on ticket {ticket.ticket_id}"
     view = repo.get_ticket_view(TENANT, ticket.ticket_id)
@@ -269,9 +291,19 @@ def test_request_rechecks_the_stored_ticket() -> None:
 
 
 def test_request_retries_a_conflict_and_names_the_last_agent_who_replied() -> None:
-    reply = Message(tenant_id=TENANT, ticket_id="01HQ0000000000000000000000", message_id="01HQ00000000000000000000R1",
-                    direction=MessageDirection.OUTBOUND, channel=Channel.WOOCOMMERCE, store_id="s1", author="Ann",
-                    author_id="a7", body="Sorted!", delivery_status=DeliveryStatus.SENT, created_at=NOW)
+    reply = Message(
+        tenant_id=TENANT,
+        ticket_id="01HQ0000000000000000000000",
+        message_id="01HQ00000000000000000000R1",
+        direction=MessageDirection.OUTBOUND,
+        channel=Channel.WOOCOMMERCE,
+        store_id="s1",
+        author="Ann",
+        author_id="a7",
+        body="Sorted!",
+        delivery_status=DeliveryStatus.SENT,
+        created_at=NOW,
+    )
     repo, queue, ticket = setup(resolved(assignee_id=None))
     repo.messages[(TENANT, ticket.ticket_id)].append(reply)
     repo.fail_next("update_ticket", Conflict("raced"))
@@ -293,11 +325,15 @@ def test_request_retries_a_conflict_and_names_the_last_agent_who_replied() -> No
 def test_rate_records_the_score_on_the_ticket_and_agent_with_an_event() -> None:
     repo, queue, ticket = setup(resolved(language="fr"), display_name="Boutique")
     result = service(repo, queue, NOW + timedelta(days=1)).rate(token_for(ticket), 4, "  Très rapide, merci  ")
-    assert result == RatingResult(ticket_id=ticket.ticket_id, score=4, comment="Très rapide, merci",
-                                  store_name="Boutique", language="fr")
+    assert result == RatingResult(
+        ticket_id=ticket.ticket_id, score=4, comment="Très rapide, merci", store_name="Boutique", language="fr"
+    )
     stored = repo.get_ticket_view(TENANT, ticket.ticket_id)
     assert (stored.ticket.csat_score, stored.ticket.csat_comment, stored.ticket.csat_agent_id) == (
-        4, "Très rapide, merci", "a1")
+        4,
+        "Très rapide, merci",
+        "a1",
+    )
     assert stored.ticket.csat_at == NOW + timedelta(days=1) and stored.ticket.status == TicketStatus.RESOLVED
     (event,) = stored.messages
     assert event.direction == MessageDirection.EVENT
@@ -318,8 +354,10 @@ def test_rating_again_replaces_the_score_and_the_same_click_writes_nothing() -> 
     stored = repo.get_ticket_view(TENANT, ticket.ticket_id)
     assert stored.ticket.csat_score == 5 and stored.ticket.csat_comment == "Great help"
     assert [m.body for m in stored.messages] == [
-        "Customer rated 1/5 (agent a1)", "Customer changed their rating from 1/5 to 5/5 (agent a1)",
-        "Customer commented on their 5/5 rating (agent a1): “Great help”"]
+        "Customer rated 1/5 (agent a1)",
+        "Customer changed their rating from 1/5 to 5/5 (agent a1)",
+        "Customer commented on their 5/5 rating (agent a1): “Great help”",
+    ]
 
 
 def test_preview_checks_link_and_score_and_writes_nothing() -> None:
@@ -358,8 +396,13 @@ def test_rate_refuses_bad_scores_and_links_and_bounds_the_comment() -> None:
 
 
 def test_the_thank_you_page_is_translated_self_contained_and_escaped() -> None:
-    result = RatingResult(ticket_id="k1", score=4, comment="</textarea><script>alert(1)</script>",
-                          store_name="<script>alert('x')</script>", language="de-AT")
+    result = RatingResult(
+        ticket_id="k1",
+        score=4,
+        comment="</textarea><script>alert(1)</script>",
+        store_name="<script>alert('x')</script>",
+        language="de-AT",
+    )
     page = thank_you_page(result)
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "&lt;/textarea&gt;" in page

@@ -16,10 +16,16 @@ from tests.fakes.sla_timers import RecordingSlaTimers
 from tests.fakes.sleep import RecordingSleep
 from tests.unit.builders import NOW, TENANT, make_inbound, make_store, make_ticket
 
-STANDARD = SlaPolicySpec(policy_id="standard", name="Standard", first_response_minutes=480, next_response_minutes=240,
-                         warning_ratio=0.75)
-CANCELLATIONS = SlaPolicySpec(policy_id="cancellations", name="Cancellations", first_response_minutes=60,
-                              next_response_minutes=60, intents=[Intent.CANCELLATION])
+STANDARD = SlaPolicySpec(
+    policy_id="standard", name="Standard", first_response_minutes=480, next_response_minutes=240, warning_ratio=0.75
+)
+CANCELLATIONS = SlaPolicySpec(
+    policy_id="cancellations",
+    name="Cancellations",
+    first_response_minutes=60,
+    next_response_minutes=60,
+    intents=[Intent.CANCELLATION],
+)
 
 
 def spec_repo(*specs: SlaPolicySpec) -> InMemoryRepository:
@@ -62,14 +68,26 @@ def test_without_policies_the_foundation_default_applies() -> None:
 
 
 def message(direction: MessageDirection, at: datetime, **fields: Any) -> Message:
-    return Message(tenant_id=TENANT, ticket_id="t", message_id=new_id(at), direction=direction,
-                   channel=Channel.WOOCOMMERCE, store_id="s1", author="x", body="x", created_at=at, **fields)
+    return Message(
+        tenant_id=TENANT,
+        ticket_id="t",
+        message_id=new_id(at),
+        direction=direction,
+        channel=Channel.WOOCOMMERCE,
+        store_id="s1",
+        author="x",
+        body="x",
+        created_at=at,
+        **fields,
+    )
 
 
 def test_the_buyer_waits_from_the_first_message_after_the_last_accepted_reply() -> None:
     first, second = NOW, NOW + timedelta(minutes=30)
-    view = TicketView(ticket=make_ticket(), messages=[message(MessageDirection.INBOUND, first),
-                                                       message(MessageDirection.INBOUND, second)])
+    view = TicketView(
+        ticket=make_ticket(),
+        messages=[message(MessageDirection.INBOUND, first), message(MessageDirection.INBOUND, second)],
+    )
     assert owed_since(view) == first, "a second message does not push the first-response deadline back"
     queued = message(MessageDirection.OUTBOUND, NOW + timedelta(hours=1), delivery_status=DeliveryStatus.QUEUED)
     assert owed_since(view.model_copy(update={"messages": [*view.messages, queued]})) == first
@@ -90,8 +108,9 @@ def test_a_buyer_writing_to_a_parked_unanswered_ticket_gets_a_running_timer_agai
     tickets, timers = service(repo)
     tickets.receive(make_inbound())
     first = repo.only_ticket(TENANT)
-    repo.update_ticket(first, first.model_copy(update={"status": TicketStatus.SNOOZED,
-                                                       "snoozed_until": NOW + timedelta(days=1)}))
+    repo.update_ticket(
+        first, first.model_copy(update={"status": TicketStatus.SNOOZED, "snoozed_until": NOW + timedelta(days=1)})
+    )
     tickets.receive(make_inbound(channel_message_id="m-2", received_at=NOW + timedelta(hours=2)))
     woken = repo.only_ticket(TENANT)
     assert woken.status == TicketStatus.OPEN and woken.sla_timer_version == 2

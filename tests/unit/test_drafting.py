@@ -36,31 +36,58 @@ BRT_URL = "https://vas.brt.it/vas/sped_det_show.hsm?referer=sped_numspe_par.htm&
 
 def order(**changes: Any) -> Order:
     fields: dict[str, Any] = dict(
-        tenant_id=TENANT, store_id="s1", channel=Channel.WOOCOMMERCE, order_ref="IT-1001", status=OrderStatus.SHIPPED,
-        buyer_name="Giulia Rossi", carrier="BRT", tracking_number="084123456789", tracking_url=BRT_URL,
-        delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC), delivery_latest=datetime(2026, 11, 27, 18, tzinfo=UTC),
-        shipped_at=datetime(2026, 11, 24, 15, tzinfo=UTC))
+        tenant_id=TENANT,
+        store_id="s1",
+        channel=Channel.WOOCOMMERCE,
+        order_ref="IT-1001",
+        status=OrderStatus.SHIPPED,
+        buyer_name="Giulia Rossi",
+        carrier="BRT",
+        tracking_number="084123456789",
+        tracking_url=BRT_URL,
+        delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC),
+        delivery_latest=datetime(2026, 11, 27, 18, tzinfo=UTC),
+        shipped_at=datetime(2026, 11, 24, 15, tzinfo=UTC),
+    )
     fields.update(changes)
     return Order(**fields)
 
 
 def message(n: int, direction: MessageDirection, body: str, tenant_id: str = TENANT, **changes: Any) -> Message:
     fields: dict[str, Any] = dict(
-        tenant_id=tenant_id, ticket_id="01HQ0000000000000000000000", message_id=f"m{n:03d}", direction=direction,
-        channel=Channel.WOOCOMMERCE, store_id="s1", author="someone", body=body,
-        created_at=NOW + timedelta(minutes=n))
+        tenant_id=tenant_id,
+        ticket_id="01HQ0000000000000000000000",
+        message_id=f"m{n:03d}",
+        direction=direction,
+        channel=Channel.WOOCOMMERCE,
+        store_id="s1",
+        author="someone",
+        body=body,
+        created_at=NOW + timedelta(minutes=n),
+    )
     fields.update(changes)
     return Message(**fields)
 
 
-def context(language: str = "it", intent: Intent | None = Intent.WISMO, the_order: Order | None = None,
-            **changes: Any) -> DraftContext:
+def context(
+    language: str = "it", intent: Intent | None = Intent.WISMO, the_order: Order | None = None, **changes: Any
+) -> DraftContext:
     fields: dict[str, Any] = dict(
         tenant_id=TENANT,
-        ticket=make_ticket(intent=intent, language=language, customer_name="Giulia Rossi",
-                           order_refs=[the_order.order_ref] if the_order else []),
-        thread=[], order=the_order, store=make_store(display_name="Lampade"), agent_name=None, language=language,
-        macros=[], snippets=[])
+        ticket=make_ticket(
+            intent=intent,
+            language=language,
+            customer_name="Giulia Rossi",
+            order_refs=[the_order.order_ref] if the_order else [],
+        ),
+        thread=[],
+        order=the_order,
+        store=make_store(display_name="Lampade"),
+        agent_name=None,
+        language=language,
+        macros=[],
+        snippets=[],
+    )
     fields.update(changes)
     return DraftContext(**fields)
 
@@ -83,7 +110,8 @@ def test_an_italian_wismo_on_a_shipped_order_gets_carrier_tracking_and_window_in
         "Numero di tracciamento: 084123456789\n"
         f"Può seguire il suo pacco qui: {BRT_URL}\n"
         "Consegna prevista: tra il 26/11/2026 e il 27/11/2026.\n\n"
-        "Il team di Lampade")
+        "Il team di Lampade"
+    )
     assert (draft.language, draft.source, draft.macro_id, draft.missing, draft.note) == ("it", "local", None, [], None)
     assert draft.created_at == NOW and draft.created_by == "system"
 
@@ -96,8 +124,10 @@ def test_a_shipped_order_without_tracking_is_reported_missing_never_made_up() ->
     assert draft.missing == ["order.tracking_number"]
     assert draft.note == "the order has no tracking number: add it before sending"
     assert "Tracking" not in draft.body and "http" not in draft.body
-    assert draft.body == ("Hello Giulia,\n\nThank you for your message about order IT-1001. "
-                          "The order was shipped on 2026-11-24 with BRT.\n\nKind regards,\nLampade")
+    assert draft.body == (
+        "Hello Giulia,\n\nThank you for your message about order IT-1001. "
+        "The order was shipped on 2026-11-24 with BRT.\n\nKind regards,\nLampade"
+    )
 
 
 def test_a_delivered_order_says_when_and_promises_no_window() -> None:
@@ -112,8 +142,9 @@ def test_a_delivered_order_says_when_and_promises_no_window() -> None:
 
 
 def test_one_delivery_day_is_said_as_one_date() -> None:
-    same_day = order(delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC),
-                     delivery_latest=datetime(2026, 11, 26, 20, tzinfo=UTC))
+    same_day = order(
+        delivery_earliest=datetime(2026, 11, 26, 8, tzinfo=UTC), delivery_latest=datetime(2026, 11, 26, 20, tzinfo=UTC)
+    )
 
     draft = LocalDrafter().draft(context("es", the_order=same_day), NOW)
 
@@ -123,9 +154,11 @@ def test_one_delivery_day_is_said_as_one_date() -> None:
 def test_wismo_without_an_order_asks_for_the_order_number() -> None:
     draft = LocalDrafter().draft(context("fr"), NOW)
 
-    assert draft.body == ("Bonjour Giulia,\n\nMerci pour votre message. Pourriez-vous nous communiquer votre numéro "
-                          "de commande afin que nous puissions vérifier où se trouve votre colis ?\n\n"
-                          "Cordialement,\nLampade")
+    assert draft.body == (
+        "Bonjour Giulia,\n\nMerci pour votre message. Pourriez-vous nous communiquer votre numéro "
+        "de commande afin que nous puissions vérifier où se trouve votre colis ?\n\n"
+        "Cordialement,\nLampade"
+    )
     assert draft.missing == []
 
 
@@ -139,8 +172,9 @@ def test_wismo_with_an_order_number_but_no_order_data_says_it_is_being_checked()
 
 
 def test_a_french_cancellation_of_an_order_not_yet_shipped() -> None:
-    pending = order(status=OrderStatus.PROCESSING, tracking_number=None, tracking_url=None, carrier=None,
-                    shipped_at=None)
+    pending = order(
+        status=OrderStatus.PROCESSING, tracking_number=None, tracking_url=None, carrier=None, shipped_at=None
+    )
 
     draft = LocalDrafter().draft(context("fr", Intent.CANCELLATION, pending), NOW)
 
@@ -148,7 +182,8 @@ def test_a_french_cancellation_of_an_order_not_yet_shipped() -> None:
         "Bonjour Giulia,\n\n"
         "Nous avons bien reçu votre demande d'annulation de la commande IT-1001. La commande n'a pas encore été "
         "expédiée : nous la préparons. Nous vérifions si elle peut encore être annulée et vous le confirmons très "
-        "rapidement.\n\nCordialement,\nLampade")
+        "rapidement.\n\nCordialement,\nLampade"
+    )
     assert (draft.language, draft.source, draft.missing) == ("fr", "local", [])
 
 
@@ -162,8 +197,7 @@ def test_a_cancellation_of_a_shipped_order_promises_nothing() -> None:
 @pytest.mark.parametrize("language", ["en", "fr", "de", "it", "es"])
 @pytest.mark.parametrize("intent", list(Intent))
 @pytest.mark.parametrize("with_order", [True, False])
-def test_every_intent_has_a_built_in_answer_in_every_language(language: str, intent: Intent,
-                                                              with_order: bool) -> None:
+def test_every_intent_has_a_built_in_answer_in_every_language(language: str, intent: Intent, with_order: bool) -> None:
     draft = LocalDrafter().draft(context(language, intent, order() if with_order else None), NOW)
 
     assert draft.language == language and draft.source == "local"
@@ -192,8 +226,12 @@ def test_a_regional_variant_uses_its_language() -> None:
 
 
 def test_the_store_greeting_and_signature_of_the_customers_language_are_used() -> None:
-    store = make_store(display_name="Lampenhaus", greetings={"de": "Liebe", "it": "Gentile"},
-                       signatures={"de": "Ihr Lampenhaus-Team", "it": "Il team"}, brand_signature="Lampenhaus GmbH")
+    store = make_store(
+        display_name="Lampenhaus",
+        greetings={"de": "Liebe", "it": "Gentile"},
+        signatures={"de": "Ihr Lampenhaus-Team", "it": "Il team"},
+        brand_signature="Lampenhaus GmbH",
+    )
 
     german = LocalDrafter().draft(context("de", Intent.OTHER, store=store), NOW)
     english = LocalDrafter().draft(context("en", Intent.OTHER, store=store), NOW)
@@ -204,8 +242,13 @@ def test_the_store_greeting_and_signature_of_the_customers_language_are_used() -
 
 
 def test_without_any_signature_the_agent_signs_and_without_a_name_the_greeting_is_neutral() -> None:
-    ctx = context("it", Intent.OTHER, agent_name="Marco Bianchi", store=make_store(greetings={"it": "Gentile"}),
-                  ticket=make_ticket(intent=Intent.OTHER, customer_name=None))
+    ctx = context(
+        "it",
+        Intent.OTHER,
+        agent_name="Marco Bianchi",
+        store=make_store(greetings={"it": "Gentile"}),
+        ticket=make_ticket(intent=Intent.OTHER, customer_name=None),
+    )
 
     draft = LocalDrafter().draft(ctx, NOW)
 
@@ -219,8 +262,14 @@ def test_without_any_signature_the_agent_signs_and_without_a_name_the_greeting_i
 def test_a_macro_tagged_with_the_intent_is_preferred_lowest_id_first() -> None:
     macros = [
         macro("wismo-b", {"it": "Seconda {{ order.ref }}"}, ["wismo"]),
-        macro("wismo-a", {"it": "Gentile {{ customer.first_name }}, {{ order.carrier }}: {{ order.tracking_url }} "
-                                "({{ order.delivery_window }})"}, ["wismo", "shipping"]),
+        macro(
+            "wismo-a",
+            {
+                "it": "Gentile {{ customer.first_name }}, {{ order.carrier }}: {{ order.tracking_url }} "
+                "({{ order.delivery_window }})"
+            },
+            ["wismo", "shipping"],
+        ),
         macro("aaa-returns", {"it": "Reso"}, ["return_refund"]),
     ]
 
@@ -263,14 +312,17 @@ def test_a_macro_that_cannot_be_rendered_is_skipped_with_a_note() -> None:
 # --- one tenant only ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value", [
-    ("thread", [message(1, MessageDirection.INBOUND, "Dov'è il mio pacco?", tenant_id=OTHER)]),
-    ("order", order(tenant_id=OTHER)),
-    ("store", make_store(tenant_id=OTHER)),
-    ("macros", [macro("wismo", {"it": "Ciao"}, ["wismo"], tenant_id=OTHER)]),
-    ("snippets", [PolicySnippet(tenant_id=OTHER, snippet_id="returns", title="Returns", text="60 days")]),
-    ("ticket", make_ticket(tenant_id=OTHER)),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("thread", [message(1, MessageDirection.INBOUND, "Dov'è il mio pacco?", tenant_id=OTHER)]),
+        ("order", order(tenant_id=OTHER)),
+        ("store", make_store(tenant_id=OTHER)),
+        ("macros", [macro("wismo", {"it": "Ciao"}, ["wismo"], tenant_id=OTHER)]),
+        ("snippets", [PolicySnippet(tenant_id=OTHER, snippet_id="returns", title="Returns", text="60 days")]),
+        ("ticket", make_ticket(tenant_id=OTHER)),
+    ],
+)
 def test_another_tenants_data_is_refused(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match="another tenant's data"):
         context("it", **{field: value})
@@ -299,9 +351,11 @@ def test_the_prompt_alternates_from_the_buyer_and_ends_with_the_facts() -> None:
         message(7, MessageDirection.OUTBOUND, "never delivered", delivery_status=DeliveryStatus.FAILED),
         message(8, MessageDirection.INBOUND, "Ancora niente."),
     ]
-    snippets = [PolicySnippet(snippet_id="shipping", title="Shipping", text="BRT, 2-4 days", intents=[Intent.WISMO]),
-                PolicySnippet(snippet_id="returns", title="Returns", text="30 days", intents=[Intent.RETURN_REFUND]),
-                PolicySnippet(snippet_id="tone", title="Tone", text="Formal, Lei")]
+    snippets = [
+        PolicySnippet(snippet_id="shipping", title="Shipping", text="BRT, 2-4 days", intents=[Intent.WISMO]),
+        PolicySnippet(snippet_id="returns", title="Returns", text="30 days", intents=[Intent.RETURN_REFUND]),
+        PolicySnippet(snippet_id="tone", title="Tone", text="Formal, Lei"),
+    ]
 
     system, messages = build_prompt(context("it", the_order=order(), thread=thread, snippets=snippets))
 
@@ -343,8 +397,10 @@ def test_an_empty_thread_still_starts_with_a_user_turn() -> None:
 
 
 def test_the_thread_is_capped_to_the_newest_messages_and_characters() -> None:
-    many = [message(n, MessageDirection.INBOUND if n % 2 else MessageDirection.OUTBOUND, f"message {n} " + "x" * 900)
-            for n in range(1, 60)]
+    many = [
+        message(n, MessageDirection.INBOUND if n % 2 else MessageDirection.OUTBOUND, f"message {n} " + "x" * 900)
+        for n in range(1, 60)
+    ]
     huge = [message(1, MessageDirection.INBOUND, "y" * 50_000)]
 
     _, capped = build_prompt(context("en", thread=many))
@@ -363,9 +419,11 @@ def test_the_thread_is_capped_to_the_newest_messages_and_characters() -> None:
 
 
 def test_policies_for_the_intent_come_first_within_the_budget() -> None:
-    snippets = [PolicySnippet(snippet_id="a-general", title="General", text="g" * 3000),
-                PolicySnippet(snippet_id="z-wismo", title="Shipping", text="s" * 3000, intents=[Intent.WISMO]),
-                PolicySnippet(snippet_id="b-general", title="Small", text="short")]
+    snippets = [
+        PolicySnippet(snippet_id="a-general", title="General", text="g" * 3000),
+        PolicySnippet(snippet_id="z-wismo", title="Shipping", text="s" * 3000, intents=[Intent.WISMO]),
+        PolicySnippet(snippet_id="b-general", title="Small", text="short"),
+    ]
 
     chosen = relevant_snippets(context("en", snippets=snippets))
 

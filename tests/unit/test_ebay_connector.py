@@ -103,10 +103,21 @@ def seller_known() -> None:
 
 def http_client(sleeps: Sleeps | None = None) -> ChannelHttpClient:
     """Like CONNECTOR.client() but without real sleeping (rate limit and retry waits are recorded)."""
-    auth = EbayTokenAuth("test-store", token_url=BASE + TOKEN_PATH, client_id=CREDENTIALS["client_id"],
-                         client_secret=CREDENTIALS["client_secret"], refresh_token=CREDENTIALS["refresh_token"])
-    return ChannelHttpClient(BASE, channel="ebay", headers={"Accept": "application/json"}, auth=auth,
-                             sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(1))
+    auth = EbayTokenAuth(
+        "test-store",
+        token_url=BASE + TOKEN_PATH,
+        client_id=CREDENTIALS["client_id"],
+        client_secret=CREDENTIALS["client_secret"],
+        refresh_token=CREDENTIALS["refresh_token"],
+    )
+    return ChannelHttpClient(
+        BASE,
+        channel="ebay",
+        headers={"Accept": "application/json"},
+        auth=auth,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(1),
+    )
 
 
 def poll(cursor: str | None = None, http: ChannelHttpClient | None = None, now: datetime = NOW):
@@ -118,22 +129,54 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def message(message_id: str, created: str, sender: str = "kaffee_fan_84", recipient: str = SELLER,
-            body: str = "Hello, any news?") -> dict[str, Any]:
-    return {"createdDate": created, "messageBody": body, "messageId": message_id, "messageMedia": [],
-            "readStatus": False, "recipientUsername": recipient, "senderUsername": sender, "subject": "Question"}
+def message(
+    message_id: str,
+    created: str,
+    sender: str = "kaffee_fan_84",
+    recipient: str = SELLER,
+    body: str = "Hello, any news?",
+) -> dict[str, Any]:
+    return {
+        "createdDate": created,
+        "messageBody": body,
+        "messageId": message_id,
+        "messageMedia": [],
+        "readStatus": False,
+        "recipientUsername": recipient,
+        "senderUsername": sender,
+        "subject": "Question",
+    }
 
 
-def summary(conversation_id: str, latest: str, *, buyer: str = "kaffee_fan_84", reference_type: str = "LISTING",
-            reference_id: str = "110551983423") -> dict[str, Any]:
-    return {"conversationId": conversation_id, "conversationStatus": "ACTIVE", "conversationTitle": "Question",
-            "conversationType": "FROM_MEMBERS", "createdDate": latest,
-            "latestMessage": message(f"{conversation_id}-m", latest, sender=buyer),
-            "referenceId": reference_id, "referenceType": reference_type, "unreadCount": 1}
+def summary(
+    conversation_id: str,
+    latest: str,
+    *,
+    buyer: str = "kaffee_fan_84",
+    reference_type: str = "LISTING",
+    reference_id: str = "110551983423",
+) -> dict[str, Any]:
+    return {
+        "conversationId": conversation_id,
+        "conversationStatus": "ACTIVE",
+        "conversationTitle": "Question",
+        "conversationType": "FROM_MEMBERS",
+        "createdDate": latest,
+        "latestMessage": message(f"{conversation_id}-m", latest, sender=buyer),
+        "referenceId": reference_id,
+        "referenceType": reference_type,
+        "unreadCount": 1,
+    }
 
 
-def listing(conversations: list[dict[str, Any]], *, next_offset: int | None = None, total: int | None = None,
-            limit: int = 50, offset: int = 0) -> httpx.Response:
+def listing(
+    conversations: list[dict[str, Any]],
+    *,
+    next_offset: int | None = None,
+    total: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> httpx.Response:
     body: dict[str, Any] = {"conversations": conversations, "limit": limit, "offset": offset}
     if next_offset is not None:
         body["next"] = f"{BASE}{CONVERSATIONS_PATH}?conversation_type=FROM_MEMBERS&limit={limit}&offset={next_offset}"
@@ -142,11 +185,23 @@ def listing(conversations: list[dict[str, Any]], *, next_offset: int | None = No
     return httpx.Response(200, json=body)
 
 
-def thread(messages: list[dict[str, Any]], *, next_offset: int | None = None, total: int | None = None,
-           limit: int = 50, offset: int = 0, title: str = "Question") -> httpx.Response:
-    body: dict[str, Any] = {"conversationStatus": "ACTIVE", "conversationTitle": title,
-                            "conversationType": "FROM_MEMBERS", "limit": limit, "messages": messages,
-                            "offset": offset}
+def thread(
+    messages: list[dict[str, Any]],
+    *,
+    next_offset: int | None = None,
+    total: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    title: str = "Question",
+) -> httpx.Response:
+    body: dict[str, Any] = {
+        "conversationStatus": "ACTIVE",
+        "conversationTitle": title,
+        "conversationType": "FROM_MEMBERS",
+        "limit": limit,
+        "messages": messages,
+        "offset": offset,
+    }
     if next_offset is not None:
         body["next"] = f"{BASE}{CONVERSATIONS_PATH}/x?conversation_type=FROM_MEMBERS&limit={limit}&offset={next_offset}"
     if total is not None:
@@ -155,11 +210,13 @@ def thread(messages: list[dict[str, Any]], *, next_offset: int | None = None, to
 
 
 def mock_samples(api: respx.MockRouter) -> respx.Route:
-    listed = api.get(CONVERSATIONS_PATH).mock(side_effect=[httpx.Response(200, content=PAGE_1),
-                                                           httpx.Response(200, content=PAGE_2)])
+    listed = api.get(CONVERSATIONS_PATH).mock(
+        side_effect=[httpx.Response(200, content=PAGE_1), httpx.Response(200, content=PAGE_2)]
+    )
     for conversation_id in (C1, C2, C3):
         api.get(f"{CONVERSATIONS_PATH}/{conversation_id}", name=conversation_id).mock(
-            return_value=httpx.Response(200, content=raw(f"conversation_{conversation_id}.json")))
+            return_value=httpx.Response(200, content=raw(f"conversation_{conversation_id}.json"))
+        )
     return listed
 
 
@@ -188,10 +245,15 @@ def test_client_mints_a_user_token_from_the_refresh_token(api: respx.MockRouter)
     assert token_request.headers["Authorization"] == f"Basic {basic}"
     assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     form = parse_qs(token_request.content.decode())
-    assert form == {"grant_type": ["refresh_token"], "refresh_token": [CREDENTIALS["refresh_token"]],
-                    "scope": [" ".join(SCOPES)]}
-    assert form["scope"][0].split() == ["https://api.ebay.com/oauth/api_scope/commerce.message",
-                                        "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly"]
+    assert form == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [CREDENTIALS["refresh_token"]],
+        "scope": [" ".join(SCOPES)],
+    }
+    assert form["scope"][0].split() == [
+        "https://api.ebay.com/oauth/api_scope/commerce.message",
+        "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly",
+    ]
     request = orders.calls.last.request
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["X-EBAY-C-MARKETPLACE-ID"] == "EBAY_DE"
@@ -216,12 +278,16 @@ def test_client_names_a_missing_credential(key: str) -> None:
     assert CREDENTIALS["client_secret"] not in missing.value.message
 
 
-@pytest.mark.parametrize(("base_url", "credentials"), [
-    ("http://api.ebay.com", CREDENTIALS),
-    (None, {**CREDENTIALS, "marketplace_id": "Germany"}),
-])
-def test_client_refuses_a_plain_http_base_url_and_a_bad_marketplace(base_url: str | None,
-                                                                  credentials: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("base_url", "credentials"),
+    [
+        ("http://api.ebay.com", CREDENTIALS),
+        (None, {**CREDENTIALS, "marketplace_id": "Germany"}),
+    ],
+)
+def test_client_refuses_a_plain_http_base_url_and_a_bad_marketplace(
+    base_url: str | None, credentials: dict[str, str]
+) -> None:
     with pytest.raises(ChannelError):
         CONNECTOR.client(STORE.model_copy(update={"base_url": base_url}), credentials)
 
@@ -232,9 +298,16 @@ def test_a_configured_seller_username_is_remembered_for_the_store() -> None:
 
 
 def test_a_refused_refresh_token_is_a_channel_error_with_ebays_reason(api: respx.MockRouter) -> None:
-    api["token"].mock(return_value=httpx.Response(400, json={
-        "error": "invalid_grant",
-        "error_description": "the provided authorization refresh token is invalid or was issued to another client"}))
+    api["token"].mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "error": "invalid_grant",
+                "error_description": "the provided authorization refresh token is invalid or was issued to "
+                "another client",
+            },
+        )
+    )
     with pytest.raises(ChannelError, match="refresh token is invalid") as refused:
         poll()
     assert refused.value.details["status"] == 401
@@ -250,8 +323,12 @@ def test_poll_reads_both_listing_pages_and_every_conversation(api: respx.MockRou
     result = poll()
     assert listed.call_count == 2
     first, second = params(listed, 0), params(listed, 1)
-    assert first == {"conversation_type": "FROM_MEMBERS", "start_time": "2025-02-26T11:58:00.000Z",
-                     "limit": "50", "offset": "0"}
+    assert first == {
+        "conversation_type": "FROM_MEMBERS",
+        "start_time": "2025-02-26T11:58:00.000Z",
+        "limit": "50",
+        "offset": "0",
+    }
     assert second["offset"] == "2"  # the offset of eBay's 'next' link
     assert second["start_time"] == first["start_time"]
     assert params(api[C1]) == {"conversation_type": "FROM_MEMBERS", "limit": "50", "offset": "0"}
@@ -264,9 +341,11 @@ def test_only_the_buyers_messages_become_inbound_messages(api: respx.MockRouter)
     mock_samples(api)
     messages = poll().messages
     assert [m.channel_message_id for m in messages] == [
-        "2000000000001", "2000000000003",  # C1: the seller's answer between them is skipped
+        "2000000000001",
+        "2000000000003",  # C1: the seller's answer between them is skipped
         "2000000000011",  # C2: the seller had the last word
-        "2000000000020", "2000000000021",  # C3
+        "2000000000020",
+        "2000000000021",  # C3
     ]
     first = messages[0]
     assert (first.channel, first.tenant_id, first.store_id) == (Channel.EBAY, "t1", "ebay-de")
@@ -306,27 +385,38 @@ def test_a_first_poll_looks_back_seven_days_and_an_empty_answer_keeps_no_cursor(
 
 @pytest.mark.usefixtures("seller_known")
 def test_the_cursor_never_moves_backwards(api: respx.MockRouter) -> None:
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"),
-                     [message("m1", "2025-03-05T09:00:00.000Z")])
+    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [message("m1", "2025-03-05T09:00:00.000Z")])
     assert poll(cursor="2025-03-05T09:00:00Z").next_cursor == "2025-03-05T09:00:00Z"
     assert poll(cursor="2025-03-05T09:01:30Z").next_cursor == "2025-03-05T09:01:30Z"  # fetched again (overlap)
 
 
 @pytest.mark.usefixtures("seller_known")
 def test_messages_from_before_the_window_are_not_imported_again(api: respx.MockRouter) -> None:
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [
-        message("old", "2025-03-05T07:00:00.000Z"),
-        message("overlap", "2025-03-05T07:50:00.000Z"),  # within the 15 minutes before the cursor
-        message("new", "2025-03-05T09:00:00.000Z"),
-    ])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z"),
+        [
+            message("old", "2025-03-05T07:00:00.000Z"),
+            message("overlap", "2025-03-05T07:50:00.000Z"),  # within the 15 minutes before the cursor
+            message("new", "2025-03-05T09:00:00.000Z"),
+        ],
+    )
     assert [m.channel_message_id for m in poll(cursor="2025-03-05T08:00:00Z").messages] == ["overlap", "new"]
 
 
 @pytest.mark.usefixtures("seller_known")
 def test_html_bodies_are_reduced_to_text(api: respx.MockRouter) -> None:
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [message(
-        "m1", "2025-03-05T09:00:00.000Z",
-        body="<div><p>Hallo,</p><p>wo bleibt <b>meine</b> Bestellung?<br>Danke &amp; Gru&szlig;</p></div>")])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z"),
+        [
+            message(
+                "m1",
+                "2025-03-05T09:00:00.000Z",
+                body="<div><p>Hallo,</p><p>wo bleibt <b>meine</b> Bestellung?<br>Danke &amp; Gru&szlig;</p></div>",
+            )
+        ],
+    )
     [inbound] = poll().messages
     assert inbound.body == "Hallo,\n\nwo bleibt meine Bestellung?\nDanke & Gruß"
 
@@ -334,8 +424,9 @@ def test_html_bodies_are_reduced_to_text(api: respx.MockRouter) -> None:
 @pytest.mark.usefixtures("seller_known")
 def test_a_plain_body_with_angle_brackets_is_kept_as_sent(api: respx.MockRouter) -> None:
     text = "Is the price <50 EUR> with shipping? a<b is fine"
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [message("m1", "2025-03-05T09:00:00.000Z",
-                                                                              body=text)])
+    one_conversation(
+        api, summary("c1", "2025-03-05T09:00:00.000Z"), [message("m1", "2025-03-05T09:00:00.000Z", body=text)]
+    )
     assert poll().messages[0].body == text
 
 
@@ -345,12 +436,19 @@ def test_an_ascending_listing_cut_short_moves_the_cursor_to_the_newest_fetched(a
 
     def endless(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        return listing([summary(f"c{offset}", (start + timedelta(hours=offset)).isoformat())],
-                       next_offset=offset + 1, limit=1, offset=offset)
+        return listing(
+            [summary(f"c{offset}", (start + timedelta(hours=offset)).isoformat())],
+            next_offset=offset + 1,
+            limit=1,
+            offset=offset,
+        )
 
     listed = api.get(CONVERSATIONS_PATH).mock(side_effect=endless)
-    api.get(path__regex=r"^/commerce/message/v1/conversation/c\d+$").mock(side_effect=lambda request: thread(
-        [message(request.url.path.rsplit("/", 1)[1] + "-m1", "2025-03-01T00:00:00.000Z")]))
+    api.get(path__regex=r"^/commerce/message/v1/conversation/c\d+$").mock(
+        side_effect=lambda request: thread(
+            [message(request.url.path.rsplit("/", 1)[1] + "-m1", "2025-03-01T00:00:00.000Z")]
+        )
+    )
     result = poll(cursor="2025-02-28T00:00:00Z")
     assert listed.call_count == MAX_PAGES == 6
     assert [params(listed, i)["offset"] for i in range(6)] == ["0", "1", "2", "3", "4", "5"]
@@ -363,10 +461,13 @@ def test_a_newest_first_listing_too_long_to_read_is_read_from_its_oldest_end(api
 
     def newest_first(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        items = [summary(f"c{i}", (newest - timedelta(minutes=10 * i)).isoformat())
-                 for i in range(offset, min(offset + 2, total))]
-        return listing(items, next_offset=offset + 2 if offset + 2 < total else None, total=total, limit=2,
-                       offset=offset)
+        items = [
+            summary(f"c{i}", (newest - timedelta(minutes=10 * i)).isoformat())
+            for i in range(offset, min(offset + 2, total))
+        ]
+        return listing(
+            items, next_offset=offset + 2 if offset + 2 < total else None, total=total, limit=2, offset=offset
+        )
 
     listed = api.get(CONVERSATIONS_PATH).mock(side_effect=newest_first)
     api.get(path__regex=r"^/commerce/message/v1/conversation/c\d+$").mock(return_value=thread([]))
@@ -393,12 +494,21 @@ def test_a_listing_cut_short_in_no_usable_order_keeps_the_cursor(api: respx.Mock
 def test_newest_first_message_pages_are_followed_until_the_window(api: respx.MockRouter) -> None:
     conv = summary("c1", "2025-03-05T09:30:00.000Z")
     api.get(CONVERSATIONS_PATH).mock(return_value=listing([conv]))
-    pages = api.get(f"{CONVERSATIONS_PATH}/c1").mock(side_effect=[
-        thread([message("m5", "2025-03-05T09:30:00.000Z"), message("m4", "2025-03-05T09:10:00.000Z")],
-               next_offset=2, limit=2),
-        thread([message("m3", "2025-03-05T08:55:00.000Z"), message("m2", "2025-03-04T08:00:00.000Z")],
-               next_offset=4, limit=2, offset=2),
-    ])
+    pages = api.get(f"{CONVERSATIONS_PATH}/c1").mock(
+        side_effect=[
+            thread(
+                [message("m5", "2025-03-05T09:30:00.000Z"), message("m4", "2025-03-05T09:10:00.000Z")],
+                next_offset=2,
+                limit=2,
+            ),
+            thread(
+                [message("m3", "2025-03-05T08:55:00.000Z"), message("m2", "2025-03-04T08:00:00.000Z")],
+                next_offset=4,
+                limit=2,
+                offset=2,
+            ),
+        ]
+    )
     result = poll(cursor="2025-03-05T09:00:00Z")
     assert pages.call_count == 2  # m2 is older than the window: no third page
     assert [params(pages, i)["offset"] for i in range(2)] == ["0", "2"]
@@ -413,8 +523,12 @@ def test_a_conversation_with_too_many_new_pages_keeps_the_cursor(api: respx.Mock
 
     def newest_first(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        return thread([message(f"m{i}", (latest - timedelta(minutes=i)).isoformat()) for i in (offset, offset + 1)],
-                      next_offset=offset + 2, limit=2, offset=offset)
+        return thread(
+            [message(f"m{i}", (latest - timedelta(minutes=i)).isoformat()) for i in (offset, offset + 1)],
+            next_offset=offset + 2,
+            limit=2,
+            offset=offset,
+        )
 
     pages = api.get(f"{CONVERSATIONS_PATH}/c1").mock(side_effect=newest_first)
     result = poll(cursor="2025-03-05T09:00:00Z")
@@ -427,13 +541,24 @@ def test_a_conversation_with_too_many_new_pages_keeps_the_cursor(api: respx.Mock
 def test_oldest_first_message_pages_are_read_backwards_from_the_last(api: respx.MockRouter) -> None:
     conv = summary("c1", "2025-03-05T09:40:00.000Z")
     api.get(CONVERSATIONS_PATH).mock(return_value=listing([conv]))
-    pages = api.get(f"{CONVERSATIONS_PATH}/c1").mock(side_effect=[
-        thread([message("m1", "2025-02-01T08:00:00.000Z"), message("m2", "2025-02-02T08:00:00.000Z")],
-               next_offset=2, total=5, limit=2),
-        thread([message("m5", "2025-03-05T09:40:00.000Z")], total=5, limit=2, offset=4),
-        thread([message("m3", "2025-02-03T08:00:00.000Z"), message("m4", "2025-03-05T09:20:00.000Z")],
-               next_offset=4, total=5, limit=2, offset=2),
-    ])
+    pages = api.get(f"{CONVERSATIONS_PATH}/c1").mock(
+        side_effect=[
+            thread(
+                [message("m1", "2025-02-01T08:00:00.000Z"), message("m2", "2025-02-02T08:00:00.000Z")],
+                next_offset=2,
+                total=5,
+                limit=2,
+            ),
+            thread([message("m5", "2025-03-05T09:40:00.000Z")], total=5, limit=2, offset=4),
+            thread(
+                [message("m3", "2025-02-03T08:00:00.000Z"), message("m4", "2025-03-05T09:20:00.000Z")],
+                next_offset=4,
+                total=5,
+                limit=2,
+                offset=2,
+            ),
+        ]
+    )
     result = poll(cursor="2025-03-05T09:00:00Z")
     assert [params(pages, i)["offset"] for i in range(pages.call_count)] == ["0", "4", "2"]
     assert [m.channel_message_id for m in result.messages] == ["m4", "m5"]
@@ -442,11 +567,24 @@ def test_oldest_first_message_pages_are_read_backwards_from_the_last(api: respx.
 
 @pytest.mark.usefixtures("seller_known")
 def test_a_conversation_deleted_meanwhile_is_skipped(api: respx.MockRouter) -> None:
-    api.get(CONVERSATIONS_PATH).mock(return_value=listing([summary("gone", "2025-03-05T09:00:00.000Z"),
-                                                           summary("c2", "2025-03-05T09:10:00.000Z")]))
-    api.get(f"{CONVERSATIONS_PATH}/gone").mock(return_value=httpx.Response(400, json={"errors": [
-        {"errorId": 355007, "domain": "API_MESSAGE", "category": "REQUEST",
-         "message": "Invalid or unrecognized conversation_id value."}]}))
+    api.get(CONVERSATIONS_PATH).mock(
+        return_value=listing([summary("gone", "2025-03-05T09:00:00.000Z"), summary("c2", "2025-03-05T09:10:00.000Z")])
+    )
+    api.get(f"{CONVERSATIONS_PATH}/gone").mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "errors": [
+                    {
+                        "errorId": 355007,
+                        "domain": "API_MESSAGE",
+                        "category": "REQUEST",
+                        "message": "Invalid or unrecognized conversation_id value.",
+                    }
+                ]
+            },
+        )
+    )
     api.get(f"{CONVERSATIONS_PATH}/c2").mock(return_value=thread([message("m", "2025-03-05T09:10:00.000Z")]))
     result = poll()
     assert [m.channel_thread_id for m in result.messages] == ["c2"]
@@ -471,10 +609,14 @@ def test_the_seller_is_the_member_common_to_all_conversations(api: respx.MockRou
 
 
 def test_with_one_conversation_the_seller_comes_from_the_newest_order(api: respx.MockRouter) -> None:
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [
-        message("q", "2025-03-05T08:00:00.000Z"),
-        message("a", "2025-03-05T08:30:00.000Z", sender=SELLER, recipient="kaffee_fan_84"),
-    ])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z"),
+        [
+            message("q", "2025-03-05T08:00:00.000Z"),
+            message("a", "2025-03-05T08:30:00.000Z", sender=SELLER, recipient="kaffee_fan_84"),
+        ],
+    )
     orders = api.get(ORDERS_PATH).mock(return_value=httpx.Response(200, content=raw("orders_limit1.json")))
     result = poll()
     assert [m.channel_message_id for m in result.messages] == ["q"]
@@ -494,8 +636,11 @@ def test_without_any_way_to_tell_the_seller_the_poll_fails_clearly(api: respx.Mo
 
 def test_the_seller_username_comparison_ignores_case(api: respx.MockRouter) -> None:
     remember_seller(STORE, "Coffee-Corner-DE")
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z"), [
-        message("a", "2025-03-05T08:30:00.000Z", sender=SELLER, recipient="kaffee_fan_84")])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z"),
+        [message("a", "2025-03-05T08:30:00.000Z", sender=SELLER, recipient="kaffee_fan_84")],
+    )
     assert poll().messages == []
 
 
@@ -504,9 +649,12 @@ def test_the_seller_username_comparison_ignores_case(api: respx.MockRouter) -> N
 
 def mock_order(api: respx.MockRouter, order: dict[str, Any] | None = None) -> tuple[respx.Route, respx.Route]:
     body = json.dumps(order).encode() if order is not None else raw(f"order_{ORDER_ID}.json")
-    return (api.get(ORDER_PATH).mock(return_value=httpx.Response(200, content=body)),
-            api.get(SHIPPING_PATH).mock(return_value=httpx.Response(
-                200, content=raw(f"shipping_fulfillments_{ORDER_ID}.json"))))
+    return (
+        api.get(ORDER_PATH).mock(return_value=httpx.Response(200, content=body)),
+        api.get(SHIPPING_PATH).mock(
+            return_value=httpx.Response(200, content=raw(f"shipping_fulfillments_{ORDER_ID}.json"))
+        ),
+    )
 
 
 def fetch(order_ref: str = ORDER_ID, sleeps: Sleeps | None = None):
@@ -547,11 +695,13 @@ def test_the_delivery_window_spans_every_line(api: respx.MockRouter) -> None:
     order = sample(f"order_{ORDER_ID}.json")
     second = copy.deepcopy(order["lineItems"][0])
     second["lineItemId"] = "10058912345602"
-    second["lineItemFulfillmentInstructions"].update(minEstimatedDeliveryDate="2025-03-06T23:00:00.000Z",
-                                                     maxEstimatedDeliveryDate="2025-03-10T23:00:00.000Z")
+    second["lineItemFulfillmentInstructions"].update(
+        minEstimatedDeliveryDate="2025-03-06T23:00:00.000Z", maxEstimatedDeliveryDate="2025-03-10T23:00:00.000Z"
+    )
     order["lineItems"].append(second)
-    order["fulfillmentStartInstructions"][0].update(minEstimatedDeliveryDate="2025-03-01T23:00:00.000Z",
-                                                    maxEstimatedDeliveryDate="2025-03-02T23:00:00.000Z")
+    order["fulfillmentStartInstructions"][0].update(
+        minEstimatedDeliveryDate="2025-03-01T23:00:00.000Z", maxEstimatedDeliveryDate="2025-03-02T23:00:00.000Z"
+    )
     mock_order(api, order)
     found = fetch()
     assert found.delivery_earliest == datetime(2025, 3, 5, 23, 0, 0, tzinfo=UTC)
@@ -561,8 +711,9 @@ def test_the_delivery_window_spans_every_line(api: respx.MockRouter) -> None:
 def test_without_line_estimates_the_fulfillment_start_instructions_give_the_window(api: respx.MockRouter) -> None:
     order = sample(f"order_{ORDER_ID}.json")
     del order["lineItems"][0]["lineItemFulfillmentInstructions"]
-    order["fulfillmentStartInstructions"][0].update(minEstimatedDeliveryDate="2025-03-06T08:00:00.000Z",
-                                                    maxEstimatedDeliveryDate="2025-03-08T18:30:00.000Z")
+    order["fulfillmentStartInstructions"][0].update(
+        minEstimatedDeliveryDate="2025-03-06T08:00:00.000Z", maxEstimatedDeliveryDate="2025-03-08T18:30:00.000Z"
+    )
     mock_order(api, order)
     found = fetch()
     assert found.delivery_earliest == datetime(2025, 3, 6, 8, 0, 0, tzinfo=UTC)
@@ -578,12 +729,17 @@ def test_an_order_without_any_estimate_has_no_delivery_window(api: respx.MockRou
     assert (found.delivery_earliest, found.delivery_latest) == (None, None)
 
 
-@pytest.mark.parametrize("damage", [
-    lambda o: o["lineItems"][0].update(lineItemFulfillmentInstructions="soon"),
-    lambda o: o["lineItems"][0]["lineItemFulfillmentInstructions"].update(maxEstimatedDeliveryDate="next week"),
-    lambda o: (o["lineItems"][0].pop("lineItemFulfillmentInstructions"),
-               o.update(fulfillmentStartInstructions="SHIP_TO")),
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda o: o["lineItems"][0].update(lineItemFulfillmentInstructions="soon"),
+        lambda o: o["lineItems"][0]["lineItemFulfillmentInstructions"].update(maxEstimatedDeliveryDate="next week"),
+        lambda o: (
+            o["lineItems"][0].pop("lineItemFulfillmentInstructions"),
+            o.update(fulfillmentStartInstructions="SHIP_TO"),
+        ),
+    ],
+)
 def test_a_delivery_window_of_the_wrong_shape_is_malformed(api: respx.MockRouter, damage: Any) -> None:
     order = sample(f"order_{ORDER_ID}.json")
     damage(order)
@@ -605,47 +761,75 @@ def test_an_order_without_shipments_is_not_asked_for_them(api: respx.MockRouter)
     assert found.buyer_email is None and found.buyer_name == "m.schulz-berlin"  # the username, past 90 days
 
 
-@pytest.mark.parametrize(("fulfilment", "payment", "cancel", "status", "event_type"), [
-    ("NOT_STARTED", "PENDING", "NONE_REQUESTED", OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("NOT_STARTED", "PAID", "NONE_REQUESTED", OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("IN_PROGRESS", "PAID", "NONE_REQUESTED", OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("FULFILLED", "PAID", "NONE_REQUESTED", OrderStatus.SHIPPED, OrderEventType.UPDATED),
-    ("FULFILLED", "PARTIALLY_REFUNDED", "NONE_REQUESTED", OrderStatus.SHIPPED, OrderEventType.UPDATED),
-    ("FULFILLED", "FULLY_REFUNDED", "NONE_REQUESTED", OrderStatus.REFUNDED, OrderEventType.UPDATED),
-    ("NOT_STARTED", "FAILED", "NONE_REQUESTED", OrderStatus.FAILED, OrderEventType.UPDATED),
-    ("NOT_STARTED", "PAID", "IN_PROGRESS", OrderStatus.PROCESSING, OrderEventType.CANCELLATION_REQUESTED),
-    ("NOT_STARTED", "FULLY_REFUNDED", "CANCELED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
-    ("SOMETHING_NEW", "PAID", "NONE_REQUESTED", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
-])
+@pytest.mark.parametrize(
+    ("fulfilment", "payment", "cancel", "status", "event_type"),
+    [
+        ("NOT_STARTED", "PENDING", "NONE_REQUESTED", OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("NOT_STARTED", "PAID", "NONE_REQUESTED", OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("IN_PROGRESS", "PAID", "NONE_REQUESTED", OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("FULFILLED", "PAID", "NONE_REQUESTED", OrderStatus.SHIPPED, OrderEventType.UPDATED),
+        ("FULFILLED", "PARTIALLY_REFUNDED", "NONE_REQUESTED", OrderStatus.SHIPPED, OrderEventType.UPDATED),
+        ("FULFILLED", "FULLY_REFUNDED", "NONE_REQUESTED", OrderStatus.REFUNDED, OrderEventType.UPDATED),
+        ("NOT_STARTED", "FAILED", "NONE_REQUESTED", OrderStatus.FAILED, OrderEventType.UPDATED),
+        ("NOT_STARTED", "PAID", "IN_PROGRESS", OrderStatus.PROCESSING, OrderEventType.CANCELLATION_REQUESTED),
+        ("NOT_STARTED", "FULLY_REFUNDED", "CANCELED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
+        ("SOMETHING_NEW", "PAID", "NONE_REQUESTED", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
+    ],
+)
 @pytest.mark.usefixtures("seller_known")
-def test_order_states_map_to_status_and_event_type(api: respx.MockRouter, fulfilment: str, payment: str,
-                                                   cancel: str, status: OrderStatus,
-                                                   event_type: OrderEventType) -> None:
+def test_order_states_map_to_status_and_event_type(
+    api: respx.MockRouter, fulfilment: str, payment: str, cancel: str, status: OrderStatus, event_type: OrderEventType
+) -> None:
     order = sample(f"order_{ORDER_ID}.json")
-    order.update(orderFulfillmentStatus=fulfilment, orderPaymentStatus=payment,
-                 cancelStatus={"cancelState": cancel, "cancelRequests": []})
+    order.update(
+        orderFulfillmentStatus=fulfilment,
+        orderPaymentStatus=payment,
+        cancelStatus={"cancelState": cancel, "cancelRequests": []},
+    )
     mock_order(api, order)
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
-                     [message("m1", "2025-03-05T09:00:00.000Z")])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
+        [message("m1", "2025-03-05T09:00:00.000Z")],
+    )
     [event] = poll().order_events
     assert (event.order.status, event.event_type) == (status, event_type)
     assert event.order.channel_status == f"{fulfilment}/{payment}/{cancel}"
 
 
-@pytest.mark.parametrize(("initiator", "event_type"), [
-    ("Buyer", OrderEventType.CANCELLATION_REQUESTED),
-    ("Seller", OrderEventType.UPDATED),
-])
+@pytest.mark.parametrize(
+    ("initiator", "event_type"),
+    [
+        ("Buyer", OrderEventType.CANCELLATION_REQUESTED),
+        ("Seller", OrderEventType.UPDATED),
+    ],
+)
 @pytest.mark.usefixtures("seller_known")
-def test_only_a_buyers_pending_cancellation_is_a_cancellation_request(api: respx.MockRouter, initiator: str,
-                                                                      event_type: OrderEventType) -> None:
+def test_only_a_buyers_pending_cancellation_is_a_cancellation_request(
+    api: respx.MockRouter, initiator: str, event_type: OrderEventType
+) -> None:
     order = sample(f"order_{ORDER_ID}.json")
-    order.update(orderFulfillmentStatus="NOT_STARTED", cancelStatus={"cancelState": "IN_PROGRESS", "cancelRequests": [
-        {"cancelInitiator": initiator, "cancelReason": "BUYER_ASKED_CANCEL", "cancelRequestId": "5000123456",
-         "cancelRequestState": "REQUESTED", "cancelRequestedDate": "2025-03-04T15:00:00.000Z"}]})
+    order.update(
+        orderFulfillmentStatus="NOT_STARTED",
+        cancelStatus={
+            "cancelState": "IN_PROGRESS",
+            "cancelRequests": [
+                {
+                    "cancelInitiator": initiator,
+                    "cancelReason": "BUYER_ASKED_CANCEL",
+                    "cancelRequestId": "5000123456",
+                    "cancelRequestState": "REQUESTED",
+                    "cancelRequestedDate": "2025-03-04T15:00:00.000Z",
+                }
+            ],
+        },
+    )
     mock_order(api, order)
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
-                     [message("m1", "2025-03-05T09:00:00.000Z")])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
+        [message("m1", "2025-03-05T09:00:00.000Z")],
+    )
     [event] = poll().order_events
     assert event.event_type == event_type
 
@@ -653,8 +837,11 @@ def test_only_a_buyers_pending_cancellation_is_a_cancellation_request(api: respx
 @pytest.mark.usefixtures("seller_known")
 def test_an_order_reference_links_the_message_and_adds_an_order_event(api: respx.MockRouter) -> None:
     order_route, _ = mock_order(api)
-    one_conversation(api, summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
-                     [message("m1", "2025-03-05T09:00:00.000Z")])
+    one_conversation(
+        api,
+        summary("c1", "2025-03-05T09:00:00.000Z", reference_type="ORDER", reference_id=ORDER_ID),
+        [message("m1", "2025-03-05T09:00:00.000Z")],
+    )
     result = poll()
     assert result.messages[0].order_ref == ORDER_ID
     [event] = result.order_events
@@ -670,12 +857,13 @@ def test_an_order_reference_links_the_message_and_adds_an_order_event(api: respx
 @pytest.mark.usefixtures("seller_known")
 def test_order_lookups_are_bounded_per_poll(api: respx.MockRouter) -> None:
     refs = [f"12-00000-{n:05d}" for n in range(MAX_ORDER_LOOKUPS + 2)]
-    conversations = [summary(f"c{n}", f"2025-03-05T09:0{n}:00.000Z", reference_type="ORDER", reference_id=ref)
-                     for n, ref in enumerate(refs)]
+    conversations = [
+        summary(f"c{n}", f"2025-03-05T09:0{n}:00.000Z", reference_type="ORDER", reference_id=ref)
+        for n, ref in enumerate(refs)
+    ]
     api.get(CONVERSATIONS_PATH).mock(return_value=listing(conversations))
     api.get(path__regex=r"^/commerce/message/v1/conversation/c\d+$").mock(return_value=thread([]))
-    orders = api.get(path__regex=r"^/sell/fulfillment/v1/order/12-00000-\d+$").mock(
-        return_value=httpx.Response(404))
+    orders = api.get(path__regex=r"^/sell/fulfillment/v1/order/12-00000-\d+$").mock(return_value=httpx.Response(404))
     result = poll()
     assert orders.call_count == MAX_ORDER_LOOKUPS == 5
     assert result.order_events == []  # none found: no event, no failure
@@ -683,15 +871,29 @@ def test_order_lookups_are_bounded_per_poll(api: respx.MockRouter) -> None:
 
 def test_an_unknown_order_is_none(api: respx.MockRouter) -> None:
     api.get("/sell/fulfillment/v1/order/99-99999-99999").mock(return_value=httpx.Response(404))
-    api.get("/sell/fulfillment/v1/order/12-345").mock(return_value=httpx.Response(
-        400, content=raw("error_404_order.json")))
+    api.get("/sell/fulfillment/v1/order/12-345").mock(
+        return_value=httpx.Response(400, content=raw("error_404_order.json"))
+    )
     assert fetch("99-99999-99999") is None
     assert fetch("12-345") is None  # eBay's 400 "Invalid order ID" (errorId 32100)
 
 
 def test_an_order_lookup_that_fails_is_a_channel_error(api: respx.MockRouter) -> None:
-    route = api.get(ORDER_PATH).mock(return_value=httpx.Response(500, json={"errors": [
-        {"errorId": 30500, "domain": "API_FULFILLMENT", "category": "APPLICATION", "message": "System error"}]}))
+    route = api.get(ORDER_PATH).mock(
+        return_value=httpx.Response(
+            500,
+            json={
+                "errors": [
+                    {
+                        "errorId": 30500,
+                        "domain": "API_FULFILLMENT",
+                        "category": "APPLICATION",
+                        "message": "System error",
+                    }
+                ]
+            },
+        )
+    )
     sleeps = Sleeps()
     with pytest.raises(ChannelError) as failed:
         fetch(sleeps=sleeps)
@@ -700,9 +902,23 @@ def test_an_order_lookup_that_fails_is_a_channel_error(api: respx.MockRouter) ->
 
 
 def test_an_order_lookup_refused_is_a_channel_error_with_ebays_message(api: respx.MockRouter) -> None:
-    api.get(ORDER_PATH).mock(return_value=httpx.Response(401, json={"errors": [
-        {"errorId": 1001, "domain": "OAuth", "category": "REQUEST", "message": "Invalid access token",
-         "longMessage": "Invalid access token. Check the value of the Authorization HTTP request header."}]}))
+    api.get(ORDER_PATH).mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "errors": [
+                    {
+                        "errorId": 1001,
+                        "domain": "OAuth",
+                        "category": "REQUEST",
+                        "message": "Invalid access token",
+                        "longMessage": "Invalid access token. Check the value of the Authorization HTTP request "
+                        "header.",
+                    }
+                ]
+            },
+        )
+    )
     with pytest.raises(ChannelError, match="1001: Invalid access token") as refused:
         fetch()
     assert refused.value.details["status"] == 401
@@ -786,9 +1002,22 @@ def test_check_credentials_labels_the_account_with_the_sellers_username(api: res
 
 
 def test_check_credentials_refused_is_a_channel_error(api: respx.MockRouter) -> None:
-    api.get(CONVERSATIONS_PATH).mock(return_value=httpx.Response(403, json={"errors": [
-        {"errorId": 1100, "domain": "ACCESS", "category": "REQUEST", "message": "Access denied",
-         "longMessage": "Insufficient permissions to fulfill the request."}]}))
+    api.get(CONVERSATIONS_PATH).mock(
+        return_value=httpx.Response(
+            403,
+            json={
+                "errors": [
+                    {
+                        "errorId": 1100,
+                        "domain": "ACCESS",
+                        "category": "REQUEST",
+                        "message": "Access denied",
+                        "longMessage": "Insufficient permissions to fulfill the request.",
+                    }
+                ]
+            },
+        )
+    )
     with http_client() as http, pytest.raises(ChannelError, match="1100: Access denied") as refused:
         CONNECTOR.check_credentials(STORE, http)
     assert refused.value.details["status"] == 403
@@ -799,8 +1028,9 @@ def test_check_credentials_refused_is_a_channel_error(api: respx.MockRouter) -> 
 
 @pytest.mark.usefixtures("seller_known")
 def test_429_is_retried_after_the_retry_after_delay(api: respx.MockRouter) -> None:
-    listed = api.get(CONVERSATIONS_PATH).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "7"}),
-                                                           listing([])])
+    listed = api.get(CONVERSATIONS_PATH).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), listing([])]
+    )
     sleeps = Sleeps()
     result = poll(cursor="2025-03-05T09:00:00Z", http=http_client(sleeps))
     assert listed.call_count == 2 and sleeps == [7.0]
@@ -809,9 +1039,21 @@ def test_429_is_retried_after_the_retry_after_delay(api: respx.MockRouter) -> No
 
 @pytest.mark.usefixtures("seller_known")
 def test_a_listing_failure_is_a_channel_error(api: respx.MockRouter) -> None:
-    api.get(CONVERSATIONS_PATH).mock(return_value=httpx.Response(400, json={"errors": [
-        {"errorId": 355005, "domain": "API_MESSAGE", "category": "REQUEST",
-         "message": "Invalid date format used for one or both date filters."}]}))
+    api.get(CONVERSATIONS_PATH).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "errors": [
+                    {
+                        "errorId": 355005,
+                        "domain": "API_MESSAGE",
+                        "category": "REQUEST",
+                        "message": "Invalid date format used for one or both date filters.",
+                    }
+                ]
+            },
+        )
+    )
     with pytest.raises(ChannelError, match="getConversations failed: HTTP 400: 355005"):
         poll()
 
@@ -823,16 +1065,19 @@ def test_invalid_json_is_malformed(api: respx.MockRouter) -> None:
         poll()
 
 
-@pytest.mark.parametrize("body", [
-    [],
-    {"conversations": {}},
-    {"conversations": ["1000000123456"]},
-    {"conversations": [{"conversationTitle": "no id"}]},
-    {"conversations": [{"conversationId": "c1", "latestMessage": {"createdDate": "yesterday"}}]},
-    {"conversations": [{"conversationId": "c1", "latestMessage": "hello"}]},
-    {"conversations": [], "next": 2},
-    {"conversations": [], "total": "3"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"conversations": {}},
+        {"conversations": ["1000000123456"]},
+        {"conversations": [{"conversationTitle": "no id"}]},
+        {"conversations": [{"conversationId": "c1", "latestMessage": {"createdDate": "yesterday"}}]},
+        {"conversations": [{"conversationId": "c1", "latestMessage": "hello"}]},
+        {"conversations": [], "next": 2},
+        {"conversations": [], "total": "3"},
+    ],
+)
 @pytest.mark.usefixtures("seller_known")
 def test_a_listing_of_the_wrong_shape_is_malformed(api: respx.MockRouter, body: Any) -> None:
     api.get(CONVERSATIONS_PATH).mock(return_value=httpx.Response(200, json=body))

@@ -87,8 +87,9 @@ BASE_RECEIPT = sample("receipts_page.json")["results"][0]
 
 def receipt(receipt_id: int, updated: int, *, note: str | None = None, **changes: Any) -> dict[str, Any]:
     r = copy.deepcopy(BASE_RECEIPT)
-    r.update(receipt_id=receipt_id, updated_timestamp=updated, update_timestamp=updated, message_from_buyer=note,
-             **changes)
+    r.update(
+        receipt_id=receipt_id, updated_timestamp=updated, update_timestamp=updated, message_from_buyer=note, **changes
+    )
     return r
 
 
@@ -132,7 +133,10 @@ def test_requests_carry_keystring_and_shared_secret_and_a_refreshed_bearer_token
     assert token_route.call_count == 1  # cached for the next request
     token_request = token_route.calls.last.request
     assert parse_qs(token_request.content.decode()) == {
-        "grant_type": ["refresh_token"], "client_id": [KEYSTRING], "refresh_token": [REFRESH]}
+        "grant_type": ["refresh_token"],
+        "client_id": [KEYSTRING],
+        "refresh_token": [REFRESH],
+    }
     assert token_request.headers["x-api-key"] == f"{KEYSTRING}:{SHARED_SECRET}"
     api_request = shop.calls.last.request
     assert api_request.headers["x-api-key"] == f"{KEYSTRING}:{SHARED_SECRET}"
@@ -156,8 +160,11 @@ def test_a_rotated_refresh_token_is_handed_over_and_used_next_time(token_route: 
 
 @respx.mock
 def test_a_refused_refresh_token_is_a_401_with_etsys_reason() -> None:
-    respx.post(OAUTH_ENDPOINT).mock(return_value=httpx.Response(400, json={
-        "error": "invalid_grant", "error_description": "refresh_token is invalid"}))
+    respx.post(OAUTH_ENDPOINT).mock(
+        return_value=httpx.Response(
+            400, json={"error": "invalid_grant", "error_description": "refresh_token is invalid"}
+        )
+    )
     respx.get(SHOP).mock(return_value=httpx.Response(200, content=raw("shop.json")))
     with client() as http, pytest.raises(ChannelError, match="refresh_token is invalid") as caught:
         CONNECTOR.check_credentials(STORE, http)
@@ -186,8 +193,9 @@ def test_a_token_etsy_refuses_is_refreshed_once_then_a_channel_error(token_route
 
 @respx.mock
 def test_a_bare_keystring_refusal_is_quoted(token_route: respx.Route) -> None:
-    respx.get(SHOP).mock(return_value=httpx.Response(403, json={
-        "error": "Shared secret is required in x-api-key header"}))
+    respx.get(SHOP).mock(
+        return_value=httpx.Response(403, json={"error": "Shared secret is required in x-api-key header"})
+    )
     with client() as http, pytest.raises(ChannelError, match="Shared secret is required") as caught:
         CONNECTOR.check_credentials(STORE, http)
     assert caught.value.details["status"] == 403
@@ -204,8 +212,9 @@ def test_calls_need_the_etsy_client_that_knows_the_shop() -> None:
 @pytest.mark.parametrize("ref", ["4117291123", "#4117291123"])
 @respx.mock
 def test_fetch_order_gets_the_receipt_and_maps_it(token_route: respx.Route, ref: str) -> None:
-    route = respx.get(f"{RECEIPTS}/4117291123").mock(return_value=httpx.Response(200, content=raw(
-        "receipt_4117291123.json")))
+    route = respx.get(f"{RECEIPTS}/4117291123").mock(
+        return_value=httpx.Response(200, content=raw("receipt_4117291123.json"))
+    )
     with client() as http:
         order = CONNECTOR.fetch_order(STORE, http, ref)
     assert route.call_count == 1
@@ -214,7 +223,8 @@ def test_fetch_order_gets_the_receipt_and_maps_it(token_route: respx.Route, ref:
     assert order.status == OrderStatus.SHIPPED and order.channel_status == "Completed"
     assert (order.currency, order.total) == ("EUR", Decimal("18.67"))
     assert [(i.sku, i.name, i.quantity, i.unit_price, i.total) for i in order.items] == [
-        ("M18", "Motorbike with sidecar M18", 1, Decimal("20.75"), Decimal("20.75"))]
+        ("M18", "Motorbike with sidecar M18", 1, Decimal("20.75"), Decimal("20.75"))
+    ]
     assert order.buyer_email is None and order.buyer_name == "Lena Schmidt"
     assert (order.carrier, order.tracking_number, order.tracking_url) == ("DHL Germany", "00340434626839404910", None)
     assert order.shipped_at == datetime(2026, 7, 15, 11, 12, 45, tzinfo=UTC)
@@ -238,8 +248,9 @@ def test_a_reference_that_is_not_a_receipt_id_is_none_without_a_call(ref: str) -
 
 @respx.mock
 def test_a_refused_lookup_raises_with_the_reason(token_route: respx.Route) -> None:
-    respx.get(f"{RECEIPTS}/4117291123").mock(return_value=httpx.Response(403, json={
-        "error": "The application does not have the transactions_r scope"}))
+    respx.get(f"{RECEIPTS}/4117291123").mock(
+        return_value=httpx.Response(403, json={"error": "The application does not have the transactions_r scope"})
+    )
     with client() as http, pytest.raises(ChannelError, match="transactions_r") as caught:
         CONNECTOR.fetch_order(STORE, http, "4117291123")
     assert caught.value.details["status"] == 403
@@ -253,23 +264,31 @@ def test_a_5xx_on_lookup_is_retried_then_raised(token_route: respx.Route) -> Non
     assert route.call_count == 5 and caught.value.details["status"] == 500
 
 
-@pytest.mark.parametrize(("status", "is_shipped", "shipments", "expected"), [
-    ("open", False, [], OrderStatus.PENDING),
-    ("payment processing", False, [], OrderStatus.PENDING),
-    ("paid", False, [], OrderStatus.PROCESSING),
-    ("Paid", True, [], OrderStatus.SHIPPED),
-    ("paid", False, [{"carrier_name": "USPS", "tracking_code": "9400", "shipment_notification_timestamp": 1}],
-     OrderStatus.SHIPPED),
-    ("partially refunded", False, [], OrderStatus.PROCESSING),
-    ("completed", True, [], OrderStatus.SHIPPED),
-    ("Completed", False, [], OrderStatus.COMPLETED),
-    ("canceled", False, [], OrderStatus.CANCELLED),
-    ("fully refunded", True, [], OrderStatus.REFUNDED),
-    ("something new", False, [], OrderStatus.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("status", "is_shipped", "shipments", "expected"),
+    [
+        ("open", False, [], OrderStatus.PENDING),
+        ("payment processing", False, [], OrderStatus.PENDING),
+        ("paid", False, [], OrderStatus.PROCESSING),
+        ("Paid", True, [], OrderStatus.SHIPPED),
+        (
+            "paid",
+            False,
+            [{"carrier_name": "USPS", "tracking_code": "9400", "shipment_notification_timestamp": 1}],
+            OrderStatus.SHIPPED,
+        ),
+        ("partially refunded", False, [], OrderStatus.PROCESSING),
+        ("completed", True, [], OrderStatus.SHIPPED),
+        ("Completed", False, [], OrderStatus.COMPLETED),
+        ("canceled", False, [], OrderStatus.CANCELLED),
+        ("fully refunded", True, [], OrderStatus.REFUNDED),
+        ("something new", False, [], OrderStatus.UNKNOWN),
+    ],
+)
 @respx.mock
-def test_status_is_mapped_from_status_and_shipping(token_route: respx.Route, status: str, is_shipped: bool,
-                                                   shipments: list[dict[str, Any]], expected: OrderStatus) -> None:
+def test_status_is_mapped_from_status_and_shipping(
+    token_route: respx.Route, status: str, is_shipped: bool, shipments: list[dict[str, Any]], expected: OrderStatus
+) -> None:
     body = receipt(3012345678, 1784000500, status=status, is_shipped=is_shipped, shipments=shipments)
     respx.get(f"{RECEIPTS}/3012345678").mock(return_value=httpx.Response(200, json=body))
     with client() as http:
@@ -322,11 +341,14 @@ def test_every_receipt_becomes_an_updated_order_event(token_route: respx.Route) 
     events = poll().order_events
     assert [(e.event_type, e.event_id) for e in events] == [
         (OrderEventType.UPDATED, "receipt:3012345678:1784000500"),
-        (OrderEventType.UPDATED, "receipt:4117291123:1784113965")]
+        (OrderEventType.UPDATED, "receipt:4117291123:1784113965"),
+    ]
     first = events[0].order
     assert first.status == OrderStatus.PROCESSING and (first.currency, first.total) == ("EUR", Decimal("42.40"))
     assert [(i.sku, i.quantity, i.unit_price, i.total) for i in first.items] == [
-        ("T22", 2, Decimal("15"), Decimal("30")), (None, 1, Decimal("7.5"), Decimal("7.5"))]
+        ("T22", 2, Decimal("15"), Decimal("30")),
+        (None, 1, Decimal("7.5"), Decimal("7.5")),
+    ]
     assert events[0].occurred_at == datetime.fromtimestamp(1784000500, UTC)
     assert events[1].order.tracking_number == "00340434626839404910"
 
@@ -354,7 +376,7 @@ def test_pages_overlap_and_the_overlap_is_not_emitted_twice(token_route: respx.R
 
     def listing(request: httpx.Request) -> httpx.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
-        return page(receipts[offset:offset + limit], count=len(receipts))
+        return page(receipts[offset : offset + limit], count=len(receipts))
 
     route = respx.get(RECEIPTS).mock(side_effect=listing)
     result = poll(cursor="1784199990")
@@ -413,8 +435,9 @@ def test_a_buyer_email_that_is_not_an_address_is_dropped(token_route: respx.Rout
 
 @respx.mock
 def test_429_is_retried_after_the_retry_after_delay(token_route: respx.Route) -> None:
-    route = respx.get(RECEIPTS).mock(side_effect=[
-        httpx.Response(429, headers={"retry-after": "3", "x-remaining-this-second": "0"}), page([])])
+    route = respx.get(RECEIPTS).mock(
+        side_effect=[httpx.Response(429, headers={"retry-after": "3", "x-remaining-this-second": "0"}), page([])]
+    )
     sleeps = Sleeps()
     poll(cursor="1784199990", http=client(sleeps))
     assert route.call_count == 2 and sleeps == [3.0]
@@ -425,8 +448,9 @@ def test_a_cursor_that_is_not_a_timestamp_is_refused() -> None:
         poll(cursor="2026-07-16T12:00:00Z")
 
 
-@pytest.mark.parametrize("body", [[], {"count": 1}, {"results": []}, {"count": "1", "results": []},
-                                  {"count": 1, "results": {}}])
+@pytest.mark.parametrize(
+    "body", [[], {"count": 1}, {"results": []}, {"count": "1", "results": []}, {"count": 1, "results": {}}]
+)
 @respx.mock
 def test_a_page_of_the_wrong_shape_is_malformed(token_route: respx.Route, body: Any) -> None:
     respx.get(RECEIPTS).mock(return_value=httpx.Response(200, json=body))
@@ -458,8 +482,9 @@ def _shipments_not_a_list(r: dict[str, Any]) -> None:
     r["shipments"] = "none"
 
 
-@pytest.mark.parametrize("damage", [_no_id, _bad_updated, _note_not_text, _bad_money, _zero_divisor,
-                                    _shipments_not_a_list])
+@pytest.mark.parametrize(
+    "damage", [_no_id, _bad_updated, _note_not_text, _bad_money, _zero_divisor, _shipments_not_a_list]
+)
 @respx.mock
 def test_a_receipt_of_the_wrong_shape_is_malformed(token_route: respx.Route, damage: Any) -> None:
     bad = receipt(3012345678, 1784200000, note="Hi")

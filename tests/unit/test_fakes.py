@@ -14,10 +14,19 @@ from tests.unit.builders import NOW, STORE, TENANT, make_ticket
 
 
 def message(ticket_id: str, channel_message_id: str, thread: str | None = "thread-1") -> Message:
-    return Message(tenant_id=TENANT, ticket_id=ticket_id, message_id=f"msg-{channel_message_id}",
-                   direction=MessageDirection.INBOUND, channel=Channel.WOOCOMMERCE, store_id=STORE,
-                   channel_message_id=channel_message_id, channel_thread_id=thread, author="buyer", body="hi",
-                   created_at=NOW)
+    return Message(
+        tenant_id=TENANT,
+        ticket_id=ticket_id,
+        message_id=f"msg-{channel_message_id}",
+        direction=MessageDirection.INBOUND,
+        channel=Channel.WOOCOMMERCE,
+        store_id=STORE,
+        channel_message_id=channel_message_id,
+        channel_thread_id=thread,
+        author="buyer",
+        body="hi",
+        created_at=NOW,
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from tests.unit.builders import TENANT
 
 
 def person(agent_id: str, **fields: Any) -> Agent:
-    return Agent(tenant_id=TENANT, agent_id=agent_id, name=agent_id.title(), email=f"{agent_id}@seller.example",
-                 **fields)
+    return Agent(
+        tenant_id=TENANT, agent_id=agent_id, name=agent_id.title(), email=f"{agent_id}@seller.example", **fields
+    )
 
 
 def event(claims: dict[str, str]) -> dict[str, Any]:
@@ -28,8 +29,15 @@ def test_the_token_gives_tenant_agent_and_role() -> None:
     assert identity_from_event(event({"custom:tenant_id": TENANT, "sub": "ada"})).role == AgentRole.AGENT
 
 
-@pytest.mark.parametrize("claims", [{}, {"sub": "ada"}, {"custom:tenant_id": TENANT},
-                                    {"custom:tenant_id": TENANT, "sub": "ada", "custom:role": "owner"}])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {},
+        {"sub": "ada"},
+        {"custom:tenant_id": TENANT},
+        {"custom:tenant_id": TENANT, "sub": "ada", "custom:role": "owner"},
+    ],
+)
 def test_a_token_without_tenant_agent_or_known_role_is_refused(claims: dict[str, str]) -> None:
     with pytest.raises(Unauthorized):
         identity_from_event(event(claims))
@@ -45,21 +53,27 @@ def test_an_active_agent_on_the_list_passes() -> None:
     assert confirm(caller, [person("ada", role=AgentRole.ADMIN), person("bob")]) == caller
 
 
-@pytest.mark.parametrize(("agents", "reason"), [
-    ([person("bob")], "not in the tenant's agent list"),
-    ([person("ada", active=False, role=AgentRole.ADMIN), person("bob")], "deactivated"),
-])
+@pytest.mark.parametrize(
+    ("agents", "reason"),
+    [
+        ([person("bob")], "not in the tenant's agent list"),
+        ([person("ada", active=False, role=AgentRole.ADMIN), person("bob")], "deactivated"),
+    ],
+)
 def test_a_removed_or_deactivated_agent_is_refused(agents: list[Agent], reason: str) -> None:
     with pytest.raises(Forbidden, match=reason):
         confirm(Identity(TENANT, "ada", AgentRole.ADMIN), agents)
 
 
-@pytest.mark.parametrize(("token", "record", "acts_as"), [
-    (AgentRole.ADMIN, AgentRole.AGENT, AgentRole.AGENT),  # demoted on the list: the token's admin is gone
-    (AgentRole.ADMIN, AgentRole.READ_ONLY, AgentRole.READ_ONLY),
-    (AgentRole.READ_ONLY, AgentRole.ADMIN, AgentRole.READ_ONLY),  # demoted in Cognito: the token says so
-    (AgentRole.AGENT, AgentRole.AGENT, AgentRole.AGENT),
-])
+@pytest.mark.parametrize(
+    ("token", "record", "acts_as"),
+    [
+        (AgentRole.ADMIN, AgentRole.AGENT, AgentRole.AGENT),  # demoted on the list: the token's admin is gone
+        (AgentRole.ADMIN, AgentRole.READ_ONLY, AgentRole.READ_ONLY),
+        (AgentRole.READ_ONLY, AgentRole.ADMIN, AgentRole.READ_ONLY),  # demoted in Cognito: the token says so
+        (AgentRole.AGENT, AgentRole.AGENT, AgentRole.AGENT),
+    ],
+)
 def test_the_caller_acts_with_the_lesser_role(token: AgentRole, record: AgentRole, acts_as: AgentRole) -> None:
     assert confirm(Identity(TENANT, "ada", token), [person("ada", role=record)]).role == acts_as
 

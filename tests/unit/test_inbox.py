@@ -65,28 +65,31 @@ def _store(repo: InMemoryRepository, *tickets: Any) -> None:
 # --- what a filter matches ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("filters", "changes", "expected"), [
-    (QueueFilter(), {}, True),
-    (QueueFilter(), {"status": TicketStatus.RESOLVED}, False),  # not in a queue
-    (QueueFilter(store_id="s2"), {}, False),
-    (QueueFilter(store_id=STORE), {}, True),
-    (QueueFilter(channel=Channel.EBAY), {}, False),
-    (QueueFilter(channel=Channel.WOOCOMMERCE), {}, True),
-    (QueueFilter(tag="vip"), {"tags": ["vip", "late"]}, True),
-    (QueueFilter(tag="vip"), {"tags": ["late"]}, False),
-    (QueueFilter(intent=Intent.WISMO), {"intent": Intent.WISMO}, True),
-    (QueueFilter(intent=Intent.WISMO), {"intent": None}, False),
-    (QueueFilter(status=TicketStatus.OPEN), {"status": TicketStatus.NEW}, False),
-    (QueueFilter(status=TicketStatus.SNOOZED), {"status": TicketStatus.SNOOZED}, True),
-    (QueueFilter(assignee_id="none"), {}, True),
-    (QueueFilter(assignee_id="none"), {"assignee_id": "agent-1"}, False),
-    (QueueFilter(assignee_id="agent-1"), {"assignee_id": "agent-1"}, True),
-    (QueueFilter(assignee_id="agent-1"), {"assignee_id": "agent-2"}, False),
-    (QueueFilter(team_id="de"), {"team_id": "de"}, True),
-    (QueueFilter(team_id="de"), {"team_id": None}, False),
-    (QueueFilter(language="de"), {"language": "de"}, True),
-    (QueueFilter(language="de"), {"language": "fr"}, False),
-])
+@pytest.mark.parametrize(
+    ("filters", "changes", "expected"),
+    [
+        (QueueFilter(), {}, True),
+        (QueueFilter(), {"status": TicketStatus.RESOLVED}, False),  # not in a queue
+        (QueueFilter(store_id="s2"), {}, False),
+        (QueueFilter(store_id=STORE), {}, True),
+        (QueueFilter(channel=Channel.EBAY), {}, False),
+        (QueueFilter(channel=Channel.WOOCOMMERCE), {}, True),
+        (QueueFilter(tag="vip"), {"tags": ["vip", "late"]}, True),
+        (QueueFilter(tag="vip"), {"tags": ["late"]}, False),
+        (QueueFilter(intent=Intent.WISMO), {"intent": Intent.WISMO}, True),
+        (QueueFilter(intent=Intent.WISMO), {"intent": None}, False),
+        (QueueFilter(status=TicketStatus.OPEN), {"status": TicketStatus.NEW}, False),
+        (QueueFilter(status=TicketStatus.SNOOZED), {"status": TicketStatus.SNOOZED}, True),
+        (QueueFilter(assignee_id="none"), {}, True),
+        (QueueFilter(assignee_id="none"), {"assignee_id": "agent-1"}, False),
+        (QueueFilter(assignee_id="agent-1"), {"assignee_id": "agent-1"}, True),
+        (QueueFilter(assignee_id="agent-1"), {"assignee_id": "agent-2"}, False),
+        (QueueFilter(team_id="de"), {"team_id": "de"}, True),
+        (QueueFilter(team_id="de"), {"team_id": None}, False),
+        (QueueFilter(language="de"), {"language": "de"}, True),
+        (QueueFilter(language="de"), {"language": "fr"}, False),
+    ],
+)
 def test_each_filter_narrows(filters: QueueFilter, changes: dict[str, Any], expected: bool) -> None:
     assert filters.matches(_ticket(1, **changes), NOW) is expected
 
@@ -163,10 +166,10 @@ def test_a_team_and_an_agent_together_are_refused() -> None:
 # --- queue reads --------------------------------------------------------------------------------
 
 
-def test_filtered_queue_pages_through_every_match_in_sla_order(service: InboxService,
-                                                              repo: InMemoryRepository) -> None:
-    tickets = [_ticket(n, tags=["vip"] if n % 3 == 0 else [], assignee_id=None if n % 2 else "agent-1")
-               for n in range(1, 31)]
+def test_filtered_queue_pages_through_every_match_in_sla_order(service: InboxService, repo: InMemoryRepository) -> None:
+    tickets = [
+        _ticket(n, tags=["vip"] if n % 3 == 0 else [], assignee_id=None if n % 2 else "agent-1") for n in range(1, 31)
+    ]
     _store(repo, *tickets)
     seen: list[str] = []
     cursor = None
@@ -189,8 +192,12 @@ def test_my_queue_resolves_me(service: InboxService, repo: InMemoryRepository) -
 
 
 def test_snoozed_tickets_are_listed_newest_change_first(service: InboxService, repo: InMemoryRepository) -> None:
-    _store(repo, _ticket(1, status=TicketStatus.SNOOZED, updated_at=NOW - HOUR),
-           _ticket(2, status=TicketStatus.SNOOZED, updated_at=NOW), _ticket(3))
+    _store(
+        repo,
+        _ticket(1, status=TicketStatus.SNOOZED, updated_at=NOW - HOUR),
+        _ticket(2, status=TicketStatus.SNOOZED, updated_at=NOW),
+        _ticket(3),
+    )
     page = service.queue(TENANT, "agent-1", QueueFilter(status=TicketStatus.SNOOZED))
     assert [t.ticket_id for t in page.tickets] == ["T002", "T001"]
 
@@ -207,8 +214,9 @@ def test_a_cursor_of_another_partition_is_refused(service: InboxService, repo: I
 
 def test_views_list_the_builtins_then_mine_and_the_shared_ones(service: InboxService) -> None:
     mine = service.create_view(TENANT, "agent-1", ViewSpec(name="VIP", filters=QueueFilter(tag="vip")))
-    shared = service.create_view(TENANT, "agent-2", ViewSpec(name="German", filters=QueueFilter(language="de"),
-                                                             shared=True))
+    shared = service.create_view(
+        TENANT, "agent-2", ViewSpec(name="German", filters=QueueFilter(language="de"), shared=True)
+    )
     service.create_view(TENANT, "agent-2", ViewSpec(name="Private of agent-2"))
     listed = service.views(TENANT, "agent-1").views
     assert [v.view_id for v in listed] == ["mine", "unassigned", "breached", "open", shared.view_id, mine.view_id]
@@ -227,15 +235,20 @@ def test_a_private_view_is_nobody_elses(service: InboxService) -> None:
 
 
 def test_a_shared_view_is_changed_by_its_owner_or_an_admin(service: InboxService, clock: Clock) -> None:
-    view = service.create_view(TENANT, "agent-1", ViewSpec(name="Team DE", filters=QueueFilter(team_id="de"),
-                                                           shared=True))
+    view = service.create_view(
+        TENANT, "agent-1", ViewSpec(name="Team DE", filters=QueueFilter(team_id="de"), shared=True)
+    )
     change = ViewSpec(name="Team DE unassigned", filters=QueueFilter(team_id="de", assignee_id="none"), shared=True)
     with pytest.raises(Forbidden):
         service.update_view(TENANT, "agent-2", view.view_id, change, admin=False)
     clock.now = NOW + HOUR
     updated = service.update_view(TENANT, "agent-2", view.view_id, change, admin=True)
     assert (updated.name, updated.owner_id, updated.updated_at, updated.created_at) == (
-        "Team DE unassigned", "agent-1", NOW + HOUR, view.created_at)
+        "Team DE unassigned",
+        "agent-1",
+        NOW + HOUR,
+        view.created_at,
+    )
     assert service.get_view(TENANT, "agent-1", view.view_id).filters.assignee_id == "none"
 
 
@@ -262,8 +275,7 @@ def test_deleting_a_view(service: InboxService) -> None:
 
 def test_a_view_no_queue_can_serve_is_refused(service: InboxService) -> None:
     with pytest.raises(ValueError, match="not both"):
-        service.create_view(TENANT, "agent-1", ViewSpec(name="X", filters=QueueFilter(team_id="de",
-                                                                                      assignee_id="me")))
+        service.create_view(TENANT, "agent-1", ViewSpec(name="X", filters=QueueFilter(team_id="de", assignee_id="me")))
 
 
 def test_views_per_agent_are_bounded(service: InboxService) -> None:
@@ -285,19 +297,22 @@ def test_shared_views_per_tenant_are_bounded_also_when_sharing_one(service: Inbo
 
 def test_a_shared_view_with_me_shows_each_agent_their_own(service: InboxService, repo: InMemoryRepository) -> None:
     _store(repo, _ticket(1, assignee_id="agent-1", tags=["vip"]), _ticket(2, assignee_id="agent-2", tags=["vip"]))
-    view = service.create_view(TENANT, "agent-1", ViewSpec(name="My VIPs", shared=True,
-                                                           filters=QueueFilter(assignee_id="me", tag="vip")))
+    view = service.create_view(
+        TENANT, "agent-1", ViewSpec(name="My VIPs", shared=True, filters=QueueFilter(assignee_id="me", tag="vip"))
+    )
     assert [t.ticket_id for t in service.view_tickets(TENANT, "agent-1", view.view_id).tickets] == ["T001"]
     assert [t.ticket_id for t in service.view_tickets(TENANT, "agent-2", view.view_id).tickets] == ["T002"]
 
 
 def test_counts_per_view(service: InboxService, repo: InMemoryRepository) -> None:
-    _store(repo,
-           _ticket(1, assignee_id="agent-1", first_response_due_at=NOW - HOUR),  # breached
-           _ticket(2, assignee_id="agent-1"),
-           _ticket(3, tags=["vip"]),
-           _ticket(4, tags=["vip"], first_response_due_at=NOW - 2 * HOUR),  # breached
-           _ticket(5, status=TicketStatus.RESOLVED))
+    _store(
+        repo,
+        _ticket(1, assignee_id="agent-1", first_response_due_at=NOW - HOUR),  # breached
+        _ticket(2, assignee_id="agent-1"),
+        _ticket(3, tags=["vip"]),
+        _ticket(4, tags=["vip"], first_response_due_at=NOW - 2 * HOUR),  # breached
+        _ticket(5, status=TicketStatus.RESOLVED),
+    )
     view = service.create_view(TENANT, "agent-1", ViewSpec(name="VIP", filters=QueueFilter(tag="vip")))
     counts = {c.view_id: c.count for c in service.counts(TENANT, "agent-1").views}
     assert counts == {"mine": 2, "unassigned": 2, "breached": 2, "open": 4, view.view_id: 2}
@@ -314,8 +329,16 @@ def test_one_counts_call_reads_at_most_20800_items(repo: InMemoryRepository, clo
     # More views than MAX_VIEWS allows (two creates racing past the check): the call stays bounded.
     for n in range(MAX_VIEWS + 10):
         for shared in (False, True):
-            repo.put_view(SavedView(tenant_id=TENANT, view_id=f"v{n:03d}{'s' if shared else 'p'}",
-                                    owner_id="agent-1", name=f"{n:03d}", filters=QueueFilter(), shared=shared))
+            repo.put_view(
+                SavedView(
+                    tenant_id=TENANT,
+                    view_id=f"v{n:03d}{'s' if shared else 'p'}",
+                    owner_id="agent-1",
+                    name=f"{n:03d}",
+                    filters=QueueFilter(),
+                    shared=shared,
+                )
+            )
     budgets: list[int] = []
 
     class Recording:
@@ -342,23 +365,38 @@ def test_an_unknown_view_is_not_found(service: InboxService) -> None:
 
 
 def _order(ref: str, store_id: str = STORE, **changes: Any) -> Order:
-    fields: dict[str, Any] = {"tenant_id": TENANT, "store_id": store_id, "channel": Channel.WOOCOMMERCE,
-                              "order_ref": ref, "status": OrderStatus.SHIPPED, "buyer_email": "buyer@example.com",
-                              "ordered_at": NOW - 48 * HOUR, "updated_at": NOW - HOUR}
+    fields: dict[str, Any] = {
+        "tenant_id": TENANT,
+        "store_id": store_id,
+        "channel": Channel.WOOCOMMERCE,
+        "order_ref": ref,
+        "status": OrderStatus.SHIPPED,
+        "buyer_email": "buyer@example.com",
+        "ordered_at": NOW - 48 * HOUR,
+        "updated_at": NOW - HOUR,
+    }
     fields.update(changes)
     return Order(**fields)
 
 
 def _note(ticket_id: str, body: str, at: datetime) -> Message:
-    return Message(tenant_id=TENANT, ticket_id=ticket_id, message_id=f"N{at.timestamp():.0f}",
-                   direction=MessageDirection.NOTE, channel=Channel.WOOCOMMERCE, store_id=STORE, author="Ann",
-                   author_id="agent-2", body=body, created_at=at)
+    return Message(
+        tenant_id=TENANT,
+        ticket_id=ticket_id,
+        message_id=f"N{at.timestamp():.0f}",
+        direction=MessageDirection.NOTE,
+        channel=Channel.WOOCOMMERCE,
+        store_id=STORE,
+        author="Ann",
+        author_id="agent-2",
+        body=body,
+        created_at=at,
+    )
 
 
 def test_detail_has_the_timeline_the_order_and_the_buyer(service: InboxService, repo: InMemoryRepository) -> None:
     ticket = _ticket(1, order_refs=["1000", "1001"], customer_email="buyer@example.com", customer_name="Jane")
-    older = _ticket(2, customer_email="buyer@example.com", created_at=NOW - 72 * HOUR,
-                    status=TicketStatus.RESOLVED)
+    older = _ticket(2, customer_email="buyer@example.com", created_at=NOW - 72 * HOUR, status=TicketStatus.RESOLVED)
     _store(repo, ticket, older, _ticket(3, customer_email="someone@else.example"))
     repo.messages[(TENANT, ticket.ticket_id)].append(_note(ticket.ticket_id, "checking", NOW))
     repo.upsert_order(_order("1001"))
@@ -394,8 +432,9 @@ def test_an_order_we_never_stored_and_no_order(service: InboxService, repo: InMe
     assert (none.customer.email, none.customer.orders, none.customer.tickets) == (None, [], [])
 
 
-def test_opening_a_ticket_shows_who_else_is_there_and_marks_me(service: InboxService, repo: InMemoryRepository,
-                                                                clock: Clock) -> None:
+def test_opening_a_ticket_shows_who_else_is_there_and_marks_me(
+    service: InboxService, repo: InMemoryRepository, clock: Clock
+) -> None:
     _store(repo, _ticket(1))
     assert service.ticket_detail(TENANT, "agent-1", "T001").viewers == []
     clock.now = NOW + timedelta(seconds=20)
@@ -405,8 +444,9 @@ def test_opening_a_ticket_shows_who_else_is_there_and_marks_me(service: InboxSer
     assert service.ticket_detail(TENANT, "agent-2", "T001").viewers == []
 
 
-def test_another_tenants_ticket_is_not_found_and_nobody_is_marked(service: InboxService,
-                                                                   repo: InMemoryRepository) -> None:
+def test_another_tenants_ticket_is_not_found_and_nobody_is_marked(
+    service: InboxService, repo: InMemoryRepository
+) -> None:
     _store(repo, _ticket(1))
     with pytest.raises(NotFound):
         service.ticket_detail("other-tenant", "agent-1", "T001")

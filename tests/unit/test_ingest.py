@@ -44,8 +44,14 @@ def signed(body: bytes, topic: str = "order.created", secret: str = SECRET, **ex
     }
 
 
-def deliver(ingestor: WebhookIngestor, headers: dict[str, str], body: bytes, channel: str = "woocommerce",
-            tenant_id: str = TENANT, store_id: str = STORE):
+def deliver(
+    ingestor: WebhookIngestor,
+    headers: dict[str, str],
+    body: bytes,
+    channel: str = "woocommerce",
+    tenant_id: str = TENANT,
+    store_id: str = STORE,
+):
     return ingestor.ingest(ingestor.authenticate(tenant_id, channel, store_id, headers, body))
 
 
@@ -57,8 +63,12 @@ def deliver(ingestor: WebhookIngestor, headers: dict[str, str], body: bytes, cha
     [("t1", "unknown-store"), ("other-tenant", STORE)],  # another tenant's store id is unknown too
 )
 def test_an_unknown_store_is_not_found(
-    ingestor: WebhookIngestor, raw_store: InMemoryRawStore, publisher: RecordingPublisher,
-    woo_order: dict[str, Any], tenant_id: str, store_id: str,
+    ingestor: WebhookIngestor,
+    raw_store: InMemoryRawStore,
+    publisher: RecordingPublisher,
+    woo_order: dict[str, Any],
+    tenant_id: str,
+    store_id: str,
 ) -> None:
     body = json.dumps(woo_order).encode()
     with pytest.raises(NotFound):
@@ -93,8 +103,11 @@ def test_a_channel_without_connector_is_not_found(ingestor: WebhookIngestor) -> 
 
 @pytest.mark.parametrize("case", ["wrong-secret", "missing", "tampered"])
 def test_a_bad_signature_is_refused_and_nothing_is_kept(
-    ingestor: WebhookIngestor, raw_store: InMemoryRawStore, publisher: RecordingPublisher,
-    woo_order: dict[str, Any], case: str,
+    ingestor: WebhookIngestor,
+    raw_store: InMemoryRawStore,
+    publisher: RecordingPublisher,
+    woo_order: dict[str, Any],
+    case: str,
 ) -> None:
     body = json.dumps(woo_order).encode()
     headers = signed(body, secret="not-the-secret" if case == "wrong-secret" else SECRET)
@@ -129,7 +142,10 @@ def test_a_wrong_signature_refreshes_once_then_fails(
 
 
 def test_the_signature_is_checked_with_the_stores_own_secret(
-    repo: InMemoryRepository, secrets: StaticSecrets, raw_store: InMemoryRawStore, publisher: RecordingPublisher,
+    repo: InMemoryRepository,
+    secrets: StaticSecrets,
+    raw_store: InMemoryRawStore,
+    publisher: RecordingPublisher,
     woo_order: dict[str, Any],
 ) -> None:
     repo.put_store(make_store(store_id="s2"))
@@ -157,8 +173,7 @@ def test_a_good_delivery_keeps_the_raw_body_and_publishes_one_envelope(
 
     key = "raw/t1/woocommerce/s1/2024/03/09/wc-12-d-0042"
     assert receipt.raw_s3_key == key
-    assert receipt.as_dict() == {"status": "accepted", "delivery_id": "wc-12-d-0042", "messages": 1,
-                                 "order_events": 1}
+    assert receipt.as_dict() == {"status": "accepted", "delivery_id": "wc-12-d-0042", "messages": 1, "order_events": 1}
     assert list(raw_store.objects) == [key]
     stored = raw_store.objects[key]
     assert stored.body == body  # byte for byte what the channel sent
@@ -208,7 +223,11 @@ def test_the_raw_key_uses_the_day_the_delivery_was_received() -> None:
     [(b"{this is not json", "order.created"), (b"[]", "order.updated"), (b'{"id": 1}', "product.created")],
 )
 def test_a_malformed_delivery_is_quarantined_and_not_published(
-    ingestor: WebhookIngestor, raw_store: InMemoryRawStore, publisher: RecordingPublisher, body: bytes, topic: str,
+    ingestor: WebhookIngestor,
+    raw_store: InMemoryRawStore,
+    publisher: RecordingPublisher,
+    body: bytes,
+    topic: str,
     repo: InMemoryRepository,
 ) -> None:
     with pytest.raises(MalformedPayload) as caught:
@@ -247,8 +266,12 @@ def test_a_ping_to_an_unknown_store_is_not_found(ingestor: WebhookIngestor) -> N
 # --- envelope processing ------------------------------------------------------------------------
 
 
-def order_envelope(woo_order: dict[str, Any], ingestor: WebhookIngestor, publisher: RecordingPublisher,
-                   note: str = "Is it gift wrapped?") -> IngestEnvelope:
+def order_envelope(
+    woo_order: dict[str, Any],
+    ingestor: WebhookIngestor,
+    publisher: RecordingPublisher,
+    note: str = "Is it gift wrapped?",
+) -> IngestEnvelope:
     woo_order["customer_note"] = note
     body = json.dumps(woo_order).encode()
     deliver(ingestor, signed(body), body)
@@ -256,7 +279,10 @@ def order_envelope(woo_order: dict[str, Any], ingestor: WebhookIngestor, publish
 
 
 def test_processing_writes_orders_before_threading_messages(
-    repo: InMemoryRepository, service: TicketService, ingestor: WebhookIngestor, publisher: RecordingPublisher,
+    repo: InMemoryRepository,
+    service: TicketService,
+    ingestor: WebhookIngestor,
+    publisher: RecordingPublisher,
     woo_order: dict[str, Any],
 ) -> None:
     envelope = order_envelope(woo_order, ingestor, publisher)
@@ -275,7 +301,10 @@ def test_processing_writes_orders_before_threading_messages(
 
 
 def test_processing_the_same_envelope_twice_counts_duplicates(
-    repo: InMemoryRepository, service: TicketService, ingestor: WebhookIngestor, publisher: RecordingPublisher,
+    repo: InMemoryRepository,
+    service: TicketService,
+    ingestor: WebhookIngestor,
+    publisher: RecordingPublisher,
     woo_order: dict[str, Any],
 ) -> None:
     envelope = order_envelope(woo_order, ingestor, publisher)
@@ -288,7 +317,10 @@ def test_processing_the_same_envelope_twice_counts_duplicates(
 
 
 def test_counts_over_several_messages_and_a_stale_order(
-    repo: InMemoryRepository, ingestor: WebhookIngestor, publisher: RecordingPublisher, woo_order: dict[str, Any],
+    repo: InMemoryRepository,
+    ingestor: WebhookIngestor,
+    publisher: RecordingPublisher,
+    woo_order: dict[str, Any],
 ) -> None:
     timers = RecordingSlaTimers()
     service = TicketService(repo, timers, clock=lambda: NOW, sleep=RecordingSleep())
@@ -296,11 +328,13 @@ def test_counts_over_several_messages_and_a_stale_order(
     newer = envelope.order_events[0].order.model_copy(update={"updated_at": datetime(2030, 1, 1, tzinfo=UTC)})
     repo.upsert_order(newer)  # a newer version of the order arrived first
     service.receive(make_inbound(channel_message_id="seen-before"))
-    envelope.messages.extend([
-        make_inbound(channel_message_id="seen-before"),
-        make_inbound(channel_message_id="same-thread-new", received_at=NOW + timedelta(minutes=1)),
-        make_inbound(channel_message_id="new-thread", channel_thread_id="thread-2"),
-    ])
+    envelope.messages.extend(
+        [
+            make_inbound(channel_message_id="seen-before"),
+            make_inbound(channel_message_id="same-thread-new", received_at=NOW + timedelta(minutes=1)),
+            make_inbound(channel_message_id="new-thread", channel_thread_id="thread-2"),
+        ]
+    )
 
     result = EnvelopeProcessor(repo, service).process(envelope)
 
@@ -312,7 +346,10 @@ def test_counts_over_several_messages_and_a_stale_order(
 
 
 def test_an_envelope_with_orders_only_creates_no_ticket(
-    repo: InMemoryRepository, service: TicketService, ingestor: WebhookIngestor, publisher: RecordingPublisher,
+    repo: InMemoryRepository,
+    service: TicketService,
+    ingestor: WebhookIngestor,
+    publisher: RecordingPublisher,
     woo_order: dict[str, Any],
 ) -> None:
     envelope = order_envelope(woo_order, ingestor, publisher, note="")

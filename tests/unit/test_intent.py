@@ -87,13 +87,16 @@ def test_every_language_has_an_example_for_every_intent() -> None:
     assert Counter(language for language, _, _ in EXAMPLES) == dict.fromkeys(LANGUAGES, len(Intent))
 
 
-@pytest.mark.parametrize("text", [
-    "Salve, posso ancora disdire l'ordine? Ho trovato lo stesso articolo a meno.",
-    "Disdico l'acquisto, grazie.",
-    "Vorrei revocare l'ordine 4412 prima della spedizione.",
-    "Können Sie meine Bestellung bitte rückgängig machen?",
-    "Ich möchte die Bestellung 1001 rueckgaengig machen.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Salve, posso ancora disdire l'ordine? Ho trovato lo stesso articolo a meno.",
+        "Disdico l'acquisto, grazie.",
+        "Vorrei revocare l'ordine 4412 prima della spedizione.",
+        "Können Sie meine Bestellung bitte rückgängig machen?",
+        "Ich möchte die Bestellung 1001 rueckgaengig machen.",
+    ],
+)
 def test_less_common_words_for_cancelling_are_cancellations(text: str) -> None:
     assert classify(text).intent is Intent.CANCELLATION
 
@@ -361,8 +364,11 @@ def test_metrics_meet_the_floors(dataset: tuple[list[Example], list[Intent]]) ->
     # Regression guard on the split the rules were written against: a rule change must not break it.
     assert reports["tune"].macro.f1 >= 0.95
     for language in LANGUAGES:
-        pairs = [(e.intent, p) for e, p in zip(examples, predicted, strict=True)
-                 if e.split == "holdout" and e.language == language]
+        pairs = [
+            (e.intent, p)
+            for e, p in zip(examples, predicted, strict=True)
+            if e.split == "holdout" and e.language == language
+        ]
         assert evaluate([g for g, _ in pairs], [p for _, p in pairs]).accuracy >= 0.75, language
 
 
@@ -372,5 +378,3 @@ def test_evaluate_computes_precision_recall_and_macro_averages() -> None:
     assert report.per_intent[W].precision == pytest.approx(2 / 3) and report.per_intent[W].recall == 1.0
     assert report.macro.recall == pytest.approx(0.75)
     assert report.accuracy == 0.75
-
-

@@ -25,14 +25,17 @@ class Fixed:
         return self.answer
 
 
-@pytest.mark.parametrize(("text", "language"), [
-    ("Bonjour, où en est ma commande ? Je n'ai pas de suivi.", "fr"),
-    ("Bitte stornieren Sie meine Bestellung, ich habe mich vertan.", "de"),
-    ("Buongiorno, il pacco è arrivato danneggiato. Come posso fare il reso?", "it"),
-    ("Hola, ¿puedo cambiar la dirección de envío?", "es"),
-    ("Where is my parcel? It has been a week.", "en"),
-    ("Commande 171-2345678-1234567 https://track.example/fr?id=00340434 toujours pas reçue", "fr"),
-])
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Bonjour, où en est ma commande ? Je n'ai pas de suivi.", "fr"),
+        ("Bitte stornieren Sie meine Bestellung, ich habe mich vertan.", "de"),
+        ("Buongiorno, il pacco è arrivato danneggiato. Come posso fare il reso?", "it"),
+        ("Hola, ¿puedo cambiar la dirección de envío?", "es"),
+        ("Where is my parcel? It has been a week.", "en"),
+        ("Commande 171-2345678-1234567 https://track.example/fr?id=00340434 toujours pas reçue", "fr"),
+    ],
+)
 def test_real_buyer_sentences_are_recognised(text: str, language: str) -> None:
     found = customer_language(DETECTOR, text, allowed=TENANT_LANGUAGES, channel_hint="en", store_language="en")
     assert (found.language, found.source) == (language, "detected")
@@ -41,28 +44,41 @@ def test_real_buyer_sentences_are_recognised(text: str, language: str) -> None:
 
 def test_the_whole_labelled_set_is_recognised_at_least_95_percent() -> None:
     rows = [json.loads(line) for line in (ROOT / "tests/data/intents.jsonl").read_text().splitlines()]
-    right = sum(customer_language(DETECTOR, f"{r.get('subject') or ''}\n{r['text']}", allowed=TENANT_LANGUAGES,
-                                  channel_hint=None, store_language="en").language == r["language"] for r in rows)
+    right = sum(
+        customer_language(
+            DETECTOR,
+            f"{r.get('subject') or ''}\n{r['text']}",
+            allowed=TENANT_LANGUAGES,
+            channel_hint=None,
+            store_language="en",
+        ).language
+        == r["language"]
+        for r in rows
+    )
     assert len(rows) == 400 and right / len(rows) >= 0.95
 
 
 def test_numbers_urls_and_addresses_do_not_count() -> None:
-    assert cleaned("Order 303-1234567 see https://x.example/a?b=1 or mail me@x.example thanks") == \
-        "Order see or mail thanks"
+    assert (
+        cleaned("Order 303-1234567 see https://x.example/a?b=1 or mail me@x.example thanks")
+        == "Order see or mail thanks"
+    )
 
 
 def test_a_message_too_short_to_tell_takes_the_channel_hint_then_the_store_language() -> None:
     assert DETECTOR.detect("#1001 ??", TENANT_LANGUAGES) is None
-    hinted = customer_language(DETECTOR, "#1001 ??", allowed=TENANT_LANGUAGES, channel_hint="de-DE",
-                               store_language="en")
+    hinted = customer_language(
+        DETECTOR, "#1001 ??", allowed=TENANT_LANGUAGES, channel_hint="de-DE", store_language="en"
+    )
     assert (hinted.language, hinted.source) == ("de", "channel")
     fallback = customer_language(DETECTOR, "ok", allowed=TENANT_LANGUAGES, channel_hint=None, store_language="it")
     assert (fallback.language, fallback.source) == ("it", "store")
 
 
 def test_an_unsure_detection_is_not_taken_for_an_answer() -> None:
-    unsure = customer_language(Fixed(("fr", 0.3)), "merci", allowed=TENANT_LANGUAGES, channel_hint="en",
-                               store_language="en")
+    unsure = customer_language(
+        Fixed(("fr", 0.3)), "merci", allowed=TENANT_LANGUAGES, channel_hint="en", store_language="en"
+    )
     assert (unsure.language, unsure.source) == ("en", "channel")
 
 

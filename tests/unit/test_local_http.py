@@ -15,11 +15,19 @@ from infrastructure.local.http import LocalHttpApi, Route, build_event, shape_re
 KEY = b"local-http-key"
 
 
-def event_for(method: str = "GET", path: str = "/tickets/T1", query: str = "", headers: dict[str, str] | None = None,
-              body: bytes = b"", route_path: str = "/tickets/{ticket_id}", params: dict[str, str] | None = None,
-              claims: dict[str, Any] | None = None) -> dict[str, Any]:
-    return build_event(method, path, query, headers or {}, body, route_path,
-                       {"ticket_id": "T1"} if params is None else params, claims)
+def event_for(
+    method: str = "GET",
+    path: str = "/tickets/T1",
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    route_path: str = "/tickets/{ticket_id}",
+    params: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return build_event(
+        method, path, query, headers or {}, body, route_path, {"ticket_id": "T1"} if params is None else params, claims
+    )
 
 
 # --- build_event --------------------------------------------------------------------------------
@@ -45,8 +53,9 @@ def test_the_event_is_payload_format_2() -> None:
 
 
 def test_repeated_query_keys_are_joined_with_commas() -> None:
-    event = event_for(path="/tickets", route_path="/tickets", params={},
-                      query="status=open&status=pending&limit=10&empty=&q=a%20b")
+    event = event_for(
+        path="/tickets", route_path="/tickets", params={}, query="status=open&status=pending&limit=10&empty=&q=a%20b"
+    )
     assert event["queryStringParameters"] == {"status": "open,pending", "limit": "10", "empty": "", "q": "a b"}
     assert event["rawQueryString"] == "status=open&status=pending&limit=10&empty=&q=a%20b"
     assert "pathParameters" not in event
@@ -56,13 +65,19 @@ def test_jwt_claims_sit_under_the_authorizer_as_strings() -> None:
     claims = {"sub": "agent-7", "custom:tenant_id": "t1", "custom:role": "admin", "exp": 1700003600}
     event = event_for(claims=claims)
     authorizer = event["requestContext"]["authorizer"]
-    assert authorizer["jwt"]["claims"] == {"sub": "agent-7", "custom:tenant_id": "t1", "custom:role": "admin",
-                                           "exp": "1700003600"}
+    assert authorizer["jwt"]["claims"] == {
+        "sub": "agent-7",
+        "custom:tenant_id": "t1",
+        "custom:role": "admin",
+        "exp": "1700003600",
+    }
     assert authorizer["jwt"]["scopes"] is None
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "text/plain",
-                                          "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded"],
+)
 def test_text_bodies_are_passed_as_text(content_type: str) -> None:
     body = json.dumps({"note": "héllo"}).encode()
     event = event_for(method="POST", headers={"content-type": content_type}, body=body)
@@ -82,12 +97,14 @@ def test_binary_bodies_are_base64_encoded(content_type: str) -> None:
 
 
 def test_a_proxy_result_is_shaped_into_status_headers_and_body() -> None:
-    status, headers, body = shape_response({
-        "statusCode": 201,
-        "headers": {"Content-Type": "application/json", "X-Count": 3},
-        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
-        "body": '{"ok":true}',
-    })
+    status, headers, body = shape_response(
+        {
+            "statusCode": 201,
+            "headers": {"Content-Type": "application/json", "X-Count": 3},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+            "body": '{"ok":true}',
+        }
+    )
     assert status == 201
     assert headers == {"Content-Type": "application/json", "X-Count": "3", "Set-Cookie": "a=1,b=2"}
     assert body == b'{"ok":true}'
@@ -95,8 +112,9 @@ def test_a_proxy_result_is_shaped_into_status_headers_and_body() -> None:
 
 def test_a_base64_result_is_decoded() -> None:
     payload = b"\x89PNG\r\n\x1a\n\x00"
-    status, _, body = shape_response({"statusCode": 200, "isBase64Encoded": True,
-                                      "body": base64.b64encode(payload).decode()})
+    status, _, body = shape_response(
+        {"statusCode": 200, "isBase64Encoded": True, "body": base64.b64encode(payload).decode()}
+    )
     assert (status, body) == (200, payload)
 
 
@@ -137,21 +155,27 @@ def agent_api() -> Recorder:
 
 @pytest.fixture
 def api(webhook: Recorder, agent_api: Recorder) -> LocalHttpApi:
-    return LocalHttpApi([
-        Route("POST", "/webhooks/{tenant_id}/{channel}/{store_id}", webhook, jwt=False),
-        Route("GET", "/tickets", agent_api, jwt=True),
-        Route("GET", "/tickets/{ticket_id}", agent_api, jwt=True),
-    ], KEY)
+    return LocalHttpApi(
+        [
+            Route("POST", "/webhooks/{tenant_id}/{channel}/{store_id}", webhook, jwt=False),
+            Route("GET", "/tickets", agent_api, jwt=True),
+            Route("GET", "/tickets/{ticket_id}", agent_api, jwt=True),
+        ],
+        KEY,
+    )
 
 
 def bearer(key: bytes = KEY, **kwargs: Any) -> dict[str, str]:
     return {"authorization": "Bearer " + tokens.issue(key, tenant_id="t1", agent_id="agent-7", **kwargs)}
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", "/tickets"), ("GET", "/tickets/a/b"),
-                                              ("GET", "/webhooks/t1/woocommerce/s1")])
-def test_unknown_routes_are_404(api: LocalHttpApi, agent_api: Recorder, webhook: Recorder, method: str,
-                                path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nope"), ("DELETE", "/tickets"), ("GET", "/tickets/a/b"), ("GET", "/webhooks/t1/woocommerce/s1")],
+)
+def test_unknown_routes_are_404(
+    api: LocalHttpApi, agent_api: Recorder, webhook: Recorder, method: str, path: str
+) -> None:
     status, _, body = api.handle(method, path, "", bearer(), b"")
     assert status == 404 and json.loads(body) == {"message": "Not Found"}
     assert agent_api.events == [] and webhook.events == []
@@ -188,8 +212,9 @@ def test_a_valid_token_reaches_the_function_with_its_claims(api: LocalHttpApi, a
 
 def test_public_routes_need_no_token(api: LocalHttpApi, webhook: Recorder) -> None:
     body = b'{"id": 727}'
-    status, headers, answer = api.handle("POST", "/webhooks/t1/woocommerce/s1", "",
-                                         {"content-type": "application/json"}, body)
+    status, headers, answer = api.handle(
+        "POST", "/webhooks/t1/woocommerce/s1", "", {"content-type": "application/json"}, body
+    )
     assert (status, answer) == (202, b'{"status":"ok"}')
     assert headers == {"Content-Type": "application/json"}
     event = webhook.events[0]
@@ -206,10 +231,17 @@ def test_path_parameters_do_not_span_slashes_or_match_prefixes(api: LocalHttpApi
 
 
 def test_the_asgi_app_serves_a_request_end_to_end(api: LocalHttpApi, webhook: Recorder) -> None:
-    scope = {"type": "http", "method": "POST", "path": "/webhooks/t1/woocommerce/s1", "query_string": b"a=1&a=2",
-             "headers": [(b"Content-Type", b"application/json"), (b"X-Tag", b"one"), (b"x-tag", b"two")]}
-    incoming = [{"type": "http.request", "body": b'{"id":', "more_body": True},
-                {"type": "http.request", "body": b" 727}", "more_body": False}]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/webhooks/t1/woocommerce/s1",
+        "query_string": b"a=1&a=2",
+        "headers": [(b"Content-Type", b"application/json"), (b"X-Tag", b"one"), (b"x-tag", b"two")],
+    }
+    incoming = [
+        {"type": "http.request", "body": b'{"id":', "more_body": True},
+        {"type": "http.request", "body": b" 727}", "more_body": False},
+    ]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

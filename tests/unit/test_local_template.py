@@ -50,7 +50,8 @@ def test_load_template_turns_short_tags_into_long_form(template: dict) -> None:
     layer_name = template["Resources"]["SharedLayer"]["Properties"]["LayerName"]
     assert layer_name == {"Fn::Sub": "helpdesk-shared-${Stage}"}
     assert template["Outputs"]["ApiUrl"]["Value"] == {
-        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"}
+        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"
+    }
 
 
 def test_load_template_splits_scalar_getatt(tmp_path: Path) -> None:
@@ -85,17 +86,37 @@ def test_http_routes_of_the_template(template: dict) -> None:
 
 
 def test_http_routes_use_the_api_default_authorizer_unless_overridden() -> None:
-    template = {"Resources": {
-        "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Auth": {"DefaultAuthorizer": "Jwt"}}},
-        "OpenApi": {"Type": "AWS::Serverless::HttpApi", "Properties": {}},
-        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
-            "A": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "Api"}, "Path": "/a", "Method": "get"}},
-            "B": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "Api"}, "Path": "/b", "Method": "post",
-                                                    "Auth": {"Authorizer": "NONE"}}},
-            "C": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "OpenApi"}, "Path": "/c", "Method": "get"}},
-            "Q": {"Type": "SQS", "Properties": {"Queue": {"Ref": "Q"}}},
-        }}},
-    }}
+    template = {
+        "Resources": {
+            "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Auth": {"DefaultAuthorizer": "Jwt"}}},
+            "OpenApi": {"Type": "AWS::Serverless::HttpApi", "Properties": {}},
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Events": {
+                        "A": {
+                            "Type": "HttpApi",
+                            "Properties": {"ApiId": {"Ref": "Api"}, "Path": "/a", "Method": "get"},
+                        },
+                        "B": {
+                            "Type": "HttpApi",
+                            "Properties": {
+                                "ApiId": {"Ref": "Api"},
+                                "Path": "/b",
+                                "Method": "post",
+                                "Auth": {"Authorizer": "NONE"},
+                            },
+                        },
+                        "C": {
+                            "Type": "HttpApi",
+                            "Properties": {"ApiId": {"Ref": "OpenApi"}, "Path": "/c", "Method": "get"},
+                        },
+                        "Q": {"Type": "SQS", "Properties": {"Queue": {"Ref": "Q"}}},
+                    }
+                },
+            },
+        }
+    }
     assert http_routes(template) == [
         {"function": "Fn", "method": "GET", "path": "/a", "jwt": True},
         {"function": "Fn", "method": "POST", "path": "/b", "jwt": False},
@@ -135,7 +156,8 @@ def test_getatt_resolves_known_attributes(resolver: Resolver) -> None:
 def test_sub_resolves_pseudo_parameters_refs_and_attributes(resolver: Resolver) -> None:
     text = "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${HttpApi}/${Stage}/${HelpdeskTable.Arn}"
     assert resolver.resolve({"Fn::Sub": text}) == (
-        "arn:aws:x:eu-west-1:123456789012:abc123/dev/arn:aws:dynamodb:eu-west-1:123456789012:table/helpdesk-table")
+        "arn:aws:x:eu-west-1:123456789012:abc123/dev/arn:aws:dynamodb:eu-west-1:123456789012:table/helpdesk-table"
+    )
     assert resolver.resolve({"Fn::Sub": ["${Name}-${AWS::Region}", {"Name": {"Ref": "Stage"}}]}) == "dev-eu-west-1"
 
 
@@ -143,19 +165,28 @@ def test_the_template_outputs_resolve(template: dict, resolver: Resolver) -> Non
     outputs = template["Outputs"]
     assert resolver.resolve(outputs["ApiUrl"]["Value"]) == "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
     assert resolver.resolve(outputs["WebhookUrlPattern"]["Value"]) == (
-        "https://abc123.execute-api.eu-west-1.amazonaws.com/dev/webhooks/{tenant_id}/{channel}/{store_id}")
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/dev/webhooks/{tenant_id}/{channel}/{store_id}"
+    )
 
 
 def test_resolve_walks_lists_and_mappings(resolver: Resolver) -> None:
-    value = {"Env": {"TABLE": {"Ref": "HelpdeskTable"}, "N": 3},
-             "List": [{"Ref": "Stage"}, "plain", {"Fn::Join": ["-", ["a", {"Ref": "Stage"}]]}]}
+    value = {
+        "Env": {"TABLE": {"Ref": "HelpdeskTable"}, "N": 3},
+        "List": [{"Ref": "Stage"}, "plain", {"Fn::Join": ["-", ["a", {"Ref": "Stage"}]]}],
+    }
     assert resolver.resolve(value) == {"Env": {"TABLE": "helpdesk-table", "N": 3}, "List": ["dev", "plain", "a-dev"]}
 
 
 @pytest.mark.parametrize(
     "value",
-    [{"Ref": "NotCreatedYet"}, {"Fn::GetAtt": ["HelpdeskTable", "StreamArn"]}, {"Fn::GetAtt": ["Nope", "Arn"]},
-     {"Fn::Sub": "${Missing}"}, {"Fn::Sub": "${Missing.Arn}"}, [{"Ref": "Stage"}, {"Ref": "Missing"}]],
+    [
+        {"Ref": "NotCreatedYet"},
+        {"Fn::GetAtt": ["HelpdeskTable", "StreamArn"]},
+        {"Fn::GetAtt": ["Nope", "Arn"]},
+        {"Fn::Sub": "${Missing}"},
+        {"Fn::Sub": "${Missing.Arn}"},
+        [{"Ref": "Stage"}, {"Ref": "Missing"}],
+    ],
 )
 def test_unknown_names_are_unresolved(resolver: Resolver, value: object) -> None:
     with pytest.raises(Unresolved):
@@ -178,8 +209,13 @@ def test_sub_renders_the_literal_escape(resolver: Resolver) -> None:
 
 @pytest.mark.parametrize(
     ("expression", "seconds"),
-    [("rate(5 minutes)", 300), ("rate(1 minute)", 60), ("rate(2 hours)", 7200), ("rate(1 day)", 86400),
-     (" rate(10 minutes) ", 600)],
+    [
+        ("rate(5 minutes)", 300),
+        ("rate(1 minute)", 60),
+        ("rate(2 hours)", 7200),
+        ("rate(1 day)", 86400),
+        (" rate(10 minutes) ", 600),
+    ],
 )
 def test_rate_expressions_become_seconds(expression: str, seconds: int) -> None:
     assert schedule_seconds(expression) == seconds

@@ -28,8 +28,14 @@ def forge(header: Any, claims: Any, key: bytes = KEY) -> str:
 
 
 def claims_for(**overrides: Any) -> dict[str, Any]:
-    claims = {"iss": tokens.ISSUER, "sub": "agent-7", "custom:tenant_id": "t1", "custom:role": "agent",
-              "iat": int(T0), "exp": int(T0) + 3600}
+    claims = {
+        "iss": tokens.ISSUER,
+        "sub": "agent-7",
+        "custom:tenant_id": "t1",
+        "custom:role": "agent",
+        "iat": int(T0),
+        "exp": int(T0) + 3600,
+    }
     claims.update(overrides)
     return claims
 

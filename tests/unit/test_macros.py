@@ -19,20 +19,35 @@ from helpdesk.replies.macros import (
 )
 from tests.unit.builders import TENANT, make_store, make_ticket
 
-WISMO = Macro(tenant_id=TENANT, macro_id="wismo", name="Where is my order", tags=["wismo-answered"], bodies={
-    "en": "Hello {{ customer.first_name }}, order {{ order.ref }} left with {{ order.carrier }}: "
-          "{{ order.tracking_url }}\n{{ agent.first_name }} from {{ store.name }}",
-    "de": "Hallo {{ customer.first_name }}, Ihre Bestellung {{ order.ref }} ist mit {{ order.carrier }} "
-          "unterwegs: {{ order.tracking_url }}",
-})
+WISMO = Macro(
+    tenant_id=TENANT,
+    macro_id="wismo",
+    name="Where is my order",
+    tags=["wismo-answered"],
+    bodies={
+        "en": "Hello {{ customer.first_name }}, order {{ order.ref }} left with {{ order.carrier }}: "
+        "{{ order.tracking_url }}\n{{ agent.first_name }} from {{ store.name }}",
+        "de": "Hallo {{ customer.first_name }}, Ihre Bestellung {{ order.ref }} ist mit {{ order.carrier }} "
+        "unterwegs: {{ order.tracking_url }}",
+    },
+)
 
 
 def shipped_order() -> Order:
-    return Order(tenant_id=TENANT, store_id="s1", channel=Channel.WOOCOMMERCE, order_ref="1001",
-                 status=OrderStatus.SHIPPED, carrier="DHL", tracking_number="00340434",
-                 tracking_url="https://www.dhl.de/track?piececode=00340434", total=Decimal("59.90"),
-                 currency="EUR", items=[OrderItem(name="Lamp", quantity=2)],
-                 shipped_at=datetime(2024, 3, 1, 9, tzinfo=UTC))
+    return Order(
+        tenant_id=TENANT,
+        store_id="s1",
+        channel=Channel.WOOCOMMERCE,
+        order_ref="1001",
+        status=OrderStatus.SHIPPED,
+        carrier="DHL",
+        tracking_number="00340434",
+        tracking_url="https://www.dhl.de/track?piececode=00340434",
+        total=Decimal("59.90"),
+        currency="EUR",
+        items=[OrderItem(name="Lamp", quantity=2)],
+        shipped_at=datetime(2024, 3, 1, 9, tzinfo=UTC),
+    )
 
 
 def context(order: Order | None = None, **ticket: object) -> dict[str, object]:
@@ -45,8 +60,9 @@ def context(order: Order | None = None, **ticket: object) -> dict[str, object]:
 def test_the_ticket_language_is_used_and_every_placeholder_filled() -> None:
     rendered = render(WISMO, context(shipped_order()), ["de", "en"])
     assert rendered.language == "de"
-    assert rendered.body == ("Hallo Anna, Ihre Bestellung 1001 ist mit DHL unterwegs: "
-                             "https://www.dhl.de/track?piececode=00340434")
+    assert rendered.body == (
+        "Hallo Anna, Ihre Bestellung 1001 ist mit DHL unterwegs: https://www.dhl.de/track?piececode=00340434"
+    )
     assert rendered.missing == []
 
 
@@ -73,14 +89,22 @@ def test_without_a_stored_order_the_reference_is_still_known() -> None:
 
 
 def test_order_items_can_be_listed() -> None:
-    macro = Macro(tenant_id=TENANT, macro_id="items", name="items",
-                  bodies={"en": "{% for item in order.items %}{{ item.quantity }}x {{ item.name }}{% endfor %}"})
+    macro = Macro(
+        tenant_id=TENANT,
+        macro_id="items",
+        name="items",
+        bodies={"en": "{% for item in order.items %}{{ item.quantity }}x {{ item.name }}{% endfor %}"},
+    )
     assert render(macro, context(shipped_order()), ["en"]).body == "2x Lamp"
 
 
 def test_the_sandbox_refuses_reaching_into_python() -> None:
-    macro = Macro(tenant_id=TENANT, macro_id="evil", name="evil",
-                  bodies={"en": "{{ customer.__class__.__mro__ }}{{ ''.__class__.__subclasses__() if false }}"})
+    macro = Macro(
+        tenant_id=TENANT,
+        macro_id="evil",
+        name="evil",
+        bodies={"en": "{{ customer.__class__.__mro__ }}{{ ''.__class__.__subclasses__() if false }}"},
+    )
     rendered = render(macro, context(None), ["en"])
     assert "class" not in rendered.body
     assert "__class__" in rendered.missing
@@ -100,8 +124,10 @@ def test_tags_are_normalised() -> None:
     assert spec.tags == ["wismo", "answered"]
 
 
-@pytest.mark.parametrize("body", ["{{ order.total + 1 }}", "{{ customer.nickname.upper() }}",
-                                  "{{ ''.__class__.__mro__[1].__subclasses__() }}"])
+@pytest.mark.parametrize(
+    "body",
+    ["{{ order.total + 1 }}", "{{ customer.nickname.upper() }}", "{{ ''.__class__.__mro__[1].__subclasses__() }}"],
+)
 def test_a_macro_that_cannot_render_for_this_ticket_is_a_422_not_a_crash(body: str) -> None:
     macro = Macro(tenant_id=TENANT, macro_id="odd", name="odd", bodies={"en": body})
     with pytest.raises(MacroRenderError) as refused:
@@ -110,16 +136,29 @@ def test_a_macro_that_cannot_render_for_this_ticket_is_a_422_not_a_crash(body: s
 
 
 def test_the_store_greets_and_signs_in_the_language_of_the_body() -> None:
-    voice = Macro(tenant_id=TENANT, macro_id="voice", name="voice", bodies={
-        "it": "{{ store.greeting }} {{ customer.first_name }},\nconsegna prevista {{ order.delivery_window }}.\n"
-              "{{ store.signature }}",
-        "en": "{{ store.greeting }} {{ customer.first_name }}, arriving {{ order.delivery_window }}. "
-              "{{ store.signature }}",
-    })
-    store = make_store(display_name="Lampenhaus", greetings={"it": "Ciao", "en": "Hi"},
-                       signatures={"it": "Il team Lampenhaus"}, brand_signature="The Lampenhaus team")
-    order = shipped_order().model_copy(update={"delivery_earliest": datetime(2024, 3, 4, 8, tzinfo=UTC),
-                                               "delivery_latest": datetime(2024, 3, 6, 18, tzinfo=UTC)})
+    voice = Macro(
+        tenant_id=TENANT,
+        macro_id="voice",
+        name="voice",
+        bodies={
+            "it": "{{ store.greeting }} {{ customer.first_name }},\nconsegna prevista {{ order.delivery_window }}.\n"
+            "{{ store.signature }}",
+            "en": "{{ store.greeting }} {{ customer.first_name }}, arriving {{ order.delivery_window }}. "
+            "{{ store.signature }}",
+        },
+    )
+    store = make_store(
+        display_name="Lampenhaus",
+        greetings={"it": "Ciao", "en": "Hi"},
+        signatures={"it": "Il team Lampenhaus"},
+        brand_signature="The Lampenhaus team",
+    )
+    order = shipped_order().model_copy(
+        update={
+            "delivery_earliest": datetime(2024, 3, 4, 8, tzinfo=UTC),
+            "delivery_latest": datetime(2024, 3, 6, 18, tzinfo=UTC),
+        }
+    )
     agent = Agent(tenant_id=TENANT, agent_id="a1", name="Jonas Weber", email="jonas@shop.example")
     ticket = make_ticket(customer_name="Giulia Rossi", order_refs=["1001"])
     values = placeholder_context(ticket, order, agent, store)
@@ -127,13 +166,18 @@ def test_the_store_greets_and_signs_in_the_language_of_the_body() -> None:
     italian = render(voice, values, ["it"])
     assert italian.body == "Ciao Giulia,\nconsegna prevista 2024-03-04 – 2024-03-06.\nIl team Lampenhaus"
     english = render(voice, values, ["en"])
-    assert english.body == "Hi Giulia, arriving 2024-03-04 – 2024-03-06. The Lampenhaus team", \
+    assert english.body == "Hi Giulia, arriving 2024-03-04 – 2024-03-06. The Lampenhaus team", (
         "no English signature: the store's default one"
+    )
     assert english.missing == []
 
 
 def test_a_store_without_a_greeting_in_the_language_reports_it_missing() -> None:
-    voice = Macro(tenant_id=TENANT, macro_id="voice", name="voice",
-                  bodies={"fr": "{{ store.greeting }} {{ customer.first_name }}"})
+    voice = Macro(
+        tenant_id=TENANT,
+        macro_id="voice",
+        name="voice",
+        bodies={"fr": "{{ store.greeting }} {{ customer.first_name }}"},
+    )
     rendered = render(voice, context(shipped_order()), ["fr"])
     assert rendered.missing == ["greeting"]

@@ -35,8 +35,10 @@ STORE = Store(
     created_at=NOW,
 )
 F = "searchCriteria[filter_groups][0][filters][0]"
-NOT_AUTHORIZED = {"message": "The consumer isn't authorized to access %resources.",
-                  "parameters": {"resources": "Magento_Sales::actions_view"}}
+NOT_AUTHORIZED = {
+    "message": "The consumer isn't authorized to access %resources.",
+    "parameters": {"resources": "Magento_Sales::actions_view"},
+}
 
 
 def sample(name: str) -> Any:
@@ -74,12 +76,15 @@ def the_shipment(**changes: Any) -> dict[str, Any]:
     return shipment
 
 
-def mock_lookup(order: dict[str, Any] | None = None,
-                *shipment_items: dict[str, Any]) -> tuple[respx.Route, respx.Route]:
+def mock_lookup(
+    order: dict[str, Any] | None = None, *shipment_items: dict[str, Any]
+) -> tuple[respx.Route, respx.Route]:
     orders = respx.get(f"{REST}/orders").mock(return_value=found(order or the_order()))
     ships = respx.get(f"{REST}/shipments").mock(
-        return_value=shipments(*shipment_items) if shipment_items else httpx.Response(
-            200, content=(SAMPLES / "shipments_search_order_id.json").read_bytes()))
+        return_value=shipments(*shipment_items)
+        if shipment_items
+        else httpx.Response(200, content=(SAMPLES / "shipments_search_order_id.json").read_bytes())
+    )
     return orders, ships
 
 
@@ -90,15 +95,18 @@ def test_the_module_exposes_a_magento_connector() -> None:
 # --- client -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("base_url", "api"), [
-    (SITE, REST),
-    (f"{SITE}/", REST),
-    (f"{SITE}/rest", REST),
-    (f"{SITE}/rest/V1", REST),
-    (f"{SITE}/rest/default", f"{SITE}/rest/default/V1"),
-    (f"{SITE}/rest/default/V1/", f"{SITE}/rest/default/V1"),
-    (f"{SITE}/shop", f"{SITE}/shop/rest/V1"),
-])
+@pytest.mark.parametrize(
+    ("base_url", "api"),
+    [
+        (SITE, REST),
+        (f"{SITE}/", REST),
+        (f"{SITE}/rest", REST),
+        (f"{SITE}/rest/V1", REST),
+        (f"{SITE}/rest/default", f"{SITE}/rest/default/V1"),
+        (f"{SITE}/rest/default/V1/", f"{SITE}/rest/default/V1"),
+        (f"{SITE}/shop", f"{SITE}/shop/rest/V1"),
+    ],
+)
 @respx.mock
 def test_client_sends_the_integration_token_as_bearer_to_the_rest_api(base_url: str, api: str) -> None:
     route = respx.get(f"{api}/store/storeConfigs").mock(return_value=httpx.Response(200, json=[]))
@@ -130,7 +138,8 @@ def test_plain_http_is_allowed_on_localhost() -> None:
 @respx.mock
 def test_check_credentials_labels_the_default_store_view_and_probes_orders() -> None:
     configs = respx.get(f"{REST}/store/storeConfigs").mock(
-        return_value=httpx.Response(200, json=sample("store_configs.json")))
+        return_value=httpx.Response(200, json=sample("store_configs.json"))
+    )
     probe = respx.get(f"{REST}/orders").mock(return_value=found())
     with client() as http:
         assert CONNECTOR.check_credentials(STORE, http) == "https://magento.example.com"
@@ -140,9 +149,15 @@ def test_check_credentials_labels_the_default_store_view_and_probes_orders() -> 
 
 @respx.mock
 def test_refused_credentials_raise_magentos_message_with_its_parameters() -> None:
-    respx.get(f"{REST}/store/storeConfigs").mock(return_value=httpx.Response(401, json={
-        "message": "The consumer isn't authorized to access %resources.",
-        "parameters": {"resources": "Magento_Backend::store"}}))
+    respx.get(f"{REST}/store/storeConfigs").mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "message": "The consumer isn't authorized to access %resources.",
+                "parameters": {"resources": "Magento_Backend::store"},
+            },
+        )
+    )
     with client() as http, pytest.raises(ChannelError) as caught:
         CONNECTOR.check_credentials(STORE, http)
     assert caught.value.details["status"] == 401
@@ -175,10 +190,16 @@ def test_fetch_order_searches_the_increment_id_and_reads_the_shipment_tracking()
         order = CONNECTOR.fetch_order(STORE, http, "000000003")
     params = orders.calls.last.request.url.params
     assert (params[f"{F}[field]"], params[f"{F}[value]"], params[f"{F}[condition_type]"]) == (
-        "increment_id", "000000003", "eq")
+        "increment_id",
+        "000000003",
+        "eq",
+    )
     ship_params = ships.calls.last.request.url.params
     assert (ship_params[f"{F}[field]"], ship_params[f"{F}[value]"], ship_params[f"{F}[condition_type]"]) == (
-        "order_id", "3", "eq")
+        "order_id",
+        "3",
+        "eq",
+    )
     assert order is not None
     assert (order.channel, order.order_ref, order.store_id) == (Channel.MAGENTO, "000000003", "m1")
     assert order.status == OrderStatus.SHIPPED and order.channel_status == "processing"
@@ -187,8 +208,13 @@ def test_fetch_order_searches_the_increment_id_and_reads_the_shipment_tracking()
     assert [(i.sku, i.name, i.quantity, i.unit_price, i.total) for i in order.items] == [
         ("WS12-M-Orange", "Radiant Tee-M-Orange", 1, Decimal("22"), Decimal("22")),
         ("240-LV08", "Advanced Pilates & Yoga (Strength)", 1, Decimal("18"), Decimal("18")),
-        ("24-WG080-24-WG084-24-WG088-24-WG082-blue-24-WG086", "Sprite Yoga Companion Kit", 1, Decimal("68"),
-         Decimal("68")),
+        (
+            "24-WG080-24-WG084-24-WG088-24-WG082-blue-24-WG086",
+            "Sprite Yoga Companion Kit",
+            1,
+            Decimal("68"),
+            Decimal("68"),
+        ),
         ("MH01-S-Gray", "Chaz Kangeroo Hoodie", 1, Decimal("52"), Decimal("52")),
     ]  # bundle and configurable children are left out
     assert (order.carrier, order.tracking_number) == ("United Parcel Service", "1Y-9876543210")
@@ -237,19 +263,22 @@ def test_a_reference_that_cannot_be_searched_is_none_without_a_call(ref: str) ->
         assert http.attempts == 0
 
 
-@pytest.mark.parametrize(("state", "shipped", "status"), [
-    ("new", False, OrderStatus.PENDING),
-    ("pending_payment", False, OrderStatus.PENDING),
-    ("processing", False, OrderStatus.PROCESSING),
-    ("processing", True, OrderStatus.SHIPPED),
-    ("complete", True, OrderStatus.COMPLETED),
-    ("complete", False, OrderStatus.COMPLETED),
-    ("holded", False, OrderStatus.ON_HOLD),
-    ("payment_review", False, OrderStatus.ON_HOLD),
-    ("canceled", False, OrderStatus.CANCELLED),
-    ("closed", True, OrderStatus.REFUNDED),
-    ("something_custom", False, OrderStatus.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("state", "shipped", "status"),
+    [
+        ("new", False, OrderStatus.PENDING),
+        ("pending_payment", False, OrderStatus.PENDING),
+        ("processing", False, OrderStatus.PROCESSING),
+        ("processing", True, OrderStatus.SHIPPED),
+        ("complete", True, OrderStatus.COMPLETED),
+        ("complete", False, OrderStatus.COMPLETED),
+        ("holded", False, OrderStatus.ON_HOLD),
+        ("payment_review", False, OrderStatus.ON_HOLD),
+        ("canceled", False, OrderStatus.CANCELLED),
+        ("closed", True, OrderStatus.REFUNDED),
+        ("something_custom", False, OrderStatus.UNKNOWN),
+    ],
+)
 @respx.mock
 def test_states_map_to_order_statuses(state: str, shipped: bool, status: OrderStatus) -> None:
     respx.get(f"{REST}/orders").mock(return_value=found(the_order(state=state, status=state)))
@@ -280,10 +309,19 @@ def test_an_order_not_shipped_yet_has_no_tracking() -> None:
 @respx.mock
 def test_the_newest_shipment_with_a_track_wins() -> None:
     older = the_shipment(entity_id=3, created_at="2017-08-21 22:40:01")
-    newer = the_shipment(entity_id=4, created_at="2017-08-23 09:00:00", tracks=[
-        {"track_number": "", "title": "Federal Express", "carrier_code": "fedex"},
-        {"track_number": "794644790138", "title": "Federal Express", "carrier_code": "fedex",
-         "created_at": "2017-08-23 09:00:00"}])
+    newer = the_shipment(
+        entity_id=4,
+        created_at="2017-08-23 09:00:00",
+        tracks=[
+            {"track_number": "", "title": "Federal Express", "carrier_code": "fedex"},
+            {
+                "track_number": "794644790138",
+                "title": "Federal Express",
+                "carrier_code": "fedex",
+                "created_at": "2017-08-23 09:00:00",
+            },
+        ],
+    )
     mock_lookup(the_order(), older, newer)
     with client() as http:
         order = CONNECTOR.fetch_order(STORE, http, "000000003")
@@ -328,8 +366,9 @@ def test_a_refused_lookup_raises_with_the_reason() -> None:
 
 @respx.mock
 def test_a_wrong_base_url_is_an_error_not_a_missing_order() -> None:
-    respx.get(f"{REST}/orders").mock(return_value=httpx.Response(404, json={
-        "message": "Request does not match any route."}))
+    respx.get(f"{REST}/orders").mock(
+        return_value=httpx.Response(404, json={"message": "Request does not match any route."})
+    )
     with client() as http, pytest.raises(ChannelError, match="does not match any route") as caught:
         CONNECTOR.fetch_order(STORE, http, "000000003")
     assert caught.value.details["status"] == 404
@@ -337,8 +376,11 @@ def test_a_wrong_base_url_is_an_error_not_a_missing_order() -> None:
 
 @respx.mock
 def test_list_parameters_are_filled_in_by_position() -> None:
-    respx.get(f"{REST}/orders").mock(return_value=httpx.Response(400, json={
-        "message": "\"%1\" is not a valid condition type.", "parameters": ["between"]}))
+    respx.get(f"{REST}/orders").mock(
+        return_value=httpx.Response(
+            400, json={"message": '"%1" is not a valid condition type.', "parameters": ["between"]}
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match='"between" is not a valid condition type'):
         CONNECTOR.fetch_order(STORE, http, "000000003")
 
@@ -354,9 +396,15 @@ def test_a_5xx_is_retried_then_raised() -> None:
 @respx.mock
 def test_a_failing_shipment_search_fails_the_lookup() -> None:
     respx.get(f"{REST}/orders").mock(return_value=found(the_order()))
-    respx.get(f"{REST}/shipments").mock(return_value=httpx.Response(401, json={
-        "message": "The consumer isn't authorized to access %resources.",
-        "parameters": {"resources": "Magento_Sales::shipment"}}))
+    respx.get(f"{REST}/shipments").mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "message": "The consumer isn't authorized to access %resources.",
+                "parameters": {"resources": "Magento_Sales::shipment"},
+            },
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match="Magento_Sales::shipment"):
         CONNECTOR.fetch_order(STORE, http, "000000003")
 

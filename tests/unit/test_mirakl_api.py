@@ -107,8 +107,13 @@ def test_fetch_order_reads_or11_with_the_poll_mapping() -> None:
 @respx.mock
 def test_a_lookup_and_a_poll_of_the_same_order_agree() -> None:
     respx.get(ORDERS).mock(return_value=httpx.Response(200, json=sample("or11_orders.json")))
-    thread = {"id": "t1", "date_created": "2019-04-05T09:00:00Z", "date_updated": "2019-04-05T09:00:00Z",
-              "entities": [{"id": ORDER_ID, "type": "MMP_ORDER"}], "messages": []}
+    thread = {
+        "id": "t1",
+        "date_created": "2019-04-05T09:00:00Z",
+        "date_updated": "2019-04-05T09:00:00Z",
+        "entities": [{"id": ORDER_ID, "type": "MMP_ORDER"}],
+        "messages": [],
+    }
     respx.get(f"{BASE}/api/inbox/threads").mock(return_value=httpx.Response(200, json={"data": [thread]}))
     with client() as http:
         looked_up = CONNECTOR.fetch_order(STORE, http, ORDER_ID)

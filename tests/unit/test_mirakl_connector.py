@@ -61,13 +61,19 @@ class Sleeps(list):
 
 def http_client(sleeps: Sleeps | None = None) -> ChannelHttpClient:
     """Like CONNECTOR.client() but without real sleeping (rate limit and retry waits are recorded)."""
-    return ChannelHttpClient(BASE, channel="mirakl", headers={"Authorization": API_KEY, "Accept": "application/json"},
-                             sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(1))
+    return ChannelHttpClient(
+        BASE,
+        channel="mirakl",
+        headers={"Authorization": API_KEY, "Accept": "application/json"},
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(1),
+    )
 
 
 def mock_two_pages() -> tuple[respx.Route, respx.Route]:
-    threads = respx.get(THREADS).mock(side_effect=[httpx.Response(200, content=PAGE_1),
-                                                   httpx.Response(200, content=PAGE_2)])
+    threads = respx.get(THREADS).mock(
+        side_effect=[httpx.Response(200, content=PAGE_1), httpx.Response(200, content=PAGE_2)]
+    )
     orders = respx.get(ORDERS).mock(return_value=httpx.Response(200, content=ORDERS_BODY))
     return threads, orders
 
@@ -86,9 +92,16 @@ def thread(thread_id: str, updated: str, *, sender: str = "CUSTOMER_USER", order
         "date_updated": updated,
         "entities": [{"id": order, "label": order, "type": "MMP_ORDER"}] if order else [],
         "topic": {"type": "FREE_TEXT", "value": "Question"},
-        "messages": [{"id": f"{thread_id}-m", "body": "Hello, any news?", "date_created": updated,
-                      "from": {"type": sender, "display_name": "Buyer"}, "to": [{"type": "SHOP"}],
-                      "attachments": []}],
+        "messages": [
+            {
+                "id": f"{thread_id}-m",
+                "body": "Hello, any news?",
+                "date_created": updated,
+                "from": {"type": sender, "display_name": "Buyer"},
+                "to": [{"type": "SHOP"}],
+                "attachments": [],
+            }
+        ],
     }
 
 
@@ -119,8 +132,9 @@ def test_client_sends_the_bare_shop_key_to_the_instance(base_url: str) -> None:
     assert request.headers["Accept"] == "application/json"
 
 
-@pytest.mark.parametrize(("base_url", "credentials"),
-                         [(None, {"api_key": API_KEY}), (BASE, {}), (BASE, {"api_key": " "})])
+@pytest.mark.parametrize(
+    ("base_url", "credentials"), [(None, {"api_key": API_KEY}), (BASE, {}), (BASE, {"api_key": " "})]
+)
 def test_client_needs_a_base_url_and_an_api_key(base_url: str | None, credentials: dict[str, str]) -> None:
     with pytest.raises(ChannelError):
         CONNECTOR.client(STORE.model_copy(update={"base_url": base_url}), credentials)
@@ -194,10 +208,12 @@ def test_cursor_advances_to_the_newest_date_updated() -> None:
 
 @respx.mock
 def test_cursor_never_moves_backwards_and_is_unchanged_when_nothing_is_new() -> None:
-    respx.get(THREADS).mock(side_effect=[
-        page([thread("t-old", "2019-04-05T09:00:00Z")]),  # the boundary thread, fetched again
-        page([]),
-    ])
+    respx.get(THREADS).mock(
+        side_effect=[
+            page([thread("t-old", "2019-04-05T09:00:00Z")]),  # the boundary thread, fetched again
+            page([]),
+        ]
+    )
     cursor = "2019-04-05T09:00:00Z"
     assert poll(cursor=cursor).next_cursor == cursor
     assert poll(cursor=cursor).next_cursor == cursor
@@ -291,14 +307,18 @@ def test_the_delivery_window_is_or11_delivery_date_not_the_shipping_deadline() -
     assert event.order.delivery_latest == datetime(2019, 9, 3, 8, 7, 22, 326000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("window", "expected"), [
-    (None, (None, None)),
-    ({"earliest": None, "latest": "2019-09-03T08:07:22Z"}, (None, datetime(2019, 9, 3, 8, 7, 22, tzinfo=UTC))),
-    ({"earliest": "2019-09-02T10:00:00+02:00"}, (datetime(2019, 9, 2, 8, tzinfo=UTC), None)),
-])
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (None, (None, None)),
+        ({"earliest": None, "latest": "2019-09-03T08:07:22Z"}, (None, datetime(2019, 9, 3, 8, 7, 22, tzinfo=UTC))),
+        ({"earliest": "2019-09-02T10:00:00+02:00"}, (datetime(2019, 9, 2, 8, tzinfo=UTC), None)),
+    ],
+)
 @respx.mock
 def test_a_missing_or_partial_delivery_window_leaves_the_unknown_bound_empty(
-        window: dict[str, Any] | None, expected: tuple[datetime | None, datetime | None]) -> None:
+    window: dict[str, Any] | None, expected: tuple[datetime | None, datetime | None]
+) -> None:
     body = sample("or11_orders.json")
     if window is None:
         del body["orders"][0]["delivery_date"]
@@ -322,21 +342,23 @@ def test_a_delivery_window_of_the_wrong_shape_is_malformed(window: Any) -> None:
         poll()
 
 
-@pytest.mark.parametrize(("state", "status", "event_type"), [
-    ("STAGING", OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("WAITING_ACCEPTANCE", OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("WAITING_DEBIT_PAYMENT", OrderStatus.PENDING, OrderEventType.UPDATED),
-    ("SHIPPING", OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("SHIPPED", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
-    ("TO_COLLECT", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
-    ("CLOSED", OrderStatus.COMPLETED, OrderEventType.UPDATED),
-    ("REFUSED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
-    ("CANCELED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
-    ("SOMETHING_NEW", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
-])
+@pytest.mark.parametrize(
+    ("state", "status", "event_type"),
+    [
+        ("STAGING", OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("WAITING_ACCEPTANCE", OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("WAITING_DEBIT_PAYMENT", OrderStatus.PENDING, OrderEventType.UPDATED),
+        ("SHIPPING", OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("SHIPPED", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
+        ("TO_COLLECT", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
+        ("CLOSED", OrderStatus.COMPLETED, OrderEventType.UPDATED),
+        ("REFUSED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
+        ("CANCELED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
+        ("SOMETHING_NEW", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
+    ],
+)
 @respx.mock
-def test_order_states_map_to_status_and_event_type(state: str, status: OrderStatus,
-                                                   event_type: OrderEventType) -> None:
+def test_order_states_map_to_status_and_event_type(state: str, status: OrderStatus, event_type: OrderEventType) -> None:
     body = sample("or11_orders.json")
     body["orders"][0]["order_state"] = state
     respx.get(THREADS).mock(return_value=page([thread("t1", "2019-04-05T09:00:00Z", order=ORDER_ID)]))
@@ -347,9 +369,15 @@ def test_order_states_map_to_status_and_event_type(state: str, status: OrderStat
 
 @respx.mock
 def test_order_ids_are_sent_comma_separated_one_call_per_page() -> None:
-    respx.get(THREADS).mock(return_value=page([thread("a", "2019-04-05T09:00:00Z", order="O-1-A"),
-                                               thread("b", "2019-04-05T09:01:00Z", order="O-2-A"),
-                                               thread("c", "2019-04-05T09:02:00Z", order="O-1-A")]))
+    respx.get(THREADS).mock(
+        return_value=page(
+            [
+                thread("a", "2019-04-05T09:00:00Z", order="O-1-A"),
+                thread("b", "2019-04-05T09:01:00Z", order="O-2-A"),
+                thread("c", "2019-04-05T09:02:00Z", order="O-1-A"),
+            ]
+        )
+    )
     orders = respx.get(ORDERS).mock(return_value=httpx.Response(200, json={"orders": [], "total_count": 0}))
     poll()
     assert orders.call_count == 1
@@ -362,15 +390,17 @@ def test_order_ids_are_sent_comma_separated_one_call_per_page() -> None:
 def multipart_parts(request: httpx.Request) -> dict[str, tuple[str, bytes]]:
     head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
     message = BytesParser(policy=HTTP).parsebytes(head + request.content)
-    return {part.get_param("name", header="content-disposition"): (part.get_content_type(),
-                                                                  part.get_payload(decode=True))
-            for part in message.iter_parts()}
+    return {
+        part.get_param("name", header="content-disposition"): (part.get_content_type(), part.get_payload(decode=True))
+        for part in message.iter_parts()
+    }
 
 
 @respx.mock
 def test_reply_posts_a_multipart_message_input_and_returns_the_message_id() -> None:
     route = respx.post(f"{THREADS}/{THREAD_1}/message").mock(
-        return_value=httpx.Response(201, content=raw("m12_reply_created.json")))
+        return_value=httpx.Response(201, content=raw("m12_reply_created.json"))
+    )
     with http_client() as http:
         message_id = CONNECTOR.send_reply(STORE, http, THREAD_1, "Bonjour, un remplacement part aujourd'hui.")
     assert message_id == "873f1cb5-a7a2-4e07-8e0e-12eb64e93ece"
@@ -387,8 +417,11 @@ def test_reply_posts_a_multipart_message_input_and_returns_the_message_id() -> N
 
 @respx.mock
 def test_a_reply_refused_by_mirakl_raises_its_message() -> None:
-    respx.post(f"{THREADS}/{THREAD_1}/message").mock(return_value=httpx.Response(
-        400, json={"status": 400, "message": "The thread has reached the maximum of 1000 messages"}))
+    respx.post(f"{THREADS}/{THREAD_1}/message").mock(
+        return_value=httpx.Response(
+            400, json={"status": 400, "message": "The thread has reached the maximum of 1000 messages"}
+        )
+    )
     with http_client() as http, pytest.raises(ChannelError) as caught:
         CONNECTOR.send_reply(STORE, http, THREAD_1, "Thanks for your patience.")
     assert "maximum of 1000 messages" in caught.value.message
@@ -469,8 +502,9 @@ def _without_sender(t: dict[str, Any]) -> None:
     del t["messages"][0]["from"]
 
 
-@pytest.mark.parametrize("body", [[], {"threads": []}, {"data": {}}, {"data": ["t1"]},
-                                  {"data": [], "next_page_token": 7}])
+@pytest.mark.parametrize(
+    "body", [[], {"threads": []}, {"data": {}}, {"data": ["t1"]}, {"data": [], "next_page_token": 7}]
+)
 @respx.mock
 def test_a_page_of_the_wrong_shape_is_malformed(body: Any) -> None:
     respx.get(THREADS).mock(return_value=httpx.Response(200, json=body))

@@ -21,14 +21,27 @@ from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import TENANT, make_store, make_ticket
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
-SHIPPED_MACRO = Macro(tenant_id=TENANT, macro_id="shipped", name="Shipped", bodies={
-    "en": "{{ order.ref }} is on its way with {{ order.carrier }}: {{ order.tracking_url }}",
-    "de": "{{ order.ref }} ist mit {{ order.carrier }} unterwegs: {{ order.tracking_url }}"})
+SHIPPED_MACRO = Macro(
+    tenant_id=TENANT,
+    macro_id="shipped",
+    name="Shipped",
+    bodies={
+        "en": "{{ order.ref }} is on its way with {{ order.carrier }}: {{ order.tracking_url }}",
+        "de": "{{ order.ref }} ist mit {{ order.carrier }} unterwegs: {{ order.tracking_url }}",
+    },
+)
 
 
 def order(**changes: Any) -> Order:
-    fields: dict[str, Any] = dict(tenant_id=TENANT, store_id="s1", channel=Channel.WOOCOMMERCE, order_ref="1001",
-                                  status=OrderStatus.PROCESSING, buyer_email="max@example.de", buyer_name="Max Muster")
+    fields: dict[str, Any] = dict(
+        tenant_id=TENANT,
+        store_id="s1",
+        channel=Channel.WOOCOMMERCE,
+        order_ref="1001",
+        status=OrderStatus.PROCESSING,
+        buyer_email="max@example.de",
+        buyer_name="Max Muster",
+    )
     fields.update(changes)
     return Order(**fields)
 
@@ -80,15 +93,18 @@ def test_what_an_order_change_means_for_the_buyer() -> None:
     assert triggered(shipped(), order(status=OrderStatus.DELIVERED)) == {NudgeEvent.DELIVERED}
     promised = shipped().model_copy(update={"delivery_latest": NOW})
     assert triggered(promised, promised.model_copy(update={"delivery_latest": NOW + timedelta(days=2)})) == {
-        NudgeEvent.DELAYED}
+        NudgeEvent.DELAYED
+    }
     assert triggered(promised, promised.model_copy(update={"delivery_latest": NOW + timedelta(hours=3)})) == set()
 
 
 def test_an_order_seen_for_the_first_time_is_news_only_if_it_just_happened() -> None:
     assert triggered(None, shipped().model_copy(update={"shipped_at": NOW - timedelta(hours=3)}), NOW) == {
-        NudgeEvent.SHIPPED}
-    old_delivery = order(status=OrderStatus.DELIVERED, delivered_at=NOW - timedelta(days=60),
-                         updated_at=NOW - timedelta(minutes=1))
+        NudgeEvent.SHIPPED
+    }
+    old_delivery = order(
+        status=OrderStatus.DELIVERED, delivered_at=NOW - timedelta(days=60), updated_at=NOW - timedelta(minutes=1)
+    )
     assert triggered(None, old_delivery, NOW) == set(), "no 'your order was delivered' two months later"
 
 
@@ -121,12 +137,22 @@ def test_a_shipped_order_without_a_conversation_opens_a_resolved_ticket_with_the
 def test_an_existing_conversation_gets_the_message_in_the_buyers_language() -> None:
     repo, queue = Repo([NUDGE]), Queue()
     repo.put_store(make_store(default_language="de"))
-    ticket = make_ticket(order_refs=["1001"], language="en", status=TicketStatus.WAITING_ON_CUSTOMER,
-                         message_count=1)
-    repo.create_ticket(ticket, Message(
-        tenant_id=TENANT, ticket_id=ticket.ticket_id, message_id="01A", direction=MessageDirection.INBOUND,
-        channel=ticket.channel, store_id=ticket.store_id, channel_message_id="m-1", author="Max",
-        body="Where is my order?", created_at=NOW - timedelta(days=1)))
+    ticket = make_ticket(order_refs=["1001"], language="en", status=TicketStatus.WAITING_ON_CUSTOMER, message_count=1)
+    repo.create_ticket(
+        ticket,
+        Message(
+            tenant_id=TENANT,
+            ticket_id=ticket.ticket_id,
+            message_id="01A",
+            direction=MessageDirection.INBOUND,
+            channel=ticket.channel,
+            store_id=ticket.store_id,
+            channel_message_id="m-1",
+            author="Max",
+            body="Where is my order?",
+            created_at=NOW - timedelta(days=1),
+        ),
+    )
     outcome = service(repo, queue).on_order_change([NUDGE], order(), shipped())
     assert outcome == [f"shipped: queued on ticket {ticket.ticket_id}"]
     view = repo.get_ticket_view(TENANT, ticket.ticket_id)
@@ -139,10 +165,12 @@ def test_marketplaces_without_a_conversation_and_missing_values_are_reported_not
     repo, queue = Repo([NUDGE]), Queue()
     repo.put_store(make_store(channel=Channel.MIRAKL))
     assert service(repo, queue).on_order_change([NUDGE], order(channel=Channel.MIRAKL), shipped()) == [
-        "shipped: not sent: no conversation with the buyer on mirakl about this order yet"]
+        "shipped: not sent: no conversation with the buyer on mirakl about this order yet"
+    ]
     repo2 = Repo([NUDGE])
     repo2.put_store(make_store())
     without_link = shipped().model_copy(update={"tracking_url": None})
     assert service(repo2, queue).on_order_change([NUDGE], order(), without_link) == [
-        "shipped: not sent: no value for tracking_url"]
+        "shipped: not sent: no value for tracking_url"
+    ]
     assert queue.published == []

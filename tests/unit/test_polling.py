@@ -99,8 +99,9 @@ def test_only_active_poll_based_stores_are_polled(connector: FakeConnector) -> N
 
 def test_messages_are_queued_with_raw_pages_kept_before_the_cursor_moves(connector: FakeConnector) -> None:
     msgs = [make_inbound(channel=Channel.MIRAKL, store_id="m1", channel_message_id=f"x{i}") for i in range(30)]
-    connector.answers["m1"] = PollResult(messages=msgs, next_cursor="2024-03-01T11:59:00Z",
-                                         raw_pages=[b'{"data": [1]}', b'{"data": [2]}'])
+    connector.answers["m1"] = PollResult(
+        messages=msgs, next_cursor="2024-03-01T11:59:00Z", raw_pages=[b'{"data": [1]}', b'{"data": [2]}']
+    )
     repo, raw, pub = PollRepo(stores=[mirakl("m1")]), InMemoryRawStore(), RecordingPublisher()
     report = service(repo, raw, pub).tick(TENANT)
     assert report.messages == 30 and report.failed == 0
@@ -115,8 +116,9 @@ def test_messages_are_queued_with_raw_pages_kept_before_the_cursor_moves(connect
 
 
 def test_a_failing_publish_leaves_the_cursor_where_it_was(connector: FakeConnector) -> None:
-    connector.answers["m1"] = PollResult(messages=[make_inbound(channel=Channel.MIRAKL, store_id="m1")],
-                                         next_cursor="new", raw_pages=[b"{}"])
+    connector.answers["m1"] = PollResult(
+        messages=[make_inbound(channel=Channel.MIRAKL, store_id="m1")], next_cursor="new", raw_pages=[b"{}"]
+    )
 
     class BrokenQueue(RecordingPublisher):
         def publish(self, envelope: Any) -> None:
@@ -130,8 +132,9 @@ def test_a_failing_publish_leaves_the_cursor_where_it_was(connector: FakeConnect
 
 def test_a_failing_store_backs_off_and_does_not_block_the_others(connector: FakeConnector) -> None:
     connector.answers["bad"] = ChannelError("mirakl answered HTTP 500")
-    connector.answers["good"] = PollResult(messages=[make_inbound(channel=Channel.MIRAKL, store_id="good")],
-                                           next_cursor="c1", raw_pages=[b"{}"])
+    connector.answers["good"] = PollResult(
+        messages=[make_inbound(channel=Channel.MIRAKL, store_id="good")], next_cursor="c1", raw_pages=[b"{}"]
+    )
     repo, pub = PollRepo(stores=[mirakl("bad"), mirakl("good")]), RecordingPublisher()
     report = service(repo, InMemoryRawStore(), pub).tick(TENANT)
     assert {o.store_id: o.ok for o in report.outcomes} == {"bad": False, "good": True}
@@ -167,8 +170,8 @@ def test_130_marketplaces_are_polled_in_one_tick(connector: FakeConnector) -> No
     stores = [mirakl(f"mp{i:03d}") for i in range(130)]
     for store in stores:
         connector.answers[store.store_id] = PollResult(
-            messages=[make_inbound(channel=Channel.MIRAKL, store_id=store.store_id)],
-            next_cursor="c", raw_pages=[b"{}"])
+            messages=[make_inbound(channel=Channel.MIRAKL, store_id=store.store_id)], next_cursor="c", raw_pages=[b"{}"]
+        )
     repo, pub = PollRepo(stores=stores), RecordingPublisher()
     report = service(repo, InMemoryRawStore(), pub).tick(TENANT)
     assert report.polled == 130 and report.failed == 0 and report.messages == 130

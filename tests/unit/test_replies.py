@@ -39,10 +39,15 @@ from tests.fakes.sla_timers import RecordingSlaTimers
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
 
 WORKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-POLICY = SlaPolicySpec(policy_id="standard", name="Standard", first_response_minutes=240, next_response_minutes=480,
-                       calendar=BusinessCalendar.model_validate(
-                           {"time_zone": "Europe/Berlin",
-                            "periods": {d: [{"start": "09:00", "end": "18:00"}] for d in WORKDAYS}}))
+POLICY = SlaPolicySpec(
+    policy_id="standard",
+    name="Standard",
+    first_response_minutes=240,
+    next_response_minutes=480,
+    calendar=BusinessCalendar.model_validate(
+        {"time_zone": "Europe/Berlin", "periods": {d: [{"start": "09:00", "end": "18:00"}] for d in WORKDAYS}}
+    ),
+)
 
 
 class Repo(InMemoryRepository):
@@ -108,24 +113,56 @@ def world() -> dict[str, Any]:
     repo.stores[(TENANT, "s1")] = make_store(default_language="de")
     repo.agents.append(Agent(tenant_id=TENANT, agent_id="anna", name="Anna Berg", email="anna@shop.example"))
     clock = Clock(NOW)
-    ticket = make_ticket(assignee_id="anna", language="de", customer_name="Max Muster", order_refs=["1001"],
-                         sla_policy_id="standard", first_response_due_at=NOW + timedelta(hours=4))
+    ticket = make_ticket(
+        assignee_id="anna",
+        language="de",
+        customer_name="Max Muster",
+        order_refs=["1001"],
+        sla_policy_id="standard",
+        first_response_due_at=NOW + timedelta(hours=4),
+    )
     repo.create_ticket(ticket, inbound(ticket, clock(), "Wo ist mein Paket?"))
     queue, channel, timers = Queue(), Channel(), RecordingSlaTimers()
-    macros = Macros(Macro(tenant_id=TENANT, macro_id="wismo", name="WISMO", tags=["wismo"],
-                          bodies={"en": "Hi {{ customer.first_name }}", "de": "Hallo {{ customer.first_name }}, "
-                                  "Ihre Bestellung {{ order.ref }}: {{ order.tracking_url }}"}))
+    macros = Macros(
+        Macro(
+            tenant_id=TENANT,
+            macro_id="wismo",
+            name="WISMO",
+            tags=["wismo"],
+            bodies={
+                "en": "Hi {{ customer.first_name }}",
+                "de": "Hallo {{ customer.first_name }}, Ihre Bestellung {{ order.ref }}: {{ order.tracking_url }}",
+            },
+        )
+    )
     service = ReplyService(repo, repo, macros, queue, clock=clock)
     dispatch = DispatchService(repo, repo, channel, timers, clock=clock)
-    return {"repo": repo, "clock": clock, "queue": queue, "channel": channel, "timers": timers,
-            "service": service, "dispatch": dispatch, "ticket": ticket}
+    return {
+        "repo": repo,
+        "clock": clock,
+        "queue": queue,
+        "channel": channel,
+        "timers": timers,
+        "service": service,
+        "dispatch": dispatch,
+        "ticket": ticket,
+    }
 
 
 def inbound(ticket: Ticket, at: datetime, body: str) -> Message:
-    return Message(tenant_id=TENANT, ticket_id=ticket.ticket_id, message_id=new_id(at),
-                   direction=MessageDirection.INBOUND, channel=ticket.channel, store_id=ticket.store_id,
-                   channel_message_id=f"cm-{new_id(at)}", channel_thread_id="thread-1", author="Max", body=body,
-                   created_at=at)
+    return Message(
+        tenant_id=TENANT,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(at),
+        direction=MessageDirection.INBOUND,
+        channel=ticket.channel,
+        store_id=ticket.store_id,
+        channel_message_id=f"cm-{new_id(at)}",
+        channel_thread_id="thread-1",
+        author="Max",
+        body=body,
+        created_at=at,
+    )
 
 
 def timeline(world: dict[str, Any]) -> list[Message]:
@@ -138,8 +175,12 @@ def newest_id(world: dict[str, Any]) -> str:
 
 
 def test_a_reply_is_stored_queued_and_published(world: dict[str, Any]) -> None:
-    reply = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                                   ReplyRequest(body="Ist unterwegs.", last_seen_message_id=newest_id(world)))
+    reply = world["service"].reply(
+        TENANT,
+        "anna",
+        world["ticket"].ticket_id,
+        ReplyRequest(body="Ist unterwegs.", last_seen_message_id=newest_id(world)),
+    )
     assert reply.delivery_status == DeliveryStatus.QUEUED and reply.author_id == "anna"
     assert reply.channel_thread_id == "thread-1"
     assert world["queue"].published == [(TENANT, world["ticket"].ticket_id, reply.message_id)]
@@ -152,38 +193,50 @@ def test_a_reply_on_a_stale_timeline_is_refused_unless_forced(world: dict[str, A
     seen = newest_id(world)
     repo, ticket = world["repo"], world["ticket"]
     stored = repo.get_ticket(TENANT, ticket.ticket_id)
-    repo.append_message(stored, stored.model_copy(update={"message_count": 2}),
-                        inbound(ticket, world["clock"](), "Hallo? Storniere bitte!"))
+    repo.append_message(
+        stored,
+        stored.model_copy(update={"message_count": 2}),
+        inbound(ticket, world["clock"](), "Hallo? Storniere bitte!"),
+    )
     with pytest.raises(StaleTimeline) as refused:
         world["service"].reply(TENANT, "anna", ticket.ticket_id, ReplyRequest(body="x", last_seen_message_id=seen))
     assert [u["direction"] for u in refused.value.details["unseen"]] == ["inbound"]
     assert world["queue"].published == []
-    forced = world["service"].reply(TENANT, "anna", ticket.ticket_id,
-                                    ReplyRequest(body="Wird storniert.", last_seen_message_id=seen, force=True))
+    forced = world["service"].reply(
+        TENANT, "anna", ticket.ticket_id, ReplyRequest(body="Wird storniert.", last_seen_message_id=seen, force=True)
+    )
     assert forced.delivery_status == DeliveryStatus.QUEUED
 
 
 def test_my_own_entries_do_not_make_my_view_stale(world: dict[str, Any]) -> None:
     seen = newest_id(world)
-    first = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                                   ReplyRequest(body="Eins", last_seen_message_id=seen))
-    second = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                                    ReplyRequest(body="Zwei", last_seen_message_id=seen))
+    first = world["service"].reply(
+        TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(body="Eins", last_seen_message_id=seen)
+    )
+    second = world["service"].reply(
+        TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(body="Zwei", last_seen_message_id=seen)
+    )
     assert second.message_id > first.message_id
 
 
 def test_an_unknown_seen_entry_is_a_bad_request(world: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not on this ticket"):
-        world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                               ReplyRequest(body="x", last_seen_message_id="01ZZZZ"))
+        world["service"].reply(
+            TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(body="x", last_seen_message_id="01ZZZZ")
+        )
 
 
 def test_a_macro_is_rendered_in_the_ticket_language_and_its_tags_added(world: dict[str, Any]) -> None:
     world["repo"].orders[(TENANT, "s1", "1001")] = Order(
-        tenant_id=TENANT, store_id="s1", channel=world["ticket"].channel, order_ref="1001",
-        tracking_url="https://track.example/1001")
-    reply = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                                   ReplyRequest(macro_id="wismo", last_seen_message_id=newest_id(world)))
+        tenant_id=TENANT,
+        store_id="s1",
+        channel=world["ticket"].channel,
+        order_ref="1001",
+        tracking_url="https://track.example/1001",
+    )
+    reply = world["service"].reply(
+        TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(macro_id="wismo", last_seen_message_id=newest_id(world))
+    )
     assert reply.body == "Hallo Max, Ihre Bestellung 1001: https://track.example/1001"
     assert reply.macro_id == "wismo"
     assert "wismo" in world["repo"].get_ticket(TENANT, world["ticket"].ticket_id).tags
@@ -191,18 +244,29 @@ def test_a_macro_is_rendered_in_the_ticket_language_and_its_tags_added(world: di
 
 def test_a_macro_missing_values_is_refused_with_what_is_missing(world: dict[str, Any]) -> None:
     with pytest.raises(MacroIncomplete) as refused:
-        world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                               ReplyRequest(macro_id="wismo", last_seen_message_id=newest_id(world)))
+        world["service"].reply(
+            TENANT,
+            "anna",
+            world["ticket"].ticket_id,
+            ReplyRequest(macro_id="wismo", last_seen_message_id=newest_id(world)),
+        )
     assert refused.value.details["missing"] == ["tracking_url"]
-    edited = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(
-        macro_id="wismo", body="Hallo Max, die Sendungsnummer folgt morgen.", last_seen_message_id=newest_id(world)))
+    edited = world["service"].reply(
+        TENANT,
+        "anna",
+        world["ticket"].ticket_id,
+        ReplyRequest(
+            macro_id="wismo", body="Hallo Max, die Sendungsnummer folgt morgen.", last_seen_message_id=newest_id(world)
+        ),
+    )
     assert edited.body.endswith("folgt morgen.") and edited.macro_id == "wismo"
 
 
 def test_unknown_macro_and_ticket_are_not_found(world: dict[str, Any]) -> None:
     with pytest.raises(NotFound):
-        world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                               ReplyRequest(macro_id="nope", last_seen_message_id="x"))
+        world["service"].reply(
+            TENANT, "anna", world["ticket"].ticket_id, ReplyRequest(macro_id="nope", last_seen_message_id="x")
+        )
     with pytest.raises(NotFound):
         world["service"].reply("other-tenant", "anna", world["ticket"].ticket_id, ReplyRequest(body="x", force=True))
 
@@ -215,8 +279,12 @@ def test_a_request_needs_text_and_a_seen_entry() -> None:
 
 
 def send(world: dict[str, Any], body: str = "Ist unterwegs.", **request: Any) -> Message:
-    reply = world["service"].reply(TENANT, "anna", world["ticket"].ticket_id,
-                                   ReplyRequest(body=body, last_seen_message_id=newest_id(world), **request))
+    reply = world["service"].reply(
+        TENANT,
+        "anna",
+        world["ticket"].ticket_id,
+        ReplyRequest(body=body, last_seen_message_id=newest_id(world), **request),
+    )
     return reply
 
 
@@ -270,8 +338,9 @@ def test_a_buyer_message_after_the_reply_was_written_stays_owed(world: dict[str,
 
 
 def test_a_refused_reply_is_failed_with_the_channels_error_and_can_be_retried(world: dict[str, Any]) -> None:
-    world["channel"].errors.append(ChannelError("mirakl answered HTTP 400", channel="mirakl", status=400,
-                                                body='{"message": "Thread is closed"}'))
+    world["channel"].errors.append(
+        ChannelError("mirakl answered HTTP 400", channel="mirakl", status=400, body='{"message": "Thread is closed"}')
+    )
     reply = send(world)
     result = world["dispatch"].dispatch(TENANT, world["ticket"].ticket_id, reply.message_id, final_attempt=False)
     assert result.outcome == "failed"
@@ -289,8 +358,7 @@ def test_a_refused_reply_is_failed_with_the_channels_error_and_can_be_retried(wo
         world["service"].retry(TENANT, "anna", ticket.ticket_id, reply.message_id)
 
 
-def test_an_unreachable_channel_is_retried_by_the_queue_then_failed_on_the_last_attempt(
-        world: dict[str, Any]) -> None:
+def test_an_unreachable_channel_is_retried_by_the_queue_then_failed_on_the_last_attempt(world: dict[str, Any]) -> None:
     unreachable = ChannelError("mirakl unreachable", channel="mirakl", reached=False)
     world["channel"].errors.extend([unreachable, unreachable])
     reply = send(world)
@@ -355,8 +423,10 @@ def test_a_reply_whose_queue_message_was_lost_can_be_retried_after_a_while(world
     with pytest.raises(Conflict, match="queued for over 5 minutes"):
         world["service"].retry(TENANT, "anna", world["ticket"].ticket_id, queued.message_id)
     world["clock"].now += timedelta(minutes=6)
-    assert world["service"].retry(TENANT, "anna", world["ticket"].ticket_id,
-                                  queued.message_id).delivery_status == DeliveryStatus.QUEUED
+    assert (
+        world["service"].retry(TENANT, "anna", world["ticket"].ticket_id, queued.message_id).delivery_status
+        == DeliveryStatus.QUEUED
+    )
 
 
 def test_a_reply_sent_after_its_ticket_was_merged_leaves_the_source_closed(world: dict[str, Any]) -> None:

@@ -71,15 +71,24 @@ def changed(old: Ticket, **changes: Any) -> Ticket:
 def test_a_new_ticket_counts_created_and_opened_under_every_dimension() -> None:
     found = cells(ticket_increments(None, ticket(), "UTC"))
 
-    expected = {"all": "all", "policy": "none", "store": "s1", "channel": "woocommerce", "team": "none",
-                "agent": "unassigned", "intent": "unknown", "language": "unknown"}
+    expected = {
+        "all": "all",
+        "policy": "none",
+        "store": "s1",
+        "channel": "woocommerce",
+        "team": "none",
+        "agent": "unassigned",
+        "intent": "unknown",
+        "language": "unknown",
+    }
     assert dimension_values(ticket()) == expected
     assert found == {(D0, d, v): {"created": 1, "opened": 1} for d, v in expected.items()}
 
 
 def test_days_are_the_tenants_days_across_midnight() -> None:
-    late = ticket(created_at=datetime(2024, 3, 1, 23, 30, tzinfo=UTC), updated_at=datetime(2024, 3, 1, 23, 30,
-                                                                                           tzinfo=UTC))
+    late = ticket(
+        created_at=datetime(2024, 3, 1, 23, 30, tzinfo=UTC), updated_at=datetime(2024, 3, 1, 23, 30, tzinfo=UTC)
+    )
 
     in_utc = {i.day for i in ticket_increments(None, late, "UTC")}
     in_rome = {i.day for i in ticket_increments(None, late, ROME)}  # 00:30 on the 2nd in Rome (UTC+1)
@@ -132,8 +141,7 @@ def test_first_response_met_lands_in_its_bucket() -> None:
 
     found = cells(ticket_increments(before, after, "UTC"))
 
-    assert found[(D0, "all", "all")] == {"first_responses": 1, "first_met": 1, "frt_b1": 1, "frt_sum": 240,
-                                         "closed": 1}
+    assert found[(D0, "all", "all")] == {"first_responses": 1, "first_met": 1, "frt_b1": 1, "frt_sum": 240, "closed": 1}
     assert bucket_index(240) == 1 and BUCKETS_SECONDS[0] < 240 <= BUCKETS_SECONDS[1]
 
 
@@ -188,8 +196,7 @@ def test_a_reopened_ticket_opens_again_and_resolves_again() -> None:
     second = cells(ticket_increments(reopened, resolved_again, "UTC"))
 
     assert first[(date(2024, 3, 2), "all", "all")] == {"opened": 1}
-    assert second[(date(2024, 3, 3), "all", "all")] == {"resolved": 1, "res_b10": 1, "res_sum": 172_800,
-                                                        "closed": 1}
+    assert second[(date(2024, 3, 3), "all", "all")] == {"resolved": 1, "res_b10": 1, "res_sum": 172_800, "closed": 1}
 
 
 def test_a_merged_ticket_is_closed_not_resolved() -> None:
@@ -213,7 +220,12 @@ def test_a_breach_counts_on_its_day_and_makes_a_breaches_list_line() -> None:
     assert found[(date(2024, 3, 2), "policy", "fast")] == {"breaches": 1}
     assert line is not None
     assert (line.ticket_id, line.policy_id, line.intent, line.due_at, line.breached_at) == (
-        before.ticket_id, "fast", Intent.WISMO, T0 + timedelta(hours=1), breached_at)
+        before.ticket_id,
+        "fast",
+        Intent.WISMO,
+        T0 + timedelta(hours=1),
+        breached_at,
+    )
     assert ticket_increments(after, changed(after, tags=["x"]), ROME) == []
     assert new_breach(after, changed(after, tags=["x"])) is None
 
@@ -221,8 +233,13 @@ def test_a_breach_counts_on_its_day_and_makes_a_breaches_list_line() -> None:
 def test_a_breach_carried_over_by_a_merge_is_not_counted_again_but_a_later_own_breach_is() -> None:
     source_breach = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     target = ticket(status=TicketStatus.WAITING_ON_CUSTOMER)
-    merged = changed(target, status=TicketStatus.OPEN, sla_breached_at=source_breach,
-                     sla_breach_inherited_at=source_breach, updated_at=T0 + timedelta(hours=2))
+    merged = changed(
+        target,
+        status=TicketStatus.OPEN,
+        sla_breached_at=source_breach,
+        sla_breach_inherited_at=source_breach,
+        updated_at=T0 + timedelta(hours=2),
+    )
 
     assert not any("breaches" in counters for counters in cells(ticket_increments(target, merged, ROME)).values())
     assert new_breach(target, merged) is None
@@ -269,18 +286,30 @@ def test_an_unknown_time_zone_is_a_value_error() -> None:
 
 def reply(**overrides: Any) -> Message:
     fields: dict[str, Any] = {
-        "tenant_id": "t1", "ticket_id": "01HQ0000000000000000000000", "message_id": "m2",
-        "direction": MessageDirection.OUTBOUND, "channel": Channel.WOOCOMMERCE, "store_id": "s1",
-        "author": "Ann", "author_id": "a1", "body": "It ships today", "created_at": T0 + timedelta(hours=5),
-        "delivery_status": DeliveryStatus.SENT, "sent_at": T0 + timedelta(hours=5),
+        "tenant_id": "t1",
+        "ticket_id": "01HQ0000000000000000000000",
+        "message_id": "m2",
+        "direction": MessageDirection.OUTBOUND,
+        "channel": Channel.WOOCOMMERCE,
+        "store_id": "s1",
+        "author": "Ann",
+        "author_id": "a1",
+        "body": "It ships today",
+        "created_at": T0 + timedelta(hours=5),
+        "delivery_status": DeliveryStatus.SENT,
+        "sent_at": T0 + timedelta(hours=5),
         "answers_since": T0 + timedelta(hours=4, minutes=30),
     }
     fields.update(overrides)
     return Message(**fields)
 
 
-ANSWERED_BEFORE = ticket(status=TicketStatus.OPEN, first_responded_at=T0 + timedelta(minutes=10),
-                         next_response_due_at=T0 + timedelta(hours=6), assignee_id="a1")
+ANSWERED_BEFORE = ticket(
+    status=TicketStatus.OPEN,
+    first_responded_at=T0 + timedelta(minutes=10),
+    next_response_due_at=T0 + timedelta(hours=6),
+    assignee_id="a1",
+)
 
 
 def test_a_sent_reply_after_the_first_response_is_a_next_response() -> None:
@@ -324,8 +353,9 @@ def test_the_first_response_is_not_counted_again_as_a_next_response() -> None:
 def test_replies_not_newly_sent_or_without_a_waiting_start_count_nothing() -> None:
     assert reply_increments(reply(), reply(delivery_attempts=2), ANSWERED_BEFORE, "UTC") == []  # sent before
     assert reply_increments(None, reply(answers_since=None), ANSWERED_BEFORE, "UTC") == []
-    assert reply_increments(None, reply(delivery_status=DeliveryStatus.FAILED, sent_at=None),
-                            ANSWERED_BEFORE, "UTC") == []
+    assert (
+        reply_increments(None, reply(delivery_status=DeliveryStatus.FAILED, sent_at=None), ANSWERED_BEFORE, "UTC") == []
+    )
     note = reply(direction=MessageDirection.NOTE, delivery_status=None)
     assert reply_increments(None, note, ANSWERED_BEFORE, "UTC") == []
     merged = ANSWERED_BEFORE.model_copy(update={"merged_into": "01HQ0000000000000000000099"})
@@ -344,14 +374,16 @@ def inc(day: date, value: str, **counters: int) -> Increment:
 
 
 def test_merge_sums_per_key_and_drops_what_cancels_out() -> None:
-    merged = merge([
-        inc(D0, "s1", created=1, opened=1),
-        inc(D0, "s2", created=1),
-        inc(D0, "s1", created=1, closed=1),
-        inc(date(2024, 3, 2), "s1", opened=1),
-        inc(date(2024, 3, 2), "s1", opened=-1),  # a move there and back in one batch
-        inc(D0, "s2", created=-1, breaches=1),
-    ])
+    merged = merge(
+        [
+            inc(D0, "s1", created=1, opened=1),
+            inc(D0, "s2", created=1),
+            inc(D0, "s1", created=1, closed=1),
+            inc(date(2024, 3, 2), "s1", opened=1),
+            inc(date(2024, 3, 2), "s1", opened=-1),  # a move there and back in one batch
+            inc(D0, "s2", created=-1, breaches=1),
+        ]
+    )
 
     assert merged == [inc(D0, "s1", created=2, opened=1, closed=1), inc(D0, "s2", breaches=1)]
 
@@ -359,17 +391,29 @@ def test_merge_sums_per_key_and_drops_what_cancels_out() -> None:
 def test_merged_ticket_changes_add_up_to_the_daily_truth() -> None:
     created = ticket()
     routed = changed(created, team_id="care", status=TicketStatus.OPEN)
-    answered = changed(routed, first_responded_at=T0 + timedelta(minutes=30),
-                       status=TicketStatus.WAITING_ON_CUSTOMER)
+    answered = changed(routed, first_responded_at=T0 + timedelta(minutes=30), status=TicketStatus.WAITING_ON_CUSTOMER)
     resolved = changed(answered, status=TicketStatus.RESOLVED, updated_at=T0 + timedelta(hours=2))
 
-    batch = [*ticket_increments(None, created, "UTC"), *ticket_increments(created, routed, "UTC"),
-             *ticket_increments(routed, answered, "UTC"), *ticket_increments(answered, resolved, "UTC")]
+    batch = [
+        *ticket_increments(None, created, "UTC"),
+        *ticket_increments(created, routed, "UTC"),
+        *ticket_increments(routed, answered, "UTC"),
+        *ticket_increments(answered, resolved, "UTC"),
+    ]
     found = cells(merge(batch))
 
-    assert found[(D0, "team", "care")] == {"created": 1, "opened": 1, "closed": 1, "first_responses": 1,
-                                           "first_met": 1, "frt_b3": 1, "frt_sum": 1800, "resolved": 1,
-                                           "res_b5": 1, "res_sum": 7200}
+    assert found[(D0, "team", "care")] == {
+        "created": 1,
+        "opened": 1,
+        "closed": 1,
+        "first_responses": 1,
+        "first_met": 1,
+        "frt_b3": 1,
+        "frt_sum": 1800,
+        "resolved": 1,
+        "res_b5": 1,
+        "res_sum": 7200,
+    }
     assert found[(D0, "team", "none")] == {"opened": 1, "closed": 1}  # created there, then moved on
 
 
@@ -391,9 +435,29 @@ def stats(day: date, value: str = "all", **counters: int) -> DailyStats:
 
 def test_daily_rows_with_times_compliance_wismo_and_csat() -> None:
     query = ReportQuery(start=D0, end=date(2024, 3, 2))
-    daily = [stats(D0, created=4, created_wismo=1, first_responses=3, first_met=2, next_responses=1, next_met=1,
-                   frt_b0=2, frt_b1=1, frt_sum=300, breaches=1, csat_count=3, csat_sum=11, csat_positive=2,
-                   opened=4, closed=1, resolved=1, res_b4=1, res_sum=3000)]
+    daily = [
+        stats(
+            D0,
+            created=4,
+            created_wismo=1,
+            first_responses=3,
+            first_met=2,
+            next_responses=1,
+            next_met=1,
+            frt_b0=2,
+            frt_b1=1,
+            frt_sum=300,
+            breaches=1,
+            csat_count=3,
+            csat_sum=11,
+            csat_positive=2,
+            opened=4,
+            closed=1,
+            resolved=1,
+            res_b4=1,
+            res_sum=3000,
+        )
+    ]
 
     rows = build_report(query, daily)
 
@@ -424,14 +488,18 @@ def test_weeks_months_and_total_merge_histograms() -> None:
     total = build_report(ReportQuery(start=start, end=end, period="total"), daily)
 
     assert [(r.period, r.created, r.frt_median, r.frt_p90) for r in weeks] == [
-        ("2024-W09", 2, 60, 252), ("2024-W10", 1, None, None)]
+        ("2024-W09", 2, 60, 252),
+        ("2024-W10", 1, None, None),
+    ]
     assert [(r.period, r.created, r.frt_median) for r in months] == [("2024-02", 1, 30), ("2024-03", 2, 180)]
     assert [(r.period, r.created, r.frt_p90) for r in total] == [("2024-02-26/2024-03-04", 3, 252)]
 
 
 def test_iso_weeks_use_the_iso_year() -> None:
-    rows = build_report(ReportQuery(start=date(2024, 12, 30), end=date(2024, 12, 31), period="week"),
-                        [stats(date(2024, 12, 30), created=1)])
+    rows = build_report(
+        ReportQuery(start=date(2024, 12, 30), end=date(2024, 12, 31), period="week"),
+        [stats(date(2024, 12, 30), created=1)],
+    )
 
     assert [r.period for r in rows] == ["2025-W01"]
 
@@ -446,20 +514,26 @@ def test_group_by_store_has_a_row_per_period_and_store_with_data() -> None:
 
     rows = build_report(query, daily)
 
-    assert [(r.period, r.value) for r in rows] == [("2024-03-01", "shop-a"), ("2024-03-01", "shop-b"),
-                                                    ("2024-03-02", "shop-b")]
+    assert [(r.period, r.value) for r in rows] == [
+        ("2024-03-01", "shop-a"),
+        ("2024-03-01", "shop-b"),
+        ("2024-03-02", "shop-b"),
+    ]
     assert rows[0].dimension == "store" and rows[0].wismo_share == 100.0 and rows[1].wismo_share == 0.0
     # 4 in (300, 900]: median rank 2 → 300 + 600 × 0.5; p90 rank 3.6 → 300 + 600 × 0.9
     assert (rows[2].frt_median, rows[2].frt_p90, rows[2].sla_compliance) == (600, 840, 25.0)
     assert rows[2].wismo_share is None  # no ticket created that day
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"start": "2024-03-02", "end": "2024-03-01"}, "end (2024-03-01) is before start (2024-03-02)"),
-    ({"start": "2024-01-01", "end": "2025-02-05"}, "the range is 401 days long: at most 400"),
-    ({"start": "2024-01-01", "end": "2024-01-02", "group_by": "colour"}, "group_by"),
-    ({"start": "2024-01-01", "end": "2024-01-02", "period": "year"}, "period"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"start": "2024-03-02", "end": "2024-03-01"}, "end (2024-03-01) is before start (2024-03-02)"),
+        ({"start": "2024-01-01", "end": "2025-02-05"}, "the range is 401 days long: at most 400"),
+        ({"start": "2024-01-01", "end": "2024-01-02", "group_by": "colour"}, "group_by"),
+        ({"start": "2024-01-01", "end": "2024-01-02", "period": "year"}, "period"),
+    ],
+)
 def test_report_query_validation_errors_are_value_errors(fields: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ReportQuery.model_validate(fields)
@@ -486,8 +560,16 @@ def test_backlog_series_counts_back_from_the_open_count_now() -> None:
 
 def test_csv_has_a_header_plain_numbers_and_empty_cells_for_no_data() -> None:
     rows = [
-        ReportRow(period="2024-W09", dimension="agent", value="ann", created=3, frt_median=45, sla_compliance=75.0,
-                  csat_average=4.5, backlog_change=-2),
+        ReportRow(
+            period="2024-W09",
+            dimension="agent",
+            value="ann",
+            created=3,
+            frt_median=45,
+            sla_compliance=75.0,
+            csat_average=4.5,
+            backlog_change=-2,
+        ),
         ReportRow(period="2024-W09", dimension="agent", value="=HYPERLINK(1)"),
     ]
 
@@ -506,11 +588,20 @@ def test_csv_has_a_header_plain_numbers_and_empty_cells_for_no_data() -> None:
 
 def test_every_counter_the_facts_produce_is_a_known_counter() -> None:
     before = ticket(status=TicketStatus.OPEN)
-    after = changed(before, status=TicketStatus.RESOLVED, first_responded_at=T0 + timedelta(minutes=1),
-                    sla_breached_at=T0 + timedelta(minutes=50), intent=Intent.WISMO, csat_score=4, csat_at=T0)
-    produced = {name for i in ticket_increments(before, after, "UTC") + reply_increments(None, reply(),
-                                                                                         ANSWERED_BEFORE, "UTC")
-                for name in i.counters}
+    after = changed(
+        before,
+        status=TicketStatus.RESOLVED,
+        first_responded_at=T0 + timedelta(minutes=1),
+        sla_breached_at=T0 + timedelta(minutes=50),
+        intent=Intent.WISMO,
+        csat_score=4,
+        csat_at=T0,
+    )
+    produced = {
+        name
+        for i in ticket_increments(before, after, "UTC") + reply_increments(None, reply(), ANSWERED_BEFORE, "UTC")
+        for name in i.counters
+    }
 
     assert produced <= set(COUNTERS)
     assert len(COUNTERS) == 16 + 3 * len(BUCKETS_SECONDS)

@@ -32,10 +32,19 @@ MONDAY_NINE_UTC = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 EARLY = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
 
 
-def rule(rule_id: str, actions: list[dict[str, Any]], conditions: list[dict[str, Any]] | None = None,
-         **extra: Any) -> RoutingRule:
-    return RoutingRule.model_validate({"tenant_id": TENANT, "rule_id": rule_id, "name": rule_id.title(),
-                                       "conditions": conditions or [], "actions": actions, **extra})
+def rule(
+    rule_id: str, actions: list[dict[str, Any]], conditions: list[dict[str, Any]] | None = None, **extra: Any
+) -> RoutingRule:
+    return RoutingRule.model_validate(
+        {
+            "tenant_id": TENANT,
+            "rule_id": rule_id,
+            "name": rule_id.title(),
+            "conditions": conditions or [],
+            "actions": actions,
+            **extra,
+        }
+    )
 
 
 def tagging(rule_id: str, tag: str, *conditions: dict[str, Any], **extra: Any) -> RoutingRule:
@@ -43,10 +52,23 @@ def tagging(rule_id: str, tag: str, *conditions: dict[str, Any], **extra: Any) -
     return rule(rule_id, [{"type": "add_tags", "value": [tag]}], list(conditions), **extra)
 
 
-def agent(agent_id: str, languages: list[str], *, on_shift: bool = True, open_tickets: int = 0,
-          last: datetime | None = None, teams: tuple[str, ...] = ("marketplace",)) -> AgentAvailability:
-    return AgentAvailability(agent_id=agent_id, languages=languages, team_ids=list(teams), on_shift=on_shift,
-                             open_tickets=open_tickets, last_assigned_at=last)
+def agent(
+    agent_id: str,
+    languages: list[str],
+    *,
+    on_shift: bool = True,
+    open_tickets: int = 0,
+    last: datetime | None = None,
+    teams: tuple[str, ...] = ("marketplace",),
+) -> AgentAvailability:
+    return AgentAvailability(
+        agent_id=agent_id,
+        languages=languages,
+        team_ids=list(teams),
+        on_shift=on_shift,
+        open_tickets=open_tickets,
+        last_assigned_at=last,
+    )
 
 
 def context(**overrides: Any) -> RuleContext:
@@ -69,20 +91,32 @@ def messages(exc: pytest.ExceptionInfo[RulesInvalid]) -> list[str]:
 
 SEED_RULES = [
     {
-        "rule_id": "mirakl-cancellations", "name": "Marketplace cancellations", "position": 10,
-        "conditions": [{"field": "channel", "op": "eq", "value": "mirakl"},
-                       {"field": "language", "op": "eq", "value": "de"}],
-        "any_of": [[{"field": "intent", "op": "eq", "value": "cancellation"},
-                    {"field": "cancellation_signal", "op": "eq", "value": True},
-                    {"field": "body", "op": "contains_any", "value": ["stornieren", "stornierung"]}]],
-        "actions": [{"type": "add_tags", "value": ["cancellation"]},
-                    {"type": "set_priority", "value": "urgent"},
-                    {"type": "set_sla_policy", "value": "cancellation-2h"},
-                    {"type": "assign_round_robin", "value": "marketplace"},
-                    {"type": "stop"}],
+        "rule_id": "mirakl-cancellations",
+        "name": "Marketplace cancellations",
+        "position": 10,
+        "conditions": [
+            {"field": "channel", "op": "eq", "value": "mirakl"},
+            {"field": "language", "op": "eq", "value": "de"},
+        ],
+        "any_of": [
+            [
+                {"field": "intent", "op": "eq", "value": "cancellation"},
+                {"field": "cancellation_signal", "op": "eq", "value": True},
+                {"field": "body", "op": "contains_any", "value": ["stornieren", "stornierung"]},
+            ]
+        ],
+        "actions": [
+            {"type": "add_tags", "value": ["cancellation"]},
+            {"type": "set_priority", "value": "urgent"},
+            {"type": "set_sla_policy", "value": "cancellation-2h"},
+            {"type": "assign_round_robin", "value": "marketplace"},
+            {"type": "stop"},
+        ],
     },
     {
-        "rule_id": "catch-all", "name": "Everything else", "position": 99,
+        "rule_id": "catch-all",
+        "name": "Everything else",
+        "position": 99,
         "actions": [{"type": "assign_team", "value": "general"}],
     },
 ]
@@ -97,11 +131,18 @@ SEED_AGENTS = [
 
 def seed_context(**overrides: Any) -> RuleContext:
     ticket = make_ticket(channel=Channel.MIRAKL, language="de", subject="Bestellung 4711")
-    inbound = make_inbound(channel=Channel.MIRAKL, subject="Bestellung 4711",
-                           body="Bitte STORNIEREN Sie meine Bestellung, ich brauche sie nicht mehr.")
-    fields: dict[str, Any] = {"intent": Intent.CANCELLATION, "now": MONDAY_NINE_UTC, "time_zone": "Europe/Berlin",
-                              "agents": SEED_AGENTS, "order": OrderFacts(status=OrderStatus.PROCESSING,
-                                                                        total=Decimal("89.90"), currency="EUR")}
+    inbound = make_inbound(
+        channel=Channel.MIRAKL,
+        subject="Bestellung 4711",
+        body="Bitte STORNIEREN Sie meine Bestellung, ich brauche sie nicht mehr.",
+    )
+    fields: dict[str, Any] = {
+        "intent": Intent.CANCELLATION,
+        "now": MONDAY_NINE_UTC,
+        "time_zone": "Europe/Berlin",
+        "agents": SEED_AGENTS,
+        "order": OrderFacts(status=OrderStatus.PROCESSING, total=Decimal("89.90"), currency="EUR"),
+    }
     fields.update(overrides)
     return RuleContext.for_inbound(ticket, inbound, **fields)
 
@@ -191,11 +232,21 @@ def test_disabled_rules_are_skipped_and_say_so() -> None:
 
 def test_later_rules_see_tags_and_priority_set_by_earlier_rules() -> None:
     rules = [
-        rule("tag-vip", [{"type": "add_tags", "value": ["VIP"]}, {"type": "set_priority", "value": "high"}],
-             [{"field": "customer_earlier_tickets", "op": "gte", "value": 5}], position=1),
-        rule("route-vip", [{"type": "assign_team", "value": "vip-desk"}],
-             [{"field": "tags", "op": "contains_any", "value": ["vip"]},
-              {"field": "priority", "op": "gte", "value": "high"}], position=2),
+        rule(
+            "tag-vip",
+            [{"type": "add_tags", "value": ["VIP"]}, {"type": "set_priority", "value": "high"}],
+            [{"field": "customer_earlier_tickets", "op": "gte", "value": 5}],
+            position=1,
+        ),
+        rule(
+            "route-vip",
+            [{"type": "assign_team", "value": "vip-desk"}],
+            [
+                {"field": "tags", "op": "contains_any", "value": ["vip"]},
+                {"field": "priority", "op": "gte", "value": "high"},
+            ],
+            position=2,
+        ),
     ]
     outcome = evaluate(rules, context(customer=CustomerHistory(earlier_tickets=7)))
     assert outcome.fired_rule_ids == ["tag-vip", "route-vip"]
@@ -206,10 +257,18 @@ def test_later_rules_see_tags_and_priority_set_by_earlier_rules() -> None:
 
 def test_remove_tags_and_tag_conditions() -> None:
     rules = [
-        rule("untag", [{"type": "remove_tags", "value": ["Cancellation_Request"]}],
-             [{"field": "tags", "op": "contains_all", "value": ["cancellation_request", "b2b"]}], position=1),
-        rule("untagged-only", [{"type": "add_tags", "value": ["clean"]}],
-             [{"field": "tags", "op": "not_in", "value": ["cancellation_request"]}], position=2),
+        rule(
+            "untag",
+            [{"type": "remove_tags", "value": ["Cancellation_Request"]}],
+            [{"field": "tags", "op": "contains_all", "value": ["cancellation_request", "b2b"]}],
+            position=1,
+        ),
+        rule(
+            "untagged-only",
+            [{"type": "add_tags", "value": ["clean"]}],
+            [{"field": "tags", "op": "not_in", "value": ["cancellation_request"]}],
+            position=2,
+        ),
     ]
     outcome = evaluate(rules, context(ticket={"tags": ["cancellation_request", "b2b"]}))
     assert outcome.tags == ["b2b", "clean"]
@@ -230,29 +289,52 @@ def test_rules_of_another_tenant_are_refused() -> None:
 
 
 def test_any_of_groups_need_one_match_each_and_all_groups_must_hold() -> None:
-    rules = [rule("eu-big", [{"type": "add_tags", "value": ["eu-big"]}],
-                  any_of=[[{"field": "order_currency", "op": "eq", "value": "eur"},
-                           {"field": "order_currency", "op": "eq", "value": "GBP"}],
-                          [{"field": "order_total", "op": "gte", "value": 500},
-                           {"field": "customer_repeat_buyer", "op": "eq", "value": True}]])]
+    rules = [
+        rule(
+            "eu-big",
+            [{"type": "add_tags", "value": ["eu-big"]}],
+            any_of=[
+                [
+                    {"field": "order_currency", "op": "eq", "value": "eur"},
+                    {"field": "order_currency", "op": "eq", "value": "GBP"},
+                ],
+                [
+                    {"field": "order_total", "op": "gte", "value": 500},
+                    {"field": "customer_repeat_buyer", "op": "eq", "value": True},
+                ],
+            ],
+        )
+    ]
     big_gbp = OrderFacts(total=Decimal("640"), currency="GBP")
     outcome = evaluate(rules, context(order=big_gbp))
     assert outcome.tags == ["eu-big"]
-    assert outcome.fired[0].matched == ["any_of[0]: order_currency eq 'GBP' (actual: GBP)",
-                                        "any_of[1]: order_total gte 500 (actual: 640)"]
-    small_eur_repeat = context(order=OrderFacts(total=Decimal("20"), currency="EUR"),
-                               customer=CustomerHistory(repeat_buyer=True))
+    assert outcome.fired[0].matched == [
+        "any_of[0]: order_currency eq 'GBP' (actual: GBP)",
+        "any_of[1]: order_total gte 500 (actual: 640)",
+    ]
+    small_eur_repeat = context(
+        order=OrderFacts(total=Decimal("20"), currency="EUR"), customer=CustomerHistory(repeat_buyer=True)
+    )
     assert evaluate(rules, small_eur_repeat).tags == ["eu-big"]
     small_usd = evaluate(rules, context(order=OrderFacts(total=Decimal("900"), currency="USD")))
     assert small_usd.tags == []
-    assert small_usd.skipped[0].reason == ("not met: any_of[0], none of: order_currency eq 'eur' (actual: USD); "
-                                           "order_currency eq 'GBP' (actual: USD)")
+    assert small_usd.skipped[0].reason == (
+        "not met: any_of[0], none of: order_currency eq 'eur' (actual: USD); order_currency eq 'GBP' (actual: USD)"
+    )
 
 
-@pytest.mark.parametrize(("op", "value", "fires"), [
-    ("gt", 100, True), ("gt", "100.50", False), ("gte", 100.5, True), ("lt", 101, True),
-    ("lte", 100.49, False), ("eq", "100.5", True), ("ne", 100.5, False),
-])
+@pytest.mark.parametrize(
+    ("op", "value", "fires"),
+    [
+        ("gt", 100, True),
+        ("gt", "100.50", False),
+        ("gte", 100.5, True),
+        ("lt", 101, True),
+        ("lte", 100.49, False),
+        ("eq", "100.5", True),
+        ("ne", 100.5, False),
+    ],
+)
 def test_order_total_compares_as_a_decimal(op: str, value: Any, fires: bool) -> None:
     rules = [tagging("total", "hit", {"field": "order_total", "op": op, "value": value})]
     outcome = evaluate(rules, context(order=OrderFacts(total=Decimal("100.50"), currency="EUR")))
@@ -267,18 +349,30 @@ def test_conditions_on_missing_data_are_false_except_exists_false() -> None:
         {"field": "intent", "op": "exists"},
     ]
     rules = [rule(f"r{i}", [{"type": "add_tags", "value": [f"r{i}"]}], [c]) for i, c in enumerate(conditions)]
-    rules.append(rule("no-order", [{"type": "add_tags", "value": ["no-order"]}],
-                      [{"field": "order_status", "op": "exists", "value": False}]))
+    rules.append(
+        rule(
+            "no-order",
+            [{"type": "add_tags", "value": ["no-order"]}],
+            [{"field": "order_status", "op": "exists", "value": False}],
+        )
+    )
     outcome = evaluate(rules, context())
     assert outcome.tags == ["no-order"]
     assert outcome.skipped[0].reason == "not met: order_total lt 10 (actual: none)"
 
 
 def test_time_of_day_is_read_in_the_tenant_time_zone() -> None:
-    office_hours = [rule("office", [{"type": "assign_team", "value": "day-shift"}],
-                         [{"field": "time_of_day", "op": "gte", "value": "08:00"},
-                          {"field": "time_of_day", "op": "lt", "value": "18:00"},
-                          {"field": "weekday", "op": "in", "value": ["mon", "Tuesday", "wed", "thu", "fri"]}])]
+    office_hours = [
+        rule(
+            "office",
+            [{"type": "assign_team", "value": "day-shift"}],
+            [
+                {"field": "time_of_day", "op": "gte", "value": "08:00"},
+                {"field": "time_of_day", "op": "lt", "value": "18:00"},
+                {"field": "weekday", "op": "in", "value": ["mon", "Tuesday", "wed", "thu", "fri"]},
+            ],
+        )
+    ]
     # 07:00 UTC is 08:00 in Berlin (open) but 02:00 in New York (closed) and 16:00 in Tokyo (open).
     assert evaluate(office_hours, context(now=EARLY, time_zone="Europe/Berlin")).team_id == "day-shift"
     closed = evaluate(office_hours, context(now=EARLY, time_zone="America/New_York"))
@@ -287,17 +381,30 @@ def test_time_of_day_is_read_in_the_tenant_time_zone() -> None:
     assert evaluate(office_hours, context(now=EARLY, time_zone="Asia/Tokyo")).team_id == "day-shift"
     # 23:30 UTC on Friday is already Saturday in Berlin: the weekday follows the tenant's clock too.
     friday_night = datetime(2024, 3, 8, 23, 30, tzinfo=UTC)
-    late = [rule("weekend", [{"type": "add_tags", "value": ["weekend"]}],
-                 [{"field": "weekday", "op": "in", "value": ["sat", "sun"]}])]
+    late = [
+        rule(
+            "weekend",
+            [{"type": "add_tags", "value": ["weekend"]}],
+            [{"field": "weekday", "op": "in", "value": ["sat", "sun"]}],
+        )
+    ]
     assert evaluate(late, context(now=friday_night, time_zone="Europe/Berlin")).tags == ["weekend"]
     assert evaluate(late, context(now=friday_night, time_zone="UTC")).tags == []
 
 
 def test_keywords_match_regardless_of_accents_and_case() -> None:
-    rules = [rule("annul", [{"type": "add_tags", "value": ["cancel"]}],
-                  [{"field": "body", "op": "contains_all", "value": ["annulée", "COMMANDE"]}]),
-             rule("strasse", [{"type": "add_tags", "value": ["address"]}],
-                  [{"field": "subject", "op": "contains_any", "value": ["strasse"]}])]
+    rules = [
+        rule(
+            "annul",
+            [{"type": "add_tags", "value": ["cancel"]}],
+            [{"field": "body", "op": "contains_all", "value": ["annulée", "COMMANDE"]}],
+        ),
+        rule(
+            "strasse",
+            [{"type": "add_tags", "value": ["address"]}],
+            [{"field": "subject", "op": "contains_any", "value": ["strasse"]}],
+        ),
+    ]
     ctx = context(body="Je veux ANNULEE ma commande", subject="Neue Straße")
     assert evaluate(rules, ctx).tags == ["cancel", "address"]
     missing_one = context(body="Je veux annuler", subject="Hallo")
@@ -306,28 +413,48 @@ def test_keywords_match_regardless_of_accents_and_case() -> None:
 
 
 def test_keywords_match_inside_compound_words_and_regex_keeps_word_boundaries() -> None:
-    rules = [rule("substring", [{"type": "add_tags", "value": ["storno"]}],
-                  [{"field": "body", "op": "contains_any", "value": ["stornierung"]}]),
-             rule("word", [{"type": "add_tags", "value": ["order-number"]}],
-                  [{"field": "body", "op": "matches", "value": r"\bbestellung\s+\d{3,}\b"}])]
+    rules = [
+        rule(
+            "substring",
+            [{"type": "add_tags", "value": ["storno"]}],
+            [{"field": "body", "op": "contains_any", "value": ["stornierung"]}],
+        ),
+        rule(
+            "word",
+            [{"type": "add_tags", "value": ["order-number"]}],
+            [{"field": "body", "op": "matches", "value": r"\bbestellung\s+\d{3,}\b"}],
+        ),
+    ]
     outcome = evaluate(rules, context(body="Bitte die Bestellstornierung für BESTELLUNG 4711 prüfen"))
     assert outcome.tags == ["storno", "order-number"]
     assert evaluate(rules, context(body="Bestellungen 12")).tags == []
 
 
 def test_regex_ignores_accents_and_case() -> None:
-    rules = [rule("rx", [{"type": "add_tags", "value": ["rx"]}],
-                  [{"field": "subject", "op": "matches", "value": r"^rembours[eé]"}])]
+    rules = [
+        rule(
+            "rx",
+            [{"type": "add_tags", "value": ["rx"]}],
+            [{"field": "subject", "op": "matches", "value": r"^rembours[eé]"}],
+        )
+    ]
     assert evaluate(rules, context(subject="REMBOURSÉ ?")).tags == ["rx"]
     assert evaluate(rules, context(subject="pas remboursé")).tags == []
 
 
 def test_language_prefix_and_channel_and_store_conditions() -> None:
-    rules = [tagging("de-any", "de", {"field": "language", "op": "eq", "value": "DE"}),
-             tagging("de-at", "at", {"field": "language", "op": "eq", "value": "de-AT"}),
-             rule("shop", [{"type": "add_tags", "value": ["shop"]}],
-                  [{"field": "channel", "op": "in", "value": ["shopify", "woocommerce"]},
-                   {"field": "store_id", "op": "ne", "value": "s2"}])]
+    rules = [
+        tagging("de-any", "de", {"field": "language", "op": "eq", "value": "DE"}),
+        tagging("de-at", "at", {"field": "language", "op": "eq", "value": "de-AT"}),
+        rule(
+            "shop",
+            [{"type": "add_tags", "value": ["shop"]}],
+            [
+                {"field": "channel", "op": "in", "value": ["shopify", "woocommerce"]},
+                {"field": "store_id", "op": "ne", "value": "s2"},
+            ],
+        ),
+    ]
     assert evaluate(rules, context(ticket={"language": "de-AT"})).tags == ["de", "at", "shop"]
     assert evaluate(rules, context(ticket={"language": "de"})).tags == ["de", "shop"]
 
@@ -338,10 +465,12 @@ def test_language_prefix_and_channel_and_store_conditions() -> None:
 def test_least_loaded_picks_fewest_open_tickets_ties_by_round_robin_order() -> None:
     rules = [rule("ll", [{"type": "assign_least_loaded", "value": "marketplace"}])]
     now = MONDAY_NINE_UTC
-    agents = [agent("busy", ["en"], open_tickets=9),
-              agent("recent", ["en"], open_tickets=2, last=now - timedelta(minutes=1)),
-              agent("waiting", ["en"], open_tickets=2, last=now - timedelta(hours=3)),
-              agent("idle-off", ["en"], open_tickets=0, on_shift=False)]
+    agents = [
+        agent("busy", ["en"], open_tickets=9),
+        agent("recent", ["en"], open_tickets=2, last=now - timedelta(minutes=1)),
+        agent("waiting", ["en"], open_tickets=2, last=now - timedelta(hours=3)),
+        agent("idle-off", ["en"], open_tickets=0, on_shift=False),
+    ]
     outcome = evaluate(rules, context(ticket={"language": "en"}, agents=agents))
     assert outcome.assignee_id == "waiting"
     assert outcome.assignment_reason == "least loaded (2 open) among 3 English speakers on shift in team marketplace"
@@ -355,14 +484,19 @@ def test_round_robin_prefers_never_assigned_then_agent_id() -> None:
 
 def test_no_eligible_agent_keeps_the_team_without_assignee_and_says_why() -> None:
     rules = [rule("rr", [{"type": "assign_round_robin", "value": "marketplace"}])]
-    agents = [agent("claudia", ["de"], on_shift=False), agent("francois", ["fr"]),
-              agent("other-team", ["de"], teams=("b2b",))]
+    agents = [
+        agent("claudia", ["de"], on_shift=False),
+        agent("francois", ["fr"]),
+        agent("other-team", ["de"], teams=("b2b",)),
+    ]
     outcome = evaluate(rules, context(ticket={"language": "de", "assignee_id": "someone"}, agents=agents))
     assert outcome.team_id == "marketplace"
     assert outcome.assignee_id is None
     assert outcome.no_eligible_agent is True
-    assert outcome.assignment_reason == ("no German speakers on shift in team marketplace (2 in team, 1 off shift, "
-                                         "1 on shift without German); left unassigned in the team")
+    assert outcome.assignment_reason == (
+        "no German speakers on shift in team marketplace (2 in team, 1 off shift, "
+        "1 on shift without German); left unassigned in the team"
+    )
 
 
 def test_round_robin_without_a_team_value_uses_the_team_chosen_so_far() -> None:
@@ -380,11 +514,15 @@ def test_assign_agent_and_moving_team_clears_the_previous_assignee() -> None:
     direct = evaluate([rule("vip", [{"type": "assign_agent", "value": "lead-1"}])], context())
     assert direct.assignee_id == "lead-1"
     assert direct.assignment_reason == "assigned to agent lead-1 by rule vip"
-    moved = evaluate([rule("move", [{"type": "assign_team", "value": "b2b"}])],
-                     context(ticket={"team_id": "general", "assignee_id": "anna"}))
+    moved = evaluate(
+        [rule("move", [{"type": "assign_team", "value": "b2b"}])],
+        context(ticket={"team_id": "general", "assignee_id": "anna"}),
+    )
     assert (moved.team_id, moved.assignee_id) == ("b2b", None)
-    same = evaluate([rule("same", [{"type": "assign_team", "value": "general"}])],
-                    context(ticket={"team_id": "general", "assignee_id": "anna"}))
+    same = evaluate(
+        [rule("same", [{"type": "assign_team", "value": "general"}])],
+        context(ticket={"team_id": "general", "assignee_id": "anna"}),
+    )
     assert same.assignee_id == "anna"
 
 
@@ -393,10 +531,17 @@ def test_assign_agent_and_moving_team_clears_the_previous_assignee() -> None:
 
 def test_spam_closes_stops_and_cancels_macros_and_assignment() -> None:
     rules = [
-        rule("welcome", [{"type": "send_macro", "value": "auto-ack"}, {"type": "assign_agent", "value": "anna"}],
-             position=1),
-        rule("spam", [{"type": "close_as_spam"}, {"type": "add_tags", "value": ["spam"]}],
-             [{"field": "body", "op": "contains_any", "value": ["crypto giveaway", "viagra"]}], position=2),
+        rule(
+            "welcome",
+            [{"type": "send_macro", "value": "auto-ack"}, {"type": "assign_agent", "value": "anna"}],
+            position=1,
+        ),
+        rule(
+            "spam",
+            [{"type": "close_as_spam"}, {"type": "add_tags", "value": ["spam"]}],
+            [{"field": "body", "op": "contains_any", "value": ["crypto giveaway", "viagra"]}],
+            position=2,
+        ),
         rule("after", [{"type": "send_macro", "value": "never"}], position=3),
     ]
     outcome = evaluate(rules, context(body="Huge CRYPTO   giveaway for you"))
@@ -418,42 +563,58 @@ def test_unknown_field_is_rejected_with_the_known_fields() -> None:
         Condition(field="colour", op="eq", value="red")
 
 
-@pytest.mark.parametrize(("condition", "message"), [
-    ({"field": "channel", "op": "gt", "value": "mirakl"},
-     "field 'channel' does not support operator 'gt'; use one of: eq, ne, in, not_in"),
-    ({"field": "order_total", "op": "contains_any", "value": ["1"]},
-     "field 'order_total' does not support operator 'contains_any'"),
-    ({"field": "channel", "op": "eq", "value": "myspace"}, "'myspace' is not one of: mirakl, amazon"),
-    ({"field": "order_total", "op": "gt", "value": "lots"}, "'lots' is not a number"),
-    ({"field": "order_total", "op": "gt", "value": True}, "true is not a number"),
-    ({"field": "time_of_day", "op": "gte", "value": "25:00"}, "is not a time of day as HH:MM"),
-    ({"field": "weekday", "op": "eq", "value": "someday"}, "'someday' is not a weekday"),
-    ({"field": "language", "op": "in", "value": "de"}, "needs a non-empty list of values, got 'de'"),
-    ({"field": "language", "op": "eq", "value": ["de"]}, "needs a single value, got the list ['de']"),
-    ({"field": "intent", "op": "eq"}, "field 'intent' with operator 'eq': needs a value"),
-    ({"field": "body", "op": "matches", "value": "(unclosed"}, "regex does not compile: missing )"),
-    ({"field": "body", "op": "matches", "value": "(a+)+$"}, "nested repetition"),
-    ({"field": "body", "op": "matches", "value": "a" * (MAX_REGEX_LENGTH + 1)},
-     f"regex is {MAX_REGEX_LENGTH + 1} characters long; the limit is {MAX_REGEX_LENGTH}"),
-    ({"field": "body", "op": "sounds_like", "value": "x"}, "unknown operator 'sounds_like'"),
-    ({"field": "order_currency", "op": "eq", "value": "euro"}, "'euro' is not a currency code"),
-])
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (
+            {"field": "channel", "op": "gt", "value": "mirakl"},
+            "field 'channel' does not support operator 'gt'; use one of: eq, ne, in, not_in",
+        ),
+        (
+            {"field": "order_total", "op": "contains_any", "value": ["1"]},
+            "field 'order_total' does not support operator 'contains_any'",
+        ),
+        ({"field": "channel", "op": "eq", "value": "myspace"}, "'myspace' is not one of: mirakl, amazon"),
+        ({"field": "order_total", "op": "gt", "value": "lots"}, "'lots' is not a number"),
+        ({"field": "order_total", "op": "gt", "value": True}, "true is not a number"),
+        ({"field": "time_of_day", "op": "gte", "value": "25:00"}, "is not a time of day as HH:MM"),
+        ({"field": "weekday", "op": "eq", "value": "someday"}, "'someday' is not a weekday"),
+        ({"field": "language", "op": "in", "value": "de"}, "needs a non-empty list of values, got 'de'"),
+        ({"field": "language", "op": "eq", "value": ["de"]}, "needs a single value, got the list ['de']"),
+        ({"field": "intent", "op": "eq"}, "field 'intent' with operator 'eq': needs a value"),
+        ({"field": "body", "op": "matches", "value": "(unclosed"}, "regex does not compile: missing )"),
+        ({"field": "body", "op": "matches", "value": "(a+)+$"}, "nested repetition"),
+        (
+            {"field": "body", "op": "matches", "value": "a" * (MAX_REGEX_LENGTH + 1)},
+            f"regex is {MAX_REGEX_LENGTH + 1} characters long; the limit is {MAX_REGEX_LENGTH}",
+        ),
+        ({"field": "body", "op": "sounds_like", "value": "x"}, "unknown operator 'sounds_like'"),
+        ({"field": "order_currency", "op": "eq", "value": "euro"}, "'euro' is not a currency code"),
+    ],
+)
 def test_invalid_conditions_are_rejected_with_clear_messages(condition: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         Condition.model_validate(condition)
 
 
-@pytest.mark.parametrize(("actions", "message"), [
-    ([{"type": "set_priority", "value": "asap"}], "action 'set_priority': 'asap' is not one of: urgent"),
-    ([{"type": "add_tags", "value": "vip"}], "action 'add_tags': needs a non-empty list of tags"),
-    ([{"type": "stop", "value": True}], "action 'stop': takes no value"),
-    ([{"type": "teleport"}], "unknown action 'teleport'"),
-    ([{"type": "assign_agent", "value": "a"}, {"type": "assign_round_robin", "value": "t"}],
-     "a rule may choose the assignee once"),
-    ([{"type": "set_priority", "value": "low"}, {"type": "set_priority", "value": "high"}],
-     "action 'set_priority' appears 2 times"),
-    ([], "List should have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        ([{"type": "set_priority", "value": "asap"}], "action 'set_priority': 'asap' is not one of: urgent"),
+        ([{"type": "add_tags", "value": "vip"}], "action 'add_tags': needs a non-empty list of tags"),
+        ([{"type": "stop", "value": True}], "action 'stop': takes no value"),
+        ([{"type": "teleport"}], "unknown action 'teleport'"),
+        (
+            [{"type": "assign_agent", "value": "a"}, {"type": "assign_round_robin", "value": "t"}],
+            "a rule may choose the assignee once",
+        ),
+        (
+            [{"type": "set_priority", "value": "low"}, {"type": "set_priority", "value": "high"}],
+            "action 'set_priority' appears 2 times",
+        ),
+        ([], "List should have at least 1 item"),
+    ],
+)
 def test_invalid_actions_are_rejected(actions: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         RoutingRule.model_validate({"tenant_id": TENANT, "rule_id": "r", "name": "R", "actions": actions})
@@ -462,12 +623,25 @@ def test_invalid_actions_are_rejected(actions: list[dict[str, Any]], message: st
 def test_validate_rules_reports_every_bad_rule_with_its_index_and_id() -> None:
     raw = [
         SEED_RULES[0],
-        {"rule_id": "bad-field", "name": "x", "conditions": [{"field": "colour", "value": "red"}],
-         "actions": [{"type": "stop"}]},
-        {"rule_id": "bad-op", "name": "x", "conditions": [{"field": "intent", "op": "matches", "value": "x"}],
-         "actions": [{"type": "stop"}]},
-        {"rule_id": "bad-regex", "name": "x", "any_of": [[{"field": "subject", "op": "matches", "value": "[a-"}]],
-         "actions": [{"type": "stop"}], "colour": "blue"},
+        {
+            "rule_id": "bad-field",
+            "name": "x",
+            "conditions": [{"field": "colour", "value": "red"}],
+            "actions": [{"type": "stop"}],
+        },
+        {
+            "rule_id": "bad-op",
+            "name": "x",
+            "conditions": [{"field": "intent", "op": "matches", "value": "x"}],
+            "actions": [{"type": "stop"}],
+        },
+        {
+            "rule_id": "bad-regex",
+            "name": "x",
+            "any_of": [[{"field": "subject", "op": "matches", "value": "[a-"}]],
+            "actions": [{"type": "stop"}],
+            "colour": "blue",
+        },
         {"rule_id": "mirakl-cancellations", "name": "dup", "actions": [{"type": "stop"}]},
         "not a rule",
     ]
@@ -479,10 +653,12 @@ def test_validate_rules_reports_every_bad_rule_with_its_index_and_id() -> None:
     assert sorted(errors) == [1, 2, 3, 4, 5]
     assert errors[1]["rule_id"] == "bad-field"
     assert errors[1]["messages"][0].startswith("conditions.0.field: unknown field 'colour'")
-    assert errors[2]["messages"] == ["conditions.0: field 'intent' does not support operator 'matches'; "
-                                     "use one of: eq, ne, in, not_in, exists"]
-    assert errors[3]["messages"][0].startswith("any_of.0.0: field 'subject' with operator 'matches': "
-                                               "regex does not compile")
+    assert errors[2]["messages"] == [
+        "conditions.0: field 'intent' does not support operator 'matches'; use one of: eq, ne, in, not_in, exists"
+    ]
+    assert errors[3]["messages"][0].startswith(
+        "any_of.0.0: field 'subject' with operator 'matches': regex does not compile"
+    )
     assert errors[3]["messages"][1] == "colour: Extra inputs are not permitted"
     assert errors[4]["messages"] == ["rule_id: 'mirakl-cancellations' is also used by rule 0"]
     assert errors[5]["messages"] == ["each rule must be a JSON object, got str"]
@@ -509,7 +685,12 @@ def test_unknown_time_zone_is_rejected() -> None:
 
 
 def test_a_long_body_is_scanned_only_up_to_the_cap() -> None:
-    rules = [rule("tail", [{"type": "add_tags", "value": ["tail"]}],
-                  [{"field": "body", "op": "contains_any", "value": ["needle"]}])]
+    rules = [
+        rule(
+            "tail",
+            [{"type": "add_tags", "value": ["tail"]}],
+            [{"field": "body", "op": "contains_any", "value": ["needle"]}],
+        )
+    ]
     assert evaluate(rules, context(body="x" * 30_000 + " needle")).tags == []
     assert evaluate(rules, context(body="needle " + "x" * 30_000)).tags == ["tail"]

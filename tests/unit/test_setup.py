@@ -90,13 +90,25 @@ def parts() -> tuple[InMemoryRepository, FakeSecrets, FakeChannels, FakeSchedule
 @pytest.fixture
 def setup(parts) -> StoreSetupService:
     repo, secrets, channels, scheduler = parts
-    return StoreSetupService(repo, secrets, channels, scheduler, webhook_base_url="https://api.example.com/",
-                             inbound_domain="in.example.com", clock=lambda: NOW, new_secret=lambda: "generated-secret")
+    return StoreSetupService(
+        repo,
+        secrets,
+        channels,
+        scheduler,
+        webhook_base_url="https://api.example.com/",
+        inbound_domain="in.example.com",
+        clock=lambda: NOW,
+        new_secret=lambda: "generated-secret",
+    )
 
 
 def woo(**overrides) -> ConnectStore:
-    fields = dict(channel=Channel.WOOCOMMERCE, display_name="Coffee Shop", base_url="https://shop.example",
-                  credentials={"consumer_key": SecretStr("ck_1"), "consumer_secret": SecretStr("cs_1")})
+    fields = dict(
+        channel=Channel.WOOCOMMERCE,
+        display_name="Coffee Shop",
+        base_url="https://shop.example",
+        credentials={"consumer_key": SecretStr("ck_1"), "consumer_secret": SecretStr("cs_1")},
+    )
     return ConnectStore(**{**fields, **overrides})
 
 
@@ -106,8 +118,11 @@ def test_connect_proves_credentials_stores_the_secret_and_subscribes_webhooks(se
     store = repo.stores[(TENANT, "coffee")]
     assert store.secret_name == "helpdesk/t1/coffee" and store.webhook_ids == ["hook-1", "hook-2"]
     assert store.account_label == "Coffee Shop account"
-    assert secrets.values["helpdesk/t1/coffee"] == {"consumer_key": "ck_1", "consumer_secret": "cs_1",
-                                                    "webhook_secret": "generated-secret"}
+    assert secrets.values["helpdesk/t1/coffee"] == {
+        "consumer_key": "ck_1",
+        "consumer_secret": "cs_1",
+        "webhook_secret": "generated-secret",
+    }
     assert channels.registered == [("https://api.example.com/webhooks/t1/woocommerce/coffee", "generated-secret")]
     assert summary.status == "active" and summary.webhook_url.endswith("/webhooks/t1/woocommerce/coffee")
     assert scheduler.tenants == [TENANT]  # the tenant's schedules (polling, aging rules) exist
@@ -145,32 +160,59 @@ def test_a_failed_webhook_registration_undoes_the_secret(setup, parts) -> None:
 
 def test_a_polled_store_gets_its_tenant_schedule(setup, parts) -> None:
     _, _, _, scheduler = parts
-    setup.connect(TENANT, ConnectStore(channel=Channel.MIRAKL, display_name="Marketplace FR",
-                                       base_url="https://mp-fr.mirakl.net", credentials={"api_key": SecretStr("k")}))
+    setup.connect(
+        TENANT,
+        ConnectStore(
+            channel=Channel.MIRAKL,
+            display_name="Marketplace FR",
+            base_url="https://mp-fr.mirakl.net",
+            credentials={"api_key": SecretStr("k")},
+        ),
+    )
     assert scheduler.tenants == [TENANT]
 
 
 def test_shopify_needs_the_apps_client_secret(setup) -> None:
     with pytest.raises(ValueError, match="webhook_secret"):
-        setup.connect(TENANT, ConnectStore(channel=Channel.SHOPIFY, display_name="Shop",
-                                           credentials={"access_token": SecretStr("shpat_1")}))
+        setup.connect(
+            TENANT,
+            ConnectStore(
+                channel=Channel.SHOPIFY, display_name="Shop", credentials={"access_token": SecretStr("shpat_1")}
+            ),
+        )
 
 
-@pytest.mark.parametrize(("base_url", "shop_domain", "recorded"), [
-    (None, "jsmith.myshopify.com", "https://jsmith.myshopify.com"),
-    (None, "https://JSmith.myshopify.com/admin", "https://jsmith.myshopify.com"),
-    ("https://www.jsmith-coffee.example", "jsmith.myshopify.com", "https://www.jsmith-coffee.example"),
-    (None, "www.jsmith-coffee.example", None),
-])
+@pytest.mark.parametrize(
+    ("base_url", "shop_domain", "recorded"),
+    [
+        (None, "jsmith.myshopify.com", "https://jsmith.myshopify.com"),
+        (None, "https://JSmith.myshopify.com/admin", "https://jsmith.myshopify.com"),
+        ("https://www.jsmith-coffee.example", "jsmith.myshopify.com", "https://www.jsmith-coffee.example"),
+        (None, "www.jsmith-coffee.example", None),
+    ],
+)
 def test_a_shopify_store_is_recorded_with_its_myshopify_address(
-    setup, parts, base_url: str | None, shop_domain: str, recorded: str | None,
+    setup,
+    parts,
+    base_url: str | None,
+    shop_domain: str,
+    recorded: str | None,
 ) -> None:
     # The address its webhooks are checked against (X-Shopify-Shop-Domain, channels/shopify.py).
     repo = parts[0]
-    summary = setup.connect(TENANT, ConnectStore(
-        channel=Channel.SHOPIFY, display_name="Shop", base_url=base_url,
-        credentials={"access_token": SecretStr("shpat_1"), "webhook_secret": SecretStr("s"),
-                     "shop_domain": SecretStr(shop_domain)}))
+    summary = setup.connect(
+        TENANT,
+        ConnectStore(
+            channel=Channel.SHOPIFY,
+            display_name="Shop",
+            base_url=base_url,
+            credentials={
+                "access_token": SecretStr("shpat_1"),
+                "webhook_secret": SecretStr("s"),
+                "shop_domain": SecretStr(shop_domain),
+            },
+        ),
+    )
     assert summary.store.base_url == recorded
     assert repo.get_store(TENANT, summary.store.store_id).base_url == recorded
 
@@ -191,8 +233,15 @@ def test_taken_store_id_is_refused(setup) -> None:
 def test_email_store_gets_an_inbound_address_and_no_secret(setup, parts) -> None:
     repo, secrets, _, _ = parts
     shop = setup.connect(TENANT, woo(store_id="coffee"))
-    summary = setup.connect(TENANT, ConnectStore(channel=Channel.EMAIL, display_name="Support mailbox",
-                                                 store_id="support", linked_store_ids=[shop.store.store_id]))
+    summary = setup.connect(
+        TENANT,
+        ConnectStore(
+            channel=Channel.EMAIL,
+            display_name="Support mailbox",
+            store_id="support",
+            linked_store_ids=[shop.store.store_id],
+        ),
+    )
     assert summary.inbound_address == "t1+support@in.example.com"
     assert parse_inbound_address(summary.inbound_address) == (TENANT, "support")
     assert repo.stores[(TENANT, "support")].linked_store_ids == ["coffee"]
@@ -203,8 +252,9 @@ def test_list_shows_health_and_status(setup, parts) -> None:
     repo = parts[0]
     setup.connect(TENANT, woo(store_id="coffee", display_name="B shop"))
     setup.connect(TENANT, woo(store_id="tea", display_name="A shop"))
-    repo.health[(TENANT, "coffee")] = StoreHealth(tenant_id=TENANT, store_id="coffee", last_error="HTTP 500",
-                                                  consecutive_failures=2, last_poll_at=NOW)
+    repo.health[(TENANT, "coffee")] = StoreHealth(
+        tenant_id=TENANT, store_id="coffee", last_error="HTTP 500", consecutive_failures=2, last_poll_at=NOW
+    )
     setup.pause(TENANT, "tea")
     listed = setup.summaries(TENANT)
     assert [(s.store.store_id, s.status) for s in listed] == [("tea", "paused"), ("coffee", "active")]
@@ -214,8 +264,16 @@ def test_list_shows_health_and_status(setup, parts) -> None:
 
 def test_resume_of_a_polled_store_ensures_the_schedule(setup, parts) -> None:
     _, _, _, scheduler = parts
-    setup.connect(TENANT, ConnectStore(channel=Channel.MIRAKL, display_name="MP", store_id="mp",
-                                       base_url="https://mp.example", credentials={"api_key": SecretStr("k")}))
+    setup.connect(
+        TENANT,
+        ConnectStore(
+            channel=Channel.MIRAKL,
+            display_name="MP",
+            store_id="mp",
+            base_url="https://mp.example",
+            credentials={"api_key": SecretStr("k")},
+        ),
+    )
     setup.pause(TENANT, "mp")
     assert setup.pause(TENANT, "mp", paused=False).status == "active"
     assert scheduler.tenants == [TENANT, TENANT]
@@ -225,8 +283,11 @@ def test_rotate_proves_the_new_credentials_and_keeps_the_webhook_secret(setup, p
     _, secrets, channels, _ = parts
     setup.connect(TENANT, woo(store_id="coffee"))
     setup.rotate(TENANT, "coffee", RotateCredentials(credentials={"consumer_secret": SecretStr("cs_2")}))
-    assert secrets.values["helpdesk/t1/coffee"] == {"consumer_key": "ck_1", "consumer_secret": "cs_2",
-                                                    "webhook_secret": "generated-secret"}
+    assert secrets.values["helpdesk/t1/coffee"] == {
+        "consumer_key": "ck_1",
+        "consumer_secret": "cs_2",
+        "webhook_secret": "generated-secret",
+    }
     assert channels.checked[-1]["consumer_secret"] == "cs_2"
 
 
@@ -267,7 +328,13 @@ def test_inbound_address_parsing() -> None:
 
 def test_an_amazon_store_is_routed_by_its_seller_id(setup, parts) -> None:
     repo = parts[0]
-    setup.connect(TENANT, ConnectStore(channel=Channel.AMAZON, display_name="Amazon EU", store_id="amazon-eu",
-                                       credentials={"seller_id": SecretStr("A3TH9S8BH6GOGM"),
-                                                    "refresh_token": SecretStr("Atzr|x")}))
+    setup.connect(
+        TENANT,
+        ConnectStore(
+            channel=Channel.AMAZON,
+            display_name="Amazon EU",
+            store_id="amazon-eu",
+            credentials={"seller_id": SecretStr("A3TH9S8BH6GOGM"), "refresh_token": SecretStr("Atzr|x")},
+        ),
+    )
     assert repo.routes[("amazon", "A3TH9S8BH6GOGM")] == (TENANT, "amazon-eu")

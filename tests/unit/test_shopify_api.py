@@ -64,8 +64,10 @@ def the_order(**changes: Any) -> dict[str, Any]:
 # --- client -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base_url", ["https://jsmith.myshopify.com", "jsmith.myshopify.com", "jsmith",
-                                      "https://JSmith.myshopify.com/admin/", None])
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://jsmith.myshopify.com", "jsmith.myshopify.com", "jsmith", "https://JSmith.myshopify.com/admin/", None],
+)
 @respx.mock
 def test_client_targets_the_versioned_admin_api_of_the_shop(base_url: str | None) -> None:
     shop = httpx.Response(200, content=(SAMPLES / "shop.json").read_bytes())
@@ -87,8 +89,15 @@ def test_client_needs_the_access_token_and_names_the_missing_key() -> None:
     assert TOKEN not in caught.value.message
 
 
-@pytest.mark.parametrize("base_url", ["https://evil.example.com", "https://jsmith.myshopify.com.evil.example",
-                                      "https://shop.jsmith.com/admin", "not a shop!"])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://evil.example.com",
+        "https://jsmith.myshopify.com.evil.example",
+        "https://shop.jsmith.com/admin",
+        "not a shop!",
+    ],
+)
 def test_client_never_sends_the_token_outside_myshopify_com(base_url: str) -> None:
     with pytest.raises(ChannelError, match=r"myshopify\.com"):
         CONNECTOR.client(STORE.model_copy(update={"base_url": base_url}), {"access_token": TOKEN})
@@ -120,8 +129,11 @@ def test_check_credentials_returns_the_shop_name() -> None:
 
 @respx.mock
 def test_refused_credentials_raise_shopifys_reason_and_status() -> None:
-    respx.get(f"{API}/shop.json").mock(return_value=httpx.Response(
-        401, json={"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}))
+    respx.get(f"{API}/shop.json").mock(
+        return_value=httpx.Response(
+            401, json={"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+        )
+    )
     with client() as http, pytest.raises(ChannelError) as caught:
         CONNECTOR.check_credentials(STORE, http)
     assert caught.value.details["status"] == 401
@@ -131,8 +143,11 @@ def test_refused_credentials_raise_shopifys_reason_and_status() -> None:
 
 @respx.mock
 def test_a_missing_scope_is_a_403_channel_error() -> None:
-    respx.get(f"{API}/shop.json").mock(return_value=httpx.Response(
-        403, json={"errors": "[API] This action requires merchant approval for read_orders scope."}))
+    respx.get(f"{API}/shop.json").mock(
+        return_value=httpx.Response(
+            403, json={"errors": "[API] This action requires merchant approval for read_orders scope."}
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match="read_orders scope") as caught:
         CONNECTOR.check_credentials(STORE, http)
     assert caught.value.details["status"] == 403
@@ -161,8 +176,12 @@ def test_fetch_order_looks_the_order_up_by_name_among_all_statuses(ref: str) -> 
     assert order.shipped_at is not None and order.shipped_at.isoformat() == "2022-01-03T15:15:00+00:00"
     assert order.ordered_at is not None and order.ordered_at.isoformat() == "2022-01-01T00:00:00+00:00"
     first = order.items[0]
-    assert (first.sku, first.name, first.quantity, first.unit_price) == ("SKU2006-001", "Aviator sunglasses", 1,
-                                                                         Decimal("89.99"))
+    assert (first.sku, first.name, first.quantity, first.unit_price) == (
+        "SKU2006-001",
+        "Aviator sunglasses",
+        1,
+        Decimal("89.99"),
+    )
 
 
 @respx.mock
@@ -178,8 +197,9 @@ def test_a_lookup_and_a_webhook_of_the_same_order_agree() -> None:
 
 @respx.mock
 def test_a_cancelled_order_is_cancelled_on_lookup() -> None:
-    respx.get(f"{API}/orders.json").mock(return_value=orders_answer(
-        the_order(cancelled_at="2022-01-04T09:00:00-05:00", cancel_reason="customer")))
+    respx.get(f"{API}/orders.json").mock(
+        return_value=orders_answer(the_order(cancelled_at="2022-01-04T09:00:00-05:00", cancel_reason="customer"))
+    )
     with client() as http:
         order = CONNECTOR.fetch_order(STORE, http, "9999")
     assert order is not None and order.status == OrderStatus.CANCELLED
@@ -188,7 +208,8 @@ def test_a_cancelled_order_is_cancelled_on_lookup() -> None:
 @respx.mock
 def test_an_order_name_with_another_prefix_is_found_on_the_second_query() -> None:
     route = respx.get(f"{API}/orders.json").mock(
-        side_effect=[orders_answer(), orders_answer(the_order(name="EU-1001"))])
+        side_effect=[orders_answer(), orders_answer(the_order(name="EU-1001"))]
+    )
     with client() as http:
         order = CONNECTOR.fetch_order(STORE, http, "EU-1001")
     assert [c.request.url.params["name"] for c in route.calls] == ["#EU-1001", "EU-1001"]
@@ -218,8 +239,11 @@ def test_an_empty_reference_is_none_without_a_call() -> None:
 
 @respx.mock
 def test_a_refused_lookup_raises_a_channel_error() -> None:
-    respx.get(f"{API}/orders.json").mock(return_value=httpx.Response(
-        401, json={"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}))
+    respx.get(f"{API}/orders.json").mock(
+        return_value=httpx.Response(
+            401, json={"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match="Invalid API key") as caught:
         CONNECTOR.fetch_order(STORE, http, "9999")
     assert caught.value.details["status"] == 401
@@ -237,11 +261,13 @@ def test_a_5xx_on_lookup_is_retried_then_raised() -> None:
 
 @respx.mock
 def test_429_waits_for_retry_after() -> None:
-    route = respx.get(f"{API}/orders.json").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "2.0"}, json={"errors": "Exceeded 2 calls per second"}),
-        httpx.Response(429, headers={"Retry-After": "2"}, json={"errors": "Exceeded 2 calls per second"}),
-        orders_answer(the_order()),
-    ])
+    route = respx.get(f"{API}/orders.json").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "2.0"}, json={"errors": "Exceeded 2 calls per second"}),
+            httpx.Response(429, headers={"Retry-After": "2"}, json={"errors": "Exceeded 2 calls per second"}),
+            orders_answer(the_order()),
+        ]
+    )
     sleeps = Sleeps()
     with client(sleeps=sleeps) as http:
         assert CONNECTOR.fetch_order(STORE, http, "9999") is not None
@@ -276,8 +302,9 @@ def test_an_unreadable_order_is_malformed_with_its_name() -> None:
 def created(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)["webhook"]
     answer = sample("webhook_created.json")
-    answer["webhook"].update(id=8589934000 + WEBHOOK_TOPICS.index(body["topic"]), topic=body["topic"],
-                             address=body["address"])
+    answer["webhook"].update(
+        id=8589934000 + WEBHOOK_TOPICS.index(body["topic"]), topic=body["topic"], address=body["address"]
+    )
     return httpx.Response(201, json=answer)
 
 
@@ -290,16 +317,28 @@ def test_register_subscribes_every_parsed_topic_as_json_and_returns_the_ids() ->
     bodies = [json.loads(call.request.content) for call in route.calls]
     assert bodies == [{"webhook": {"topic": topic, "address": CALLBACK, "format": "json"}} for topic in WEBHOOK_TOPICS]
     assert {b["webhook"]["topic"] for b in bodies} == {
-        "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
-        "orders/partially_fulfilled", "fulfillments/create", "fulfillments/update"}
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+        "fulfillments/create",
+        "fulfillments/update",
+    }
     assert all(call.request.headers["X-Shopify-Access-Token"] == TOKEN for call in route.calls)
 
 
 def test_every_registered_topic_is_one_parse_accepts() -> None:
     for topic in WEBHOOK_TOPICS:
         body = the_order() if topic.startswith("orders/") else {"id": 1, "order_id": 2, "status": "pending"}
-        parsed = CONNECTOR.parse(STORE, {"X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": "jsmith.myshopify.com"},
-                                 json.dumps(body).encode(), "raw/k", NOW)
+        parsed = CONNECTOR.parse(
+            STORE,
+            {"X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": "jsmith.myshopify.com"},
+            json.dumps(body).encode(),
+            "raw/k",
+            NOW,
+        )
         assert parsed.order_events
 
 
@@ -311,8 +350,11 @@ def test_a_topic_already_subscribed_returns_the_existing_subscription() -> None:
         return created(request)
 
     respx.post(f"{API}/webhooks.json").mock(side_effect=post)
-    listing = respx.get(f"{API}/webhooks.json").mock(return_value=httpx.Response(200, json={"webhooks": [
-        {"id": 4759306, "address": CALLBACK, "topic": "orders/paid", "format": "json"}]}))
+    listing = respx.get(f"{API}/webhooks.json").mock(
+        return_value=httpx.Response(
+            200, json={"webhooks": [{"id": 4759306, "address": CALLBACK, "topic": "orders/paid", "format": "json"}]}
+        )
+    )
     with client() as http:
         ids = CONNECTOR.register_webhooks(STORE, http, CALLBACK, secret="")
     assert ids[2] == "4759306" and len(ids) == 8
@@ -322,8 +364,9 @@ def test_a_topic_already_subscribed_returns_the_existing_subscription() -> None:
 
 @respx.mock
 def test_a_refused_subscription_raises_shopifys_field_errors() -> None:
-    respx.post(f"{API}/webhooks.json").mock(return_value=httpx.Response(
-        422, json={"errors": {"address": ["protocol http:// is not supported"]}}))
+    respx.post(f"{API}/webhooks.json").mock(
+        return_value=httpx.Response(422, json={"errors": {"address": ["protocol http:// is not supported"]}})
+    )
     with client() as http, pytest.raises(ChannelError, match="address protocol http:// is not supported") as caught:
         CONNECTOR.register_webhooks(STORE, http, "http://insecure.example.com/hook", secret="")
     assert caught.value.details["status"] == 422
@@ -339,8 +382,9 @@ def test_a_subscription_answer_without_an_id_is_malformed() -> None:
 @respx.mock
 def test_remove_deletes_each_subscription_and_tolerates_one_already_gone() -> None:
     first = respx.delete(f"{API}/webhooks/8589934879.json").mock(return_value=httpx.Response(200, json={}))
-    gone = respx.delete(f"{API}/webhooks/4759306.json").mock(return_value=httpx.Response(
-        404, json={"errors": "Not Found"}))
+    gone = respx.delete(f"{API}/webhooks/4759306.json").mock(
+        return_value=httpx.Response(404, json={"errors": "Not Found"})
+    )
     with client() as http:
         assert CONNECTOR.remove_webhooks(STORE, http, ["8589934879", "4759306"]) is None
     assert first.call_count == 1 and gone.call_count == 1
@@ -362,5 +406,3 @@ def test_a_webhook_id_that_is_not_a_number_is_refused_without_a_call() -> None:
 
 
 # --- import time --------------------------------------------------------------------------------
-
-

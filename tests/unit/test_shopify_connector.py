@@ -86,10 +86,24 @@ def fulfillment(**overrides: Any) -> dict[str, Any]:
         "email": "jon@example.com",
         "destination": {"first_name": "Steve", "last_name": "Shipper", "name": "Steve Shipper", "zip": "40003"},
         "line_items": [
-            {"id": 487817672276298554, "title": "Aviator sunglasses", "quantity": 1, "sku": "SKU2006-001",
-             "name": "Aviator sunglasses", "price": "89.99", "total_discount": "0.00"},
-            {"id": 976318377106520349, "title": "Mid-century lounger", "quantity": 1, "sku": "SKU2006-020",
-             "name": "Mid-century lounger", "price": "159.99", "total_discount": "5.00"},
+            {
+                "id": 487817672276298554,
+                "title": "Aviator sunglasses",
+                "quantity": 1,
+                "sku": "SKU2006-001",
+                "name": "Aviator sunglasses",
+                "price": "89.99",
+                "total_discount": "0.00",
+            },
+            {
+                "id": 976318377106520349,
+                "title": "Mid-century lounger",
+                "quantity": 1,
+                "sku": "SKU2006-020",
+                "name": "Mid-century lounger",
+                "price": "159.99",
+                "total_discount": "5.00",
+            },
         ],
         "tracking_number": "1z827wk74630",
         "tracking_numbers": ["1z827wk74630"],
@@ -262,7 +276,11 @@ def test_docs_order_becomes_one_order_event() -> None:
         "Coffee table",
     ]
     assert [item.sku for item in order.items] == [
-        "SKU2006-001", "LENS-PROTECT-2YR", "CASE-LEATHER-PREM", "SKU2006-020", "SKU2006-035"
+        "SKU2006-001",
+        "LENS-PROTECT-2YR",
+        "CASE-LEATHER-PREM",
+        "SKU2006-020",
+        "SKU2006-035",
     ]
     assert [item.quantity for item in order.items] == [1, 1, 1, 1, 1]
     prices = [Decimal("89.99"), Decimal("19.99"), Decimal("24.99"), Decimal("159.99"), Decimal("119.99")]
@@ -430,7 +448,10 @@ def test_a_cancelled_order_reports_cancelled_even_if_refunded(open_order: dict[s
     ],
 )
 def test_statuses_map_to_canonical_ones(
-    open_order: dict[str, Any], financial: str | None, fulfillment_status: str | None, status: OrderStatus,
+    open_order: dict[str, Any],
+    financial: str | None,
+    fulfillment_status: str | None,
+    status: OrderStatus,
     channel_status: str,
 ) -> None:
     open_order.update(financial_status=financial, fulfillment_status=fulfillment_status)
@@ -471,9 +492,14 @@ def test_the_latest_live_fulfillment_gives_the_tracking(open_order: dict[str, An
         fulfillments=[
             fulfillment(id=1, status="success", tracking_number="OLD1", tracking_company="USPS"),
             fulfillment(
-                id=2, status="success", tracking_company="DHL Express", tracking_number=None,
-                tracking_numbers=["JD0146000043"], tracking_url=None,
-                tracking_urls=["https://www.dhl.com/track?id=JD0146000043"], created_at="2022-01-03T09:30:00-05:00",
+                id=2,
+                status="success",
+                tracking_company="DHL Express",
+                tracking_number=None,
+                tracking_numbers=["JD0146000043"],
+                tracking_url=None,
+                tracking_urls=["https://www.dhl.com/track?id=JD0146000043"],
+                created_at="2022-01-03T09:30:00-05:00",
             ),
             fulfillment(id=3, status="cancelled", tracking_number="VOID3", tracking_company="FedEx"),
         ],
@@ -497,8 +523,16 @@ def test_a_delivered_shipment_makes_the_order_delivered(open_order: dict[str, An
 def test_a_fulfilled_order_without_tracking_is_shipped_but_not_a_shipped_event(open_order: dict[str, Any]) -> None:
     open_order.update(
         fulfillment_status="fulfilled",
-        fulfillments=[fulfillment(status="success", tracking_number=None, tracking_numbers=[], tracking_url=None,
-                                  tracking_urls=[], tracking_company=None)],
+        fulfillments=[
+            fulfillment(
+                status="success",
+                tracking_number=None,
+                tracking_numbers=[],
+                tracking_url=None,
+                tracking_urls=[],
+                tracking_company=None,
+            )
+        ],
     )
     event = parse(open_order, "orders/fulfilled").order_events[0]
     assert event.event_type is OrderEventType.UPDATED
@@ -597,11 +631,17 @@ def test_a_fulfillment_without_ids_is_malformed(payload: dict[str, Any]) -> None
 @pytest.mark.parametrize(
     ("topic", "body"),
     [
-        ("customers/data_request", b'{"shop_id": 954889, "shop_domain": "jsmith.myshopify.com", '
-                                   b'"orders_requested": [299938], "customer": {"id": 191167, '
-                                   b'"email": "john@example.com"}, "data_request": {"id": 9999}}'),
-        ("customers/redact", b'{"shop_id": 954889, "shop_domain": "jsmith.myshopify.com", '
-                             b'"customer": {"id": 191167, "email": "john@example.com"}, "orders_to_redact": [299938]}'),
+        (
+            "customers/data_request",
+            b'{"shop_id": 954889, "shop_domain": "jsmith.myshopify.com", '
+            b'"orders_requested": [299938], "customer": {"id": 191167, '
+            b'"email": "john@example.com"}, "data_request": {"id": 9999}}',
+        ),
+        (
+            "customers/redact",
+            b'{"shop_id": 954889, "shop_domain": "jsmith.myshopify.com", '
+            b'"customer": {"id": 191167, "email": "john@example.com"}, "orders_to_redact": [299938]}',
+        ),
         ("shop/redact", b'{"shop_id": 954889, "shop_domain": "jsmith.myshopify.com"}'),
         ("shop/redact", b"not even json"),
     ],
@@ -692,8 +732,12 @@ def test_a_wrongly_shaped_billing_address_is_malformed_when_it_is_needed(order: 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("updated_at", "soon"), ("created_at", 1640995200), ("tracking_url", ["https://ups.example"]),
-     ("email", "nobody")],
+    [
+        ("updated_at", "soon"),
+        ("created_at", 1640995200),
+        ("tracking_url", ["https://ups.example"]),
+        ("email", "nobody"),
+    ],
 )
 def test_unreadable_fulfillment_fields_are_malformed(field: str, value: Any) -> None:
     with pytest.raises(MalformedPayload, match="could not be read"):

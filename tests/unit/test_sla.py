@@ -31,8 +31,14 @@ def test_a_policy_sets_the_first_response_deadline() -> None:
 def test_an_unanswered_ticket_in_the_queue_needs_a_first_response_timer(status: TicketStatus) -> None:
     request = timer_request(make_ticket(status=status, first_response_due_at=FIRST_DUE, sla_timer_version=3))
     # Created 2024-03-01 12:00, due 24 h later: the warning point is at 80 % of that, 07:12 next day.
-    assert request == TimerRequest(tenant_id="t1", ticket_id=ULID, deadline=FIRST_RESPONSE,
-                                   due_at="2024-03-02T12:00:00Z", timer_version="3", warn_at="2024-03-02T07:12:00Z")
+    assert request == TimerRequest(
+        tenant_id="t1",
+        ticket_id=ULID,
+        deadline=FIRST_RESPONSE,
+        due_at="2024-03-02T12:00:00Z",
+        timer_version="3",
+        warn_at="2024-03-02T07:12:00Z",
+    )
 
 
 def test_the_warning_point_is_the_policys_when_intake_set_one_and_absent_once_warned() -> None:
@@ -49,8 +55,13 @@ def test_the_warning_point_is_the_policys_when_intake_set_one_and_absent_once_wa
 
 
 def test_an_answered_ticket_needs_a_next_response_timer_on_the_next_deadline() -> None:
-    ticket = make_ticket(status=TicketStatus.OPEN, first_response_due_at=FIRST_DUE,
-                         first_responded_at=NOW, next_response_due_at=NEXT_DUE, sla_timer_version=2)
+    ticket = make_ticket(
+        status=TicketStatus.OPEN,
+        first_response_due_at=FIRST_DUE,
+        first_responded_at=NOW,
+        next_response_due_at=NEXT_DUE,
+        sla_timer_version=2,
+    )
     request = timer_request(ticket)
     assert request is not None
     assert request.deadline == NEXT_RESPONSE
@@ -86,19 +97,26 @@ def test_iso_z_rejects_naive_datetimes() -> None:
 
 
 def test_execution_name_names_ticket_and_version() -> None:
-    request = TimerRequest(tenant_id="acme", ticket_id=ULID, deadline=FIRST_RESPONSE,
-                           due_at="2024-03-02T12:00:00Z", timer_version="4")
+    request = TimerRequest(
+        tenant_id="acme", ticket_id=ULID, deadline=FIRST_RESPONSE, due_at="2024-03-02T12:00:00Z", timer_version="4"
+    )
     name = request.execution_name
     assert name.endswith(f"-{ULID}-v4") and name.startswith("t")
-    same_tenant = TimerRequest(tenant_id="acme", ticket_id=ULID, deadline=FIRST_RESPONSE,
-                               due_at="2024-03-02T12:00:00Z", timer_version="4")
+    same_tenant = TimerRequest(
+        tenant_id="acme", ticket_id=ULID, deadline=FIRST_RESPONSE, due_at="2024-03-02T12:00:00Z", timer_version="4"
+    )
     other_tenant = same_tenant.model_copy(update={"tenant_id": "acme2"})
     assert same_tenant.execution_name == name != other_tenant.execution_name
 
 
 def test_execution_name_is_at_most_80_characters() -> None:
-    request = TimerRequest(tenant_id="t" * 128, ticket_id=ULID, deadline=FIRST_RESPONSE,
-                           due_at="2024-03-02T12:00:00Z", timer_version="12345")
+    request = TimerRequest(
+        tenant_id="t" * 128,
+        ticket_id=ULID,
+        deadline=FIRST_RESPONSE,
+        due_at="2024-03-02T12:00:00Z",
+        timer_version="12345",
+    )
     assert len(request.execution_name) <= 80
 
 
@@ -106,8 +124,13 @@ def test_execution_names_differ_per_version_for_every_valid_tenant_id() -> None:
     tenant_id = "tenant-" + "x" * 53  # 60 chars, matches ID_PATTERN
     assert re.fullmatch(ID_PATTERN, tenant_id)
     names = {
-        TimerRequest(tenant_id=tenant_id, ticket_id=ULID, deadline=FIRST_RESPONSE,
-                     due_at="2024-03-02T12:00:00Z", timer_version=str(v)).execution_name
+        TimerRequest(
+            tenant_id=tenant_id,
+            ticket_id=ULID,
+            deadline=FIRST_RESPONSE,
+            due_at="2024-03-02T12:00:00Z",
+            timer_version=str(v),
+        ).execution_name
         for v in (1, 2)
     }
     assert len(names) == 2
@@ -116,7 +139,8 @@ def test_execution_names_differ_per_version_for_every_valid_tenant_id() -> None:
 def test_execution_name_uses_only_characters_step_functions_accepts() -> None:
     tenant_id = "acme:eu"
     assert re.fullmatch(ID_PATTERN, tenant_id)
-    name = TimerRequest(tenant_id=tenant_id, ticket_id=ULID, deadline=FIRST_RESPONSE,
-                        due_at="2024-03-02T12:00:00Z", timer_version="1").execution_name
-    forbidden = set(" <>{}[]?*\"#%\\^|~`$&,;:/")
+    name = TimerRequest(
+        tenant_id=tenant_id, ticket_id=ULID, deadline=FIRST_RESPONSE, due_at="2024-03-02T12:00:00Z", timer_version="1"
+    ).execution_name
+    forbidden = set(' <>{}[]?*"#%\\^|~`$&,;:/')
     assert not forbidden & set(name)

@@ -53,14 +53,28 @@ def agent(agent_id: str, **extra: Any) -> Agent:
     return Agent(tenant_id=TENANT, agent_id=agent_id, name=agent_id, email=f"{agent_id}@seller.example", **extra)
 
 
-def received(service: TicketService, repo: InMemoryRepository, *bodies: str, thread: str = "thread-1",
-             order_ref: str | None = None, email: str = "buyer@example.com", start: int = 0) -> Ticket:
+def received(
+    service: TicketService,
+    repo: InMemoryRepository,
+    *bodies: str,
+    thread: str = "thread-1",
+    order_ref: str | None = None,
+    email: str = "buyer@example.com",
+    start: int = 0,
+) -> Ticket:
     """A ticket holding the buyer's messages (one channel thread), as the intake stores it."""
     result = None
     for i, body in enumerate(bodies):
-        result = service.receive(make_inbound(channel_message_id=f"{thread}-m{i}", channel_thread_id=thread,
-                                              body=body, order_ref=order_ref, buyer_email=email,
-                                              received_at=NOW + timedelta(minutes=start + i)))
+        result = service.receive(
+            make_inbound(
+                channel_message_id=f"{thread}-m{i}",
+                channel_thread_id=thread,
+                body=body,
+                order_ref=order_ref,
+                buyer_email=email,
+                received_at=NOW + timedelta(minutes=start + i),
+            )
+        )
     assert result is not None
     return stored(repo, result.ticket_id)
 
@@ -85,8 +99,9 @@ def queue_ids(repo: InMemoryRepository, scope: str = QueueScope.TENANT, scope_id
 # --- PATCH: assign, team, priority, status, tags ------------------------------------------------
 
 
-def test_one_request_changes_several_fields_with_one_audit_event(repo: InMemoryRepository,
-                                                                  actions: TicketActions) -> None:
+def test_one_request_changes_several_fields_with_one_audit_event(
+    repo: InMemoryRepository, actions: TicketActions
+) -> None:
     ticket = make_ticket(tags=["cancellation_request"], aging_level=2)
     repo.set_ticket(ticket)
     with pytest.raises(ValidationError, match="added and removed"):
@@ -97,7 +112,8 @@ def test_one_request_changes_several_fields_with_one_audit_event(repo: InMemoryR
     assert updated.tags == ["cancellation_request", "vip"]
     assert updated.last_agent_action_at == LATER and updated.aging_level == 0  # the aging clock restarts
     assert events(repo, ticket.ticket_id) == [
-        "agent-1: assigned to agent-2; team none → billing; priority normal → high; tags +vip"]
+        "agent-1: assigned to agent-2; team none → billing; priority normal → high; tags +vip"
+    ]
     event = repo.messages[(TENANT, ticket.ticket_id)][-1]
     assert (event.author, event.author_id) == ("agent-1", "agent-1")
     assert repo.agents[1].last_assigned_at == LATER  # round-robin bookkeeping, as the intake does
@@ -105,8 +121,9 @@ def test_one_request_changes_several_fields_with_one_audit_event(repo: InMemoryR
     assert queue_ids(repo, QueueScope.TEAM, "billing") == [ticket.ticket_id]
 
 
-def test_the_same_request_again_changes_nothing_and_writes_no_event(repo: InMemoryRepository,
-                                                                     actions: TicketActions) -> None:
+def test_the_same_request_again_changes_nothing_and_writes_no_event(
+    repo: InMemoryRepository, actions: TicketActions
+) -> None:
     ticket = make_ticket()
     repo.set_ticket(ticket)
     changes = TicketChanges(assignee_id="agent-2", tags_add=["vip"])
@@ -127,13 +144,17 @@ def test_unassign_and_remove_the_team_with_null(repo: InMemoryRepository, action
     assert queue_ids(repo) == [ticket.ticket_id]  # still owed an answer
 
 
-@pytest.mark.parametrize(("changes", "error"), [
-    ({"assignee_id": "nobody"}, "not an active agent"),
-    ({"assignee_id": "gone"}, "not an active agent"),
-    ({"team_id": "sales"}, "no team 'sales'"),
-])
-def test_only_an_active_agent_and_an_existing_team_can_be_set(repo: InMemoryRepository, actions: TicketActions,
-                                                              changes: dict[str, str], error: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"assignee_id": "nobody"}, "not an active agent"),
+        ({"assignee_id": "gone"}, "not an active agent"),
+        ({"team_id": "sales"}, "no team 'sales'"),
+    ],
+)
+def test_only_an_active_agent_and_an_existing_team_can_be_set(
+    repo: InMemoryRepository, actions: TicketActions, changes: dict[str, str], error: str
+) -> None:
     ticket = make_ticket()
     repo.set_ticket(ticket)
     repo.put_team(Team(tenant_id="someone-else", team_id="sales", name="Another tenant's team"))
@@ -142,25 +163,28 @@ def test_only_an_active_agent_and_an_existing_team_can_be_set(repo: InMemoryRepo
     assert stored(repo, ticket.ticket_id) == ticket and events(repo, ticket.ticket_id) == []
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"tags_add": []},
-    {"status": "snoozed"},
-    {"priority": None},
-    {"status": None},
-    {"tags_add": ["no spaces"]},
-    {"tags_add": ["-leading-dash"]},
-    {"assignee_id": "bad id!"},
-    {"subject": "not a field"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"tags_add": []},
+        {"status": "snoozed"},
+        {"priority": None},
+        {"status": None},
+        {"tags_add": ["no spaces"]},
+        {"tags_add": ["-leading-dash"]},
+        {"assignee_id": "bad id!"},
+        {"subject": "not a field"},
+    ],
+)
 def test_bad_changes_are_refused_by_the_model(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         TicketChanges.model_validate(body)
 
 
-def test_resolving_leaves_the_queue_and_makes_the_running_timer_stale(repo: InMemoryRepository,
-                                                                      actions: TicketActions,
-                                                                      timers: RecordingSlaTimers) -> None:
+def test_resolving_leaves_the_queue_and_makes_the_running_timer_stale(
+    repo: InMemoryRepository, actions: TicketActions, timers: RecordingSlaTimers
+) -> None:
     ticket = make_ticket(assignee_id="agent-1", status=TicketStatus.OPEN)
     repo.set_ticket(ticket)
     resolved = actions.change(TENANT, "agent-1", ticket.ticket_id, TicketChanges(status="resolved"))
@@ -173,22 +197,36 @@ def test_resolving_leaves_the_queue_and_makes_the_running_timer_stale(repo: InMe
     assert closed.sla_timer_version == resolved.sla_timer_version  # already stopped
 
 
-def test_reopening_rearms_the_timer_only_while_the_deadline_is_ahead(repo: InMemoryRepository,
-                                                                    timers: RecordingSlaTimers) -> None:
-    ahead = make_ticket(ticket_id="T-AHEAD", status=TicketStatus.RESOLVED, sla_timer_version=2,
-                        first_response_due_at=NOW + timedelta(hours=3))
-    passed = make_ticket(ticket_id="T-PASSED", status=TicketStatus.RESOLVED, sla_timer_version=2,
-                         first_response_due_at=NOW - timedelta(hours=3))
-    breached = make_ticket(ticket_id="T-BREACHED", status=TicketStatus.CLOSED, sla_timer_version=2,
-                           first_response_due_at=NOW + timedelta(hours=3), sla_breached_at=NOW)
+def test_reopening_rearms_the_timer_only_while_the_deadline_is_ahead(
+    repo: InMemoryRepository, timers: RecordingSlaTimers
+) -> None:
+    ahead = make_ticket(
+        ticket_id="T-AHEAD",
+        status=TicketStatus.RESOLVED,
+        sla_timer_version=2,
+        first_response_due_at=NOW + timedelta(hours=3),
+    )
+    passed = make_ticket(
+        ticket_id="T-PASSED",
+        status=TicketStatus.RESOLVED,
+        sla_timer_version=2,
+        first_response_due_at=NOW - timedelta(hours=3),
+    )
+    breached = make_ticket(
+        ticket_id="T-BREACHED",
+        status=TicketStatus.CLOSED,
+        sla_timer_version=2,
+        first_response_due_at=NOW + timedelta(hours=3),
+        sla_breached_at=NOW,
+    )
     for ticket in (ahead, passed, breached):
         repo.set_ticket(ticket)
     actions = TicketActions(repo, timers, clock=lambda: LATER)
-    reopened = [actions.change(TENANT, "agent-1", t.ticket_id, TicketChanges(status="open"))
-                for t in (ahead, passed, breached)]
+    reopened = [
+        actions.change(TENANT, "agent-1", t.ticket_id, TicketChanges(status="open")) for t in (ahead, passed, breached)
+    ]
     assert [t.sla_timer_version for t in reopened] == [3, 2, 2]
-    assert [(r.ticket_id, r.timer_version, r.deadline) for r in timers.requests] == [
-        ("T-AHEAD", "3", "first_response")]
+    assert [(r.ticket_id, r.timer_version, r.deadline) for r in timers.requests] == [("T-AHEAD", "3", "first_response")]
     assert sorted(queue_ids(repo)) == ["T-AHEAD", "T-BREACHED", "T-PASSED"]  # all owed an answer again
 
 
@@ -234,10 +272,12 @@ def stored_other(repo: InMemoryRepository, ticket: Ticket) -> Ticket:
 
 
 def test_a_snoozed_ticket_leaves_the_queues_and_the_aging_run_brings_it_back(
-        repo: InMemoryRepository, timers: RecordingSlaTimers) -> None:
+    repo: InMemoryRepository, timers: RecordingSlaTimers
+) -> None:
     repo.agents = [agent("agent-1")]
-    ticket = make_ticket(assignee_id="agent-1", status=TicketStatus.OPEN,
-                         first_response_due_at=NOW + timedelta(hours=5))
+    ticket = make_ticket(
+        assignee_id="agent-1", status=TicketStatus.OPEN, first_response_due_at=NOW + timedelta(hours=5)
+    )
     repo.set_ticket(ticket)
     until = NOW + timedelta(hours=2)
     snoozed = TicketActions(repo, timers, clock=lambda: LATER).snooze(TENANT, "agent-1", ticket.ticket_id, until)
@@ -258,12 +298,14 @@ def test_a_snoozed_ticket_leaves_the_queues_and_the_aging_run_brings_it_back(
     # The deadline is still ahead: a fresh timer for a new version (the old one may have ended stale).
     assert woken.sla_timer_version == ticket.sla_timer_version + 1
     assert [(r.timer_version, r.due_at) for r in timers.requests] == [
-        (str(woken.sla_timer_version), "2024-03-01T17:00:00Z")]
+        (str(woken.sla_timer_version), "2024-03-01T17:00:00Z")
+    ]
     assert AgingService(repo, clock=lambda: until + timedelta(hours=1), timers=timers).run(TENANT).woken == []
 
 
-def test_snoozing_again_moves_the_wake_up_and_the_same_snooze_is_unchanged(repo: InMemoryRepository,
-                                                                          actions: TicketActions) -> None:
+def test_snoozing_again_moves_the_wake_up_and_the_same_snooze_is_unchanged(
+    repo: InMemoryRepository, actions: TicketActions
+) -> None:
     ticket = make_ticket()
     repo.set_ticket(ticket)
     actions.snooze(TENANT, "agent-1", ticket.ticket_id, NOW + timedelta(days=1))
@@ -275,8 +317,9 @@ def test_snoozing_again_moves_the_wake_up_and_the_same_snooze_is_unchanged(repo:
 
 
 @pytest.mark.parametrize("until", [LATER, LATER - timedelta(minutes=1), LATER + timedelta(days=90, seconds=1)])
-def test_snooze_must_be_in_the_future_and_within_90_days(repo: InMemoryRepository, actions: TicketActions,
-                                                         until: Any) -> None:
+def test_snooze_must_be_in_the_future_and_within_90_days(
+    repo: InMemoryRepository, actions: TicketActions, until: Any
+) -> None:
     ticket = make_ticket()
     repo.set_ticket(ticket)
     with pytest.raises(ValueError, match=r"future|90 days"):
@@ -284,9 +327,9 @@ def test_snooze_must_be_in_the_future_and_within_90_days(repo: InMemoryRepositor
     assert stored(repo, ticket.ticket_id) == ticket
 
 
-def test_a_buyer_message_wakes_a_snoozed_ticket_before_its_time(repo: InMemoryRepository, service: TicketService,
-                                                               actions: TicketActions,
-                                                               timers: RecordingSlaTimers) -> None:
+def test_a_buyer_message_wakes_a_snoozed_ticket_before_its_time(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions, timers: RecordingSlaTimers
+) -> None:
     ticket = received(service, repo, "Where is my parcel?")
     actions.snooze(TENANT, "agent-1", ticket.ticket_id, NOW + timedelta(days=3))
     service.receive(make_inbound(channel_message_id="later", body="Any news?", received_at=NOW + timedelta(hours=1)))
@@ -309,8 +352,9 @@ def test_status_changes_out_of_snooze_clear_the_wake_up(repo: InMemoryRepository
 
 def merge_pair(service: TicketService, repo: InMemoryRepository) -> tuple[Ticket, Ticket]:
     target = received(service, repo, "Where is order 1001?", "Hello?", thread="t-target", order_ref="1001")
-    source = received(service, repo, "Also, invoice for 1002 please", thread="t-source", order_ref="1002",
-                      email="buyer@example.com")
+    source = received(
+        service, repo, "Also, invoice for 1002 please", thread="t-source", order_ref="1002", email="buyer@example.com"
+    )
     current = stored(repo, source.ticket_id)
     current.tags = ["invoice"]
     current.version += 1
@@ -318,8 +362,9 @@ def merge_pair(service: TicketService, repo: InMemoryRepository) -> tuple[Ticket
     return target, stored(repo, source.ticket_id)
 
 
-def test_merge_joins_the_timelines_and_closes_the_source(repo: InMemoryRepository, service: TicketService,
-                                                         actions: TicketActions) -> None:
+def test_merge_joins_the_timelines_and_closes_the_source(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
     merged = actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
     assert merged.order_refs == ["1001", "1002"] and merged.tags == ["invoice"]
@@ -336,22 +381,31 @@ def test_merge_joins_the_timelines_and_closes_the_source(repo: InMemoryRepositor
     assert queue_ids(repo) == [target.ticket_id]
     assert events(repo, source.ticket_id) == [f"agent-1: merged into ticket {target.ticket_id}"]
     assert events(repo, target.ticket_id) == [
-        f"agent-1: merged ticket {source.ticket_id} into this one (1 messages); order refs +1002; tags +invoice"]
+        f"agent-1: merged ticket {source.ticket_id} into this one (1 messages); order refs +1002; tags +invoice"
+    ]
 
 
-def test_later_messages_of_the_source_thread_go_to_the_target(repo: InMemoryRepository, service: TicketService,
-                                                              actions: TicketActions) -> None:
+def test_later_messages_of_the_source_thread_go_to_the_target(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
     actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
     assert repo.threads[(TENANT, "s1", "t-source")] == target.ticket_id
-    result = service.receive(make_inbound(channel_message_id="t-source-late", channel_thread_id="t-source",
-                                          body="Still need that invoice", received_at=NOW + timedelta(hours=2)))
+    result = service.receive(
+        make_inbound(
+            channel_message_id="t-source-late",
+            channel_thread_id="t-source",
+            body="Still need that invoice",
+            received_at=NOW + timedelta(hours=2),
+        )
+    )
     assert result.ticket_id == target.ticket_id and not result.created_ticket
     assert bodies(repo, target.ticket_id)[-1] == "Still need that invoice"
 
 
-def test_threading_follows_a_chain_of_merges(repo: InMemoryRepository, service: TicketService,
-                                             actions: TicketActions) -> None:
+def test_threading_follows_a_chain_of_merges(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     first = received(service, repo, "one", thread="a")
     second = received(service, repo, "two", thread="b", start=1)
     third = received(service, repo, "three", thread="c", start=2)
@@ -360,14 +414,22 @@ def test_threading_follows_a_chain_of_merges(repo: InMemoryRepository, service: 
     # The first thread's pointer was moved twice; an e-mail quoting the first message (References)
     # finds the first ticket by its marker and follows merged_into along the chain.
     assert repo.threads[(TENANT, "s1", "a")] == third.ticket_id
-    result = service.receive(make_inbound(channel_message_id="quote", channel_thread_id=None, references=["a-m0"],
-                                          body="re: one", received_at=NOW + timedelta(hours=1)))
+    result = service.receive(
+        make_inbound(
+            channel_message_id="quote",
+            channel_thread_id=None,
+            references=["a-m0"],
+            body="re: one",
+            received_at=NOW + timedelta(hours=1),
+        )
+    )
     assert result.ticket_id == third.ticket_id
     assert bodies(repo, third.ticket_id) == ["one", "two", "three", "re: one"]
 
 
-def test_repeating_a_merge_duplicates_nothing(repo: InMemoryRepository, service: TicketService,
-                                              actions: TicketActions) -> None:
+def test_repeating_a_merge_duplicates_nothing(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
     first = actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
     again = actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
@@ -375,8 +437,9 @@ def test_repeating_a_merge_duplicates_nothing(repo: InMemoryRepository, service:
     assert len(repo.messages[(TENANT, target.ticket_id)]) == 4  # 3 messages + 1 event
 
 
-def test_a_merge_that_crashed_half_way_is_finished_by_a_retry(repo: InMemoryRepository, service: TicketService,
-                                                              actions: TicketActions) -> None:
+def test_a_merge_that_crashed_half_way_is_finished_by_a_retry(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
     repo.fail_next("update_ticket", RuntimeError("Lambda timed out"))  # after the source closed and the copies
     with pytest.raises(RuntimeError):
@@ -387,12 +450,15 @@ def test_a_merge_that_crashed_half_way_is_finished_by_a_retry(repo: InMemoryRepo
     assert merged.order_refs == ["1001", "1002"] and merged.message_count == 3
     assert bodies(repo, target.ticket_id) == ["Where is order 1001?", "Also, invoice for 1002 please", "Hello?"]
     assert len(events(repo, target.ticket_id)) == 1 and len(events(repo, source.ticket_id)) == 1
-    copy_ids = [m.message_id for m in repo.messages[(TENANT, target.ticket_id)]
-                if m.body == "Also, invoice for 1002 please"]
-    event_id = next(m.message_id for m in repo.messages[(TENANT, source.ticket_id)]
-                    if m.direction == MessageDirection.EVENT)
-    original = next(m.message_id for m in repo.messages[(TENANT, source.ticket_id)]
-                    if m.direction == MessageDirection.INBOUND)
+    copy_ids = [
+        m.message_id for m in repo.messages[(TENANT, target.ticket_id)] if m.body == "Also, invoice for 1002 please"
+    ]
+    event_id = next(
+        m.message_id for m in repo.messages[(TENANT, source.ticket_id)] if m.direction == MessageDirection.EVENT
+    )
+    original = next(
+        m.message_id for m in repo.messages[(TENANT, source.ticket_id)] if m.direction == MessageDirection.INBOUND
+    )
     assert copy_ids == [copy_id(event_id[:10], 0, original)]  # the same ids both times
 
 
@@ -418,8 +484,9 @@ def test_merge_refusals(repo: InMemoryRepository, service: TicketService, action
     assert stored(repo, other.ticket_id).merged_into is None
 
 
-def test_the_target_merged_meanwhile_stops_the_merge(repo: InMemoryRepository, service: TicketService,
-                                                     actions: TicketActions) -> None:
+def test_the_target_merged_meanwhile_stops_the_merge(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
 
     def target_merged_elsewhere() -> None:
@@ -434,7 +501,8 @@ def test_the_target_merged_meanwhile_stops_the_merge(repo: InMemoryRepository, s
 
 
 def test_merged_copies_sort_in_timeline_order_so_a_reply_after_the_merge_is_not_stale(
-        repo: InMemoryRepository, service: TicketService, actions: TicketActions) -> None:
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target = received(service, repo, "Where is order 1001?", thread="t-target")
     seen_before = repo.messages[(TENANT, target.ticket_id)][-1].message_id
     source = received(service, repo, *[f"follow-up {i}" for i in range(8)], thread="t-source", start=1)
@@ -454,13 +522,24 @@ def test_merged_copies_sort_in_timeline_order_so_a_reply_after_the_merge_is_not_
     assert [m.message_id for m in stale_entries(view, seen_before, "agent-1")] == copies
 
 
-def test_merge_refuses_a_source_whose_reply_is_on_its_way(repo: InMemoryRepository, service: TicketService,
-                                                          actions: TicketActions) -> None:
+def test_merge_refuses_a_source_whose_reply_is_on_its_way(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
-    reply = Message(tenant_id=TENANT, ticket_id=source.ticket_id, message_id=new_id(NOW), channel=source.channel,
-                    direction=MessageDirection.OUTBOUND, store_id=source.store_id, channel_thread_id="t-source",
-                    author="agent-2", author_id="agent-2", body="Here is your invoice", created_at=NOW,
-                    delivery_status=DeliveryStatus.QUEUED)
+    reply = Message(
+        tenant_id=TENANT,
+        ticket_id=source.ticket_id,
+        message_id=new_id(NOW),
+        channel=source.channel,
+        direction=MessageDirection.OUTBOUND,
+        store_id=source.store_id,
+        channel_thread_id="t-source",
+        author="agent-2",
+        author_id="agent-2",
+        body="Here is your invoice",
+        created_at=NOW,
+        delivery_status=DeliveryStatus.QUEUED,
+    )
     repo.messages[(TENANT, source.ticket_id)].append(reply)
     for state in ("queued", "sending"):
         reply.delivery_status = DeliveryStatus(state)
@@ -478,8 +557,8 @@ def test_merge_refuses_a_source_whose_reply_is_on_its_way(repo: InMemoryReposito
 
 
 def test_an_owed_source_merged_into_a_waiting_target_puts_the_answer_back_in_the_queue(
-        repo: InMemoryRepository, service: TicketService, actions: TicketActions,
-        timers: RecordingSlaTimers) -> None:
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions, timers: RecordingSlaTimers
+) -> None:
     target = received(service, repo, "Where is order 1001?", thread="t-target")
     answered = stored(repo, target.ticket_id)
     answered.status, answered.first_responded_at = TicketStatus.WAITING_ON_CUSTOMER, NOW + timedelta(minutes=2)
@@ -498,11 +577,13 @@ def test_an_owed_source_merged_into_a_waiting_target_puts_the_answer_back_in_the
     assert stored(repo, target.ticket_id) == merged
     assert queue_ids(repo) == [target.ticket_id]  # the owed answer is in the queue, under the target
     assert [(r.ticket_id, r.timer_version, r.deadline, r.due_at) for r in timers.requests] == [
-        (target.ticket_id, str(merged.sla_timer_version), "next_response", "2024-03-02T12:05:00Z")]
+        (target.ticket_id, str(merged.sla_timer_version), "next_response", "2024-03-02T12:05:00Z")
+    ]
     assert events(repo, target.ticket_id) == [
         f"agent-1: merged ticket {source.ticket_id} into this one (1 messages); status waiting_on_customer → open "
         f"(ticket {source.ticket_id} is owed an answer); answer due 2024-03-02T12:05:00+00:00 "
-        f"(ticket {source.ticket_id}'s deadline)"]
+        f"(ticket {source.ticket_id}'s deadline)"
+    ]
 
 
 LATE = NOW + timedelta(hours=1)
@@ -510,38 +591,61 @@ EARLY = NOW + timedelta(minutes=30)
 WARNED = NOW + timedelta(minutes=5)
 
 
-@pytest.mark.parametrize(("target_fields", "source_fields", "expected", "timer"), [
-    # both owed: the earlier deadline wins, with the warning already recorded for it
-    ({"status": TicketStatus.OPEN, "first_response_due_at": LATE, "sla_warn_at": LATE},
-     {"first_response_due_at": EARLY, "sla_warned_at": WARNED},
-     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "sla_warned_at": WARNED, "sla_warn_at": None, "bump": 1},
-     True),
-    # the target's own deadline comes first: nothing changes, its timer runs on
-    ({"status": TicketStatus.OPEN, "first_response_due_at": EARLY},
-     {"first_response_due_at": LATE},
-     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "bump": 0},
-     False),
-    # the source's deadline passed and its breach was recorded: carried over, no second breach
-    ({"status": TicketStatus.RESOLVED, "first_responded_at": NOW, "sla_breached_at": NOW - timedelta(days=2)},
-     {"first_response_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW},
-     {"status": TicketStatus.OPEN, "sla_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW,
-      "sla_breach_inherited_at": NOW, "bump": 1},  # reports count it on the source only
-     False),
-    # a source waiting on the customer owes nothing: the target stays as it is
-    ({"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW},
-     {"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW, "first_response_due_at": EARLY},
-     {"status": TicketStatus.WAITING_ON_CUSTOMER, "sla_due_at": None, "bump": 0},
-     False),
-    # a snoozed source still owes its answer; a snoozed target comes back with its own earlier deadline
-    ({"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": EARLY},
-     {"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": LATE},
-     {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "snoozed_until": None, "bump": 1},
-     True),
-])
-def test_the_merged_ticket_owes_the_earliest_owed_deadline(repo: InMemoryRepository, actions: TicketActions,
-                                                           timers: RecordingSlaTimers, target_fields: dict[str, Any],
-                                                           source_fields: dict[str, Any], expected: dict[str, Any],
-                                                           timer: bool) -> None:
+@pytest.mark.parametrize(
+    ("target_fields", "source_fields", "expected", "timer"),
+    [
+        # both owed: the earlier deadline wins, with the warning already recorded for it
+        (
+            {"status": TicketStatus.OPEN, "first_response_due_at": LATE, "sla_warn_at": LATE},
+            {"first_response_due_at": EARLY, "sla_warned_at": WARNED},
+            {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "sla_warned_at": WARNED, "sla_warn_at": None, "bump": 1},
+            True,
+        ),
+        # the target's own deadline comes first: nothing changes, its timer runs on
+        (
+            {"status": TicketStatus.OPEN, "first_response_due_at": EARLY},
+            {"first_response_due_at": LATE},
+            {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "bump": 0},
+            False,
+        ),
+        # the source's deadline passed and its breach was recorded: carried over, no second breach
+        (
+            {"status": TicketStatus.RESOLVED, "first_responded_at": NOW, "sla_breached_at": NOW - timedelta(days=2)},
+            {"first_response_due_at": NOW - timedelta(minutes=1), "sla_breached_at": NOW},
+            {
+                "status": TicketStatus.OPEN,
+                "sla_due_at": NOW - timedelta(minutes=1),
+                "sla_breached_at": NOW,
+                "sla_breach_inherited_at": NOW,
+                "bump": 1,
+            },  # reports count it on the source only
+            False,
+        ),
+        # a source waiting on the customer owes nothing: the target stays as it is
+        (
+            {"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW},
+            {"status": TicketStatus.WAITING_ON_CUSTOMER, "first_responded_at": NOW, "first_response_due_at": EARLY},
+            {"status": TicketStatus.WAITING_ON_CUSTOMER, "sla_due_at": None, "bump": 0},
+            False,
+        ),
+        # a snoozed source still owes its answer; a snoozed target comes back with its own earlier deadline
+        (
+            {"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": EARLY},
+            {"status": TicketStatus.SNOOZED, "snoozed_until": LATE, "first_response_due_at": LATE},
+            {"status": TicketStatus.OPEN, "sla_due_at": EARLY, "snoozed_until": None, "bump": 1},
+            True,
+        ),
+    ],
+)
+def test_the_merged_ticket_owes_the_earliest_owed_deadline(
+    repo: InMemoryRepository,
+    actions: TicketActions,
+    timers: RecordingSlaTimers,
+    target_fields: dict[str, Any],
+    source_fields: dict[str, Any],
+    expected: dict[str, Any],
+    timer: bool,
+) -> None:
     target = make_ticket(ticket_id="TARGET", sla_timer_version=3, **target_fields)
     source = make_ticket(ticket_id="SOURCE", sla_timer_version=7, **source_fields)
     repo.set_ticket(target)
@@ -556,7 +660,8 @@ def test_the_merged_ticket_owes_the_earliest_owed_deadline(repo: InMemoryReposit
 
 
 def test_a_merge_retried_after_a_crash_still_hands_over_the_owed_answer(
-        repo: InMemoryRepository, actions: TicketActions, timers: RecordingSlaTimers) -> None:
+    repo: InMemoryRepository, actions: TicketActions, timers: RecordingSlaTimers
+) -> None:
     target = make_ticket(ticket_id="TARGET", status=TicketStatus.WAITING_ON_CUSTOMER, first_responded_at=NOW)
     source = make_ticket(ticket_id="SOURCE", status=TicketStatus.OPEN, first_response_due_at=EARLY)
     repo.set_ticket(target)
@@ -567,22 +672,31 @@ def test_a_merge_retried_after_a_crash_still_hands_over_the_owed_answer(
     assert stored(repo, "SOURCE").status == TicketStatus.CLOSED and stored(repo, "TARGET") == target
     merged = actions.merge(TENANT, "agent-1", "TARGET", "SOURCE")
     assert (merged.status, merged.sla_due_at, merged.sla_timer_version) == (
-        TicketStatus.OPEN, EARLY, target.sla_timer_version + 1)
+        TicketStatus.OPEN,
+        EARLY,
+        target.sla_timer_version + 1,
+    )
     assert [r.ticket_id for r in timers.requests] == ["TARGET"]
 
 
 # --- split ------------------------------------------------------------------------------------------
 
 
-def test_split_moves_a_buyer_message_into_a_new_ticket(repo: InMemoryRepository, service: TicketService,
-                                                       actions: TicketActions, timers: RecordingSlaTimers) -> None:
+def test_split_moves_a_buyer_message_into_a_new_ticket(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions, timers: RecordingSlaTimers
+) -> None:
     ticket = received(service, repo, "Where is order 1001?", "Unrelated: do you sell gift cards?", order_ref="1001")
     moved = next(m for m in repo.messages[(TENANT, ticket.ticket_id)] if m.body.startswith("Unrelated"))
     timers.requests.clear()
     new = actions.split(TENANT, "agent-1", ticket.ticket_id, moved.message_id)
     assert new.ticket_id != ticket.ticket_id
     assert (new.status, new.store_id, new.channel, new.customer_email, new.order_refs) == (
-        TicketStatus.NEW, ticket.store_id, ticket.channel, "buyer@example.com", ["1001"])
+        TicketStatus.NEW,
+        ticket.store_id,
+        ticket.channel,
+        "buyer@example.com",
+        ["1001"],
+    )
     assert new.subject == "Unrelated: do you sell gift cards?"
     assert new.first_response_due_at == ticket.first_response_due_at  # the wait it already had
     assert bodies(repo, new.ticket_id) == ["Unrelated: do you sell gift cards?"]
@@ -591,17 +705,19 @@ def test_split_moves_a_buyer_message_into_a_new_ticket(repo: InMemoryRepository,
     old = stored(repo, ticket.ticket_id)
     assert old.message_count == 1 and old.last_message_at == NOW
     assert events(repo, ticket.ticket_id) == [
-        f"agent-1: message {moved.message_id} split into new ticket {new.ticket_id}"]
+        f"agent-1: message {moved.message_id} split into new ticket {new.ticket_id}"
+    ]
     assert events(repo, new.ticket_id) == [
-        f"agent-1: split from ticket {ticket.ticket_id} (message {moved.message_id})"]
+        f"agent-1: split from ticket {ticket.ticket_id} (message {moved.message_id})"
+    ]
     assert repo.channel_messages[(TENANT, "s1", "thread-1-m1")] == (new.ticket_id, moved.message_id)
     assert sorted(queue_ids(repo)) == sorted([ticket.ticket_id, new.ticket_id])
     assert [r.ticket_id for r in timers.requests] == [new.ticket_id]
 
 
-def test_a_message_that_came_in_through_a_merge_can_be_split_off(repo: InMemoryRepository,
-                                                                  service: TicketService,
-                                                                  actions: TicketActions) -> None:
+def test_a_message_that_came_in_through_a_merge_can_be_split_off(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     target, source = merge_pair(service, repo)
     actions.merge(TENANT, "agent-1", target.ticket_id, source.ticket_id)
     copy = next(m for m in repo.messages[(TENANT, target.ticket_id)] if m.body.startswith("Also, invoice"))
@@ -630,19 +746,25 @@ def test_split_refusals(repo: InMemoryRepository, service: TicketService, action
 # --- bulk -------------------------------------------------------------------------------------------
 
 
-def test_bulk_reports_each_ticket_and_is_idempotent(repo: InMemoryRepository, service: TicketService,
-                                                    actions: TicketActions) -> None:
+def test_bulk_reports_each_ticket_and_is_idempotent(
+    repo: InMemoryRepository, service: TicketService, actions: TicketActions
+) -> None:
     plain = make_ticket(ticket_id="A")
     tagged = make_ticket(ticket_id="B", assignee_id="agent-2", tags=["vip"])
     foreign = make_ticket(ticket_id="C", tenant_id="someone-else")
     merged = make_ticket(ticket_id="D", status=TicketStatus.CLOSED, merged_into="A")
     for ticket in (plain, tagged, foreign, merged):
         repo.set_ticket(ticket)
-    request = BulkRequest(ticket_ids=["A", "B", "C", "D", "A"],
-                          action=BulkAction(assignee_id="agent-2", tags_add=["vip"]))
+    request = BulkRequest(
+        ticket_ids=["A", "B", "C", "D", "A"], action=BulkAction(assignee_id="agent-2", tags_add=["vip"])
+    )
     first = actions.bulk(TENANT, "agent-1", request)
     assert [(r.ticket_id, r.outcome.value) for r in first.results] == [
-        ("A", "updated"), ("B", "unchanged"), ("C", "not_found"), ("D", "invalid")]
+        ("A", "updated"),
+        ("B", "unchanged"),
+        ("C", "not_found"),
+        ("D", "invalid"),
+    ]
     assert "merged into A" in (first.results[3].error or "")
     second = actions.bulk(TENANT, "agent-1", request)
     assert [r.outcome.value for r in second.results] == ["unchanged", "unchanged", "not_found", "invalid"]
@@ -656,8 +778,9 @@ def test_bulk_snooze_and_conflicts(repo: InMemoryRepository, actions: TicketActi
         repo.set_ticket(make_ticket(ticket_id=ticket_id))
     until = NOW + timedelta(days=1)
     repo.fail_next("update_ticket", Conflict("changed"), times=5)  # A keeps changing; B is fine
-    answer = actions.bulk(TENANT, "agent-1", BulkRequest(ticket_ids=["A", "B"],
-                                                         action=BulkAction(snooze_until=until, priority="low")))
+    answer = actions.bulk(
+        TENANT, "agent-1", BulkRequest(ticket_ids=["A", "B"], action=BulkAction(snooze_until=until, priority="low"))
+    )
     assert [(r.ticket_id, r.outcome.value) for r in answer.results] == [("A", "conflict"), ("B", "updated")]
     assert (stored(repo, "B").status, stored(repo, "B").priority) == (TicketStatus.SNOOZED, Priority.LOW)
     assert events(repo, "B") == [f"agent-1: priority normal → low; snoozed until {until.isoformat()} (was new)"]
@@ -672,14 +795,17 @@ def test_a_wrong_bulk_action_is_refused_for_all(repo: InMemoryRepository, action
     assert events(repo, "A") == []
 
 
-@pytest.mark.parametrize("body", [
-    {"ticket_ids": [], "action": {"priority": "low"}},
-    {"ticket_ids": [f"T{i}" for i in range(101)], "action": {"priority": "low"}},
-    {"ticket_ids": ["A"], "action": {}},
-    {"ticket_ids": ["A"], "action": {"status": "open", "snooze_until": "2030-01-01T00:00:00Z"}},
-    {"ticket_ids": ["A"], "action": {"snooze_until": "2030-01-01T00:00:00"}},  # no time zone
-    {"ticket_ids": ["A"], "action": {"snooze_until": None}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ticket_ids": [], "action": {"priority": "low"}},
+        {"ticket_ids": [f"T{i}" for i in range(101)], "action": {"priority": "low"}},
+        {"ticket_ids": ["A"], "action": {}},
+        {"ticket_ids": ["A"], "action": {"status": "open", "snooze_until": "2030-01-01T00:00:00Z"}},
+        {"ticket_ids": ["A"], "action": {"snooze_until": "2030-01-01T00:00:00"}},  # no time zone
+        {"ticket_ids": ["A"], "action": {"snooze_until": None}},
+    ],
+)
 def test_bad_bulk_requests_are_refused_by_the_model(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         BulkRequest.model_validate(body)

@@ -100,8 +100,9 @@ def test_an_explicit_subject_is_kept_and_long_first_lines_are_shortened(
 
 def test_the_author_falls_back_to_the_email_then_to_buyer(service: TicketService) -> None:
     a = service.receive(make_inbound(buyer_name=None))
-    b = service.receive(make_inbound(channel_message_id="m-2", channel_thread_id="t-2", buyer_name=None,
-                                     buyer_email=None))
+    b = service.receive(
+        make_inbound(channel_message_id="m-2", channel_thread_id="t-2", buyer_name=None, buyer_email=None)
+    )
     assert service.ticket_view(TENANT, a.ticket_id).messages[0].author == "buyer@example.com"
     assert service.ticket_view(TENANT, b.ticket_id).messages[0].author == "buyer"
 
@@ -202,7 +203,9 @@ def test_a_second_message_in_the_thread_is_appended(
     assert ticket.sla_timer_version == 1
     assert len(timers.requests) == 1
     assert [m.body for m in service.ticket_view(TENANT, first.ticket_id).messages] == [
-        "Where is my parcel?\nIt has been a week.", "Any news?"]
+        "Where is my parcel?\nIt has been a week.",
+        "Any news?",
+    ]
 
 
 def test_a_late_arriving_older_message_does_not_move_last_message_at_back(
@@ -217,8 +220,14 @@ def test_a_message_from_another_thread_about_the_same_order_joins_the_open_ticke
     service: TicketService, repo: InMemoryRepository
 ) -> None:
     first = service.receive(make_inbound(channel_thread_id="order-727", order_ref="727"))
-    second = service.receive(make_inbound(channel_message_id="mail-1", channel_thread_id="mail-thread-9",
-                                          order_ref="727", body="I also wrote by e-mail"))
+    second = service.receive(
+        make_inbound(
+            channel_message_id="mail-1",
+            channel_thread_id="mail-thread-9",
+            order_ref="727",
+            body="I also wrote by e-mail",
+        )
+    )
 
     assert second.ticket_id == first.ticket_id and second.created_ticket is False
     ticket = repo.only_ticket(TENANT)
@@ -256,8 +265,9 @@ def test_a_finished_ticket_for_the_order_is_not_joined(
     first = service.receive(make_inbound(channel_thread_id="order-727", order_ref="727"))
     repo.resolve(TENANT, first.ticket_id, status)
 
-    second = service.receive(make_inbound(channel_message_id="mail-1", channel_thread_id="mail-thread-9",
-                                          order_ref="727"))
+    second = service.receive(
+        make_inbound(channel_message_id="mail-1", channel_thread_id="mail-thread-9", order_ref="727")
+    )
 
     assert second.created_ticket is True and second.ticket_id != first.ticket_id
     assert repo.ticket_count(TENANT) == 2
@@ -430,10 +440,12 @@ def test_queue_rejects_team_and_assignee_together(service: TicketService, repo: 
 
 def test_queue_lists_open_tickets_soonest_deadline_first(service: TicketService, repo: InMemoryRepository) -> None:
     late = service.receive(make_inbound(channel_message_id="a", channel_thread_id="a"))
-    early = service.receive(make_inbound(channel_message_id="b", channel_thread_id="b",
-                                         received_at=NOW - timedelta(hours=5)))
-    done = service.receive(make_inbound(channel_message_id="c", channel_thread_id="c",
-                                        received_at=NOW - timedelta(hours=9)))
+    early = service.receive(
+        make_inbound(channel_message_id="b", channel_thread_id="b", received_at=NOW - timedelta(hours=5))
+    )
+    done = service.receive(
+        make_inbound(channel_message_id="c", channel_thread_id="c", received_at=NOW - timedelta(hours=9))
+    )
     repo.resolve(TENANT, done.ticket_id)
 
     page = service.queue(TENANT)
@@ -442,8 +454,12 @@ def test_queue_lists_open_tickets_soonest_deadline_first(service: TicketService,
 
 
 def test_queue_pages_with_the_cursor_it_returned(service: TicketService) -> None:
-    ids = [service.receive(make_inbound(channel_message_id=f"m{i}", channel_thread_id=f"t{i}",
-                                        received_at=NOW + timedelta(minutes=i))).ticket_id for i in range(3)]
+    ids = [
+        service.receive(
+            make_inbound(channel_message_id=f"m{i}", channel_thread_id=f"t{i}", received_at=NOW + timedelta(minutes=i))
+        ).ticket_id
+        for i in range(3)
+    ]
     first = service.queue(TENANT, limit=2)
     assert [t.ticket_id for t in first.tickets] == ids[:2] and first.next_cursor
     second = service.queue(TENANT, limit=2, cursor=first.next_cursor)

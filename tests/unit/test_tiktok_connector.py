@@ -45,16 +45,27 @@ APP_KEY = "29a39h1lm5qtm"
 APP_SECRET = "a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0"
 CIPHER = "GCP_XF90igAAAABh00qsWgtvOiGFNqyubMt3"
 REFRESH = "NTUxZTNhYTQ2ZDk2YmRmZWNmYWY2YWY2YzkxNGYwNjQ3YjkzYTllYjA0YmNlMw"
-CREDENTIALS = {"app_key": APP_KEY, "app_secret": APP_SECRET, "refresh_token": REFRESH, "shop_cipher": CIPHER,
-               "shop_id": "7494049642642441621"}
+CREDENTIALS = {
+    "app_key": APP_KEY,
+    "app_secret": APP_SECRET,
+    "refresh_token": REFRESH,
+    "shop_cipher": CIPHER,
+    "shop_id": "7494049642642441621",
+}
 WEBHOOK_SECRET = f"{APP_KEY}:{APP_SECRET}"
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 WALL = NOW.timestamp()
 RAW_KEY = "raw/t1/tiktok/s1/2024/03/01/tiktok-7327112393057371910"
 ORDER_ID = "576486316948490001"
 CONV_A, CONV_B = "7494560109732334261", "7494560109732334270"
-STORE = Store(tenant_id="t1", store_id="tts-uk", channel=Channel.TIKTOK, display_name="Coffee Corner UK",
-              secret_name="helpdesk/t1/tts-uk", created_at=NOW)
+STORE = Store(
+    tenant_id="t1",
+    store_id="tts-uk",
+    channel=Channel.TIKTOK,
+    display_name="Coffee Corner UK",
+    secret_name="helpdesk/t1/tts-uk",
+    created_at=NOW,
+)
 
 
 def raw(name: str) -> bytes:
@@ -86,11 +97,19 @@ def _fresh_token_cache() -> None:
     clear_token_cache()
 
 
-def http_client(credentials: dict[str, str] | None = None, sleeps: Sleeps | None = None,
-                clock: Clock | None = None) -> ChannelHttpClient:
+def http_client(
+    credentials: dict[str, str] | None = None, sleeps: Sleeps | None = None, clock: Clock | None = None
+) -> ChannelHttpClient:
     """Like CONNECTOR.client() with a fixed wall clock, recorded retry waits and no rate-limit waits."""
-    return CONNECTOR.client(STORE, credentials or CREDENTIALS, wall=lambda: WALL, clock=clock or Clock(),
-                            sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(1), rate_limit=None)
+    return CONNECTOR.client(
+        STORE,
+        credentials or CREDENTIALS,
+        wall=lambda: WALL,
+        clock=clock or Clock(),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(1),
+        rate_limit=None,
+    )
 
 
 def mock_token(**overrides: Any) -> respx.Route:
@@ -119,8 +138,10 @@ def assert_signed(request: httpx.Request, *, body: bytes = b"", cipher: str | No
 
 
 def signed_headers(body: bytes) -> dict[str, str]:
-    return {"Authorization": hmac.new(APP_SECRET.encode(), APP_KEY.encode() + body, hashlib.sha256).hexdigest(),
-            "Content-Type": "application/json"}
+    return {
+        "Authorization": hmac.new(APP_SECRET.encode(), APP_KEY.encode() + body, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json",
+    }
 
 
 def parse(payload: dict[str, Any] | bytes) -> ParsedDelivery:
@@ -136,16 +157,16 @@ def test_the_module_exposes_a_tiktok_connector() -> None:
     assert CONNECTOR.channel == Channel.TIKTOK.value == "tiktok"
 
 
-
-
 # --- webhook signature --------------------------------------------------------------------------
 
 
 def test_webhook_signature_matches_the_docs_golden_vector() -> None:
     # tts-webhooks-overview: app key "abcdef", app secret "123", this exact payload.
-    payload = (b'{"type":1,"tts_notification_id":"7380066284010030890","shop_id":"7495540735365777507",'
-               b'"timestamp":1718305585,"data":{"is_on_hold_order":true,"order_id":"576653688135258178",'
-               b'"order_status":"UNPAID","update_time":1718305585}}')
+    payload = (
+        b'{"type":1,"tts_notification_id":"7380066284010030890","shop_id":"7495540735365777507",'
+        b'"timestamp":1718305585,"data":{"is_on_hold_order":true,"order_id":"576653688135258178",'
+        b'"order_status":"UNPAID","update_time":1718305585}}'
+    )
     signature = "5dec0f11ec2f6783b8deee53c9ffbf8d024302f7c7e7fa55a35d17629031ac05"
     assert webhook_signature("abcdef", "123", payload) == signature
     CONNECTOR.verify({"Authorization": signature}, payload, webhook_secret("abcdef", "123"))
@@ -222,8 +243,16 @@ def test_delivery_id_is_the_notification_id() -> None:
     assert CONNECTOR.delivery_id({}, b'{"tts_notification_id": 7327112393057371919}') == "tiktok-7327112393057371919"
 
 
-@pytest.mark.parametrize("body", [b'{"type": 1, "shop_id": "1"}', b'{"tts_notification_id": "../x"}',
-                                  b'{"tts_notification_id": ""}', b"not json", b'["a"]'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": 1, "shop_id": "1"}',
+        b'{"tts_notification_id": "../x"}',
+        b'{"tts_notification_id": ""}',
+        b"not json",
+        b'["a"]',
+    ],
+)
 def test_delivery_id_falls_back_to_a_digest_of_the_body(body: bytes) -> None:
     expected = "tiktok-sha-" + hashlib.sha256(body).hexdigest()[:32]
     assert CONNECTOR.delivery_id({}, body) == expected
@@ -256,20 +285,24 @@ def test_order_status_change_becomes_an_order_event() -> None:
     assert (order.total, order.items, order.buyer_email, order.tracking_number) == (None, [], None, None)
 
 
-@pytest.mark.parametrize(("raw_status", "status", "event_type"), [
-    ("UNPAID", OrderStatus.PENDING, OrderEventType.CREATED),
-    ("ON_HOLD", OrderStatus.ON_HOLD, OrderEventType.UPDATED),
-    ("AWAITING_COLLECTION", OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("PARTIALLY_SHIPPING", OrderStatus.PROCESSING, OrderEventType.UPDATED),
-    ("IN_TRANSIT", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
-    ("DELIVERED", OrderStatus.DELIVERED, OrderEventType.DELIVERED),
-    ("COMPLETED", OrderStatus.COMPLETED, OrderEventType.UPDATED),
-    ("CANCEL", OrderStatus.CANCELLED, OrderEventType.CANCELLED),  # the webhook's spelling
-    ("CANCELLED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
-    ("SOMETHING_NEW", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
-])
-def test_order_statuses_map_to_status_and_event_type(raw_status: str, status: OrderStatus,
-                                                     event_type: OrderEventType) -> None:
+@pytest.mark.parametrize(
+    ("raw_status", "status", "event_type"),
+    [
+        ("UNPAID", OrderStatus.PENDING, OrderEventType.CREATED),
+        ("ON_HOLD", OrderStatus.ON_HOLD, OrderEventType.UPDATED),
+        ("AWAITING_COLLECTION", OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("PARTIALLY_SHIPPING", OrderStatus.PROCESSING, OrderEventType.UPDATED),
+        ("IN_TRANSIT", OrderStatus.SHIPPED, OrderEventType.SHIPPED),
+        ("DELIVERED", OrderStatus.DELIVERED, OrderEventType.DELIVERED),
+        ("COMPLETED", OrderStatus.COMPLETED, OrderEventType.UPDATED),
+        ("CANCEL", OrderStatus.CANCELLED, OrderEventType.CANCELLED),  # the webhook's spelling
+        ("CANCELLED", OrderStatus.CANCELLED, OrderEventType.CANCELLED),
+        ("SOMETHING_NEW", OrderStatus.UNKNOWN, OrderEventType.UPDATED),
+    ],
+)
+def test_order_statuses_map_to_status_and_event_type(
+    raw_status: str, status: OrderStatus, event_type: OrderEventType
+) -> None:
     payload = sample("webhook_order_status_change.json")
     payload["data"]["order_status"] = raw_status
     [event] = parse(payload).order_events
@@ -295,15 +328,19 @@ def test_a_buyer_cancellation_request_opens_a_ticket_and_flags_the_order() -> No
     assert message.raw_s3_key == RAW_KEY
 
 
-@pytest.mark.parametrize(("role", "cancel_status", "event_type", "status"), [
-    ("BUYER", "CANCELLATION_REQUEST_SUCCESS", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
-    ("BUYER", "CANCELLATION_REQUEST_COMPLETE", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
-    ("BUYER", "CANCELLATION_REQUEST_CANCELLED", OrderEventType.UPDATED, OrderStatus.UNKNOWN),
-    ("SELLER", "CANCELLATION_REQUEST_PENDING", OrderEventType.UPDATED, OrderStatus.UNKNOWN),
-    ("SYSTEM", "CANCELLATION_REQUEST_COMPLETE", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
-])
-def test_other_cancellation_changes_open_no_ticket(role: str, cancel_status: str, event_type: OrderEventType,
-                                                   status: OrderStatus) -> None:
+@pytest.mark.parametrize(
+    ("role", "cancel_status", "event_type", "status"),
+    [
+        ("BUYER", "CANCELLATION_REQUEST_SUCCESS", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
+        ("BUYER", "CANCELLATION_REQUEST_COMPLETE", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
+        ("BUYER", "CANCELLATION_REQUEST_CANCELLED", OrderEventType.UPDATED, OrderStatus.UNKNOWN),
+        ("SELLER", "CANCELLATION_REQUEST_PENDING", OrderEventType.UPDATED, OrderStatus.UNKNOWN),
+        ("SYSTEM", "CANCELLATION_REQUEST_COMPLETE", OrderEventType.CANCELLED, OrderStatus.CANCELLED),
+    ],
+)
+def test_other_cancellation_changes_open_no_ticket(
+    role: str, cancel_status: str, event_type: OrderEventType, status: OrderStatus
+) -> None:
     payload = sample("webhook_cancellation_status_change.json")
     payload["data"].update(cancellations_role=role, cancel_status=cancel_status)
     parsed = parse(payload)
@@ -327,16 +364,20 @@ def test_a_buyer_return_request_opens_a_ticket() -> None:
     assert message.received_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("return_type", "return_status", "event_type"), [
-    ("REFUND", "RETURN_OR_REFUND_REQUEST_COMPLETE", OrderEventType.REFUNDED),
-    ("RETURN_AND_REFUND", "RETURN_OR_REFUND_REQUEST_COMPLETE", OrderEventType.REFUNDED),
-    ("REPLACEMENT", "REPLACEMENT_REQUEST_REFUND_SUCCESS", OrderEventType.REFUNDED),
-    ("REPLACEMENT", "REPLACEMENT_REQUEST_COMPLETE", OrderEventType.UPDATED),
-    ("RETURN_AND_REFUND", "AWAITING_BUYER_SHIP", OrderEventType.UPDATED),
-    ("REFUND", "REFUND_OR_RETURN_REQUEST_REJECT", OrderEventType.UPDATED),
-])
-def test_return_progress_is_an_order_event_without_a_ticket(return_type: str, return_status: str,
-                                                            event_type: OrderEventType) -> None:
+@pytest.mark.parametrize(
+    ("return_type", "return_status", "event_type"),
+    [
+        ("REFUND", "RETURN_OR_REFUND_REQUEST_COMPLETE", OrderEventType.REFUNDED),
+        ("RETURN_AND_REFUND", "RETURN_OR_REFUND_REQUEST_COMPLETE", OrderEventType.REFUNDED),
+        ("REPLACEMENT", "REPLACEMENT_REQUEST_REFUND_SUCCESS", OrderEventType.REFUNDED),
+        ("REPLACEMENT", "REPLACEMENT_REQUEST_COMPLETE", OrderEventType.UPDATED),
+        ("RETURN_AND_REFUND", "AWAITING_BUYER_SHIP", OrderEventType.UPDATED),
+        ("REFUND", "REFUND_OR_RETURN_REQUEST_REJECT", OrderEventType.UPDATED),
+    ],
+)
+def test_return_progress_is_an_order_event_without_a_ticket(
+    return_type: str, return_status: str, event_type: OrderEventType
+) -> None:
     payload = sample("webhook_return_status_change.json")
     payload["data"].update(return_type=return_type, return_status=return_status)
     parsed = parse(payload)
@@ -359,7 +400,10 @@ def test_a_package_update_flags_every_order_of_the_package_once() -> None:
 def test_a_recipient_address_update_flags_the_order() -> None:
     [event] = parse(raw("webhook_recipient_address_update.json")).order_events
     assert (event.event_type, event.order.order_ref, event.order.status) == (
-        OrderEventType.UPDATED, ORDER_ID, OrderStatus.UNKNOWN)
+        OrderEventType.UPDATED,
+        ORDER_ID,
+        OrderStatus.UNKNOWN,
+    )
     assert event.order.updated_at == datetime(2024, 3, 1, 11, 49, 55, tzinfo=UTC)
 
 
@@ -373,24 +417,32 @@ def test_a_new_buyer_message_becomes_an_inbound_message() -> None:
     assert (message.tenant_id, message.store_id, message.channel) == ("t1", "tts-uk", Channel.TIKTOK)
 
 
-@pytest.mark.parametrize("change", [{"sender": {"im_user_id": "1", "role": "SHOP"}},
-                                    {"sender": {"im_user_id": "1", "role": "CUSTOMER_SERVICE"}},
-                                    {"sender": {"im_user_id": "1", "role": "ROBOT"}},
-                                    {"is_visible": False},
-                                    {"type": "BUYER_ENTER_FROM_PRODUCT", "content": '{"product_id": "1"}'}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sender": {"im_user_id": "1", "role": "SHOP"}},
+        {"sender": {"im_user_id": "1", "role": "CUSTOMER_SERVICE"}},
+        {"sender": {"im_user_id": "1", "role": "ROBOT"}},
+        {"is_visible": False},
+        {"type": "BUYER_ENTER_FROM_PRODUCT", "content": '{"product_id": "1"}'},
+    ],
+)
 def test_new_messages_that_are_not_the_buyer_speaking_are_skipped(change: dict[str, Any]) -> None:
     payload = sample("webhook_new_message.json")
     payload["data"].update(change)
     assert parse(payload) == ParsedDelivery()
 
 
-@pytest.mark.parametrize(("kind", "content", "body", "order_ref"), [
-    ("ORDER_CARD", '{"order_id": "576486316948490001"}', "[order card] Order 576486316948490001", ORDER_ID),
-    ("LOGISTICS_CARD", '{"order_id": "5764", "package_id": "1"}', "[logistics card] Order 5764", "5764"),
-    ("PRODUCT_CARD", '{"product_id": "1729582718312380123"}', "[product card] Product 1729582718312380123", None),
-    ("COUPON_CARD", '{"coupon_id": "7262992004278206762"}', "[coupon card] Coupon 7262992004278206762", None),
-    ("EMOTICONS", '{"content": "[smile]"}', "[smile]", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "content", "body", "order_ref"),
+    [
+        ("ORDER_CARD", '{"order_id": "576486316948490001"}', "[order card] Order 576486316948490001", ORDER_ID),
+        ("LOGISTICS_CARD", '{"order_id": "5764", "package_id": "1"}', "[logistics card] Order 5764", "5764"),
+        ("PRODUCT_CARD", '{"product_id": "1729582718312380123"}', "[product card] Product 1729582718312380123", None),
+        ("COUPON_CARD", '{"coupon_id": "7262992004278206762"}', "[coupon card] Coupon 7262992004278206762", None),
+        ("EMOTICONS", '{"content": "[smile]"}', "[smile]", None),
+    ],
+)
 def test_new_message_cards_are_described(kind: str, content: str, body: str, order_ref: str | None) -> None:
     payload = sample("webhook_new_message.json")
     payload["data"].update(type=kind, content=content)
@@ -413,8 +465,14 @@ def test_a_blank_buyer_text_is_not_a_message() -> None:
     assert parse(payload).messages == []
 
 
-@pytest.mark.parametrize("name", ["webhook_new_conversation.json", "webhook_seller_deauthorization.json",
-                                  "webhook_upcoming_authorization_expiration.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "webhook_new_conversation.json",
+        "webhook_seller_deauthorization.json",
+        "webhook_upcoming_authorization_expiration.json",
+    ],
+)
 def test_topics_without_content_produce_nothing(name: str) -> None:
     assert parse(raw(name)) == ParsedDelivery()
 
@@ -425,32 +483,65 @@ def test_a_numeric_string_type_is_accepted() -> None:
     assert len(parse(payload).order_events) == 1
 
 
-@pytest.mark.parametrize(("payload", "reason"), [
-    ({"type": 2, "data": {}}, "unsupported TikTok Shop webhook type 2"),
-    ({"type": 5, "data": {}}, "unsupported TikTok Shop webhook type 5"),
-    ({"type": 99, "data": {}}, "unsupported TikTok Shop webhook type 99"),
-    ({"data": {}}, "no numeric 'type'"),
-    ({"type": True, "data": {}}, "no numeric 'type'"),
-    ({"type": "ORDER_STATUS_CHANGE", "data": {}}, "no numeric 'type'"),
-    ({"type": 1}, "type 1 has no 'data' object"),
-    ({"type": 1, "data": "x"}, "type 1 has no 'data' object"),
-    ({"type": 1, "data": {"order_status": "UNPAID"}}, "has no 'order_id'"),
-    ({"type": 1, "data": {"order_id": "1"}}, "has no 'order_status'"),
-    ({"type": 1, "data": {"order_id": "1", "order_status": "UNPAID", "update_time": "yesterday"}},
-     "update_time is not a Unix time"),
-    ({"type": 1, "timestamp": -5, "data": {"order_id": "1", "order_status": "UNPAID"}}, "timestamp is not a Unix"),
-    ({"type": 4, "data": {"package_list": "p"}}, "no 'package_list'"),
-    ({"type": 4, "data": {"package_list": [{"package_id": "1"}]}}, "package 1 has no 'order_id_list'"),
-    ({"type": 11, "data": {"order_id": "1", "cancel_id": "2"}}, "cancellation 2 has no 'cancel_status'"),
-    ({"type": 12, "data": {"order_id": "1"}}, "has no 'return_id'"),
-    ({"type": 14, "data": {"conversation_id": "1", "message_id": "2", "type": "TEXT", "content": "{",
-                           "create_time": 1, "sender": {"role": "BUYER"}}}, "content is not valid JSON"),
-    ({"type": 14, "data": {"conversation_id": "1", "message_id": "2", "type": "TEXT", "content": "{}",
-                           "create_time": 1}}, "message 2 has no 'sender'"),
-    ({"type": 14, "data": {"conversation_id": "1", "message_id": "2", "type": "TEXT", "content": '{"content": "a"}',
-                           "sender": {"role": "BUYER"}}}, "message 2 create_time is not a Unix time"),
-    ({"type": 14, "data": {"message_id": "2"}}, "NEW_MESSAGE data has no 'conversation_id'"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"type": 2, "data": {}}, "unsupported TikTok Shop webhook type 2"),
+        ({"type": 5, "data": {}}, "unsupported TikTok Shop webhook type 5"),
+        ({"type": 99, "data": {}}, "unsupported TikTok Shop webhook type 99"),
+        ({"data": {}}, "no numeric 'type'"),
+        ({"type": True, "data": {}}, "no numeric 'type'"),
+        ({"type": "ORDER_STATUS_CHANGE", "data": {}}, "no numeric 'type'"),
+        ({"type": 1}, "type 1 has no 'data' object"),
+        ({"type": 1, "data": "x"}, "type 1 has no 'data' object"),
+        ({"type": 1, "data": {"order_status": "UNPAID"}}, "has no 'order_id'"),
+        ({"type": 1, "data": {"order_id": "1"}}, "has no 'order_status'"),
+        (
+            {"type": 1, "data": {"order_id": "1", "order_status": "UNPAID", "update_time": "yesterday"}},
+            "update_time is not a Unix time",
+        ),
+        ({"type": 1, "timestamp": -5, "data": {"order_id": "1", "order_status": "UNPAID"}}, "timestamp is not a Unix"),
+        ({"type": 4, "data": {"package_list": "p"}}, "no 'package_list'"),
+        ({"type": 4, "data": {"package_list": [{"package_id": "1"}]}}, "package 1 has no 'order_id_list'"),
+        ({"type": 11, "data": {"order_id": "1", "cancel_id": "2"}}, "cancellation 2 has no 'cancel_status'"),
+        ({"type": 12, "data": {"order_id": "1"}}, "has no 'return_id'"),
+        (
+            {
+                "type": 14,
+                "data": {
+                    "conversation_id": "1",
+                    "message_id": "2",
+                    "type": "TEXT",
+                    "content": "{",
+                    "create_time": 1,
+                    "sender": {"role": "BUYER"},
+                },
+            },
+            "content is not valid JSON",
+        ),
+        (
+            {
+                "type": 14,
+                "data": {"conversation_id": "1", "message_id": "2", "type": "TEXT", "content": "{}", "create_time": 1},
+            },
+            "message 2 has no 'sender'",
+        ),
+        (
+            {
+                "type": 14,
+                "data": {
+                    "conversation_id": "1",
+                    "message_id": "2",
+                    "type": "TEXT",
+                    "content": '{"content": "a"}',
+                    "sender": {"role": "BUYER"},
+                },
+            },
+            "message 2 create_time is not a Unix time",
+        ),
+        ({"type": 14, "data": {"message_id": "2"}}, "NEW_MESSAGE data has no 'conversation_id'"),
+    ],
+)
 def test_malformed_webhooks_say_why(payload: dict[str, Any], reason: str) -> None:
     with pytest.raises(MalformedPayload, match=reason):
         parse(payload)
@@ -465,8 +556,9 @@ def test_a_body_that_is_not_a_json_object_is_malformed(body: bytes) -> None:
 # --- client, signing and tokens -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("missing", "named"), [("app_key", "app_key"), ("app_secret", "app_secret"),
-                                                ("refresh_token", "refresh_token")])
+@pytest.mark.parametrize(
+    ("missing", "named"), [("app_key", "app_key"), ("app_secret", "app_secret"), ("refresh_token", "refresh_token")]
+)
 def test_client_names_a_missing_credential(missing: str, named: str) -> None:
     credentials = {k: v for k, v in CREDENTIALS.items() if k != missing}
     with pytest.raises(ChannelError, match=named) as refused:
@@ -483,8 +575,9 @@ def test_client_has_the_connector_rate_limit() -> None:
 def test_api_signature_follows_the_documented_recipe() -> None:
     params = {"timestamp": "1709294400", "app_key": "k", "ids": "1", "sign": "old", "access_token": "t"}
     message = b"s/order/202309/ordersapp_keykids1timestamp1709294400{}s"
-    assert api_signature("s", "/order/202309/orders", params, b"{}") == hmac.new(
-        b"s", message, hashlib.sha256).hexdigest()
+    assert (
+        api_signature("s", "/order/202309/orders", params, b"{}") == hmac.new(b"s", message, hashlib.sha256).hexdigest()
+    )
 
 
 @respx.mock
@@ -496,8 +589,12 @@ def test_requests_are_signed_with_a_refreshed_token_fetched_once() -> None:
         CONNECTOR.fetch_order(STORE, http, ORDER_ID)
     assert token.call_count == 1
     params = token.calls.last.request.url.params
-    assert dict(params) == {"app_key": APP_KEY, "app_secret": APP_SECRET, "refresh_token": REFRESH,
-                            "grant_type": "refresh_token"}
+    assert dict(params) == {
+        "app_key": APP_KEY,
+        "app_secret": APP_SECRET,
+        "refresh_token": REFRESH,
+        "grant_type": "refresh_token",
+    }
     assert "x-tts-access-token" not in token.calls.last.request.headers
     for call in orders.calls:
         assert_signed(call.request)
@@ -560,8 +657,12 @@ def test_a_bare_access_token_is_used_without_refreshing() -> None:
 @respx.mock
 def test_a_401_fetches_a_new_token_and_re_signs_the_request() -> None:
     mock_token()
-    orders = respx.get(ORDERS).mock(side_effect=[httpx.Response(401, json={"code": 105001, "message": "x"}),
-                                                 httpx.Response(200, content=raw("orders.json"))])
+    orders = respx.get(ORDERS).mock(
+        side_effect=[
+            httpx.Response(401, json={"code": 105001, "message": "x"}),
+            httpx.Response(200, content=raw("orders.json")),
+        ]
+    )
     with http_client() as http:
         assert CONNECTOR.fetch_order(STORE, http, ORDER_ID) is not None
     assert orders.call_count == 2
@@ -584,8 +685,9 @@ def test_retries_after_a_5xx_are_signed_again() -> None:
 @respx.mock
 def test_429_is_retried_after_the_retry_after_delay() -> None:
     mock_token()
-    orders = respx.get(ORDERS).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "2"}),
-                                                 envelope({"orders": []})])
+    orders = respx.get(ORDERS).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "2"}), envelope({"orders": []})]
+    )
     sleeps = Sleeps()
     with http_client(sleeps=sleeps) as http:
         assert CONNECTOR.fetch_order(STORE, http, ORDER_ID) is None
@@ -655,8 +757,12 @@ def test_fetch_order_maps_the_documented_order() -> None:
     with http_client() as http:
         order = CONNECTOR.fetch_order(STORE, http, ORDER_ID)
     assert order is not None
-    assert (order.tenant_id, order.store_id, order.channel, order.order_ref) == ("t1", "tts-uk", Channel.TIKTOK,
-                                                                                 ORDER_ID)
+    assert (order.tenant_id, order.store_id, order.channel, order.order_ref) == (
+        "t1",
+        "tts-uk",
+        Channel.TIKTOK,
+        ORDER_ID,
+    )
     assert (order.status, order.channel_status) == (OrderStatus.SHIPPED, "IN_TRANSIT")
     assert order.currency == "GBP"
     assert order.total == Decimal("58.47") and isinstance(order.total, Decimal)
@@ -676,15 +782,19 @@ def test_fetch_order_maps_the_documented_order() -> None:
     assert (order.delivery_earliest, order.delivery_latest) == (None, datetime(2024, 3, 6, 23, 59, 59, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(("sla", "required", "expected"), [
-    (None, 1709856000, datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),  # the delivery option's required time
-    (0, "1709856000", datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),
-    (1709683200, 1709856000, datetime(2024, 3, 6, 0, 0, tzinfo=UTC)),  # delivery_sla_time first
-    (None, None, None),  # delivery_due_time alone is not a delivery promise
-])
+@pytest.mark.parametrize(
+    ("sla", "required", "expected"),
+    [
+        (None, 1709856000, datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),  # the delivery option's required time
+        (0, "1709856000", datetime(2024, 3, 8, 0, 0, tzinfo=UTC)),
+        (1709683200, 1709856000, datetime(2024, 3, 6, 0, 0, tzinfo=UTC)),  # delivery_sla_time first
+        (None, None, None),  # delivery_due_time alone is not a delivery promise
+    ],
+)
 @respx.mock
 def test_the_promised_delivery_date_falls_back_to_the_delivery_options_required_time(
-        sla: Any, required: Any, expected: datetime | None) -> None:
+    sla: Any, required: Any, expected: datetime | None
+) -> None:
     mock_token()
     body = sample("orders.json")
     body["data"]["orders"][0].update(delivery_sla_time=sla, delivery_option_required_delivery_time=required)
@@ -694,12 +804,20 @@ def test_the_promised_delivery_date_falls_back_to_the_delivery_options_required_
     assert (order.delivery_earliest, order.delivery_latest) == (None, expected)
 
 
-@pytest.mark.parametrize(("raw_status", "status"), [
-    ("UNPAID", OrderStatus.PENDING), ("ON_HOLD", OrderStatus.ON_HOLD), ("AWAITING_SHIPMENT", OrderStatus.PROCESSING),
-    ("PARTIALLY_SHIPPING", OrderStatus.PROCESSING), ("AWAITING_COLLECTION", OrderStatus.PROCESSING),
-    ("DELIVERED", OrderStatus.DELIVERED), ("COMPLETED", OrderStatus.COMPLETED), ("CANCELLED", OrderStatus.CANCELLED),
-    ("NEW_STATUS", OrderStatus.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("raw_status", "status"),
+    [
+        ("UNPAID", OrderStatus.PENDING),
+        ("ON_HOLD", OrderStatus.ON_HOLD),
+        ("AWAITING_SHIPMENT", OrderStatus.PROCESSING),
+        ("PARTIALLY_SHIPPING", OrderStatus.PROCESSING),
+        ("AWAITING_COLLECTION", OrderStatus.PROCESSING),
+        ("DELIVERED", OrderStatus.DELIVERED),
+        ("COMPLETED", OrderStatus.COMPLETED),
+        ("CANCELLED", OrderStatus.CANCELLED),
+        ("NEW_STATUS", OrderStatus.UNKNOWN),
+    ],
+)
 @respx.mock
 def test_fetched_order_statuses_map_to_canonical_ones(raw_status: str, status: OrderStatus) -> None:
     mock_token()
@@ -716,8 +834,14 @@ def test_a_shipped_order_without_collection_time_uses_the_ship_time_and_fallback
     mock_token()
     body = sample("orders.json")
     order = body["data"]["orders"][0]
-    order.update(collection_time=None, tracking_number="", shipping_provider="", buyer_email="masked",
-                 delivery_time=1709193600, status="DELIVERED")
+    order.update(
+        collection_time=None,
+        tracking_number="",
+        shipping_provider="",
+        buyer_email="masked",
+        delivery_time=1709193600,
+        status="DELIVERED",
+    )
     order["recipient_address"]["name"] = ""
     respx.get(ORDERS).mock(return_value=httpx.Response(200, json=body))
     with http_client() as http:
@@ -739,8 +863,10 @@ def test_an_awaiting_collection_order_is_not_shipped_yet() -> None:
         assert CONNECTOR.fetch_order(STORE, http, ORDER_ID).shipped_at is None
 
 
-@pytest.mark.parametrize("response", [envelope({"orders": []}), envelope({}), httpx.Response(404),
-                                      envelope({"orders": [{"id": "576486316948490009"}]})])
+@pytest.mark.parametrize(
+    "response",
+    [envelope({"orders": []}), envelope({}), httpx.Response(404), envelope({"orders": [{"id": "576486316948490009"}]})],
+)
 @respx.mock
 def test_fetch_order_returns_none_for_no_such_order(response: httpx.Response) -> None:
     mock_token()
@@ -777,11 +903,17 @@ def test_another_business_error_keeps_tiktoks_message() -> None:
     assert refused.value.details["status"] == 400
 
 
-@pytest.mark.parametrize("answer", [httpx.Response(200, content=b"<html>"), httpx.Response(200, json={"data": {}}),
-                                    envelope({"orders": [{"id": ORDER_ID, "payment": {"total_amount": "abc"}}]}),
-                                    envelope({"orders": [{"id": ORDER_ID, "create_time": "soon"}]}),
-                                    envelope({"orders": [{"id": ORDER_ID, "delivery_sla_time": "next week"}]}),
-                                    envelope({"orders": "x"})])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<html>"),
+        httpx.Response(200, json={"data": {}}),
+        envelope({"orders": [{"id": ORDER_ID, "payment": {"total_amount": "abc"}}]}),
+        envelope({"orders": [{"id": ORDER_ID, "create_time": "soon"}]}),
+        envelope({"orders": [{"id": ORDER_ID, "delivery_sla_time": "next week"}]}),
+        envelope({"orders": "x"}),
+    ],
+)
 @respx.mock
 def test_an_unreadable_order_answer_is_malformed(answer: httpx.Response) -> None:
     mock_token()
@@ -799,10 +931,12 @@ def messages_url(conversation_id: str) -> str:
 
 def mock_chat() -> tuple[respx.Route, respx.Route, respx.Route]:
     mock_token()
-    conversations = respx.get(CONVERSATIONS).mock(side_effect=[
-        httpx.Response(200, content=raw("conversations_page1.json")),
-        httpx.Response(200, content=raw("conversations_page2.json")),
-    ])
+    conversations = respx.get(CONVERSATIONS).mock(
+        side_effect=[
+            httpx.Response(200, content=raw("conversations_page1.json")),
+            httpx.Response(200, content=raw("conversations_page2.json")),
+        ]
+    )
     a = respx.get(messages_url(CONV_A)).mock(return_value=httpx.Response(200, content=raw("messages_page.json")))
     b = respx.get(messages_url(CONV_B)).mock(return_value=httpx.Response(200, content=raw("messages_page_b.json")))
     return conversations, a, b
@@ -847,8 +981,12 @@ def test_poll_reads_the_conversations_with_new_messages_and_keeps_the_buyers() -
     assert {m.channel for m in result.messages} == {Channel.TIKTOK}
     assert result.order_events == []
     assert result.next_cursor == "2024-03-01T11:40:00Z"
-    assert result.raw_pages == [raw("conversations_page1.json"), raw("messages_page.json"),
-                                raw("messages_page_b.json"), raw("conversations_page2.json")]
+    assert result.raw_pages == [
+        raw("conversations_page1.json"),
+        raw("messages_page.json"),
+        raw("messages_page_b.json"),
+        raw("conversations_page2.json"),
+    ]
 
 
 @respx.mock
@@ -882,16 +1020,32 @@ def test_the_cursor_never_moves_backwards_and_is_unchanged_when_nothing_is_new()
 
 
 def conversation(conversation_id: str, latest: int) -> dict[str, Any]:
-    return {"id": conversation_id, "create_time": latest, "can_send_message": True, "unread_count": 1,
-            "participants": [{"role": "BUYER", "nickname": "b", "im_user_id": "1", "user_id": "2"}],
-            "latest_message": {"id": f"{conversation_id}-m", "type": "TEXT", "create_time": latest,
-                               "content": '{"content": "hi"}', "is_visible": True,
-                               "sender": {"role": "BUYER", "im_user_id": "1", "nickname": "b"}}}
+    return {
+        "id": conversation_id,
+        "create_time": latest,
+        "can_send_message": True,
+        "unread_count": 1,
+        "participants": [{"role": "BUYER", "nickname": "b", "im_user_id": "1", "user_id": "2"}],
+        "latest_message": {
+            "id": f"{conversation_id}-m",
+            "type": "TEXT",
+            "create_time": latest,
+            "content": '{"content": "hi"}',
+            "is_visible": True,
+            "sender": {"role": "BUYER", "im_user_id": "1", "nickname": "b"},
+        },
+    }
 
 
 def message(message_id: str, at: int, text: str = "hi", role: str = "BUYER") -> dict[str, Any]:
-    return {"id": message_id, "type": "TEXT", "create_time": at, "content": json.dumps({"content": text}),
-            "is_visible": True, "sender": {"role": role, "im_user_id": "1", "nickname": "b"}}
+    return {
+        "id": message_id,
+        "type": "TEXT",
+        "create_time": at,
+        "content": json.dumps({"content": text}),
+        "is_visible": True,
+        "sender": {"role": role, "im_user_id": "1", "nickname": "b"},
+    }
 
 
 def mock_messages(side_effect: Any = None) -> respx.Route:
@@ -939,10 +1093,16 @@ def test_an_oldest_first_listing_cut_short_advances_to_the_newest_read() -> None
 @respx.mock
 def test_listing_stops_once_a_newest_first_list_reaches_older_conversations() -> None:
     mock_token()
-    conversations = respx.get(CONVERSATIONS).mock(side_effect=[
-        envelope({"conversations": [conversation("new", 1709290000), conversation("old", 1700000000)],
-                  "next_page_token": "more"}),
-    ])
+    conversations = respx.get(CONVERSATIONS).mock(
+        side_effect=[
+            envelope(
+                {
+                    "conversations": [conversation("new", 1709290000), conversation("old", 1700000000)],
+                    "next_page_token": "more",
+                }
+            ),
+        ]
+    )
     mock_messages()
     result = poll(cursor="2024-02-29T00:00:00Z")
     assert conversations.call_count == 1
@@ -952,12 +1112,15 @@ def test_listing_stops_once_a_newest_first_list_reaches_older_conversations() ->
 @respx.mock
 def test_messages_are_paged_down_to_the_window_only() -> None:
     mock_token()
-    respx.get(CONVERSATIONS).mock(return_value=envelope({"conversations": [conversation("c1", 1709290000)],
-                                                         "next_page_token": ""}))
-    pages = mock_messages(side_effect=[
-        envelope({"messages": [message("m3", 1709290000), message("m2", 1709280000)], "next_page_token": "p2"}),
-        envelope({"messages": [message("m1", 1709270000), message("m0", 1709000000)], "next_page_token": "p3"}),
-    ])
+    respx.get(CONVERSATIONS).mock(
+        return_value=envelope({"conversations": [conversation("c1", 1709290000)], "next_page_token": ""})
+    )
+    pages = mock_messages(
+        side_effect=[
+            envelope({"messages": [message("m3", 1709290000), message("m2", 1709280000)], "next_page_token": "p2"}),
+            envelope({"messages": [message("m1", 1709270000), message("m0", 1709000000)], "next_page_token": "p3"}),
+        ]
+    )
     result = poll(cursor="2024-03-01T00:00:00Z")  # window from 2024-02-29T23:45Z = 1709250300
     assert pages.call_count == 2
     assert pages.calls.last.request.url.params["page_token"] == "p2"
@@ -968,8 +1131,9 @@ def test_messages_are_paged_down_to_the_window_only() -> None:
 @respx.mock
 def test_a_conversation_longer_than_the_page_bound_keeps_the_cursor() -> None:
     mock_token()
-    respx.get(CONVERSATIONS).mock(return_value=envelope({"conversations": [conversation("c1", 1709290000)],
-                                                         "next_page_token": ""}))
+    respx.get(CONVERSATIONS).mock(
+        return_value=envelope({"conversations": [conversation("c1", 1709290000)], "next_page_token": ""})
+    )
     counter = iter(range(1000))
 
     def busy(request: httpx.Request) -> httpx.Response:
@@ -996,12 +1160,15 @@ def test_a_poll_error_is_a_channel_error_with_tiktoks_message() -> None:
         poll(cursor="2024-03-01T09:00:00Z")
 
 
-@pytest.mark.parametrize("bad", [
-    {"conversations": "x"},
-    {"conversations": [{"latest_message": {"create_time": 1709290000}}]},
-    {"conversations": [{"id": "c", "latest_message": {"create_time": "noon"}}]},
-    {"conversations": [], "next_page_token": 5},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"conversations": "x"},
+        {"conversations": [{"latest_message": {"create_time": 1709290000}}]},
+        {"conversations": [{"id": "c", "latest_message": {"create_time": "noon"}}]},
+        {"conversations": [], "next_page_token": 5},
+    ],
+)
 @respx.mock
 def test_an_unreadable_conversation_page_is_malformed(bad: dict[str, Any]) -> None:
     mock_token()
@@ -1025,8 +1192,17 @@ def test_an_unsupported_buyer_message_type_points_to_seller_center() -> None:
     mock_token()
     respx.get(CONVERSATIONS).mock(return_value=envelope({"conversations": [conversation("c1", 1709290000)]}))
     odd = {**message("m1", 1709290000), "type": "GIFT_CARD", "content": '{"gift": "x"}'}
-    mock_messages(side_effect=[envelope({"messages": [odd], "next_page_token": "",
-                                         "unsupported_msg_tips": "Please check this message in Seller Center.\n"})])
+    mock_messages(
+        side_effect=[
+            envelope(
+                {
+                    "messages": [odd],
+                    "next_page_token": "",
+                    "unsupported_msg_tips": "Please check this message in Seller Center.\n",
+                }
+            )
+        ]
+    )
     [inbound] = poll(cursor="2024-03-01T09:00:00Z").messages
     assert inbound.body == "[GIFT_CARD message] Please check this message in Seller Center."
 
@@ -1097,14 +1273,16 @@ def test_a_reply_on_an_order_thread_opens_the_buyers_conversation() -> None:
     respx.get(ORDERS).mock(return_value=httpx.Response(200, content=raw("orders.json")))
     create = respx.post(CONVERSATIONS).mock(return_value=httpx.Response(200, content=raw("create_conversation.json")))
     send = respx.post(messages_url("7106888323922608389")).mock(
-        return_value=httpx.Response(200, content=raw("send_message.json")))
+        return_value=httpx.Response(200, content=raw("send_message.json"))
+    )
     with http_client() as http:
         message_id = CONNECTOR.send_reply(STORE, http, f"order-{ORDER_ID}", "We cancelled it, refund on its way.")
     assert message_id == "7494560109732334300"
     assert json.loads(create.calls.last.request.content) == {"buyer_user_id": "7494560109732338459"}
     assert_signed(create.calls.last.request, body=create.calls.last.request.content)
     assert json.loads(json.loads(send.calls.last.request.content)["content"]) == {
-        "content": "We cancelled it, refund on its way."}
+        "content": "We cancelled it, refund on its way."
+    }
 
 
 @respx.mock

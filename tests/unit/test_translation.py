@@ -32,32 +32,67 @@ TERMS = ["AirFlow Pro 3", "AirFlow", "Colissimo", "DHL Express", "Maison Lune"]
 
 # Real-looking buyer messages: an order number, a tracking number, a URL, an e-mail, a product name.
 BUYER_TEXTS = {
-    "en": ("Hi, my order 302-1234567-1234567 for the AirFlow Pro 3 hasn't arrived. DHL Express tracking "
-           "JD014600003828 shows nothing since Monday: https://www.dhl.com/track?id=JD014600003828&lang=en.\n"
-           "Please reply to jane.doe+orders@example.co.uk. Thanks!"),
-    "fr": ("Bonjour, ma commande n°1001 (AirFlow Pro 3) n'est toujours pas arrivée. Le suivi Colissimo "
-           "6A12345678901 indique « en cours » depuis 5 jours : https://www.laposte.fr/outils/suivre-vos-envois"
-           "?code=6A12345678901\nPouvez-vous me répondre à jean.dupont@orange.fr ? Merci"),
-    "de": ("Hallo, meine Bestellung #1001 ist beschädigt angekommen, der AirFlow Pro 3 hat einen Riss. "
-           "Sendungsnummer 1Z999AA10123456784 (UPS). Fotos: www.example.de/fotos/1001. "
-           "Bitte an max.mustermann@web.de antworten.\n\nMit freundlichen Grüßen"),
-    "it": ("Buongiorno, l'ordine 1001 del 12/03 non è ancora arrivato. Il codice di tracciamento è "
-           "JD014600003828 (https://www.dhl.it/it/express/tracciabilita.html?AWB=JD014600003828). "
-           "Ho ordinato un AirFlow Pro 3 da Maison Lune. Scrivetemi a mario.rossi@libero.it, grazie."),
-    "es": ("Hola, pedí un AirFlow Pro 3 (pedido 302-1234567-1234567) y recibí otro modelo. Número de "
-           "seguimiento: 1Z999AA10123456784. ¿Pueden escribirme a lucia.garcia@gmail.com? "
-           "Ver https://example.es/devoluciones?pedido=1001."),
+    "en": (
+        "Hi, my order 302-1234567-1234567 for the AirFlow Pro 3 hasn't arrived. DHL Express tracking "
+        "JD014600003828 shows nothing since Monday: https://www.dhl.com/track?id=JD014600003828&lang=en.\n"
+        "Please reply to jane.doe+orders@example.co.uk. Thanks!"
+    ),
+    "fr": (
+        "Bonjour, ma commande n°1001 (AirFlow Pro 3) n'est toujours pas arrivée. Le suivi Colissimo "
+        "6A12345678901 indique « en cours » depuis 5 jours : https://www.laposte.fr/outils/suivre-vos-envois"
+        "?code=6A12345678901\nPouvez-vous me répondre à jean.dupont@orange.fr ? Merci"
+    ),
+    "de": (
+        "Hallo, meine Bestellung #1001 ist beschädigt angekommen, der AirFlow Pro 3 hat einen Riss. "
+        "Sendungsnummer 1Z999AA10123456784 (UPS). Fotos: www.example.de/fotos/1001. "
+        "Bitte an max.mustermann@web.de antworten.\n\nMit freundlichen Grüßen"
+    ),
+    "it": (
+        "Buongiorno, l'ordine 1001 del 12/03 non è ancora arrivato. Il codice di tracciamento è "
+        "JD014600003828 (https://www.dhl.it/it/express/tracciabilita.html?AWB=JD014600003828). "
+        "Ho ordinato un AirFlow Pro 3 da Maison Lune. Scrivetemi a mario.rossi@libero.it, grazie."
+    ),
+    "es": (
+        "Hola, pedí un AirFlow Pro 3 (pedido 302-1234567-1234567) y recibí otro modelo. Número de "
+        "seguimiento: 1Z999AA10123456784. ¿Pueden escribirme a lucia.garcia@gmail.com? "
+        "Ver https://example.es/devoluciones?pedido=1001."
+    ),
 }
 EXPECTED_VALUES = {
-    "en": ["302-1234567-1234567", "AirFlow Pro 3", "DHL Express", "JD014600003828",
-           "https://www.dhl.com/track?id=JD014600003828&lang=en", "jane.doe+orders@example.co.uk"],
-    "fr": ["1001", "AirFlow Pro 3", "Colissimo", "6A12345678901", "5",
-           "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901", "jean.dupont@orange.fr"],
+    "en": [
+        "302-1234567-1234567",
+        "AirFlow Pro 3",
+        "DHL Express",
+        "JD014600003828",
+        "https://www.dhl.com/track?id=JD014600003828&lang=en",
+        "jane.doe+orders@example.co.uk",
+    ],
+    "fr": [
+        "1001",
+        "AirFlow Pro 3",
+        "Colissimo",
+        "6A12345678901",
+        "5",
+        "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901",
+        "jean.dupont@orange.fr",
+    ],
     "de": ["#1001", "AirFlow Pro 3", "1Z999AA10123456784", "www.example.de/fotos/1001", "max.mustermann@web.de"],
-    "it": ["1001", "12/03", "JD014600003828", "https://www.dhl.it/it/express/tracciabilita.html?AWB=JD014600003828",
-           "AirFlow Pro 3", "Maison Lune", "mario.rossi@libero.it"],
-    "es": ["AirFlow Pro 3", "302-1234567-1234567", "1Z999AA10123456784", "lucia.garcia@gmail.com",
-           "https://example.es/devoluciones?pedido=1001"],
+    "it": [
+        "1001",
+        "12/03",
+        "JD014600003828",
+        "https://www.dhl.it/it/express/tracciabilita.html?AWB=JD014600003828",
+        "AirFlow Pro 3",
+        "Maison Lune",
+        "mario.rossi@libero.it",
+    ],
+    "es": [
+        "AirFlow Pro 3",
+        "302-1234567-1234567",
+        "1Z999AA10123456784",
+        "lucia.garcia@gmail.com",
+        "https://example.es/devoluciones?pedido=1001",
+    ],
 }
 PLACEHOLDERS = re.compile(r'<span translate="no">⟦(\d+)⟧</span>')
 
@@ -88,23 +123,29 @@ def test_restore_puts_values_back_where_the_engine_moved_them() -> None:
     protected = protect(text, TERMS)
     assert protected.values == ["1001", "DHL Express", "12/03", "JD014600003828"]
     # What a French engine answers: word order changed, placeholders moved, spans kept.
-    answer = (f"Votre commande {placeholder(0)} a été expédiée le {placeholder(2)} avec {placeholder(1)}, "
-              f"numéro de suivi {placeholder(3)}.")
+    answer = (
+        f"Votre commande {placeholder(0)} a été expédiée le {placeholder(2)} avec {placeholder(1)}, "
+        f"numéro de suivi {placeholder(3)}."
+    )
 
-    assert restore(answer, protected) == ("Votre commande 1001 a été expédiée le 12/03 avec DHL Express, "
-                                          "numéro de suivi JD014600003828.")
+    assert restore(answer, protected) == (
+        "Votre commande 1001 a été expédiée le 12/03 avec DHL Express, numéro de suivi JD014600003828."
+    )
 
 
-@pytest.mark.parametrize("form", [
-    "⟦ 0 ⟧",
-    '<span translate="no">⟦ 0 ⟧</span>',
-    '<SPAN TRANSLATE="NO">⟦0⟧</SPAN>',
-    "< span translate = no > ⟦0⟧ < / span >",
-    "<span translate='no'>⟦0⟧</span>",
-    '<span translate="no" class="notranslate">⟦0⟧</span>',
-    "&lt;span translate=&quot;no&quot;&gt;⟦0⟧&lt;/span&gt;",
-    "&#10214;0&#10215;",
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "⟦ 0 ⟧",
+        '<span translate="no">⟦ 0 ⟧</span>',
+        '<SPAN TRANSLATE="NO">⟦0⟧</SPAN>',
+        "< span translate = no > ⟦0⟧ < / span >",
+        "<span translate='no'>⟦0⟧</span>",
+        '<span translate="no" class="notranslate">⟦0⟧</span>',
+        "&lt;span translate=&quot;no&quot;&gt;⟦0⟧&lt;/span&gt;",
+        "&#10214;0&#10215;",
+    ],
+)
 def test_restore_tolerates_what_engines_do_around_a_placeholder(form: str) -> None:
     protected = protect("Tracking 1Z999AA10123456784 please")
 
@@ -116,7 +157,8 @@ def test_line_breaks_travel_as_br_and_come_back_as_newlines() -> None:
 
     assert protected.text == f"Hello<br><br>Order {placeholder(0)}<br>Thanks"
     assert restore(f"Bonjour <BR/><br />Commande {placeholder(0)} <br>Merci", protected) == (
-        "Bonjour\n\nCommande 1001\nMerci")
+        "Bonjour\n\nCommande 1001\nMerci"
+    )
 
 
 def test_a_dropped_placeholder_is_a_lost_value() -> None:
@@ -126,12 +168,15 @@ def test_a_dropped_placeholder_is_a_lost_value() -> None:
         restore(f"Commande {placeholder(0)}, suivi", protected)
 
 
-@pytest.mark.parametrize("answer", [
-    f"Commande {placeholder(0)} {placeholder(0)}",  # duplicated
-    f"Commande {placeholder(0)} {placeholder(7)}",  # unknown index
-    f'Commande {placeholder(0)} <span translate="no"></span>',  # damaged markup left over
-    "Commande ⟦0",  # a broken bracket
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        f"Commande {placeholder(0)} {placeholder(0)}",  # duplicated
+        f"Commande {placeholder(0)} {placeholder(7)}",  # unknown index
+        f'Commande {placeholder(0)} <span translate="no"></span>',  # damaged markup left over
+        "Commande ⟦0",  # a broken bracket
+    ],
+)
 def test_a_duplicated_unknown_or_damaged_placeholder_is_refused(answer: str) -> None:
     protected = protect("Order 1001")
 
@@ -149,8 +194,10 @@ def test_the_exception_never_carries_the_protected_values() -> None:
 
 
 def test_terms_are_exact_case_sensitive_longest_first_and_whole_words() -> None:
-    protected = protect("The AirFlow Pro 3 is not an AirFlow; the airflow pro 3 is a typo. Shopping at Shop.",
-                        ["AirFlow", "AirFlow Pro 3", "Shop"])
+    protected = protect(
+        "The AirFlow Pro 3 is not an AirFlow; the airflow pro 3 is a typo. Shopping at Shop.",
+        ["AirFlow", "AirFlow Pro 3", "Shop"],
+    )
 
     assert protected.values == ["AirFlow Pro 3", "AirFlow", "3", "Shop"]  # "airflow pro 3": only its digit
 
@@ -180,16 +227,19 @@ def test_the_buyers_own_markup_characters_are_protected() -> None:
     assert restore(protected.text, protected) == text
 
 
-@pytest.mark.parametrize(("text", "values"), [
-    ("see https://track.example/x?id=1.", ["https://track.example/x?id=1"]),
-    ("(https://track.example/x) ok", ["https://track.example/x"]),
-    ("https://en.wikipedia.org/wiki/Foo_(bar), right?", ["https://en.wikipedia.org/wiki/Foo_(bar)"]),
-    ("Bestellnummer:1001, um 10:30 Uhr, 1,000.00 €", ["1001", "10:30", "1,000.00"]),
-    ("SKU-12345 en taille 42/44, 1.5kg, 2ème colis", ["SKU-12345", "42/44", "1.5kg", "2ème"]),
-    ("注文番号1001の件です", ["1001"]),
-    ("주문번호 １００１ 입니다", ["１００１"]),
-    ("no digits, no links here", []),
-])
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("see https://track.example/x?id=1.", ["https://track.example/x?id=1"]),
+        ("(https://track.example/x) ok", ["https://track.example/x"]),
+        ("https://en.wikipedia.org/wiki/Foo_(bar), right?", ["https://en.wikipedia.org/wiki/Foo_(bar)"]),
+        ("Bestellnummer:1001, um 10:30 Uhr, 1,000.00 €", ["1001", "10:30", "1,000.00"]),
+        ("SKU-12345 en taille 42/44, 1.5kg, 2ème colis", ["SKU-12345", "42/44", "1.5kg", "2ème"]),
+        ("注文番号1001の件です", ["1001"]),
+        ("주문번호 １００１ 입니다", ["１００１"]),
+        ("no digits, no links here", []),
+    ],
+)
 def test_what_counts_as_a_value(text: str, values: list[str]) -> None:
     assert protect(text).values == values
 
@@ -281,8 +331,9 @@ class CountingCache(MemoryTranslationCache):
         super().put_many(tenant_id, items)
 
 
-def _request(text: str = "Hello, where is order 1001?", source: str = "en", target: str = "fr",
-             terms: Sequence[str] = ()) -> TranslationRequest:
+def _request(
+    text: str = "Hello, where is order 1001?", source: str = "en", target: str = "fr", terms: Sequence[str] = ()
+) -> TranslationRequest:
     return TranslationRequest(text=text, source=source, target=target, terms=list(terms))
 
 
@@ -297,7 +348,7 @@ def test_a_translation_names_its_provider_and_keeps_every_value() -> None:
     assert result.text.startswith("Bonjour, my commande 302-1234567-1234567 for the AirFlow Pro 3")
     for value in EXPECTED_VALUES["en"]:
         assert value in result.text
-    (sent, source, target), = engine.calls
+    ((sent, source, target),) = engine.calls
     assert (source, target) == ("en", "fr")
     assert "JD014600003828" not in sent and "jane.doe" not in sent and "AirFlow" not in sent
     assert placeholder(0) in sent
@@ -323,13 +374,23 @@ def test_translate_many_reads_once_writes_once_and_translates_each_distinct_text
     cache.gets.clear()
     cache.puts.clear()
     engine.calls.clear()
-    requests = [_request("Hello order 1"), _request("Hello order 2"), _request("Hello order 2"),
-                _request("Hello order 3", target="de"), _request("Hello", target="en-GB")]
+    requests = [
+        _request("Hello order 1"),
+        _request("Hello order 2"),
+        _request("Hello order 2"),
+        _request("Hello order 3", target="de"),
+        _request("Hello", target="en-GB"),
+    ]
 
     results = service.translate_many(TENANT, requests)
 
-    assert [r.text for r in results] == ["Bonjour commande 1", "Bonjour commande 2", "Bonjour commande 2",
-                                         "Bonjour commande 3", "Hello"]
+    assert [r.text for r in results] == [
+        "Bonjour commande 1",
+        "Bonjour commande 2",
+        "Bonjour commande 2",
+        "Bonjour commande 3",
+        "Hello",
+    ]
     assert [r.language for r in results] == ["fr", "fr", "fr", "de", "en-GB"]
     assert len(cache.gets) == 1 and len(cache.gets[0]) == 3  # same-language requests need no key
     assert len(cache.puts) == 1 and len(cache.puts[0]) == 2
@@ -366,8 +427,9 @@ def test_same_base_language_is_not_sent_to_the_provider() -> None:
     cache = CountingCache()
     result = TranslationService(engine, cache).translate(TENANT, _request("Bonjour", source="fr", target="fr-CA"))
 
-    assert result == Translation(language="fr-CA", source_language="fr", text="Bonjour", provider="none",
-                                 translated=False, note="already in fr")
+    assert result == Translation(
+        language="fr-CA", source_language="fr", text="Bonjour", provider="none", translated=False, note="already in fr"
+    )
     assert engine.calls == [] and cache.gets == []
 
 
@@ -390,15 +452,17 @@ def test_without_a_provider_the_original_is_shown_and_says_so() -> None:
 def test_a_text_of_values_only_needs_no_provider() -> None:
     engine = FakeTranslator()
     result = TranslationService(engine, MemoryTranslationCache()).translate(
-        TENANT, _request("1Z999AA10123456784 https://t.example/1"))
+        TENANT, _request("1Z999AA10123456784 https://t.example/1")
+    )
 
     assert (result.translated, result.provider, result.note) == (False, "none", NOTHING_NOTE)
     assert engine.calls == []
 
 
 def test_a_long_text_is_sent_in_chunks_and_restored_whole() -> None:
-    text = "\n\n".join((f"Paragraph about order {n}. " + "Hello there, the parcel is late. " * 60).strip()
-                       for n in range(12))
+    text = "\n\n".join(
+        (f"Paragraph about order {n}. " + "Hello there, the parcel is late. " * 60).strip() for n in range(12)
+    )
     engine = FakeTranslator(answer=lambda t: t.strip().replace("Hello", "Bonjour"))  # engines trim edges
     result = TranslationService(engine, MemoryTranslationCache()).translate(TENANT, _request(text))
 
@@ -428,14 +492,24 @@ def test_cache_key_covers_provider_languages_text_and_terms() -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", key)
     assert key == cache_key("amazon-translate", _request(terms=["B", "A"]))
     assert key == cache_key("amazon-translate", _request(target="FR", terms=["A", "B"]))
-    assert len({key, cache_key("none", base), cache_key("amazon-translate", _request(target="de", terms=["A", "B"])),
+    assert (
+        len(
+            {
+                key,
+                cache_key("none", base),
+                cache_key("amazon-translate", _request(target="de", terms=["A", "B"])),
                 cache_key("amazon-translate", _request(source="de", terms=["A", "B"])),
                 cache_key("amazon-translate", _request(text="Hello", terms=["A", "B"])),
-                cache_key("amazon-translate", _request(terms=["A"]))}) == 6
+                cache_key("amazon-translate", _request(terms=["A"])),
+            }
+        )
+        == 6
+    )
 
 
-@pytest.mark.parametrize(("code", "normalised"), [("fr", "fr"), ("pt_br", "pt-BR"), ("ZH-hant", "zh-Hant"),
-                                                  ("en-us", "en-US")])
+@pytest.mark.parametrize(
+    ("code", "normalised"), [("fr", "fr"), ("pt_br", "pt-BR"), ("ZH-hant", "zh-Hant"), ("en-us", "en-US")]
+)
 def test_language_codes_are_normalised(code: str, normalised: str) -> None:
     assert normalise_language(code) == normalised
     with pytest.raises(ValueError, match="language"):
@@ -464,9 +538,14 @@ def test_an_agent_opening_a_ticket_does_not_wait_past_the_budget_and_a_broken_ca
 
     slow = Slow()
     service = TranslationService(slow, Broken(), monotonic=lambda: next(ticks))
-    first, second = service.translate_many("t1", [
-        TranslationRequest(text="Où est mon colis ?", source="fr", target="en"),
-        TranslationRequest(text="Wo ist mein Paket?", source="de", target="en")], budget_s=4.0)
+    first, second = service.translate_many(
+        "t1",
+        [
+            TranslationRequest(text="Où est mon colis ?", source="fr", target="en"),
+            TranslationRequest(text="Wo ist mein Paket?", source="de", target="en"),
+        ],
+        budget_s=4.0,
+    )
     assert first.translated and first.text == "Where is my parcel?"
     assert not second.translated and second.note == PENDING_NOTE and second.text == "Wo ist mein Paket?"
     assert slow.calls == 1

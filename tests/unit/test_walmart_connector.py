@@ -86,9 +86,14 @@ class Sleeps(list):
 
 def http_client(sleeps: Sleeps | None = None) -> ChannelHttpClient:
     """What CONNECTOR.client() builds, without the token bucket and with recorded (not real) sleeps."""
-    return ChannelHttpClient(BASE, channel="walmart", headers={"Accept": "application/json"},
-                             auth=walmart_auth(CLIENT_ID, CLIENT_SECRET, "t1/wm-us:" + CLIENT_ID),
-                             sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(3))
+    return ChannelHttpClient(
+        BASE,
+        channel="walmart",
+        headers={"Accept": "application/json"},
+        auth=walmart_auth(CLIENT_ID, CLIENT_SECRET, "t1/wm-us:" + CLIENT_ID),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(3),
+    )
 
 
 def mock_token() -> respx.Route:
@@ -100,15 +105,17 @@ def test_the_module_exposes_a_walmart_connector() -> None:
     assert CONNECTOR.channel == Channel.WALMART.value == "walmart"
 
 
-
-
 # --- delivery authentication --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "value",
-    [basic(WEBHOOK_USER, SECRET), f"Basic {basic(WEBHOOK_USER, SECRET)}", f"basic  {basic(WEBHOOK_USER, SECRET)} ",
-     basic("seller-chosen-user", SECRET)],
+    [
+        basic(WEBHOOK_USER, SECRET),
+        f"Basic {basic(WEBHOOK_USER, SECRET)}",
+        f"basic  {basic(WEBHOOK_USER, SECRET)} ",
+        basic("seller-chosen-user", SECRET),
+    ],
 )
 def test_verify_accepts_basic_credentials_carrying_the_secret(value: str) -> None:
     body = raw("webhook_po_created.json")
@@ -129,9 +136,18 @@ def test_verify_accepts_an_hmac_of_the_raw_body_in_hex_or_base64() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [basic(WEBHOOK_USER, "wm-webhook-secret-124"), basic(WEBHOOK_USER, ""), basic(SECRET, "x"), basic(SECRET, ""),
-     f"Bearer {SECRET}", SECRET, "Basic", "Basic !!!", "sïgnature",
-     hmac.new(b"another-secret", b"{}", hashlib.sha256).hexdigest()],
+    [
+        basic(WEBHOOK_USER, "wm-webhook-secret-124"),
+        basic(WEBHOOK_USER, ""),
+        basic(SECRET, "x"),
+        basic(SECRET, ""),
+        f"Bearer {SECRET}",
+        SECRET,
+        "Basic",
+        "Basic !!!",
+        "sïgnature",
+        hmac.new(b"another-secret", b"{}", hashlib.sha256).hexdigest(),
+    ],
 )
 def test_verify_rejects_other_credentials(value: str) -> None:
     with pytest.raises(InvalidSignature, match="does not carry"):
@@ -145,8 +161,9 @@ def test_verify_rejects_an_hmac_of_another_body() -> None:
         CONNECTOR.verify({WEBHOOK_AUTH_HEADER: signature}, body.replace(b"CREATED", b"CREATEX"), SECRET)
 
 
-@pytest.mark.parametrize("headers", [{}, {WEBHOOK_AUTH_HEADER: ""}, {WEBHOOK_AUTH_HEADER: "  "},
-                                     {"Content-Type": "application/json"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {WEBHOOK_AUTH_HEADER: ""}, {WEBHOOK_AUTH_HEADER: "  "}, {"Content-Type": "application/json"}]
+)
 def test_verify_rejects_a_missing_header(headers: dict[str, str]) -> None:
     with pytest.raises(InvalidSignature, match=f"missing {WEBHOOK_AUTH_HEADER}"):
         CONNECTOR.verify(headers, b"{}", SECRET)
@@ -167,13 +184,16 @@ def test_walmart_never_pings() -> None:
 
 def test_delivery_id_is_the_event_id() -> None:
     assert CONNECTOR.delivery_id({}, raw("webhook_intent_to_cancel.json")) == (
-        "walmart-6a2f8d41-3b7e-4f0c-8e55-1d9c4b7a2f30")
+        "walmart-6a2f8d41-3b7e-4f0c-8e55-1d9c4b7a2f30"
+    )
     assert CONNECTOR.delivery_id({}, raw("webhook_order_updates_fraud_cancel.json")) == (
-        "walmart-8e1b4d6f-2a9c-4b3e-8f7d-5c0a1e9b3d44")
+        "walmart-8e1b4d6f-2a9c-4b3e-8f7d-5c0a1e9b3d44"
+    )
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"source": {}}', b'{"source": {"eventId": "../x"}}',
-                                  b'{"source": {"eventId": 12}}'])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"source": {}}', b'{"source": {"eventId": "../x"}}', b'{"source": {"eventId": 12}}']
+)
 def test_delivery_id_falls_back_to_a_digest(body: bytes) -> None:
     assert CONNECTOR.delivery_id({}, body) == "walmart-sha-" + hashlib.sha256(body).hexdigest()[:32]
 
@@ -199,7 +219,8 @@ def test_a_new_purchase_order_is_a_created_event(name: str) -> None:
     assert order.channel_status == "CREATED"
     assert [(i.sku, i.name, i.quantity) for i in order.items] == [
         ("YHY-FN25200B2", "Mac Sports Heavy Duty Steel Double Decker Collapsible Yard Cart Wagon, Purple", 1),
-        ("YHY-FN25200B3", "Mac Sports Wagon Canopy, Purple", 2)]
+        ("YHY-FN25200B3", "Mac Sports Wagon Canopy, Purple", 2),
+    ]
     assert [(i.unit_price, i.total) for i in order.items] == [(None, None), (None, None)]  # no prices notified
     assert order.ordered_at == datetime(2021, 6, 15, 22, 33, 27, tzinfo=UTC)
     assert order.updated_at == datetime(2021, 6, 15, 22, 33, 30, tzinfo=UTC)
@@ -277,7 +298,8 @@ def test_an_intent_to_cancel_is_a_cancellation_request_message(name: str) -> Non
         f"The buyer asked Walmart to cancel this line of order {CUSTOMER_ORDER} (purchase order {PO}) "
         "before it ships:\n"
         "- line 2: Mac Sports Wagon Canopy, Purple × 2 — reason: CUSTOMER_REQUESTED_SELLER_TO_CANCEL "
-        "(Ordered by mistake)")
+        "(Ordered by mistake)"
+    )
     assert message.received_at == event.occurred_at
     assert message.raw_s3_key == RAW_KEY
     assert (message.buyer_email, message.buyer_name) == (None, None)
@@ -310,8 +332,9 @@ def test_a_cancellation_request_without_lines_names_the_order() -> None:
     payload = sample("webhook_order_updates_intent_to_cancel.json")
     payload["payload"]["order"]["orderLines"] = []
     message = parse(payload).messages[0]
-    assert message.body == (f"The buyer asked Walmart to cancel order {CUSTOMER_ORDER} (purchase order {PO}) "
-                            "before it ships.")
+    assert message.body == (
+        f"The buyer asked Walmart to cancel order {CUSTOMER_ORDER} (purchase order {PO}) before it ships."
+    )
     assert message.channel_message_id == f"walmart-intent-to-cancel:{PO}:order"
 
 
@@ -320,9 +343,11 @@ def test_a_cancellation_request_without_lines_names_the_order() -> None:
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("webhook_po_line_autocancelled.json", "PO_LINE_AUTOCANCELLED"),
-     ("webhook_order_updates_po_line_autocancelled.json", "PO_LINE_AUTOCANCELLED"),
-     ("webhook_order_updates_fraud_cancel.json", "FRAUD_CANCEL")],
+    [
+        ("webhook_po_line_autocancelled.json", "PO_LINE_AUTOCANCELLED"),
+        ("webhook_order_updates_po_line_autocancelled.json", "PO_LINE_AUTOCANCELLED"),
+        ("webhook_order_updates_fraud_cancel.json", "FRAUD_CANCEL"),
+    ],
 )
 def test_cancellations_are_cancelled_events_that_leave_the_order_to_fetch_order(name: str, kind: str) -> None:
     parsed = parse(raw(name))
@@ -350,10 +375,14 @@ def test_cancellations_are_cancelled_events_that_leave_the_order_to_fetch_order(
         (b'{"source": {"eventType": "OFFER_UNPUBLISHED"}, "payload": {}}', "unsupported Walmart event type"),
         (b'{"source": {"eventType": "BUY_BOX_CHANGED"}, "payload": {}}', "unsupported Walmart event type"),
         (b'{"source": {"eventType": "PO_CREATED"}}', "no 'payload' object"),
-        (b'{"source": {"eventType": "ORDER_UPDATES"}, "payload": {"meta": {"subEventType": "PO_SHIPPED"}}}',
-         "unsupported Walmart order update"),
-        (b'{"source": {"eventType": "ORDER_UPDATES"}, "payload": {"meta": {"subEventType": "PO_CREATED"}}}',
-         "no order object"),
+        (
+            b'{"source": {"eventType": "ORDER_UPDATES"}, "payload": {"meta": {"subEventType": "PO_SHIPPED"}}}',
+            "unsupported Walmart order update",
+        ),
+        (
+            b'{"source": {"eventType": "ORDER_UPDATES"}, "payload": {"meta": {"subEventType": "PO_CREATED"}}}',
+            "no order object",
+        ),
         (b'{"source": {"eventType": "PO_CREATED"}, "payload": {"customerOrderId": "1"}}', "purchaseOrderId"),
     ],
 )
@@ -372,10 +401,14 @@ def test_unreadable_notifications_are_malformed(body: bytes, reason: str) -> Non
         ({"orderLines": {"line": 1}}, "could not be read"),
         ({"orderLines": ["line 1"]}, "could not be read"),
         ({"orderDate": "yesterday"}, "could not be read"),
-        ({"orderLines": [{"lineNumber": "1", "productName": "x", "quantity": {"measurementValue": "one"}}]},
-         "could not be read"),
-        ({"orderLines": [{"lineNumber": "1", "productName": "x", "quantity": {"measurementValue": "1.5"}}]},
-         "could not be read"),
+        (
+            {"orderLines": [{"lineNumber": "1", "productName": "x", "quantity": {"measurementValue": "one"}}]},
+            "could not be read",
+        ),
+        (
+            {"orderLines": [{"lineNumber": "1", "productName": "x", "quantity": {"measurementValue": "1.5"}}]},
+            "could not be read",
+        ),
         ({"orderLines": [{"lineNumber": "1", "productName": 7}]}, "could not be read"),
         ({"estimatedDeliveryDate": "next week"}, "could not be read"),
         ({"estimatedDeliveryDate": None, "shippingInfo": "Value"}, "could not be read"),
@@ -402,7 +435,8 @@ def test_a_bad_event_time_is_malformed() -> None:
 def test_client_gets_a_token_and_sends_walmart_headers() -> None:
     token = mock_token()
     api = respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(200, content=raw("subscriptions_list.json")))
+        return_value=httpx.Response(200, content=raw("subscriptions_list.json"))
+    )
     credentials = CREDENTIALS | {"consumer_channel_type": "0f3e4dd4-0514-4990-b1c6-6fd72b4f5d08"}
     with CONNECTOR.client(STORE, credentials) as http:
         assert isinstance(http._bucket, TokenBucket)
@@ -425,8 +459,11 @@ def test_client_gets_a_token_and_sends_walmart_headers() -> None:
     assert first.headers["Accept"] == "application/json"
     assert first.headers["Authorization"] == "Basic " + basic(CLIENT_ID, CLIENT_SECRET)
     assert first.headers["WM_CONSUMER.CHANNEL.TYPE"] == "0f3e4dd4-0514-4990-b1c6-6fd72b4f5d08"
-    correlation_ids = {token_request.headers["WM_QOS.CORRELATION_ID"], first.headers["WM_QOS.CORRELATION_ID"],
-                       second.headers["WM_QOS.CORRELATION_ID"]}
+    correlation_ids = {
+        token_request.headers["WM_QOS.CORRELATION_ID"],
+        first.headers["WM_QOS.CORRELATION_ID"],
+        second.headers["WM_QOS.CORRELATION_ID"],
+    }
     assert len(correlation_ids) == 3  # one per request
     assert all(str(uuid.UUID(c)) == c for c in correlation_ids)
 
@@ -434,18 +471,25 @@ def test_client_gets_a_token_and_sends_walmart_headers() -> None:
 @respx.mock
 def test_client_uses_the_store_base_url_for_the_sandbox() -> None:
     token = respx.post("https://sandbox.walmartapis.com/v3/token").mock(
-        return_value=httpx.Response(200, content=raw("token.json")))
+        return_value=httpx.Response(200, content=raw("token.json"))
+    )
     api = respx.get("https://sandbox.walmartapis.com/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(200, json={"events": []}))
+        return_value=httpx.Response(200, json={"events": []})
+    )
     store = STORE.model_copy(update={"base_url": "https://sandbox.walmartapis.com/"})
     with CONNECTOR.client(store, CREDENTIALS) as http:
         http.get("/v3/webhooks/subscriptions")
     assert token.called and api.called
 
 
-@pytest.mark.parametrize(("credentials", "key"), [({"client_secret": CLIENT_SECRET}, "client_id"),
-                                                  ({"client_id": CLIENT_ID}, "client_secret"),
-                                                  ({"client_id": " ", "client_secret": CLIENT_SECRET}, "client_id")])
+@pytest.mark.parametrize(
+    ("credentials", "key"),
+    [
+        ({"client_secret": CLIENT_SECRET}, "client_id"),
+        ({"client_id": CLIENT_ID}, "client_secret"),
+        ({"client_id": " ", "client_secret": CLIENT_SECRET}, "client_id"),
+    ],
+)
 def test_client_needs_the_api_key_pair(credentials: dict[str, str], key: str) -> None:
     with pytest.raises(ChannelError, match=key) as caught:
         CONNECTOR.client(STORE, credentials)
@@ -454,8 +498,11 @@ def test_client_needs_the_api_key_pair(credentials: dict[str, str], key: str) ->
 
 @respx.mock
 def test_refused_api_keys_are_a_channel_error_401() -> None:
-    respx.post(f"{BASE}/v3/token").mock(return_value=httpx.Response(
-        401, json={"error": "invalid_client", "error_description": "Client authentication failed"}))
+    respx.post(f"{BASE}/v3/token").mock(
+        return_value=httpx.Response(
+            401, json={"error": "invalid_client", "error_description": "Client authentication failed"}
+        )
+    )
     api = respx.get(f"{BASE}/v3/webhooks/subscriptions")
     with pytest.raises(ChannelError) as caught:
         CONNECTOR.check_credentials(STORE, http_client())
@@ -472,7 +519,8 @@ def test_refused_api_keys_are_a_channel_error_401() -> None:
 def test_check_credentials_names_the_partner() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(200, content=raw("subscriptions_list.json")))
+        return_value=httpx.Response(200, content=raw("subscriptions_list.json"))
+    )
     assert CONNECTOR.check_credentials(STORE, http_client()) == "Walmart seller 10000000359"
 
 
@@ -480,7 +528,8 @@ def test_check_credentials_names_the_partner() -> None:
 def test_check_credentials_without_subscriptions_names_the_store() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(404, content=raw("error_not_found.json")))
+        return_value=httpx.Response(404, content=raw("error_not_found.json"))
+    )
     assert CONNECTOR.check_credentials(STORE, http_client()) == "Walmart seller (Coffee Corner on Walmart)"
 
 
@@ -488,8 +537,10 @@ def test_check_credentials_without_subscriptions_names_the_store() -> None:
 def test_check_credentials_refused_by_the_api() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(403, json={"errors": [{"code": "FORBIDDEN.GMP_GATEWAY_API",
-                                                           "message": "Forbidden", "category": "DATA"}]}))
+        return_value=httpx.Response(
+            403, json={"errors": [{"code": "FORBIDDEN.GMP_GATEWAY_API", "message": "Forbidden", "category": "DATA"}]}
+        )
+    )
     with pytest.raises(ChannelError, match=r"FORBIDDEN\.GMP_GATEWAY_API: Forbidden") as caught:
         CONNECTOR.check_credentials(STORE, http_client())
     assert caught.value.details["status"] == 403
@@ -503,7 +554,8 @@ def test_check_credentials_refused_by_the_api() -> None:
 def test_fetch_order_by_customer_order_number() -> None:
     mock_token()
     listing = respx.get(f"{BASE}/v3/orders").mock(
-        return_value=httpx.Response(200, content=raw("orders_by_customer_order.json")))
+        return_value=httpx.Response(200, content=raw("orders_by_customer_order.json"))
+    )
     single = respx.get(f"{BASE}/v3/orders/{CUSTOMER_ORDER}")
 
     order = WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
@@ -521,7 +573,8 @@ def test_fetch_order_by_customer_order_number() -> None:
     assert order.currency == "USD"
     assert order.total == Decimal("5.34")  # item price plus tax
     assert [(i.sku, i.quantity, i.unit_price, i.total) for i in order.items] == [
-        ("YHY-FN25200B2", 1, Decimal("5"), Decimal("5"))]
+        ("YHY-FN25200B2", 1, Decimal("5"), Decimal("5"))
+    ]
     assert order.items[0].name == "Mac Sports Heavy Duty Steel Double Decker Collapsible Yard Cart Wagon, Purple"
     assert order.buyer_email == "7d9f02968955480499c84c5871ad1401@relay.walmart.com"
     assert order.buyer_name == "Donald Ashley"
@@ -548,8 +601,9 @@ def test_fetch_order_by_purchase_order_id() -> None:
 @respx.mock
 def test_an_empty_listing_also_falls_back_to_the_purchase_order() -> None:
     mock_token()
-    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        200, json={"list": {"meta": {"totalCount": 0}, "elements": {"order": []}}}))
+    respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(200, json={"list": {"meta": {"totalCount": 0}, "elements": {"order": []}}})
+    )
     respx.get(f"{BASE}/v3/orders/{PO}").mock(return_value=httpx.Response(200, content=raw("order.json")))
     order = WALMART.fetch_order(STORE, http_client(), f" {PO} ")
     assert order is not None and order.tracking_number == "435678956435467"
@@ -560,7 +614,8 @@ def test_a_missing_order_is_none() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(404, content=raw("error_not_found.json")))
     respx.get(f"{BASE}/v3/orders/9999999999999").mock(
-        return_value=httpx.Response(404, content=raw("error_not_found.json")))
+        return_value=httpx.Response(404, content=raw("error_not_found.json"))
+    )
     assert WALMART.fetch_order(STORE, http_client(), "9999999999999") is None
 
 
@@ -571,18 +626,30 @@ def test_a_ref_that_is_not_an_order_number_is_none_without_a_request(ref: str) -
     assert respx.calls.call_count == 0
 
 
-def order_line(number: str, status: str, *, amount: str = "10.00", tracking: dict[str, Any] | None = None,
-               status_date: int = 1623835855000) -> dict[str, Any]:
+def order_line(
+    number: str,
+    status: str,
+    *,
+    amount: str = "10.00",
+    tracking: dict[str, Any] | None = None,
+    status_date: int = 1623835855000,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"status": status, "statusQuantity": {"unitOfMeasurement": "EACH", "amount": "1"}}
     if tracking:
         entry["trackingInfo"] = tracking
     return {
         "lineNumber": number,
         "item": {"productName": f"Item {number}", "sku": f"SKU-{number}"},
-        "charges": {"charge": [{"chargeType": "PRODUCT", "chargeName": "ItemPrice",
-                                "chargeAmount": {"currency": "USD", "amount": Decimal(amount)},
-                                "tax": {"taxName": "Tax1",
-                                        "taxAmount": {"currency": "USD", "amount": Decimal("1.00")}}}]},
+        "charges": {
+            "charge": [
+                {
+                    "chargeType": "PRODUCT",
+                    "chargeName": "ItemPrice",
+                    "chargeAmount": {"currency": "USD", "amount": Decimal(amount)},
+                    "tax": {"taxName": "Tax1", "taxAmount": {"currency": "USD", "amount": Decimal("1.00")}},
+                }
+            ]
+        },
         "orderLineQuantity": {"unitOfMeasurement": "EACH", "amount": "1"},
         "statusDate": status_date,
         "orderLineStatuses": {"orderLineStatus": [entry]},
@@ -611,12 +678,16 @@ def api_order(*lines: dict[str, Any], po: str = PO) -> dict[str, Any]:
     ],
 )
 @respx.mock
-def test_the_order_status_comes_from_the_line_statuses(statuses: list[str], expected: OrderStatus,
-                                                       channel_status: str) -> None:
+def test_the_order_status_comes_from_the_line_statuses(
+    statuses: list[str], expected: OrderStatus, channel_status: str
+) -> None:
     mock_token()
     lines = [order_line(str(n), s, status_date=1623835855000 + n * 1000) for n, s in enumerate(statuses, 1)]
-    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        200, json=json.loads(json.dumps({"list": {"elements": {"order": [api_order(*lines)]}}}, default=str))))
+    respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(
+            200, json=json.loads(json.dumps({"list": {"elements": {"order": [api_order(*lines)]}}}, default=str))
+        )
+    )
     order = WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
     assert order is not None
     assert order.status is expected
@@ -631,17 +702,26 @@ def test_the_order_status_comes_from_the_line_statuses(statuses: list[str], expe
 @respx.mock
 def test_the_purchase_orders_of_one_customer_order_are_one_order() -> None:
     mock_token()
-    early = {"shipDateTime": 1623835855000, "carrierName": {"carrier": "USPS"},
-             "trackingNumber": "9400100000000000000001",
-             "trackingURL": "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400100000000000000001"}
-    late = {"shipDateTime": 1623922255000, "carrierName": {"otherCarrier": "OnTrac"},
-            "trackingNumber": "C11223344556677",
-            "trackingURL": None}
+    early = {
+        "shipDateTime": 1623835855000,
+        "carrierName": {"carrier": "USPS"},
+        "trackingNumber": "9400100000000000000001",
+        "trackingURL": "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400100000000000000001",
+    }
+    late = {
+        "shipDateTime": 1623922255000,
+        "carrierName": {"otherCarrier": "OnTrac"},
+        "trackingNumber": "C11223344556677",
+        "trackingURL": None,
+    }
     first = api_order(order_line("1", "Shipped", amount="20.00", tracking=early), po="1815367951431")
     second = api_order(order_line("1", "Shipped", amount="5.50", tracking=late), po="1815367951432")
     second["orderDate"] = 1623796500000
-    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        200, json=json.loads(json.dumps({"list": {"elements": {"order": [first, second]}}}, default=str))))
+    respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(
+            200, json=json.loads(json.dumps({"list": {"elements": {"order": [first, second]}}}, default=str))
+        )
+    )
 
     order = WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
 
@@ -661,8 +741,11 @@ def test_the_delivery_window_spans_the_estimates_of_every_purchase_order() -> No
     third = api_order(order_line("1", "Acknowledged"), po="1815367951433")
     second["shippingInfo"]["estimatedDeliveryDate"] = 1624906800000  # 2021-06-28T19:00:00Z
     del third["shippingInfo"]["estimatedDeliveryDate"]
-    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        200, json=json.loads(json.dumps({"list": {"elements": {"order": [first, second, third]}}}, default=str))))
+    respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(
+            200, json=json.loads(json.dumps({"list": {"elements": {"order": [first, second, third]}}}, default=str))
+        )
+    )
 
     order = WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
 
@@ -675,8 +758,11 @@ def test_the_delivery_window_spans_the_estimates_of_every_purchase_order() -> No
 def test_a_server_error_is_retried_then_a_channel_error() -> None:
     mock_token()
     sleeps = Sleeps()
-    route = respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        500, json={"errors": [{"code": "SYSTEM_ERROR", "message": "Internal error", "category": "SYSTEM"}]}))
+    route = respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(
+            500, json={"errors": [{"code": "SYSTEM_ERROR", "message": "Internal error", "category": "SYSTEM"}]}
+        )
+    )
     with pytest.raises(ChannelError) as caught:
         WALMART.fetch_order(STORE, http_client(sleeps), CUSTOMER_ORDER)
     assert caught.value.details["status"] == 500
@@ -686,8 +772,11 @@ def test_a_server_error_is_retried_then_a_channel_error() -> None:
 @respx.mock
 def test_a_401_fetches_a_new_token_once_then_is_a_channel_error() -> None:
     tokens = iter(["old-token", "new-token"])
-    token = respx.post(f"{BASE}/v3/token").mock(side_effect=lambda request: httpx.Response(
-        200, json={"access_token": next(tokens), "token_type": "Bearer", "expires_in": 900}))
+    token = respx.post(f"{BASE}/v3/token").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json={"access_token": next(tokens), "token_type": "Bearer", "expires_in": 900}
+        )
+    )
     api = respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(401, content=raw("error_unauthorized.json")))
     with pytest.raises(ChannelError) as caught:
         WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
@@ -701,9 +790,12 @@ def test_a_401_fetches_a_new_token_once_then_is_a_channel_error() -> None:
 def test_a_429_is_retried() -> None:
     mock_token()
     sleeps = Sleeps()
-    respx.get(f"{BASE}/v3/orders").mock(side_effect=[
-        httpx.Response(429, content=raw("error_rate_limited.json"), headers={"x-current-token-count": "0"}),
-        httpx.Response(200, content=raw("orders_by_customer_order.json"))])
+    respx.get(f"{BASE}/v3/orders").mock(
+        side_effect=[
+            httpx.Response(429, content=raw("error_rate_limited.json"), headers={"x-current-token-count": "0"}),
+            httpx.Response(200, content=raw("orders_by_customer_order.json")),
+        ]
+    )
     order = WALMART.fetch_order(STORE, http_client(sleeps), CUSTOMER_ORDER)
     assert order is not None and len(sleeps) == 1
 
@@ -713,8 +805,9 @@ def test_an_unreadable_order_is_malformed() -> None:
     mock_token()
     broken = sample("order.json")
     broken["order"]["orderLines"]["orderLine"][0]["charges"]["charge"][0]["chargeAmount"]["amount"] = "five"
-    respx.get(f"{BASE}/v3/orders").mock(return_value=httpx.Response(
-        200, json={"list": {"elements": {"order": [broken["order"]]}}}))
+    respx.get(f"{BASE}/v3/orders").mock(
+        return_value=httpx.Response(200, json={"list": {"elements": {"order": [broken["order"]]}}})
+    )
     with pytest.raises(MalformedPayload, match="could not be read"):
         WALMART.fetch_order(STORE, http_client(), CUSTOMER_ORDER)
 
@@ -727,8 +820,12 @@ EXPECTED_SPEC = {
     "eventVersion": "V1",
     "resourceName": "ORDER",
     "eventUrl": CALLBACK,
-    "authDetails": {"authMethod": "BASIC_AUTH", "userName": "helpdesk", "password": SECRET,
-                    "authHeaderName": "X-Helpdesk-Webhook-Auth"},
+    "authDetails": {
+        "authMethod": "BASIC_AUTH",
+        "userName": "helpdesk",
+        "password": SECRET,
+        "authHeaderName": "X-Helpdesk-Webhook-Auth",
+    },
     "headers": {"content-type": "application/json"},
     "status": "ACTIVE",
 }
@@ -739,7 +836,8 @@ def test_register_webhooks_subscribes_order_updates_with_basic_auth() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(return_value=httpx.Response(200, json={"events": []}))
     create = respx.post(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(200, content=raw("subscription_created.json")))
+        return_value=httpx.Response(200, content=raw("subscription_created.json"))
+    )
 
     ids = CONNECTOR.register_webhooks(STORE, http_client(), CALLBACK, SECRET)
 
@@ -754,11 +852,14 @@ def test_register_webhooks_subscribes_order_updates_with_basic_auth() -> None:
 def test_register_webhooks_updates_an_existing_subscription_for_the_same_url() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(
-        return_value=httpx.Response(200, content=raw("subscriptions_list.json")))
+        return_value=httpx.Response(200, content=raw("subscriptions_list.json"))
+    )
     create = respx.post(f"{BASE}/v3/webhooks/subscriptions")
     update = respx.patch(f"{BASE}/v3/webhooks/subscriptions/343ba4d0-b322-11ea-b385-0127e9b85538").mock(
-        return_value=httpx.Response(200, json={"events": [{"subscriptionId": "343ba4d0-b322-11ea-b385-0127e9b85538",
-                                                           "status": "ACTIVE"}]}))
+        return_value=httpx.Response(
+            200, json={"events": [{"subscriptionId": "343ba4d0-b322-11ea-b385-0127e9b85538", "status": "ACTIVE"}]}
+        )
+    )
     ids = CONNECTOR.register_webhooks(STORE, http_client(), CALLBACK, SECRET)
     assert ids == ["343ba4d0-b322-11ea-b385-0127e9b85538"]
     assert json.loads(update.calls.last.request.content) == EXPECTED_SPEC
@@ -769,8 +870,11 @@ def test_register_webhooks_updates_an_existing_subscription_for_the_same_url() -
 def test_a_failed_subscription_is_not_retried_and_keeps_the_secret_out_of_the_error() -> None:
     mock_token()
     respx.get(f"{BASE}/v3/webhooks/subscriptions").mock(return_value=httpx.Response(404))
-    create = respx.post(f"{BASE}/v3/webhooks/subscriptions").mock(return_value=httpx.Response(
-        503, json={"errors": [{"code": "SYSTEM_ERROR", "message": f"could not store password {SECRET}"}]}))
+    create = respx.post(f"{BASE}/v3/webhooks/subscriptions").mock(
+        return_value=httpx.Response(
+            503, json={"errors": [{"code": "SYSTEM_ERROR", "message": f"could not store password {SECRET}"}]}
+        )
+    )
     with pytest.raises(ChannelError) as caught:
         CONNECTOR.register_webhooks(STORE, http_client(), CALLBACK, SECRET)
     assert create.call_count == 1
@@ -796,11 +900,14 @@ def test_register_webhooks_needs_a_secret() -> None:
 def test_remove_webhooks_deletes_each_and_ignores_those_already_gone() -> None:
     mock_token()
     ok = respx.delete(f"{BASE}/v3/webhooks/subscriptions/343ba4d0-b322-11ea-b385-0127e9b85538").mock(
-        return_value=httpx.Response(200, content=raw("subscription_deleted.json")))
+        return_value=httpx.Response(200, content=raw("subscription_deleted.json"))
+    )
     gone = respx.delete(f"{BASE}/v3/webhooks/subscriptions/620b45a0-b321-11ea-ac13-1f88d6025b7d").mock(
-        return_value=httpx.Response(404, content=raw("error_not_found.json")))
-    CONNECTOR.remove_webhooks(STORE, http_client(), ["343ba4d0-b322-11ea-b385-0127e9b85538",
-                                                     "620b45a0-b321-11ea-ac13-1f88d6025b7d"])
+        return_value=httpx.Response(404, content=raw("error_not_found.json"))
+    )
+    CONNECTOR.remove_webhooks(
+        STORE, http_client(), ["343ba4d0-b322-11ea-b385-0127e9b85538", "620b45a0-b321-11ea-ac13-1f88d6025b7d"]
+    )
     assert ok.call_count == 1 and gone.call_count == 1
 
 
@@ -808,8 +915,10 @@ def test_remove_webhooks_deletes_each_and_ignores_those_already_gone() -> None:
 def test_remove_webhooks_refused_is_a_channel_error() -> None:
     mock_token()
     respx.delete(f"{BASE}/v3/webhooks/subscriptions/343ba4d0-b322-11ea-b385-0127e9b85538").mock(
-        return_value=httpx.Response(400, json={"errors": [{"code": "INVALID_REQUEST_PARAM",
-                                                           "message": "Invalid subscriptionId"}]}))
+        return_value=httpx.Response(
+            400, json={"errors": [{"code": "INVALID_REQUEST_PARAM", "message": "Invalid subscriptionId"}]}
+        )
+    )
     with pytest.raises(ChannelError, match="INVALID_REQUEST_PARAM: Invalid subscriptionId") as caught:
         CONNECTOR.remove_webhooks(STORE, http_client(), ["343ba4d0-b322-11ea-b385-0127e9b85538"])
     assert caught.value.details["status"] == 400

@@ -37,8 +37,11 @@ STORE = Store(
     created_at=NOW,
 )
 INVALID_ID = {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
-CANNOT_VIEW = {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
-               "data": {"status": 401}}
+CANNOT_VIEW = {
+    "code": "woocommerce_rest_cannot_view",
+    "message": "Sorry, you cannot list resources.",
+    "data": {"status": 401},
+}
 
 
 def sample(name: str) -> Any:
@@ -80,7 +83,8 @@ def test_client_sends_basic_auth_to_the_v3_api(base_url: str) -> None:
 @respx.mock
 def test_a_site_in_a_subdirectory_keeps_its_path() -> None:
     route = respx.get("https://example.com/shop/wp-json/wc/v3/orders/727").mock(
-        return_value=httpx.Response(200, json=order_727()))
+        return_value=httpx.Response(200, json=order_727())
+    )
     with client(STORE.model_copy(update={"base_url": "https://example.com/shop"})) as http:
         assert CONNECTOR.fetch_order(STORE, http, "727") is not None
     assert route.call_count == 1
@@ -111,7 +115,8 @@ def test_plain_http_is_allowed_on_localhost_for_the_local_stack() -> None:
 @respx.mock
 def test_check_credentials_asks_only_for_the_site_url_and_returns_it() -> None:
     route = respx.get(f"{API}/system_status").mock(
-        return_value=httpx.Response(200, json=sample("system_status_site_url.json")))
+        return_value=httpx.Response(200, json=sample("system_status_site_url.json"))
+    )
     with client() as http:
         assert CONNECTOR.check_credentials(STORE, http) == "https://example.com"
     assert route.calls.last.request.url.params["_fields"] == "environment.site_url,environment.home_url"
@@ -150,7 +155,8 @@ def test_fetch_order_gets_the_order_by_id_and_maps_it(ref: str) -> None:
     assert order.buyer_email == "john.doe@example.com" and order.buyer_name == "John Doe"
     assert [(i.sku, i.name, i.quantity, i.unit_price, i.total) for i in order.items] == [
         (None, "Woo Single #1", 2, Decimal("3"), Decimal("6.00")),
-        ("Bar3", "Ship Your Idea &ndash; Color: Black, Size: M Test", 1, Decimal("12"), Decimal("12.00"))]
+        ("Bar3", "Ship Your Idea &ndash; Color: Black, Size: M Test", 1, Decimal("12"), Decimal("12.00")),
+    ]
     assert order.ordered_at is not None and order.ordered_at.isoformat() == "2017-03-22T19:28:02+00:00"
 
 
@@ -176,8 +182,9 @@ def test_no_such_order_is_none_without_a_search() -> None:
 @respx.mock
 def test_an_order_whose_number_differs_from_its_id_is_not_taken_and_the_number_is_searched() -> None:
     respx.get(f"{API}/orders/1050").mock(return_value=httpx.Response(200, json=order_727(id=1050, number="2210")))
-    search = respx.get(f"{API}/orders").mock(return_value=httpx.Response(200, json=[
-        order_727(id=1377, number="10500"), order_727(id=1388, number="1050")]))
+    search = respx.get(f"{API}/orders").mock(
+        return_value=httpx.Response(200, json=[order_727(id=1377, number="10500"), order_727(id=1388, number="1050")])
+    )
     with client() as http:
         order = CONNECTOR.fetch_order(STORE, http, "1050")
     assert search.calls.last.request.url.params["search"] == "1050"
@@ -208,9 +215,16 @@ def test_an_empty_reference_is_none_without_a_call() -> None:
 
 @respx.mock
 def test_a_refused_lookup_raises_with_the_reason() -> None:
-    respx.get(f"{API}/orders/727").mock(return_value=httpx.Response(401, json={
-        "code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view this resource.",
-        "data": {"status": 401}}))
+    respx.get(f"{API}/orders/727").mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "code": "woocommerce_rest_cannot_view",
+                "message": "Sorry, you cannot view this resource.",
+                "data": {"status": 401},
+            },
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match="cannot view this resource") as caught:
         CONNECTOR.fetch_order(STORE, http, "727")
     assert caught.value.details["status"] == 401
@@ -244,8 +258,12 @@ def test_an_answer_that_is_not_json_is_malformed() -> None:
 def created(request: httpx.Request) -> httpx.Response:
     body = json.loads(request.content)
     answer = sample("webhook_created.json")
-    answer.update(id=140 + WEBHOOK_TOPICS.index(body["topic"]), name=body["name"], topic=body["topic"],
-                  delivery_url=body["delivery_url"])
+    answer.update(
+        id=140 + WEBHOOK_TOPICS.index(body["topic"]),
+        name=body["name"],
+        topic=body["topic"],
+        delivery_url=body["delivery_url"],
+    )
     return httpx.Response(201, json=answer)
 
 
@@ -263,8 +281,10 @@ def test_register_creates_one_active_signed_webhook_per_topic() -> None:
         ids = CONNECTOR.register_webhooks(STORE, http, CALLBACK, secret="whsec-1")
     assert ids == ["140", "141", "142", "143"]
     bodies = [json.loads(call.request.content) for call in route.calls]
-    assert bodies == [{"name": f"Helpdesk {topic}", "topic": topic, "delivery_url": CALLBACK, "secret": "whsec-1",
-                       "status": "active"} for topic in WEBHOOK_TOPICS]
+    assert bodies == [
+        {"name": f"Helpdesk {topic}", "topic": topic, "delivery_url": CALLBACK, "secret": "whsec-1", "status": "active"}
+        for topic in WEBHOOK_TOPICS
+    ]
     assert all(call.request.headers["Authorization"].startswith("Basic ") for call in route.calls)
 
 
@@ -277,8 +297,10 @@ def test_register_needs_a_secret() -> None:
 def test_a_failed_registration_deletes_the_webhooks_already_created() -> None:
     def post(request: httpx.Request) -> httpx.Response:
         if json.loads(request.content)["topic"] == "order.deleted":
-            return httpx.Response(400, json={"code": "rest_invalid_param", "message": "Invalid parameter(s): topic",
-                                             "data": {"status": 400}})
+            return httpx.Response(
+                400,
+                json={"code": "rest_invalid_param", "message": "Invalid parameter(s): topic", "data": {"status": 400}},
+            )
         return created(request)
 
     respx.post(f"{API}/webhooks").mock(side_effect=post)
@@ -302,8 +324,11 @@ def test_a_webhook_post_that_fails_with_5xx_is_not_repeated() -> None:
 def test_remove_force_deletes_each_webhook_and_tolerates_one_already_gone() -> None:
     deleted = httpx.Response(200, json=sample("webhook_created.json"))
     first = respx.delete(f"{API}/webhooks/142").mock(return_value=deleted)
-    gone = respx.delete(f"{API}/webhooks/143").mock(return_value=httpx.Response(404, json={
-        "code": "woocommerce_rest_webhook_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}))
+    gone = respx.delete(f"{API}/webhooks/143").mock(
+        return_value=httpx.Response(
+            404, json={"code": "woocommerce_rest_webhook_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
+        )
+    )
     with client() as http:
         assert CONNECTOR.remove_webhooks(STORE, http, ["142", "143"]) is None
     assert first.calls.last.request.url.params["force"] == "true"
@@ -312,9 +337,16 @@ def test_remove_force_deletes_each_webhook_and_tolerates_one_already_gone() -> N
 
 @respx.mock
 def test_a_refused_removal_raises() -> None:
-    respx.delete(f"{API}/webhooks/142").mock(return_value=httpx.Response(401, json={
-        "code": "woocommerce_rest_cannot_delete", "message": "Sorry, you are not allowed to delete this resource.",
-        "data": {"status": 401}}))
+    respx.delete(f"{API}/webhooks/142").mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "code": "woocommerce_rest_cannot_delete",
+                "message": "Sorry, you are not allowed to delete this resource.",
+                "data": {"status": 401},
+            },
+        )
+    )
     with client() as http, pytest.raises(ChannelError, match="not allowed to delete") as caught:
         CONNECTOR.remove_webhooks(STORE, http, ["142"])
     assert caught.value.details["status"] == 401
@@ -327,5 +359,3 @@ def test_a_webhook_id_that_is_not_a_number_is_refused_without_a_call() -> None:
 
 
 # --- import time --------------------------------------------------------------------------------
-
-

@@ -363,15 +363,16 @@ def test_unreadable_order_fields_are_malformed(woo_order: dict[str, Any], field:
         parse(woo_order, "order.updated")
 
 
-
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         pytest.param("billing", "john.doe@example.com", id="billing-not-an-object"),
         pytest.param("line_items", ["Woo Single #1"], id="line-item-not-an-object"),
-        pytest.param("meta_data",
-                     [{"key": TRACKING_META, "value": [{"tracking_number": "1", "date_shipped": "9" * 20}]}],
-                     id="date-shipped-out-of-range"),
+        pytest.param(
+            "meta_data",
+            [{"key": TRACKING_META, "value": [{"tracking_number": "1", "date_shipped": "9" * 20}]}],
+            id="date-shipped-out-of-range",
+        ),
     ],
 )
 def test_wrongly_shaped_order_fields_are_malformed(woo_order: dict[str, Any], field: str, value: Any) -> None:

@@ -64,8 +64,12 @@ class S3RawArchive:
         from helpdesk.ingest.replay import RawObject
 
         answer = self._s3.get_object(Bucket=self._bucket, Key=key)
-        return RawObject(key=key, body=answer["Body"].read(), metadata=answer.get("Metadata", {}),
-                         last_modified=answer["LastModified"])
+        return RawObject(
+            key=key,
+            body=answer["Body"].read(),
+            metadata=answer.get("Metadata", {}),
+            last_modified=answer["LastModified"],
+        )
 
 
 class SqsDeadLetters:
@@ -77,9 +81,13 @@ class SqsDeadLetters:
         self._queue = queue_url
 
     def receive(self, limit: int) -> list[tuple[str, str, Mapping[str, object]]]:
-        answer = self._sqs.receive_message(QueueUrl=self._dlq, MaxNumberOfMessages=max(1, min(limit, 10)),
-                                           MessageAttributeNames=["All"], WaitTimeSeconds=1,
-                                           VisibilityTimeout=60)
+        answer = self._sqs.receive_message(
+            QueueUrl=self._dlq,
+            MaxNumberOfMessages=max(1, min(limit, 10)),
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=1,
+            VisibilityTimeout=60,
+        )
         return [(m["ReceiptHandle"], m["Body"], m.get("MessageAttributes", {})) for m in answer.get("Messages", [])]
 
     def send_back(self, body: str, attributes: Mapping[str, object]) -> None:
@@ -114,8 +122,9 @@ class StepFunctionsSlaTimers:
 
     def start(self, request: TimerRequest) -> None:
         try:
-            self._sfn.start_execution(stateMachineArn=self._arn, name=request.execution_name,
-                                      input=json.dumps(keys.sla_timer_input(request)))
+            self._sfn.start_execution(
+                stateMachineArn=self._arn, name=request.execution_name, input=json.dumps(keys.sla_timer_input(request))
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise
@@ -130,8 +139,10 @@ class StepFunctionsIntake:
 
     def start(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
         self._sfn.start_execution(
-            stateMachineArn=self._arn, name=f"intake-{ticket_id}-{message_id}"[:80],
-            input=json.dumps({"tenant_id": tenant_id, "ticket_id": ticket_id, "message_id": message_id}))
+            stateMachineArn=self._arn,
+            name=f"intake-{ticket_id}-{message_id}"[:80],
+            input=json.dumps({"tenant_id": tenant_id, "ticket_id": ticket_id, "message_id": message_id}),
+        )
 
 
 class SecretsManagerSecrets:
@@ -188,8 +199,9 @@ class SecretsManagerWriter:
 
     def create(self, name: str, value: Mapping[str, str]) -> None:
         try:
-            self._sm.create_secret(Name=name, SecretString=json.dumps(dict(value)),
-                                   Description="helpdesk store credentials")
+            self._sm.create_secret(
+                Name=name, SecretString=json.dumps(dict(value)), Description="helpdesk store credentials"
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("ResourceExistsException", "InvalidRequestException"):
                 raise
@@ -233,8 +245,15 @@ class EventBridgePollScheduler:
 
     AGING_RATE_MINUTES = 15
 
-    def __init__(self, client: Any, poller_arn: str, role_arn: str, rate_minutes: int = 2,
-                 group: str = "default", aging_arn: str = "") -> None:
+    def __init__(
+        self,
+        client: Any,
+        poller_arn: str,
+        role_arn: str,
+        rate_minutes: int = 2,
+        group: str = "default",
+        aging_arn: str = "",
+    ) -> None:
         self._scheduler = client
         self._poller_arn = poller_arn
         self._aging_arn = aging_arn
@@ -258,8 +277,7 @@ class EventBridgePollScheduler:
                 GroupName=self._group,
                 ScheduleExpression=f"rate({minutes} minutes)",
                 FlexibleTimeWindow={"Mode": "OFF"},
-                Target={"Arn": target_arn, "RoleArn": self._role_arn,
-                        "Input": json.dumps({"tenant_id": tenant_id})},
+                Target={"Arn": target_arn, "RoleArn": self._role_arn, "Input": json.dumps({"tenant_id": tenant_id})},
                 Description=f"helpdesk: {kind} for tenant {tenant_id}",
             )
         except ClientError as exc:

@@ -24,8 +24,15 @@ from helpdesk.core.models import Draft
 from helpdesk.replies.drafting import DraftContext, DraftUnavailable, build_prompt, missing_facts
 
 SOURCE = "bedrock"
-RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException", "ModelTimeoutException",
-                             "ModelNotReadyException", "InternalServerException"})
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+        "InternalServerException",
+    }
+)
 # What each known code means for the agent who asked for a draft; any other code is named as it came.
 REASONS = {
     "ThrottlingException": "Bedrock is throttling requests: try again in a moment",
@@ -34,9 +41,8 @@ REASONS = {
     "ModelNotReadyException": "the model is not ready yet: try again in a moment",
     "InternalServerException": "Bedrock failed: try again in a moment",
     "AccessDeniedException": "this AWS account has no access to the model: enable model access in the Bedrock "
-                             "console and allow bedrock:InvokeModel",
-    "ValidationException": "Bedrock refused the request: check the model id and that the model takes a system "
-                           "prompt",
+    "console and allow bedrock:InvokeModel",
+    "ValidationException": "Bedrock refused the request: check the model id and that the model takes a system prompt",
     "ResourceNotFoundException": "the configured model does not exist in this region",
 }
 WITHHELD = frozenset({"content_filtered", "guardrail_intervened"})
@@ -71,23 +77,37 @@ class BedrockDrafter:
         notes = [CUT_SHORT_NOTE] if stop == "max_tokens" else []
         if missing:
             notes.append(f"the order data has no {', '.join(missing)}: check the draft before sending")
-        return Draft(body=body, language=context.language, source=SOURCE, model=self._model_id, missing=missing,
-                     note="; ".join(notes) or None, created_at=now)
+        return Draft(
+            body=body,
+            language=context.language,
+            source=SOURCE,
+            model=self._model_id,
+            missing=missing,
+            note="; ".join(notes) or None,
+            created_at=now,
+        )
 
     def _converse(self, system: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
         try:
-            return dict(self._client.converse(
-                modelId=self._model_id, system=[{"text": system}], messages=messages,
-                inferenceConfig={"maxTokens": self._max_tokens, "temperature": self._temperature}))
+            return dict(
+                self._client.converse(
+                    modelId=self._model_id,
+                    system=[{"text": system}],
+                    messages=messages,
+                    inferenceConfig={"maxTokens": self._max_tokens, "temperature": self._temperature},
+                )
+            )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "UnknownError")
             reason = REASONS.get(code, "Bedrock refused the request")
             raise DraftUnavailable(f"{reason} ({code})", retryable=code in RETRYABLE_CODES, code=code) from exc
         except (BotoConnectionError, HTTPClientError) as exc:  # endpoint unreachable, timeouts, dropped connection
-            raise DraftUnavailable(f"Bedrock could not be reached ({type(exc).__name__})", retryable=True,
-                                   code=type(exc).__name__) from exc
+            raise DraftUnavailable(
+                f"Bedrock could not be reached ({type(exc).__name__})", retryable=True, code=type(exc).__name__
+            ) from exc
         except NoCredentialsError as exc:
-            raise DraftUnavailable("Bedrock is not set up: the function has no AWS credentials",
-                                   code="NoCredentials") from exc
+            raise DraftUnavailable(
+                "Bedrock is not set up: the function has no AWS credentials", code="NoCredentials"
+            ) from exc
         except BotoCoreError as exc:
             raise DraftUnavailable(f"the Bedrock call failed ({type(exc).__name__})", code=type(exc).__name__) from exc

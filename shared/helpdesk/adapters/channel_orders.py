@@ -41,10 +41,15 @@ class ChannelOrders:
             return None
         secrets = self._secrets
         try:
-            http = channels.open_client(connector, store, secrets.credentials(store), on_refresh_token=lambda token:
-                                        secrets.update_credentials(store, {"refresh_token": token}))
+            http = channels.open_client(
+                connector,
+                store,
+                secrets.credentials(store),
+                on_refresh_token=lambda token: secrets.update_credentials(store, {"refresh_token": token}),
+            )
         except KeyError as exc:  # a connector that reads credentials[...] directly
-            raise ChannelError(f"credentials lack {exc.args[0]!r}", channel=store.channel.value,
-                               store_id=store.store_id) from None
+            raise ChannelError(
+                f"credentials lack {exc.args[0]!r}", channel=store.channel.value, store_id=store.store_id
+            ) from None
         with http:
             return connector.fetch_order(store, http, order_ref)

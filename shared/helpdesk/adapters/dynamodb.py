@@ -76,7 +76,7 @@ BATCH_WRITE = 25  # BatchWriteItem's limit
 def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
     """Put/Delete requests in BatchWriteItem calls of 25, unprocessed items sent again until done."""
     for start in range(0, len(requests), BATCH_WRITE):
-        pending: dict[str, Any] = {table: list(requests[start:start + BATCH_WRITE])}
+        pending: dict[str, Any] = {table: list(requests[start : start + BATCH_WRITE])}
         while pending:
             answer = client.batch_write_item(RequestItems=pending)
             pending = answer.get("UnprocessedItems") or {}
@@ -118,22 +118,36 @@ class DynamoRepository:
 
     def record_ingest_error(self, error: IngestError) -> None:
         expires = int(error.at.timestamp()) + INGEST_ERROR_DAYS * 86400
-        self._put(to_item(error, PK=keys.tenant_pk(error.tenant_id),
-                          SK=keys.ingest_error_sk(error.store_id, error.at, error.delivery_id),
-                          entity="ingest_error", expires_at=expires))
+        self._put(
+            to_item(
+                error,
+                PK=keys.tenant_pk(error.tenant_id),
+                SK=keys.ingest_error_sk(error.store_id, error.at, error.delivery_id),
+                entity="ingest_error",
+                expires_at=expires,
+            )
+        )
 
     def list_ingest_errors(self, tenant_id: str, store_id: str, limit: int = 50) -> list[IngestError]:
         response = self._db.query(
             TableName=self._table,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
             ExpressionAttributeValues={":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s(f"INGESTERR#{store_id}#")},
-            ScanIndexForward=False, Limit=limit,
+            ScanIndexForward=False,
+            Limit=limit,
         )
         return [from_item(IngestError, i) for i in response.get("Items", [])]
 
     def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
-        self._put({"PK": _s(keys.channel_route_pk(channel, account_id)), "SK": _s("ROUTE"), "entity": _s("route"),
-                   "tenant_id": _s(tenant_id), "store_id": _s(store_id)})
+        self._put(
+            {
+                "PK": _s(keys.channel_route_pk(channel, account_id)),
+                "SK": _s("ROUTE"),
+                "entity": _s("route"),
+                "tenant_id": _s(tenant_id),
+                "store_id": _s(store_id),
+            }
+        )
 
     def find_store_by_account(self, channel: str, account_id: str) -> Store | None:
         route = self._get(keys.channel_route_pk(channel, account_id), "ROUTE")
@@ -146,8 +160,14 @@ class DynamoRepository:
         return [from_item(Store, i) for i in self._by_prefix(tenant_id, "STORE#")]
 
     def put_sla_policy(self, policy: SlaPolicy) -> None:
-        self._put(to_item(policy, PK=keys.tenant_pk(policy.tenant_id), SK=keys.sla_policy_sk(policy.policy_id),
-                          entity="sla_policy"))
+        self._put(
+            to_item(
+                policy,
+                PK=keys.tenant_pk(policy.tenant_id),
+                SK=keys.sla_policy_sk(policy.policy_id),
+                entity="sla_policy",
+            )
+        )
 
     def get_sla_policy(self, tenant_id: str, policy_id: str) -> SlaPolicy | None:
         item = self._get(keys.tenant_pk(tenant_id), keys.sla_policy_sk(policy_id))
@@ -156,16 +176,23 @@ class DynamoRepository:
     # --- routing configuration (rules, SLA policies, agents) ------------------------------------
 
     def put_agent(self, agent: Agent) -> None:
-        self._put(to_item(agent, PK=keys.tenant_pk(agent.tenant_id), SK=keys.agent_sk(agent.agent_id),
-                          entity="agent"))
+        self._put(to_item(agent, PK=keys.tenant_pk(agent.tenant_id), SK=keys.agent_sk(agent.agent_id), entity="agent"))
 
     def list_agents(self, tenant_id: str) -> list[Agent]:
         return [from_item(Agent, i) for i in self._by_prefix(tenant_id, "AGENT#")]
 
     def replace_agents(self, tenant_id: str, agents: Sequence[Agent]) -> None:
         """The tenant's agents become exactly ``agents`` (written; the ones left out deleted)."""
-        self._replace(tenant_id, keys.AGENT_PREFIX, {keys.agent_sk(a.agent_id): to_item(
-            a, PK=keys.tenant_pk(tenant_id), SK=keys.agent_sk(a.agent_id), entity="agent") for a in agents})
+        self._replace(
+            tenant_id,
+            keys.AGENT_PREFIX,
+            {
+                keys.agent_sk(a.agent_id): to_item(
+                    a, PK=keys.tenant_pk(tenant_id), SK=keys.agent_sk(a.agent_id), entity="agent"
+                )
+                for a in agents
+            },
+        )
 
     def put_team(self, team: Team) -> None:
         self._put(to_item(team, PK=keys.tenant_pk(team.tenant_id), SK=keys.team_sk(team.team_id), entity="team"))
@@ -174,8 +201,16 @@ class DynamoRepository:
         return [from_item(Team, i) for i in self._by_prefix(tenant_id, keys.TEAM_PREFIX)]
 
     def replace_teams(self, tenant_id: str, teams: Sequence[Team]) -> None:
-        self._replace(tenant_id, keys.TEAM_PREFIX, {keys.team_sk(t.team_id): to_item(
-            t, PK=keys.tenant_pk(tenant_id), SK=keys.team_sk(t.team_id), entity="team") for t in teams})
+        self._replace(
+            tenant_id,
+            keys.TEAM_PREFIX,
+            {
+                keys.team_sk(t.team_id): to_item(
+                    t, PK=keys.tenant_pk(tenant_id), SK=keys.team_sk(t.team_id), entity="team"
+                )
+                for t in teams
+            },
+        )
 
     def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None:
         """The tenant's aging steps; None when it never set any (the default steps apply)."""
@@ -189,8 +224,14 @@ class DynamoRepository:
     def put_aging_steps(self, tenant_id: str, steps: Sequence[AgingStep]) -> None:
         """All the tenant's steps in one item: replacing them is one write, never half done."""
         plain = [json.loads(step.model_dump_json(exclude_none=True), parse_float=Decimal) for step in steps]
-        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.AGING_SK), "entity": _s("aging_steps"),
-                   "steps": _SER.serialize(plain)})
+        self._put(
+            {
+                "PK": _s(keys.tenant_pk(tenant_id)),
+                "SK": _s(keys.AGING_SK),
+                "entity": _s("aging_steps"),
+                "steps": _SER.serialize(plain),
+            }
+        )
 
     def list_nudges(self, tenant_id: str) -> list[Nudge]:
         from helpdesk.replies.proactive import Nudge
@@ -215,8 +256,9 @@ class DynamoRepository:
     def _put_config_list(self, tenant_id: str, sk: str, entity: str, models: Sequence[BaseModel]) -> None:
         """A whole admin list in one item: replacing it is one write, never half done."""
         plain = [json.loads(m.model_dump_json(exclude_none=True), parse_float=Decimal) for m in models]
-        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(sk), "entity": _s(entity),
-                   "items": _SER.serialize(plain)})
+        self._put(
+            {"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(sk), "entity": _s(entity), "items": _SER.serialize(plain)}
+        )
 
     def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None:
         """Round-robin bookkeeping: when the agent last got a ticket (only if the agent exists)."""
@@ -224,8 +266,10 @@ class DynamoRepository:
             self._db.update_item(
                 TableName=self._table,
                 Key={"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.agent_sk(agent_id))},
-                UpdateExpression="SET last_assigned_at = :at", ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":at": _s(at.isoformat())})
+                UpdateExpression="SET last_assigned_at = :at",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":at": _s(at.isoformat())},
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -233,7 +277,9 @@ class DynamoRepository:
     def count_assigned(self, tenant_id: str, agent_id: str) -> int:
         """Tickets in the agent's queue (a COUNT Query on the agent's queue partition)."""
         params: dict[str, Any] = {
-            "TableName": self._table, "IndexName": keys.AGENT_QUEUE, "Select": "COUNT",
+            "TableName": self._table,
+            "IndexName": keys.AGENT_QUEUE,
+            "Select": "COUNT",
             "KeyConditionExpression": "agent_queue_pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(keys.agent_queue_pk(tenant_id, agent_id))},
         }
@@ -255,13 +301,28 @@ class DynamoRepository:
 
     def replace_rules(self, tenant_id: str, rules: Sequence[RoutingRule]) -> None:
         """The tenant's rules become exactly ``rules`` (new and changed written, dropped deleted)."""
-        self._replace(tenant_id, "RULE#", {keys.rule_sk(r.rule_id): to_item(
-            r, PK=keys.tenant_pk(tenant_id), SK=keys.rule_sk(r.rule_id), entity="rule") for r in rules})
+        self._replace(
+            tenant_id,
+            "RULE#",
+            {
+                keys.rule_sk(r.rule_id): to_item(
+                    r, PK=keys.tenant_pk(tenant_id), SK=keys.rule_sk(r.rule_id), entity="rule"
+                )
+                for r in rules
+            },
+        )
 
     def replace_policy_specs(self, tenant_id: str, policies: Sequence[SlaPolicySpec]) -> None:
-        self._replace(tenant_id, "SLAPOLICY#", {keys.policy_spec_sk(p.policy_id): to_item(
-            p, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(p.policy_id), entity="sla_policy_spec")
-            for p in policies})
+        self._replace(
+            tenant_id,
+            "SLAPOLICY#",
+            {
+                keys.policy_spec_sk(p.policy_id): to_item(
+                    p, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(p.policy_id), entity="sla_policy_spec"
+                )
+                for p in policies
+            },
+        )
 
     def _replace(self, tenant_id: str, prefix: str, items: dict[str, dict[str, Any]]) -> None:
         stale = [i["SK"]["S"] for i in self._by_prefix(tenant_id, prefix) if i["SK"]["S"] not in items]
@@ -270,8 +331,11 @@ class DynamoRepository:
         batch_write(self._db, self._table, requests)
 
     def put_policy_spec(self, tenant_id: str, policy: SlaPolicySpec) -> None:
-        self._put(to_item(policy, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(policy.policy_id),
-                          entity="sla_policy_spec"))
+        self._put(
+            to_item(
+                policy, PK=keys.tenant_pk(tenant_id), SK=keys.policy_spec_sk(policy.policy_id), entity="sla_policy_spec"
+            )
+        )
 
     def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]:
         from helpdesk.sla.policies import SlaPolicySpec
@@ -281,22 +345,38 @@ class DynamoRepository:
     def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None:
         """Store the ticket's new state if nobody changed it since ``previous`` was read (Conflict),
         with the timeline events that explain the change, in one transaction."""
-        self._write_ticket(previous, updated, lambda: [
-            *(self._put_new(self._message_item(event)) for event in events),
-            *({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous)),
-        ], "the ticket changed meanwhile; re-read and retry")
+        self._write_ticket(
+            previous,
+            updated,
+            lambda: [
+                *(self._put_new(self._message_item(event)) for event in events),
+                *({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous)),
+            ],
+            "the ticket changed meanwhile; re-read and retry",
+        )
 
-    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
-                        events: Sequence[Message] = ()) -> None:
+    def record_delivery(
+        self, previous: Ticket, updated: Ticket, reply: Message, events: Sequence[Message] = ()
+    ) -> None:
         """A reply's delivery state (queued → sent / failed) with the ticket's new state and the
         events explaining it, in one transaction; the reply item must exist (it was stored when the
         agent wrote it) and a reply already sent is never set back (Conflict)."""
-        self._write_ticket(previous, updated, lambda: [
-            {"Put": {"TableName": self._table, "Item": self._message_item(reply),
-                     "ConditionExpression": "attribute_exists(PK) AND delivery_status <> :sent",
-                     "ExpressionAttributeValues": {":sent": _s("sent")}}},
-            *(self._put_new(self._message_item(event)) for event in events),
-        ], "the ticket or the reply changed meanwhile; re-read and retry")
+        self._write_ticket(
+            previous,
+            updated,
+            lambda: [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._message_item(reply),
+                        "ConditionExpression": "attribute_exists(PK) AND delivery_status <> :sent",
+                        "ExpressionAttributeValues": {":sent": _s("sent")},
+                    }
+                },
+                *(self._put_new(self._message_item(event)) for event in events),
+            ],
+            "the ticket or the reply changed meanwhile; re-read and retry",
+        )
 
     def claim_delivery(self, reply: Message) -> bool:
         """``queued`` → ``sending`` on the stored reply, only if it is still queued (one dispatch
@@ -304,11 +384,14 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"PK": _s(keys.ticket_pk(reply.tenant_id, reply.ticket_id)),
-                     "SK": _s(keys.message_sk(reply.created_at, reply.message_id))},
+                Key={
+                    "PK": _s(keys.ticket_pk(reply.tenant_id, reply.ticket_id)),
+                    "SK": _s(keys.message_sk(reply.created_at, reply.message_id)),
+                },
                 UpdateExpression="SET delivery_status = :sending REMOVE outbox_pk, outbox_sk",
                 ConditionExpression="delivery_status = :queued",
-                ExpressionAttributeValues={":sending": _s("sending"), ":queued": _s("queued")})
+                ExpressionAttributeValues={":sending": _s("sending"), ":queued": _s("queued")},
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -328,12 +411,14 @@ class DynamoRepository:
 
         return self._due_on_index(keys.OUTBOX, "outbox", keys.outbox_pk(tenant_id), now, limit, entry)
 
-    def _due_on_index(self, index: str, prefix: str, partition: str, now: datetime, limit: int,
-                      row: Callable[[dict[str, Any]], R]) -> list[R]:
+    def _due_on_index(
+        self, index: str, prefix: str, partition: str, now: datetime, limit: int, row: Callable[[dict[str, Any]], R]
+    ) -> list[R]:
         """Up to ``limit`` rows of a sparse index whose sort key (``<prefix>_sk``) starts with a
         time, due by ``now`` (inclusive), earliest first, page after page."""
         params: dict[str, Any] = {
-            "TableName": self._table, "IndexName": index,
+            "TableName": self._table,
+            "IndexName": index,
             "KeyConditionExpression": f"{prefix}_pk = :pk AND {prefix}_sk <= :until",
             # '~' sorts after every id character: everything due at ``now`` itself is included.
             "ExpressionAttributeValues": {":pk": _s(partition), ":until": _s(f"{keys.sortable(now)}#~")},
@@ -353,28 +438,42 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"PK": _s(keys.ticket_pk(tenant_id, entry.ticket_id)),
-                     "SK": _s(keys.message_sk(entry.created_at, entry.message_id))},
+                Key={
+                    "PK": _s(keys.ticket_pk(tenant_id, entry.ticket_id)),
+                    "SK": _s(keys.message_sk(entry.created_at, entry.message_id)),
+                },
                 UpdateExpression="SET outbox_sk = :next",
                 ConditionExpression="delivery_status = :queued AND attribute_exists(outbox_pk)",
-                ExpressionAttributeValues={":next": _s(keys.outbox_sk(check_at, entry.ticket_id, entry.message_id)),
-                                           ":queued": _s("queued")})
+                ExpressionAttributeValues={
+                    ":next": _s(keys.outbox_sk(check_at, entry.ticket_id, entry.message_id)),
+                    ":queued": _s("queued"),
+                },
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
 
-    def _write_ticket(self, previous: Ticket, updated: Ticket, more: Callable[[], list[dict[str, Any]]],
-                      conflict: str) -> None:
+    def _write_ticket(
+        self, previous: Ticket, updated: Ticket, more: Callable[[], list[dict[str, Any]]], conflict: str
+    ) -> None:
         """The ticket written whole if its version is still the one read (bumped by one), with
         ``more`` items in the same transaction; a cancelled transaction is a Conflict."""
         if updated.version != previous.version:
             raise ValueError("pass the ticket as read; the repository bumps the version")
         updated.version = previous.version + 1
-        items: list[dict[str, Any]] = [{"Put": {
-            "TableName": self._table, "Item": self._ticket_item(updated), "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}}}}, *more()]
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._ticket_item(updated),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(previous.version)}},
+                }
+            },
+            *more(),
+        ]
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -398,8 +497,12 @@ class DynamoRepository:
     def advance_cursor(self, tenant_id: str, store_id: str, stream: str, previous: str | None, new: str) -> None:
         params: dict[str, Any] = {
             "TableName": self._table,
-            "Item": {"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.cursor_sk(store_id, stream)),
-                     "entity": _s("cursor"), "cursor": _s(new)},
+            "Item": {
+                "PK": _s(keys.tenant_pk(tenant_id)),
+                "SK": _s(keys.cursor_sk(store_id, stream)),
+                "entity": _s("cursor"),
+                "cursor": _s(new),
+            },
         }
         if previous is None:
             params["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -416,16 +519,25 @@ class DynamoRepository:
 
     def set_cursor(self, tenant_id: str, store_id: str, stream: str, value: str) -> None:
         """Unconditional (operators rewinding a store for a replay)."""
-        self._put({"PK": _s(keys.tenant_pk(tenant_id)), "SK": _s(keys.cursor_sk(store_id, stream)),
-                   "entity": _s("cursor"), "cursor": _s(value)})
+        self._put(
+            {
+                "PK": _s(keys.tenant_pk(tenant_id)),
+                "SK": _s(keys.cursor_sk(store_id, stream)),
+                "entity": _s("cursor"),
+                "cursor": _s(value),
+            }
+        )
 
     def get_health(self, tenant_id: str, store_id: str) -> StoreHealth | None:
         item = self._get(keys.tenant_pk(tenant_id), keys.health_sk(store_id))
         return from_item(StoreHealth, item) if item else None
 
     def put_health(self, health: StoreHealth) -> None:
-        self._put(to_item(health, PK=keys.tenant_pk(health.tenant_id), SK=keys.health_sk(health.store_id),
-                          entity="store_health"))
+        self._put(
+            to_item(
+                health, PK=keys.tenant_pk(health.tenant_id), SK=keys.health_sk(health.store_id), entity="store_health"
+            )
+        )
 
     # --- tickets ------------------------------------------------------------------------------
 
@@ -482,8 +594,11 @@ class DynamoRepository:
             self._put_new(self._message_item(message)),
         ]
         if ticket.channel_thread_id:
-            items.append(self._put_new(self._thread_item(ticket.tenant_id, ticket.store_id,
-                                                         ticket.channel_thread_id, ticket.ticket_id)))
+            items.append(
+                self._put_new(
+                    self._thread_item(ticket.tenant_id, ticket.store_id, ticket.channel_thread_id, ticket.ticket_id)
+                )
+            )
         items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(ticket, None))
         self._transact(items)
 
@@ -491,25 +606,32 @@ class DynamoRepository:
         if updated.version != previous.version:
             raise ValueError("pass the ticket as read; the repository bumps the version")
         updated.version = previous.version + 1
-        ticket_put = {"Put": {
-            "TableName": self._table,
-            "Item": self._ticket_item(updated),
-            "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"N": str(previous.version)}},
-        }}
+        ticket_put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._ticket_item(updated),
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(previous.version)}},
+            }
+        }
         items: list[dict[str, Any]] = [
             self._put_new(self._dedup_item(message)),
             ticket_put,
             self._put_new(self._message_item(message)),
         ]
         if message.channel_thread_id and message.channel_thread_id != previous.channel_thread_id:
-            items.append({"Put": {
-                "TableName": self._table,
-                "Item": self._thread_item(updated.tenant_id, message.store_id, message.channel_thread_id,
-                                          updated.ticket_id),
-                "ConditionExpression": "attribute_not_exists(PK) OR ticket_id = :t",
-                "ExpressionAttributeValues": {":t": _s(updated.ticket_id)},
-            }})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._thread_item(
+                            updated.tenant_id, message.store_id, message.channel_thread_id, updated.ticket_id
+                        ),
+                        "ConditionExpression": "attribute_not_exists(PK) OR ticket_id = :t",
+                        "ExpressionAttributeValues": {":t": _s(updated.ticket_id)},
+                    }
+                }
+            )
         items.extend({"Put": {"TableName": self._table, "Item": link}} for link in self._link_items(updated, previous))
         try:
             self._transact(items)
@@ -529,14 +651,15 @@ class DynamoRepository:
         messages = [from_item(Message, i) for i in items if i["SK"]["S"].startswith(keys.MESSAGE_PREFIX)]
         return TicketView(ticket=from_item(Ticket, ticket), messages=messages)
 
-    def list_queue(
-        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
-    ) -> QueuePage:
+    def list_queue(self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None) -> QueuePage:
         index, pk_attr, pk = {
             QueueScope.TENANT: (keys.TENANT_QUEUE, "queue_pk", lambda: keys.tenant_queue_pk(tenant_id)),
             QueueScope.TEAM: (keys.TEAM_QUEUE, "team_queue_pk", lambda: keys.team_queue_pk(tenant_id, scope_id or "")),
-            QueueScope.AGENT: (keys.AGENT_QUEUE, "agent_queue_pk",
-                               lambda: keys.agent_queue_pk(tenant_id, scope_id or "")),
+            QueueScope.AGENT: (
+                keys.AGENT_QUEUE,
+                "agent_queue_pk",
+                lambda: keys.agent_queue_pk(tenant_id, scope_id or ""),
+            ),
         }[scope]
         pk_value = pk()
         params: dict[str, Any] = {
@@ -617,18 +740,23 @@ class DynamoRepository:
             if ticket.team_id:
                 extra.update(team_queue_pk=keys.team_queue_pk(ticket.tenant_id, ticket.team_id), team_queue_sk=sort_key)
             if ticket.assignee_id:
-                extra.update(agent_queue_pk=keys.agent_queue_pk(ticket.tenant_id, ticket.assignee_id),
-                             agent_queue_sk=sort_key)
+                extra.update(
+                    agent_queue_pk=keys.agent_queue_pk(ticket.tenant_id, ticket.assignee_id), agent_queue_sk=sort_key
+                )
             if ticket.sla_warn_at is not None:  # near-breach filter: a sortable copy of the warning point
                 extra["sla_warn_key"] = keys.sortable(ticket.sla_warn_at)
         elif not ticket.status.in_queue:
             # StatusIndex (sparse): tickets outside the queues by status, newest change first.
-            extra.update(status_pk=keys.status_pk(ticket.tenant_id, ticket.status.value),
-                         status_sk=keys.status_sk(ticket.updated_at, ticket.ticket_id))
+            extra.update(
+                status_pk=keys.status_pk(ticket.tenant_id, ticket.status.value),
+                status_sk=keys.status_sk(ticket.updated_at, ticket.ticket_id),
+            )
         if ticket.status == TicketStatus.SNOOZED and ticket.snoozed_until is not None:
             # Snoozed index (sparse): wake-ups, soonest first; gone in the write that wakes it.
-            extra.update(snooze_pk=keys.snoozed_pk(ticket.tenant_id),
-                         snooze_sk=keys.queue_sk(ticket.snoozed_until, ticket.ticket_id))
+            extra.update(
+                snooze_pk=keys.snoozed_pk(ticket.tenant_id),
+                snooze_sk=keys.queue_sk(ticket.snoozed_until, ticket.ticket_id),
+            )
         if ticket.sla_breached_at is not None:
             extra["sla_breached"] = True
         return to_item(ticket, **extra)
@@ -638,10 +766,15 @@ class DynamoRepository:
         """A message item; an outbound one still ``queued`` is also in the sparse Outbox index
         (``helpdesk.replies.outbox``), unless ``outbox`` is False (a merge's display copy, never sent)."""
         extra: dict[str, Any] = {}
-        if (outbox and message.direction == MessageDirection.OUTBOUND
-                and message.delivery_status == DeliveryStatus.QUEUED):
-            extra.update(outbox_pk=keys.outbox_pk(message.tenant_id), outbox_sk=keys.outbox_sk(
-                message.created_at + CHECK_AFTER, message.ticket_id, message.message_id))
+        if (
+            outbox
+            and message.direction == MessageDirection.OUTBOUND
+            and message.delivery_status == DeliveryStatus.QUEUED
+        ):
+            extra.update(
+                outbox_pk=keys.outbox_pk(message.tenant_id),
+                outbox_sk=keys.outbox_sk(message.created_at + CHECK_AFTER, message.ticket_id, message.message_id),
+            )
         return to_item(
             message,
             PK=keys.ticket_pk(message.tenant_id, message.ticket_id),
@@ -653,8 +786,11 @@ class DynamoRepository:
     @staticmethod
     def _dedup_item(message: Message) -> dict[str, Any]:
         return {
-            "PK": _s(keys.channel_message_pk(message.tenant_id, message.store_id,
-                                             message.channel_message_id or message.message_id)),
+            "PK": _s(
+                keys.channel_message_pk(
+                    message.tenant_id, message.store_id, message.channel_message_id or message.message_id
+                )
+            ),
             "SK": _s("CHMSG"),
             "entity": _s("channel_message"),
             "ticket_id": _s(message.ticket_id),
@@ -679,14 +815,28 @@ class DynamoRepository:
         old_refs = set(previous.order_refs) if previous else set()
         for ref in ticket.order_refs:
             if ref not in old_refs:
-                links.append((f"{keys.LINK_PREFIX}ORDER#{ticket.store_id}#{ref}",
-                              keys.order_lookup_pk(ticket.tenant_id, ticket.store_id, ref)))
+                links.append(
+                    (
+                        f"{keys.LINK_PREFIX}ORDER#{ticket.store_id}#{ref}",
+                        keys.order_lookup_pk(ticket.tenant_id, ticket.store_id, ref),
+                    )
+                )
         if ticket.customer_email and (previous is None or previous.customer_email != ticket.customer_email):
-            links.append((f"{keys.LINK_PREFIX}EMAIL#{ticket.customer_email}",
-                          keys.email_lookup_pk(ticket.tenant_id, ticket.customer_email)))
+            links.append(
+                (
+                    f"{keys.LINK_PREFIX}EMAIL#{ticket.customer_email}",
+                    keys.email_lookup_pk(ticket.tenant_id, ticket.customer_email),
+                )
+            )
         return [
-            {"PK": _s(pk), "SK": _s(sk), "entity": _s("link"), "ticket_id": _s(ticket.ticket_id),
-             "lookup_pk": _s(lookup_pk), "lookup_sk": _s(lookup_sk)}
+            {
+                "PK": _s(pk),
+                "SK": _s(sk),
+                "entity": _s("link"),
+                "ticket_id": _s(ticket.ticket_id),
+                "lookup_pk": _s(lookup_pk),
+                "lookup_sk": _s(lookup_sk),
+            }
             for sk, lookup_pk in links
         ]
 
@@ -711,8 +861,7 @@ class DynamoRepository:
         self._db.put_item(TableName=self._table, Item=item)
 
     def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
-        response = self._db.get_item(TableName=self._table, Key={"PK": _s(pk), "SK": _s(sk)},
-                                     ConsistentRead=consistent)
+        response = self._db.get_item(TableName=self._table, Key={"PK": _s(pk), "SK": _s(sk)}, ConsistentRead=consistent)
         return response.get("Item")
 
     def _query_all(self, **params: Any) -> list[dict[str, Any]]:

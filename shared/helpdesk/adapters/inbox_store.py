@@ -89,14 +89,21 @@ def queue_filter_expression(residual: QueueFilter, now: datetime, expression: _E
     if residual.sla == SlaFilter.BREACHED:  # outside the queues: a breach recorded before it left
         expression.add(f"attribute_exists({expression.name('sla_breached_at')})")
     elif residual.sla == SlaFilter.NEAR_BREACH:  # in a queue, deadline ahead (key range): warning point passed
-        expression.add(f"attribute_not_exists({expression.name('sla_breached_at')}) AND "
-                       f"(attribute_exists({expression.name('sla_warned_at')}) OR "
-                       f"{expression.name('sla_warn_key')} <= {expression.value(_s(keys.sortable(now)))})")
+        expression.add(
+            f"attribute_not_exists({expression.name('sla_breached_at')}) AND "
+            f"(attribute_exists({expression.name('sla_warned_at')}) OR "
+            f"{expression.name('sla_warn_key')} <= {expression.value(_s(keys.sortable(now)))})"
+        )
 
 
-def _filtered_page(db: Any, params: dict[str, Any], key_attributes: Sequence[str], limit: int,
-                   filtered: bool, skip: Callable[[dict[str, Any]], bool] | None = None,
-                   ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _filtered_page(
+    db: Any,
+    params: dict[str, Any],
+    key_attributes: Sequence[str],
+    limit: int,
+    filtered: bool,
+    skip: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Up to ``limit`` matching items and the key to resume after (None: the partition is done).
     ``skip``: items read but not matching what the FilterExpression cannot say (key attributes)."""
     # Unfiltered, a page reads exactly what it returns; filtered, it reads ahead in bigger steps.
@@ -134,8 +141,7 @@ class QueueStore:
         self._db = client
         self._table = table_name
 
-    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
-                   now: datetime) -> QueuePage:
+    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None, now: datetime) -> QueuePage:
         _, pk_attr, sk_attr, build = _INDEXES[plan.index]
         start = _decode_cursor(cursor, pk_attr, build(tenant_id, plan.partition)) if cursor else None
         params, pk_attr, _, sk_attr, filtered = self._query(tenant_id, plan, now, start)
@@ -147,10 +153,12 @@ class QueueStore:
 
                 def passed(item: dict[str, Any]) -> bool:  # its deadline passed since the last page
                     return item[sk_attr]["S"] < ahead
+
                 skip = passed
         items, last = _filtered_page(self._db, params, ("PK", "SK", pk_attr, sk_attr), limit, filtered, skip)
-        return QueuePage(tickets=[from_item(Ticket, i) for i in items],
-                         next_cursor=_encode_cursor(last) if last else None)
+        return QueuePage(
+            tickets=[from_item(Ticket, i) for i in items], next_cursor=_encode_cursor(last) if last else None
+        )
 
     def count_queue(self, tenant_id: str, plan: QueuePlan, now: datetime, budget: int) -> tuple[int, bool]:
         """Matching tickets, reading at most ``budget`` items (``Limit``); capped when more are left."""
@@ -169,8 +177,13 @@ class QueueStore:
                 return total, True
             params["ExclusiveStartKey"] = last
 
-    def _query(self, tenant_id: str, plan: QueuePlan, now: datetime, start: dict[str, Any] | None = None,
-               ) -> tuple[dict[str, Any], str, str, str, bool]:
+    def _query(
+        self,
+        tenant_id: str,
+        plan: QueuePlan,
+        now: datetime,
+        start: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], str, str, str, bool]:
         index, pk_attr, sk_attr, build = _INDEXES[plan.index]
         pk_value = build(tenant_id, plan.partition)
         expression = _Expression()
@@ -187,8 +200,11 @@ class QueueStore:
         queue_filter_expression(plan.residual, now, expression)
         filtered = len(expression.names) > key_names
         params: dict[str, Any] = {
-            "TableName": self._table, "IndexName": index, "KeyConditionExpression": key,
-            "ExpressionAttributeNames": expression.names, "ExpressionAttributeValues": expression.values,
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": key,
+            "ExpressionAttributeNames": expression.names,
+            "ExpressionAttributeValues": expression.values,
             "ScanIndexForward": not plan.newest_first,
         }
         if expression.terms:
@@ -212,7 +228,8 @@ class ViewStore:
         items: list[dict[str, Any]] = []
         for prefix in (keys.private_views_prefix(owner_id), keys.SHARED_VIEWS_PREFIX):
             params: dict[str, Any] = {
-                "TableName": self._table, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
                 "ExpressionAttributeValues": {":pk": _s(keys.tenant_pk(tenant_id)), ":p": _s(prefix)},
             }
             while True:
@@ -224,20 +241,22 @@ class ViewStore:
         return [from_item(SavedView, i) for i in items]
 
     def put_view(self, view: SavedView, previous: SavedView | None = None) -> None:
-        item = to_item(view, **self._plain_key(view.tenant_id, view.owner_id, view.view_id, view.shared),
-                       entity="view")
+        item = to_item(view, **self._plain_key(view.tenant_id, view.owner_id, view.view_id, view.shared), entity="view")
         if previous is None or previous.shared == view.shared:
             self._db.put_item(TableName=self._table, Item=item)
             return
         old = self._key(previous.tenant_id, previous.owner_id, previous.view_id, previous.shared)
-        self._db.transact_write_items(TransactItems=[
-            {"Put": {"TableName": self._table, "Item": item}},
-            {"Delete": {"TableName": self._table, "Key": old}},
-        ])
+        self._db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self._table, "Item": item}},
+                {"Delete": {"TableName": self._table, "Key": old}},
+            ]
+        )
 
     def delete_view(self, view: SavedView) -> None:
-        self._db.delete_item(TableName=self._table,
-                             Key=self._key(view.tenant_id, view.owner_id, view.view_id, view.shared))
+        self._db.delete_item(
+            TableName=self._table, Key=self._key(view.tenant_id, view.owner_id, view.view_id, view.shared)
+        )
 
     @staticmethod
     def _plain_key(tenant_id: str, owner_id: str, view_id: str, shared: bool) -> dict[str, str]:
@@ -254,34 +273,51 @@ class PresenceStore:
         self._db = client
         self._table = table_name
 
-    def touch_presence(self, tenant_id: str, ticket_id: str, agent_id: str, seen_at: datetime,
-                       expires_at: datetime, typing: bool | None = None) -> None:
+    def touch_presence(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        agent_id: str,
+        seen_at: datetime,
+        expires_at: datetime,
+        typing: bool | None = None,
+    ) -> None:
         update = "SET agent_id = :a, seen_at = :seen, expires_at = :exp, entity = :e"
-        values: dict[str, Any] = {":a": _s(agent_id), ":seen": _s(seen_at.astimezone(UTC).isoformat()),
-                                  ":exp": _epoch(expires_at), ":e": _s("presence")}
+        values: dict[str, Any] = {
+            ":a": _s(agent_id),
+            ":seen": _s(seen_at.astimezone(UTC).isoformat()),
+            ":exp": _epoch(expires_at),
+            ":e": _s("presence"),
+        }
         if typing is True:
             update += ", typing_until = :exp"
         elif typing is False:
             update += " REMOVE typing_until"
-        self._db.update_item(TableName=self._table,
-                             Key={"PK": _s(keys.ticket_pk(tenant_id, ticket_id)), "SK": _s(keys.presence_sk(agent_id))},
-                             UpdateExpression=update, ExpressionAttributeValues=values)
+        self._db.update_item(
+            TableName=self._table,
+            Key={"PK": _s(keys.ticket_pk(tenant_id, ticket_id)), "SK": _s(keys.presence_sk(agent_id))},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
+        )
 
     def list_presence(self, tenant_id: str, ticket_id: str) -> list[PresenceEntry]:
         answer = self._db.query(
-            TableName=self._table, KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues={":pk": _s(keys.ticket_pk(tenant_id, ticket_id)),
-                                       ":p": _s(keys.PRESENCE_PREFIX)},
-            ConsistentRead=True)
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues={":pk": _s(keys.ticket_pk(tenant_id, ticket_id)), ":p": _s(keys.PRESENCE_PREFIX)},
+            ConsistentRead=True,
+        )
         return [self._entry(i) for i in answer.get("Items", [])]
 
     @staticmethod
     def _entry(item: dict[str, Any]) -> PresenceEntry:
         typing = item.get("typing_until")
         return PresenceEntry(
-            agent_id=item["agent_id"]["S"], seen_at=datetime.fromisoformat(item["seen_at"]["S"]),
+            agent_id=item["agent_id"]["S"],
+            seen_at=datetime.fromisoformat(item["seen_at"]["S"]),
             expires_at=datetime.fromtimestamp(int(item["expires_at"]["N"]), UTC),
-            typing_until=datetime.fromtimestamp(int(typing["N"]), UTC) if typing else None)
+            typing_until=datetime.fromtimestamp(int(typing["N"]), UTC) if typing else None,
+        )
 
 
 class NoteStore:
@@ -292,8 +328,12 @@ class NoteStore:
         self._table = table_name
 
     def add_note(self, note: Message) -> None:
-        item = to_item(note, PK=keys.ticket_pk(note.tenant_id, note.ticket_id),
-                       SK=keys.message_sk(note.created_at, note.message_id), entity="message")
+        item = to_item(
+            note,
+            PK=keys.ticket_pk(note.tenant_id, note.ticket_id),
+            SK=keys.message_sk(note.created_at, note.message_id),
+            entity="message",
+        )
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(PK)")
 
 
@@ -307,31 +347,40 @@ class NotificationStore:
     def put_notifications(self, notifications: Sequence[Notification]) -> None:
         batch_write(self._db, self._table, [{"PutRequest": {"Item": self._item(n)}} for n in notifications])
 
-    def list_notifications(self, tenant_id: str, agent_id: str, unread_only: bool, limit: int,
-                           cursor: str | None, now: datetime) -> NotificationPage:
+    def list_notifications(
+        self, tenant_id: str, agent_id: str, unread_only: bool, limit: int, cursor: str | None, now: datetime
+    ) -> NotificationPage:
         pk = keys.notifications_pk(tenant_id, agent_id)
         # Expired records may linger until TTL deletes them: never shown.
         condition = "expires_at > :now" + (" AND attribute_not_exists(read_at)" if unread_only else "")
         params: dict[str, Any] = {
-            "TableName": self._table, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
-            "FilterExpression": condition, "ScanIndexForward": False,
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
+            "FilterExpression": condition,
+            "ScanIndexForward": False,
             "ExpressionAttributeValues": {":pk": _s(pk), ":p": _s(keys.NOTIFICATION_PREFIX), ":now": _epoch(now)},
         }
         if cursor:
             params["ExclusiveStartKey"] = _decode_cursor(cursor, "PK", pk)
         items, last = _filtered_page(self._db, params, ("PK", "SK"), limit, filtered=True)
-        return NotificationPage(notifications=[from_item(Notification, i) for i in items],
-                                next_cursor=_encode_cursor(last) if last else None)
+        return NotificationPage(
+            notifications=[from_item(Notification, i) for i in items],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
 
     def mark_read(self, tenant_id: str, agent_id: str, notification_id: str, at: datetime) -> Notification | None:
         try:
             answer = self._db.update_item(
                 TableName=self._table,
-                Key={"PK": _s(keys.notifications_pk(tenant_id, agent_id)),
-                     "SK": _s(keys.notification_sk(notification_id))},
+                Key={
+                    "PK": _s(keys.notifications_pk(tenant_id, agent_id)),
+                    "SK": _s(keys.notification_sk(notification_id)),
+                },
                 UpdateExpression="SET read_at = if_not_exists(read_at, :at)",
                 ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":at": _s(at.astimezone(UTC).isoformat())}, ReturnValues="ALL_NEW")
+                ExpressionAttributeValues={":at": _s(at.astimezone(UTC).isoformat())},
+                ReturnValues="ALL_NEW",
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return None
@@ -341,6 +390,10 @@ class NotificationStore:
     @staticmethod
     def _item(notification: Notification) -> dict[str, Any]:
         expires = int((notification.created_at + NOTIFICATION_TTL).timestamp())
-        return to_item(notification, PK=keys.notifications_pk(notification.tenant_id, notification.agent_id),
-                       SK=keys.notification_sk(notification.notification_id), entity="notification",
-                       expires_at=expires)
+        return to_item(
+            notification,
+            PK=keys.notifications_pk(notification.tenant_id, notification.agent_id),
+            SK=keys.notification_sk(notification.notification_id),
+            entity="notification",
+            expires_at=expires,
+        )

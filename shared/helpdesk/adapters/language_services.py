@@ -24,8 +24,12 @@ def translator() -> Translator:
         from helpdesk.adapters.translation_aws import AmazonTranslator
 
         # An agent waits on it while opening a ticket: short timeouts, a few standard retries.
-        return AmazonTranslator(boto3.session.Session().client("translate", config=Config(
-            connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})))
+        return AmazonTranslator(
+            boto3.session.Session().client(
+                "translate",
+                config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
+            )
+        )
     return NoTranslator()
 
 
@@ -45,7 +49,11 @@ def drafter() -> Drafter:
         from helpdesk.adapters.bedrock import BedrockDrafter
 
         # An agent (15 s API timeout) or the intake waits on it: fail fast with a reason instead.
-        return BedrockDrafter(boto3.session.Session().client("bedrock-runtime", config=Config(
-            connect_timeout=2, read_timeout=9, retries={"mode": "standard", "max_attempts": 2})),
-            settings().bedrock_model_id)
+        return BedrockDrafter(
+            boto3.session.Session().client(
+                "bedrock-runtime",
+                config=Config(connect_timeout=2, read_timeout=9, retries={"mode": "standard", "max_attempts": 2}),
+            ),
+            settings().bedrock_model_id,
+        )
     return LocalDrafter()

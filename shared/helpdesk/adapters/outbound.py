@@ -42,8 +42,9 @@ class DynamoMacros:
         return True
 
     def get_macro(self, tenant_id: str, macro_id: str) -> Macro | None:
-        response = self._db.get_item(TableName=self._table, Key={
-            "PK": {"S": keys.tenant_pk(tenant_id)}, "SK": {"S": MACRO_PREFIX + macro_id}})
+        response = self._db.get_item(
+            TableName=self._table, Key={"PK": {"S": keys.tenant_pk(tenant_id)}, "SK": {"S": MACRO_PREFIX + macro_id}}
+        )
         item = response.get("Item")
         return from_item(Macro, item) if item else None
 
@@ -62,8 +63,11 @@ class DynamoMacros:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete_macro(self, tenant_id: str, macro_id: str) -> bool:
-        response = self._db.delete_item(TableName=self._table, Key={
-            "PK": {"S": keys.tenant_pk(tenant_id)}, "SK": {"S": MACRO_PREFIX + macro_id}}, ReturnValues="ALL_OLD")
+        response = self._db.delete_item(
+            TableName=self._table,
+            Key={"PK": {"S": keys.tenant_pk(tenant_id)}, "SK": {"S": MACRO_PREFIX + macro_id}},
+            ReturnValues="ALL_OLD",
+        )
         return bool(response.get("Attributes"))
 
 
@@ -75,8 +79,10 @@ class SqsReplyQueue:
         self._url = queue_url
 
     def publish(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
-        self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(
-            {"tenant_id": tenant_id, "ticket_id": ticket_id, "message_id": message_id}))
+        self._sqs.send_message(
+            QueueUrl=self._url,
+            MessageBody=json.dumps({"tenant_id": tenant_id, "ticket_id": ticket_id, "message_id": message_id}),
+        )
 
 
 class CredentialSource(Protocol):
@@ -90,8 +96,7 @@ class ChannelReplyGateway:
     connector has one and the buyer's message came with a thread (Mirakl, eBay, TikTok Shop, Etsy),
     else e-mail from the store's address (e-mail stores, the Amazon relay, shops without messaging)."""
 
-    def __init__(self, credentials: CredentialSource, mail: MailReplySender,
-                 client_factory: Any = None) -> None:
+    def __init__(self, credentials: CredentialSource, mail: MailReplySender, client_factory: Any = None) -> None:
         self._credentials = credentials
         self._mail = mail
         self._factory = client_factory  # tests build clients on a mock transport
@@ -105,11 +110,18 @@ class ChannelReplyGateway:
                 if self._factory is not None:
                     http = self._factory(connector, store, credentials)
                 else:  # a channel that rotates its refresh token on use (Etsy): keep the new one
-                    http = channels.open_client(connector, store, credentials, on_refresh_token=lambda token:
-                                                self._credentials.update_credentials(store, {"refresh_token": token}))
+                    http = channels.open_client(
+                        connector,
+                        store,
+                        credentials,
+                        on_refresh_token=lambda token: self._credentials.update_credentials(
+                            store, {"refresh_token": token}
+                        ),
+                    )
             except KeyError as exc:
-                raise ChannelError(f"credentials lack {exc.args[0]!r}", channel=store.channel.value,
-                                   status=400) from None
+                raise ChannelError(
+                    f"credentials lack {exc.args[0]!r}", channel=store.channel.value, status=400
+                ) from None
             with http:
                 return str(connector.send_reply(store, http, thread, reply.body))
         try:
@@ -117,5 +129,6 @@ class ChannelReplyGateway:
         except ClientError as exc:  # SES: throttling is worth a retry, anything else is a refusal
             code = exc.response["Error"]["Code"]
             status = 429 if code in ("Throttling", "ThrottlingException", "TooManyRequestsException") else 400
-            raise ChannelError(f"e-mail not sent: {code}: {exc.response['Error'].get('Message', '')}",
-                               channel="email", status=status) from None
+            raise ChannelError(
+                f"e-mail not sent: {code}: {exc.response['Error'].get('Message', '')}", channel="email", status=status
+            ) from None

@@ -68,8 +68,13 @@ def _n(value: int) -> dict[str, str]:
 
 
 class ReportStore:
-    def __init__(self, client: Any, table_name: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._db = client
         self._table = table_name
         self._clock = clock
@@ -93,7 +98,7 @@ class ReportStore:
         written = 0
         for tenant_id, tenant_increments in by_tenant.items():
             for chunk_no, start in enumerate(range(0, len(tenant_increments), _TRANSACTION_KEYS)):
-                chunk = tenant_increments[start:start + _TRANSACTION_KEYS]
+                chunk = tenant_increments[start : start + _TRANSACTION_KEYS]
                 updates = [self._counters_update(i) for i in chunk]
                 updates += [self._open_update(t, net) for t, net in _open_changes(chunk).items()]
                 if self._transact(updates, self._marker(tenant_id, batch_id, chunk_no)):
@@ -115,26 +120,39 @@ class ReportStore:
                     return False  # the marker is there: this chunk was applied before
                 if "TransactionConflict" not in codes or attempt == _TRANSACTION_ATTEMPTS - 1:
                     raise
-                self._sleep(0.05 * 2 ** attempt)
+                self._sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _marker(self, tenant_id: str, batch_id: str, chunk_no: int) -> dict[str, Any]:
         expires = int((self._clock() + BATCH_MARKER_TTL).timestamp())
-        return {"TableName": self._table,
-                "Item": {"PK": _s(batch_marker_pk(tenant_id)), "SK": _s(f"{batch_id}#{chunk_no}"),
-                         "entity": _s("stats_batch"), "expires_at": _n(expires)},
-                "ConditionExpression": "attribute_not_exists(PK)"}
+        return {
+            "TableName": self._table,
+            "Item": {
+                "PK": _s(batch_marker_pk(tenant_id)),
+                "SK": _s(f"{batch_id}#{chunk_no}"),
+                "entity": _s("stats_batch"),
+                "expires_at": _n(expires),
+            },
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
 
     def _open_update(self, tenant_id: str, net: int) -> dict[str, Any]:
-        return {"TableName": self._table, "Key": {"PK": _s(tenant_pk(tenant_id)), "SK": _s(OPEN_SK)},
-                "UpdateExpression": "SET #entity = :entity ADD #open :net",
-                "ExpressionAttributeNames": {"#entity": "entity", "#open": "open_count"},
-                "ExpressionAttributeValues": {":entity": _s("open_count"), ":net": _n(net)}}
+        return {
+            "TableName": self._table,
+            "Key": {"PK": _s(tenant_pk(tenant_id)), "SK": _s(OPEN_SK)},
+            "UpdateExpression": "SET #entity = :entity ADD #open :net",
+            "ExpressionAttributeNames": {"#entity": "entity", "#open": "open_count"},
+            "ExpressionAttributeValues": {":entity": _s("open_count"), ":net": _n(net)},
+        }
 
     def _counters_update(self, increment: Increment) -> dict[str, Any]:
         names = {"#entity": "entity", "#day": "day", "#dimension": "dimension", "#value": "value"}
-        values: dict[str, Any] = {":entity": _s("daily_stats"), ":day": _s(increment.day.isoformat()),
-                                  ":dimension": _s(increment.dimension), ":value": _s(increment.value)}
+        values: dict[str, Any] = {
+            ":entity": _s("daily_stats"),
+            ":day": _s(increment.day.isoformat()),
+            ":dimension": _s(increment.dimension),
+            ":value": _s(increment.value),
+        }
         adds = []
         for position, (name, amount) in enumerate(sorted(increment.counters.items())):
             names[f"#c{position}"] = COUNTER_PREFIX + name
@@ -143,11 +161,16 @@ class ReportStore:
         expression = "SET #entity = :entity, #day = :day, #dimension = :dimension, #value = :value"
         if adds:
             expression += " ADD " + ", ".join(adds)
-        return {"TableName": self._table,
-                "Key": {"PK": _s(stats_pk(increment.tenant_id, increment.dimension)),
-                        "SK": _s(stats_sk(increment.day, increment.value))},
-                "UpdateExpression": expression, "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values}
+        return {
+            "TableName": self._table,
+            "Key": {
+                "PK": _s(stats_pk(increment.tenant_id, increment.dimension)),
+                "SK": _s(stats_sk(increment.day, increment.value)),
+            },
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def daily(self, tenant_id: str, dimension: str, start: date, end: date) -> list[DailyStats]:
         """Every item of one dimension from ``start`` to ``end`` (inclusive), by day then value."""
@@ -155,9 +178,11 @@ class ReportStore:
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
             "ExpressionAttributeNames": {"#pk": "PK", "#sk": "SK"},
-            "ExpressionAttributeValues": {":pk": _s(stats_pk(tenant_id, dimension)),
-                                          ":low": _s(start.isoformat()),
-                                          ":high": _s(end.isoformat() + _RANGE_END)},
+            "ExpressionAttributeValues": {
+                ":pk": _s(stats_pk(tenant_id, dimension)),
+                ":low": _s(start.isoformat()),
+                ":high": _s(end.isoformat() + _RANGE_END),
+            },
         }
         found: list[DailyStats] = []
         while True:
@@ -170,18 +195,24 @@ class ReportStore:
 
     def current_open(self, tenant_id: str) -> int:
         """Tickets in the queue states now (as the aggregates counted them)."""
-        item = self._db.get_item(TableName=self._table, Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(OPEN_SK)},
-                                 ConsistentRead=True).get("Item")
+        item = self._db.get_item(
+            TableName=self._table, Key={"PK": _s(tenant_pk(tenant_id)), "SK": _s(OPEN_SK)}, ConsistentRead=True
+        ).get("Item")
         return int(item["open_count"]["N"]) if item and "open_count" in item else 0
 
     def record_breach(self, tenant_id: str, day: date, ticket: Ticket | Breach) -> None:
         """Add a breach to the list, under the tenant's ``day`` of it (see ``reports.new_breach``)."""
         breach = ticket if isinstance(ticket, Breach) else breach_of(ticket)
-        self._db.put_item(TableName=self._table, Item=to_item(
-            breach, PK=breaches_pk(tenant_id), SK=breach_sk(day, breach), entity="breach", day=day.isoformat()))
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item(
+                breach, PK=breaches_pk(tenant_id), SK=breach_sk(day, breach), entity="breach", day=day.isoformat()
+            ),
+        )
 
-    def breaches(self, tenant_id: str, start: date, end: date, limit: int = 50,
-                 cursor: str | None = None) -> BreachPage:
+    def breaches(
+        self, tenant_id: str, start: date, end: date, limit: int = 50, cursor: str | None = None
+    ) -> BreachPage:
         """The breaches of the tenant's days ``start`` to ``end``, newest first, ``limit`` per page."""
         if not 1 <= limit <= MAX_BREACH_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_BREACH_PAGE}")
@@ -190,8 +221,11 @@ class ReportStore:
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
             "ExpressionAttributeNames": {"#pk": "PK", "#sk": "SK"},
-            "ExpressionAttributeValues": {":pk": _s(pk), ":low": _s(start.isoformat()),
-                                          ":high": _s(end.isoformat() + _RANGE_END)},
+            "ExpressionAttributeValues": {
+                ":pk": _s(pk),
+                ":low": _s(start.isoformat()),
+                ":high": _s(end.isoformat() + _RANGE_END),
+            },
             "ScanIndexForward": False,
         }
         if cursor:
@@ -212,8 +246,10 @@ class ReportStore:
             params["ExclusiveStartKey"] = last
         page = items[:limit]
         more = len(items) > limit
-        return BreachPage(breaches=[from_item(Breach, item) for item in page],
-                          next_cursor=_encode_cursor({"PK": page[-1]["PK"], "SK": page[-1]["SK"]}) if more else None)
+        return BreachPage(
+            breaches=[from_item(Breach, item) for item in page],
+            next_cursor=_encode_cursor({"PK": page[-1]["PK"], "SK": page[-1]["SK"]}) if more else None,
+        )
 
 
 def _open_changes(increments: Iterable[Increment]) -> dict[str, int]:
@@ -227,6 +263,9 @@ def _open_changes(increments: Iterable[Increment]) -> dict[str, int]:
 
 
 def _daily(item: dict[str, Any]) -> DailyStats:
-    counters = {name[len(COUNTER_PREFIX):]: int(value["N"]) for name, value in item.items()
-                if name.startswith(COUNTER_PREFIX) and "N" in value}
+    counters = {
+        name[len(COUNTER_PREFIX) :]: int(value["N"])
+        for name, value in item.items()
+        if name.startswith(COUNTER_PREFIX) and "N" in value
+    }
     return DailyStats(day=date.fromisoformat(item["day"]["S"]), value=item["value"]["S"], counters=counters)

@@ -30,20 +30,38 @@ from helpdesk.core.models import Translation
 from helpdesk.languages.translation import TranslationUnavailable, normalise_language
 
 PROVIDER = "amazon-translate"
-RETRYABLE_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException", "InternalServerException",
-                             "TooManyRequestsException"})
+RETRYABLE_CODES = frozenset(
+    {"ThrottlingException", "ServiceUnavailableException", "InternalServerException", "TooManyRequestsException"}
+)
 # Known refusals (not retryable); any other code is not retried either, and is named as it came.
-REFUSED_CODES = frozenset({"UnsupportedLanguagePairException", "TextSizeLimitExceededException",
-                           "InvalidRequestException", "DetectedLanguageLowConfidenceException"})
+REFUSED_CODES = frozenset(
+    {
+        "UnsupportedLanguagePairException",
+        "TextSizeLimitExceededException",
+        "InvalidRequestException",
+        "DetectedLanguageLowConfidenceException",
+    }
+)
 
 # The product's codes (ISO 639-1, optional region) that Amazon Translate spells differently.
 # Amazon's "pt" is Brazilian Portuguese and "pt-PT" European; "zh" simplified, "zh-TW" traditional.
 AMAZON_CODES: dict[str, str] = {
-    "nb": "no", "nn": "no", "fil": "tl", "iw": "he",
-    "pt-BR": "pt", "pt-PT": "pt-PT",
-    "zh-CN": "zh", "zh-SG": "zh", "zh-Hans": "zh", "zh-TW": "zh-TW", "zh-HK": "zh-TW", "zh-MO": "zh-TW",
+    "nb": "no",
+    "nn": "no",
+    "fil": "tl",
+    "iw": "he",
+    "pt-BR": "pt",
+    "pt-PT": "pt-PT",
+    "zh-CN": "zh",
+    "zh-SG": "zh",
+    "zh-Hans": "zh",
+    "zh-TW": "zh-TW",
+    "zh-HK": "zh-TW",
+    "zh-MO": "zh-TW",
     "zh-Hant": "zh-TW",
-    "fr-CA": "fr-CA", "es-MX": "es-MX", "fa-AF": "fa-AF",
+    "fr-CA": "fr-CA",
+    "es-MX": "es-MX",
+    "fa-AF": "fa-AF",
 }
 
 CACHE_SK = table_keys.TRANSLATION_SK
@@ -72,27 +90,37 @@ class AmazonTranslator:
 
     def translate(self, text: str, source: str, target: str) -> str:
         try:
-            answer = self._client.translate_text(Text=text, SourceLanguageCode=amazon_language(source),
-                                                 TargetLanguageCode=amazon_language(target))
+            answer = self._client.translate_text(
+                Text=text, SourceLanguageCode=amazon_language(source), TargetLanguageCode=amazon_language(target)
+            )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "UnknownError")
-            raise TranslationUnavailable(f"Amazon Translate answered {code}",
-                                         retryable=code in RETRYABLE_CODES) from exc
+            raise TranslationUnavailable(
+                f"Amazon Translate answered {code}", retryable=code in RETRYABLE_CODES
+            ) from exc
         except (BotoConnectionError, HTTPClientError) as exc:  # endpoint unreachable, timeouts, dropped connection
-            raise TranslationUnavailable(f"Amazon Translate could not be reached ({type(exc).__name__})",
-                                         retryable=True) from exc
+            raise TranslationUnavailable(
+                f"Amazon Translate could not be reached ({type(exc).__name__})", retryable=True
+            ) from exc
         except NoCredentialsError as exc:
-            raise TranslationUnavailable("Amazon Translate is not set up: the function has no AWS credentials",
-                                         retryable=False) from exc
+            raise TranslationUnavailable(
+                "Amazon Translate is not set up: the function has no AWS credentials", retryable=False
+            ) from exc
         except BotoCoreError as exc:
-            raise TranslationUnavailable(f"Amazon Translate call failed ({type(exc).__name__})",
-                                         retryable=False) from exc
+            raise TranslationUnavailable(
+                f"Amazon Translate call failed ({type(exc).__name__})", retryable=False
+            ) from exc
         return str(answer["TranslatedText"])
 
 
 class DynamoTranslationCache:
-    def __init__(self, client: Any, table_name: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._db = client
         self._table = table_name
         self._clock = clock
@@ -104,11 +132,13 @@ class DynamoTranslationCache:
         now = int(self._clock().timestamp())
         found: dict[str, Translation] = {}
         for start in range(0, len(wanted), _GET_BATCH):
-            request: dict[str, Any] = {self._table: {
-                "Keys": [{"PK": {"S": pk}, "SK": {"S": CACHE_SK}} for pk in wanted[start:start + _GET_BATCH]],
-                "ProjectionExpression": "PK, #t, expires_at",
-                "ExpressionAttributeNames": {"#t": "translation"},
-            }}
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"PK": {"S": pk}, "SK": {"S": CACHE_SK}} for pk in wanted[start : start + _GET_BATCH]],
+                    "ProjectionExpression": "PK, #t, expires_at",
+                    "ExpressionAttributeNames": {"#t": "translation"},
+                }
+            }
             for attempt in range(_ATTEMPTS):
                 answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
@@ -119,7 +149,7 @@ class DynamoTranslationCache:
                 if not request:
                     break
                 if attempt < _ATTEMPTS - 1:
-                    self._sleep(0.05 * 2 ** attempt)
+                    self._sleep(0.05 * 2**attempt)
         return found
 
     def put_many(self, tenant_id: str, items: Mapping[str, Translation]) -> None:
@@ -129,20 +159,28 @@ class DynamoTranslationCache:
             body = translation.model_dump_json()
             if len(body.encode("utf-8")) > _MAX_ITEM_BYTES:
                 continue
-            requests.append({"PutRequest": {"Item": {
-                "PK": {"S": table_keys.translation_pk(tenant_id, key)}, "SK": {"S": CACHE_SK},
-                "entity": {"S": "translation"},
-                "translation": {"S": body}, "expires_at": {"N": str(expires)},
-            }}})
+            requests.append(
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "PK": {"S": table_keys.translation_pk(tenant_id, key)},
+                            "SK": {"S": CACHE_SK},
+                            "entity": {"S": "translation"},
+                            "translation": {"S": body},
+                            "expires_at": {"N": str(expires)},
+                        }
+                    }
+                }
+            )
         for start in range(0, len(requests), _PUT_BATCH):
-            pending: dict[str, Any] = {self._table: requests[start:start + _PUT_BATCH]}
+            pending: dict[str, Any] = {self._table: requests[start : start + _PUT_BATCH]}
             for attempt in range(_ATTEMPTS):
                 answer = self._db.batch_write_item(RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
                 if not pending:
                     break
                 if attempt < _ATTEMPTS - 1:
-                    self._sleep(0.05 * 2 ** attempt)
+                    self._sleep(0.05 * 2**attempt)
 
 
 def _decode(item: dict[str, Any], now: int) -> Translation | None:

@@ -74,8 +74,9 @@ class AgentDirectory:
     """The tenant's agents for ``confirm``, read once per ``ttl_seconds`` in a warm function (one
     Query; a change of the agent list is seen within that time)."""
 
-    def __init__(self, repository: AgentLister, ttl_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, repository: AgentLister, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._repo, self._ttl, self._clock = repository, ttl_seconds, clock
         self._cache: dict[str, tuple[float, list[Agent]]] = {}
         self._lock = threading.Lock()

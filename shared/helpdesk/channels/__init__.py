@@ -76,8 +76,9 @@ def webhook_connector(channel: str) -> WebhookConnector:
     return importlib.import_module(module_name).CONNECTOR
 
 
-def open_client(connector: Any, store: Store, credentials: Mapping[str, str],
-                on_refresh_token: Callable[[str], None] | None = None) -> Any:
+def open_client(
+    connector: Any, store: Store, credentials: Mapping[str, str], on_refresh_token: Callable[[str], None] | None = None
+) -> Any:
     """The connector's HTTP client. A connector whose channel replaces the refresh token on every use
     (``rotates_refresh_token``, e.g. Etsy) hands the new token to ``on_refresh_token`` to be stored."""
     if on_refresh_token is not None and getattr(connector, "rotates_refresh_token", False):

@@ -106,11 +106,11 @@ def buyer_text(text: str) -> str:
     lines = text.replace("\r\n", "\n").split("\n")
     markers = [i for i, line in enumerate(lines) if _MARKER.match(line)]
     if len(markers) >= 2:
-        inside = "\n".join(lines[markers[0] + 1:markers[1]])
+        inside = "\n".join(lines[markers[0] + 1 : markers[1]])
     elif len(markers) == 1:
         # One marker: an opening one (the buyer's text follows) or a closing one (Amazon's footer follows).
-        before = "\n".join(lines[:markers[0]])
-        after = "\n".join(lines[markers[0] + 1:])
+        before = "\n".join(lines[: markers[0]])
+        after = "\n".join(lines[markers[0] + 1 :])
         inside = before if before.strip() and "amazon" in after.lower() else after
     else:
         return email_channel.strip_quoted(text)
@@ -151,7 +151,8 @@ def relay_inbound(
     order_id = order_ids[0] if order_ids else None
     thread = f"amazon-order:{order_id}" if order_id else email_channel.thread_root(parsed, message_id)
     return email_channel.build_inbound(
-        store, parsed,
+        store,
+        parsed,
         channel_message_id=message_id,
         channel_thread_id=thread,
         body=body,
@@ -249,15 +250,19 @@ def parse_notification(store: Store, body: bytes | str, *, raw_s3_key: str, rece
             tenant_id=store.tenant_id,
             store_id=store.store_id,
             channel=Channel.AMAZON,
-            event_type=OrderEventType.CANCELLATION_REQUESTED if cancel_request else _EVENT.get(
-                status, OrderEventType.UPDATED),
+            event_type=OrderEventType.CANCELLATION_REQUESTED
+            if cancel_request
+            else _EVENT.get(status, OrderEventType.UPDATED),
             event_id=f"order-change:{notif_id}",
             order=order,
             occurred_at=changed_at,
             raw_s3_key=raw_s3_key,
         )
-        messages = [_cancellation_message(store, order_id, notif_id, trigger, items, changed_at, raw_s3_key)] \
-            if cancel_request else []
+        messages = (
+            [_cancellation_message(store, order_id, notif_id, trigger, items, changed_at, raw_s3_key)]
+            if cancel_request
+            else []
+        )
     except (ValidationError, ValueError, TypeError) as exc:
         raise MalformedPayload(f"ORDER_CHANGE for {order_id} could not be read: {exc}") from None
     return ParsedDelivery(messages=messages, order_events=[event])
@@ -271,21 +276,29 @@ def _cancel_requested(trigger: dict[str, Any], items: list[Any]) -> bool:
 
 def _item_cancel_flag(item: dict[str, Any]) -> bool:
     nested = item.get("BuyerRequestedCancel")
-    values = [item.get("IsBuyerRequestedCancel"),
-              nested.get("IsBuyerRequestedCancel") if isinstance(nested, dict) else None]
+    values = [
+        item.get("IsBuyerRequestedCancel"),
+        nested.get("IsBuyerRequestedCancel") if isinstance(nested, dict) else None,
+    ]
     return any(v is True or (isinstance(v, str) and v.strip().lower() == "true") for v in values)
 
 
-def _cancellation_message(store: Store, order_id: str, notif_id: str, trigger: dict[str, Any], items: list[Any],
-                          changed_at: datetime, raw_s3_key: str) -> InboundMessage:
+def _cancellation_message(
+    store: Store,
+    order_id: str,
+    notif_id: str,
+    trigger: dict[str, Any],
+    items: list[Any],
+    changed_at: datetime,
+    raw_s3_key: str,
+) -> InboundMessage:
     reasons = []
     for item in items:
         nested = item.get("BuyerRequestedCancel") if isinstance(item, dict) else None
         reason = nested.get("BuyerCancelReason") if isinstance(nested, dict) else None
         if isinstance(reason, str) and reason.strip() and reason.strip() not in reasons:
             reasons.append(reason.strip())
-    skus = [str(i["SellerSKU"]) for i in items
-            if isinstance(i, dict) and _item_cancel_flag(i) and i.get("SellerSKU")]
+    skus = [str(i["SellerSKU"]) for i in items if isinstance(i, dict) and _item_cancel_flag(i) and i.get("SellerSKU")]
     change_reason = str(trigger.get("ChangeReason") or "").strip()
     lines = [f"The buyer asked to cancel Amazon order {order_id}."]
     if reasons:
@@ -331,16 +344,27 @@ def lwa_auth_class() -> type:
         channel = Channel.AMAZON.value
         requires_response_body = True  # a 403 is read to tell an expired token from a missing role
 
-        def __init__(self, cache_key: str, *, refresh_token: str, client_id: str, client_secret: str,
-                     token_url: str = LWA_TOKEN_URL, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            cache_key: str,
+            *,
+            refresh_token: str,
+            client_id: str,
+            client_secret: str,
+            token_url: str = LWA_TOKEN_URL,
+            **kwargs: Any,
+        ) -> None:
             super().__init__(cache_key, **kwargs)
-            self._form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
-                          "client_id": client_id, "client_secret": client_secret}
+            self._form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+                "client_secret": client_secret,
+            }
             self._token_url = token_url
 
         def token_request(self) -> httpx.Request:
-            return httpx.Request("POST", self._token_url, data=self._form,
-                                 headers={"Accept": "application/json"})
+            return httpx.Request("POST", self._token_url, data=self._form, headers={"Accept": "application/json"})
 
         def apply(self, request: httpx.Request, token: str) -> None:
             request.headers["x-amz-access-token"] = token
@@ -395,8 +419,9 @@ class AmazonConnector:
         for key in REQUIRED_CREDENTIALS:
             value = str(credentials.get(key) or "").strip()
             if not value:
-                raise ChannelError(f"Amazon store has no credentials['{key}']", channel=self.channel,
-                                   store_id=store.store_id)
+                raise ChannelError(
+                    f"Amazon store has no credentials['{key}']", channel=self.channel, store_id=store.store_id
+                )
             values[key] = value
         auth = lwa_auth_class()(
             f"{store.secret_name or store.tenant_id + '/' + store.store_id}:{values['lwa_client_id']}",
@@ -413,8 +438,9 @@ class AmazonConnector:
         )
 
     def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
-        payload = _payload(_checked(http.get(PARTICIPATIONS_PATH), "getMarketplaceParticipations"),
-                           "getMarketplaceParticipations")
+        payload = _payload(
+            _checked(http.get(PARTICIPATIONS_PATH), "getMarketplaceParticipations"), "getMarketplaceParticipations"
+        )
         if not isinstance(payload, list):
             raise MalformedPayload("getMarketplaceParticipations answer has no 'payload' list")
         names: list[str] = []
@@ -474,13 +500,19 @@ def _base_url(store: Store, credentials: Mapping[str, str]) -> str:
         return store.base_url.strip().rstrip("/")
     region = str(credentials.get("region") or "").strip().lower()
     if not region:
-        raise ChannelError("Amazon store has no credentials['region'] (na, eu or fe) and no base URL",
-                           channel=Channel.AMAZON.value, store_id=store.store_id)
+        raise ChannelError(
+            "Amazon store has no credentials['region'] (na, eu or fe) and no base URL",
+            channel=Channel.AMAZON.value,
+            store_id=store.store_id,
+        )
     try:
         return REGION_ENDPOINTS[region]
     except KeyError:
-        raise ChannelError(f"Amazon credentials['region'] must be na, eu or fe, not {region!r}",
-                           channel=Channel.AMAZON.value, store_id=store.store_id) from None
+        raise ChannelError(
+            f"Amazon credentials['region'] must be na, eu or fe, not {region!r}",
+            channel=Channel.AMAZON.value,
+            store_id=store.store_id,
+        ) from None
 
 
 _errors = values.error_list

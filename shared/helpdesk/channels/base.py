@@ -38,8 +38,9 @@ class WebhookConnector(Protocol):
         """The channel's id for this delivery (idempotency key)."""
         ...
 
-    def parse(self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str,
-              received_at: datetime) -> ParsedDelivery:
+    def parse(
+        self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
         """Canonical messages and order events; raise MalformedPayload with a reason."""
         ...
 

@@ -120,8 +120,14 @@ def store_hash(store: Store) -> str | None:
     return match.group(1) if match else None
 
 
-def verify_signature(headers: Mapping[str, str], body: bytes, client_secret: str, *, now: float | None = None,
-                     tolerance: int = SIGNATURE_TOLERANCE_SECONDS) -> None:
+def verify_signature(
+    headers: Mapping[str, str],
+    body: bytes,
+    client_secret: str,
+    *,
+    now: float | None = None,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+) -> None:
     """The Standard Webhooks signature BigCommerce documents, keyed with the app's client secret.
 
     Raises InvalidSignature when a header is missing, the timestamp is outside ``tolerance`` seconds
@@ -252,8 +258,11 @@ class BigCommerceConnector:
         hash_ = _credential_store_hash(store, credentials)
         token = (credentials.get("access_token") or "").strip()
         if not token:
-            raise ChannelError("BigCommerce store has no API token (credentials['access_token'])",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "BigCommerce store has no API token (credentials['access_token'])",
+                channel=self.channel,
+                store_id=store.store_id,
+            )
         root = _API_ROOT_OF.match(store.base_url or "")  # a base URL may name another API host (local fakes)
         return ChannelHttpClient(
             f"{root.group(1) if root else API_ROOT}/stores/{hash_}",
@@ -302,12 +311,15 @@ class BigCommerceConnector:
         created: list[str] = []
         try:
             for scope in SCOPES:
-                body = {"scope": scope, "destination": callback_url, "is_active": True,
-                        "headers": {WEBHOOK_TOKEN_HEADER: secret}}
+                body = {
+                    "scope": scope,
+                    "destination": callback_url,
+                    "is_active": True,
+                    "headers": {WEBHOOK_TOKEN_HEADER: secret},
+                }
                 hook_id = existing.get((scope, callback_url))
                 if hook_id is not None:  # reactivate it and give it the current secret
-                    response = http.request("PUT", HOOK_PATH.format(hook_id=quote(str(hook_id), safe="")),
-                                            json=body)
+                    response = http.request("PUT", HOOK_PATH.format(hook_id=quote(str(hook_id), safe="")), json=body)
                     ids.append(_hook_id(_checked(response, f"update webhook {scope}", quote_body=False)))
                 else:
                     response = http.post(HOOKS_PATH, json=body)  # not retried: it could create a duplicate
@@ -391,23 +403,38 @@ def _credential_store_hash(store: Store, credentials: Mapping[str, str]) -> str:
     given = (credentials.get("store_hash") or "").strip()
     from_url = store_hash(store)
     if given and from_url and given != from_url:
-        raise ChannelError("BigCommerce credentials['store_hash'] does not match the store's base URL",
-                           channel=Channel.BIGCOMMERCE.value, store_id=store.store_id)
+        raise ChannelError(
+            "BigCommerce credentials['store_hash'] does not match the store's base URL",
+            channel=Channel.BIGCOMMERCE.value,
+            store_id=store.store_id,
+        )
     hash_ = given or from_url
     if not hash_:
-        raise ChannelError("BigCommerce store has no store hash (credentials['store_hash'])",
-                           channel=Channel.BIGCOMMERCE.value, store_id=store.store_id)
+        raise ChannelError(
+            "BigCommerce store has no store hash (credentials['store_hash'])",
+            channel=Channel.BIGCOMMERCE.value,
+            store_id=store.store_id,
+        )
     if not re.fullmatch(r"[A-Za-z0-9]+", hash_):
-        raise ChannelError("BigCommerce credentials['store_hash'] is not a store hash",
-                           channel=Channel.BIGCOMMERCE.value, store_id=store.store_id)
+        raise ChannelError(
+            "BigCommerce credentials['store_hash'] is not a store hash",
+            channel=Channel.BIGCOMMERCE.value,
+            store_id=store.store_id,
+        )
     return hash_
 
 
 def _checked(response: httpx.Response, what: str, *, quote_body: bool = True) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError with BigCommerce's own message.
     ``quote_body=False`` for answers that may echo a secret (webhook headers)."""
-    return values.checked(response, what, label="BigCommerce", channel=Channel.BIGCOMMERCE.value,
-                          message=_error_message, quote_body=quote_body)
+    return values.checked(
+        response,
+        what,
+        label="BigCommerce",
+        channel=Channel.BIGCOMMERCE.value,
+        message=_error_message,
+        quote_body=quote_body,
+    )
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -511,7 +538,8 @@ def _order(store: Store, o: dict[str, Any], products: list[dict[str, Any]], ship
         carrier=_carrier(shipment),
         tracking_number=str(shipment["tracking_number"]) if shipment else None,
         tracking_url=(shipment.get("tracking_link") or shipment.get("generated_tracking_link") or None)
-        if shipment else None,
+        if shipment
+        else None,
         ordered_at=_rfc2822(o.get("date_created")),
         shipped_at=shipped_at,
         delivered_at=None,  # BigCommerce records no delivery time
@@ -538,8 +566,13 @@ def _last_tracked(shipments: list[dict[str, Any]]) -> dict[str, Any] | None:
     tracked = [s for s in shipments if str(s.get("tracking_number") or "").strip()]
     if not tracked:
         return None
-    return max(tracked, key=lambda s: (_rfc2822(s.get("date_created")) or datetime.min.replace(tzinfo=UTC),
-                                       s.get("id") if _is_int(s.get("id")) else 0))
+    return max(
+        tracked,
+        key=lambda s: (
+            _rfc2822(s.get("date_created")) or datetime.min.replace(tzinfo=UTC),
+            s.get("id") if _is_int(s.get("id")) else 0,
+        ),
+    )
 
 
 def _carrier(shipment: dict[str, Any] | None) -> str | None:

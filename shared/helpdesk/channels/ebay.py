@@ -79,7 +79,8 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _HTML_TAG = re.compile(
     r"</?(?:a|b|i|u|p|br|hr|div|span|font|strong|em|small|big|sub|sup|center|pre|code|blockquote|ul|ol|li|"
     r"table|thead|tbody|tr|td|th|img|h[1-6]|html|head|body|title|style|script)(?:\s[^<>]*)?/?>",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})  # plain http only for a local mock of the API
 
 _SELLERS: dict[tuple[str, str], str] = {}  # (tenant, store) -> the seller's username
@@ -110,8 +111,17 @@ class EbayTokenAuth(RefreshingTokenAuth):
 
     channel = Channel.EBAY.value
 
-    def __init__(self, cache_key: str, *, token_url: str, client_id: str, client_secret: str, refresh_token: str,
-                 scopes: Iterable[str] = SCOPES, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cache_key: str,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        scopes: Iterable[str] = SCOPES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(cache_key, clock=clock)
         self._token_url = token_url
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
@@ -120,7 +130,8 @@ class EbayTokenAuth(RefreshingTokenAuth):
 
     def token_request(self) -> httpx.Request:
         return httpx.Request(
-            "POST", self._token_url,
+            "POST",
+            self._token_url,
             headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
             data={"grant_type": "refresh_token", "refresh_token": self._refresh_token, "scope": self._scope},
         )
@@ -165,28 +176,40 @@ class EbayConnector:
         values = {key: str(credentials.get(key) or "").strip() for key in _REQUIRED_KEYS}
         for key in _REQUIRED_KEYS:
             if not values[key]:
-                raise ChannelError(f"eBay store has no credentials['{key}']", channel=self.channel,
-                                   store_id=store.store_id)
+                raise ChannelError(
+                    f"eBay store has no credentials['{key}']", channel=self.channel, store_id=store.store_id
+                )
         base = _base_url(store)
         scopes = str(credentials.get("scopes") or "").split() or list(SCOPES)
         fingerprint = hashlib.sha256(values["refresh_token"].encode()).hexdigest()[:16]
         auth = EbayTokenAuth(
             f"{store.tenant_id}/{store.store_id}:{values['client_id']}:{fingerprint}",
-            token_url=base + TOKEN_PATH, client_id=values["client_id"], client_secret=values["client_secret"],
-            refresh_token=values["refresh_token"], scopes=scopes,
+            token_url=base + TOKEN_PATH,
+            client_id=values["client_id"],
+            client_secret=values["client_secret"],
+            refresh_token=values["refresh_token"],
+            scopes=scopes,
         )
         headers = {"Accept": "application/json"}
         marketplace = str(credentials.get("marketplace_id") or "").strip().upper()
         if marketplace:
             if not _MARKETPLACE.match(marketplace):
-                raise ChannelError("eBay credentials['marketplace_id'] is not a marketplace id like EBAY_DE",
-                                   channel=self.channel, store_id=store.store_id)
+                raise ChannelError(
+                    "eBay credentials['marketplace_id'] is not a marketplace id like EBAY_DE",
+                    channel=self.channel,
+                    store_id=store.store_id,
+                )
             headers["X-EBAY-C-MARKETPLACE-ID"] = marketplace
         seller = str(credentials.get("seller_username") or "").strip()
         if seller:
             remember_seller(store, seller)
-        return ChannelHttpClient(base, channel=self.channel, headers=headers, auth=auth,
-                                 rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST))
+        return ChannelHttpClient(
+            base,
+            channel=self.channel,
+            headers=headers,
+            auth=auth,
+            rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST),
+        )
 
     def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
         """Proves both scopes: one conversation (Message API), then one order (Fulfillment API), whose
@@ -226,11 +249,13 @@ class EbayConnector:
             next_cursor = _next_cursor(cursor, previous, cursor_times, bounded=not listing_complete)
         else:
             next_cursor = cursor  # a conversation's new messages were cut short: fetch them again
-        return PollResult(messages=state.messages, order_events=state.order_events, next_cursor=next_cursor,
-                          raw_pages=state.raw_pages)
+        return PollResult(
+            messages=state.messages, order_events=state.order_events, next_cursor=next_cursor, raw_pages=state.raw_pages
+        )
 
-    def _list_conversations(self, http: ChannelHttpClient, start: datetime,
-                            state: _Poll) -> tuple[list[dict[str, Any]], list[datetime], bool]:
+    def _list_conversations(
+        self, http: ChannelHttpClient, start: datetime, state: _Poll
+    ) -> tuple[list[dict[str, Any]], list[datetime], bool]:
         """Conversations with activity since ``start``; the activity times that may move the cursor
         (a contiguous block of the listing); whether the listing was read to its end."""
         query = {"conversation_type": CONVERSATION_TYPE, "start_time": _wire_time(start), "limit": str(PAGE_LIMIT)}
@@ -261,11 +286,15 @@ class EbayConnector:
             next_offset = page.next_offset
         return listed, _activity_times(counted), False
 
-    def _read_conversation(self, http: ChannelHttpClient, summary: dict[str, Any], conversation_id: str,
-                           keep_from: datetime, state: _Poll) -> _Thread:
+    def _read_conversation(
+        self, http: ChannelHttpClient, summary: dict[str, Any], conversation_id: str, keep_from: datetime, state: _Poll
+    ) -> _Thread:
         path = CONVERSATION_PATH.format(conversation_id=quote(conversation_id, safe=""))
-        thread = _Thread(conversation_id=conversation_id, title=_text(summary.get("conversationTitle")),
-                         order_ref=_order_reference(summary, conversation_id))
+        thread = _Thread(
+            conversation_id=conversation_id,
+            title=_text(summary.get("conversationTitle")),
+            order_ref=_order_reference(summary, conversation_id),
+        )
         seen: set[str] = set()
 
         def fetch(offset: int) -> _Page | None:
@@ -312,14 +341,18 @@ class EbayConnector:
             seller = _first_seller_id(_read_json(_checked(response, "getOrders"), "getOrders answer"))
             state.raw_pages.append(response.content)
         if not seller:
-            raise ChannelError("cannot tell the seller's eBay messages from the buyers': set "
-                               "credentials['seller_username'] to the seller's eBay username",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "cannot tell the seller's eBay messages from the buyers': set "
+                "credentials['seller_username'] to the seller's eBay username",
+                channel=self.channel,
+                store_id=store.store_id,
+            )
         remember_seller(store, seller)
         return seller.casefold()
 
-    def _buyer_message(self, store: Store, thread: _Thread, message: dict[str, Any], seller: str | None,
-                       keep_from: datetime) -> InboundMessage | None:
+    def _buyer_message(
+        self, store: Store, thread: _Thread, message: dict[str, Any], seller: str | None, keep_from: datetime
+    ) -> InboundMessage | None:
         message_id = message["messageId"]
         sender = _username(message, "senderUsername", "senderUserName")
         if not sender:
@@ -357,8 +390,9 @@ class EbayConnector:
 
     # --- orders ---------------------------------------------------------------------------------
 
-    def _order_events(self, store: Store, http: ChannelHttpClient, threads: list[_Thread], now: datetime,
-                      state: _Poll) -> None:
+    def _order_events(
+        self, store: Store, http: ChannelHttpClient, threads: list[_Thread], now: datetime, state: _Poll
+    ) -> None:
         refs: list[str] = []
         for thread in threads:
             if thread.order_ref and thread.order_ref not in refs:
@@ -368,22 +402,25 @@ class EbayConnector:
             if found is None:
                 continue
             order, raw = found
-            state.order_events.append(OrderEvent(
-                tenant_id=store.tenant_id,
-                store_id=store.store_id,
-                channel=Channel.EBAY,
-                event_type=_event_type(raw),
-                event_id=f"getorder:{order.order_ref}:{raw.get('lastModifiedDate') or ''}",
-                order=order,
-                occurred_at=order.updated_at or _utc(now),
-            ))
+            state.order_events.append(
+                OrderEvent(
+                    tenant_id=store.tenant_id,
+                    store_id=store.store_id,
+                    channel=Channel.EBAY,
+                    event_type=_event_type(raw),
+                    event_id=f"getorder:{order.order_ref}:{raw.get('lastModifiedDate') or ''}",
+                    order=order,
+                    occurred_at=order.updated_at or _utc(now),
+                )
+            )
 
     def fetch_order(self, store: Store, http: ChannelHttpClient, order_ref: str) -> Order | None:
         found = self._lookup_order(store, http, order_ref, [])
         return found[0] if found else None
 
-    def _lookup_order(self, store: Store, http: ChannelHttpClient, order_ref: str,
-                      raw_pages: list[bytes]) -> tuple[Order, dict[str, Any]] | None:
+    def _lookup_order(
+        self, store: Store, http: ChannelHttpClient, order_ref: str, raw_pages: list[bytes]
+    ) -> tuple[Order, dict[str, Any]] | None:
         order_ref = (order_ref or "").strip()
         if not order_ref:
             raise ChannelError("an eBay order lookup needs the order id", channel=self.channel)
@@ -398,8 +435,9 @@ class EbayConnector:
         fulfillments: list[Any] = []
         if payload.get("fulfillmentHrefs"):
             response = http.get(SHIPPING_FULFILLMENTS_PATH.format(order_id=order_id))
-            shipping = _read_json(_checked(response, f"getShippingFulfillments {order_ref}"),
-                                  "getShippingFulfillments answer")
+            shipping = _read_json(
+                _checked(response, f"getShippingFulfillments {order_ref}"), "getShippingFulfillments answer"
+            )
             raw_pages.append(response.content)
             listed = shipping.get("fulfillments") if isinstance(shipping, dict) else None
             if listed is not None and not isinstance(listed, list):
@@ -420,9 +458,12 @@ class EbayConnector:
         if len(body) > REPLY_MAX_CHARS:
             raise ChannelError(
                 f"eBay accepts messages of at most {REPLY_MAX_CHARS} characters, not {len(body)}",
-                channel=self.channel, thread_id=thread_id)
+                channel=self.channel,
+                thread_id=thread_id,
+            )
         response = http.post(  # not idempotent: a message that may have reached eBay is never re-sent
-            SEND_MESSAGE_PATH, json={"conversationId": thread_id, "messageText": body})
+            SEND_MESSAGE_PATH, json={"conversationId": thread_id, "messageText": body}
+        )
         payload = _read_json(_checked(response, "sendMessage"), "sendMessage answer")
         message_id = payload.get("messageId") if isinstance(payload, dict) else None
         if isinstance(message_id, int) and not isinstance(message_id, bool):
@@ -440,8 +481,11 @@ def _base_url(store: Store) -> str:
     parts = urlsplit(url)
     local = parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
     if not parts.hostname or not (parts.scheme == "https" or local):
-        raise ChannelError("eBay base URL must be https (https://api.ebay.com or https://api.sandbox.ebay.com)",
-                           channel=Channel.EBAY.value, store_id=store.store_id)
+        raise ChannelError(
+            "eBay base URL must be https (https://api.ebay.com or https://api.sandbox.ebay.com)",
+            channel=Channel.EBAY.value,
+            store_id=store.store_id,
+        )
     return url
 
 
@@ -638,8 +682,7 @@ def _newest_first(times: list[datetime]) -> bool:
     return len(times) >= 2 and times[0] > times[-1] and all(later <= earlier for earlier, later in pairwise(times))
 
 
-def _next_cursor(cursor: str | None, previous: datetime | None, times: list[datetime], *,
-                 bounded: bool) -> str | None:
+def _next_cursor(cursor: str | None, previous: datetime | None, times: list[datetime], *, bounded: bool) -> str | None:
     """The newest activity time fully fetched; never earlier than ``cursor``.
 
     A listing cut short by the page bound moves the cursor only if it came oldest first (everything not
@@ -749,6 +792,7 @@ def _order(store: Store, p: dict[str, Any], fulfillments: list[Any], order_ref: 
 def _delivery_window(p: dict[str, Any], lines: list[Any]) -> tuple[datetime | None, datetime | None]:
     """The window the buyer was promised: the lines' earliest ``minEstimatedDeliveryDate`` and latest
     ``maxEstimatedDeliveryDate``; the order's fulfillment start instructions when no line has one."""
+
     def bounds(instructions: Iterable[Any], what: str) -> tuple[datetime | None, datetime | None]:
         earliest: list[datetime] = []
         latest: list[datetime] = []
@@ -763,8 +807,10 @@ def _delivery_window(p: dict[str, Any], lines: list[Any]) -> tuple[datetime | No
                 latest.append(_parse_time(instruction["maxEstimatedDeliveryDate"]))
         return (min(earliest) if earliest else None), (max(latest) if latest else None)
 
-    window = bounds((line.get("lineItemFulfillmentInstructions") for line in lines if isinstance(line, dict)),
-                    "lineItemFulfillmentInstructions")
+    window = bounds(
+        (line.get("lineItemFulfillmentInstructions") for line in lines if isinstance(line, dict)),
+        "lineItemFulfillmentInstructions",
+    )
     if window != (None, None):
         return window
     starts = p.get("fulfillmentStartInstructions") or []

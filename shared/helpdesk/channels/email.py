@@ -255,13 +255,15 @@ class _Body:
             return
         data = _payload_bytes(part)
         content_id = _msgid(_safe(lambda: part.get("content-id")))
-        self.attachments.append(ParsedAttachment(
-            filename=filename or _default_filename(ctype, len(self.attachments) + 1),
-            content_type=ctype,
-            data=data,
-            content_id=content_id,
-            inline=disposition == "inline" or (disposition is None and content_id is not None),
-        ))
+        self.attachments.append(
+            ParsedAttachment(
+                filename=filename or _default_filename(ctype, len(self.attachments) + 1),
+                content_type=ctype,
+                data=data,
+                content_id=content_id,
+                inline=disposition == "inline" or (disposition is None and content_id is not None),
+            )
+        )
 
     def _attach_message(self, part: Message, ctype: str) -> None:
         payload = part.get_payload()
@@ -271,8 +273,7 @@ class _Body:
             data = _payload_bytes(part)
         extension = ".eml" if ctype == "message/rfc822" else ".txt"
         filename = _filename(part) or f"{ctype.split('/', 1)[1]}{extension}"
-        self.attachments.append(ParsedAttachment(filename=filename, content_type=ctype, data=data,
-                                                 inline=False))
+        self.attachments.append(ParsedAttachment(filename=filename, content_type=ctype, data=data, inline=False))
 
 
 def _as_bytes(part: Any) -> bytes:
@@ -439,15 +440,39 @@ def _auto_generated(msg: Message, headers: dict[str, str], from_address: str | N
     if headers.get("return-path", "").strip() == "<>":
         return "empty Return-Path"
     if msg.get_content_type() == "multipart/report":
-        report = (_safe(lambda: msg.get_param("report-type")) or "report")
+        report = _safe(lambda: msg.get_param("report-type")) or "report"
         return f"multipart/report ({report})"
     return None
 
 
 # --- HTML to text ---------------------------------------------------------------------------------
 
-_BLOCK_TAGS = {"p", "div", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
-               "section", "article", "header", "footer", "address", "dt", "dd", "hr", "center", "form"}
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "li",
+    "tr",
+    "table",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "address",
+    "dt",
+    "dd",
+    "hr",
+    "center",
+    "form",
+}
 _DROP_TAGS = {"script", "style", "head", "title", "noscript", "template", "svg"}
 _QUOTE_OPEN, _QUOTE_CLOSE = "\x00q+\x00", "\x00q-\x00"
 
@@ -580,14 +605,17 @@ def _cut_index(lines: list[str]) -> int:
         if _is_attribution(line):
             return i
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if (_ATTRIBUTION_START.match(line) and following.strip()
-                and _is_attribution(f"{line.rstrip()} {following.strip()}")):
+        if (
+            _ATTRIBUTION_START.match(line)
+            and following.strip()
+            and _is_attribution(f"{line.rstrip()} {following.strip()}")
+        ):
             return i  # "On Mon, 4 Mar 2024 at 10:00, Shop <a@b>\nwrote:" (Gmail wraps it)
         if _ORIGINAL_MESSAGE.match(line) or _SIGNATURE_SEPARATOR.match(line) or _MOBILE_SIGNATURE.match(line):
             return i
-        if _HEADER_FROM.match(line) and any(_HEADER_SENT.match(x) for x in lines[i + 1:i + 4]):
+        if _HEADER_FROM.match(line) and any(_HEADER_SENT.match(x) for x in lines[i + 1 : i + 4]):
             return i
-        if _UNDERSCORES.match(line) and any(_HEADER_FROM.match(x) for x in lines[i + 1:i + 3]):
+        if _UNDERSCORES.match(line) and any(_HEADER_FROM.match(x) for x in lines[i + 1 : i + 3]):
             return i
     return len(lines)
 
@@ -640,7 +668,7 @@ def _group(match: re.Match[str]) -> str:
 
 
 def _plausible_ref(ref: str) -> bool:
-    return (0 < len(ref) <= 64 and sum(c.isdigit() for c in ref) >= 3 and not _DATE_LIKE.match(ref))
+    return 0 < len(ref) <= 64 and sum(c.isdigit() for c in ref) >= 3 and not _DATE_LIKE.match(ref)
 
 
 # --- threading and canonical message --------------------------------------------------------------
@@ -684,10 +712,14 @@ def to_inbound(
     """The canonical message for one parsed e-mail (the caller has stored the attachments)."""
     message_id = channel_message_id(parsed, raw_digest)
     body = message_body(parsed, strip_quoted(parsed.text), attachments)
-    refs = find_order_refs(parsed.subject, order_patterns) or find_order_refs(body, order_patterns) \
+    refs = (
+        find_order_refs(parsed.subject, order_patterns)
+        or find_order_refs(body, order_patterns)
         or find_order_refs(parsed.text, order_patterns)
+    )
     return build_inbound(
-        store, parsed,
+        store,
+        parsed,
         channel_message_id=message_id,
         channel_thread_id=thread_root(parsed, message_id),
         body=body,
@@ -758,8 +790,10 @@ _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 def attachment_key(tenant_id: str, store_id: str, message_key: str, index: int, filename: str) -> str:
     """A safe S3 key for attachment ``index`` of a message: no path tricks, bounded length."""
-    return (f"attachments/{_key_part(tenant_id, 128)}/{_key_part(store_id, 128)}/"
-            f"{_key_part(message_key, 128)}/{int(index):03d}-{safe_filename(filename)}")
+    return (
+        f"attachments/{_key_part(tenant_id, 128)}/{_key_part(store_id, 128)}/"
+        f"{_key_part(message_key, 128)}/{int(index):03d}-{safe_filename(filename)}"
+    )
 
 
 def safe_filename(filename: str, max_length: int = 100) -> str:
@@ -796,7 +830,7 @@ _REPLY_PREFIX = re.compile(
 
 
 def reply_subject(subject: str | None) -> str:
-    """"Re: " once: existing reply prefixes (Re, RE, AW, R, SV, Réf., Rif., Antw, …) are folded in."""
+    """ "Re: " once: existing reply prefixes (Re, RE, AW, R, SV, Réf., Rif., Antw, …) are folded in."""
     rest = _REPLY_PREFIX.sub("", _one_line(subject or "")).strip()
     return f"Re: {rest}" if rest else "Re:"
 
@@ -849,7 +883,7 @@ def build_reply(
 
 def _address(value: str, what: str) -> str:
     value = (value or "").strip()
-    if not _EMAIL_ADDRESS.match(value) or any(c in value for c in "\r\n,;\"()"):
+    if not _EMAIL_ADDRESS.match(value) or any(c in value for c in '\r\n,;"()'):
         raise MalformedPayload(f"reply {what} address is not a plain e-mail address")
     return value
 

@@ -90,9 +90,16 @@ class EtsyTokenAuth(RefreshingTokenAuth):
 
     channel = Channel.ETSY.value
 
-    def __init__(self, cache_key: str, *, keystring: str, api_key: str, refresh_token: str,
-                 on_refresh_token: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cache_key: str,
+        *,
+        keystring: str,
+        api_key: str,
+        refresh_token: str,
+        on_refresh_token: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(cache_key, clock=clock)
         self._keystring = keystring
         self._api_key = api_key
@@ -148,22 +155,29 @@ class EtsyConnector:
     channel = Channel.ETSY.value
     rotates_refresh_token = True  # each refresh answer carries a new refresh token (see docs/channels/etsy.md)
 
-    def client(self, store: Store, credentials: Mapping[str, str], *,
-               on_refresh_token: Callable[[str], None] | None = None) -> EtsyHttpClient:
+    def client(
+        self, store: Store, credentials: Mapping[str, str], *, on_refresh_token: Callable[[str], None] | None = None
+    ) -> EtsyHttpClient:
         """``on_refresh_token`` receives the new refresh token whenever Etsy rotates it (persist it)."""
         values: dict[str, str] = {}
         for key, what in _CREDENTIALS:
             values[key] = (credentials.get(key) or "").strip()
             if not values[key]:
-                raise ChannelError(f"Etsy store has no {what} (credentials['{key}'])",
-                                   channel=self.channel, store_id=store.store_id)
+                raise ChannelError(
+                    f"Etsy store has no {what} (credentials['{key}'])", channel=self.channel, store_id=store.store_id
+                )
         if not values["shop_id"].isdigit():
-            raise ChannelError("Etsy credentials['shop_id'] must be the numeric shop id",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "Etsy credentials['shop_id'] must be the numeric shop id", channel=self.channel, store_id=store.store_id
+            )
         api_key = f"{values['keystring']}:{values['shared_secret']}"
-        auth = EtsyTokenAuth(f"{store.tenant_id}/{store.store_id}/{values['keystring']}",
-                             keystring=values["keystring"], api_key=api_key,
-                             refresh_token=values["refresh_token"], on_refresh_token=on_refresh_token)
+        auth = EtsyTokenAuth(
+            f"{store.tenant_id}/{store.store_id}/{values['keystring']}",
+            keystring=values["keystring"],
+            api_key=api_key,
+            refresh_token=values["refresh_token"],
+            on_refresh_token=on_refresh_token,
+        )
         return EtsyHttpClient(
             API_BASE,
             shop_id=values["shop_id"],
@@ -209,8 +223,13 @@ class EtsyConnector:
         state = _Poll()
         offset, anchor, complete = 0, None, False
         for _ in range(MAX_PAGES):
-            params = {"min_last_modified": str(since), "sort_on": "updated", "sort_order": "asc",
-                      "limit": str(PAGE_LIMIT), "offset": str(offset)}
+            params = {
+                "min_last_modified": str(since),
+                "sort_on": "updated",
+                "sort_order": "asc",
+                "limit": str(PAGE_LIMIT),
+                "offset": str(offset),
+            }
             response = http.get(path, params=params)
             receipts, count = _receipts_page(_api_json(response, "list receipts"))
             state.raw_pages.append(response.content)
@@ -237,38 +256,43 @@ class EtsyConnector:
         if not isinstance(raw, dict):
             raise MalformedPayload("Etsy receipt is not an object")
         receipt_id = _receipt_id(raw)
-        updated = _epoch(raw.get("updated_timestamp", raw.get("update_timestamp")),
-                         f"receipt {receipt_id} updated_timestamp")
+        updated = _epoch(
+            raw.get("updated_timestamp", raw.get("update_timestamp")), f"receipt {receipt_id} updated_timestamp"
+        )
         if (receipt_id, updated) in state.seen:
             return None
         state.seen.add((receipt_id, updated))
         order = _order_or_malformed(store, raw, receipt_id)
-        state.order_events.append(OrderEvent(
-            tenant_id=store.tenant_id,
-            store_id=store.store_id,
-            channel=Channel.ETSY,
-            event_type=OrderEventType.UPDATED,
-            event_id=f"receipt:{receipt_id}:{updated}",
-            order=order,
-            occurred_at=order.updated_at or _utc(now),
-        ))
+        state.order_events.append(
+            OrderEvent(
+                tenant_id=store.tenant_id,
+                store_id=store.store_id,
+                channel=Channel.ETSY,
+                event_type=OrderEventType.UPDATED,
+                event_id=f"receipt:{receipt_id}:{updated}",
+                order=order,
+                occurred_at=order.updated_at or _utc(now),
+            )
+        )
         note = raw.get("message_from_buyer")
         if note is not None and not isinstance(note, str):
             raise MalformedPayload(f"receipt {receipt_id}: 'message_from_buyer' is not text")
         if note and note.strip():
-            state.messages.append(InboundMessage(
-                tenant_id=store.tenant_id,
-                store_id=store.store_id,
-                channel=Channel.ETSY,
-                channel_message_id=f"receipt-{receipt_id}-note",
-                channel_thread_id=f"etsy-receipt:{receipt_id}",
-                order_ref=receipt_id,
-                buyer_email=order.buyer_email,
-                buyer_name=order.buyer_name,
-                subject=f"Etsy order {receipt_id}: note from the buyer",
-                body=note.strip(),
-                received_at=order.ordered_at or _utc(now),
-            ))
+            state.messages.append(
+                InboundMessage(
+                    tenant_id=store.tenant_id,
+                    store_id=store.store_id,
+                    channel=Channel.ETSY,
+                    channel_message_id=f"receipt-{receipt_id}-note",
+                    channel_thread_id=f"etsy-receipt:{receipt_id}",
+                    order_ref=receipt_id,
+                    buyer_email=order.buyer_email,
+                    buyer_name=order.buyer_name,
+                    subject=f"Etsy order {receipt_id}: note from the buyer",
+                    body=note.strip(),
+                    received_at=order.ordered_at or _utc(now),
+                )
+            )
         return updated
 
 
@@ -285,8 +309,7 @@ def _order_or_malformed(store: Store, raw: dict[str, Any], receipt_id: str) -> O
 def _order(store: Store, p: dict[str, Any], receipt_id: str) -> Order:
     shipments = [s for s in _list(p.get("shipments"), "shipments") if isinstance(s, dict)]
     transactions = _list(p.get("transactions"), "transactions")
-    latest = max(shipments, key=lambda s: _optional_epoch(s.get("shipment_notification_timestamp")) or 0,
-                 default=None)
+    latest = max(shipments, key=lambda s: _optional_epoch(s.get("shipment_notification_timestamp")) or 0, default=None)
     shipped = bool(p.get("is_shipped")) or bool(shipments)
     total, currency = _money(p.get("grandtotal"))
     raw_status = p.get("status")
@@ -402,8 +425,10 @@ def _time(value: Any) -> datetime | None:
 def _shop_id(http: ChannelHttpClient) -> str:
     shop_id = getattr(http, "shop_id", None)
     if not isinstance(shop_id, str) or not shop_id.isdigit():
-        raise ChannelError("Etsy calls need the client from EtsyConnector.client() (it carries the shop id)",
-                           channel=Channel.ETSY.value)
+        raise ChannelError(
+            "Etsy calls need the client from EtsyConnector.client() (it carries the shop id)",
+            channel=Channel.ETSY.value,
+        )
     return shop_id
 
 
@@ -460,8 +485,9 @@ def _next_cursor(cursor: str | None, previous: int | None, verified: list[int], 
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting Etsy's error."""
-    return values.api_json(response, what, label="Etsy", channel=Channel.ETSY.value, message=_error_text,
-                           decimals=False)
+    return values.api_json(
+        response, what, label="Etsy", channel=Channel.ETSY.value, message=_error_text, decimals=False
+    )
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -43,8 +43,11 @@ class ConnectorGateway:
             return self._factory(connector, store, credentials)
         try:
             # A rotated refresh token goes into the credentials setup is about to store.
-            keep = (lambda token: credentials.__setitem__("refresh_token", token)) \
-                if isinstance(credentials, dict) else None
+            keep = (
+                (lambda token: credentials.__setitem__("refresh_token", token))
+                if isinstance(credentials, dict)
+                else None
+            )
             return channels.open_client(connector, store, credentials, on_refresh_token=keep)
         except KeyError as exc:  # a connector that reads credentials[...] directly
             raise ChannelError(f"credentials lack {exc.args[0]!r}", channel=store.channel.value, status=400) from None

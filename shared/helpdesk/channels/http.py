@@ -42,8 +42,14 @@ class RetryPolicy:
 class TokenBucket:
     """``rate`` requests per second on average, bursts of up to ``burst``. Thread-safe."""
 
-    def __init__(self, rate: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst ≥ 1")
         self.rate = rate
@@ -99,8 +105,9 @@ class ChannelHttpClient:
         rng: random.Random | None = None,
     ) -> None:
         self.channel = channel
-        self._http = httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout,
-                                  transport=transport, auth=auth)
+        self._http = httpx.Client(
+            base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport, auth=auth
+        )
         self._retry = retry or RetryPolicy()
         self._bucket = rate_limit
         self._sleep = sleep
@@ -137,14 +144,18 @@ class ChannelHttpClient:
                 response = self._http.request(method, path, **kwargs)
             except httpx.ConnectError as exc:  # never reached the channel: always safe to retry
                 if last:
-                    raise ChannelError(f"{self.channel} unreachable: {exc}", channel=self.channel,
-                                       reached=False) from None
+                    raise ChannelError(
+                        f"{self.channel} unreachable: {exc}", channel=self.channel, reached=False
+                    ) from None
                 self._sleep(policy.backoff(attempt, self._rng))
                 continue
             except httpx.TransportError as exc:  # may have reached it
                 if last or not safe_to_repeat:
-                    raise ChannelError(f"{self.channel} request failed: {type(exc).__name__}",
-                                       channel=self.channel, retried=attempt - 1) from None
+                    raise ChannelError(
+                        f"{self.channel} request failed: {type(exc).__name__}",
+                        channel=self.channel,
+                        retried=attempt - 1,
+                    ) from None
                 self._sleep(policy.backoff(attempt, self._rng))
                 continue
             status = response.status_code
@@ -153,8 +164,13 @@ class ChannelHttpClient:
             retryable = status == 429 or safe_to_repeat  # a 429 was refused before any effect
             if last or not retryable:
                 error = ChannelRateLimited if status == 429 else ChannelError
-                raise error(f"{self.channel} answered HTTP {status}", channel=self.channel, status=status,
-                            body=response.text[:500], retried=attempt - 1)
+                raise error(
+                    f"{self.channel} answered HTTP {status}",
+                    channel=self.channel,
+                    status=status,
+                    body=response.text[:500],
+                    retried=attempt - 1,
+                )
             delay = retry_after_seconds(response.headers.get("retry-after"))
             self._sleep(min(policy.max_delay, delay) if delay is not None else policy.backoff(attempt, self._rng))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -66,8 +66,11 @@ class MagentoConnector:
 
         token = (credentials.get("access_token") or "").strip()
         if not token:
-            raise ChannelError("Magento store has no integration access token (credentials['access_token'])",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "Magento store has no integration access token (credentials['access_token'])",
+                channel=self.channel,
+                store_id=store.store_id,
+            )
         return ChannelHttpClient(
             _rest_base(store),
             channel=self.channel,
@@ -100,8 +103,10 @@ class MagentoConnector:
         if ref.isdigit() and len(ref) < INCREMENT_ID_DIGITS:
             candidates.append(ref.zfill(INCREMENT_ID_DIGITS))
         condition = "in" if len(candidates) > 1 else "eq"
-        params = {**_filter("increment_id", ",".join(candidates), condition),
-                  "searchCriteria[pageSize]": str(ORDER_PAGE_SIZE)}
+        params = {
+            **_filter("increment_id", ",".join(candidates), condition),
+            "searchCriteria[pageSize]": str(ORDER_PAGE_SIZE),
+        }
         found = _items(_api_json(http.get(ORDERS_PATH, params=params), "order search"), "order search")
         by_ref = {str(item.get("increment_id")): item for item in found if isinstance(item, dict)}
         raw = next((by_ref[c] for c in candidates if c in by_ref), None)
@@ -156,7 +161,8 @@ def _order(store: Store, p: dict[str, Any], shipments: list[dict[str, Any]]) -> 
         carrier=(str(track.get("title") or "").strip() or carrier_code or None) if track else None,
         tracking_number=number or None,
         tracking_url=_TRACKING_URLS[carrier_code].format(quote(number, safe=""))
-        if number and carrier_code in _TRACKING_URLS else None,
+        if number and carrier_code in _TRACKING_URLS
+        else None,
         ordered_at=_time(p.get("created_at")),
         shipped_at=_time(shipment.get("created_at")) if shipment else None,
         delivered_at=None,  # Magento records no delivery
@@ -193,8 +199,11 @@ def _item(line: dict[str, Any]) -> OrderItem:
 
 def _latest_track(shipments: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The newest shipment and its last track (the newest shipment that has one, if any has)."""
-    ordered = sorted(shipments, key=lambda s: (_time(s.get("created_at")) or datetime.min.replace(tzinfo=UTC),
-                                               s.get("entity_id") or 0), reverse=True)
+    ordered = sorted(
+        shipments,
+        key=lambda s: (_time(s.get("created_at")) or datetime.min.replace(tzinfo=UTC), s.get("entity_id") or 0),
+        reverse=True,
+    )
     for shipment in ordered:
         tracks = [t for t in shipment.get("tracks") or [] if isinstance(t, dict) and t.get("track_number")]
         if tracks:
@@ -225,11 +234,15 @@ def _rest_base(store: Store) -> str:
     url = (store.base_url or "").strip().rstrip("/")
     parts = urlsplit(url)
     if not parts.hostname:
-        raise ChannelError("Magento store has no base URL (the shop's address)",
-                           channel=Channel.MAGENTO.value, store_id=store.store_id)
+        raise ChannelError(
+            "Magento store has no base URL (the shop's address)", channel=Channel.MAGENTO.value, store_id=store.store_id
+        )
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
-        raise ChannelError("Magento access tokens may only be sent over HTTPS: the base URL must be https://",
-                           channel=Channel.MAGENTO.value, store_id=store.store_id)
+        raise ChannelError(
+            "Magento access tokens may only be sent over HTTPS: the base URL must be https://",
+            channel=Channel.MAGENTO.value,
+            store_id=store.store_id,
+        )
     url = url.removesuffix("/V1")
     segments = parts.path.rstrip("/").removesuffix("/V1").split("/")
     return url if "rest" in segments else f"{url}/rest"
@@ -249,8 +262,9 @@ def _items(payload: Any, what: str) -> list[Any]:
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting Magento's message."""
-    return values.api_json(response, what, label="Magento", channel=Channel.MAGENTO.value, message=_error_text,
-                           decimals=False)
+    return values.api_json(
+        response, what, label="Magento", channel=Channel.MAGENTO.value, message=_error_text, decimals=False
+    )
 
 
 def _error_text(response: httpx.Response) -> str:

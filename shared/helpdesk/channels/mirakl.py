@@ -101,8 +101,11 @@ class MiraklConnector:
 
         api_key = (credentials.get("api_key") or "").strip()
         if not api_key:
-            raise ChannelError("Mirakl store has no shop API key (credentials['api_key'])",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "Mirakl store has no shop API key (credentials['api_key'])",
+                channel=self.channel,
+                store_id=store.store_id,
+            )
         return ChannelHttpClient(
             _base_url(store),
             channel=self.channel,
@@ -163,8 +166,9 @@ class MiraklConnector:
                 state.messages.append(inbound)
         return order_id
 
-    def _buyer_message(self, store: Store, thread_id: str, order_id: str | None, subject: Any, message: Any,
-                       keep_from: datetime) -> InboundMessage | None:
+    def _buyer_message(
+        self, store: Store, thread_id: str, order_id: str | None, subject: Any, message: Any, keep_from: datetime
+    ) -> InboundMessage | None:
         if not isinstance(message, dict):
             raise MalformedPayload(f"thread {thread_id}: a message is not an object")
         message_id = _required_str(message, "id", f"thread {thread_id} message")
@@ -203,8 +207,9 @@ class MiraklConnector:
 
     # --- orders ---------------------------------------------------------------------------------
 
-    def _fetch_orders(self, store: Store, http: ChannelHttpClient, order_ids: list[str], now: datetime,
-                      state: _Poll) -> list[OrderEvent]:
+    def _fetch_orders(
+        self, store: Store, http: ChannelHttpClient, order_ids: list[str], now: datetime, state: _Poll
+    ) -> list[OrderEvent]:
         events: list[OrderEvent] = []
         for chunk in _chunks(order_ids, ORDER_IDS_PER_CALL):
             response = http.get(ORDERS_PATH, params={"order_ids": ",".join(chunk), "max": str(ORDER_IDS_PER_CALL)})
@@ -308,7 +313,9 @@ class MiraklConnector:
         if not REPLY_MIN_CHARS <= len(body.strip()) <= REPLY_MAX_CHARS:
             raise ChannelError(
                 f"Mirakl accepts replies of {REPLY_MIN_CHARS} to {REPLY_MAX_CHARS} characters, not {len(body.strip())}",
-                channel=self.channel, thread_id=thread_id)
+                channel=self.channel,
+                thread_id=thread_id,
+            )
         message_input = json.dumps({"body": body, "to": [{"type": "CUSTOMER"}]}, ensure_ascii=False)
         response = http.post(  # not idempotent: a reply that may have reached Mirakl is never re-sent
             REPLY_PATH.format(thread_id=quote(thread_id, safe="")),
@@ -327,8 +334,11 @@ class MiraklConnector:
 def _base_url(store: Store) -> str:
     url = (store.base_url or "").strip().rstrip("/")
     if not url:
-        raise ChannelError("Mirakl store has no base URL (the marketplace's instance URL)",
-                           channel=Channel.MIRAKL.value, store_id=store.store_id)
+        raise ChannelError(
+            "Mirakl store has no base URL (the marketplace's instance URL)",
+            channel=Channel.MIRAKL.value,
+            store_id=store.store_id,
+        )
     return url.removesuffix("/api")
 
 
@@ -434,7 +444,7 @@ def _item(line: Any) -> OrderItem:
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 CONNECTOR = MiraklConnector()

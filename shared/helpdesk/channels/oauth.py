@@ -98,7 +98,9 @@ class RefreshingTokenAuth(httpx.Auth):
         if not 200 <= response.status_code < 300:
             raise ChannelError(
                 f"{self.channel} refused the credentials: HTTP {response.status_code}: {_reason(response)}",
-                channel=self.channel, status=401 if response.status_code < 500 else response.status_code)
+                channel=self.channel,
+                status=401 if response.status_code < 500 else response.status_code,
+            )
         value, lifetime = self.read_token(response)
         with _LOCK:
             _CACHE[self._key] = AccessToken(value, self._clock() + lifetime)

@@ -139,9 +139,7 @@ class ShopifyConnector:
 
     # --- orders/* -----------------------------------------------------------------------------
 
-    def _parse_order(
-        self, store: Store, topic: str, p: Any, raw_s3_key: str, received_at: datetime
-    ) -> ParsedDelivery:
+    def _parse_order(self, store: Store, topic: str, p: Any, raw_s3_key: str, received_at: datetime) -> ParsedDelivery:
         if not isinstance(p, dict) or "id" not in p:
             raise MalformedPayload("body is not a Shopify order (no 'id')")
         order = self._order(store, topic, p)
@@ -283,8 +281,11 @@ class ShopifyConnector:
 
         token = (credentials.get("access_token") or "").strip()
         if not token:
-            raise ChannelError("Shopify store has no Admin API token (credentials['access_token'])",
-                               channel=self.channel, store_id=store.store_id)
+            raise ChannelError(
+                "Shopify store has no Admin API token (credentials['access_token'])",
+                channel=self.channel,
+                store_id=store.store_id,
+            )
         host = _shop_host((store.base_url, credentials.get("shop_domain")), store)
         return ChannelHttpClient(
             f"https://{host}/admin/api/{API_VERSION}",
@@ -316,8 +317,7 @@ class ShopifyConnector:
                 if isinstance(raw, dict) and "id" in raw and _order_ref(raw).casefold() == ref.casefold():
                     try:
                         return self._order(store, "", raw)
-                    except (ValidationError, ValueError, TypeError, KeyError, AttributeError,
-                            ArithmeticError) as exc:
+                    except (ValidationError, ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
                         raise MalformedPayload(f"Shopify order {ref} could not be read: {exc}") from None
         return None
 
@@ -341,14 +341,19 @@ class ShopifyConnector:
 
     @staticmethod
     def _existing_webhook(http: ChannelHttpClient, topic: str, callback_url: str) -> str:
-        payload = _api_json(http.get("/webhooks.json", params={"topic": topic, "address": callback_url}),
-                            f"find the {topic} subscription")
+        payload = _api_json(
+            http.get("/webhooks.json", params={"topic": topic, "address": callback_url}),
+            f"find the {topic} subscription",
+        )
         hooks = payload.get("webhooks") if isinstance(payload, dict) else None
         for hook in hooks if isinstance(hooks, list) else []:
             if isinstance(hook, dict) and hook.get("topic") == topic and hook.get("address") == callback_url:
                 return str(hook["id"])
-        raise ChannelError(f"Shopify says {topic} is already subscribed at this address but does not list it",
-                           channel=Channel.SHOPIFY.value, status=422)
+        raise ChannelError(
+            f"Shopify says {topic} is already subscribed at this address but does not list it",
+            channel=Channel.SHOPIFY.value,
+            status=422,
+        )
 
     def remove_webhooks(self, store: Store, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
         for webhook_id in webhook_ids:
@@ -449,7 +454,6 @@ def _utc(value: Any) -> datetime | None:
 _decimal = values.decimal
 
 
-
 # --- Admin API helpers --------------------------------------------------------------------------
 
 
@@ -473,7 +477,9 @@ def _shop_host(candidates: tuple[str | None, ...], store: Store) -> str:
         return host
     raise ChannelError(
         "Shopify store needs its myshopify.com domain (store base URL or credentials['shop_domain'])",
-        channel=Channel.SHOPIFY.value, store_id=store.store_id)
+        channel=Channel.SHOPIFY.value,
+        store_id=store.store_id,
+    )
 
 
 def _api_json(response: httpx.Response, what: str) -> Any:
@@ -491,8 +497,10 @@ def _error_text(response: httpx.Response) -> str:
         if isinstance(errors, str) and errors.strip():
             return errors.strip()
         if isinstance(errors, dict):
-            return "; ".join(f"{field} {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                             for field, msgs in errors.items())
+            return "; ".join(
+                f"{field} {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                for field, msgs in errors.items()
+            )
         if isinstance(errors, list) and errors:
             return "; ".join(map(str, errors))
     return values.body_excerpt(response)

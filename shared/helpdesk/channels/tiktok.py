@@ -110,8 +110,15 @@ _BUYER = "BUYER"
 _TEXT_TYPES = frozenset({"TEXT", "EMOTICONS", "OTHER"})
 _ORDER_CONTEXT_TYPES = frozenset({"ORDER_CARD", "BUYER_ENTER_FROM_ORDER", "LOGISTICS_CARD", "RETURN_REFUND_CARD"})
 # Context markers and notices: not something the buyer said.
-_NOT_SPEECH = frozenset({"BUYER_ENTER_FROM_ORDER", "BUYER_ENTER_FROM_PRODUCT", "BUYER_ENTER_FROM_TRANSFER",
-                         "ALLOCATED_SERVICE", "NOTIFICATION"})
+_NOT_SPEECH = frozenset(
+    {
+        "BUYER_ENTER_FROM_ORDER",
+        "BUYER_ENTER_FROM_PRODUCT",
+        "BUYER_ENTER_FROM_TRANSFER",
+        "ALLOCATED_SERVICE",
+        "NOTIFICATION",
+    }
+)
 _SEE_SELLER_CENTER = "open the conversation in TikTok Shop Seller Center to see it"
 
 # tts_notification_id is not covered by any header check and ends up in storage keys: plain ids only.
@@ -163,14 +170,16 @@ class _Signer:
 
     def sign(self, request: httpx.Request, token: str) -> None:
         path = request.url.path
-        params = {key: value for key, value in request.url.params.multi_items()
-                  if value != "" and key not in ("sign", "access_token", "app_key", "timestamp", "shop_cipher")}
+        params = {
+            key: value
+            for key, value in request.url.params.multi_items()
+            if value != "" and key not in ("sign", "access_token", "app_key", "timestamp", "shop_cipher")
+        }
         params["app_key"] = self.app_key
         params["timestamp"] = str(int(self.wall()))
         if not path.startswith(_NOT_SHOP_SCOPED):
             if not self.shop_cipher:
-                raise ChannelError("TikTok Shop store has no shop cipher (credentials['shop_cipher'])",
-                                   channel=CHANNEL)
+                raise ChannelError("TikTok Shop store has no shop cipher (credentials['shop_cipher'])", channel=CHANNEL)
             params["shop_cipher"] = self.shop_cipher
         multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
         body = b"" if request.method == "GET" or multipart else request.read()
@@ -191,26 +200,34 @@ def _auth_types() -> tuple[type, type]:
 
         channel = CHANNEL
 
-        def __init__(self, cache_key: str, signer: _Signer, refresh_token: str, *,
-                     clock: Callable[[], float] = time.monotonic) -> None:
+        def __init__(
+            self, cache_key: str, signer: _Signer, refresh_token: str, *, clock: Callable[[], float] = time.monotonic
+        ) -> None:
             super().__init__(cache_key, clock=clock)
             self._signer = signer
             self._refresh_token = refresh_token
 
         def token_request(self) -> httpx.Request:
-            return httpx.Request("GET", AUTH_BASE + REFRESH_PATH, params={
-                "app_key": self._signer.app_key,
-                "app_secret": self._signer.app_secret,
-                "refresh_token": self._refresh_token,
-                "grant_type": "refresh_token",
-            })
+            return httpx.Request(
+                "GET",
+                AUTH_BASE + REFRESH_PATH,
+                params={
+                    "app_key": self._signer.app_key,
+                    "app_secret": self._signer.app_secret,
+                    "refresh_token": self._refresh_token,
+                    "grant_type": "refresh_token",
+                },
+            )
 
         def read_token(self, response: httpx.Response) -> tuple[str, float]:
             payload = _json_object(response.content, "TikTok Shop token answer", error=ChannelError)
             if payload.get("code") != 0:
                 raise ChannelError(
                     f"tiktok refused the refresh token: {_message(payload, response)} (code {payload.get('code')})",
-                    channel=CHANNEL, status=401, code=payload.get("code"))
+                    channel=CHANNEL,
+                    status=401,
+                    code=payload.get("code"),
+                )
             data = payload.get("data")
             token = data.get("access_token") if isinstance(data, dict) else None
             if not isinstance(data, dict) or not isinstance(token, str) or not token:
@@ -284,8 +301,9 @@ class TikTokConnector:
     def webhook_shop_id(self, body: bytes) -> str | None:
         return webhook_shop_id(body)
 
-    def parse(self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str,
-              received_at: datetime) -> ParsedDelivery:
+    def parse(
+        self, store: Store, headers: Mapping[str, str], body: bytes, raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
         payload = _json_object(body, "webhook body")
         kind = payload.get("type")
         if isinstance(kind, str) and kind.isdigit():
@@ -313,8 +331,9 @@ class TikTokConnector:
         except ValidationError as exc:
             raise MalformedPayload(f"TikTok Shop webhook type {kind} could not be read: {exc}") from None
 
-    def _order_status_change(self, store: Store, d: dict[str, Any], raw_s3_key: str,
-                             sent_at: datetime) -> ParsedDelivery:
+    def _order_status_change(
+        self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime
+    ) -> ParsedDelivery:
         order_id = _required_id(d, "order_id", "ORDER_STATUS_CHANGE data")
         raw_status = d.get("order_status")
         if not isinstance(raw_status, str) or not raw_status:
@@ -323,16 +342,28 @@ class TikTokConnector:
         status = _STATUS.get(raw_status, OrderStatus.UNKNOWN)
         event_type = OrderEventType.CREATED if raw_status == "UNPAID" else _EVENT.get(status, OrderEventType.UPDATED)
         order = _order(store, order_id, status=status, channel_status=raw_status, updated_at=updated)
-        event = _event(store, event_type, f"order_status:{order_id}:{raw_status}:{d.get('update_time') or ''}",
-                       order, updated or sent_at, raw_s3_key)
+        event = _event(
+            store,
+            event_type,
+            f"order_status:{order_id}:{raw_status}:{d.get('update_time') or ''}",
+            order,
+            updated or sent_at,
+            raw_s3_key,
+        )
         return ParsedDelivery(order_events=[event])
 
     def _address_update(self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime) -> ParsedDelivery:
         order_id = _required_id(d, "order_id", "RECIPIENT_ADDRESS_UPDATE data")
         updated = _optional_epoch(d.get("update_time"), f"order {order_id} update_time")
         order = _order(store, order_id, updated_at=updated)
-        event = _event(store, OrderEventType.UPDATED, f"address:{order_id}:{d.get('update_time') or ''}", order,
-                       updated or sent_at, raw_s3_key)
+        event = _event(
+            store,
+            OrderEventType.UPDATED,
+            f"address:{order_id}:{d.get('update_time') or ''}",
+            order,
+            updated or sent_at,
+            raw_s3_key,
+        )
         return ParsedDelivery(order_events=[event])
 
     def _package_update(self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime) -> ParsedDelivery:
@@ -355,12 +386,21 @@ class TikTokConnector:
                     continue
                 seen.add(order_id)
                 event_id = f"package:{package_id}:{order_id}:{d.get('sc_type') or ''}:{d.get('update_time') or ''}"
-                events.append(_event(store, OrderEventType.UPDATED, event_id,
-                                     _order(store, order_id, updated_at=updated), updated or sent_at, raw_s3_key))
+                events.append(
+                    _event(
+                        store,
+                        OrderEventType.UPDATED,
+                        event_id,
+                        _order(store, order_id, updated_at=updated),
+                        updated or sent_at,
+                        raw_s3_key,
+                    )
+                )
         return ParsedDelivery(order_events=events)
 
-    def _cancellation_change(self, store: Store, d: dict[str, Any], raw_s3_key: str,
-                             sent_at: datetime) -> ParsedDelivery:
+    def _cancellation_change(
+        self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime
+    ) -> ParsedDelivery:
         order_id = _required_id(d, "order_id", "CANCELLATION_STATUS_CHANGE data")
         cancel_id = _required_id(d, "cancel_id", "CANCELLATION_STATUS_CHANGE data")
         cancel_status = d.get("cancel_status")
@@ -375,15 +415,29 @@ class TikTokConnector:
         else:
             event_type, status = OrderEventType.UPDATED, OrderStatus.UNKNOWN
         occurred = (requested_at if buyer_request else None) or sent_at
-        event = _event(store, event_type, f"cancellation:{cancel_id}:{cancel_status}",
-                       _order(store, order_id, status=status), occurred, raw_s3_key)
+        event = _event(
+            store,
+            event_type,
+            f"cancellation:{cancel_id}:{cancel_status}",
+            _order(store, order_id, status=status),
+            occurred,
+            raw_s3_key,
+        )
         messages: list[InboundMessage] = []
         if buyer_request:
-            messages.append(_order_notice(
-                store, order_id, f"cancel-{cancel_id}", f"Cancellation request for order {order_id}",
-                f"The buyer asked to cancel TikTok Shop order {order_id} (cancellation {cancel_id}). "
-                "Approve or reject the request in TikTok Shop Seller Center.",
-                requested_at or sent_at, raw_s3_key, cancellation=True))
+            messages.append(
+                _order_notice(
+                    store,
+                    order_id,
+                    f"cancel-{cancel_id}",
+                    f"Cancellation request for order {order_id}",
+                    f"The buyer asked to cancel TikTok Shop order {order_id} (cancellation {cancel_id}). "
+                    "Approve or reject the request in TikTok Shop Seller Center.",
+                    requested_at or sent_at,
+                    raw_s3_key,
+                    cancellation=True,
+                )
+            )
         return ParsedDelivery(messages=messages, order_events=[event])
 
     def _return_change(self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime) -> ParsedDelivery:
@@ -396,18 +450,32 @@ class TikTokConnector:
         updated = _optional_epoch(d.get("update_time"), f"return {return_id} update_time")
         created = _optional_epoch(d.get("create_time"), f"return {return_id} create_time")
         refunded = return_status in _RETURN_REFUNDED or (
-            return_status == "RETURN_OR_REFUND_REQUEST_COMPLETE" and return_type in _REFUND_TYPES)
+            return_status == "RETURN_OR_REFUND_REQUEST_COMPLETE" and return_type in _REFUND_TYPES
+        )
         event_type = OrderEventType.REFUNDED if refunded else OrderEventType.UPDATED
-        event = _event(store, event_type, f"return:{return_id}:{return_status}:{d.get('update_time') or ''}",
-                       _order(store, order_id, updated_at=updated), updated or sent_at, raw_s3_key)
+        event = _event(
+            store,
+            event_type,
+            f"return:{return_id}:{return_status}:{d.get('update_time') or ''}",
+            _order(store, order_id, updated_at=updated),
+            updated or sent_at,
+            raw_s3_key,
+        )
         messages: list[InboundMessage] = []
         if return_status in _RETURN_REQUESTED and d.get("return_role") == _BUYER:
             words = _RETURN_WORDS.get(return_type, "return")
-            messages.append(_order_notice(
-                store, order_id, f"return-{return_id}", f"{words.capitalize()} request for order {order_id}",
-                f"The buyer opened a {words} request for TikTok Shop order {order_id} (request {return_id}). "
-                "Review it in TikTok Shop Seller Center.",
-                created or updated or sent_at, raw_s3_key))
+            messages.append(
+                _order_notice(
+                    store,
+                    order_id,
+                    f"return-{return_id}",
+                    f"{words.capitalize()} request for order {order_id}",
+                    f"The buyer opened a {words} request for TikTok Shop order {order_id} (request {return_id}). "
+                    "Review it in TikTok Shop Seller Center.",
+                    created or updated or sent_at,
+                    raw_s3_key,
+                )
+            )
         return ParsedDelivery(messages=messages, order_events=[event])
 
     def _new_message(self, store: Store, d: dict[str, Any], raw_s3_key: str, sent_at: datetime) -> ParsedDelivery:
@@ -420,9 +488,15 @@ class TikTokConnector:
 
     # --- API client -----------------------------------------------------------------------------
 
-    def client(self, store: Store, credentials: Mapping[str, str], *,
-               clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-               **http_options: Any) -> ChannelHttpClient:
+    def client(
+        self,
+        store: Store,
+        credentials: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        **http_options: Any,
+    ) -> ChannelHttpClient:
         from helpdesk.channels.http import ChannelHttpClient, TokenBucket
 
         app_key = _credential(credentials, "app_key", store)
@@ -430,8 +504,11 @@ class TikTokConnector:
         refresh_token = (credentials.get("refresh_token") or "").strip()
         access_token = (credentials.get("access_token") or "").strip()
         if not refresh_token and not access_token:
-            raise ChannelError("TikTok Shop store has no credentials['refresh_token'] (or 'access_token')",
-                               channel=CHANNEL, store_id=store.store_id)
+            raise ChannelError(
+                "TikTok Shop store has no credentials['refresh_token'] (or 'access_token')",
+                channel=CHANNEL,
+                store_id=store.store_id,
+            )
         signer = _Signer(app_key, app_secret, (credentials.get("shop_cipher") or "").strip() or None, wall)
         refreshing, static = _auth_types()
         if refresh_token:
@@ -439,14 +516,20 @@ class TikTokConnector:
         else:
             auth = static(signer, access_token)
         options: dict[str, Any] = {"rate_limit": TokenBucket(rate=RATE_PER_SECOND, burst=BURST), **http_options}
-        return ChannelHttpClient((store.base_url or API_BASE).strip().rstrip("/"), channel=CHANNEL,
-                                 headers={"Accept": "application/json"}, auth=auth, **options)
+        return ChannelHttpClient(
+            (store.base_url or API_BASE).strip().rstrip("/"),
+            channel=CHANNEL,
+            headers={"Accept": "application/json"},
+            auth=auth,
+            **options,
+        )
 
     def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
         shops = authorized_shops(http)
         if not shops:
-            raise ChannelError("TikTok Shop answered that no shop is authorized for this app", channel=CHANNEL,
-                               status=403)
+            raise ChannelError(
+                "TikTok Shop answered that no shop is authorized for this app", channel=CHANNEL, status=403
+            )
         return ", ".join(shop["name"] or shop["id"] for shop in shops)
 
     # --- orders ---------------------------------------------------------------------------------
@@ -486,8 +569,9 @@ class TikTokConnector:
             raw_pages=state.raw_pages,
         )
 
-    def _read_conversation(self, store: Store, http: ChannelHttpClient, conversation: Any, keep_from: datetime,
-                           state: _Poll) -> None:
+    def _read_conversation(
+        self, store: Store, http: ChannelHttpClient, conversation: Any, keep_from: datetime, state: _Poll
+    ) -> None:
         if not isinstance(conversation, dict):
             raise MalformedPayload("Get Conversations: a conversation is not an object")
         conversation_id = _required_id(conversation, "id", "Get Conversations conversation")
@@ -546,8 +630,11 @@ class TikTokConnector:
         if not body.strip():
             raise ChannelError("a TikTok Shop reply cannot be empty", channel=CHANNEL, thread_id=thread_id)
         if len(body) > REPLY_MAX_CHARS:
-            raise ChannelError(f"TikTok Shop accepts text messages of at most {REPLY_MAX_CHARS} characters, "
-                               f"not {len(body)}", channel=CHANNEL, thread_id=thread_id)
+            raise ChannelError(
+                f"TikTok Shop accepts text messages of at most {REPLY_MAX_CHARS} characters, not {len(body)}",
+                channel=CHANNEL,
+                thread_id=thread_id,
+            )
         conversation_id = thread_id
         if thread_id.startswith(ORDER_THREAD_PREFIX):
             conversation_id = self._conversation_for_order(http, thread_id.removeprefix(ORDER_THREAD_PREFIX))
@@ -567,8 +654,7 @@ class TikTokConnector:
         raw = _raw_order(http, order_id)
         buyer = _id_or_none(raw.get("user_id")) if raw is not None else None
         if buyer is None:
-            raise ChannelError(f"TikTok Shop order {order_id} has no buyer to write to", channel=CHANNEL,
-                               status=404)
+            raise ChannelError(f"TikTok Shop order {order_id} has no buyer to write to", channel=CHANNEL, status=404)
         # Opening a conversation sends the buyer nothing: safe to repeat after a slow answer.
         response = http.post(CONVERSATIONS_PATH, json={"buyer_user_id": buyer}, idempotent=True)
         conversation_id = _id_or_none(_api_data(response, "Create Conversation").get("conversation_id"))
@@ -591,8 +677,9 @@ def authorized_shops(http: ChannelHttpClient) -> list[dict[str, str]]:
     for shop in shops:
         if not isinstance(shop, dict):
             raise MalformedPayload("Get Authorized Shops: a shop is not an object")
-        result.append({key: str(shop.get(key) or "") for key in ("id", "name", "cipher", "code", "region",
-                                                                  "seller_type")})
+        result.append(
+            {key: str(shop.get(key) or "") for key in ("id", "name", "cipher", "code", "region", "seller_type")}
+        )
     return result
 
 
@@ -620,8 +707,12 @@ def _api_data(response: httpx.Response, what: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         if 200 <= status < 300:
             raise MalformedPayload(f"TikTok Shop {what} answer is not a JSON object")
-        raise ChannelError(f"TikTok Shop {what} failed: HTTP {status}: {values.body_excerpt(response)}",
-                           channel=CHANNEL, status=status, body=response.text[:500])
+        raise ChannelError(
+            f"TikTok Shop {what} failed: HTTP {status}: {values.body_excerpt(response)}",
+            channel=CHANNEL,
+            status=status,
+            body=response.text[:500],
+        )
     code = payload.get("code")
     if 200 <= status < 300 and code == 0:
         data = payload.get("data")
@@ -666,8 +757,7 @@ _json_object = values.json_object
 def _credential(credentials: Mapping[str, str], key: str, store: Store) -> str:
     value = (credentials.get(key) or "").strip()
     if not value:
-        raise ChannelError(f"TikTok Shop store has no credentials['{key}']", channel=CHANNEL,
-                           store_id=store.store_id)
+        raise ChannelError(f"TikTok Shop store has no credentials['{key}']", channel=CHANNEL, store_id=store.store_id)
     return value
 
 
@@ -716,21 +806,51 @@ def _optional_epoch(value: Any, what: str) -> datetime | None:
     return _epoch(value, what)
 
 
-def _order(store: Store, order_id: str, *, status: OrderStatus = OrderStatus.UNKNOWN,
-           channel_status: str | None = None, updated_at: datetime | None = None) -> Order:
-    return Order(tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.TIKTOK, order_ref=order_id,
-                 status=status, channel_status=channel_status, updated_at=updated_at)
+def _order(
+    store: Store,
+    order_id: str,
+    *,
+    status: OrderStatus = OrderStatus.UNKNOWN,
+    channel_status: str | None = None,
+    updated_at: datetime | None = None,
+) -> Order:
+    return Order(
+        tenant_id=store.tenant_id,
+        store_id=store.store_id,
+        channel=Channel.TIKTOK,
+        order_ref=order_id,
+        status=status,
+        channel_status=channel_status,
+        updated_at=updated_at,
+    )
 
 
-def _event(store: Store, event_type: OrderEventType, event_id: str, order: Order, occurred_at: datetime,
-           raw_s3_key: str | None) -> OrderEvent:
-    return OrderEvent(tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.TIKTOK,
-                      event_type=event_type, event_id=event_id, order=order, occurred_at=occurred_at,
-                      raw_s3_key=raw_s3_key)
+def _event(
+    store: Store, event_type: OrderEventType, event_id: str, order: Order, occurred_at: datetime, raw_s3_key: str | None
+) -> OrderEvent:
+    return OrderEvent(
+        tenant_id=store.tenant_id,
+        store_id=store.store_id,
+        channel=Channel.TIKTOK,
+        event_type=event_type,
+        event_id=event_id,
+        order=order,
+        occurred_at=occurred_at,
+        raw_s3_key=raw_s3_key,
+    )
 
 
-def _order_notice(store: Store, order_id: str, message_id: str, subject: str, body: str, at: datetime,
-                  raw_s3_key: str, *, cancellation: bool = False) -> InboundMessage:
+def _order_notice(
+    store: Store,
+    order_id: str,
+    message_id: str,
+    subject: str,
+    body: str,
+    at: datetime,
+    raw_s3_key: str,
+    *,
+    cancellation: bool = False,
+) -> InboundMessage:
     """A ticket-opening message for a buyer request the channel signals outside the chat."""
     return InboundMessage(
         tenant_id=store.tenant_id,
@@ -765,8 +885,15 @@ def _order_context(message: Mapping[str, Any], conversation_id: str) -> str | No
     return _id_or_none(_content(message, f"conversation {conversation_id} message {message.get('id')}").get("order_id"))
 
 
-def _buyer_message(store: Store, conversation_id: str, message: Mapping[str, Any], buyer_name: str | None,
-                   order_ref: str | None, tips: str | None, raw_s3_key: str | None) -> InboundMessage | None:
+def _buyer_message(
+    store: Store,
+    conversation_id: str,
+    message: Mapping[str, Any],
+    buyer_name: str | None,
+    order_ref: str | None,
+    tips: str | None,
+    raw_s3_key: str | None,
+) -> InboundMessage | None:
     message_id = _required_id(message, "id", f"conversation {conversation_id} message")
     what = f"message {message_id}"
     sender = message.get("sender")
@@ -901,8 +1028,9 @@ def _items(lines: Iterable[dict[str, Any]]) -> list[OrderItem]:
         entry = grouped.setdefault((sku, name, price), [sku or None, name, 0])
         entry[2] += 1
     return [
-        OrderItem(sku=sku, name=name, quantity=count, unit_price=price,
-                  total=price * count if price is not None else None)
+        OrderItem(
+            sku=sku, name=name, quantity=count, unit_price=price, total=price * count if price is not None else None
+        )
         for (_, _, price), (sku, name, count) in grouped.items()
     ]
 

@@ -116,8 +116,7 @@ def required_str(obj: Mapping[str, Any], key: str, what: str) -> str:
 # --- JSON -----------------------------------------------------------------------------------------
 
 
-def read_json(body: bytes | str, what: str, *, decimals: bool = True,
-              error: type[Exception] = MalformedPayload) -> Any:
+def read_json(body: bytes | str, what: str, *, decimals: bool = True, error: type[Exception] = MalformedPayload) -> Any:
     """``body`` parsed as JSON, its decimal numbers as exact Decimals (``decimals=False``: as floats, the
     ``json`` default); a body that is not JSON (or not UTF-8) raises ``error``
     ``"<what> is not valid JSON: ..."``."""
@@ -127,8 +126,9 @@ def read_json(body: bytes | str, what: str, *, decimals: bool = True,
         raise error(f"{what} is not valid JSON: {exc}") from None
 
 
-def json_object(body: bytes | str, what: str, *, decimals: bool = True,
-                error: type[Exception] = MalformedPayload) -> dict[str, Any]:
+def json_object(
+    body: bytes | str, what: str, *, decimals: bool = True, error: type[Exception] = MalformedPayload
+) -> dict[str, Any]:
     """:func:`read_json` of a body that must be a JSON object (else ``error`` ``"<what> is not a JSON object"``)."""
     payload = read_json(body, what, decimals=decimals, error=error)
     if not isinstance(payload, dict):
@@ -166,8 +166,15 @@ def error_list(response: httpx.Response) -> list[dict[str, Any]]:
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
-def checked(response: httpx.Response, what: str, *, label: str, channel: str,
-            message: Callable[[httpx.Response], str], quote_body: bool = True) -> bytes:
+def checked(
+    response: httpx.Response,
+    what: str,
+    *,
+    label: str,
+    channel: str,
+    message: Callable[[httpx.Response], str],
+    quote_body: bool = True,
+) -> bytes:
     """The body of a 2xx answer. Any other status is a ChannelError
     ``"<label> <what> failed: HTTP <status>: <message(response)>"`` with the channel, the status and the
     first 500 characters of the body (``quote_body=False`` leaves the body out: answers that may echo a
@@ -181,8 +188,15 @@ def checked(response: httpx.Response, what: str, *, label: str, channel: str,
     raise ChannelError(f"{label} {what} failed: HTTP {status}: {message(response)}", **details)
 
 
-def api_json(response: httpx.Response, what: str, *, label: str, channel: str,
-             message: Callable[[httpx.Response], str], decimals: bool = True) -> Any:
+def api_json(
+    response: httpx.Response,
+    what: str,
+    *,
+    label: str,
+    channel: str,
+    message: Callable[[httpx.Response], str],
+    decimals: bool = True,
+) -> Any:
     """The JSON of a 2xx answer (:func:`checked`, :func:`read_json`); a body that is not JSON is
     MalformedPayload ``"<label> <what> answer is not valid JSON: ..."``."""
     body = checked(response, what, label=label, channel=channel, message=message)

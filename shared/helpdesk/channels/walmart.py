@@ -84,11 +84,19 @@ class _Common(TypedDict):
     channel: Channel
 
 
-def walmart_auth(client_id: str, client_secret: str, cache_key: str, *, base_url: str = API_BASE,
-                 channel_type: str | None = None, clock: Callable[[], float] | None = None) -> httpx.Auth:
+def walmart_auth(
+    client_id: str,
+    client_secret: str,
+    cache_key: str,
+    *,
+    base_url: str = API_BASE,
+    channel_type: str | None = None,
+    clock: Callable[[], float] | None = None,
+) -> httpx.Auth:
     """The Walmart ``RefreshingTokenAuth``: client-credentials token, Walmart's headers on every request."""
-    return _auth_class()(client_id, client_secret, cache_key, base_url=base_url, channel_type=channel_type,
-                         clock=clock or time.monotonic)
+    return _auth_class()(
+        client_id, client_secret, cache_key, base_url=base_url, channel_type=channel_type, clock=clock or time.monotonic
+    )
 
 
 @cache
@@ -100,8 +108,16 @@ def _auth_class() -> type:
     class WalmartTokenAuth(RefreshingTokenAuth):
         channel = Channel.WALMART.value
 
-        def __init__(self, client_id: str, client_secret: str, cache_key: str, *, base_url: str,
-                     channel_type: str | None, clock: Callable[[], float]) -> None:
+        def __init__(
+            self,
+            client_id: str,
+            client_secret: str,
+            cache_key: str,
+            *,
+            base_url: str,
+            channel_type: str | None,
+            clock: Callable[[], float],
+        ) -> None:
             super().__init__(cache_key, clock=clock)
             self._basic = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
             self._token_url = base_url.rstrip("/") + TOKEN_PATH
@@ -185,8 +201,9 @@ class WalmartConnector:
         except (ValidationError, ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             raise MalformedPayload(f"Walmart {kind} notification could not be read: {exc}") from None
 
-    def _parse_order_update(self, store: Store, kind: str, source: dict[str, Any], o: dict[str, Any],
-                            raw_s3_key: str, received_at: datetime) -> ParsedDelivery:
+    def _parse_order_update(
+        self, store: Store, kind: str, source: dict[str, Any], o: dict[str, Any], raw_s3_key: str, received_at: datetime
+    ) -> ParsedDelivery:
         po = _required_id(o, "purchaseOrderId")
         order_ref = _optional_id(o, "customerOrderId") or po
         lines = [_Line(raw) for raw in _raw_lines(o)]
@@ -198,10 +215,17 @@ class WalmartConnector:
         messages: list[InboundMessage] = []
         if kind == PO_CREATED:
             estimate = _delivery_estimate(o)
-            order = Order(**common, order_ref=order_ref, status=_order_status(lines),
-                          channel_status=_channel_status(lines), items=[line.item() for line in lines],
-                          delivery_earliest=estimate, delivery_latest=estimate,
-                          ordered_at=_time(o.get("orderDate")), updated_at=_latest(line.status_date for line in lines))
+            order = Order(
+                **common,
+                order_ref=order_ref,
+                status=_order_status(lines),
+                channel_status=_channel_status(lines),
+                items=[line.item() for line in lines],
+                delivery_earliest=estimate,
+                delivery_latest=estimate,
+                ordered_at=_time(o.get("orderDate")),
+                updated_at=_latest(line.status_date for line in lines),
+            )
             event_type = OrderEventType.CREATED
         elif kind == INTENT_TO_CANCEL:
             order = Order(**common, order_ref=order_ref)
@@ -210,13 +234,20 @@ class WalmartConnector:
         else:  # PO_LINE_AUTOCANCELLED, FRAUD_CANCEL: possibly some lines only, see docs/channels/walmart.md
             order = Order(**common, order_ref=order_ref)
             event_type = OrderEventType.CANCELLED
-        event = OrderEvent(**common, event_type=event_type, event_id=f"{kind}:{po}:{event_id.strip()}",
-                           order=order, occurred_at=occurred_at, raw_s3_key=raw_s3_key)
+        event = OrderEvent(
+            **common,
+            event_type=event_type,
+            event_id=f"{kind}:{po}:{event_id.strip()}",
+            order=order,
+            occurred_at=occurred_at,
+            raw_s3_key=raw_s3_key,
+        )
         return ParsedDelivery(messages=messages, order_events=[event])
 
     @staticmethod
-    def _cancellation_request(store: Store, po: str, order_ref: str, lines: list[_Line], received_at: datetime,
-                              raw_s3_key: str) -> InboundMessage:
+    def _cancellation_request(
+        store: Store, po: str, order_ref: str, lines: list[_Line], received_at: datetime, raw_s3_key: str
+    ) -> InboundMessage:
         numbers = [line.number for line in lines if line.number]
         where = f"order {order_ref} (purchase order {po})"
         if not lines:
@@ -253,13 +284,26 @@ class WalmartConnector:
         client_secret = (credentials.get("client_secret") or "").strip()
         for key, value in (("client_id", client_id), ("client_secret", client_secret)):
             if not value:
-                raise ChannelError(f"Walmart store has no API key (credentials['{key}'])",
-                                   channel=self.channel, store_id=store.store_id)
+                raise ChannelError(
+                    f"Walmart store has no API key (credentials['{key}'])",
+                    channel=self.channel,
+                    store_id=store.store_id,
+                )
         base_url = (store.base_url or API_BASE).strip().rstrip("/")
-        auth = walmart_auth(client_id, client_secret, f"{store.tenant_id}/{store.store_id}:{client_id}",
-                            base_url=base_url, channel_type=(credentials.get("consumer_channel_type") or None))
-        return ChannelHttpClient(base_url, channel=self.channel, headers={"Accept": "application/json"}, auth=auth,
-                                 rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST))
+        auth = walmart_auth(
+            client_id,
+            client_secret,
+            f"{store.tenant_id}/{store.store_id}:{client_id}",
+            base_url=base_url,
+            channel_type=(credentials.get("consumer_channel_type") or None),
+        )
+        return ChannelHttpClient(
+            base_url,
+            channel=self.channel,
+            headers={"Accept": "application/json"},
+            auth=auth,
+            rate_limit=TokenBucket(rate=RATE_PER_SECOND, burst=BURST),
+        )
 
     def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
         """A token (the first request fetches one) and ``GET /v3/webhooks/subscriptions``: the seller's
@@ -293,8 +337,9 @@ class WalmartConnector:
 
     def _orders_of_customer_order(self, http: ChannelHttpClient, ref: str) -> list[dict[str, Any]]:
         since = (self._clock() - ORDER_LOOKBACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        response = http.get(ORDERS_PATH, params={"customerOrderId": ref, "createdStartDate": since,
-                                                 "limit": str(ORDERS_LIMIT)})
+        response = http.get(
+            ORDERS_PATH, params={"customerOrderId": ref, "createdStartDate": since, "limit": str(ORDERS_LIMIT)}
+        )
         if response.status_code == 404:
             return []
         payload = _read_json(_checked(response, f"list orders of customer order {ref}"), "order list")
@@ -325,29 +370,41 @@ class WalmartConnector:
                 "eventVersion": version,
                 "resourceName": resource,
                 "eventUrl": callback_url,
-                "authDetails": {"authMethod": "BASIC_AUTH", "userName": WEBHOOK_USER, "password": secret,
-                                "authHeaderName": WEBHOOK_AUTH_HEADER},
+                "authDetails": {
+                    "authMethod": "BASIC_AUTH",
+                    "userName": WEBHOOK_USER,
+                    "password": secret,
+                    "authHeaderName": WEBHOOK_AUTH_HEADER,
+                },
                 "headers": {"content-type": "application/json"},
                 "status": "ACTIVE",
             }
-            same = [s for s in existing if s.get("eventType") == event_type and s.get("eventUrl") == callback_url
-                    and s.get("subscriptionId")]
+            same = [
+                s
+                for s in existing
+                if s.get("eventType") == event_type and s.get("eventUrl") == callback_url and s.get("subscriptionId")
+            ]
             if same:  # reactivate it with the current secret rather than subscribe twice
                 subscription_id = str(same[0]["subscriptionId"])
                 path = SUBSCRIPTION_PATH.format(subscription_id=quote(subscription_id, safe=""))
-                _checked(http.request("PATCH", path, json=spec, idempotent=True),
-                         f"update subscription {event_type}", quote_body=False)
+                _checked(
+                    http.request("PATCH", path, json=spec, idempotent=True),
+                    f"update subscription {event_type}",
+                    quote_body=False,
+                )
                 ids.append(subscription_id)
             else:
                 to_create.append(spec)
         if to_create:
             response = http.post(SUBSCRIPTIONS_PATH, json={"events": to_create})  # not retried: no duplicates
-            created = _subscription_list(_read_json(_checked(response, "create subscription", quote_body=False),
-                                                    "subscription answer"))
+            created = _subscription_list(
+                _read_json(_checked(response, "create subscription", quote_body=False), "subscription answer")
+            )
             new_ids = [str(s["subscriptionId"]) for s in created if s.get("subscriptionId")]
             if len(new_ids) != len(to_create):
-                raise ChannelError(f"Walmart created {len(new_ids)} subscriptions for {len(to_create)} requested",
-                                   channel=self.channel)
+                raise ChannelError(
+                    f"Walmart created {len(new_ids)} subscriptions for {len(to_create)} requested", channel=self.channel
+                )
             ids.extend(new_ids)
         return ids
 
@@ -366,8 +423,9 @@ class WalmartConnector:
         response = http.get(SUBSCRIPTIONS_PATH)
         if response.status_code == 404:
             return []  # no subscription yet
-        return _subscription_list(_read_json(_checked(response, "list subscriptions", quote_body=False),
-                                             "subscription list"))
+        return _subscription_list(
+            _read_json(_checked(response, "list subscriptions", quote_body=False), "subscription list")
+        )
 
 
 # --- notification lines and orders ---------------------------------------------------------------
@@ -532,9 +590,12 @@ def _latest_tracking(lines: list[_Line]) -> dict[str, Any]:
             carrier = info.get("carrierName") or {}
             if not isinstance(carrier, dict):
                 raise TypeError("'trackingInfo.carrierName' is not an object")
-            best = {"carrier": _text(carrier.get("carrier")) or _text(carrier.get("otherCarrier")),
-                    "number": _text(info.get("trackingNumber")), "url": _text(info.get("trackingURL")),
-                    "shipped_at": shipped_at}
+            best = {
+                "carrier": _text(carrier.get("carrier")) or _text(carrier.get("otherCarrier")),
+                "number": _text(info.get("trackingNumber")),
+                "url": _text(info.get("trackingURL")),
+                "shipped_at": shipped_at,
+            }
     return best
 
 
@@ -585,8 +646,9 @@ def _subscription_list(payload: Any) -> list[dict[str, Any]]:
 def _checked(response: httpx.Response, what: str, *, quote_body: bool = True) -> bytes:
     """The body of a 2xx answer; any other status is a ChannelError with Walmart's own code and message.
     ``quote_body=False`` for answers that may echo subscription credentials."""
-    return values.checked(response, what, label="Walmart", channel=Channel.WALMART.value,
-                          message=_error_message, quote_body=quote_body)
+    return values.checked(
+        response, what, label="Walmart", channel=Channel.WALMART.value, message=_error_message, quote_body=quote_body
+    )
 
 
 def _error_message(response: httpx.Response) -> str:

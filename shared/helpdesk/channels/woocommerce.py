@@ -192,8 +192,11 @@ class WooCommerceConnector:
         secret = (credentials.get("consumer_secret") or "").strip()
         for name, value in (("consumer_key", key), ("consumer_secret", secret)):
             if not value:
-                raise ChannelError(f"WooCommerce store has no REST API key (credentials['{name}'])",
-                                   channel=self.channel, store_id=store.store_id)
+                raise ChannelError(
+                    f"WooCommerce store has no REST API key (credentials['{name}'])",
+                    channel=self.channel,
+                    store_id=store.store_id,
+                )
         return ChannelHttpClient(
             _site_url(store),
             channel=self.channel,
@@ -203,8 +206,9 @@ class WooCommerceConnector:
         )
 
     def check_credentials(self, store: Store, http: ChannelHttpClient) -> str:
-        response = http.get(f"{API_PREFIX}/system_status",
-                            params={"_fields": "environment.site_url,environment.home_url"})
+        response = http.get(
+            f"{API_PREFIX}/system_status", params={"_fields": "environment.site_url,environment.home_url"}
+        )
         payload = _api_json(response, "system status")
         environment = payload.get("environment") if isinstance(payload, dict) else None
         if not isinstance(environment, dict):
@@ -249,8 +253,13 @@ class WooCommerceConnector:
         ids: list[str] = []
         try:
             for topic in WEBHOOK_TOPICS:
-                body = {"name": f"Helpdesk {topic}", "topic": topic, "delivery_url": callback_url,
-                        "secret": secret, "status": "active"}
+                body = {
+                    "name": f"Helpdesk {topic}",
+                    "topic": topic,
+                    "delivery_url": callback_url,
+                    "secret": secret,
+                    "status": "active",
+                }
                 # Never repeated: WooCommerce would create a second webhook.
                 payload = _api_json(http.post(f"{API_PREFIX}/webhooks", json=body), f"create the {topic} webhook")
                 webhook_id = payload.get("id") if isinstance(payload, dict) else None
@@ -272,8 +281,9 @@ class WooCommerceConnector:
     def _delete(http: ChannelHttpClient, webhook_id: str) -> httpx.Response:
         if not _WEBHOOK_ID.match(str(webhook_id)):
             raise ChannelError(f"not a WooCommerce webhook id: {webhook_id!r}", channel=Channel.WOOCOMMERCE.value)
-        return http.request("DELETE", f"{API_PREFIX}/webhooks/{quote(str(webhook_id), safe='')}",
-                            params={"force": "true"})
+        return http.request(
+            "DELETE", f"{API_PREFIX}/webhooks/{quote(str(webhook_id), safe='')}", params={"force": "true"}
+        )
 
     def _delete_quietly(self, http: ChannelHttpClient, webhook_ids: list[str]) -> None:
         """Undo a half-done registration; the original error is what the caller must see."""
@@ -312,7 +322,6 @@ def _tracking(meta: list[dict[str, Any]]) -> dict[str, Any]:
     return {}
 
 
-
 # --- REST API helpers ---------------------------------------------------------------------------
 
 
@@ -320,11 +329,17 @@ def _site_url(store: Store) -> str:
     url = (store.base_url or "").strip().rstrip("/")
     parts = urlsplit(url)
     if not parts.hostname:
-        raise ChannelError("WooCommerce store has no base URL (the WordPress site's address)",
-                           channel=Channel.WOOCOMMERCE.value, store_id=store.store_id)
+        raise ChannelError(
+            "WooCommerce store has no base URL (the WordPress site's address)",
+            channel=Channel.WOOCOMMERCE.value,
+            store_id=store.store_id,
+        )
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
-        raise ChannelError("WooCommerce REST API keys may only be sent over HTTPS: the base URL must be https://",
-                           channel=Channel.WOOCOMMERCE.value, store_id=store.store_id)
+        raise ChannelError(
+            "WooCommerce REST API keys may only be sent over HTTPS: the base URL must be https://",
+            channel=Channel.WOOCOMMERCE.value,
+            store_id=store.store_id,
+        )
     for suffix in (API_PREFIX, "/wp-json"):
         url = url.removesuffix(suffix)
     return url
@@ -336,8 +351,9 @@ def _number(raw: dict[str, Any]) -> str:
 
 def _api_json(response: httpx.Response, what: str) -> Any:
     """The JSON of a 2xx answer; any other status is a ChannelError quoting WooCommerce's message."""
-    return values.api_json(response, what, label="WooCommerce", channel=Channel.WOOCOMMERCE.value, message=_error_text,
-                           decimals=False)
+    return values.api_json(
+        response, what, label="WooCommerce", channel=Channel.WOOCOMMERCE.value, message=_error_text, decimals=False
+    )
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -380,9 +380,11 @@ class Message(Model):
     body: str = Field(description="Body exactly as sent or received")
     language: str | None = Field(default=None, description="The language of body")
     translation: Translation | None = Field(
-        default=None, description="The same text in the other language: for a buyer message, translated into the "
-                                  "reading agent's language (on read, cached); for a translated reply, the "
-                                  "agent's text as written")
+        default=None,
+        description="The same text in the other language: for a buyer message, translated into the "
+        "reading agent's language (on read, cached); for a translated reply, the "
+        "agent's text as written",
+    )
     attachments: list[Attachment] = Field(default_factory=list)
     raw_s3_key: str | None = None
     created_at: datetime
@@ -398,9 +400,11 @@ class Message(Model):
     sent_at: datetime | None = Field(default=None, description="When the channel accepted the reply")
     status_after: TicketStatus | None = Field(default=None, description="The ticket's status once the reply is sent")
     answers_since: datetime | None = Field(
-        default=None, description="Replies: when the buyer started waiting for it (next response time)")
+        default=None, description="Replies: when the buyer started waiting for it (next response time)"
+    )
     answer_due_at: datetime | None = Field(
-        default=None, description="Replies: the deadline in force when the channel accepted it (SLA reports)")
+        default=None, description="Replies: the deadline in force when the channel accepted it (SLA reports)"
+    )
 
 
 class Ticket(Model):
@@ -426,20 +430,23 @@ class Ticket(Model):
     first_responded_at: datetime | None = None
     sla_breached_at: datetime | None = None
     sla_breach_inherited_at: datetime | None = Field(
-        default=None, description="A merged ticket's breach carried over (already counted on that ticket)")
+        default=None, description="A merged ticket's breach carried over (already counted on that ticket)"
+    )
     sla_warned_at: datetime | None = None
     sla_warn_at: datetime | None = Field(default=None, description="Near-breach point of the current deadline")
     sla_timer_version: int = 0
     intake_error: str | None = Field(default=None, description="Why the intake workflow could not route it")
     last_agent_action_at: datetime | None = Field(
-        default=None, description="Assignment, reply or note by the assignee: the aging rules' clock")
+        default=None, description="Assignment, reply or note by the assignee: the aging rules' clock"
+    )
     aging_level: int = Field(default=0, ge=0, description="How many aging steps were applied since the last action")
     message_count: int = 0
     snoozed_until: datetime | None = None
     merged_into: str | None = Field(default=None, description="The ticket this one was merged into")
     draft: Draft | None = Field(default=None, description="A prepared reply waiting for an agent")
-    automated: list[str] = Field(default_factory=list,
-                                 description="Macros a rule already sent on this ticket (each at most once)")
+    automated: list[str] = Field(
+        default_factory=list, description="Macros a rule already sent on this ticket (each at most once)"
+    )
     csat_requested_at: datetime | None = Field(default=None, description="When the satisfaction request was sent")
     csat_score: int | None = Field(default=None, ge=1, le=5, description="The buyer's rating, 1 (very unhappy) to 5")
     csat_comment: str | None = None

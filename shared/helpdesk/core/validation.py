@@ -13,9 +13,18 @@ from helpdesk.core.errors import HelpdeskError
 T = TypeVar("T", bound=BaseModel)
 
 
-def validate_list(raw: Any, parse: Callable[[dict[str, Any]], T] | type[T], id_field: str, *, what: str,
-                  limit: int, error: type[HelpdeskError], tenant_id: str | None = None,
-                  check: Callable[[T], list[str]] | None = None, noun: str = "item") -> list[T]:
+def validate_list(
+    raw: Any,
+    parse: Callable[[dict[str, Any]], T] | type[T],
+    id_field: str,
+    *,
+    what: str,
+    limit: int,
+    error: type[HelpdeskError],
+    tenant_id: str | None = None,
+    check: Callable[[T], list[str]] | None = None,
+    noun: str = "item",
+) -> list[T]:
     """A whole list an admin sends, every item validated, every problem reported at once (``error``,
     422, ``details.errors``: ``{index, <id_field>, messages}`` per bad item) so a settings screen
     can mark them all (``noun``: what one item is called in messages). Ids must be unique. With
@@ -69,5 +78,7 @@ class Refused(ValueError):
 
 
 def problems_of(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}".removeprefix(": ")
-            for e in exc.errors()]
+    return [
+        f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}".removeprefix(": ")
+        for e in exc.errors()
+    ]

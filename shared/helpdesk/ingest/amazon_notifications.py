@@ -34,8 +34,13 @@ class NotificationOutcome:
 
 
 class AmazonNotificationIngestor:
-    def __init__(self, routes: StoreRoutes, raw_store: RawPayloadStore, publisher: EnvelopePublisher,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        routes: StoreRoutes,
+        raw_store: RawPayloadStore,
+        publisher: EnvelopePublisher,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._routes = routes
         self._raw = raw_store
         self._publisher = publisher
@@ -54,8 +59,11 @@ class AmazonNotificationIngestor:
             raise
         store = self._routes.find_store_by_account(Channel.AMAZON.value, seller_id)
         if store is None or store.disconnected_at is not None:
-            self._quarantine(f"quarantine/amazon/unknown-seller/{seller_id}/{notification_id}", raw,
-                             "no connected Amazon store for this seller id")
+            self._quarantine(
+                f"quarantine/amazon/unknown-seller/{seller_id}/{notification_id}",
+                raw,
+                "no connected Amazon store for this seller id",
+            )
             raise NotFound("no Amazon store for this seller id", seller_id=seller_id)
         delivery_id = f"spapi-{notification_id}"
         key = f"raw/{store.tenant_id}/amazon/{store.store_id}/{at:%Y/%m/%d}/{delivery_id}"
@@ -64,11 +72,27 @@ class AmazonNotificationIngestor:
         except MalformedPayload as exc:
             self._quarantine(key.replace("raw/", "quarantine/", 1), raw, exc.message)
             raise
-        self._raw.put(key, raw, "application/json", {"delivery-id": delivery_id, "received-at": at.isoformat(),
-                                                     "headers": json.dumps({"content-type": "application/json"})})
-        self._publisher.publish(IngestEnvelope(
-            tenant_id=store.tenant_id, store_id=store.store_id, channel=Channel.AMAZON, delivery_id=delivery_id,
-            raw_s3_key=key, messages=parsed.messages, order_events=parsed.order_events))
+        self._raw.put(
+            key,
+            raw,
+            "application/json",
+            {
+                "delivery-id": delivery_id,
+                "received-at": at.isoformat(),
+                "headers": json.dumps({"content-type": "application/json"}),
+            },
+        )
+        self._publisher.publish(
+            IngestEnvelope(
+                tenant_id=store.tenant_id,
+                store_id=store.store_id,
+                channel=Channel.AMAZON,
+                delivery_id=delivery_id,
+                raw_s3_key=key,
+                messages=parsed.messages,
+                order_events=parsed.order_events,
+            )
+        )
         return NotificationOutcome(notification_id, store.store_id, len(parsed.messages), len(parsed.order_events))
 
     def _quarantine(self, key: str, raw: bytes, reason: str) -> None:

@@ -69,9 +69,14 @@ class EnvelopeProcessor:
     has its items, totals, carrier and tracking as of now. When the channel fails, what the event
     carried is stored all the same (nothing lost) and the failure is reported in the result."""
 
-    def __init__(self, repository: TicketRepository, tickets: TicketService,
-                 intake: IntakeStarter | None = None, orders: OrderSource | None = None,
-                 nudges: ProactiveMessages | None = None) -> None:
+    def __init__(
+        self,
+        repository: TicketRepository,
+        tickets: TicketService,
+        intake: IntakeStarter | None = None,
+        orders: OrderSource | None = None,
+        nudges: ProactiveMessages | None = None,
+    ) -> None:
         self._repo = repository
         self._tickets = tickets
         self._intake = intake
@@ -91,9 +96,15 @@ class EnvelopeProcessor:
             created += result.created_ticket
             if self._intake is not None and not result.duplicate:
                 self._intake.start(message.tenant_id, result.ticket_id, result.message_id)
-        return EnvelopeResult(created, stored, duplicates, orders_written,
-                              sum(1 for order in refresh.fetched.values() if order is not None),
-                              tuple(refresh.failures), tuple(refresh.nudged))
+        return EnvelopeResult(
+            created,
+            stored,
+            duplicates,
+            orders_written,
+            sum(1 for order in refresh.fetched.values() if order is not None),
+            tuple(refresh.failures),
+            tuple(refresh.nudged),
+        )
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -151,6 +162,9 @@ def is_thin(event: OrderEvent) -> bool:
 def completed(fetched: Order, thin: Order) -> Order:
     """The channel's full order, with what only the event knew filled into the fields the order
     answer left unknown (None, UNKNOWN status)."""
-    gaps = {name: value for name, value in thin if value is not None and value != OrderStatus.UNKNOWN
-            and getattr(fetched, name) in (None, OrderStatus.UNKNOWN)}
+    gaps = {
+        name: value
+        for name, value in thin
+        if value is not None and value != OrderStatus.UNKNOWN and getattr(fetched, name) in (None, OrderStatus.UNKNOWN)
+    }
     return fetched.model_copy(update=gaps) if gaps else fetched

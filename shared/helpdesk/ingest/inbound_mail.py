@@ -50,14 +50,26 @@ class MailOutcome:
     skipped: list[str] = field(default_factory=list)  # why a recipient produced no message
 
     def as_dict(self) -> dict[str, object]:
-        return {"ses_message_id": self.ses_message_id, "stores": self.stores, "messages": self.messages,
-                "skipped": self.skipped}
+        return {
+            "ses_message_id": self.ses_message_id,
+            "stores": self.stores,
+            "messages": self.messages,
+            "skipped": self.skipped,
+        }
 
 
 class MailIngestor:
-    def __init__(self, stores: StoreLookup, reader: RawMailReader, raw_store: RawPayloadStore,
-                 publisher: EnvelopePublisher, *, object_prefix: str = "",
-                 clock: Callable[[], datetime] = utc_now, errors: IngestErrorLog | None = None) -> None:
+    def __init__(
+        self,
+        stores: StoreLookup,
+        reader: RawMailReader,
+        raw_store: RawPayloadStore,
+        publisher: EnvelopePublisher,
+        *,
+        object_prefix: str = "",
+        clock: Callable[[], datetime] = utc_now,
+        errors: IngestErrorLog | None = None,
+    ) -> None:
         self._errors = errors
         self._stores = stores
         self._reader = reader
@@ -95,13 +107,23 @@ class MailIngestor:
             found[address] = store
         return list(found.values())
 
-    def _ingest_for(self, store: Store, receipt: email_channel.SesReceipt, raw: bytes, digest: str,
-                    outcome: MailOutcome) -> None:
+    def _ingest_for(
+        self, store: Store, receipt: email_channel.SesReceipt, raw: bytes, digest: str, outcome: MailOutcome
+    ) -> None:
         at = receipt.timestamp
         delivery_id = f"ses-{receipt.message_id}"
-        metadata = {"delivery-id": delivery_id, "received-at": at.isoformat(),
-                    "headers": json.dumps({"content-type": "message/rfc822", "x-ses-spam": receipt.spam,
-                                           "x-ses-dkim": receipt.dkim, "x-ses-spf": receipt.spf})}
+        metadata = {
+            "delivery-id": delivery_id,
+            "received-at": at.isoformat(),
+            "headers": json.dumps(
+                {
+                    "content-type": "message/rfc822",
+                    "x-ses-spam": receipt.spam,
+                    "x-ses-dkim": receipt.dkim,
+                    "x-ses-spf": receipt.spf,
+                }
+            ),
+        }
         try:
             parsed = email_channel.parse_mime(raw)
         except MalformedPayload as exc:
@@ -123,38 +145,60 @@ class MailIngestor:
             return
         if receipt.suspicious:  # spam, or SPF/DKIM/DMARC failed: the agent sees it before trusting the sender
             inbound = inbound.model_copy(update={"subject": f"[suspicious] {inbound.subject or ''}".strip()})
-        self._publisher.publish(IngestEnvelope(
-            tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel, delivery_id=delivery_id,
-            raw_s3_key=key, messages=[inbound]))
+        self._publisher.publish(
+            IngestEnvelope(
+                tenant_id=store.tenant_id,
+                store_id=store.store_id,
+                channel=store.channel,
+                delivery_id=delivery_id,
+                raw_s3_key=key,
+                messages=[inbound],
+            )
+        )
         outcome.messages += 1
 
-    def _quarantine(self, store: Store, delivery_id: str, at: datetime, raw: bytes, metadata: dict[str, str],
-                    reason: str) -> None:
+    def _quarantine(
+        self, store: Store, delivery_id: str, at: datetime, raw: bytes, metadata: dict[str, str], reason: str
+    ) -> None:
         key = raw_key("quarantine", store, delivery_id, at)
         self._raw.put(key, raw, "message/rfc822", {**metadata, "reason": reason[:512]})
         if self._errors is not None:
-            self._errors.record_ingest_error(IngestError(
-                tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel, delivery_id=delivery_id,
-                reason=reason[:500], quarantine_key=key, at=at))
+            self._errors.record_ingest_error(
+                IngestError(
+                    tenant_id=store.tenant_id,
+                    store_id=store.store_id,
+                    channel=store.channel,
+                    delivery_id=delivery_id,
+                    reason=reason[:500],
+                    quarantine_key=key,
+                    at=at,
+                )
+            )
 
-    def _store_attachments(self, store: Store, delivery_id: str,
-                           parsed: email_channel.ParsedEmail) -> list[Attachment]:
+    def _store_attachments(self, store: Store, delivery_id: str, parsed: email_channel.ParsedEmail) -> list[Attachment]:
         kept = []
         for index, part in enumerate(parsed.attachments[:MAX_ATTACHMENTS]):
             key = email_channel.attachment_key(store.tenant_id, store.store_id, delivery_id, index, part.filename)
             self._raw.put(key, part.data, part.content_type, {"filename": part.filename[:200]})
-            kept.append(Attachment(s3_key=key, filename=part.filename, content_type=part.content_type,
-                                   size=part.size))
+            kept.append(Attachment(s3_key=key, filename=part.filename, content_type=part.content_type, size=part.size))
         return kept
 
     @staticmethod
-    def _inbound(store: Store, parsed: email_channel.ParsedEmail, key: str, at: datetime,
-                 attachments: list[Attachment], digest: str) -> InboundMessage:
+    def _inbound(
+        store: Store,
+        parsed: email_channel.ParsedEmail,
+        key: str,
+        at: datetime,
+        attachments: list[Attachment],
+        digest: str,
+    ) -> InboundMessage:
         if store.channel == Channel.AMAZON:
             from helpdesk.channels import amazon
 
             if amazon.is_relay_email(parsed):
-                return amazon.relay_inbound(store, parsed, raw_s3_key=key, received_at=at,
-                                            attachments=attachments, raw_digest=digest)
-        return email_channel.to_inbound(store, parsed, raw_s3_key=key, received_at=at, attachments=attachments,
-                                        raw_digest=digest)
+                return amazon.relay_inbound(
+                    store, parsed, raw_s3_key=key, received_at=at, attachments=attachments, raw_digest=digest
+                )
+        return email_channel.to_inbound(
+            store, parsed, raw_s3_key=key, received_at=at, attachments=attachments, raw_digest=digest
+        )

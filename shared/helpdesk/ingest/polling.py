@@ -53,7 +53,6 @@ class CredentialProvider(Protocol):
         ...
 
 
-
 @dataclass(frozen=True)
 class StoreOutcome:
     store_id: str
@@ -115,7 +114,8 @@ class PollService:
     def _poll_store(self, store: Store) -> StoreOutcome:
         now = self._clock()
         health = self._repo.get_health(store.tenant_id, store.store_id) or StoreHealth(
-            tenant_id=store.tenant_id, store_id=store.store_id)
+            tenant_id=store.tenant_id, store_id=store.store_id
+        )
         if health.next_poll_after and now < health.next_poll_after:
             return StoreOutcome(store.store_id, ok=True, skipped=True)
         try:
@@ -123,10 +123,17 @@ class PollService:
         except Exception as exc:  # noqa: BLE001 - one store's failure must not stop the others
             failures = health.consecutive_failures + 1
             reason = exc.message if isinstance(exc, HelpdeskError) else f"{type(exc).__name__}: {exc}"
-            self._repo.put_health(health.model_copy(update={
-                "last_poll_at": now, "last_error": reason[:500], "last_error_at": now,
-                "consecutive_failures": failures, "next_poll_after": now + backoff_for(failures),
-            }))
+            self._repo.put_health(
+                health.model_copy(
+                    update={
+                        "last_poll_at": now,
+                        "last_error": reason[:500],
+                        "last_error_at": now,
+                        "consecutive_failures": failures,
+                        "next_poll_after": now + backoff_for(failures),
+                    }
+                )
+            )
             return StoreOutcome(store.store_id, ok=False, error=reason)
         update = {"last_poll_at": now, "last_success_at": now, "consecutive_failures": 0, "next_poll_after": None}
         if outcome.messages:
@@ -138,8 +145,12 @@ class PollService:
         connector = poll_connector(store.channel.value)
         cursor = self._repo.get_cursor(store.tenant_id, store.store_id, STREAM)
         credentials = self._credentials.credentials(store)
-        http = open_client(connector, store, credentials, on_refresh_token=lambda token: (
-            self._credentials.update_credentials(store, {"refresh_token": token})))
+        http = open_client(
+            connector,
+            store,
+            credentials,
+            on_refresh_token=lambda token: self._credentials.update_credentials(store, {"refresh_token": token}),
+        )
         try:
             result = connector.poll(store, http, cursor, now)
         finally:
@@ -151,15 +162,23 @@ class PollService:
             for number, page in enumerate(result.raw_pages):
                 self._raw.put(f"{key}/page-{number:03d}.json", page, "application/json", {"cursor": cursor or ""})
             for i in range(0, max(len(result.messages), 1), MESSAGES_PER_ENVELOPE):
-                self._publisher.publish(IngestEnvelope(
-                    tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel,
-                    delivery_id=f"{delivery_id}-{i // MESSAGES_PER_ENVELOPE}", raw_s3_key=key,
-                    messages=[m.model_copy(update={"raw_s3_key": key})
-                              for m in result.messages[i:i + MESSAGES_PER_ENVELOPE]],
-                    order_events=result.order_events if i == 0 else [],
-                ))
+                self._publisher.publish(
+                    IngestEnvelope(
+                        tenant_id=store.tenant_id,
+                        store_id=store.store_id,
+                        channel=store.channel,
+                        delivery_id=f"{delivery_id}-{i // MESSAGES_PER_ENVELOPE}",
+                        raw_s3_key=key,
+                        messages=[
+                            m.model_copy(update={"raw_s3_key": key})
+                            for m in result.messages[i : i + MESSAGES_PER_ENVELOPE]
+                        ],
+                        order_events=result.order_events if i == 0 else [],
+                    )
+                )
         # Only now that everything is queued may the cursor move on.
         if result.next_cursor and result.next_cursor != cursor:
             self._repo.advance_cursor(store.tenant_id, store.store_id, STREAM, cursor, result.next_cursor)
-        return StoreOutcome(store.store_id, ok=True, messages=len(result.messages),
-                            order_events=len(result.order_events))
+        return StoreOutcome(
+            store.store_id, ok=True, messages=len(result.messages), order_events=len(result.order_events)
+        )

@@ -65,9 +65,14 @@ class ReplayReport:
     cursor_rewound_to: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"deliveries": self.deliveries, "messages": self.messages, "order_events": self.order_events,
-                "skipped_poll_pages": self.skipped_poll_pages, "failed": [list(f) for f in self.failed],
-                "cursor_rewound_to": self.cursor_rewound_to}
+        return {
+            "deliveries": self.deliveries,
+            "messages": self.messages,
+            "order_events": self.order_events,
+            "skipped_poll_pages": self.skipped_poll_pages,
+            "failed": [list(f) for f in self.failed],
+            "cursor_rewound_to": self.cursor_rewound_to,
+        }
 
 
 class ReplayService:
@@ -102,11 +107,17 @@ class ReplayService:
             except HelpdeskError as exc:
                 report.failed.append((key, exc.message))
                 continue
-            self._sink.publish(IngestEnvelope(
-                tenant_id=tenant_id, store_id=store_id, channel=store.channel,
-                delivery_id=f"replay-{delivery_id}", raw_s3_key=key,
-                messages=parsed.messages, order_events=parsed.order_events,
-            ))
+            self._sink.publish(
+                IngestEnvelope(
+                    tenant_id=tenant_id,
+                    store_id=store_id,
+                    channel=store.channel,
+                    delivery_id=f"replay-{delivery_id}",
+                    raw_s3_key=key,
+                    messages=parsed.messages,
+                    order_events=parsed.order_events,
+                )
+            )
             report.deliveries += 1
             report.messages += len(parsed.messages)
             report.order_events += len(parsed.order_events)
@@ -116,7 +127,8 @@ class ReplayService:
         day = start.date()
         while day <= end.date():
             yield from self._archive.keys(
-                f"raw/{store.tenant_id}/{store.channel.value}/{store.store_id}/{day:%Y/%m/%d}/")
+                f"raw/{store.tenant_id}/{store.channel.value}/{store.store_id}/{day:%Y/%m/%d}/"
+            )
             day += timedelta(days=1)
 
     def _rewind(self, store: Store, start: datetime) -> str:
@@ -156,8 +168,9 @@ class DeadLetters(Protocol):
     def delete(self, receipt_handle: str) -> None: ...
 
 
-def redrive(dead_letters: DeadLetters, *, maximum: int = 10_000,
-            progress: Callable[[int], None] = lambda moved: None) -> int:
+def redrive(
+    dead_letters: DeadLetters, *, maximum: int = 10_000, progress: Callable[[int], None] = lambda moved: None
+) -> int:
     """Move dead letters back to their queue; each is deleted only after it was sent."""
     moved = 0
     while moved < maximum:

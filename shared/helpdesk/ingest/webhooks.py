@@ -120,16 +120,29 @@ class WebhookIngestor:
             self._raw.put(quarantine, delivery.body, content_type, {"reason": exc.message[:512]})
             exc.details["quarantined_as"] = quarantine
             if self._errors is not None:  # the seller sees it in the store's ingest errors
-                self._errors.record_ingest_error(IngestError(
-                    tenant_id=store.tenant_id, store_id=store.store_id, channel=store.channel,
-                    delivery_id=delivery.delivery_id, reason=exc.message[:500], quarantine_key=quarantine, at=at))
+                self._errors.record_ingest_error(
+                    IngestError(
+                        tenant_id=store.tenant_id,
+                        store_id=store.store_id,
+                        channel=store.channel,
+                        delivery_id=delivery.delivery_id,
+                        reason=exc.message[:500],
+                        quarantine_key=quarantine,
+                        at=at,
+                    )
+                )
             raise
-        self._raw.put(key, delivery.body, content_type, {
-            "delivery-id": delivery.delivery_id,
-            "received-at": at.isoformat(),
-            # What a replay needs to parse it again (never the signature: it was verified now).
-            "headers": json.dumps(replayable_headers(delivery.headers), separators=(",", ":"))[:1500],
-        })
+        self._raw.put(
+            key,
+            delivery.body,
+            content_type,
+            {
+                "delivery-id": delivery.delivery_id,
+                "received-at": at.isoformat(),
+                # What a replay needs to parse it again (never the signature: it was verified now).
+                "headers": json.dumps(replayable_headers(delivery.headers), separators=(",", ":"))[:1500],
+            },
+        )
         envelope = IngestEnvelope(
             tenant_id=store.tenant_id,
             store_id=store.store_id,

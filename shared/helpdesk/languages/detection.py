@@ -25,10 +25,30 @@ MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 3
 # ISO 639-1 codes the product detects, with lingua's names for them.
 SUPPORTED: dict[str, str] = {
-    "en": "ENGLISH", "fr": "FRENCH", "de": "GERMAN", "it": "ITALIAN", "es": "SPANISH", "nl": "DUTCH",
-    "pt": "PORTUGUESE", "pl": "POLISH", "sv": "SWEDISH", "da": "DANISH", "nb": "BOKMAL", "fi": "FINNISH",
-    "cs": "CZECH", "sk": "SLOVAK", "hu": "HUNGARIAN", "ro": "ROMANIAN", "el": "GREEK", "tr": "TURKISH",
-    "ja": "JAPANESE", "zh": "CHINESE", "ko": "KOREAN", "ar": "ARABIC", "ru": "RUSSIAN", "uk": "UKRAINIAN",
+    "en": "ENGLISH",
+    "fr": "FRENCH",
+    "de": "GERMAN",
+    "it": "ITALIAN",
+    "es": "SPANISH",
+    "nl": "DUTCH",
+    "pt": "PORTUGUESE",
+    "pl": "POLISH",
+    "sv": "SWEDISH",
+    "da": "DANISH",
+    "nb": "BOKMAL",
+    "fi": "FINNISH",
+    "cs": "CZECH",
+    "sk": "SLOVAK",
+    "hu": "HUNGARIAN",
+    "ro": "ROMANIAN",
+    "el": "GREEK",
+    "tr": "TURKISH",
+    "ja": "JAPANESE",
+    "zh": "CHINESE",
+    "ko": "KOREAN",
+    "ar": "ARABIC",
+    "ru": "RUSSIAN",
+    "uk": "UKRAINIAN",
 }
 DEFAULT_LANGUAGES = ("en", "fr", "de", "it", "es")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\S*\d\S*")
@@ -73,8 +93,14 @@ def usable(languages: Iterable[str]) -> list[str]:
     return [code for code in dict.fromkeys(codes) if code in SUPPORTED]
 
 
-def customer_language(detector: LanguageDetector | None, text: str, *, allowed: Sequence[str],
-                      channel_hint: str | None, store_language: str | None) -> DetectedLanguage:
+def customer_language(
+    detector: LanguageDetector | None,
+    text: str,
+    *,
+    allowed: Sequence[str],
+    channel_hint: str | None,
+    store_language: str | None,
+) -> DetectedLanguage:
     """The language to treat the customer as writing in, and where that came from."""
     languages = usable(allowed) or list(DEFAULT_LANGUAGES)
     if detector is not None and len(languages) > 1:
@@ -83,8 +109,7 @@ def customer_language(detector: LanguageDetector | None, text: str, *, allowed: 
             return DetectedLanguage(language=found[0], confidence=round(found[1], 3), source="detected")
     if channel_hint:
         return DetectedLanguage(language=primary_language(channel_hint), confidence=0.0, source="channel")
-    return DetectedLanguage(language=primary_language(store_language or "en"), confidence=0.0,
-                            source="store")
+    return DetectedLanguage(language=primary_language(store_language or "en"), confidence=0.0, source="store")
 
 
 class LinguaDetector:

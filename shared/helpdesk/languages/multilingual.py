@@ -35,8 +35,11 @@ READ_BUDGET_S = 4.0  # opening a ticket waits at most about this long for new tr
 
 class ReplyTranslationRequest(Model):
     body: str = Field(min_length=1, max_length=20_000, description="The reply in the agent's language")
-    source_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
-                                        description="The language the agent wrote in; default: their first")
+    source_language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+        description="The language the agent wrote in; default: their first",
+    )
 
     @field_validator("body")
     @classmethod
@@ -68,8 +71,9 @@ def protected_terms(order: Order | None, store: Store | None) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
 
 
-def translate_timeline(service: TranslationService, ticket: Ticket, messages: Sequence[Message],
-                       reader: Agent | None, terms: Sequence[str]) -> list[Message]:
+def translate_timeline(
+    service: TranslationService, ticket: Ticket, messages: Sequence[Message], reader: Agent | None, terms: Sequence[str]
+) -> list[Message]:
     """The timeline with every buyer message the reader cannot read translated into their language
     (one cache read for all of them; only what is not cached goes to the provider)."""
     target = agent_language(reader)
@@ -77,8 +81,9 @@ def translate_timeline(service: TranslationService, ticket: Ticket, messages: Se
     for index, message in enumerate(messages):
         language = message.language or ticket.language
         if message.direction == MessageDirection.INBOUND and language and not speaks(reader, language):
-            wanted.append((index, TranslationRequest(text=message.body, source=language, target=target,
-                                                     terms=list(terms))))
+            wanted.append(
+                (index, TranslationRequest(text=message.body, source=language, target=target, terms=list(terms)))
+            )
     if not wanted:
         return list(messages)
     results = service.translate_many(ticket.tenant_id, [request for _, request in wanted], budget_s=READ_BUDGET_S)
@@ -88,26 +93,54 @@ def translate_timeline(service: TranslationService, ticket: Ticket, messages: Se
     return shown
 
 
-def translate_reply(service: TranslationService, ticket: Ticket, agent: Agent | None, request: ReplyTranslationRequest,
-                    terms: Sequence[str]) -> Translation:
+def translate_reply(
+    service: TranslationService,
+    ticket: Ticket,
+    agent: Agent | None,
+    request: ReplyTranslationRequest,
+    terms: Sequence[str],
+) -> Translation:
     """The agent's reply in the buyer's language, for review before sending."""
     source = request.source_language or agent_language(agent)
     target = ticket.language or source
-    return service.translate(ticket.tenant_id, TranslationRequest(text=request.body, source=source, target=target,
-                                                                  terms=list(terms)))
+    return service.translate(
+        ticket.tenant_id, TranslationRequest(text=request.body, source=source, target=target, terms=list(terms))
+    )
 
 
-def sent_versions(service: TranslationService | None, tenant_id: str, *, written: str, written_language: str,
-                  sent: str, sent_language: str, terms: Sequence[str]) -> Translation:
+def sent_versions(
+    service: TranslationService | None,
+    tenant_id: str,
+    *,
+    written: str,
+    written_language: str,
+    sent: str,
+    sent_language: str,
+    terms: Sequence[str],
+) -> Translation:
     """What a translated reply keeps besides the sent text: the agent's own, and who translated it."""
     machine = None
     if service is not None:
-        machine = service.lookup(tenant_id, TranslationRequest(text=written, source=written_language,
-                                                               target=sent_language, terms=list(terms)))
+        machine = service.lookup(
+            tenant_id,
+            TranslationRequest(text=written, source=written_language, target=sent_language, terms=list(terms)),
+        )
     if machine is not None and machine.translated:
         edited = machine.text.strip() != sent.strip()
         note = "machine translation edited by the agent" if edited else "machine translation reviewed by the agent"
-        return Translation(language=written_language, source_language=sent_language, text=written,
-                           provider=machine.provider, translated=True, note=note)
-    return Translation(language=written_language, source_language=sent_language, text=written,
-                       provider=AGENT_PROVIDER, translated=True, note="translated by the agent")
+        return Translation(
+            language=written_language,
+            source_language=sent_language,
+            text=written,
+            provider=machine.provider,
+            translated=True,
+            note=note,
+        )
+    return Translation(
+        language=written_language,
+        source_language=sent_language,
+        text=written,
+        provider=AGENT_PROVIDER,
+        translated=True,
+        note="translated by the agent",
+    )

@@ -69,16 +69,20 @@ from helpdesk.core.models import Model, Translation
 MAX_BYTES = 9000  # Amazon TranslateText takes at most 10,000 bytes of UTF-8; room for what a chunk edge adds
 PROTECTION_VERSION = "1"  # part of the cache key: a new placeholder scheme never reuses old results
 NO_PROVIDER = "none"
-LOST_NOTE = ("not translated: a protected value (order or tracking number, link, e-mail address or name) "
-             "did not come back intact")
+LOST_NOTE = (
+    "not translated: a protected value (order or tracking number, link, e-mail address or name) "
+    "did not come back intact"
+)
 NOTHING_NOTE = "nothing to translate: only numbers, links, addresses or names"
 PENDING_NOTE = "not translated yet: the translator was slow; it is translated when the ticket is opened again"
 
 # Letters that make a token one word with an adjacent digit: Latin (with accents), Greek, Cyrillic,
 # full-width Latin. CJK, kana, Hangul and Arabic letters are left out on purpose: those scripts write
 # without spaces, and "注文番号1001の件" must protect 1001, not the whole sentence.
-_WORD_LETTERS = (r"0-9A-Za-z_\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF"
-                r"\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A")
+_WORD_LETTERS = (
+    r"0-9A-Za-z_\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF"
+    r"\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A"
+)
 _WORDCHAR = rf"[{_WORD_LETTERS}\d]"
 # Letters and digits joined by - . / + # (SKU-12345, 1.5kg, 42/44, #1001); ":" and "," only between
 # digits (10:30, 1,000) so that "Bestellnummer:1001" protects the number, not the word.
@@ -255,7 +259,7 @@ def restore(translated: str, protected: Protected) -> str:
     out: list[str] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
-        out.append(_plain(text[position:match.start()]))
+        out.append(_plain(text[position : match.start()]))
         index = int(match.group(1))
         seen[index] += 1
         out.append(protected.values[index] if index < len(protected.values) else "")
@@ -386,10 +390,19 @@ class MemoryTranslationCache:
 def cache_key(provider: str, request: TranslationRequest) -> str:
     """sha256 hex over provider, languages, text and terms (as a set: their order does not change the
     result) and the protection scheme's version. The text is hashed, never stored in the key."""
-    material = json.dumps({"v": PROTECTION_VERSION, "provider": provider, "source": request.source,
-                           "target": request.target, "text": request.text,
-                           "terms": sorted({t.strip() for t in request.terms if t.strip()})},
-                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    material = json.dumps(
+        {
+            "v": PROTECTION_VERSION,
+            "provider": provider,
+            "source": request.source,
+            "target": request.target,
+            "text": request.text,
+            "terms": sorted({t.strip() for t in request.terms if t.strip()}),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -399,8 +412,9 @@ def cache_key(provider: str, request: TranslationRequest) -> str:
 class TranslationService:
     """Translates through one provider with a per-tenant cache; see the module docstring."""
 
-    def __init__(self, translator: Translator, cache: TranslationCache,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, translator: Translator, cache: TranslationCache, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._translator = translator
         self._cache = cache
         self._monotonic = monotonic
@@ -412,8 +426,9 @@ class TranslationService:
     def translate(self, tenant_id: str, request: TranslationRequest) -> Translation:
         return self.translate_many(tenant_id, [request])[0]
 
-    def translate_many(self, tenant_id: str, requests: Sequence[TranslationRequest],
-                       budget_s: float | None = None) -> list[Translation]:
+    def translate_many(
+        self, tenant_id: str, requests: Sequence[TranslationRequest], budget_s: float | None = None
+    ) -> list[Translation]:
         """One result per request, in order. One cache read for the batch, one write of the new
         successes; identical requests are translated once. With ``budget_s`` (an agent is waiting for
         the ticket to open), no new provider call starts once it is spent: the rest come back
@@ -466,15 +481,18 @@ class TranslationService:
         if not _has_words(protected.text):
             return _untranslated(request, NO_PROVIDER, NOTHING_NOTE)
         try:
-            answer = "".join(_translate_chunk(chunk, request, self._translator.translate)
-                             for chunk in split_for_limit(protected.text))
+            answer = "".join(
+                _translate_chunk(chunk, request, self._translator.translate)
+                for chunk in split_for_limit(protected.text)
+            )
             text = restore(answer, protected)
         except TranslationUnavailable as exc:
             return _untranslated(request, self.provider, f"not translated: {exc.reason}")
         except ProtectionLost:
             return _untranslated(request, self.provider, LOST_NOTE)
-        return Translation(language=request.target, source_language=request.source, text=text,
-                           provider=self.provider, translated=True)
+        return Translation(
+            language=request.target, source_language=request.source, text=text, provider=self.provider, translated=True
+        )
 
 
 def _translate_chunk(chunk: str, request: TranslationRequest, translate: Callable[[str, str, str], str]) -> str:
@@ -489,5 +507,11 @@ def _translate_chunk(chunk: str, request: TranslationRequest, translate: Callabl
 
 
 def _untranslated(request: TranslationRequest, provider: str, note: str) -> Translation:
-    return Translation(language=request.target, source_language=request.source, text=request.text,
-                       provider=provider, translated=False, note=note)
+    return Translation(
+        language=request.target,
+        source_language=request.source,
+        text=request.text,
+        provider=provider,
+        translated=False,
+        note=note,
+    )

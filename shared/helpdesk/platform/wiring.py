@@ -99,8 +99,13 @@ def webhook_ingestor() -> WebhookIngestor:
     from helpdesk.adapters.aws import SecretsManagerSecrets
     from helpdesk.ingest.webhooks import WebhookIngestor
 
-    return WebhookIngestor(repository=repository(), secrets=SecretsManagerSecrets(), raw_store=raw_store(),
-                           publisher=envelope_publisher(), errors=repository())
+    return WebhookIngestor(
+        repository=repository(),
+        secrets=SecretsManagerSecrets(),
+        raw_store=raw_store(),
+        publisher=envelope_publisher(),
+        errors=repository(),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -128,15 +133,17 @@ def envelope_processor() -> EnvelopeProcessor:
     from helpdesk.tickets.threads import TicketService
 
     cfg = settings()
-    intake = StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn) \
-        if cfg.intake_state_machine_arn else None
+    intake = (
+        StepFunctionsIntake(client("stepfunctions"), cfg.intake_state_machine_arn)
+        if cfg.intake_state_machine_arn
+        else None
+    )
     nudges = None
     if cfg.outbound_queue_url:  # proactive messages on order events (helpdesk.replies.proactive)
         from helpdesk.replies.proactive import NudgeService
 
         nudges = NudgeService(repository(), macro_store(), reply_queue())
-    return EnvelopeProcessor(repository(), TicketService(repository(), sla_timers()), intake, ChannelOrders(),
-                             nudges)
+    return EnvelopeProcessor(repository(), TicketService(repository(), sla_timers()), intake, ChannelOrders(), nudges)
 
 
 @lru_cache(maxsize=1)
@@ -144,8 +151,14 @@ def mail_ingestor() -> MailIngestor:
     from helpdesk.adapters.aws import S3Reader
     from helpdesk.ingest.inbound_mail import MailIngestor
 
-    return MailIngestor(repository(), S3Reader(client("s3")), raw_store(), envelope_publisher(),
-                        object_prefix="ses/", errors=repository())
+    return MailIngestor(
+        repository(),
+        S3Reader(client("s3")),
+        raw_store(),
+        envelope_publisher(),
+        object_prefix="ses/",
+        errors=repository(),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -160,8 +173,12 @@ def poll_service() -> PollService:
     from helpdesk.adapters.aws import SecretsManagerSecrets
     from helpdesk.ingest.polling import PollService
 
-    return PollService(repository=repository(), credentials=SecretsManagerSecrets(), raw_store=raw_store(),
-                       publisher=envelope_publisher())
+    return PollService(
+        repository=repository(),
+        credentials=SecretsManagerSecrets(),
+        raw_store=raw_store(),
+        publisher=envelope_publisher(),
+    )
 
 
 # --- routing and SLA ------------------------------------------------------------------------------
@@ -180,8 +197,7 @@ def intake_service() -> IntakeService:
     from helpdesk.adapters.channel_orders import ChannelOrders
     from helpdesk.routing.intake import IntakeService
 
-    return IntakeService(repository(), ChannelOrders(), languages=language_detector(),
-                         timer_input=keys.sla_timer_input)
+    return IntakeService(repository(), ChannelOrders(), languages=language_detector(), timer_input=keys.sla_timer_input)
 
 
 @lru_cache(maxsize=1)
@@ -217,8 +233,13 @@ def inbox() -> InboxService:
     from helpdesk.tickets.inbox import InboxService
 
     db, table = client("dynamodb"), settings().table_name
-    return InboxService(repository(), QueueStore(db, table), ViewStore(db, table), PresenceStore(db, table),
-                        translations=translation_service())
+    return InboxService(
+        repository(),
+        QueueStore(db, table),
+        ViewStore(db, table),
+        PresenceStore(db, table),
+        translations=translation_service(),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -235,8 +256,9 @@ def collaboration() -> CollaborationService:
     from helpdesk.tickets.collaboration import CollaborationService
 
     db, table = client("dynamodb"), settings().table_name
-    return CollaborationService(repository(), NoteStore(db, table), NotificationStore(db, table),
-                                PresenceStore(db, table))
+    return CollaborationService(
+        repository(), NoteStore(db, table), NotificationStore(db, table), PresenceStore(db, table)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -281,8 +303,7 @@ def reply_dispatcher() -> DispatchService:
     from helpdesk.replies.by_email import MailReplySender
 
     mail = MailReplySender(SesMailTransport(client("ses")), settings().inbound_mail_domain)
-    return DispatchService(repository(), repository(), ChannelReplyGateway(SecretsManagerSecrets(), mail),
-                           sla_timers())
+    return DispatchService(repository(), repository(), ChannelReplyGateway(SecretsManagerSecrets(), mail), sla_timers())
 
 
 @lru_cache(maxsize=1)
@@ -302,8 +323,7 @@ def ticket_event_processor() -> TicketEventProcessor:
 
     cfg = settings()
     surveys = SurveyService(repository(), reply_queue(), csat_signing_key, cfg.public_api_url or cfg.api_url)
-    return TicketEventProcessor(repository(), ReportStore(client("dynamodb"), cfg.table_name), surveys,
-                                should_request)
+    return TicketEventProcessor(repository(), ReportStore(client("dynamodb"), cfg.table_name), surveys, should_request)
 
 
 def stream_change(record: dict[str, Any]) -> TicketChange | MessageChange | None:
@@ -326,8 +346,13 @@ def _setup_dependencies() -> tuple[Any, ...]:
         repository(),
         SecretsManagerWriter(client("secretsmanager")),
         ConnectorGateway(),
-        EventBridgePollScheduler(client("scheduler"), cfg.poller_function_arn, cfg.poll_scheduler_role_arn,
-                                 rate_minutes=cfg.poll_rate_minutes, aging_arn=cfg.aging_function_arn),
+        EventBridgePollScheduler(
+            client("scheduler"),
+            cfg.poller_function_arn,
+            cfg.poll_scheduler_role_arn,
+            rate_minutes=cfg.poll_rate_minutes,
+            aging_arn=cfg.aging_function_arn,
+        ),
     )
 
 

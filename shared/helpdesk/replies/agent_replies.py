@@ -71,8 +71,7 @@ MAX_ATTEMPTS = 5
 MAX_REPLY = 20_000
 RETRYABLE_STATUSES = frozenset({429, 503})
 STUCK_AFTER = timedelta(minutes=5)
-UNKNOWN_OUTCOME = ("the send was interrupted and may have reached the buyer: check the channel, then retry "
-                   "if it did not")
+UNKNOWN_OUTCOME = "the send was interrupted and may have reached the buyer: check the channel, then retry if it did not"
 NOT_A_RESPONSE = frozenset({Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY})
 StatusAfter = Literal["open", "waiting_on_customer", "resolved"]
 
@@ -95,23 +94,30 @@ class MacroIncomplete(HelpdeskError):
 class ReplyInLanguage(Model):
     body: str = Field(min_length=1, max_length=MAX_REPLY, description="What the buyer gets, in their language")
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="The language of body")
-    source_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
-                                        description="The language the agent wrote in; default: their first")
+    source_language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+        description="The language the agent wrote in; default: their first",
+    )
 
 
 class ReplyRequest(Model):
-    body: str | None = Field(default=None, max_length=MAX_REPLY,
-                             description="The reply's text; with macro_id, the agent's edit of the macro")
+    body: str | None = Field(
+        default=None, max_length=MAX_REPLY, description="The reply's text; with macro_id, the agent's edit of the macro"
+    )
     macro_id: str | None = Field(default=None, max_length=128)
     last_seen_message_id: str | None = Field(
-        default=None, max_length=64,
-        description="The newest timeline entry the agent saw; required unless force")
+        default=None, max_length=64, description="The newest timeline entry the agent saw; required unless force"
+    )
     force: bool = Field(default=False, description="Send even if the timeline changed since it was read")
-    status_after: StatusAfter = Field(default="waiting_on_customer",
-                                      description="The ticket's status once the channel accepted the reply")
+    status_after: StatusAfter = Field(
+        default="waiting_on_customer", description="The ticket's status once the channel accepted the reply"
+    )
     translation: ReplyInLanguage | None = Field(
-        default=None, description="Send this text (the reviewed translation of `body` into the buyer's language, "
-                                  "see POST /tickets/{id}/replies/translation); `body` is kept as the agent wrote it")
+        default=None,
+        description="Send this text (the reviewed translation of `body` into the buyer's language, "
+        "see POST /tickets/{id}/replies/translation); `body` is kept as the agent wrote it",
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> ReplyRequest:
@@ -145,8 +151,9 @@ class MacroStore(Protocol):
 
 
 class DeliveryLog(Protocol):
-    def record_delivery(self, previous: Ticket, updated: Ticket, reply: Message,
-                        events: Sequence[Message] = ()) -> None:
+    def record_delivery(
+        self, previous: Ticket, updated: Ticket, reply: Message, events: Sequence[Message] = ()
+    ) -> None:
         """Store the reply's new delivery state with the ticket's (version-checked) in one write."""
         ...
 
@@ -179,15 +186,25 @@ def stale_entries(view: TicketView, last_seen_message_id: str, agent_id: str) ->
     """Timeline entries stored after the one the agent saw, by anybody else (events excluded)."""
     if not any(m.message_id == last_seen_message_id for m in view.messages):
         raise ValueError(f"message {last_seen_message_id!r} is not on this ticket's timeline")
-    return [m for m in view.messages
-            if m.message_id > last_seen_message_id and m.direction != MessageDirection.EVENT
-            and not (m.author_id == agent_id and m.direction != MessageDirection.INBOUND)]
+    return [
+        m
+        for m in view.messages
+        if m.message_id > last_seen_message_id
+        and m.direction != MessageDirection.EVENT
+        and not (m.author_id == agent_id and m.direction != MessageDirection.INBOUND)
+    ]
 
 
 class ReplyService:
-    def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, macros: MacroStore,
-                 queue: ReplyQueue, clock: Callable[[], datetime] = utc_now,
-                 translations: TranslationService | None = None) -> None:
+    def __init__(
+        self,
+        repository: ReplyRepository,
+        deliveries: DeliveryLog,
+        macros: MacroStore,
+        queue: ReplyQueue,
+        clock: Callable[[], datetime] = utc_now,
+        translations: TranslationService | None = None,
+    ) -> None:
         self._repo = repository
         self._deliveries = deliveries
         self._macros = macros
@@ -201,21 +218,32 @@ class ReplyService:
             view = self._view(tenant_id, ticket_id)
             ticket = view.ticket
             if ticket.merged_into:
-                raise Conflict("this ticket was merged; reply on the ticket it was merged into",
-                               merged_into=ticket.merged_into)
+                raise Conflict(
+                    "this ticket was merged; reply on the ticket it was merged into", merged_into=ticket.merged_into
+                )
             if not request.force and request.last_seen_message_id:
                 unseen = stale_entries(view, request.last_seen_message_id, agent_id)
                 if unseen:
                     raise StaleTimeline(
                         "the ticket changed since you read it: read the new entries, or send with force",
-                        unseen=[{"message_id": m.message_id, "direction": m.direction.value,
-                                 "author": m.author_id or m.author} for m in unseen])
+                        unseen=[
+                            {
+                                "message_id": m.message_id,
+                                "direction": m.direction.value,
+                                "author": m.author_id or m.author,
+                            }
+                            for m in unseen
+                        ],
+                    )
             body = (request.body or "").strip()
             if macro is not None and not body:
                 rendered = self.render(tenant_id, agent_id, ticket, macro)
                 if rendered.missing:
-                    raise MacroIncomplete("the macro needs values this ticket does not have; edit the text",
-                                          missing=rendered.missing, body=rendered.body)
+                    raise MacroIncomplete(
+                        "the macro needs values this ticket does not have; edit the text",
+                        missing=rendered.missing,
+                        body=rendered.body,
+                    )
                 body = rendered.body
             now = self._clock()
             language = ticket.language
@@ -223,9 +251,16 @@ class ReplyService:
             if request.translation is not None:
                 versions = self._versions(ticket, agent_id, body, request.translation)
                 body, language = request.translation.body.strip(), request.translation.language
-            reply = outbound_reply(view, now, body=body, language=language, author=agent_id,
-                                   author_id=agent_id, macro_id=macro.macro_id if macro else None,
-                                   status_after=TicketStatus(request.status_after))
+            reply = outbound_reply(
+                view,
+                now,
+                body=body,
+                language=language,
+                author=agent_id,
+                author_id=agent_id,
+                macro_id=macro.macro_id if macro else None,
+                status_after=TicketStatus(request.status_after),
+            )
             reply.translation = versions
             updated = ticket.model_copy(deep=True)
             updated.updated_at = now
@@ -243,8 +278,9 @@ class ReplyService:
                 self._queue.publish(tenant_id, ticket_id, reply.message_id)
             except Exception as exc:  # noqa: BLE001 - any failure: the reply is stored, make it retryable
                 self._not_queued(updated, reply, exc)
-                raise ReplyNotQueued("the reply is saved but could not be queued for sending; retry it",
-                                     message_id=reply.message_id) from None
+                raise ReplyNotQueued(
+                    "the reply is saved but could not be queued for sending; retry it", message_id=reply.message_id
+                ) from None
             return reply
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
 
@@ -257,8 +293,11 @@ class ReplyService:
             now = self._clock()
             stuck = reply.delivery_status == DeliveryStatus.QUEUED and now - reply.created_at >= STUCK_AFTER
             if reply.delivery_status != DeliveryStatus.FAILED and not stuck:
-                raise Conflict(f"only a failed reply, or one queued for over {STUCK_AFTER.seconds // 60} minutes, "
-                               f"can be retried; this one is {reply.delivery_status}", message_id=message_id)
+                raise Conflict(
+                    f"only a failed reply, or one queued for over {STUCK_AFTER.seconds // 60} minutes, "
+                    f"can be retried; this one is {reply.delivery_status}",
+                    message_id=message_id,
+                )
             queued = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED, "delivery_error": None})
             updated = view.ticket.model_copy(deep=True)
             updated.updated_at = now
@@ -276,15 +315,25 @@ class ReplyService:
         from helpdesk.languages.multilingual import agent_language, sent_versions
 
         agent = self._agent(ticket.tenant_id, agent_id)
-        return sent_versions(self._translations, ticket.tenant_id, written=written,
-                             written_language=sent.source_language or agent_language(agent), sent=sent.body,
-                             sent_language=sent.language, terms=self._protected_terms(ticket))
+        return sent_versions(
+            self._translations,
+            ticket.tenant_id,
+            written=written,
+            written_language=sent.source_language or agent_language(agent),
+            sent=sent.body,
+            sent_language=sent.language,
+            terms=self._protected_terms(ticket),
+        )
 
     def _not_queued(self, ticket: Ticket, reply: Message, error: Exception) -> None:
         for _ in range(MAX_ATTEMPTS):
             now = self._clock()
-            failed = reply.model_copy(update={"delivery_status": DeliveryStatus.FAILED,
-                                              "delivery_error": f"not queued for sending: {type(error).__name__}"})
+            failed = reply.model_copy(
+                update={
+                    "delivery_status": DeliveryStatus.FAILED,
+                    "delivery_error": f"not queued for sending: {type(error).__name__}",
+                }
+            )
             updated = ticket.model_copy(deep=True)
             updated.updated_at = now
             try:
@@ -297,8 +346,7 @@ class ReplyService:
                 ticket = fresh
         # Still queued: retry() accepts it once it has been queued for STUCK_AFTER.
 
-    def translate(self, tenant_id: str, agent_id: str, ticket_id: str, request: ReplyTranslationRequest
-                  ) -> Translation:
+    def translate(self, tenant_id: str, agent_id: str, ticket_id: str, request: ReplyTranslationRequest) -> Translation:
         """The agent's draft reply in the buyer's language, for review (nothing is sent or stored
         except the cached translation)."""
         from helpdesk.languages.multilingual import translate_reply
@@ -306,8 +354,9 @@ class ReplyService:
 
         ticket = self._view(tenant_id, ticket_id).ticket
         service = self._translations or TranslationService(NoTranslator(), MemoryTranslationCache())
-        return translate_reply(service, ticket, self._agent(tenant_id, agent_id), request,
-                               self._protected_terms(ticket))
+        return translate_reply(
+            service, ticket, self._agent(tenant_id, agent_id), request, self._protected_terms(ticket)
+        )
 
     def preview(self, tenant_id: str, agent_id: str, ticket_id: str, macro_id: str) -> RenderedMacro:
         """The macro rendered for this ticket (what a reply from it would say, and what is missing)."""
@@ -327,8 +376,9 @@ class ReplyService:
         carrier and numbers, the store's name."""
         from helpdesk.languages.multilingual import protected_terms
 
-        return protected_terms(ticket_order(self._repo, ticket), self._repo.get_store(ticket.tenant_id,
-                                                                                      ticket.store_id))
+        return protected_terms(
+            ticket_order(self._repo, ticket), self._repo.get_store(ticket.tenant_id, ticket.store_id)
+        )
 
     def _macro(self, tenant_id: str, macro_id: str) -> Macro:
         macro = self._macros.get_macro(tenant_id, macro_id)
@@ -362,8 +412,15 @@ def retryable(error: ChannelError) -> bool:
 
 
 class DispatchService:
-    def __init__(self, repository: ReplyRepository, deliveries: DeliveryLog, channel: ReplyChannel,
-                 timers: Timers, clock: Callable[[], datetime] = utc_now, claims: DeliveryClaims | None = None) -> None:
+    def __init__(
+        self,
+        repository: ReplyRepository,
+        deliveries: DeliveryLog,
+        channel: ReplyChannel,
+        timers: Timers,
+        clock: Callable[[], datetime] = utc_now,
+        claims: DeliveryClaims | None = None,
+    ) -> None:
         self._repo = repository
         self._deliveries = deliveries
         self._claims: DeliveryClaims = claims or deliveries  # type: ignore[assignment]
@@ -403,12 +460,19 @@ class DispatchService:
     def _sent(self, view: TicketView, reply: Message, channel_id: str) -> None:
         def outcome(view: TicketView, now: datetime) -> tuple[Ticket, Message, list[Message]]:
             ticket = view.ticket
-            sent = reply.model_copy(update={
-                "delivery_status": DeliveryStatus.SENT, "delivery_error": None, "sent_at": now,
-                "channel_message_id": channel_id, "delivery_attempts": reply.delivery_attempts + 1,
-                "answer_due_at": ticket.sla_due_at})
-            newer = [m for m in view.messages
-                     if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id]
+            sent = reply.model_copy(
+                update={
+                    "delivery_status": DeliveryStatus.SENT,
+                    "delivery_error": None,
+                    "sent_at": now,
+                    "channel_message_id": channel_id,
+                    "delivery_attempts": reply.delivery_attempts + 1,
+                    "answer_due_at": ticket.sla_due_at,
+                }
+            )
+            newer = [
+                m for m in view.messages if m.direction == MessageDirection.INBOUND and m.message_id > reply.message_id
+            ]
             if ticket.merged_into or reply.automation in NOT_A_RESPONSE:
                 # Merged while the reply was on its way: the closed source stays closed. An
                 # acknowledgement or a proactive message is not an answer: the SLA keeps running.
@@ -419,8 +483,9 @@ class DispatchService:
                 # so the ticket's status stays and a next-response deadline runs from it.
                 updated = still_owed(ticket, now, newer[0].created_at, self._policy(ticket))
             else:
-                updated = answered(ticket, now, reply.status_after or TicketStatus.WAITING_ON_CUSTOMER,
-                                   self._policy(ticket))
+                updated = answered(
+                    ticket, now, reply.status_after or TicketStatus.WAITING_ON_CUSTOMER, self._policy(ticket)
+                )
             return updated, sent, []
 
         updated = self._record(view, outcome, "could not record the sent reply")
@@ -431,8 +496,13 @@ class DispatchService:
 
     def _failed(self, view: TicketView, reply: Message, error: str) -> DispatchResult:
         def outcome(view: TicketView, now: datetime) -> tuple[Ticket, Message, list[Message]]:
-            failed = reply.model_copy(update={"delivery_status": DeliveryStatus.FAILED, "delivery_error": error[:1000],
-                                              "delivery_attempts": reply.delivery_attempts + 1})
+            failed = reply.model_copy(
+                update={
+                    "delivery_status": DeliveryStatus.FAILED,
+                    "delivery_error": error[:1000],
+                    "delivery_attempts": reply.delivery_attempts + 1,
+                }
+            )
             updated = view.ticket.model_copy(deep=True)
             updated.updated_at = now
             event = timeline_event(updated, now, f"Reply {reply.message_id} was not sent: {error[:300]}")
@@ -442,9 +512,12 @@ class DispatchService:
             return DispatchResult("gone", "ticket not found")
         return DispatchResult("failed", error)
 
-    def _record(self, view: TicketView,
-                outcome: Callable[[TicketView, datetime], tuple[Ticket, Message, list[Message]]],
-                gave_up: str) -> Ticket | None:
+    def _record(
+        self,
+        view: TicketView,
+        outcome: Callable[[TicketView, datetime], tuple[Ticket, Message, list[Message]]],
+        gave_up: str,
+    ) -> Ticket | None:
         """Write a delivery outcome (the ticket, the reply, events) decided on ``view``; a concurrent
         change is re-read and the outcome decided again. The ticket as stored, or None when it is gone."""
         for _ in range(MAX_ATTEMPTS):
@@ -460,9 +533,13 @@ class DispatchService:
         raise Conflict(gave_up, ticket_id=view.ticket.ticket_id)
 
     def _note_attempt(self, view: TicketView, reply: Message, error: str) -> None:
-        noted = reply.model_copy(update={"delivery_status": DeliveryStatus.QUEUED,  # the queue delivers it again
-                                         "delivery_error": f"retrying: {error[:300]}",
-                                         "delivery_attempts": reply.delivery_attempts + 1})
+        noted = reply.model_copy(
+            update={
+                "delivery_status": DeliveryStatus.QUEUED,  # the queue delivers it again
+                "delivery_error": f"retrying: {error[:300]}",
+                "delivery_attempts": reply.delivery_attempts + 1,
+            }
+        )
         updated = view.ticket.model_copy(deep=True)
         try:
             self._deliveries.record_delivery(view.ticket, updated, noted)
@@ -472,24 +549,44 @@ class DispatchService:
     def _policy(self, ticket: Ticket) -> SlaPolicySpec | None:
         if not ticket.sla_policy_id:
             return None
-        return next((p for p in self._repo.list_policy_specs(ticket.tenant_id)
-                     if p.policy_id == ticket.sla_policy_id), None)
+        return next(
+            (p for p in self._repo.list_policy_specs(ticket.tenant_id) if p.policy_id == ticket.sla_policy_id), None
+        )
 
 
-def outbound_reply(view: TicketView, now: datetime, *, body: str, language: str | None, author: str,
-                   author_id: str | None, macro_id: str | None, status_after: TicketStatus | None) -> Message:
+def outbound_reply(
+    view: TicketView,
+    now: datetime,
+    *,
+    body: str,
+    language: str | None,
+    author: str,
+    author_id: str | None,
+    macro_id: str | None,
+    status_after: TicketStatus | None,
+) -> Message:
     """A reply to the ticket's last buyer message, stored ``queued`` for the dispatcher: it goes back
     through the channel (and thread) that message came from."""
     ticket = view.ticket
     answering = last_inbound(view)
     return Message(
-        tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
-        direction=MessageDirection.OUTBOUND, channel=answering.channel if answering else ticket.channel,
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(now),
+        direction=MessageDirection.OUTBOUND,
+        channel=answering.channel if answering else ticket.channel,
         store_id=answering.store_id if answering else ticket.store_id,
         channel_thread_id=(answering.channel_thread_id if answering else None) or ticket.channel_thread_id,
-        author=author, author_id=author_id, body=body, language=language, macro_id=macro_id,
-        delivery_status=DeliveryStatus.QUEUED, status_after=status_after, created_at=now,
-        answers_since=owed_since(view))
+        author=author,
+        author_id=author_id,
+        body=body,
+        language=language,
+        macro_id=macro_id,
+        delivery_status=DeliveryStatus.QUEUED,
+        status_after=status_after,
+        created_at=now,
+        answers_since=owed_since(view),
+    )
 
 
 def answered(ticket: Ticket, at: datetime, status_after: TicketStatus, policy: SlaPolicySpec | None) -> Ticket:

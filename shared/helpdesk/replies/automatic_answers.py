@@ -60,8 +60,9 @@ class DraftNotAvailable(HelpdeskError):
 
 
 class DraftRequest(Model):
-    macro_id: str | None = Field(default=None, pattern=ID_PATTERN,
-                                 description="Draft from this macro; left out: the drafter writes it")
+    macro_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Draft from this macro; left out: the drafter writes it"
+    )
 
 
 class AutomationPlan(Model):
@@ -99,9 +100,15 @@ class SnippetSource(Protocol):
 
 
 class AutomationService:
-    def __init__(self, repository: AutomationRepository, macros: MacroSource, queue: ReplyQueue,
-                 drafter: Drafter | None = None, snippets: SnippetSource | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        repository: AutomationRepository,
+        macros: MacroSource,
+        queue: ReplyQueue,
+        drafter: Drafter | None = None,
+        snippets: SnippetSource | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._repo = repository
         self._macros = macros
         self._queue = queue
@@ -130,8 +137,9 @@ class AutomationService:
             skipped: list[str] = []
             draft: Draft | None = None
 
-            kinds = [(Automation.ACKNOWLEDGEMENT, m) for m in plan.acknowledgements] + \
-                    [(Automation.ANSWER, m) for m in plan.answers]
+            kinds = [(Automation.ACKNOWLEDGEMENT, m) for m in plan.acknowledgements] + [
+                (Automation.ANSWER, m) for m in plan.answers
+            ]
             for kind, macro_id in kinds:
                 if macro_id in updated.automated:
                     skipped.append(f"{macro_id}: already sent on this ticket")
@@ -139,22 +147,40 @@ class AutomationService:
                 macro = self._macros.get_macro(tenant_id, macro_id)
                 if macro is None:
                     skipped.append(f"{macro_id}: no such macro")
-                    events.append(timeline_event(updated, now, f"Automatic {kind.value} {macro_id} not sent: "
-                                                              "the macro does not exist"))
+                    events.append(
+                        timeline_event(
+                            updated, now, f"Automatic {kind.value} {macro_id} not sent: the macro does not exist"
+                        )
+                    )
                     continue
                 body, problem, rendered_language, missing = buyer_text(macro, ticket, order, store, language)
                 if problem is not None:
                     skipped.append(f"{macro_id}: {problem}")
                     text = f"Automatic {kind.value} {macro_id} not sent: {problem}"
                     if kind == Automation.ANSWER and body:
-                        draft = Draft(body=body, language=rendered_language, source="macro", macro_id=macro_id,
-                                      missing=missing, note=f"not sent automatically: {problem}", created_at=now)
+                        draft = Draft(
+                            body=body,
+                            language=rendered_language,
+                            source="macro",
+                            macro_id=macro_id,
+                            missing=missing,
+                            note=f"not sent automatically: {problem}",
+                            created_at=now,
+                        )
                         text += "; prepared as a draft"
                     events.append(timeline_event(updated, now, text))
                     continue
                 status_after = TicketStatus.WAITING_ON_CUSTOMER if kind == Automation.ANSWER else None
-                reply = outbound_reply(view, now, body=body, language=rendered_language, author="automation",
-                                       author_id=None, macro_id=macro_id, status_after=status_after)
+                reply = outbound_reply(
+                    view,
+                    now,
+                    body=body,
+                    language=rendered_language,
+                    author="automation",
+                    author_id=None,
+                    macro_id=macro_id,
+                    status_after=status_after,
+                )
                 reply.automation = kind
                 replies.append(reply)
                 updated.automated = [*updated.automated, macro_id]
@@ -171,10 +197,19 @@ class AutomationService:
             except Conflict:
                 continue
             unqueued = self._queue_all(tenant_id, ticket_id, replies)
-            return {"sent": [{"macro_id": r.macro_id, "automation": r.automation.value if r.automation else None,
-                              "message_id": r.message_id} for r in replies],
-                    "draft": updated.draft.source if updated.draft and updated.draft != ticket.draft else None,
-                    "skipped": skipped, "not_queued": unqueued}
+            return {
+                "sent": [
+                    {
+                        "macro_id": r.macro_id,
+                        "automation": r.automation.value if r.automation else None,
+                        "message_id": r.message_id,
+                    }
+                    for r in replies
+                ],
+                "draft": updated.draft.source if updated.draft and updated.draft != ticket.draft else None,
+                "skipped": skipped,
+                "not_queued": unqueued,
+            }
         raise Conflict("the ticket kept changing during automation", ticket_id=ticket_id)
 
     def _queue_all(self, tenant_id: str, ticket_id: str, replies: list[Message]) -> list[str]:
@@ -230,8 +265,17 @@ class AutomationService:
             return updated
         raise Conflict("the ticket kept changing; try again", ticket_id=ticket_id)
 
-    def _draft(self, source: str, view: TicketView, order: Order | None, store: Store | None, language: str,
-               now: datetime, events: list[Message], ticket: Ticket) -> Draft | None:
+    def _draft(
+        self,
+        source: str,
+        view: TicketView,
+        order: Order | None,
+        store: Store | None,
+        language: str,
+        now: datetime,
+        events: list[Message],
+        ticket: Ticket,
+    ) -> Draft | None:
         tenant_id = view.ticket.tenant_id
         if source != AI_DRAFT:
             macro = self._macros.get_macro(tenant_id, source)
@@ -242,15 +286,29 @@ class AutomationService:
             if not body:
                 events.append(timeline_event(ticket, now, f"Draft from macro {source} not prepared: {problem}"))
                 return None
-            return Draft(body=body, language=rendered_language, source="macro", macro_id=source, missing=missing,
-                         note=problem, created_at=now)
+            return Draft(
+                body=body,
+                language=rendered_language,
+                source="macro",
+                macro_id=source,
+                missing=missing,
+                note=problem,
+                created_at=now,
+            )
         if self._drafter is None:
             events.append(timeline_event(ticket, now, "AI draft not prepared: no drafter is configured"))
             return None
         context = DraftContext(
-            tenant_id=tenant_id, ticket=view.ticket, thread=list(view.messages), order=order, store=store,
-            agent_name=None, language=language, macros=self._macros.list_macros(tenant_id),
-            snippets=self._snippets.list_snippets(tenant_id) if self._snippets else [])
+            tenant_id=tenant_id,
+            ticket=view.ticket,
+            thread=list(view.messages),
+            order=order,
+            store=store,
+            agent_name=None,
+            language=language,
+            macros=self._macros.list_macros(tenant_id),
+            snippets=self._snippets.list_snippets(tenant_id) if self._snippets else [],
+        )
         try:
             return self._drafter.draft(context, now)
         except DraftUnavailable as exc:
@@ -274,14 +332,18 @@ def _without_needless_acknowledgements(replies: list[Message], updated: Ticket, 
     return [r for r in replies if r.automation != Automation.ACKNOWLEDGEMENT]
 
 
-def buyer_text(macro: Macro, ticket: Ticket, order: Order | None, store: Store | None, language: str,
-               also: Sequence[str] = ()) -> tuple[str, str | None, str, list[str]]:
+def buyer_text(
+    macro: Macro, ticket: Ticket, order: Order | None, store: Store | None, language: str, also: Sequence[str] = ()
+) -> tuple[str, str | None, str, list[str]]:
     """A macro rendered for the buyer with no agent to look at it first (automatic answers, proactive
     messages): (text, why it must not be sent or None, its language, the placeholders without a value).
     Sendable only in ``language`` (or one of ``also``) with every placeholder filled."""
     try:
-        rendered = render(macro, placeholder_context(ticket, order, None, store),
-                          [language, store.default_language if store else None])
+        rendered = render(
+            macro,
+            placeholder_context(ticket, order, None, store),
+            [language, store.default_language if store else None],
+        )
     except MacroRenderError as exc:
         return "", f"it cannot be rendered ({exc.message})", language, []
     if not any(same_primary_language(rendered.language, wanted) for wanted in (language, *also)):
@@ -307,7 +369,15 @@ def replace_snippets(config: SnippetConfig, tenant_id: str, raw: object) -> list
     """The seller's policy snippets for AI drafts, replaced as a whole."""
     from helpdesk.core.validation import validate_list
 
-    snippets = validate_list(raw, PolicySnippet, "snippet_id", what="policy snippets", noun="snippet",
-                             limit=MAX_SNIPPETS, error=SnippetsInvalid, tenant_id=tenant_id)
+    snippets = validate_list(
+        raw,
+        PolicySnippet,
+        "snippet_id",
+        what="policy snippets",
+        noun="snippet",
+        limit=MAX_SNIPPETS,
+        error=SnippetsInvalid,
+        tenant_id=tenant_id,
+    )
     config.put_snippets(tenant_id, snippets)
     return snippets

@@ -41,23 +41,38 @@ class MailReplySender:
     def from_address(self, store: Store) -> str:
         return f"{store.tenant_id}+{store.store_id}@{self._domain}"
 
-    def send_reply(self, store: Store, ticket: Ticket, answering: Message | None, body: str,
-                   reply_to: str | None = None, language: str | None = None) -> SentMail:
+    def send_reply(
+        self,
+        store: Store,
+        ticket: Ticket,
+        answering: Message | None,
+        body: str,
+        reply_to: str | None = None,
+        language: str | None = None,
+    ) -> SentMail:
         """Answer ``answering`` (the buyer's last message) on ``ticket``; ``reply_to`` is where the
         buyer asked replies to go (relay alias / Reply-To), else the ticket's customer e-mail. The
         store's signature in the reply's ``language`` is appended, unless the text already ends with it
         (a macro that signs with ``store.signature``)."""
         to = reply_to or ticket.customer_email
         if not to:
-            raise ChannelError("this ticket has no e-mail address to answer", channel=store.channel.value,
-                               ticket_id=ticket.ticket_id)
+            raise ChannelError(
+                "this ticket has no e-mail address to answer", channel=store.channel.value, ticket_id=ticket.ticket_id
+            )
         thread = answering.channel_message_id if answering else None
         references = [ticket.channel_thread_id] if ticket.channel_thread_id and "@" in ticket.channel_thread_id else []
         message_id, raw = email_channel.build_reply(
-            from_address=self.from_address(store), from_name=store.display_name, to_address=to,
-            subject=ticket.subject, body_text=body, in_reply_to=thread, references=references,
-            message_id_domain=self._domain, signature=_signature(store, body, language or ticket.language or "en"),
-            opening=answering is None and not references)  # a proactive message: "Your order shipped", no "Re:"
+            from_address=self.from_address(store),
+            from_name=store.display_name,
+            to_address=to,
+            subject=ticket.subject,
+            body_text=body,
+            in_reply_to=thread,
+            references=references,
+            message_id_domain=self._domain,
+            signature=_signature(store, body, language or ticket.language or "en"),
+            opening=answering is None and not references,
+        )  # a proactive message: "Your order shipped", no "Re:"
         transport_id = self._transport.send_raw(self.from_address(store), [to], raw)
         return SentMail(message_id=message_id, transport_id=transport_id, to=to)
 

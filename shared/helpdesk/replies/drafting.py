@@ -153,8 +153,9 @@ def _has_tracking(order: Order) -> bool:
 def _delivered(order: Order) -> bool:
     """Delivered only when the channel says so: a ``completed`` order without a delivery date may be
     merely fulfilled (WooCommerce), so it reads as shipped."""
-    return order.status == OrderStatus.DELIVERED or (order.status == OrderStatus.COMPLETED
-                                                     and order.delivered_at is not None)
+    return order.status == OrderStatus.DELIVERED or (
+        order.status == OrderStatus.COMPLETED and order.delivered_at is not None
+    )
 
 
 def missing_facts(context: DraftContext) -> list[str]:
@@ -180,8 +181,11 @@ def missing_facts(context: DraftContext) -> list[str]:
 
 _TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "hello_name": "Hello {name},", "hello": "Hello,", "closing": "Kind regards,",
-        "wismo": "Thank you for your message about order {ref}.", "wismo_noref": "Thank you for your message.",
+        "hello_name": "Hello {name},",
+        "hello": "Hello,",
+        "closing": "Kind regards,",
+        "wismo": "Thank you for your message about order {ref}.",
+        "wismo_noref": "Thank you for your message.",
         "wismo_ask": "Could you send us your order number so that we can check where your parcel is?",
         "wismo_checking": "We are checking its status and will get back to you shortly.",
         "cancellation": "We have received your request to cancel order {ref}.",
@@ -197,14 +201,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         "address_change": "We have received your request to change the delivery address of order {ref}.",
         "address_change_noref": "We have received your request to change the delivery address.",
         "address_pending": "Could you send us the complete new address? We will check whether the order can "
-                           "still be changed.",
+        "still be changed.",
         "address_late": "We will check whether the address can still be changed.",
         "invoice_request": "We will send you the invoice for order {ref} shortly.",
         "invoice_request_noref": "Could you send us your order number so that we can send you the invoice?",
         "product_question": "Thank you for your interest in our products.",
         "product_question_noref": "Thank you for your interest in our products.",
         "product_next": "We are looking into your question and will get back to you shortly.",
-        "other": "Thank you for your message about order {ref}.", "other_noref": "Thank you for your message.",
+        "other": "Thank you for your message about order {ref}.",
+        "other_noref": "Thank you for your message.",
         "other_next": "We are looking into it and will get back to you shortly.",
         "delivered_on": "According to our records, the order was delivered on {date}.",
         "delivered": "According to our records, the order has been delivered.",
@@ -221,36 +226,39 @@ _TEXTS: dict[str, dict[str, str]] = {
         "window_day": "Expected delivery: {day}.",
     },
     "fr": {
-        "hello_name": "Bonjour {name},", "hello": "Bonjour,", "closing": "Cordialement,",
-        "wismo": "Merci pour votre message concernant la commande {ref}.", "wismo_noref": "Merci pour votre message.",
+        "hello_name": "Bonjour {name},",
+        "hello": "Bonjour,",
+        "closing": "Cordialement,",
+        "wismo": "Merci pour votre message concernant la commande {ref}.",
+        "wismo_noref": "Merci pour votre message.",
         "wismo_ask": "Pourriez-vous nous communiquer votre numéro de commande afin que nous puissions vérifier "
-                     "où se trouve votre colis ?",
+        "où se trouve votre colis ?",
         "wismo_checking": "Nous vérifions son statut et revenons vers vous très rapidement.",
         "cancellation": "Nous avons bien reçu votre demande d'annulation de la commande {ref}.",
         "cancellation_noref": "Nous avons bien reçu votre demande d'annulation.",
         "cancel_pending": "Nous vérifions si elle peut encore être annulée et vous le confirmons très rapidement.",
-        "cancel_late": "Nous vérifions ce qu'il est encore possible de faire et revenons vers vous très "
-                       "rapidement.",
+        "cancel_late": "Nous vérifions ce qu'il est encore possible de faire et revenons vers vous très rapidement.",
         "return_refund": "Nous avons bien reçu votre demande de retour pour la commande {ref}.",
         "return_refund_noref": "Nous avons bien reçu votre demande de retour.",
         "return_next": "Nous vous enverrons les prochaines étapes très prochainement.",
         "damaged_wrong_item": "Nous sommes désolés que la commande {ref} ne soit pas arrivée comme prévu.",
         "damaged_wrong_item_noref": "Nous sommes désolés que votre commande ne soit pas arrivée comme prévu.",
         "damaged_photo": "Pourriez-vous nous envoyer une photo de l'article et de son emballage afin que nous "
-                         "puissions examiner la situation ?",
+        "puissions examiner la situation ?",
         "address_change": "Nous avons bien reçu votre demande de modification de l'adresse de livraison de la "
-                          "commande {ref}.",
+        "commande {ref}.",
         "address_change_noref": "Nous avons bien reçu votre demande de modification de l'adresse de livraison.",
         "address_pending": "Pourriez-vous nous communiquer la nouvelle adresse complète ? Nous vérifierons si la "
-                           "commande peut encore être modifiée.",
+        "commande peut encore être modifiée.",
         "address_late": "Nous vérifierons si l'adresse peut encore être modifiée.",
         "invoice_request": "Nous vous enverrons la facture de la commande {ref} très prochainement.",
         "invoice_request_noref": "Pourriez-vous nous communiquer votre numéro de commande afin que nous puissions "
-                                 "vous envoyer la facture ?",
+        "vous envoyer la facture ?",
         "product_question": "Merci pour l'intérêt que vous portez à nos produits.",
         "product_question_noref": "Merci pour l'intérêt que vous portez à nos produits.",
         "product_next": "Nous examinons votre question et revenons vers vous très rapidement.",
-        "other": "Merci pour votre message concernant la commande {ref}.", "other_noref": "Merci pour votre message.",
+        "other": "Merci pour votre message concernant la commande {ref}.",
+        "other_noref": "Merci pour votre message.",
         "other_next": "Nous examinons votre demande et revenons vers vous très rapidement.",
         "delivered_on": "D'après nos informations, la commande a été livrée le {date}.",
         "delivered": "D'après nos informations, la commande a été livrée.",
@@ -267,11 +275,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "window_day": "Livraison prévue le {day}.",
     },
     "de": {
-        "hello_name": "Hallo {name},", "hello": "Guten Tag,", "closing": "Mit freundlichen Grüßen",
+        "hello_name": "Hallo {name},",
+        "hello": "Guten Tag,",
+        "closing": "Mit freundlichen Grüßen",
         "wismo": "Vielen Dank für Ihre Nachricht zur Bestellung {ref}.",
         "wismo_noref": "Vielen Dank für Ihre Nachricht.",
         "wismo_ask": "Könnten Sie uns bitte Ihre Bestellnummer schicken, damit wir prüfen können, wo sich Ihr "
-                     "Paket befindet?",
+        "Paket befindet?",
         "wismo_checking": "Wir prüfen den aktuellen Stand und melden uns in Kürze bei Ihnen.",
         "cancellation": "Wir haben Ihre Stornierungsanfrage für die Bestellung {ref} erhalten.",
         "cancellation_noref": "Wir haben Ihre Stornierungsanfrage erhalten.",
@@ -280,20 +290,19 @@ _TEXTS: dict[str, dict[str, str]] = {
         "return_refund": "Wir haben Ihre Rücksendeanfrage für die Bestellung {ref} erhalten.",
         "return_refund_noref": "Wir haben Ihre Rücksendeanfrage erhalten.",
         "return_next": "Wir senden Ihnen in Kürze die nächsten Schritte.",
-        "damaged_wrong_item": "Es tut uns leid, dass die Bestellung {ref} nicht wie erwartet bei Ihnen angekommen "
-                              "ist.",
+        "damaged_wrong_item": "Es tut uns leid, dass die Bestellung {ref} nicht wie erwartet bei Ihnen angekommen ist.",
         "damaged_wrong_item_noref": "Es tut uns leid, dass Ihre Bestellung nicht wie erwartet bei Ihnen "
-                                    "angekommen ist.",
+        "angekommen ist.",
         "damaged_photo": "Könnten Sie uns bitte ein Foto des Artikels und der Verpackung schicken, damit wir der "
-                         "Sache nachgehen können?",
+        "Sache nachgehen können?",
         "address_change": "Wir haben Ihre Anfrage zur Änderung der Lieferadresse für die Bestellung {ref} erhalten.",
         "address_change_noref": "Wir haben Ihre Anfrage zur Änderung der Lieferadresse erhalten.",
         "address_pending": "Könnten Sie uns bitte die vollständige neue Adresse schicken? Wir prüfen, ob die "
-                           "Bestellung noch geändert werden kann.",
+        "Bestellung noch geändert werden kann.",
         "address_late": "Wir prüfen, ob die Adresse noch geändert werden kann.",
         "invoice_request": "Wir senden Ihnen die Rechnung für die Bestellung {ref} in Kürze zu.",
         "invoice_request_noref": "Könnten Sie uns bitte Ihre Bestellnummer schicken, damit wir Ihnen die Rechnung "
-                                 "senden können?",
+        "senden können?",
         "product_question": "Vielen Dank für Ihr Interesse an unseren Produkten.",
         "product_question_noref": "Vielen Dank für Ihr Interesse an unseren Produkten.",
         "product_next": "Wir gehen Ihrer Frage nach und melden uns in Kürze bei Ihnen.",
@@ -315,8 +324,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "window_day": "Voraussichtliche Zustellung: am {day}.",
     },
     "it": {
-        "hello_name": "Buongiorno {name},", "hello": "Buongiorno,", "closing": "Cordiali saluti,",
-        "wismo": "Grazie per il suo messaggio sull'ordine {ref}.", "wismo_noref": "Grazie per il suo messaggio.",
+        "hello_name": "Buongiorno {name},",
+        "hello": "Buongiorno,",
+        "closing": "Cordiali saluti,",
+        "wismo": "Grazie per il suo messaggio sull'ordine {ref}.",
+        "wismo_noref": "Grazie per il suo messaggio.",
         "wismo_ask": "Può inviarci il numero del suo ordine, così possiamo verificare dove si trova il suo pacco?",
         "wismo_checking": "Stiamo verificando lo stato dell'ordine e le risponderemo a breve.",
         "cancellation": "Abbiamo ricevuto la sua richiesta di annullamento dell'ordine {ref}.",
@@ -330,17 +342,18 @@ _TEXTS: dict[str, dict[str, str]] = {
         "damaged_wrong_item_noref": "Ci dispiace che il suo ordine non sia arrivato come previsto.",
         "damaged_photo": "Può inviarci una foto dell'articolo e dell'imballaggio, così possiamo verificare?",
         "address_change": "Abbiamo ricevuto la sua richiesta di modifica dell'indirizzo di consegna per l'ordine "
-                          "{ref}.",
+        "{ref}.",
         "address_change_noref": "Abbiamo ricevuto la sua richiesta di modifica dell'indirizzo di consegna.",
         "address_pending": "Può inviarci il nuovo indirizzo completo? Verificheremo se l'ordine può ancora essere "
-                           "modificato.",
+        "modificato.",
         "address_late": "Verificheremo se l'indirizzo può ancora essere modificato.",
         "invoice_request": "Le invieremo a breve la fattura dell'ordine {ref}.",
         "invoice_request_noref": "Può inviarci il numero del suo ordine, così possiamo inviarle la fattura?",
         "product_question": "Grazie per l'interesse nei nostri prodotti.",
         "product_question_noref": "Grazie per l'interesse nei nostri prodotti.",
         "product_next": "Stiamo verificando la sua domanda e le risponderemo a breve.",
-        "other": "Grazie per il suo messaggio sull'ordine {ref}.", "other_noref": "Grazie per il suo messaggio.",
+        "other": "Grazie per il suo messaggio sull'ordine {ref}.",
+        "other_noref": "Grazie per il suo messaggio.",
         "other_next": "Stiamo verificando e le risponderemo a breve.",
         "delivered_on": "Dai nostri dati, l'ordine risulta consegnato il {date}.",
         "delivered": "Dai nostri dati, l'ordine risulta consegnato.",
@@ -357,8 +370,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "window_day": "Consegna prevista: il {day}.",
     },
     "es": {
-        "hello_name": "Hola {name},", "hello": "Hola,", "closing": "Un saludo,",
-        "wismo": "Gracias por su mensaje sobre el pedido {ref}.", "wismo_noref": "Gracias por su mensaje.",
+        "hello_name": "Hola {name},",
+        "hello": "Hola,",
+        "closing": "Un saludo,",
+        "wismo": "Gracias por su mensaje sobre el pedido {ref}.",
+        "wismo_noref": "Gracias por su mensaje.",
         "wismo_ask": "¿Podría enviarnos su número de pedido para que podamos comprobar dónde está su paquete?",
         "wismo_checking": "Estamos comprobando su estado y le responderemos en breve.",
         "cancellation": "Hemos recibido su solicitud de cancelación del pedido {ref}.",
@@ -374,14 +390,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         "address_change": "Hemos recibido su solicitud de cambio de la dirección de entrega del pedido {ref}.",
         "address_change_noref": "Hemos recibido su solicitud de cambio de la dirección de entrega.",
         "address_pending": "¿Podría enviarnos la nueva dirección completa? Comprobaremos si todavía se puede "
-                           "modificar el pedido.",
+        "modificar el pedido.",
         "address_late": "Comprobaremos si todavía se puede cambiar la dirección.",
         "invoice_request": "Le enviaremos en breve la factura del pedido {ref}.",
         "invoice_request_noref": "¿Podría enviarnos su número de pedido para que podamos enviarle la factura?",
         "product_question": "Gracias por su interés en nuestros productos.",
         "product_question_noref": "Gracias por su interés en nuestros productos.",
         "product_next": "Estamos revisando su pregunta y le responderemos en breve.",
-        "other": "Gracias por su mensaje sobre el pedido {ref}.", "other_noref": "Gracias por su mensaje.",
+        "other": "Gracias por su mensaje sobre el pedido {ref}.",
+        "other_noref": "Gracias por su mensaje.",
         "other_next": "Estamos revisándolo y le responderemos en breve.",
         "delivered_on": "Según nuestros datos, el pedido se entregó el {date}.",
         "delivered": "Según nuestros datos, el pedido ya se ha entregado.",
@@ -417,8 +434,11 @@ def _status_sentence(order: Order, language: str) -> str | None:
     if order.status in _ON_ITS_WAY:
         on = _day(order.shipped_at, language) if order.shipped_at else None
         if order.carrier:
-            return (text["shipped_carrier_on"].format(date=on, carrier=order.carrier) if on
-                    else text["shipped_carrier"].format(carrier=order.carrier))
+            return (
+                text["shipped_carrier_on"].format(date=on, carrier=order.carrier)
+                if on
+                else text["shipped_carrier"].format(carrier=order.carrier)
+            )
         return text["shipped_on"].format(date=on) if on else text["shipped"]
     if order.status in _NOT_SHIPPED:
         return None if _has_tracking(order) else text["preparing"]
@@ -534,8 +554,9 @@ def built_in_draft(context: DraftContext, now: datetime) -> Draft:
         notes.append("the order has no tracking number: add it before sending")
     elif "order.status" in missing:
         notes.append("the order's status is not known: check it and complete the answer before sending")
-    return Draft(body=body, language=language, source="local", missing=missing, note="; ".join(notes) or None,
-                 created_at=now)
+    return Draft(
+        body=body, language=language, source="local", missing=missing, note="; ".join(notes) or None, created_at=now
+    )
 
 
 class LocalDrafter:
@@ -550,8 +571,9 @@ class LocalDrafter:
 
     def draft(self, context: DraftContext, now: datetime) -> Draft:
         tagged = sorted((m for m in context.macros if context.intent.value in m.tags), key=lambda m: m.macro_id)
-        in_language = [m for m in tagged
-                       if same_primary_language(choose_language(m, [context.language]), context.language)]
+        in_language = [
+            m for m in tagged if same_primary_language(choose_language(m, [context.language]), context.language)
+        ]
         others = [m for m in tagged if m not in in_language]
         candidates = in_language + ([] if primary_language(context.language) in _TEXTS else others)
         skipped: list[str] = []
@@ -576,25 +598,56 @@ class LocalDrafter:
             notes.append(f"the macro has no {context.language} text: written in {rendered.language}")
         if rendered.missing:
             notes.append(f"no value for {', '.join(rendered.missing)}: complete it before sending")
-        return Draft(body=rendered.body, language=rendered.language, source="macro", macro_id=macro.macro_id,
-                     missing=rendered.missing, note="; ".join(notes) or None, created_at=now)
+        return Draft(
+            body=rendered.body,
+            language=rendered.language,
+            source="macro",
+            macro_id=macro.macro_id,
+            missing=rendered.missing,
+            note="; ".join(notes) or None,
+            created_at=now,
+        )
 
 
 # --- the prompt for a model -----------------------------------------------------------------------
 
 _LANGUAGE_NAMES = {
-    "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish", "nl": "Dutch",
-    "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "nb": "Norwegian", "fi": "Finnish",
-    "cs": "Czech", "sk": "Slovak", "hu": "Hungarian", "ro": "Romanian", "el": "Greek", "tr": "Turkish",
-    "ja": "Japanese", "zh": "Chinese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "uk": "Ukrainian",
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "es": "Spanish",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "nb": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "sk": "Slovak",
+    "hu": "Hungarian",
+    "ro": "Romanian",
+    "el": "Greek",
+    "tr": "Turkish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "ru": "Russian",
+    "uk": "Ukrainian",
 }
 
 
 _INTENT_NAMES = {
-    Intent.WISMO: "where is my order (WISMO)", Intent.CANCELLATION: "order cancellation",
-    Intent.RETURN_REFUND: "return or refund", Intent.DAMAGED_WRONG_ITEM: "damaged or wrong item",
-    Intent.ADDRESS_CHANGE: "delivery address change", Intent.PRODUCT_QUESTION: "question about a product",
-    Intent.INVOICE_REQUEST: "invoice request", Intent.OTHER: "other",
+    Intent.WISMO: "where is my order (WISMO)",
+    Intent.CANCELLATION: "order cancellation",
+    Intent.RETURN_REFUND: "return or refund",
+    Intent.DAMAGED_WRONG_ITEM: "damaged or wrong item",
+    Intent.ADDRESS_CHANGE: "delivery address change",
+    Intent.PRODUCT_QUESTION: "question about a product",
+    Intent.INVOICE_REQUEST: "invoice request",
+    Intent.OTHER: "other",
 }
 
 
@@ -636,7 +689,7 @@ def _system_prompt(context: DraftContext) -> str:
     if voice.get("greeting"):
         lines.append(f"- Start with the seller's greeting: \"{voice['greeting']}\" and the customer's first name.")
     if voice.get("signature"):
-        lines.append(f"- End with the seller's signature, exactly: \"{voice['signature']}\".")
+        lines.append(f'- End with the seller\'s signature, exactly: "{voice["signature"]}".')
     elif context.agent_name:
         lines.append(f"- Sign with the agent's name: {context.agent_name}.")
     intent = _INTENT_NAMES[context.ticket.intent] if context.ticket.intent else "not classified"
@@ -646,8 +699,9 @@ def _system_prompt(context: DraftContext) -> str:
         lines.append("The seller's policies (the only policies you may state):")
         lines += [f"- {s.title}: {s.text}" for s in snippets]
     else:
-        lines.append("The seller gave no policies for this: state none (no return windows, refund terms or "
-                     "delivery promises).")
+        lines.append(
+            "The seller gave no policies for this: state none (no return windows, refund terms or delivery promises)."
+        )
     return "\n".join(lines)
 
 
@@ -656,15 +710,25 @@ def _order_facts(order: Order) -> dict[str, Any]:
         return moment.date().isoformat() if moment else None
 
     facts: dict[str, Any] = {
-        "order_ref": order.order_ref, "status": order.status.value, "channel_status": order.channel_status,
-        "ordered_on": day(order.ordered_at), "shipped_on": day(order.shipped_at),
-        "delivered_on": day(order.delivered_at), "carrier": order.carrier,
-        "tracking_number": order.tracking_number, "tracking_url": order.tracking_url,
-        "delivery_window": {k: v for k, v in (("earliest", day(order.delivery_earliest)),
-                                              ("latest", day(order.delivery_latest))) if v} or None,
+        "order_ref": order.order_ref,
+        "status": order.status.value,
+        "channel_status": order.channel_status,
+        "ordered_on": day(order.ordered_at),
+        "shipped_on": day(order.shipped_at),
+        "delivered_on": day(order.delivered_at),
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "tracking_url": order.tracking_url,
+        "delivery_window": {
+            k: v for k, v in (("earliest", day(order.delivery_earliest)), ("latest", day(order.delivery_latest))) if v
+        }
+        or None,
         "total": f"{order.total} {order.currency or ''}".strip() if order.total is not None else None,
-        "items": [{k: v for k, v in (("name", i.name), ("quantity", i.quantity), ("sku", i.sku)) if v is not None}
-                  for i in order.items] or None,
+        "items": [
+            {k: v for k, v in (("name", i.name), ("quantity", i.quantity), ("sku", i.sku)) if v is not None}
+            for i in order.items
+        ]
+        or None,
     }
     return {k: v for k, v in facts.items() if v is not None}
 
@@ -682,18 +746,26 @@ def context_block(context: DraftContext) -> str:
         facts["order_ref"] = context.order_ref
         facts["order"] = "no order data: state no order details"
     body = json.dumps({k: v for k, v in facts.items() if v is not None}, ensure_ascii=False, indent=2)
-    return f"Facts for the reply (from the seller's systems, not written by the customer):\n{body}\n\n" \
-           f"Write the next reply to the customer in " \
-           f"{_LANGUAGE_NAMES.get(primary_language(context.language), context.language)}."
+    return (
+        f"Facts for the reply (from the seller's systems, not written by the customer):\n{body}\n\n"
+        f"Write the next reply to the customer in "
+        f"{_LANGUAGE_NAMES.get(primary_language(context.language), context.language)}."
+    )
 
 
 def _conversation(thread: list[Message]) -> list[tuple[str, str]]:
     """The buyer's and the agents' messages, oldest first, as (role, text): notes, events and replies
     the channel refused (never read by the buyer) left out; the newest ``MAX_THREAD_MESSAGES`` within
     ``MAX_THREAD_CHARS``, a message longer than ``MAX_MESSAGE_CHARS`` cut (the newest always kept)."""
-    said = [m for m in thread if m.body.strip() and (
-        m.direction == MessageDirection.INBOUND
-        or (m.direction == MessageDirection.OUTBOUND and m.delivery_status != DeliveryStatus.FAILED))]
+    said = [
+        m
+        for m in thread
+        if m.body.strip()
+        and (
+            m.direction == MessageDirection.INBOUND
+            or (m.direction == MessageDirection.OUTBOUND and m.delivery_status != DeliveryStatus.FAILED)
+        )
+    ]
     said = sorted(said, key=lambda m: m.created_at)[-MAX_THREAD_MESSAGES:]
     kept: list[tuple[str, str]] = []
     used = 0
@@ -704,7 +776,7 @@ def _conversation(thread: list[Message]) -> list[tuple[str, str]]:
         if used + len(text) > MAX_THREAD_CHARS:
             if kept:
                 break
-            text = text[:MAX_THREAD_CHARS - len(TRUNCATED)] + TRUNCATED
+            text = text[: MAX_THREAD_CHARS - len(TRUNCATED)] + TRUNCATED
         used += len(text)
         kept.append(("user" if message.direction == MessageDirection.INBOUND else "assistant", text))
     return list(reversed(kept))

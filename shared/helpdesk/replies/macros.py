@@ -71,8 +71,9 @@ class MacroSpec(Model):
             try:
                 _ENV.parse(body)
             except TemplateSyntaxError as exc:
-                raise ValueError(f"the {language} body is not a valid template (line {exc.lineno}: "
-                                 f"{exc.message})") from None
+                raise ValueError(
+                    f"the {language} body is not a valid template (line {exc.lineno}: {exc.message})"
+                ) from None
         return bodies
 
     @field_validator("tags")
@@ -85,13 +86,15 @@ class MacroSpec(Model):
         return list(dict.fromkeys(normalised))
 
     def to_macro(self, tenant_id: str, macro_id: str) -> Macro:
-        return Macro(tenant_id=tenant_id, macro_id=macro_id, name=self.name, bodies=dict(self.bodies),
-                     tags=list(self.tags))
+        return Macro(
+            tenant_id=tenant_id, macro_id=macro_id, name=self.name, bodies=dict(self.bodies), tags=list(self.tags)
+        )
 
 
 class MacroCreate(MacroSpec):
-    macro_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
-                                 description="Left out: one is generated")
+    macro_id: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="Left out: one is generated"
+    )
 
 
 class RenderedMacro(Model):
@@ -113,8 +116,9 @@ def choose_language(macro: Macro, wanted: list[str | None]) -> str:
     return next(iter(macro.bodies))
 
 
-def placeholder_context(ticket: Ticket, order: Order | None, agent: Agent | None, store: Store | None
-                        ) -> dict[str, Any]:
+def placeholder_context(
+    ticket: Ticket, order: Order | None, agent: Agent | None, store: Store | None
+) -> dict[str, Any]:
     """The values a macro may use; a value the ticket lacks is left out (it renders as missing)."""
 
     def present(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,20 +129,30 @@ def placeholder_context(ticket: Ticket, order: Order | None, agent: Agent | None
 
     name = ticket.customer_name or (order.buyer_name if order else None)
     context: dict[str, Any] = {
-        "customer": present({"name": name, "first_name": name.split()[0] if name else None,
-                             "email": ticket.customer_email}),
+        "customer": present(
+            {"name": name, "first_name": name.split()[0] if name else None, "email": ticket.customer_email}
+        ),
         "ticket": present({"id": ticket.ticket_id, "subject": ticket.subject}),
     }
     if order is not None:
-        context["order"] = present({
-            "ref": order.order_ref, "status": order.status.value if order.status.value != "unknown" else None,
-            "carrier": order.carrier, "tracking_number": order.tracking_number, "tracking_url": order.tracking_url,
-            "total": str(order.total) if order.total is not None else None, "currency": order.currency,
-            "ordered_at": day(order.ordered_at), "shipped_at": day(order.shipped_at),
-            "delivered_at": day(order.delivered_at), "delivery_earliest": day(order.delivery_earliest),
-            "delivery_latest": day(order.delivery_latest), "delivery_window": delivery_window(order),
-            "items": [present({"name": i.name, "quantity": i.quantity, "sku": i.sku}) for i in order.items],
-        })
+        context["order"] = present(
+            {
+                "ref": order.order_ref,
+                "status": order.status.value if order.status.value != "unknown" else None,
+                "carrier": order.carrier,
+                "tracking_number": order.tracking_number,
+                "tracking_url": order.tracking_url,
+                "total": str(order.total) if order.total is not None else None,
+                "currency": order.currency,
+                "ordered_at": day(order.ordered_at),
+                "shipped_at": day(order.shipped_at),
+                "delivered_at": day(order.delivered_at),
+                "delivery_earliest": day(order.delivery_earliest),
+                "delivery_latest": day(order.delivery_latest),
+                "delivery_window": delivery_window(order),
+                "items": [present({"name": i.name, "quantity": i.quantity, "sku": i.sku}) for i in order.items],
+            }
+        )
     elif ticket.order_refs:
         context["order"] = {"ref": ticket.order_refs[-1]}
     if agent is not None:
@@ -161,6 +175,7 @@ def delivery_window(order: Order) -> str | None:
 def brand_voice(store: Store, language: str) -> dict[str, str]:
     """The store's greeting and signature in ``language`` (pt-BR falls back to pt; the signature to
     the store's default one), leaving out what the seller did not write."""
+
     def pick(values: Mapping[str, str]) -> str | None:
         return values.get(language) or values.get(language.split("-")[0])
 
@@ -191,10 +206,10 @@ def render(macro: Macro, context: Mapping[str, Any], languages: list[str | None]
     except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
         # A template that parses but cannot render for this ticket ({{ order.total + 1 }} on a text
         # total, a method called on a missing value, a sandbox refusal): the agent edits the text.
-        raise MacroRenderError(f"the macro cannot be rendered for this ticket: {exc}", macro_id=macro.macro_id,
-                               language=language) from None
+        raise MacroRenderError(
+            f"the macro cannot be rendered for this ticket: {exc}", macro_id=macro.macro_id, language=language
+        ) from None
     return RenderedMacro(macro_id=macro.macro_id, language=language, body=body.strip(), missing=missing)
-
 
 
 def _attributes(value: Any) -> Any:

@@ -55,8 +55,9 @@ class SweepReport:
 
 
 class OutboxSweeper:
-    def __init__(self, outbox: Outbox, queue: DispatchQueue, clock: Callable[[], datetime] = utc_now,
-                 limit: int = MAX_PER_RUN) -> None:
+    def __init__(
+        self, outbox: Outbox, queue: DispatchQueue, clock: Callable[[], datetime] = utc_now, limit: int = MAX_PER_RUN
+    ) -> None:
         self._outbox, self._queue, self._clock, self._limit = outbox, queue, clock, limit
 
     def sweep(self, tenant_id: str) -> SweepReport:

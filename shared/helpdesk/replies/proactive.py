@@ -76,8 +76,9 @@ class Nudge(Model):
     name: str = Field(min_length=1, max_length=200)
     event: NudgeEvent
     macro_id: str = Field(pattern=ID_PATTERN, description="The macro sent (in the buyer's language)")
-    subjects: dict[str, str] = Field(default_factory=dict, description="E-mail subject per language; "
-                                     "default: the store's name and the order number")
+    subjects: dict[str, str] = Field(
+        default_factory=dict, description="E-mail subject per language; default: the store's name and the order number"
+    )
     store_ids: list[str] = Field(default_factory=list, description="Only these stores (empty: every store)")
     channels: list[Channel] = Field(default_factory=list, description="Only these channels (empty: every channel)")
     enabled: bool = True
@@ -92,24 +93,40 @@ def triggered(before: Order | None, after: Order, now: datetime | None = None) -
     events: set[NudgeEvent] = set()
     if before is None and now is not None:
         happened = {OrderStatus.SHIPPED: after.shipped_at, OrderStatus.DELIVERED: after.delivered_at}.get(
-            after.status, after.updated_at) or after.updated_at
+            after.status, after.updated_at
+        ) or after.updated_at
         if happened is None or now - happened > FIRST_SEEN_WINDOW:
             return events
     previous = before.status if before else OrderStatus.UNKNOWN
-    became = {OrderStatus.SHIPPED: NudgeEvent.SHIPPED, OrderStatus.DELIVERED: NudgeEvent.DELIVERED,
-              OrderStatus.CANCELLED: NudgeEvent.CANCELLED}
-    if after.status in became and after.status != previous and not (
-            after.status == OrderStatus.SHIPPED and previous in _DONE):
+    became = {
+        OrderStatus.SHIPPED: NudgeEvent.SHIPPED,
+        OrderStatus.DELIVERED: NudgeEvent.DELIVERED,
+        OrderStatus.CANCELLED: NudgeEvent.CANCELLED,
+    }
+    if (
+        after.status in became
+        and after.status != previous
+        and not (after.status == OrderStatus.SHIPPED and previous in _DONE)
+    ):
         events.add(became[after.status])
-    if (before is not None and before.delivery_latest and after.delivery_latest
-            and after.delivery_latest - before.delivery_latest > DELAY_THRESHOLD and after.status not in _DONE):
+    if (
+        before is not None
+        and before.delivery_latest
+        and after.delivery_latest
+        and after.delivery_latest - before.delivery_latest > DELAY_THRESHOLD
+        and after.status not in _DONE
+    ):
         events.add(NudgeEvent.DELAYED)
     return events
 
 
 def applies(nudge: Nudge, store: Store, event: NudgeEvent) -> bool:
-    return (nudge.enabled and nudge.event == event and (not nudge.store_ids or store.store_id in nudge.store_ids)
-            and (not nudge.channels or store.channel in nudge.channels))
+    return (
+        nudge.enabled
+        and nudge.event == event
+        and (not nudge.store_ids or store.store_id in nudge.store_ids)
+        and (not nudge.channels or store.channel in nudge.channels)
+    )
 
 
 class NudgeRepository(Protocol):
@@ -127,8 +144,13 @@ class NudgeRepository(Protocol):
 
 
 class NudgeService:
-    def __init__(self, repository: NudgeRepository, macros: MacroSource, queue: ReplyQueue,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        repository: NudgeRepository,
+        macros: MacroSource,
+        queue: ReplyQueue,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._repo = repository
         self._macros = macros
         self._queue = queue
@@ -157,14 +179,18 @@ class NudgeService:
         if macro is None:
             return f"not sent: no macro {nudge.macro_id}"
         marker = f"{nudge.nudge_id}:{order.order_ref}"
-        tickets = [t for t in self._repo.find_tickets_by_order(order.tenant_id, order.store_id, order.order_ref)
-                   if not t.merged_into]
+        tickets = [
+            t
+            for t in self._repo.find_tickets_by_order(order.tenant_id, order.store_id, order.order_ref)
+            if not t.merged_into
+        ]
         if any(marker in t.automated for t in tickets):
             return "already sent for this order"
         conversations = [t for t in tickets if self._buyer_wrote(t)]
         if conversations:
-            return self._into_conversation(max(conversations, key=lambda t: t.created_at), nudge, macro, store,
-                                           order, marker)
+            return self._into_conversation(
+                max(conversations, key=lambda t: t.created_at), nudge, macro, store, order, marker
+            )
         if store.channel not in MAIL_ANSWERED:
             return f"not sent: no conversation with the buyer on {store.channel.value} about this order yet"
         if not order.buyer_email:
@@ -177,8 +203,9 @@ class NudgeService:
         view = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
         return view is not None and any(m.direction == MessageDirection.INBOUND for m in view.messages)
 
-    def _into_conversation(self, ticket: Ticket, nudge: Nudge, macro: Macro, store: Store, order: Order,
-                           marker: str) -> str:
+    def _into_conversation(
+        self, ticket: Ticket, nudge: Nudge, macro: Macro, store: Store, order: Order, marker: str
+    ) -> str:
         for _ in range(5):
             view = self._repo.get_ticket_view(ticket.tenant_id, ticket.ticket_id)
             if view is None:
@@ -190,8 +217,16 @@ class NudgeService:
             if problem:
                 return f"not sent: {problem}"
             now = self._clock()
-            message = outbound_reply(view, now, body=body, language=language, author="automation", author_id=None,
-                                     macro_id=macro.macro_id, status_after=None)
+            message = outbound_reply(
+                view,
+                now,
+                body=body,
+                language=language,
+                author="automation",
+                author_id=None,
+                macro_id=macro.macro_id,
+                status_after=None,
+            )
             message.automation = Automation.NUDGE
             updated = current.model_copy(deep=True)
             updated.updated_at = now
@@ -207,20 +242,42 @@ class NudgeService:
     def _new_conversation(self, nudge: Nudge, macro: Macro, store: Store, order: Order, marker: str) -> str:
         now = self._clock()
         language = store.default_language
-        subject = (nudge.subjects.get(language) or nudge.subjects.get("en")
-                   or f"{store.display_name}: {order.order_ref}")
-        ticket = Ticket(tenant_id=order.tenant_id, ticket_id=new_id(now), store_id=store.store_id,
-                        channel=store.channel, subject=subject[:300], status=TicketStatus.RESOLVED, language=language,
-                        customer_email=order.buyer_email, customer_name=order.buyer_name, order_refs=[order.order_ref],
-                        automated=[marker], message_count=1, created_at=now, updated_at=now)
+        subject = nudge.subjects.get(language) or nudge.subjects.get("en") or f"{store.display_name}: {order.order_ref}"
+        ticket = Ticket(
+            tenant_id=order.tenant_id,
+            ticket_id=new_id(now),
+            store_id=store.store_id,
+            channel=store.channel,
+            subject=subject[:300],
+            status=TicketStatus.RESOLVED,
+            language=language,
+            customer_email=order.buyer_email,
+            customer_name=order.buyer_name,
+            order_refs=[order.order_ref],
+            automated=[marker],
+            message_count=1,
+            created_at=now,
+            updated_at=now,
+        )
         body, language, problem = self._body(macro, ticket, order, store)
         if problem:
             return f"not sent: {problem}"
-        message = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(now),
-                          direction=MessageDirection.OUTBOUND, channel=store.channel, store_id=store.store_id,
-                          author="automation", body=body, language=language, macro_id=macro.macro_id,
-                          automation=Automation.NUDGE, delivery_status=DeliveryStatus.QUEUED,
-                          channel_message_id=f"nudge:{marker}", created_at=now)
+        message = Message(
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.ticket_id,
+            message_id=new_id(now),
+            direction=MessageDirection.OUTBOUND,
+            channel=store.channel,
+            store_id=store.store_id,
+            author="automation",
+            body=body,
+            language=language,
+            macro_id=macro.macro_id,
+            automation=Automation.NUDGE,
+            delivery_status=DeliveryStatus.QUEUED,
+            channel_message_id=f"nudge:{marker}",
+            created_at=now,
+        )
         try:
             self._repo.create_ticket(ticket, message)
         except (Conflict, DuplicateMessage):
@@ -229,13 +286,15 @@ class NudgeService:
         return f"queued on new ticket {ticket.ticket_id}"
 
     @staticmethod
-    def _body(macro: Macro, ticket: Ticket, order: Order, store: Store, strict: bool = False
-              ) -> tuple[str, str, str | None]:
+    def _body(
+        macro: Macro, ticket: Ticket, order: Order, store: Store, strict: bool = False
+    ) -> tuple[str, str, str | None]:
         """The macro for this buyer; ``strict`` (their own conversation): only in their language, else
         the store's language will do."""
         wanted = ticket.language or store.default_language
-        body, problem, language, _ = buyer_text(macro, ticket, order, store, wanted,
-                                                also=() if strict else (store.default_language,))
+        body, problem, language, _ = buyer_text(
+            macro, ticket, order, store, wanted, also=() if strict else (store.default_language,)
+        )
         return ("" if problem else body), language, problem
 
 
@@ -254,7 +313,8 @@ def replace_nudges(config: NudgeConfig, macros: MacroSource, tenant_id: str, raw
     def check(nudge: Nudge) -> list[str]:
         return [] if nudge.macro_id in known else [f"macro_id: no macro {nudge.macro_id!r} (create it first)"]
 
-    nudges = validate_list(raw, Nudge, "nudge_id", what="nudges", noun="nudge", limit=MAX_NUDGES,
-                           error=NudgesInvalid, check=check)
+    nudges = validate_list(
+        raw, Nudge, "nudge_id", what="nudges", noun="nudge", limit=MAX_NUDGES, error=NudgesInvalid, check=check
+    )
     config.put_nudges(tenant_id, nudges)
     return nudges

@@ -63,8 +63,22 @@ Period = Literal["day", "week", "month", "total"]
 
 # Histogram upper bounds in seconds (bucket i holds lower < t <= BUCKETS_SECONDS[i], lower the previous
 # bound or 0): 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h, 24 h, 48 h, 72 h, 7 days, more.
-BUCKETS_SECONDS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600,
-                                      86400, 2 * 86400, 3 * 86400, 7 * 86400, math.inf)
+BUCKETS_SECONDS: tuple[float, ...] = (
+    60,
+    300,
+    900,
+    1800,
+    3600,
+    2 * 3600,
+    4 * 3600,
+    8 * 3600,
+    12 * 3600,
+    86400,
+    2 * 86400,
+    3 * 86400,
+    7 * 86400,
+    math.inf,
+)
 HISTOGRAMS = ("frt", "nrt", "res")  # first response, next response, resolution
 MAX_RANGE_DAYS = 400
 POSITIVE_SCORE = 4  # a rating of 4 or 5 is positive
@@ -74,8 +88,22 @@ DONE = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 NOT_A_RESPONSE = frozenset({Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY})
 
 COUNTERS: tuple[str, ...] = (
-    "created", "created_wismo", "resolved", "first_responses", "first_met", "next_responses", "next_met",
-    "breaches", "frt_sum", "nrt_sum", "res_sum", "csat_count", "csat_sum", "csat_positive", "opened", "closed",
+    "created",
+    "created_wismo",
+    "resolved",
+    "first_responses",
+    "first_met",
+    "next_responses",
+    "next_met",
+    "breaches",
+    "frt_sum",
+    "nrt_sum",
+    "res_sum",
+    "csat_count",
+    "csat_sum",
+    "csat_positive",
+    "opened",
+    "closed",
     *(f"{h}_b{i}" for h in HISTOGRAMS for i in range(len(BUCKETS_SECONDS))),
 )
 
@@ -181,8 +209,15 @@ class _Facts:
         for (day, dimension, value), counters in self.cells.items():
             kept = {name: amount for name, amount in counters.items() if amount}
             if kept:
-                found.append(Increment(tenant_id=self.tenant_id, day=day, dimension=cast(Dimension, dimension),
-                                       value=value, counters=kept))
+                found.append(
+                    Increment(
+                        tenant_id=self.tenant_id,
+                        day=day,
+                        dimension=cast(Dimension, dimension),
+                        value=value,
+                        counters=kept,
+                    )
+                )
         return found
 
 
@@ -216,8 +251,9 @@ def _rating(ticket: Ticket | None) -> tuple[object, ...]:
     return (None,) if ticket is None else (ticket.csat_score, ticket.csat_at, ticket.csat_agent_id)
 
 
-def ticket_increments(old: Ticket | None, new: Ticket | None, time_zone: str, *,
-                      at: datetime | None = None) -> list[Increment]:
+def ticket_increments(
+    old: Ticket | None, new: Ticket | None, time_zone: str, *, at: datetime | None = None
+) -> list[Increment]:
     """The increments of one ticket change (``old`` None: created; ``new`` None: deleted).
 
     ``at``: when the change happened (default the new image's ``updated_at``, the old one's for a
@@ -253,9 +289,11 @@ def ticket_increments(old: Ticket | None, new: Ticket | None, time_zone: str, *,
     if new.first_responded_at is not None and (old is None or old.first_responded_at is None):
         due = new.first_response_due_at
         met = due is None or new.first_responded_at <= due
-        facts.everywhere(facts.day(new.first_responded_at), values,
-                         {"first_responses": 1, "first_met": int(met),
-                          **_duration("frt", new.created_at, new.first_responded_at)})
+        facts.everywhere(
+            facts.day(new.first_responded_at),
+            values,
+            {"first_responses": 1, "first_met": int(met), **_duration("frt", new.created_at, new.first_responded_at)},
+        )
     if new.status in DONE and (old is None or old.status not in DONE) and not new.merged_into:
         facts.everywhere(change_day, values, {"resolved": 1, **_duration("res", new.created_at, when)})
     if breached_now(old, new):
@@ -276,17 +314,26 @@ def reply_increments(old: Message | None, new: Message, ticket: Ticket, time_zon
     or cleared by that same write). No deadline: met.
     """
     sent_before = old is not None and old.delivery_status == DeliveryStatus.SENT
-    if (new.direction != MessageDirection.OUTBOUND or new.delivery_status != DeliveryStatus.SENT or sent_before
-            or new.sent_at is None or new.automation in NOT_A_RESPONSE or new.answers_since is None
-            or ticket.merged_into):
+    if (
+        new.direction != MessageDirection.OUTBOUND
+        or new.delivery_status != DeliveryStatus.SENT
+        or sent_before
+        or new.sent_at is None
+        or new.automation in NOT_A_RESPONSE
+        or new.answers_since is None
+        or ticket.merged_into
+    ):
         return []
     if ticket.first_responded_at is None or ticket.first_responded_at >= new.sent_at:
         return []  # the first response: counted once, from the ticket's first_responded_at
     due = new.answer_due_at
     met = due is None or new.sent_at <= due
     facts = _Facts(ticket.tenant_id, zone(time_zone))
-    facts.everywhere(facts.day(new.sent_at), dimension_values(ticket),
-                     {"next_responses": 1, "next_met": int(met), **_duration("nrt", new.answers_since, new.sent_at)})
+    facts.everywhere(
+        facts.day(new.sent_at),
+        dimension_values(ticket),
+        {"next_responses": 1, "next_met": int(met), **_duration("nrt", new.answers_since, new.sent_at)},
+    )
     return facts.increments()
 
 
@@ -302,8 +349,11 @@ def merge(increments: Iterable[Increment]) -> list[Increment]:
     for (tenant_id, day, dimension, value), counters in summed.items():
         kept = {name: amount for name, amount in counters.items() if amount}
         if kept:
-            found.append(Increment(tenant_id=tenant_id, day=day, dimension=cast(Dimension, dimension), value=value,
-                                   counters=kept))
+            found.append(
+                Increment(
+                    tenant_id=tenant_id, day=day, dimension=cast(Dimension, dimension), value=value, counters=kept
+                )
+            )
     return found
 
 
@@ -347,10 +397,18 @@ def breach_of(ticket: Ticket) -> Breach:
     """A breached ticket as a line of the breaches list (the deadline it missed: ``sla_due_at``)."""
     if ticket.sla_breached_at is None:
         raise ValueError(f"ticket {ticket.ticket_id} has no breach")
-    return Breach(ticket_id=ticket.ticket_id, subject=ticket.subject, store_id=ticket.store_id,
-                  channel=ticket.channel, policy_id=ticket.sla_policy_id, assignee_id=ticket.assignee_id,
-                  intent=ticket.intent, language=ticket.language, due_at=ticket.sla_due_at,
-                  breached_at=ticket.sla_breached_at)
+    return Breach(
+        ticket_id=ticket.ticket_id,
+        subject=ticket.subject,
+        store_id=ticket.store_id,
+        channel=ticket.channel,
+        policy_id=ticket.sla_policy_id,
+        assignee_id=ticket.assignee_id,
+        intent=ticket.intent,
+        language=ticket.language,
+        due_at=ticket.sla_due_at,
+        breached_at=ticket.sla_breached_at,
+    )
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -458,12 +516,21 @@ def _row(label: str, query: ReportQuery, value: str, c: Mapping[str, int]) -> Re
     csat_count = c.get("csat_count", 0)
     frt, nrt, res = histogram("frt"), histogram("nrt"), histogram("res")
     return ReportRow(
-        period=label, dimension=query.group_by, value=value,
-        created=c.get("created", 0), resolved=c.get("resolved", 0),
-        first_responses=c.get("first_responses", 0), next_responses=c.get("next_responses", 0),
-        frt_median=_seconds(percentile(frt, 0.5)), frt_p90=_seconds(percentile(frt, 0.9)), frt_mean=mean("frt"),
-        nrt_median=_seconds(percentile(nrt, 0.5)), nrt_p90=_seconds(percentile(nrt, 0.9)), nrt_mean=mean("nrt"),
-        resolution_median=_seconds(percentile(res, 0.5)), resolution_p90=_seconds(percentile(res, 0.9)),
+        period=label,
+        dimension=query.group_by,
+        value=value,
+        created=c.get("created", 0),
+        resolved=c.get("resolved", 0),
+        first_responses=c.get("first_responses", 0),
+        next_responses=c.get("next_responses", 0),
+        frt_median=_seconds(percentile(frt, 0.5)),
+        frt_p90=_seconds(percentile(frt, 0.9)),
+        frt_mean=mean("frt"),
+        nrt_median=_seconds(percentile(nrt, 0.5)),
+        nrt_p90=_seconds(percentile(nrt, 0.9)),
+        nrt_mean=mean("nrt"),
+        resolution_median=_seconds(percentile(res, 0.5)),
+        resolution_p90=_seconds(percentile(res, 0.9)),
         resolution_mean=mean("res"),
         sla_compliance=_share(c.get("first_met", 0) + c.get("next_met", 0), responses),
         breaches=c.get("breaches", 0),

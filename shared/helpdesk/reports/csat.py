@@ -62,8 +62,9 @@ from helpdesk.replies.agent_replies import ReplyQueue, outbound_reply
 from helpdesk.replies.macros import brand_voice
 from helpdesk.routing.intake import timeline_event
 
-SURVEY_CHANNELS = frozenset({Channel.EMAIL, Channel.CHAT, Channel.SHOPIFY, Channel.WOOCOMMERCE,
-                             Channel.BIGCOMMERCE, Channel.MAGENTO})
+SURVEY_CHANNELS = frozenset(
+    {Channel.EMAIL, Channel.CHAT, Channel.SHOPIFY, Channel.WOOCOMMERCE, Channel.BIGCOMMERCE, Channel.MAGENTO}
+)
 LINK_VALIDITY = timedelta(days=30)
 MAX_COMMENT = 1000
 MAX_TOKEN = 2048
@@ -161,9 +162,15 @@ def verify(secret: bytes, token: str, now: datetime) -> RatingClaim:
     if not isinstance(claim, dict):
         raise forged
     tenant_id, ticket_id, agent_id, expires = claim.get("t"), claim.get("k"), claim.get("a"), claim.get("e")
-    if (not isinstance(tenant_id, str) or not _ID.match(tenant_id) or not isinstance(ticket_id, str)
-            or not _ID.match(ticket_id) or not (agent_id is None or isinstance(agent_id, str))
-            or not isinstance(expires, int) or isinstance(expires, bool)):
+    if (
+        not isinstance(tenant_id, str)
+        or not _ID.match(tenant_id)
+        or not isinstance(ticket_id, str)
+        or not _ID.match(ticket_id)
+        or not (agent_id is None or isinstance(agent_id, str))
+        or not isinstance(expires, int)
+        or isinstance(expires, bool)
+    ):
         raise forged
     try:
         expires_at = datetime.fromtimestamp(expires, UTC)
@@ -184,31 +191,49 @@ def rating_links(base_url: str, token: str) -> dict[int, str]:
 
 _TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "confirm": "Your rating: {score}/5. Recording it…", "confirm_button": "Send my rating",
-        "hello": "Hello,", "hello_name": "Hello {name},",
+        "confirm": "Your rating: {score}/5. Recording it…",
+        "confirm_button": "Send my rating",
+        "hello": "Hello,",
+        "hello_name": "Hello {name},",
         "ask": "We hope we could help you with your request. How satisfied are you with our support? "
-               "One click on a link below is all it takes:",
+        "One click on a link below is all it takes:",
         "thanks": "Thank you for your feedback!",
-        "1": "Very unhappy", "2": "Unhappy", "3": "Neutral", "4": "Happy", "5": "Very happy",
-        "title": "Thank you", "rated": "Thank you! You rated our support {score}/5.",
-        "change": "Clicked the wrong one? Choose another rating:", "comment": "Anything you would like to add?",
-        "send": "Send", "error_title": "Rating", "from": "Support of {store}",
+        "1": "Very unhappy",
+        "2": "Unhappy",
+        "3": "Neutral",
+        "4": "Happy",
+        "5": "Very happy",
+        "title": "Thank you",
+        "rated": "Thank you! You rated our support {score}/5.",
+        "change": "Clicked the wrong one? Choose another rating:",
+        "comment": "Anything you would like to add?",
+        "send": "Send",
+        "error_title": "Rating",
+        "from": "Support of {store}",
         "invalid_rating_link": "This rating link is not valid.",
         "link_expired": "This rating link has expired. Thank you all the same!",
         "invalid_score": "Please choose a rating from 1 to 5.",
         "error": "Your rating could not be recorded. Please try again later.",
     },
     "fr": {
-        "confirm": "Votre note : {score}/5. Enregistrement…", "confirm_button": "Envoyer ma note",
-        "hello": "Bonjour,", "hello_name": "Bonjour {name},",
+        "confirm": "Votre note : {score}/5. Enregistrement…",
+        "confirm_button": "Envoyer ma note",
+        "hello": "Bonjour,",
+        "hello_name": "Bonjour {name},",
         "ask": "Nous espérons avoir pu répondre à votre demande. Êtes-vous satisfait(e) de notre service client ? "
-               "Un clic sur l'un des liens ci-dessous suffit :",
+        "Un clic sur l'un des liens ci-dessous suffit :",
         "thanks": "Merci pour votre retour !",
-        "1": "Très insatisfait(e)", "2": "Insatisfait(e)", "3": "Neutre", "4": "Satisfait(e)",
+        "1": "Très insatisfait(e)",
+        "2": "Insatisfait(e)",
+        "3": "Neutre",
+        "4": "Satisfait(e)",
         "5": "Très satisfait(e)",
-        "title": "Merci", "rated": "Merci ! Vous avez donné la note de {score}/5 à notre service client.",
+        "title": "Merci",
+        "rated": "Merci ! Vous avez donné la note de {score}/5 à notre service client.",
         "change": "Vous vous êtes trompé(e) ? Choisissez une autre note :",
-        "comment": "Souhaitez-vous ajouter quelque chose ?", "send": "Envoyer", "error_title": "Évaluation",
+        "comment": "Souhaitez-vous ajouter quelque chose ?",
+        "send": "Envoyer",
+        "error_title": "Évaluation",
         "from": "Service client de {store}",
         "invalid_rating_link": "Ce lien d'évaluation n'est pas valide.",
         "link_expired": "Ce lien d'évaluation a expiré. Merci tout de même !",
@@ -216,31 +241,49 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Votre évaluation n'a pas pu être enregistrée. Veuillez réessayer plus tard.",
     },
     "de": {
-        "confirm": "Ihre Bewertung: {score}/5. Wird gespeichert…", "confirm_button": "Bewertung senden",
-        "hello": "Hallo,", "hello_name": "Hallo {name},",
+        "confirm": "Ihre Bewertung: {score}/5. Wird gespeichert…",
+        "confirm_button": "Bewertung senden",
+        "hello": "Hallo,",
+        "hello_name": "Hallo {name},",
         "ask": "Wir hoffen, wir konnten Ihnen mit Ihrem Anliegen weiterhelfen. Wie zufrieden sind Sie mit "
-               "unserem Kundenservice? Ein Klick auf einen der Links genügt:",
+        "unserem Kundenservice? Ein Klick auf einen der Links genügt:",
         "thanks": "Vielen Dank für Ihr Feedback!",
-        "1": "Sehr unzufrieden", "2": "Unzufrieden", "3": "Neutral", "4": "Zufrieden", "5": "Sehr zufrieden",
-        "title": "Vielen Dank", "rated": "Vielen Dank! Sie haben unseren Kundenservice mit {score}/5 bewertet.",
-        "change": "Verklickt? Wählen Sie eine andere Bewertung:", "comment": "Möchten Sie noch etwas ergänzen?",
-        "send": "Senden", "error_title": "Bewertung", "from": "Kundenservice von {store}",
+        "1": "Sehr unzufrieden",
+        "2": "Unzufrieden",
+        "3": "Neutral",
+        "4": "Zufrieden",
+        "5": "Sehr zufrieden",
+        "title": "Vielen Dank",
+        "rated": "Vielen Dank! Sie haben unseren Kundenservice mit {score}/5 bewertet.",
+        "change": "Verklickt? Wählen Sie eine andere Bewertung:",
+        "comment": "Möchten Sie noch etwas ergänzen?",
+        "send": "Senden",
+        "error_title": "Bewertung",
+        "from": "Kundenservice von {store}",
         "invalid_rating_link": "Dieser Bewertungslink ist ungültig.",
         "link_expired": "Dieser Bewertungslink ist abgelaufen. Trotzdem vielen Dank!",
         "invalid_score": "Bitte wählen Sie eine Bewertung von 1 bis 5.",
         "error": "Ihre Bewertung konnte nicht gespeichert werden. Bitte versuchen Sie es später erneut.",
     },
     "it": {
-        "confirm": "La sua valutazione: {score}/5. Registrazione in corso…", "confirm_button": "Invia la valutazione",
-        "hello": "Buongiorno,", "hello_name": "Buongiorno {name},",
+        "confirm": "La sua valutazione: {score}/5. Registrazione in corso…",
+        "confirm_button": "Invia la valutazione",
+        "hello": "Buongiorno,",
+        "hello_name": "Buongiorno {name},",
         "ask": "Speriamo di averla aiutata con la sua richiesta. Quanto è soddisfatto/a del nostro servizio "
-               "clienti? Basta un clic su uno dei link qui sotto:",
+        "clienti? Basta un clic su uno dei link qui sotto:",
         "thanks": "Grazie per il suo feedback!",
-        "1": "Molto insoddisfatto/a", "2": "Insoddisfatto/a", "3": "Neutrale", "4": "Soddisfatto/a",
+        "1": "Molto insoddisfatto/a",
+        "2": "Insoddisfatto/a",
+        "3": "Neutrale",
+        "4": "Soddisfatto/a",
         "5": "Molto soddisfatto/a",
-        "title": "Grazie", "rated": "Grazie! Ha valutato il nostro servizio clienti {score}/5.",
+        "title": "Grazie",
+        "rated": "Grazie! Ha valutato il nostro servizio clienti {score}/5.",
         "change": "Ha sbagliato a cliccare? Scelga un'altra valutazione:",
-        "comment": "Desidera aggiungere qualcosa?", "send": "Invia", "error_title": "Valutazione",
+        "comment": "Desidera aggiungere qualcosa?",
+        "send": "Invia",
+        "error_title": "Valutazione",
         "from": "Servizio clienti di {store}",
         "invalid_rating_link": "Questo link di valutazione non è valido.",
         "link_expired": "Questo link di valutazione è scaduto. Grazie comunque!",
@@ -248,16 +291,25 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error": "Non è stato possibile registrare la sua valutazione. Riprovi più tardi.",
     },
     "es": {
-        "confirm": "Su valoración: {score}/5. Registrando…", "confirm_button": "Enviar mi valoración",
-        "hello": "Hola,", "hello_name": "Hola {name}:",
+        "confirm": "Su valoración: {score}/5. Registrando…",
+        "confirm_button": "Enviar mi valoración",
+        "hello": "Hola,",
+        "hello_name": "Hola {name}:",
         "ask": "Esperamos haberle ayudado con su solicitud. ¿Está satisfecho/a con nuestra atención al cliente? "
-               "Basta con un clic en uno de los enlaces:",
+        "Basta con un clic en uno de los enlaces:",
         "thanks": "¡Gracias por su opinión!",
-        "1": "Muy insatisfecho/a", "2": "Insatisfecho/a", "3": "Neutral", "4": "Satisfecho/a",
+        "1": "Muy insatisfecho/a",
+        "2": "Insatisfecho/a",
+        "3": "Neutral",
+        "4": "Satisfecho/a",
         "5": "Muy satisfecho/a",
-        "title": "Gracias", "rated": "¡Gracias! Ha valorado nuestra atención al cliente con {score}/5.",
-        "change": "¿Se ha equivocado? Elija otra valoración:", "comment": "¿Desea añadir algo?",
-        "send": "Enviar", "error_title": "Valoración", "from": "Atención al cliente de {store}",
+        "title": "Gracias",
+        "rated": "¡Gracias! Ha valorado nuestra atención al cliente con {score}/5.",
+        "change": "¿Se ha equivocado? Elija otra valoración:",
+        "comment": "¿Desea añadir algo?",
+        "send": "Enviar",
+        "error_title": "Valoración",
+        "from": "Atención al cliente de {store}",
         "invalid_rating_link": "Este enlace de valoración no es válido.",
         "link_expired": "Este enlace de valoración ha caducado. ¡Gracias de todos modos!",
         "invalid_score": "Elija una valoración del 1 al 5.",
@@ -277,8 +329,7 @@ def score_labels(language: str | None) -> dict[int, str]:
     return {score: texts[str(score)] for score in SCORES}
 
 
-def survey_body(language: str | None, store: Store, links: Mapping[int, str], customer_first_name: str | None
-                ) -> str:
+def survey_body(language: str | None, store: Store, links: Mapping[int, str], customer_first_name: str | None) -> str:
     """The satisfaction request as plain text: the store's greeting and the buyer's first name, one
     line per score with its label and link (1 = very unhappy … 5 = very happy), and the store's
     signature (else a thank-you and the store's name). Languages other than en/fr/de/it/es: English,
@@ -340,8 +391,14 @@ def rated_agent(view: TicketView) -> str | None:
     """The agent a rating is about: the assignee, else the author of the last reply an agent sent."""
     if view.ticket.assignee_id:
         return view.ticket.assignee_id
-    sent = [m for m in view.messages if m.direction == MessageDirection.OUTBOUND and m.automation is None
-            and m.author_id and m.delivery_status == DeliveryStatus.SENT]
+    sent = [
+        m
+        for m in view.messages
+        if m.direction == MessageDirection.OUTBOUND
+        and m.automation is None
+        and m.author_id
+        and m.delivery_status == DeliveryStatus.SENT
+    ]
     return max(sent, key=lambda m: (m.created_at, m.message_id)).author_id if sent else None
 
 
@@ -366,9 +423,15 @@ class SurveyRepository(Protocol):
 
 
 class SurveyService:
-    def __init__(self, repository: SurveyRepository, queue: ReplyQueue | None, secret_provider: Callable[[], bytes],
-                 public_base_url: str, clock: Callable[[], datetime] = utc_now,
-                 link_validity: timedelta = LINK_VALIDITY) -> None:
+    def __init__(
+        self,
+        repository: SurveyRepository,
+        queue: ReplyQueue | None,
+        secret_provider: Callable[[], bytes],
+        public_base_url: str,
+        clock: Callable[[], datetime] = utc_now,
+        link_validity: timedelta = LINK_VALIDITY,
+    ) -> None:
         self._repo = repository
         self._queue = queue
         self._secret = secret_provider
@@ -401,8 +464,16 @@ class SurveyService:
             language = ticket.language or store.default_language
             names = (ticket.customer_name or "").split()
             body = survey_body(language, store, rating_links(self._base_url, token), names[0] if names else None)
-            message = outbound_reply(view, now, body=body, language=text_language(language), author="automation",
-                                     author_id=None, macro_id=None, status_after=None)
+            message = outbound_reply(
+                view,
+                now,
+                body=body,
+                language=text_language(language),
+                author="automation",
+                author_id=None,
+                macro_id=None,
+                status_after=None,
+            )
             message.automation = Automation.SURVEY
             updated = ticket.model_copy(deep=True)
             updated.csat_requested_at = now
@@ -421,9 +492,14 @@ class SurveyService:
         scanners open every link in a message; only the buyer's browser sends the POST that rates."""
         ticket = self._rated_ticket(self._claim(token, score, self._clock()))
         store = self._repo.get_store(ticket.tenant_id, ticket.store_id)
-        return RatingResult(ticket_id=ticket.ticket_id, score=score, previous_score=ticket.csat_score,
-                            comment=ticket.csat_comment, store_name=store.display_name if store else None,
-                            language=ticket.language or (store.default_language if store else FALLBACK_LANGUAGE))
+        return RatingResult(
+            ticket_id=ticket.ticket_id,
+            score=score,
+            previous_score=ticket.csat_score,
+            comment=ticket.csat_comment,
+            store_name=store.display_name if store else None,
+            language=ticket.language or (store.default_language if store else FALLBACK_LANGUAGE),
+        )
 
     def rate(self, token: str, score: int, comment: str | None = None) -> RatingResult:
         """Record the buyer's rating from a link (``InvalidRatingLink`` 404 / ``RatingLinkExpired`` 410,
@@ -439,9 +515,14 @@ class SurveyService:
                 store = self._repo.get_store(ticket.tenant_id, ticket.store_id)
             previous = ticket.csat_score
             kept_comment = comment if comment is not None else ticket.csat_comment
-            result = RatingResult(ticket_id=ticket.ticket_id, score=score, previous_score=previous,
-                                  comment=kept_comment, store_name=store.display_name if store else None,
-                                  language=ticket.language or (store.default_language if store else FALLBACK_LANGUAGE))
+            result = RatingResult(
+                ticket_id=ticket.ticket_id,
+                score=score,
+                previous_score=previous,
+                comment=kept_comment,
+                store_name=store.display_name if store else None,
+                language=ticket.language or (store.default_language if store else FALLBACK_LANGUAGE),
+            )
             if previous == score and kept_comment == ticket.csat_comment:
                 return result.model_copy(update={"previous_score": None})
             updated = ticket.model_copy(deep=True)
@@ -457,7 +538,6 @@ class SurveyService:
                 continue
             return result
         raise Conflict("the ticket kept changing: try again")
-
 
     def _claim(self, token: str, score: int, now: datetime) -> RatingClaim:
         """The link's claim (404 / 410 when it is not valid / expired) and a score of 1 to 5 (422)."""
@@ -491,19 +571,23 @@ def rating_event_text(previous: int | None, score: int, comment: str | None, age
 
 # --- pages --------------------------------------------------------------------------------------
 
-_STYLE = ("body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:32rem;margin:3rem auto;"
-          "padding:0 1rem;color:#222;line-height:1.5}h1{font-size:1.4rem}label{display:block;margin:.25rem 0}"
-          "textarea{width:100%;min-height:6rem;box-sizing:border-box}button{margin-top:.75rem;padding:.5rem 1.25rem}"
-          "small{color:#666}")
+_STYLE = (
+    "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:32rem;margin:3rem auto;"
+    "padding:0 1rem;color:#222;line-height:1.5}h1{font-size:1.4rem}label{display:block;margin:.25rem 0}"
+    "textarea{width:100%;min-height:6rem;box-sizing:border-box}button{margin-top:.75rem;padding:.5rem 1.25rem}"
+    "small{color:#666}"
+)
 
 
 def _page(language: str, title: str, content: str) -> str:
-    return ("<!DOCTYPE html>\n"
-            f'<html lang="{html.escape(language)}"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            '<meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer">'
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-            f"<body>{content}</body></html>\n")
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{html.escape(language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{content}</body></html>\n"
+    )
 
 
 def thank_you_page(result: RatingResult) -> str:
@@ -514,15 +598,21 @@ def thank_you_page(result: RatingResult) -> str:
     options = "".join(
         f'<label><input type="radio" name="score" value="{score}"{" checked" if score == result.score else ""}> '
         f"{score} – {html.escape(label)}</label>"
-        for score, label in score_labels(language).items())
+        for score, label in score_labels(language).items()
+    )
     comment = html.escape(result.comment or "")
-    sender = (f"<p><small>{html.escape(texts['from'].format(store=result.store_name))}</small></p>"
-              if result.store_name else "")
-    content = (f"<h1>{html.escape(texts['rated'].format(score=result.score))}</h1>{sender}"
-               f'<form method="post"><p>{html.escape(texts["change"])}</p>{options}'
-               f'<p><label for="comment">{html.escape(texts["comment"])}</label>'
-               f'<textarea id="comment" name="comment" maxlength="{MAX_COMMENT}">{comment}</textarea></p>'
-               f'<button type="submit">{html.escape(texts["send"])}</button></form>')
+    sender = (
+        f"<p><small>{html.escape(texts['from'].format(store=result.store_name))}</small></p>"
+        if result.store_name
+        else ""
+    )
+    content = (
+        f"<h1>{html.escape(texts['rated'].format(score=result.score))}</h1>{sender}"
+        f'<form method="post"><p>{html.escape(texts["change"])}</p>{options}'
+        f'<p><label for="comment">{html.escape(texts["comment"])}</label>'
+        f'<textarea id="comment" name="comment" maxlength="{MAX_COMMENT}">{comment}</textarea></p>'
+        f'<button type="submit">{html.escape(texts["send"])}</button></form>'
+    )
     return _page(language, texts["title"], content)
 
 
@@ -532,12 +622,17 @@ def confirm_page(result: RatingResult) -> str:
     presses the button. A scanner fetching the link records nothing."""
     language = text_language(result.language)
     texts = _TEXTS[language]
-    sender = (f"<p><small>{html.escape(texts['from'].format(store=result.store_name))}</small></p>"
-              if result.store_name else "")
-    content = (f"<h1>{html.escape(texts['confirm'].format(score=result.score))}</h1>{sender}"
-               f'<form method="post" id="rate"><input type="hidden" name="score" value="{result.score}">'
-               f'<button type="submit">{html.escape(texts["confirm_button"])}</button></form>'
-               '<script>document.getElementById("rate").submit();</script>')
+    sender = (
+        f"<p><small>{html.escape(texts['from'].format(store=result.store_name))}</small></p>"
+        if result.store_name
+        else ""
+    )
+    content = (
+        f"<h1>{html.escape(texts['confirm'].format(score=result.score))}</h1>{sender}"
+        f'<form method="post" id="rate"><input type="hidden" name="score" value="{result.score}">'
+        f'<button type="submit">{html.escape(texts["confirm_button"])}</button></form>'
+        '<script>document.getElementById("rate").submit();</script>'
+    )
     return _page(language, texts["title"], content)
 
 

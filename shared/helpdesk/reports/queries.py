@@ -77,8 +77,9 @@ class ReportService:
         later = max(today, query.end)
         net: dict[date, int] = {}
         for stats in self._store.daily(tenant_id, "all", query.start, later):
-            net[stats.day] = net.get(stats.day, 0) + int(stats.counters.get("opened", 0)) - int(
-                stats.counters.get("closed", 0))
+            net[stats.day] = (
+                net.get(stats.day, 0) + int(stats.counters.get("opened", 0)) - int(stats.counters.get("closed", 0))
+            )
         points = backlog_series(self._store.current_open(tenant_id), net, query.start, query.end)
         return Backlog(time_zone=zone, points=[BacklogPoint(day=d, open_tickets=n) for d, n in points])
 

@@ -61,8 +61,13 @@ class Surveys(Protocol):
 
 
 class TicketEventProcessor:
-    def __init__(self, repository: EventsRepository, reports: ReportSink, surveys: Surveys | None = None,
-                 should_request: Callable[[Ticket | None, Ticket, Store], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        repository: EventsRepository,
+        reports: ReportSink,
+        surveys: Surveys | None = None,
+        should_request: Callable[[Ticket | None, Ticket, Store], str | None] | None = None,
+    ) -> None:
         self._repo = repository
         self._reports = reports
         self._surveys = surveys
@@ -93,8 +98,13 @@ class TicketEventProcessor:
         merged = merge(increments)
         if merged:
             self._reports.apply(merged, batch_id)
-        return {"changes": len(changes), "increments": len(increments), "writes": len(merged),
-                "breaches": breaches, "surveys": surveys}
+        return {
+            "changes": len(changes),
+            "increments": len(increments),
+            "writes": len(merged),
+            "breaches": breaches,
+            "surveys": surveys,
+        }
 
     def _breach(self, change: TicketChange, zone: str) -> int:
         new = change.new

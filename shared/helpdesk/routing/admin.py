@@ -107,7 +107,8 @@ class AgingSteps(Model):
 
     steps: list[AgingStep]
     source: Literal["tenant", "default"] = Field(
-        description="tenant: saved by an admin (an empty list turns aging off); default: none saved yet")
+        description="tenant: saved by an admin (an empty list turns aging off); default: none saved yet"
+    )
 
 
 class RoutingAdmin:
@@ -127,8 +128,15 @@ class RoutingAdmin:
         return sorted(self._repo.list_policy_specs(tenant_id), key=lambda p: p.policy_id)
 
     def replace_policies(self, tenant_id: str, raw: Sequence[Any]) -> list[SlaPolicySpec]:
-        policies = validate_list(raw, SlaPolicySpec, "policy_id", what="SLA policies", noun="policy",
-                                 limit=MAX_POLICIES, error=PoliciesInvalid)
+        policies = validate_list(
+            raw,
+            SlaPolicySpec,
+            "policy_id",
+            what="SLA policies",
+            noun="policy",
+            limit=MAX_POLICIES,
+            error=PoliciesInvalid,
+        )
         self._repo.replace_policy_specs(tenant_id, policies)
         return policies
 
@@ -147,21 +155,35 @@ class RoutingAdmin:
         emails: dict[str, str] = {}
 
         def check(agent: Agent) -> list[str]:
-            problems = [f"team_ids: no team {team!r} (create it under /teams first)"
-                        for team in agent.team_ids if team not in teams]
+            problems = [
+                f"team_ids: no team {team!r} (create it under /teams first)"
+                for team in agent.team_ids
+                if team not in teams
+            ]
             owner = emails.setdefault(agent.email.lower(), agent.agent_id)
             if owner != agent.agent_id:
                 problems.append(f"email: also the e-mail of agent {owner!r}")
             return problems
 
-        agents = validate_list(raw, _agent, "agent_id", what="agents", noun="agent", limit=MAX_AGENTS,
-                               error=AgentsInvalid, tenant_id=tenant_id, check=check)
+        agents = validate_list(
+            raw,
+            _agent,
+            "agent_id",
+            what="agents",
+            noun="agent",
+            limit=MAX_AGENTS,
+            error=AgentsInvalid,
+            tenant_id=tenant_id,
+            check=check,
+        )
         if caller_id is not None and agents:
             me = next((a for a in agents if a.agent_id == caller_id), None)
             if me is None or not me.active or me.role != AgentRole.ADMIN:
                 raise AgentsInvalid(
                     f"the list must keep you ({caller_id!r}) as an active admin: the agent list decides "
-                    "who may use the APIs, and you would lock yourself out", tenant_id=tenant_id)
+                    "who may use the APIs, and you would lock yourself out",
+                    tenant_id=tenant_id,
+                )
         assigned = {a.agent_id: a.last_assigned_at for a in self._repo.list_agents(tenant_id)}
         agents = [a.model_copy(update={"last_assigned_at": assigned.get(a.agent_id)}) for a in agents]
         self._repo.replace_agents(tenant_id, agents)
@@ -172,8 +194,9 @@ class RoutingAdmin:
 
     def replace_teams(self, tenant_id: str, raw: Sequence[Any]) -> list[Team]:
         """The whole team list. A team still named by an agent or an aging step cannot be dropped."""
-        teams = validate_list(raw, _team, "team_id", what="teams", noun="team", limit=MAX_TEAMS, error=TeamsInvalid,
-                           tenant_id=tenant_id)
+        teams = validate_list(
+            raw, _team, "team_id", what="teams", noun="team", limit=MAX_TEAMS, error=TeamsInvalid, tenant_id=tenant_id
+        )
         kept = {t.team_id for t in teams}
         members: dict[str, list[str]] = {}
         for agent in self._repo.list_agents(tenant_id):
@@ -214,32 +237,65 @@ class RoutingAdmin:
                 problems.append(f"after_minutes: step {other!r} already waits {step.after_minutes} minutes")
             return problems
 
-        steps = validate_list(raw, AgingStep, "step_id", what="aging steps", noun="step", limit=MAX_AGING_STEPS,
-                           error=AgingStepsInvalid, check=check)
+        steps = validate_list(
+            raw,
+            AgingStep,
+            "step_id",
+            what="aging steps",
+            noun="step",
+            limit=MAX_AGING_STEPS,
+            error=AgingStepsInvalid,
+            check=check,
+        )
         steps = sorted(steps, key=lambda s: s.after_minutes)
         self._repo.put_aging_steps(tenant_id, steps)
         return AgingSteps(steps=steps, source="tenant")
 
-    def dry_run(self, tenant_id: str, request: DryRunRequest,
-                agents: Sequence[AgentAvailability] = ()) -> DryRunAnswer:
+    def dry_run(self, tenant_id: str, request: DryRunRequest, agents: Sequence[AgentAvailability] = ()) -> DryRunAnswer:
         now = self._clock()
         tenant = self._repo.get_tenant(tenant_id)
         time_zone = tenant.time_zone if tenant else "UTC"
-        rules = (validate_rules(request.rules, tenant_id=tenant_id) if request.rules is not None
-                 else self.rules(tenant_id))
-        ticket = Ticket(tenant_id=tenant_id, ticket_id=new_id(now), store_id=request.store_id,
-                        channel=request.channel, subject=request.subject or request.body[:80],
-                        language=request.language, created_at=now, updated_at=now)
-        inbound = InboundMessage(tenant_id=tenant_id, store_id=request.store_id, channel=request.channel,
-                                 channel_message_id="dry-run", subject=request.subject, body=request.body,
-                                 language=request.language, received_at=now,
-                                 cancellation_requested=request.cancellation_requested)
+        rules = (
+            validate_rules(request.rules, tenant_id=tenant_id) if request.rules is not None else self.rules(tenant_id)
+        )
+        ticket = Ticket(
+            tenant_id=tenant_id,
+            ticket_id=new_id(now),
+            store_id=request.store_id,
+            channel=request.channel,
+            subject=request.subject or request.body[:80],
+            language=request.language,
+            created_at=now,
+            updated_at=now,
+        )
+        inbound = InboundMessage(
+            tenant_id=tenant_id,
+            store_id=request.store_id,
+            channel=request.channel,
+            channel_message_id="dry-run",
+            subject=request.subject,
+            body=request.body,
+            language=request.language,
+            received_at=now,
+            cancellation_requested=request.cancellation_requested,
+        )
         order = None
         if request.order_status or request.order_total is not None:
-            order = OrderFacts(status=request.order_status or OrderStatus.UNKNOWN, total=request.order_total,
-                               currency=request.order_currency)
-        decision = decide(ticket, inbound, rules=rules, policies=self.policies(tenant_id), agents=list(agents),
-                          order=order, now=now, time_zone=time_zone)
+            order = OrderFacts(
+                status=request.order_status or OrderStatus.UNKNOWN,
+                total=request.order_total,
+                currency=request.order_currency,
+            )
+        decision = decide(
+            ticket,
+            inbound,
+            rules=rules,
+            policies=self.policies(tenant_id),
+            agents=list(agents),
+            order=order,
+            now=now,
+            time_zone=time_zone,
+        )
         return DryRunAnswer(decision=decision, rules=decision.rule_outcome)
 
 
@@ -248,8 +304,11 @@ def _agent(data: dict[str, Any]) -> Agent:
     the shift, when given, a valid business-hours calendar (stored in its normal form)."""
     agent = Agent.model_validate(data)
     languages = list(dict.fromkeys(code.strip().lower().replace("_", "-") for code in agent.languages))
-    problems = [f"languages: {code!r} is not a language code like 'de' or 'de-AT'"
-                for code in languages if not _LANGUAGE.match(code)]
+    problems = [
+        f"languages: {code!r} is not a language code like 'de' or 'de-AT'"
+        for code in languages
+        if not _LANGUAGE.match(code)
+    ]
     if not languages:
         problems.append("languages: give at least one language the agent answers in")
     shift = None
@@ -268,6 +327,7 @@ def _team(data: dict[str, Any]) -> Team:
     try:
         ZoneInfo(team.time_zone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise Refused([f"time_zone: unknown time zone {team.time_zone!r}: use an IANA name such as "
-                        "'Europe/Berlin'"]) from None
+        raise Refused(
+            [f"time_zone: unknown time zone {team.time_zone!r}: use an IANA name such as 'Europe/Berlin'"]
+        ) from None
     return team

@@ -58,8 +58,9 @@ DEFAULT_STEPS = [
 class AgingRepository(Protocol):
     def list_agents(self, tenant_id: str) -> list[Agent]: ...
 
-    def list_queue(self, tenant_id: str, scope: str, scope_id: str | None, limit: int,
-                   cursor: str | None) -> QueuePage: ...
+    def list_queue(
+        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
+    ) -> QueuePage: ...
 
     def count_assigned(self, tenant_id: str, agent_id: str) -> int: ...
 
@@ -83,13 +84,19 @@ class AgingReport:
     woken: list[str] = field(default_factory=list)  # snoozed tickets back in the queue
 
     def as_dict(self) -> dict[str, object]:
-        return {"examined": self.examined, "reassigned": [list(r) for r in self.reassigned],
-                "escalated": self.escalated, "stuck": self.stuck, "woken": self.woken}
+        return {
+            "examined": self.examined,
+            "reassigned": [list(r) for r in self.reassigned],
+            "escalated": self.escalated,
+            "stuck": self.stuck,
+            "woken": self.woken,
+        }
 
 
 class AgingService:
-    def __init__(self, repository: AgingRepository, clock: Callable[[], datetime] = utc_now,
-                 timers: SlaTimers | None = None) -> None:
+    def __init__(
+        self, repository: AgingRepository, clock: Callable[[], datetime] = utc_now, timers: SlaTimers | None = None
+    ) -> None:
         self._repo = repository
         self._clock = clock
         self._timers = timers
@@ -126,8 +133,16 @@ class AgingService:
             if not cursor:
                 return tickets
 
-    def _apply(self, ticket: Ticket, step: AgingStep, steps: Sequence[AgingStep], agents: list[Agent],
-               load: dict[str, int], now: datetime, report: AgingReport) -> None:
+    def _apply(
+        self,
+        ticket: Ticket,
+        step: AgingStep,
+        steps: Sequence[AgingStep],
+        agents: list[Agent],
+        load: dict[str, int],
+        now: datetime,
+        report: AgingReport,
+    ) -> None:
         for _ in range(3):
             current = self._repo.get_ticket(ticket.tenant_id, ticket.ticket_id)
             if current is None or _due_step(current, steps, now) != step:
@@ -147,24 +162,31 @@ class AgingService:
                         return  # said so already
                     updated.aging_level = current.aging_level
                     updated.tags.append(AWAITING_TAG)
-                    text = (f"Aging ({step.step_id}): no action by {current.assignee_id} for {idle}; nobody else "
-                            "on shift in the team speaks the ticket's language yet: it goes to the first who "
-                            "comes on shift.")
+                    text = (
+                        f"Aging ({step.step_id}): no action by {current.assignee_id} for {idle}; nobody else "
+                        "on shift in the team speaks the ticket's language yet: it goes to the first who "
+                        "comes on shift."
+                    )
                 else:
                     updated.assignee_id = target
                     updated.last_agent_action_at = now
                     updated.tags = [t for t in updated.tags if t != AWAITING_TAG]
-                    text = (f"Aging ({step.step_id}): reassigned from {current.assignee_id} to {target} — "
-                            f"no action for {idle}.")
+                    text = (
+                        f"Aging ({step.step_id}): reassigned from {current.assignee_id} to {target} — "
+                        f"no action for {idle}."
+                    )
             else:
                 updated.priority = Priority.URGENT
                 if ESCALATED_TAG not in updated.tags:
                     updated.tags.append(ESCALATED_TAG)
                 if step.team_id:
                     updated.team_id = step.team_id
-                text = (f"Aging ({step.step_id}): escalated (priority urgent"
-                        + (f", team {step.team_id}" if step.team_id else "") + f") — no action by "
-                        f"{current.assignee_id} for {idle}.")
+                text = (
+                    f"Aging ({step.step_id}): escalated (priority urgent"
+                    + (f", team {step.team_id}" if step.team_id else "")
+                    + f") — no action by "
+                    f"{current.assignee_id} for {idle}."
+                )
             try:
                 self._repo.update_ticket(current, updated, [timeline_event(updated, now, text)])
             except Conflict:

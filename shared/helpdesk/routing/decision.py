@@ -98,8 +98,16 @@ def decide(
     ``inbound.received_at``."""
     found = intent_classifier.classify_message(inbound)
     context = RuleContext.for_inbound(
-        ticket, inbound, intent=found.intent, order=order, customer=customer or CustomerHistory(), now=now,
-        time_zone=time_zone, agents=list(agents), business_hours=business_hours)
+        ticket,
+        inbound,
+        intent=found.intent,
+        order=order,
+        customer=customer or CustomerHistory(),
+        now=now,
+        time_zone=time_zone,
+        agents=list(agents),
+        business_hours=business_hours,
+    )
     outcome = evaluate(list(rules), context)
     tags = list(outcome.tags)
     if found.intent == Intent.CANCELLATION and CANCELLATION_TAG not in tags:
@@ -109,16 +117,33 @@ def decide(
     if outcome.sla_policy_id and outcome.sla_policy_id in by_id:
         policy, source = by_id[outcome.sla_policy_id], "rule"
     else:
-        policy = select_policy(list(policies), intent=found.intent, channel=ticket.channel,
-                               store_id=ticket.store_id, priority=outcome.priority)
+        policy = select_policy(
+            list(policies),
+            intent=found.intent,
+            channel=ticket.channel,
+            store_id=ticket.store_id,
+            priority=outcome.priority,
+        )
         source = "selected" if policy else "none"
     kind: DueKind = "first" if ticket.first_responded_at is None else "next"
     due = compute_due(policy, received_at=owed_since or inbound.received_at, kind=kind) if policy else None
     return IntakeDecision(
-        intent=found.intent, intent_confidence=found.confidence, intent_evidence=list(found.matched),
-        tags=tags, priority=outcome.priority, team_id=outcome.team_id, assignee_id=outcome.assignee_id,
-        assignment_reason=outcome.assignment_reason, macro_ids=list(outcome.macro_ids),
-        acknowledgements=list(outcome.acknowledgements), draft=outcome.draft, spam=outcome.spam,
-        fired_rules=outcome.fired_rule_ids, sla_policy_id=policy.policy_id if policy else None,
-        sla_policy_source=source, due=due, due_kind=kind, rule_outcome=outcome,
+        intent=found.intent,
+        intent_confidence=found.confidence,
+        intent_evidence=list(found.matched),
+        tags=tags,
+        priority=outcome.priority,
+        team_id=outcome.team_id,
+        assignee_id=outcome.assignee_id,
+        assignment_reason=outcome.assignment_reason,
+        macro_ids=list(outcome.macro_ids),
+        acknowledgements=list(outcome.acknowledgements),
+        draft=outcome.draft,
+        spam=outcome.spam,
+        fired_rules=outcome.fired_rule_ids,
+        sla_policy_id=policy.policy_id if policy else None,
+        sla_policy_source=source,
+        due=due,
+        due_kind=kind,
+        rule_outcome=outcome,
     )

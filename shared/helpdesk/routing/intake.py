@@ -82,9 +82,15 @@ class OrderSource(Protocol):
 
 
 class IntakeService:
-    def __init__(self, repository: IntakeRepository, orders: OrderSource | None = None,
-                 clock: Callable[[], datetime] = utc_now, languages: LanguageDetector | None = None, *,
-                 timer_input: Callable[[TimerRequest], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        repository: IntakeRepository,
+        orders: OrderSource | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        languages: LanguageDetector | None = None,
+        *,
+        timer_input: Callable[[TimerRequest], dict[str, Any]],
+    ) -> None:
         """``timer_input`` shapes the SLA timer execution's input (the storage adapter adds the ticket
         item's key the timer updates)."""
         self._repo = repository
@@ -101,16 +107,20 @@ class IntakeService:
             return {"order_status": "no_order"}
         ref = ticket.order_refs[-1]
         stored = self._repo.get_order(tenant_id, ticket.store_id, ref)
-        fresh = stored is not None and stored.updated_at is not None and \
-            self._clock() - stored.updated_at < ORDER_FRESHNESS
+        fresh = (
+            stored is not None and stored.updated_at is not None and self._clock() - stored.updated_at < ORDER_FRESHNESS
+        )
         store = self._repo.get_store(tenant_id, ticket.store_id)
         if fresh or self._orders is None or store is None:
             return {"order_status": "stored" if stored else "not_found", "order_ref": ref}
         try:
             fetched = self._orders.fetch(store, ref)
         except HelpdeskError as exc:
-            return {"order_status": "stored" if stored else "unavailable", "order_ref": ref,
-                    "order_error": exc.message[:300]}
+            return {
+                "order_status": "stored" if stored else "unavailable",
+                "order_ref": ref,
+                "order_error": exc.message[:300],
+            }
         if fetched is None:
             return {"order_status": "stored" if stored else "not_found", "order_ref": ref}
         self._repo.upsert_order(fetched)
@@ -132,10 +142,19 @@ class IntakeService:
             spoken = self._language(tenant, ticket, inbound)
             inbound = inbound.model_copy(update={"language": spoken.language})
             order = self._order_facts(ticket)
-            decision = decide(ticket, inbound, rules=rules, policies=policies, agents=agents, order=order,
-                              customer=self._history(ticket), now=now, time_zone=time_zone,
-                              owed_since=owed_since(view),
-                              business_hours=business_hours(policies, tenant, self._store(ticket), now))
+            decision = decide(
+                ticket,
+                inbound,
+                rules=rules,
+                policies=policies,
+                agents=agents,
+                order=order,
+                customer=self._history(ticket),
+                now=now,
+                time_zone=time_zone,
+                owed_since=owed_since(view),
+                business_hours=business_hours(policies, tenant, self._store(ticket), now),
+            )
             updated = decision.apply_to(ticket)
             updated.intake_error = None
             if spoken.source == "detected" or ticket.language is None:
@@ -159,13 +178,23 @@ class IntakeService:
             if updated.assignee_id and updated.assignee_id != ticket.assignee_id:
                 self._repo.mark_assigned(tenant_id, updated.assignee_id, now)
             timer = self._timer(updated) if rearm else None
-            automation = {"answers": decision.macro_ids, "acknowledgements": decision.acknowledgements,
-                          "draft": decision.draft}
-            return {"intent": decision.intent.value, "language": updated.language, "priority": decision.priority.value,
-                    "sla_policy_id": decision.sla_policy_id, "assignee_id": updated.assignee_id,
-                    "team_id": updated.team_id, "fired_rules": decision.fired_rules, "timer": timer,
-                    "automate": bool(decision.macro_ids or decision.acknowledgements or decision.draft),
-                    "automation": automation}
+            automation = {
+                "answers": decision.macro_ids,
+                "acknowledgements": decision.acknowledgements,
+                "draft": decision.draft,
+            }
+            return {
+                "intent": decision.intent.value,
+                "language": updated.language,
+                "priority": decision.priority.value,
+                "sla_policy_id": decision.sla_policy_id,
+                "assignee_id": updated.assignee_id,
+                "team_id": updated.team_id,
+                "fired_rules": decision.fired_rules,
+                "timer": timer,
+                "automate": bool(decision.macro_ids or decision.acknowledgements or decision.draft),
+                "automation": automation,
+            }
         raise Conflict("the ticket kept changing during intake", ticket_id=ticket_id)
 
     def failed(self, tenant_id: str, ticket_id: str, error: str) -> dict[str, Any]:
@@ -186,10 +215,13 @@ class IntakeService:
 
     def _language(self, tenant: Tenant | None, ticket: Ticket, inbound: InboundMessage) -> DetectedLanguage:
         store = self._repo.get_store(ticket.tenant_id, inbound.store_id)
-        return customer_language(self._languages, f"{inbound.subject or ''}\n{inbound.body}",
-                                 allowed=tenant.languages if tenant else DEFAULT_LANGUAGES,
-                                 channel_hint=inbound.language or ticket.language,
-                                 store_language=store.default_language if store else None)
+        return customer_language(
+            self._languages,
+            f"{inbound.subject or ''}\n{inbound.body}",
+            allowed=tenant.languages if tenant else DEFAULT_LANGUAGES,
+            channel_hint=inbound.language or ticket.language,
+            store_language=store.default_language if store else None,
+        )
 
     def _store(self, ticket: Ticket) -> Store | None:
         return self._repo.get_store(ticket.tenant_id, ticket.store_id)
@@ -205,10 +237,15 @@ class IntakeService:
         message = next((m for m in inbound if m.message_id == message_id), inbound[-1])
         ticket = view.ticket
         return InboundMessage(
-            tenant_id=ticket.tenant_id, store_id=message.store_id, channel=message.channel,
+            tenant_id=ticket.tenant_id,
+            store_id=message.store_id,
+            channel=message.channel,
             channel_message_id=message.channel_message_id or message.message_id,
-            channel_thread_id=message.channel_thread_id, subject=ticket.subject, body=message.body,
-            language=message.language or ticket.language, buyer_email=ticket.customer_email,
+            channel_thread_id=message.channel_thread_id,
+            subject=ticket.subject,
+            body=message.body,
+            language=message.language or ticket.language,
+            buyer_email=ticket.customer_email,
             received_at=message.created_at,
             cancellation_requested=CANCELLATION_SIGNAL_TAG in ticket.tags,
         )
@@ -220,8 +257,11 @@ class IntakeService:
     def _history(self, ticket: Ticket) -> CustomerHistory:
         if not ticket.customer_email:
             return CustomerHistory()
-        earlier = [t for t in self._repo.find_tickets_by_email(ticket.tenant_id, ticket.customer_email)
-                   if t.ticket_id != ticket.ticket_id and t.created_at < ticket.created_at]
+        earlier = [
+            t
+            for t in self._repo.find_tickets_by_email(ticket.tenant_id, ticket.customer_email)
+            if t.ticket_id != ticket.ticket_id and t.created_at < ticket.created_at
+        ]
         return CustomerHistory(earlier_tickets=len(earlier))
 
     def _availability(self, tenant_id: str, now: datetime) -> list[AgentAvailability]:
@@ -232,10 +272,16 @@ class IntakeService:
             on_shift = True
             if agent.shift:
                 on_shift = is_open(BusinessCalendar.model_validate(agent.shift), now)
-            available.append(AgentAvailability(
-                agent_id=agent.agent_id, languages=agent.languages, team_ids=agent.team_ids, on_shift=on_shift,
-                open_tickets=self._repo.count_assigned(tenant_id, agent.agent_id),
-                last_assigned_at=agent.last_assigned_at))
+            available.append(
+                AgentAvailability(
+                    agent_id=agent.agent_id,
+                    languages=agent.languages,
+                    team_ids=agent.team_ids,
+                    on_shift=on_shift,
+                    open_tickets=self._repo.count_assigned(tenant_id, agent.agent_id),
+                    last_assigned_at=agent.last_assigned_at,
+                )
+            )
         return available
 
     def _timer(self, ticket: Ticket) -> dict[str, Any] | None:
@@ -245,8 +291,9 @@ class IntakeService:
         return {"name": request.execution_name, "input": self._timer_input(request)}
 
 
-def business_hours(policies: Sequence[SlaPolicySpec], tenant: Tenant | None, store: Store | None,
-                   now: datetime) -> bool | None:
+def business_hours(
+    policies: Sequence[SlaPolicySpec], tenant: Tenant | None, store: Store | None, now: datetime
+) -> bool | None:
     """Whether ``now`` is in the seller's business hours (the ``business_hours`` rule condition):
     the calendar of the store's SLA policy, else of the tenant's default policy; None when neither
     has one (a rule on business hours then never fires)."""
@@ -261,31 +308,54 @@ def business_hours(policies: Sequence[SlaPolicySpec], tenant: Tenant | None, sto
 def owed_since(view: TicketView) -> datetime | None:
     """When the buyer started waiting: their first message after the last reply the channel
     accepted (or after nothing, before the first response)."""
-    last_reply = max((m.sent_at or m.created_at for m in view.messages
-                      if m.direction == MessageDirection.OUTBOUND and m.delivery_status != "failed"
-                      and (m.sent_at is not None or m.delivery_status is None)
-                      and m.automation not in (Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY)),
-                     default=None)
-    waiting = [m.created_at for m in view.messages if m.direction == MessageDirection.INBOUND
-               and (last_reply is None or m.created_at > last_reply)]
+    last_reply = max(
+        (
+            m.sent_at or m.created_at
+            for m in view.messages
+            if m.direction == MessageDirection.OUTBOUND
+            and m.delivery_status != "failed"
+            and (m.sent_at is not None or m.delivery_status is None)
+            and m.automation not in (Automation.ACKNOWLEDGEMENT, Automation.NUDGE, Automation.SURVEY)
+        ),
+        default=None,
+    )
+    waiting = [
+        m.created_at
+        for m in view.messages
+        if m.direction == MessageDirection.INBOUND and (last_reply is None or m.created_at > last_reply)
+    ]
     return min(waiting) if waiting else None
 
 
 def timeline_event(ticket: Ticket, at: datetime, text: str) -> Message:
     """A system entry on the ticket's timeline (why it was routed, reassigned, escalated)."""
-    return Message(tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=new_id(at),
-                   direction=MessageDirection.EVENT, channel=ticket.channel, store_id=ticket.store_id,
-                   author="system", body=text, created_at=at)
+    return Message(
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=new_id(at),
+        direction=MessageDirection.EVENT,
+        channel=ticket.channel,
+        store_id=ticket.store_id,
+        author="system",
+        body=text,
+        created_at=at,
+    )
 
 
-def routing_summary(decision: IntakeDecision, before: Ticket, after: Ticket,
-                    spoken: DetectedLanguage | None = None) -> str:
-    parts = [f"Intent {decision.intent.value} ({decision.intent_confidence:.2f}"
-             + (f"; matched {', '.join(decision.intent_evidence[:5])}" if decision.intent_evidence else "") + ")"]
+def routing_summary(
+    decision: IntakeDecision, before: Ticket, after: Ticket, spoken: DetectedLanguage | None = None
+) -> str:
+    parts = [
+        f"Intent {decision.intent.value} ({decision.intent_confidence:.2f}"
+        + (f"; matched {', '.join(decision.intent_evidence[:5])}" if decision.intent_evidence else "")
+        + ")"
+    ]
     if spoken is not None:
-        parts.append(f"language {spoken.language} ("
-                     + (f"detected {spoken.confidence:.2f}" if spoken.source == "detected"
-                        else f"from the {spoken.source}") + ")")
+        parts.append(
+            f"language {spoken.language} ("
+            + (f"detected {spoken.confidence:.2f}" if spoken.source == "detected" else f"from the {spoken.source}")
+            + ")"
+        )
     if decision.fired_rules:
         parts.append(f"rules fired: {', '.join(decision.fired_rules)}")
     if after.priority != before.priority:
@@ -293,12 +363,15 @@ def routing_summary(decision: IntakeDecision, before: Ticket, after: Ticket,
     if after.team_id != before.team_id:
         parts.append(f"team {after.team_id}")
     if after.assignee_id != before.assignee_id:
-        parts.append(f"assigned to {after.assignee_id}" + (f" ({decision.assignment_reason})"
-                                                            if decision.assignment_reason else ""))
+        parts.append(
+            f"assigned to {after.assignee_id}"
+            + (f" ({decision.assignment_reason})" if decision.assignment_reason else "")
+        )
     if decision.sla_policy_id:
         due = after.sla_due_at
-        parts.append(f"SLA {decision.sla_policy_id} ({decision.sla_policy_source})"
-                     + (f", due {due.isoformat()}" if due else ""))
+        parts.append(
+            f"SLA {decision.sla_policy_id} ({decision.sla_policy_source})" + (f", due {due.isoformat()}" if due else "")
+        )
     return "Routed: " + "; ".join(parts)
 
 

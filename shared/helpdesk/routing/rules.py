@@ -173,10 +173,30 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _ID = re.compile(ID_PATTERN)
 LANGUAGE_NAMES = {
-    "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
-    "es": "Spanish", "fi": "Finnish", "fr": "French", "hu": "Hungarian", "it": "Italian", "ja": "Japanese",
-    "ko": "Korean", "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
-    "ru": "Russian", "sk": "Slovak", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
+    "ar": "Arabic",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "fi": "Finnish",
+    "fr": "French",
+    "hu": "Hungarian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sk": "Slovak",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "zh": "Chinese",
 }
 
 
@@ -206,8 +226,10 @@ def _check_regex(pattern: str) -> re.Pattern[str]:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise ValueError(f"regex is {len(pattern)} characters long; the limit is {MAX_REGEX_LENGTH}")
     if _NESTED_QUANTIFIER.search(pattern):
-        raise ValueError("regex repeats a group that itself holds a quantifier (like (a+)+), which can take "
-                         "exponential time; rewrite it without the nested repetition")
+        raise ValueError(
+            "regex repeats a group that itself holds a quantifier (like (a+)+), which can take "
+            "exponential time; rewrite it without the nested repetition"
+        )
     try:
         return re.compile(strip_accents(pattern), re.IGNORECASE)
     except re.error as exc:
@@ -273,7 +295,7 @@ def _bool_value(value: Any) -> bool:
 def _time_value(value: Any) -> time:
     match = _TIME_OF_DAY.match(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{_show(value)} is not a time of day as HH:MM (24-hour, e.g. \"08:30\")")
+        raise ValueError(f'{_show(value)} is not a time of day as HH:MM (24-hour, e.g. "08:30")')
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -305,14 +327,14 @@ def _id_value(value: Any) -> str:
 _SCALAR: dict[ConditionField, Callable[[Any], Any]] = {
     _F.CHANNEL: _enum_value(Channel),
     _F.STORE_ID: _id_value,
-    _F.LANGUAGE: _text_value(_LANGUAGE, "a language code like \"de\" or \"de-AT\"", normalise_language),
+    _F.LANGUAGE: _text_value(_LANGUAGE, 'a language code like "de" or "de-AT"', normalise_language),
     _F.INTENT: _enum_value(Intent),
     _F.TAGS: _tag_value,
     _F.SUBJECT: _keyword_value,
     _F.BODY: _keyword_value,
     _F.ORDER_STATUS: _enum_value(OrderStatus),
     _F.ORDER_TOTAL: _decimal_value,
-    _F.ORDER_CURRENCY: _text_value(_CURRENCY, "a currency code like \"EUR\"", lambda text: text.strip().upper()),
+    _F.ORDER_CURRENCY: _text_value(_CURRENCY, 'a currency code like "EUR"', lambda text: text.strip().upper()),
     _F.CUSTOMER_EARLIER_TICKETS: _count_value,
     _F.CUSTOMER_REPEAT_BUYER: _bool_value,
     _F.TIME_OF_DAY: _time_value,
@@ -356,8 +378,9 @@ class Condition(_Strict):
     def _check_operand(self) -> Condition:
         allowed = ALLOWED_OPERATORS[self.field]
         if self.op not in allowed:
-            raise ValueError(f"field '{self.field}' does not support operator '{self.op}'; "
-                             f"use one of: {', '.join(allowed)}")
+            raise ValueError(
+                f"field '{self.field}' does not support operator '{self.op}'; use one of: {', '.join(allowed)}"
+            )
         try:
             self._operand = self._read_operand()
         except ValueError as exc:
@@ -400,8 +423,15 @@ class Condition(_Strict):
 # Action types that choose an assignee: one per rule at most.
 _ASSIGNING = frozenset({ActionType.ASSIGN_AGENT, ActionType.ASSIGN_ROUND_ROBIN, ActionType.ASSIGN_LEAST_LOADED})
 # Action types a rule may hold once: twice would be a contradiction or a typo.
-_ONCE = frozenset({ActionType.SET_PRIORITY, ActionType.SET_SLA_POLICY, ActionType.ASSIGN_TEAM,
-                   ActionType.CLOSE_AS_SPAM, ActionType.STOP})
+_ONCE = frozenset(
+    {
+        ActionType.SET_PRIORITY,
+        ActionType.SET_SLA_POLICY,
+        ActionType.ASSIGN_TEAM,
+        ActionType.CLOSE_AS_SPAM,
+        ActionType.STOP,
+    }
+)
 
 
 class Action(_Strict):
@@ -475,7 +505,8 @@ class RoutingRule(_Strict):
     enabled: bool = True
     conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS)
     any_of: list[list[Condition]] = Field(
-        default_factory=list, max_length=MAX_ANY_OF_GROUPS,
+        default_factory=list,
+        max_length=MAX_ANY_OF_GROUPS,
         description="Groups of alternatives: each group needs at least one condition that holds",
     )
     actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS)
@@ -521,8 +552,16 @@ def validate_rules(raw: Sequence[Any], *, tenant_id: str | None = None) -> list[
 
     if isinstance(raw, str | bytes):
         raise RulesInvalid("rules must be a JSON list", errors=[])
-    rules = validate_list(list(raw) if isinstance(raw, Sequence) else raw, RoutingRule, "rule_id", what="rules",
-                          limit=MAX_RULES, error=RulesInvalid, tenant_id=tenant_id, noun="rule")
+    rules = validate_list(
+        list(raw) if isinstance(raw, Sequence) else raw,
+        RoutingRule,
+        "rule_id",
+        what="rules",
+        limit=MAX_RULES,
+        error=RulesInvalid,
+        tenant_id=tenant_id,
+        noun="rule",
+    )
     return sorted(rules, key=_order)
 
 
@@ -557,8 +596,12 @@ class OrderFacts(_Strict):
 
     @classmethod
     def from_order(cls, order: Order) -> OrderFacts:
-        return cls(status=order.status, total=order.total, currency=order.currency,
-                   has_tracking=bool(order.tracking_number or order.tracking_url))
+        return cls(
+            status=order.status,
+            total=order.total,
+            currency=order.currency,
+            has_tracking=bool(order.tracking_number or order.tracking_url),
+        )
 
 
 class CustomerHistory(_Strict):
@@ -580,7 +623,8 @@ class RuleContext(_Strict):
     time_zone: str = "UTC"
     agents: list[AgentAvailability] = Field(default_factory=list)
     business_hours: bool | None = Field(
-        default=None, description="Whether now is inside the seller's business hours; None when no calendar is set")
+        default=None, description="Whether now is inside the seller's business hours; None when no calendar is set"
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -588,7 +632,7 @@ class RuleContext(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like \"Europe/Berlin\")") from None
+            raise ValueError(f'unknown time zone {value!r} (use an IANA name like "Europe/Berlin")') from None
         return value
 
     @classmethod
@@ -596,8 +640,12 @@ class RuleContext(_Strict):
         """The context of a buyer's message: subject, body, language fallback and the channel's cancellation flag."""
         if ticket.language is None and inbound.language:
             ticket = ticket.model_copy(update={"language": inbound.language})
-        fields: dict[str, Any] = {"subject": inbound.subject, "body": inbound.body,
-                                  "cancellation_signal": inbound.cancellation_requested, **more}
+        fields: dict[str, Any] = {
+            "subject": inbound.subject,
+            "body": inbound.body,
+            "cancellation_signal": inbound.cancellation_requested,
+            **more,
+        }
         return cls(ticket=ticket, **fields)
 
     @property
@@ -676,8 +724,9 @@ def _order_currency(context: RuleContext, state: _State) -> Any:
 _READERS: dict[ConditionField, Callable[[RuleContext, _State], Any]] = {
     _F.CHANNEL: lambda context, state: context.ticket.channel,
     _F.STORE_ID: lambda context, state: context.ticket.store_id,
-    _F.LANGUAGE: lambda context, state: normalise_language(context.ticket.language) if context.ticket.language
-    else None,
+    _F.LANGUAGE: lambda context, state: (
+        normalise_language(context.ticket.language) if context.ticket.language else None
+    ),
     _F.INTENT: lambda context, state: context.intent or context.ticket.intent,
     # Empty is a value: "has none of these" holds on an untagged ticket.
     _F.TAGS: lambda context, state: list(state.tags),
@@ -820,8 +869,9 @@ def _pick(kind: ActionType, team_id: str, context: RuleContext) -> tuple[AgentAv
     ordered = sorted(eligible, key=_round_robin_key)
     if kind is ActionType.ASSIGN_LEAST_LOADED:
         chosen = min(ordered, key=lambda agent: agent.open_tickets)  # min keeps the first: round-robin order
-        return chosen, (f"least loaded ({chosen.open_tickets} open) among {len(eligible)} {who} "
-                        f"on shift in team {team_id}")
+        return chosen, (
+            f"least loaded ({chosen.open_tickets} open) among {len(eligible)} {who} on shift in team {team_id}"
+        )
     return ordered[0], f"round robin among {len(eligible)} {who} on shift in team {team_id}"
 
 
@@ -878,8 +928,9 @@ def _change_tags(kind: ActionType, tags: list[str], state: _State) -> str:
     return f"remove_tags {_show(removed)}" if removed else "remove_tags: none present"
 
 
-def _assign_in_team(kind: ActionType, team_id: str | None, rule: RoutingRule, context: RuleContext,
-                    state: _State) -> str:
+def _assign_in_team(
+    kind: ActionType, team_id: str | None, rule: RoutingRule, context: RuleContext, state: _State
+) -> str:
     """Round robin or least loaded among the team's eligible agents (the action's team, else the one set)."""
     if team_id is None:
         state.assignee_id = None
@@ -924,8 +975,11 @@ def evaluate(rules: Sequence[RoutingRule], context: RuleContext) -> RuleOutcome:
     stopped_by: str | None = None
     for rule in sorted(rules, key=_order):
         if stopped_by is not None:
-            skipped.append(SkippedRule(rule_id=rule.rule_id, name=rule.name,
-                                       reason=f"not evaluated: rule {stopped_by} stopped processing"))
+            skipped.append(
+                SkippedRule(
+                    rule_id=rule.rule_id, name=rule.name, reason=f"not evaluated: rule {stopped_by} stopped processing"
+                )
+            )
             continue
         if not rule.enabled:
             skipped.append(SkippedRule(rule_id=rule.rule_id, name=rule.name, reason="disabled"))
@@ -946,10 +1000,20 @@ def evaluate(rules: Sequence[RoutingRule], context: RuleContext) -> RuleOutcome:
         state.no_eligible_agent = False
         state.assignment_reason = "closed as spam: not assigned, no macro sent"
     return RuleOutcome(
-        fired=fired, skipped=skipped, stopped_by=stopped_by, tags=state.tags, priority=state.priority,
-        sla_policy_id=state.sla_policy_id, team_id=state.team_id, assignee_id=state.assignee_id,
-        assignment_reason=state.assignment_reason, no_eligible_agent=state.no_eligible_agent,
-        macro_ids=state.macro_ids, acknowledgements=state.acknowledgements, draft=state.draft, spam=state.spam,
+        fired=fired,
+        skipped=skipped,
+        stopped_by=stopped_by,
+        tags=state.tags,
+        priority=state.priority,
+        sla_policy_id=state.sla_policy_id,
+        team_id=state.team_id,
+        assignee_id=state.assignee_id,
+        assignment_reason=state.assignment_reason,
+        no_eligible_agent=state.no_eligible_agent,
+        macro_ids=state.macro_ids,
+        acknowledgements=state.acknowledgements,
+        draft=state.draft,
+        spam=state.spam,
     )
 
 

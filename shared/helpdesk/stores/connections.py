@@ -53,10 +53,12 @@ class ConnectStore(Model):
     channel: Channel
     display_name: str = Field(min_length=1, max_length=120)
     store_id: str | None = Field(default=None, pattern=ID_PATTERN, description="Chosen when absent")
-    base_url: str | None = Field(default=None, max_length=500,
-                                 description="The shop's URL (WooCommerce, Magento) or the marketplace's (Mirakl)")
-    credentials: dict[str, SecretStr] = Field(default_factory=dict,
-                                              description="The channel's API credentials (see the connector)")
+    base_url: str | None = Field(
+        default=None, max_length=500, description="The shop's URL (WooCommerce, Magento) or the marketplace's (Mirakl)"
+    )
+    credentials: dict[str, SecretStr] = Field(
+        default_factory=dict, description="The channel's API credentials (see the connector)"
+    )
     default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     brand_signature: str = Field(default="", max_length=2000)
     linked_store_ids: list[str] = Field(default_factory=list)
@@ -68,8 +70,9 @@ class StoreVoice(Model):
     ``store.signature``; e-mail replies end with the signature in the reply's language)."""
 
     default_language: str = Field(pattern=r"^[a-z]{2}$", description="The store's buyers' usual language")
-    greetings: dict[str, str] = Field(default_factory=dict, max_length=30,
-                                      description="Greeting per language code: {\"it\": \"Ciao\"}")
+    greetings: dict[str, str] = Field(
+        default_factory=dict, max_length=30, description='Greeting per language code: {"it": "Ciao"}'
+    )
     signatures: dict[str, str] = Field(default_factory=dict, max_length=30, description="Signature per language code")
     brand_signature: str = Field(default="", max_length=2000, description="The signature for other languages")
 
@@ -197,10 +200,16 @@ class StoreSetupService:
         if channel == Channel.SHOPIFY:
             base_url = _shopify_base_url(base_url, credentials)
         store = Store(
-            tenant_id=tenant_id, store_id=store_id, channel=channel, display_name=request.display_name,
-            default_language=request.default_language, brand_signature=request.brand_signature,
-            base_url=base_url, linked_store_ids=request.linked_store_ids,
-            sla_policy_id=request.sla_policy_id, created_at=self._clock(),
+            tenant_id=tenant_id,
+            store_id=store_id,
+            channel=channel,
+            display_name=request.display_name,
+            default_language=request.default_language,
+            brand_signature=request.brand_signature,
+            base_url=base_url,
+            linked_store_ids=request.linked_store_ids,
+            sla_policy_id=request.sla_policy_id,
+            created_at=self._clock(),
         )
         if channel in MAIL_CHANNELS:
             self._repo.create_store(store)
@@ -221,8 +230,9 @@ class StoreSetupService:
         self._secrets.create(store.secret_name, credentials)
         try:
             if self._channels.registers_webhooks(channel):
-                store.webhook_ids = self._channels.register(store, credentials, self.webhook_url(store),
-                                                            credentials.get("webhook_secret", ""))
+                store.webhook_ids = self._channels.register(
+                    store, credentials, self.webhook_url(store), credentials.get("webhook_secret", "")
+                )
             self._repo.create_store(store)
             if channel == Channel.AMAZON and credentials.get("seller_id"):
                 self._repo.put_channel_route(channel.value, credentials["seller_id"], tenant_id, store_id)
@@ -248,16 +258,20 @@ class StoreSetupService:
         except ChannelError as exc:
             status = exc.details.get("status")
             if isinstance(status, int) and 400 <= status < 500:
-                raise CredentialsRefused(f"{store.channel.value} refused the credentials: {exc.message}",
-                                         channel=store.channel.value, status=status) from None
+                raise CredentialsRefused(
+                    f"{store.channel.value} refused the credentials: {exc.message}",
+                    channel=store.channel.value,
+                    status=status,
+                ) from None
             raise
 
     # --- life after connecting ---------------------------------------------------------------
 
     def summaries(self, tenant_id: str) -> list[StoreSummary]:
         health = {h.store_id: h for h in self._repo.list_health(tenant_id)}
-        stores = sorted(self._repo.list_stores(tenant_id), key=lambda s: (s.disconnected_at is not None,
-                                                                          s.display_name.lower()))
+        stores = sorted(
+            self._repo.list_stores(tenant_id), key=lambda s: (s.disconnected_at is not None, s.display_name.lower())
+        )
         return [self._summary(s, health.get(s.store_id)) for s in stores]
 
     def ingest_errors(self, tenant_id: str, store_id: str) -> list[IngestError]:
@@ -327,7 +341,9 @@ class StoreSetupService:
         status = "disconnected" if store.disconnected_at else ("active" if store.active else "paused")
         live = store.disconnected_at is None
         return StoreSummary(
-            store=store, health=health, status=status,
+            store=store,
+            health=health,
+            status=status,
             webhook_url=self.webhook_url(store) if live and self._channels.registers_webhooks(store.channel) else None,
             inbound_address=self.inbound_address(store) if live and store.channel in MAIL_CHANNELS else None,
         )

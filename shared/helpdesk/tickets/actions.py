@@ -98,8 +98,9 @@ _OWED = ":owed"  # suffix of the source's merge-event seed when the source was o
 def _tag(value: str) -> str:
     value = value.strip().lower()
     if not _TAG.match(value):
-        raise ValueError("a tag is 1-64 lower-case letters, digits, '_', '.', ':' or '-', starting with a letter "
-                         "or digit")
+        raise ValueError(
+            "a tag is 1-64 lower-case letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -126,8 +127,9 @@ class ReplyInFlight(Conflict):
 class TicketChanges(Model):
     """Fields to change; a field left out stays as it is. ``null`` clears the assignee or the team."""
 
-    assignee_id: str | None = Field(default=None, pattern=ID_PATTERN,
-                                    description="An active agent of the tenant; null unassigns")
+    assignee_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="An active agent of the tenant; null unassigns"
+    )
     team_id: str | None = Field(default=None, pattern=ID_PATTERN, description="null: no team")
     priority: Priority | None = None
     status: SettableStatus | None = Field(default=None, description="To snooze, use the snooze action")
@@ -147,8 +149,11 @@ class TicketChanges(Model):
 
     def requested(self) -> set[str]:
         """The fields this request changes (empty tag lists change nothing)."""
-        return {name for name in self.model_fields_set
-                if not (name in ("tags_add", "tags_remove") and not getattr(self, name))}
+        return {
+            name
+            for name in self.model_fields_set
+            if not (name in ("tags_add", "tags_remove") and not getattr(self, name))
+        }
 
 
 class SnoozeRequest(Model):
@@ -216,8 +221,9 @@ class ActionsRepository(SnoozeRepository, Protocol):
 
     def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
 
-    def close_merged_source(self, previous: Ticket, updated: Ticket, event: Message,
-                            threads: Sequence[tuple[str, str]]) -> None:
+    def close_merged_source(
+        self, previous: Ticket, updated: Ticket, event: Message, threads: Sequence[tuple[str, str]]
+    ) -> None:
         """Merge step 1 in one transaction: the source as ``updated`` (version-checked) with its event,
         the target ``updated.merged_into`` checked to exist unmerged, and the (store, thread) pointers
         that name the source moved to the target. Conflict when any condition fails."""
@@ -227,8 +233,16 @@ class ActionsRepository(SnoozeRepository, Protocol):
         """Store the messages under their ``ticket_id`` (overwriting the same ids: repeatable)."""
         ...
 
-    def split_message(self, previous: Ticket, updated: Ticket, event: Message, moved: Message,
-                      new_ticket: Ticket, new_message: Message, new_event: Message) -> None:
+    def split_message(
+        self,
+        previous: Ticket,
+        updated: Ticket,
+        event: Message,
+        moved: Message,
+        new_ticket: Ticket,
+        new_message: Message,
+        new_event: Message,
+    ) -> None:
         """In one transaction: the old ticket (version-checked) and its event, ``moved`` removed from
         its timeline, the new ticket with ``new_message`` (same id) and its event, and the channel
         message marker pointed at the new ticket. Conflict when any condition fails."""
@@ -239,8 +253,9 @@ class ActionsRepository(SnoozeRepository, Protocol):
 
 
 class TicketActions:
-    def __init__(self, repository: ActionsRepository, timers: SlaTimers,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, repository: ActionsRepository, timers: SlaTimers, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self._repo = repository
         self._timers = timers
         self._clock = clock
@@ -281,8 +296,14 @@ class TicketActions:
                 results.append(BulkResult(ticket_id=ticket_id, outcome=outcome))
         return BulkResponse(results=results)
 
-    def _apply(self, tenant_id: str, agent_id: str, ticket_id: str, changes: TicketChanges | None,
-               snooze_until: datetime | None) -> tuple[Ticket, bool]:
+    def _apply(
+        self,
+        tenant_id: str,
+        agent_id: str,
+        ticket_id: str,
+        changes: TicketChanges | None,
+        snooze_until: datetime | None,
+    ) -> tuple[Ticket, bool]:
         for _ in range(MAX_ATTEMPTS):
             ticket = self._ticket(tenant_id, ticket_id)
             now = self._clock()
@@ -332,8 +353,11 @@ class TicketActions:
             source_view = self._view(tenant_id, source_id)
             source = source_view.ticket
             if source.merged_into and source.merged_into != target_id:
-                raise TicketMerged(f"ticket {source_id} was already merged into {source.merged_into}",
-                                   ticket_id=source_id, merged_into=source.merged_into)
+                raise TicketMerged(
+                    f"ticket {source_id} was already merged into {source.merged_into}",
+                    ticket_id=source_id,
+                    merged_into=source.merged_into,
+                )
             now = self._clock()
             if source.merged_into is None:
                 _refuse_reply_in_flight(source_view)
@@ -345,8 +369,13 @@ class TicketActions:
                 closed.snoozed_until = None
                 closed.updated_at = now
                 closed.sla_timer_version = source.sla_timer_version + 1  # its timer is stale from now on
-                event = agent_event(closed, now, agent_id, [f"merged into ticket {target_id}"],
-                                    message_id=derived_id(prefix, _into_seed(target_id, owed)))
+                event = agent_event(
+                    closed,
+                    now,
+                    agent_id,
+                    [f"merged into ticket {target_id}"],
+                    message_id=derived_id(prefix, _into_seed(target_id, owed)),
+                )
                 try:
                     self._repo.close_merged_source(source, closed, event, _threads(source_view))
                 except Conflict:
@@ -359,9 +388,10 @@ class TicketActions:
                 return target_view.ticket  # merged before: done
             # In the source's timeline order (the view's): the copies' ids sort the same way.
             originals = [m for m in source_view.messages if m.direction != MessageDirection.EVENT]
-            copies = [m.model_copy(update={"ticket_id": target_id,
-                                           "message_id": copy_id(prefix, position, m.message_id)})
-                      for position, m in enumerate(originals)]
+            copies = [
+                m.model_copy(update={"ticket_id": target_id, "message_id": copy_id(prefix, position, m.message_id)})
+                for position, m in enumerate(originals)
+            ]
             self._repo.copy_messages(copies)
             current = target_view.ticket
             merged = current.model_copy(deep=True)
@@ -392,8 +422,11 @@ class TicketActions:
             if rearm:
                 self._start_timer(merged)
             return merged
-        raise Conflict("the tickets kept changing during the merge; try again (it resumes where it stopped)",
-                       ticket_id=target_id, source_ticket_id=source_id)
+        raise Conflict(
+            "the tickets kept changing during the merge; try again (it resumes where it stopped)",
+            ticket_id=target_id,
+            source_ticket_id=source_id,
+        )
 
     # --- split ----------------------------------------------------------------------------------
 
@@ -413,25 +446,39 @@ class TicketActions:
                 raise Conflict("the ticket's only buyer message cannot be split off", ticket_id=ticket_id)
             now = self._clock()
             new_ticket = Ticket(
-                tenant_id=tenant_id, ticket_id=new_id(now), store_id=moved.store_id, channel=moved.channel,
-                subject=_subject(moved.body, ticket.subject), status=TicketStatus.NEW, priority=ticket.priority,
-                language=moved.language or ticket.language, team_id=ticket.team_id,
-                customer_email=ticket.customer_email, customer_name=ticket.customer_name,
-                channel_thread_id=moved.channel_thread_id, order_refs=list(ticket.order_refs),
+                tenant_id=tenant_id,
+                ticket_id=new_id(now),
+                store_id=moved.store_id,
+                channel=moved.channel,
+                subject=_subject(moved.body, ticket.subject),
+                status=TicketStatus.NEW,
+                priority=ticket.priority,
+                language=moved.language or ticket.language,
+                team_id=ticket.team_id,
+                customer_email=ticket.customer_email,
+                customer_name=ticket.customer_name,
+                channel_thread_id=moved.channel_thread_id,
+                order_refs=list(ticket.order_refs),
                 sla_policy_id=ticket.sla_policy_id,
                 first_response_due_at=ticket.sla_due_at or sla_timers.first_response_due(moved.created_at, None),
-                sla_timer_version=1, message_count=1, created_at=now, updated_at=now,
-                last_message_at=moved.created_at)
+                sla_timer_version=1,
+                message_count=1,
+                created_at=now,
+                updated_at=now,
+                last_message_at=moved.created_at,
+            )
             new_message = moved.model_copy(update={"ticket_id": new_ticket.ticket_id})
             updated = ticket.model_copy(deep=True)
             rest = [m for m in inbound if m.message_id != message_id]
             updated.message_count = max(0, ticket.message_count - 1)
             updated.last_message_at = max(m.created_at for m in rest)
             updated.updated_at = now
-            event = agent_event(updated, now, agent_id,
-                                [f"message {message_id} split into new ticket {new_ticket.ticket_id}"])
-            new_event = agent_event(new_ticket, now, agent_id,
-                                    [f"split from ticket {ticket_id} (message {message_id})"])
+            event = agent_event(
+                updated, now, agent_id, [f"message {message_id} split into new ticket {new_ticket.ticket_id}"]
+            )
+            new_event = agent_event(
+                new_ticket, now, agent_id, [f"split from ticket {ticket_id} (message {message_id})"]
+            )
             try:
                 self._repo.split_message(ticket, updated, event, moved, new_ticket, new_message, new_event)
             except Conflict:
@@ -461,23 +508,27 @@ class TicketActions:
             self._timers.start(request)
 
 
-def wake_snoozed(repository: SnoozeRepository, timers: SlaTimers | None, tenant_id: str,
-                 now: datetime) -> list[str]:
+def wake_snoozed(repository: SnoozeRepository, timers: SlaTimers | None, tenant_id: str, now: datetime) -> list[str]:
     """Snoozed tickets whose time has come back to open, each with an event; the ids woken."""
     woken = []
     for ticket_id in repository.list_snoozed_due(tenant_id, now, WAKE_BATCH):
         for _ in range(MAX_ATTEMPTS):
             ticket = repository.get_ticket(tenant_id, ticket_id)
-            if (ticket is None or ticket.status != TicketStatus.SNOOZED or ticket.snoozed_until is None
-                    or ticket.snoozed_until > now):
+            if (
+                ticket is None
+                or ticket.status != TicketStatus.SNOOZED
+                or ticket.snoozed_until is None
+                or ticket.snoozed_until > now
+            ):
                 break  # woken by a message, changed by an agent, or snoozed again meanwhile
             updated = ticket.model_copy(deep=True)
             updated.status = TicketStatus.OPEN
             updated.snoozed_until = None
             updated.updated_at = now
             rearm = timer_transition(ticket, updated, now)
-            event = agent_event(updated, now, SYSTEM,
-                                [f"Snooze until {ticket.snoozed_until.isoformat()} ended: back in the queue"])
+            event = agent_event(
+                updated, now, SYSTEM, [f"Snooze until {ticket.snoozed_until.isoformat()} ended: back in the queue"]
+            )
             try:
                 repository.update_ticket(ticket, updated, [event])
             except Conflict:
@@ -522,8 +573,10 @@ def edit(ticket: Ticket, changes: TicketChanges | None, snooze_until: datetime |
             ticket.tags = [t for t in ticket.tags if t not in removed] + added
             parts.append("tags " + " ".join([f"+{t}" for t in added] + [f"-{t}" for t in removed]))
     if snooze_until is not None and (ticket.status != TicketStatus.SNOOZED or ticket.snoozed_until != snooze_until):
-        parts.append(f"snoozed until {snooze_until.isoformat()}"
-                     + (f" (was {ticket.status.value})" if ticket.status != TicketStatus.SNOOZED else ""))
+        parts.append(
+            f"snoozed until {snooze_until.isoformat()}"
+            + (f" (was {ticket.status.value})" if ticket.status != TicketStatus.SNOOZED else "")
+        )
         ticket.status = TicketStatus.SNOOZED
         ticket.snoozed_until = snooze_until
     return parts
@@ -543,14 +596,23 @@ def timer_transition(before: Ticket, after: Ticket, now: datetime) -> bool:
     return False
 
 
-def agent_event(ticket: Ticket, at: datetime, agent_id: str, parts: Sequence[str],
-                message_id: str | None = None) -> Message:
+def agent_event(
+    ticket: Ticket, at: datetime, agent_id: str, parts: Sequence[str], message_id: str | None = None
+) -> Message:
     """The audit entry: who changed what, as one timeline event ("agent-1: assigned to agent-2; ...")."""
     system = agent_id == SYSTEM
-    return Message(tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id, message_id=message_id or new_id(at),
-                   direction=MessageDirection.EVENT, channel=ticket.channel, store_id=ticket.store_id,
-                   author=agent_id, author_id=None if system else agent_id,
-                   body=("" if system else f"{agent_id}: ") + "; ".join(parts), created_at=at)
+    return Message(
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.ticket_id,
+        message_id=message_id or new_id(at),
+        direction=MessageDirection.EVENT,
+        channel=ticket.channel,
+        store_id=ticket.store_id,
+        author=agent_id,
+        author_id=None if system else agent_id,
+        body=("" if system else f"{agent_id}: ") + "; ".join(parts),
+        created_at=at,
+    )
 
 
 def owes_answer(ticket: Ticket) -> bool:
@@ -610,8 +672,8 @@ def copy_id(prefix: str, position: int, original_id: str) -> str:
     """The id of the ``position``-th copied message of a merge (10 time chars + 4 position chars + 12
     hash chars, ``ids.new_id``'s shape): copies sort in the order of their positions, after anything
     stored before the merge time, and a retry of the merge writes the same ids."""
-    if not 0 <= position < 32 ** _POSITION:
-        raise ValueError(f"a merge copies at most {32 ** _POSITION} messages")
+    if not 0 <= position < 32**_POSITION:
+        raise ValueError(f"a merge copies at most {32**_POSITION} messages")
     digits = "".join(_ALPHABET[(position >> (5 * i)) & 31] for i in reversed(range(_POSITION)))
     return prefix + digits + _hash_chars(f"copy:{original_id}", 26 - 10 - _POSITION)
 
@@ -632,32 +694,44 @@ def _merge_prefix(source_view: TicketView, target_id: str) -> tuple[str, bool]:
         tail = derived_id("", _into_seed(target_id, owed))
         for message in source_view.messages:
             if message.direction == MessageDirection.EVENT and message.message_id.endswith(tail):
-                return message.message_id[:-len(tail)], owed
+                return message.message_id[: -len(tail)], owed
     return new_id(source_view.ticket.updated_at)[:10], False  # merged by other means: its last change
 
 
 def _refuse_reply_in_flight(view: TicketView) -> None:
     """A reply the dispatcher may still send goes out on the source's thread: merging now would
     strand it (its outcome recorded on a closed ticket, the answer missing from the target)."""
-    pending = [m.message_id for m in view.messages
-               if m.direction == MessageDirection.OUTBOUND and m.delivery_status in _IN_FLIGHT]
+    pending = [
+        m.message_id
+        for m in view.messages
+        if m.direction == MessageDirection.OUTBOUND and m.delivery_status in _IN_FLIGHT
+    ]
     if pending:
-        raise ReplyInFlight(f"ticket {view.ticket.ticket_id} has a reply being sent; merge it once the reply is "
-                            "sent or failed", ticket_id=view.ticket.ticket_id, message_ids=pending)
+        raise ReplyInFlight(
+            f"ticket {view.ticket.ticket_id} has a reply being sent; merge it once the reply is sent or failed",
+            ticket_id=view.ticket.ticket_id,
+            message_ids=pending,
+        )
 
 
 def _threads(view: TicketView) -> list[tuple[str, str]]:
     """(store, channel thread) pairs the ticket's buyer messages came through."""
     pairs = [(view.ticket.store_id, view.ticket.channel_thread_id)] if view.ticket.channel_thread_id else []
-    pairs += [(m.store_id, m.channel_thread_id) for m in view.messages
-              if m.direction == MessageDirection.INBOUND and m.channel_thread_id]
+    pairs += [
+        (m.store_id, m.channel_thread_id)
+        for m in view.messages
+        if m.direction == MessageDirection.INBOUND and m.channel_thread_id
+    ]
     return list(dict.fromkeys(pairs))
 
 
 def _refuse_merged(ticket: Ticket) -> None:
     if ticket.merged_into:
-        raise TicketMerged(f"ticket {ticket.ticket_id} was merged into {ticket.merged_into}",
-                           ticket_id=ticket.ticket_id, merged_into=ticket.merged_into)
+        raise TicketMerged(
+            f"ticket {ticket.ticket_id} was merged into {ticket.merged_into}",
+            ticket_id=ticket.ticket_id,
+            merged_into=ticket.merged_into,
+        )
 
 
 def _subject(body: str, fallback: str) -> str:

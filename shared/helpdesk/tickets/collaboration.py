@@ -51,8 +51,11 @@ class UnknownMention(HelpdeskError):
 
 class NoteRequest(Model):
     body: str = Field(min_length=1, max_length=MAX_NOTE, description="The note; `@agent-id` mentions an agent")
-    mentions: list[str] = Field(default_factory=list, max_length=MAX_MENTIONS,
-                                description="Agent ids to notify besides those @mentioned in the body")
+    mentions: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_MENTIONS,
+        description="Agent ids to notify besides those @mentioned in the body",
+    )
 
     @field_validator("body")
     @classmethod
@@ -131,16 +134,19 @@ def resolve_mentions(names: Iterable[str], agents: Sequence[Agent]) -> list[str]
         elif agent_id not in found:
             found.append(agent_id)
     if unknown:
-        raise UnknownMention("no active agent of this tenant is called " + ", ".join(f"@{n}" for n in unknown),
-                             names=unknown)
+        raise UnknownMention(
+            "no active agent of this tenant is called " + ", ".join(f"@{n}" for n in unknown), names=unknown
+        )
     return found
 
 
 def active_viewers(entries: Iterable[PresenceEntry], me: str, now: datetime) -> list[Viewer]:
     """Other agents whose presence has not expired; those typing first, then the most recent."""
-    viewers = [Viewer(agent_id=e.agent_id, typing=e.typing_until is not None and e.typing_until > now,
-                      seen_at=e.seen_at)
-               for e in entries if e.agent_id != me and e.expires_at > now]
+    viewers = [
+        Viewer(agent_id=e.agent_id, typing=e.typing_until is not None and e.typing_until > now, seen_at=e.seen_at)
+        for e in entries
+        if e.agent_id != me and e.expires_at > now
+    ]
     return sorted(viewers, key=lambda v: (not v.typing, -v.seen_at.timestamp(), v.agent_id))
 
 
@@ -164,8 +170,9 @@ class NoteLog(Protocol):
 class NotificationLog(Protocol):
     def put_notifications(self, notifications: Sequence[Notification]) -> None: ...
 
-    def list_notifications(self, tenant_id: str, agent_id: str, unread_only: bool, limit: int,
-                           cursor: str | None, now: datetime) -> NotificationPage:
+    def list_notifications(
+        self, tenant_id: str, agent_id: str, unread_only: bool, limit: int, cursor: str | None, now: datetime
+    ) -> NotificationPage:
         """The agent's notifications, newest first, expired ones left out."""
         ...
 
@@ -175,8 +182,15 @@ class NotificationLog(Protocol):
 
 
 class PresenceLog(Protocol):
-    def touch_presence(self, tenant_id: str, ticket_id: str, agent_id: str, seen_at: datetime,
-                       expires_at: datetime, typing: bool | None = None) -> None:
+    def touch_presence(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        agent_id: str,
+        seen_at: datetime,
+        expires_at: datetime,
+        typing: bool | None = None,
+    ) -> None:
         """Record the agent on the ticket until ``expires_at``; ``typing`` True: typing until then,
         False: not typing any more, None: as it was."""
         ...
@@ -190,8 +204,14 @@ class PresenceLog(Protocol):
 
 
 class CollaborationService:
-    def __init__(self, repository: CollaborationRepository, notes: NoteLog, notifications: NotificationLog,
-                 presence: PresenceLog, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        repository: CollaborationRepository,
+        notes: NoteLog,
+        notifications: NotificationLog,
+        presence: PresenceLog,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._repo = repository
         self._notes = notes
         self._notifications = notifications
@@ -206,9 +226,19 @@ class CollaborationService:
         mentioned = resolve_mentions([*parse_mentions(request.body), *request.mentions], agents)
         author = next((a.name for a in agents if a.agent_id == agent_id), agent_id)
         now = self._clock()
-        note = Message(tenant_id=tenant_id, ticket_id=ticket_id, message_id=new_id(now),
-                       direction=MessageDirection.NOTE, channel=ticket.channel, store_id=ticket.store_id,
-                       author=author, author_id=agent_id, body=request.body, mentions=mentioned, created_at=now)
+        note = Message(
+            tenant_id=tenant_id,
+            ticket_id=ticket_id,
+            message_id=new_id(now),
+            direction=MessageDirection.NOTE,
+            channel=ticket.channel,
+            store_id=ticket.store_id,
+            author=author,
+            author_id=agent_id,
+            body=request.body,
+            mentions=mentioned,
+            created_at=now,
+        )
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 ticket = self._ticket(tenant_id, ticket_id)
@@ -228,18 +258,32 @@ class CollaborationService:
         else:
             raise Conflict("the ticket kept changing while the note was being added", ticket_id=ticket_id)
         excerpt = request.body.strip()[:EXCERPT]
-        self._notifications.put_notifications([
-            Notification(notification_id=new_id(now), tenant_id=tenant_id, agent_id=recipient, ticket_id=ticket_id,
-                         message_id=note.message_id, author_id=agent_id, excerpt=excerpt, created_at=now)
-            for recipient in mentioned if recipient != agent_id])
+        self._notifications.put_notifications(
+            [
+                Notification(
+                    notification_id=new_id(now),
+                    tenant_id=tenant_id,
+                    agent_id=recipient,
+                    ticket_id=ticket_id,
+                    message_id=note.message_id,
+                    author_id=agent_id,
+                    excerpt=excerpt,
+                    created_at=now,
+                )
+                for recipient in mentioned
+                if recipient != agent_id
+            ]
+        )
         return note
 
     # --- notifications ------------------------------------------------------------------------
 
-    def notifications(self, tenant_id: str, agent_id: str, *, unread_only: bool = False, limit: int = 25,
-                      cursor: str | None = None) -> NotificationPage:
-        return self._notifications.list_notifications(tenant_id, agent_id, unread_only, max(1, min(limit, MAX_PAGE)),
-                                                      cursor, self._clock())
+    def notifications(
+        self, tenant_id: str, agent_id: str, *, unread_only: bool = False, limit: int = 25, cursor: str | None = None
+    ) -> NotificationPage:
+        return self._notifications.list_notifications(
+            tenant_id, agent_id, unread_only, max(1, min(limit, MAX_PAGE)), cursor, self._clock()
+        )
 
     def mark_read(self, tenant_id: str, agent_id: str, notification_id: str) -> Notification:
         marked = self._notifications.mark_read(tenant_id, agent_id, notification_id, self._clock())
@@ -258,8 +302,9 @@ class CollaborationService:
 
     def viewers(self, tenant_id: str, agent_id: str, ticket_id: str) -> Viewers:
         self._ticket(tenant_id, ticket_id)
-        return Viewers(viewers=active_viewers(self._presence.list_presence(tenant_id, ticket_id), agent_id,
-                                              self._clock()))
+        return Viewers(
+            viewers=active_viewers(self._presence.list_presence(tenant_id, ticket_id), agent_id, self._clock())
+        )
 
     def _ticket(self, tenant_id: str, ticket_id: str) -> Ticket:
         return found_ticket(self._repo, tenant_id, ticket_id)

@@ -76,9 +76,11 @@ class QueueFilter(Model):
     tag: str | None = Field(default=None, min_length=1, max_length=100)
     intent: Intent | None = None
     status: TicketStatus | None = Field(
-        default=None, description="new/open/pending read the SLA-sorted queue; other statuses, newest change first")
-    assignee_id: str | None = Field(default=None, pattern=ID_PATTERN,
-                                    description="An agent id, 'me' (the caller), or 'none' (unassigned)")
+        default=None, description="new/open/pending read the SLA-sorted queue; other statuses, newest change first"
+    )
+    assignee_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="An agent id, 'me' (the caller), or 'none' (unassigned)"
+    )
     team_id: str | None = Field(default=None, pattern=ID_PATTERN)
     language: str | None = Field(default=None, min_length=2, max_length=35)
     sla: SlaFilter | None = None
@@ -94,8 +96,12 @@ class QueueFilter(Model):
         if self.status is None and not ticket.status.in_queue:
             return False
         checks = [
-            (self.store_id, ticket.store_id), (self.channel, ticket.channel), (self.intent, ticket.intent),
-            (self.status, ticket.status), (self.team_id, ticket.team_id), (self.language, ticket.language),
+            (self.store_id, ticket.store_id),
+            (self.channel, ticket.channel),
+            (self.intent, ticket.intent),
+            (self.status, ticket.status),
+            (self.team_id, ticket.team_id),
+            (self.language, ticket.language),
         ]
         if any(wanted is not None and wanted != actual for wanted, actual in checks):
             return False
@@ -162,8 +168,9 @@ def plan_queue(filters: QueueFilter) -> QueuePlan:
         raise ValueError("filter by team or by assignee, not both")
     if filters.status is not None and not filters.status.in_queue:
         residual = filters.model_copy(update={"status": None})
-        return QueuePlan("status", filters.status.value, filters, residual,
-                         empty=filters.sla == SlaFilter.NEAR_BREACH)  # nothing outside a queue is owed an answer
+        return QueuePlan(
+            "status", filters.status.value, filters, residual, empty=filters.sla == SlaFilter.NEAR_BREACH
+        )  # nothing outside a queue is owed an answer
     if agent:
         index: QueueIndex = "agent"
         partition: str | None = agent
@@ -237,8 +244,9 @@ def builtin_view(tenant_id: str, view_id: str) -> SavedView | None:
     if view_id not in BUILTIN_VIEWS:
         return None
     name, filters = BUILTIN_VIEWS[view_id]
-    return SavedView(tenant_id=tenant_id, view_id=view_id, owner_id="system", name=name, filters=filters,
-                     shared=True, builtin=True)
+    return SavedView(
+        tenant_id=tenant_id, view_id=view_id, owner_id="system", name=name, filters=filters, shared=True, builtin=True
+    )
 
 
 # --- ticket detail ------------------------------------------------------------------------------
@@ -247,7 +255,8 @@ def builtin_view(tenant_id: str, view_id: str) -> SavedView | None:
 class OrderContext(Model):
     order_status: Literal["found", "not_found", "no_order"] = Field(
         description="found: the stored order; not_found: the ticket names an order we have not stored; "
-                    "no_order: the ticket names none")
+        "no_order: the ticket names none"
+    )
     order_ref: str | None = None
     store_id: str | None = Field(default=None, description="The store the order was found in")
     updated_at: datetime | None = Field(default=None, description="When the stored order last changed (freshness)")
@@ -266,9 +275,16 @@ class TicketSummary(Model):
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketSummary:
-        return cls(ticket_id=ticket.ticket_id, subject=ticket.subject, status=ticket.status, channel=ticket.channel,
-                   store_id=ticket.store_id, order_refs=ticket.order_refs, created_at=ticket.created_at,
-                   updated_at=ticket.updated_at)
+        return cls(
+            ticket_id=ticket.ticket_id,
+            subject=ticket.subject,
+            status=ticket.status,
+            channel=ticket.channel,
+            store_id=ticket.store_id,
+            order_refs=ticket.order_refs,
+            created_at=ticket.created_at,
+            updated_at=ticket.updated_at,
+        )
 
 
 class CustomerContext(Model):
@@ -282,8 +298,10 @@ class TicketDetail(Model):
     """What an agent sees on opening a ticket."""
 
     ticket: Ticket
-    messages: list[Message] = Field(description="The whole timeline: buyer messages (original and translated "
-                                                "text), replies, internal notes and events, oldest first")
+    messages: list[Message] = Field(
+        description="The whole timeline: buyer messages (original and translated "
+        "text), replies, internal notes and events, oldest first"
+    )
     order: OrderContext
     customer: CustomerContext
     viewers: list[Viewer] = Field(description="Other agents viewing or typing in this ticket right now")
@@ -307,8 +325,7 @@ class InboxRepository(Protocol):
 
 
 class InboxQueues(Protocol):
-    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None,
-                   now: datetime) -> QueuePage:
+    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None, now: datetime) -> QueuePage:
         """Up to ``limit`` tickets of the plan's partition matching its filters, in index order; the
         cursor resumes after the last one returned (also when a read budget ended the page early)."""
         ...
@@ -336,8 +353,15 @@ class SavedViews(Protocol):
 
 
 class InboxService:
-    def __init__(self, repository: InboxRepository, queues: InboxQueues, views: SavedViews, presence: PresenceLog,
-                 clock: Callable[[], datetime] = utc_now, translations: TranslationService | None = None) -> None:
+    def __init__(
+        self,
+        repository: InboxRepository,
+        queues: InboxQueues,
+        views: SavedViews,
+        presence: PresenceLog,
+        clock: Callable[[], datetime] = utc_now,
+        translations: TranslationService | None = None,
+    ) -> None:
         self._repo = repository
         self._queues = queues
         self._views = views
@@ -347,8 +371,9 @@ class InboxService:
 
     # --- queues -------------------------------------------------------------------------------
 
-    def queue(self, tenant_id: str, agent_id: str, filters: QueueFilter, limit: int = 25,
-              cursor: str | None = None) -> QueuePage:
+    def queue(
+        self, tenant_id: str, agent_id: str, filters: QueueFilter, limit: int = 25, cursor: str | None = None
+    ) -> QueuePage:
         plan = plan_queue(filters.for_agent(agent_id))
         if plan.empty:
             return QueuePage(tickets=[])
@@ -365,8 +390,9 @@ class InboxService:
     def get_view(self, tenant_id: str, agent_id: str, view_id: str) -> SavedView:
         view = builtin_view(tenant_id, view_id)
         if view is None:
-            view = (self._views.get_view(tenant_id, agent_id, view_id, shared=False)
-                    or self._views.get_view(tenant_id, agent_id, view_id, shared=True))
+            view = self._views.get_view(tenant_id, agent_id, view_id, shared=False) or self._views.get_view(
+                tenant_id, agent_id, view_id, shared=True
+            )
         if view is None:
             raise NotFound("view not found", view_id=view_id)
         return view
@@ -375,8 +401,16 @@ class InboxService:
         plan_queue(spec.filters.for_agent(agent_id))  # refuses what no queue read can serve
         self._check_room(tenant_id, agent_id, spec.shared)
         now = self._clock()
-        view = SavedView(tenant_id=tenant_id, view_id=new_id(now), owner_id=agent_id, name=spec.name,
-                         filters=spec.filters, shared=spec.shared, created_at=now, updated_at=now)
+        view = SavedView(
+            tenant_id=tenant_id,
+            view_id=new_id(now),
+            owner_id=agent_id,
+            name=spec.name,
+            filters=spec.filters,
+            shared=spec.shared,
+            created_at=now,
+            updated_at=now,
+        )
         self._views.put_view(view)
         return view
 
@@ -385,8 +419,9 @@ class InboxService:
         plan_queue(spec.filters.for_agent(agent_id))
         if spec.shared != current.shared:
             self._check_room(tenant_id, current.owner_id, spec.shared)
-        updated = current.model_copy(update={"name": spec.name, "filters": spec.filters, "shared": spec.shared,
-                                             "updated_at": self._clock()})
+        updated = current.model_copy(
+            update={"name": spec.name, "filters": spec.filters, "shared": spec.shared, "updated_at": self._clock()}
+        )
         self._views.put_view(updated, previous=current)
         return updated
 
@@ -409,8 +444,9 @@ class InboxService:
             raise Forbidden("only its owner or an admin changes a shared view", view_id=view_id)
         return view
 
-    def view_tickets(self, tenant_id: str, agent_id: str, view_id: str, limit: int = 25,
-                     cursor: str | None = None) -> QueuePage:
+    def view_tickets(
+        self, tenant_id: str, agent_id: str, view_id: str, limit: int = 25, cursor: str | None = None
+    ) -> QueuePage:
         view = self.get_view(tenant_id, agent_id, view_id)
         return self.queue(tenant_id, agent_id, view.filters, limit, cursor)
 
@@ -430,8 +466,9 @@ class InboxService:
             else:
                 count, capped = self._queues.count_queue(tenant_id, plan, now, budget)
                 remaining -= budget
-            counts.append(ViewCount(view_id=view.view_id, name=view.name, builtin=view.builtin, count=count,
-                                    capped=capped))
+            counts.append(
+                ViewCount(view_id=view.view_id, name=view.name, builtin=view.builtin, count=count, capped=capped)
+            )
         return ViewCounts(views=counts)
 
     # --- ticket detail ------------------------------------------------------------------------
@@ -450,8 +487,9 @@ class InboxService:
             reader = next((a for a in self._repo.list_agents(tenant_id) if a.agent_id == agent_id), None)
             terms = protected_terms(order.order, self._repo.get_store(tenant_id, ticket.store_id))
             messages = translate_timeline(self._translations, ticket, messages, reader, terms)
-        return TicketDetail(ticket=ticket, messages=messages, order=order, customer=self._customer(ticket),
-                            viewers=viewers)
+        return TicketDetail(
+            ticket=ticket, messages=messages, order=order, customer=self._customer(ticket), viewers=viewers
+        )
 
     def _order_context(self, ticket: Ticket) -> OrderContext:
         """The ticket's latest order ref, in its own store or a store it is linked to."""
@@ -467,16 +505,22 @@ class InboxService:
                     break
         if order is None:
             return OrderContext(order_status="not_found", order_ref=ref)
-        return OrderContext(order_status="found", order_ref=ref, store_id=order.store_id,
-                            updated_at=order.updated_at, order=order)
+        return OrderContext(
+            order_status="found", order_ref=ref, store_id=order.store_id, updated_at=order.updated_at, order=order
+        )
 
     def _customer(self, ticket: Ticket) -> CustomerContext:
         email = ticket.customer_email
         if not email:
             return CustomerContext(name=ticket.customer_name)
         orders = self._repo.find_orders_by_email(ticket.tenant_id, email, limit=MAX_CUSTOMER_ORDERS)
-        others = [t for t in self._repo.find_tickets_by_email(ticket.tenant_id, email)
-                  if t.ticket_id != ticket.ticket_id]
+        others = [
+            t for t in self._repo.find_tickets_by_email(ticket.tenant_id, email) if t.ticket_id != ticket.ticket_id
+        ]
         others.sort(key=lambda t: (t.created_at, t.ticket_id), reverse=True)
-        return CustomerContext(email=email, name=ticket.customer_name, orders=orders[:MAX_CUSTOMER_ORDERS],
-                               tickets=[TicketSummary.of(t) for t in others[:MAX_CUSTOMER_TICKETS]])
+        return CustomerContext(
+            email=email,
+            name=ticket.customer_name,
+            orders=orders[:MAX_CUSTOMER_ORDERS],
+            tickets=[TicketSummary.of(t) for t in others[:MAX_CUSTOMER_TICKETS]],
+        )

@@ -164,14 +164,20 @@ class TicketService:
                 if ticket is not None:
                     return self._merged_into(ticket)
         if inbound.order_ref:
-            active = [t for store_id in stores
-                      for t in self._repo.find_tickets_by_order(tenant, store_id, inbound.order_ref)
-                      if t.status not in _DONE]
+            active = [
+                t
+                for store_id in stores
+                for t in self._repo.find_tickets_by_order(tenant, store_id, inbound.order_ref)
+                if t.status not in _DONE
+            ]
             if active:
                 return max(active, key=lambda t: t.updated_at)
         if inbound.buyer_email and inbound.order_ref:
-            same_order = [t for t in self._repo.find_tickets_by_email(tenant, inbound.buyer_email)
-                          if t.status not in _DONE and inbound.order_ref in t.order_refs]
+            same_order = [
+                t
+                for t in self._repo.find_tickets_by_email(tenant, inbound.buyer_email)
+                if t.status not in _DONE and inbound.order_ref in t.order_refs
+            ]
             if same_order:
                 return max(same_order, key=lambda t: t.updated_at)
         return None
@@ -191,8 +197,11 @@ class TicketService:
     def _with_inferred_order(self, inbound: InboundMessage, stores: list[str]) -> InboundMessage:
         """The buyer's only recent order in the linked stores, when the message names none."""
         since = inbound.received_at - RECENT_ORDER_WINDOW
-        orders = [o for o in self._repo.find_orders_by_email(inbound.tenant_id, inbound.buyer_email or "")
-                  if o.store_id in stores and (o.ordered_at or o.updated_at or since) >= since]
+        orders = [
+            o
+            for o in self._repo.find_orders_by_email(inbound.tenant_id, inbound.buyer_email or "")
+            if o.store_id in stores and (o.ordered_at or o.updated_at or since) >= since
+        ]
         if len({(o.store_id, o.order_ref) for o in orders}) != 1:
             return inbound
         return inbound.model_copy(update={"order_ref": orders[0].order_ref})
@@ -216,10 +225,13 @@ class TicketService:
         from helpdesk.sla.policies import compute_due, select_policy
 
         cancellation = inbound.cancellation_requested
-        spec = select_policy(self._repo.list_policy_specs(inbound.tenant_id),
-                             intent=Intent.CANCELLATION if cancellation else None,
-                             channel=inbound.channel, store_id=inbound.store_id,
-                             priority=Priority.HIGH if cancellation else Priority.NORMAL)
+        spec = select_policy(
+            self._repo.list_policy_specs(inbound.tenant_id),
+            intent=Intent.CANCELLATION if cancellation else None,
+            channel=inbound.channel,
+            store_id=inbound.store_id,
+            priority=Priority.HIGH if cancellation else Priority.NORMAL,
+        )
         if spec is not None:
             due = compute_due(spec, received_at=inbound.received_at, kind="first" if kind == "first" else "next")
             return due.due_at, due.warn_at
@@ -274,8 +286,12 @@ class TicketService:
         if inbound.cancellation_requested and "cancellation_request" not in updated.tags:
             updated.tags.append("cancellation_request")
         rearm = False
-        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_CUSTOMER,
-                             TicketStatus.SNOOZED):
+        if ticket.status in (
+            TicketStatus.RESOLVED,
+            TicketStatus.CLOSED,
+            TicketStatus.WAITING_ON_CUSTOMER,
+            TicketStatus.SNOOZED,
+        ):
             updated.status = TicketStatus.OPEN  # the buyer wrote: back in the queues
             updated.snoozed_until = None
         if ticket.first_responded_at is not None and (
@@ -334,8 +350,13 @@ class TicketService:
     # --- agent reads --------------------------------------------------------------------------
 
     def queue(
-        self, tenant_id: str, *, team_id: str | None = None, assignee_id: str | None = None,
-        limit: int = 25, cursor: str | None = None,
+        self,
+        tenant_id: str,
+        *,
+        team_id: str | None = None,
+        assignee_id: str | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
     ) -> QueuePage:
         """Open tickets, soonest SLA deadline first, for the tenant, one team or one agent."""
         limit = max(1, min(limit, MAX_PAGE))

@@ -47,8 +47,9 @@ def list_notifications(
 ) -> NotificationPage:
     """The caller's notifications (mentions in notes), newest first; kept 90 days."""
     me = caller(router)
-    return wiring.collaboration().notifications(me.tenant_id, me.agent_id, unread_only=unread, limit=limit,
-                                                cursor=cursor)
+    return wiring.collaboration().notifications(
+        me.tenant_id, me.agent_id, unread_only=unread, limit=limit, cursor=cursor
+    )
 
 
 @router.post("/me/notifications/<notification_id>/read")

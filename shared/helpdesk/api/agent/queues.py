@@ -29,23 +29,28 @@ from helpdesk.tickets.inbox import (
 router = Router()
 
 
-
-
 @router.get("/tickets")
 def list_queue(
     store_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     channel: Annotated[Channel | None, Query()] = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     intent: Annotated[Intent | None, Query()] = None,
-    status: Annotated[TicketStatus | None, Query(
-        description="new/open/pending: the SLA-sorted queue; waiting_on_customer/snoozed/resolved/closed: "
-                    "newest change first")] = None,
-    assignee_id: Annotated[str | None, Query(
-        pattern=ID_PATTERN, description="An agent id, 'me', or 'none' (unassigned)")] = None,
+    status: Annotated[
+        TicketStatus | None,
+        Query(
+            description="new/open/pending: the SLA-sorted queue; waiting_on_customer/snoozed/resolved/closed: "
+            "newest change first"
+        ),
+    ] = None,
+    assignee_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="An agent id, 'me', or 'none' (unassigned)")
+    ] = None,
     team_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     language: Annotated[str | None, Query(min_length=2, max_length=35)] = None,
-    sla: Annotated[SlaFilter | None, Query(
-        description="breached: deadline passed; near_breach: warning point passed, deadline not")] = None,
+    sla: Annotated[
+        SlaFilter | None,
+        Query(description="breached: deadline passed; near_breach: warning point passed, deadline not"),
+    ] = None,
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> QueuePage:
@@ -53,8 +58,17 @@ def list_queue(
     together are refused). A page may hold fewer tickets than `limit` when filters skip many: keep
     following `next_cursor` until it is null."""
     me = caller(router)
-    filters = QueueFilter(store_id=store_id, channel=channel, tag=tag, intent=intent, status=status,
-                          assignee_id=assignee_id, team_id=team_id, language=language, sla=sla)
+    filters = QueueFilter(
+        store_id=store_id,
+        channel=channel,
+        tag=tag,
+        intent=intent,
+        status=status,
+        assignee_id=assignee_id,
+        team_id=team_id,
+        language=language,
+        sla=sla,
+    )
     return wiring.inbox().queue(me.tenant_id, me.agent_id, filters, limit, cursor)
 
 

@@ -50,8 +50,6 @@ def translate_reply(ticket_id: str, request: ReplyTranslationRequest) -> Transla
     return wiring.reply_service().translate(me.tenant_id, me.agent_id, ticket_id, request)
 
 
-
-
 @router.post("/tickets/<ticket_id>/draft", responses=created(Draft, "The draft, kept on the ticket"))
 def prepare_draft(ticket_id: str, request: DraftRequest) -> tuple[Draft, int]:
     """Prepare a first draft in the buyer's language: from `macro_id`, or by the drafter (Amazon

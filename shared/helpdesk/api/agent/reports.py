@@ -23,15 +23,24 @@ router = Router()
 Day = Annotated[date, Query(description="A day in the tenant's time zone (YYYY-MM-DD)")]
 
 
-@router.get("/reports", responses={200: {"description": "One row per period and dimension value (JSON), or CSV",
-                                      "content": {"application/json": {"model": list[ReportRow]},
-                                                  "text/csv": {"schema": {"type": "string"}}}}})
-def get_report(start: Day, end: Day,
-               period: Annotated[Period, Query(description="day, week (ISO), month or total")] = "day",
-               group_by: Annotated[Dimension, Query(description="all, policy, store, channel, team, agent, "
-                                                                "intent or language")] = "all",
-               format: Annotated[Literal["json", "csv"], Query(description="csv: a download")] = "json",
-               ) -> Response[Any]:
+@router.get(
+    "/reports",
+    responses={
+        200: {
+            "description": "One row per period and dimension value (JSON), or CSV",
+            "content": {"application/json": {"model": list[ReportRow]}, "text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def get_report(
+    start: Day,
+    end: Day,
+    period: Annotated[Period, Query(description="day, week (ISO), month or total")] = "day",
+    group_by: Annotated[
+        Dimension, Query(description="all, policy, store, channel, team, agent, intent or language")
+    ] = "all",
+    format: Annotated[Literal["json", "csv"], Query(description="csv: a download")] = "json",
+) -> Response[Any]:
     """First, next response and resolution times (median, p90, mean), SLA compliance, breaches,
     volumes, backlog change, WISMO share and CSAT — per day, ISO week, month or the whole range, for
     the tenant or per policy, store, channel, team, agent, intent or language (days in the tenant's
@@ -43,11 +52,16 @@ def get_report(start: Day, end: Day,
         raise RequestValidationError(exc.errors()) from None
     if format == "csv":
         download = wiring.report_service().report_csv(me.tenant_id, query)
-        return Response(status_code=200, content_type=download.content_type, body=download.body,
-                        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'})
+        return Response(
+            status_code=200,
+            content_type=download.content_type,
+            body=download.body,
+            headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+        )
     rows = wiring.report_service().report(me.tenant_id, query)
-    return Response(status_code=200, content_type="application/json",
-                    body=json.dumps([r.model_dump(mode="json") for r in rows]))
+    return Response(
+        status_code=200, content_type="application/json", body=json.dumps([r.model_dump(mode="json") for r in rows])
+    )
 
 
 @router.get("/reports/backlog")
