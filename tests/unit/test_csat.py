@@ -143,7 +143,7 @@ def test_a_genuine_expired_link_is_410_but_a_forged_expired_one_is_404() -> None
 
 
 def test_signed_but_unreadable_payloads_and_weak_secrets_are_refused() -> None:
-    from helpdesk.reports.csat import _mac  # a payload only we could have signed, but not a claim
+    from helpdesk.reports.csat import _mac
 
     for claim in (
         b"[1,2]",

@@ -9,13 +9,7 @@ from typing import Any
 import pytest
 
 from helpdesk.core.models import Agent, Team, TicketStatus
-from helpdesk.routing.admin import (
-    AgentsInvalid,
-    AgingStepsInvalid,
-    PoliciesInvalid,
-    RoutingAdmin,
-    TeamsInvalid,
-)
+from helpdesk.routing.admin import AgentsInvalid, AgingStepsInvalid, PoliciesInvalid, RoutingAdmin, TeamsInvalid
 from helpdesk.routing.aging import DEFAULT_STEPS, AgingService, AgingStep
 from tests.fakes.repository import InMemoryRepository
 from tests.unit.builders import NOW, TENANT, make_ticket

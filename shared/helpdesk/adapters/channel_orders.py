@@ -7,20 +7,12 @@ stored in the store's secret at once (``update_credentials``), or the next call 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from helpdesk.adapters.aws import SecretsManagerSecrets
 from helpdesk.core.errors import ChannelError
 from helpdesk.core.models import Order, Store
-
-
-class StoreCredentials(Protocol):
-    def credentials(self, store: Store) -> Mapping[str, str]: ...
-
-    def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None:
-        """Merge ``changes`` into the store's secret (a channel rotated its refresh token)."""
-        ...
+from helpdesk.stores.ports import StoreCredentials
 
 
 class ChannelOrders:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from helpdesk.languages.translation import NoTranslator, TranslationService, Translator
+from helpdesk.languages.ports import Translator
+from helpdesk.languages.translation import NoTranslator, TranslationService
 from helpdesk.platform.config import client, settings
-from helpdesk.replies.drafting import Drafter, LocalDrafter
+from helpdesk.replies.drafting import LocalDrafter
+from helpdesk.replies.ports import Drafter
 
 
 def translator() -> Translator:

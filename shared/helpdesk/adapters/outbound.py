@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +15,7 @@ from helpdesk.adapters.dynamodb import from_item, to_item
 from helpdesk.core.errors import ChannelError
 from helpdesk.core.models import Macro, Message, Store, Ticket
 from helpdesk.replies.by_email import MailReplySender
+from helpdesk.stores.ports import StoreCredentials
 
 MACRO_PREFIX = "MACRO#"
 
@@ -85,18 +86,12 @@ class SqsReplyQueue:
         )
 
 
-class CredentialSource(Protocol):
-    def credentials(self, store: Store) -> dict[str, str]: ...
-
-    def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None: ...
-
-
 class ChannelReplyGateway:
     """Sends a reply the way the ticket's channel takes it: the channel's messaging API when its
     connector has one and the buyer's message came with a thread (Mirakl, eBay, TikTok Shop, Etsy),
     else e-mail from the store's address (e-mail stores, the Amazon relay, shops without messaging)."""
 
-    def __init__(self, credentials: CredentialSource, mail: MailReplySender, client_factory: Any = None) -> None:
+    def __init__(self, credentials: StoreCredentials, mail: MailReplySender, client_factory: Any = None) -> None:
         self._credentials = credentials
         self._mail = mail
         self._factory = client_factory  # tests build clients on a mock transport

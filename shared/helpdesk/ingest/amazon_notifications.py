@@ -13,16 +13,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import MalformedPayload, NotFound
-from helpdesk.core.models import Channel, IngestEnvelope, Store
-from helpdesk.ingest.ports import EnvelopePublisher, RawPayloadStore
-
-
-class StoreRoutes(Protocol):
-    def find_store_by_account(self, channel: str, account_id: str) -> Store | None: ...
+from helpdesk.core.models import Channel, IngestEnvelope
+from helpdesk.ingest.ports import EnvelopePublisher, RawPayloadStore, StoreRoutes
 
 
 @dataclass(frozen=True)

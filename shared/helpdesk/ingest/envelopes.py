@@ -3,13 +3,13 @@ buyer message starting the intake workflow. Plain Python."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from helpdesk.core.errors import HelpdeskError
-from helpdesk.core.models import IngestEnvelope, Order, OrderEvent, OrderEventType, OrderStatus, Store
-from helpdesk.tickets.ports import TicketRepository
+from helpdesk.core.models import IngestEnvelope, Order, OrderEvent, OrderEventType, OrderStatus
+from helpdesk.ingest.ports import IntakeStarter, ProactiveMessages
+from helpdesk.tickets.ports import OrderSource, TicketRepository
 from helpdesk.tickets.threads import TicketService
 
 if TYPE_CHECKING:  # the macro engine loads only where proactive messages are configured
@@ -35,27 +35,6 @@ class EnvelopeResult:
     orders_refreshed: int = 0
     order_refresh_failures: tuple[OrderRefreshFailure, ...] = ()
     nudges: tuple[str, ...] = ()  # proactive messages: what each configured one did
-
-
-class IntakeStarter(Protocol):
-    def start(self, tenant_id: str, ticket_id: str, message_id: str) -> None:
-        """Run the intake workflow for a newly stored buyer message (asynchronously)."""
-        ...
-
-
-class OrderSource(Protocol):
-    def fetch(self, store: Store, order_ref: str) -> Order | None:
-        """The full order from the channel's API (None: no lookup for this store, or unknown order);
-        raises when the channel fails (``adapters.channel_orders.ChannelOrders``)."""
-        ...
-
-
-class ProactiveMessages(Protocol):
-    """``helpdesk.replies.proactive``: the tenant's configured proactive messages and sending them."""
-
-    def configured(self, tenant_id: str) -> list[Nudge]: ...
-
-    def on_order_change(self, nudges: Sequence[Nudge], before: Order | None, after: Order) -> list[str]: ...
 
 
 class EnvelopeProcessor:

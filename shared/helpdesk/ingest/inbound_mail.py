@@ -20,26 +20,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from helpdesk.channels import email as email_channel
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import MalformedPayload
 from helpdesk.core.models import Attachment, Channel, InboundMessage, IngestEnvelope, IngestError, Store
-from helpdesk.ingest.ports import EnvelopePublisher, IngestErrorLog, RawPayloadStore
+from helpdesk.ingest.ports import EnvelopePublisher, IngestErrorLog, RawMailReader, RawPayloadStore, StoreLookup
 from helpdesk.ingest.webhooks import raw_key
 from helpdesk.stores.connections import parse_inbound_address
 
 MAIL_STORE_CHANNELS = frozenset({Channel.EMAIL, Channel.AMAZON})
 MAX_ATTACHMENTS = 20
-
-
-class RawMailReader(Protocol):
-    def read(self, bucket: str, key: str) -> bytes: ...
-
-
-class StoreLookup(Protocol):
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
 
 
 @dataclass

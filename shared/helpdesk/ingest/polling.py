@@ -11,46 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from helpdesk.channels import is_polled, open_client, poll_connector
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import HelpdeskError
 from helpdesk.core.models import IngestEnvelope, Store, StoreHealth
-from helpdesk.ingest.ports import EnvelopePublisher, RawPayloadStore
+from helpdesk.ingest.ports import EnvelopePublisher, PollRepository, RawPayloadStore
 from helpdesk.ingest.webhooks import raw_key
+from helpdesk.stores.ports import StoreCredentials
 
 MAX_WORKERS = 32
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 MESSAGES_PER_ENVELOPE = 25  # keeps each SQS message far below its 256 KB limit
 STREAM = "inbox"
-
-
-class PollRepository(Protocol):
-    def list_stores(self, tenant_id: str) -> list[Store]: ...
-
-    def get_cursor(self, tenant_id: str, store_id: str, stream: str) -> str | None: ...
-
-    def advance_cursor(self, tenant_id: str, store_id: str, stream: str, previous: str | None, new: str) -> None:
-        """Store ``new`` if the stored cursor is still ``previous`` (two pollers never interleave)."""
-        ...
-
-    def get_health(self, tenant_id: str, store_id: str) -> StoreHealth | None: ...
-
-    def put_health(self, health: StoreHealth) -> None: ...
-
-
-class CredentialProvider(Protocol):
-    def credentials(self, store: Store) -> Mapping[str, str]: ...
-
-    def update_credentials(self, store: Store, changes: Mapping[str, str]) -> None:
-        """Merge ``changes`` into the store's secret (a channel rotated a refresh token)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +68,7 @@ class PollService:
     def __init__(
         self,
         repository: PollRepository,
-        credentials: CredentialProvider,
+        credentials: StoreCredentials,
         raw_store: RawPayloadStore,
         publisher: EnvelopePublisher,
         clock: Callable[[], datetime] = utc_now,

@@ -22,11 +22,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from helpdesk.channels import is_polled, webhook_connector
 from helpdesk.core.errors import HelpdeskError, NotFound
 from helpdesk.core.models import IngestEnvelope, Store
+from helpdesk.ingest.ports import DeadLetters, EnvelopeSink, RawArchive, ReplayRepository
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,6 @@ class RawObject:
     body: bytes
     metadata: Mapping[str, str]
     last_modified: datetime
-
-
-class RawArchive(Protocol):
-    def keys(self, prefix: str) -> Iterable[str]: ...
-
-    def get(self, key: str) -> RawObject: ...
-
-
-class ReplayRepository(Protocol):
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def get_cursor(self, tenant_id: str, store_id: str, stream: str) -> str | None: ...
-
-    def set_cursor(self, tenant_id: str, store_id: str, stream: str, value: str) -> None: ...
-
-
-class EnvelopeSink(Protocol):
-    def publish(self, envelope: IngestEnvelope) -> None: ...
 
 
 @dataclass
@@ -156,16 +138,6 @@ def _headers(raw: RawObject) -> dict[str, str]:
 
 
 # --- dead letters ------------------------------------------------------------------------------
-
-
-class DeadLetters(Protocol):
-    def receive(self, limit: int) -> list[tuple[str, str, Mapping[str, object]]]:
-        """(receipt handle, body, message attributes) of up to ``limit`` dead letters."""
-        ...
-
-    def send_back(self, body: str, attributes: Mapping[str, object]) -> None: ...
-
-    def delete(self, receipt_handle: str) -> None: ...
 
 
 def redrive(

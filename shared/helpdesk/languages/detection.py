@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from helpdesk.core.models import Model
+from helpdesk.languages.ports import LanguageDetector
 
 MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 3
@@ -73,13 +74,6 @@ class DetectedLanguage(Model):
     language: str
     confidence: float
     source: Literal["detected", "channel", "store"]
-
-
-class LanguageDetector(Protocol):
-    def detect(self, text: str, allowed: Sequence[str]) -> tuple[str, float] | None:
-        """The most likely of ``allowed`` (ISO 639-1 codes) and its confidence, or None when the
-        text holds too few letters to tell."""
-        ...
 
 
 def cleaned(text: str) -> str:

@@ -60,11 +60,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
 from pydantic import Field, field_validator
 
 from helpdesk.core.models import Model, Translation
+from helpdesk.languages.ports import TranslationCache, Translator
 
 MAX_BYTES = 9000  # Amazon TranslateText takes at most 10,000 bytes of UTF-8; room for what a chunk edge adds
 PROTECTION_VERSION = "1"  # part of the cache key: a new placeholder scheme never reuses old results
@@ -120,15 +120,6 @@ class TranslationUnavailable(Exception):
 
 class ProtectionLost(ValueError):
     """A placeholder came back missing, twice, unknown or damaged: the translation is not usable."""
-
-
-class Translator(Protocol):
-    name: str
-
-    def translate(self, text: str, source: str, target: str) -> str:
-        """``text`` (protected, at most ``MAX_BYTES``) from ``source`` into ``target``; raises
-        ``TranslationUnavailable``."""
-        ...
 
 
 class NoTranslator:
@@ -364,14 +355,6 @@ class TranslationRequest(Model):
     @classmethod
     def _language(cls, value: str) -> str:
         return normalise_language(value)
-
-
-class TranslationCache(Protocol):
-    def get_many(self, tenant_id: str, keys: Sequence[str]) -> dict[str, Translation]:
-        """The cached translations among ``keys`` (absent keys are simply not in the answer)."""
-        ...
-
-    def put_many(self, tenant_id: str, items: Mapping[str, Translation]) -> None: ...
 
 
 class MemoryTranslationCache:

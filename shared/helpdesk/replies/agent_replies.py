@@ -32,10 +32,10 @@ one conditional write), so a redelivered queue record finds it claimed or ``sent
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -50,17 +50,24 @@ from helpdesk.core.models import (
     Message,
     MessageDirection,
     Model,
-    Order,
-    Store,
     Ticket,
     TicketStatus,
     TicketView,
     Translation,
 )
 from helpdesk.replies.macros import RenderedMacro, placeholder_context, render
+from helpdesk.replies.ports import (
+    AgentReplyRepository,
+    DeliveryClaims,
+    DeliveryLog,
+    MacroSource,
+    ReplyChannel,
+    ReplyQueue,
+)
 from helpdesk.routing.intake import owed_since, timeline_event
 from helpdesk.sla import timers as sla_timers
 from helpdesk.sla.policies import SlaPolicySpec, compute_due
+from helpdesk.sla.ports import SlaTimers
 from helpdesk.tickets.threads import found_view, ticket_order
 
 if TYPE_CHECKING:
@@ -130,55 +137,6 @@ class ReplyRequest(Model):
         return self
 
 
-class ReplyRepository(Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
-
-
-class MacroStore(Protocol):
-    def get_macro(self, tenant_id: str, macro_id: str) -> Macro | None: ...
-
-
-class DeliveryLog(Protocol):
-    def record_delivery(
-        self, previous: Ticket, updated: Ticket, reply: Message, events: Sequence[Message] = ()
-    ) -> None:
-        """Store the reply's new delivery state with the ticket's (version-checked) in one write."""
-        ...
-
-
-class DeliveryClaims(Protocol):
-    def claim_delivery(self, reply: Message) -> bool:
-        """Mark the stored reply ``sending`` if it is still ``queued`` (one conditional write);
-        False when another dispatch claimed it or it is no longer queued."""
-        ...
-
-
-class ReplyQueue(Protocol):
-    def publish(self, tenant_id: str, ticket_id: str, message_id: str) -> None: ...
-
-
-class ReplyChannel(Protocol):
-    def send(self, store: Store, ticket: Ticket, reply: Message, answering: Message | None) -> str:
-        """Hand the reply to the channel; the channel's id for it. Raises ChannelError."""
-        ...
-
-
-class Timers(Protocol):
-    def start(self, request: sla_timers.TimerRequest) -> None: ...
-
-
 # --- composing ----------------------------------------------------------------------------------
 
 
@@ -198,9 +156,9 @@ def stale_entries(view: TicketView, last_seen_message_id: str, agent_id: str) ->
 class ReplyService:
     def __init__(
         self,
-        repository: ReplyRepository,
+        repository: AgentReplyRepository,
         deliveries: DeliveryLog,
-        macros: MacroStore,
+        macros: MacroSource,
         queue: ReplyQueue,
         clock: Callable[[], datetime] = utc_now,
         translations: TranslationService | None = None,
@@ -414,10 +372,10 @@ def retryable(error: ChannelError) -> bool:
 class DispatchService:
     def __init__(
         self,
-        repository: ReplyRepository,
+        repository: AgentReplyRepository,
         deliveries: DeliveryLog,
         channel: ReplyChannel,
-        timers: Timers,
+        timers: SlaTimers,
         clock: Callable[[], datetime] = utc_now,
         claims: DeliveryClaims | None = None,
     ) -> None:

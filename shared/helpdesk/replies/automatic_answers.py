@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import Field
 
@@ -44,9 +44,10 @@ from helpdesk.core.models import (
     TicketView,
 )
 from helpdesk.languages.detection import same_primary_language
-from helpdesk.replies.agent_replies import ReplyQueue, outbound_reply
-from helpdesk.replies.drafting import DraftContext, Drafter, DraftUnavailable, PolicySnippet
+from helpdesk.replies.agent_replies import outbound_reply
+from helpdesk.replies.drafting import DraftContext, DraftUnavailable, PolicySnippet
 from helpdesk.replies.macros import MacroRenderError, placeholder_context, render
+from helpdesk.replies.ports import Drafter, MacroSource, ReplyQueue, ReplyRepository, SnippetConfig, SnippetSource
 from helpdesk.routing.intake import timeline_event
 from helpdesk.tickets.threads import found_view, ticket_order
 
@@ -77,32 +78,10 @@ class AutomationPlan(Model):
         return not (self.answers or self.acknowledgements or self.draft)
 
 
-class AutomationRepository(Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
-
-
-class MacroSource(Protocol):
-    def get_macro(self, tenant_id: str, macro_id: str) -> Macro | None: ...
-
-    def list_macros(self, tenant_id: str) -> list[Macro]: ...
-
-
-class SnippetSource(Protocol):
-    def list_snippets(self, tenant_id: str) -> list[PolicySnippet]: ...
-
-
 class AutomationService:
     def __init__(
         self,
-        repository: AutomationRepository,
+        repository: ReplyRepository,
         macros: MacroSource,
         queue: ReplyQueue,
         drafter: Drafter | None = None,
@@ -356,10 +335,6 @@ def buyer_text(
 class SnippetsInvalid(HelpdeskError):
     code = "invalid_policy_snippets"
     status = 422
-
-
-class SnippetConfig(Protocol):
-    def put_snippets(self, tenant_id: str, snippets: Sequence[PolicySnippet]) -> None: ...
 
 
 MAX_SNIPPETS = 100

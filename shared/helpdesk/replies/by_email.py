@@ -12,18 +12,12 @@ in the same store and thread, and carries the store's brand signature.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from helpdesk.channels import email as email_channel
 from helpdesk.core.errors import ChannelError
 from helpdesk.core.models import Message, Store, Ticket
 from helpdesk.replies.macros import brand_voice
-
-
-class MailTransport(Protocol):
-    def send_raw(self, source: str, destinations: list[str], raw: bytes) -> str:
-        """Hand the message to the mail service; returns the service's id for it."""
-        ...
+from helpdesk.replies.ports import MailTransport
 
 
 @dataclass(frozen=True)

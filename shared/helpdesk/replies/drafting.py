@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -129,14 +129,6 @@ class DraftContext(Model):
     def first_name(self) -> str | None:
         name = self.ticket.customer_name or (self.order.buyer_name if self.order else None)
         return name.split()[0] if name and name.split() else None
-
-
-class Drafter(Protocol):
-    name: str
-
-    def draft(self, context: DraftContext, now: datetime) -> Draft:
-        """A draft in ``context.language`` (as far as the drafter can); raises ``DraftUnavailable``."""
-        ...
 
 
 # --- order facts ----------------------------------------------------------------------------------

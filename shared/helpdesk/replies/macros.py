@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -39,6 +39,7 @@ from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.core.ids import new_id
 from helpdesk.core.models import Agent, Macro, Model, Order, Store, Ticket
+from helpdesk.replies.ports import MacroRecords
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 TAG_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
@@ -219,24 +220,6 @@ def _attributes(value: Any) -> Any:
     if isinstance(value, list):
         return [_attributes(v) for v in value]
     return value
-
-
-class MacroRecords(Protocol):
-    """Where a tenant's macros are kept (``adapters.outbound.DynamoMacros``)."""
-
-    def list_macros(self, tenant_id: str) -> list[Macro]: ...
-
-    def get_macro(self, tenant_id: str, macro_id: str) -> Macro | None: ...
-
-    def create_macro(self, macro: Macro) -> bool:
-        """Store a new macro; False when one with its id exists."""
-        ...
-
-    def put_macro(self, macro: Macro) -> None: ...
-
-    def delete_macro(self, tenant_id: str, macro_id: str) -> bool:
-        """Delete a macro; False when there was none."""
-        ...
 
 
 class MacroLibrary:

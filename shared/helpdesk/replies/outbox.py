@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from helpdesk.core.clock import utc_now
+from helpdesk.replies.ports import DispatchQueue, Outbox
 
 CHECK_AFTER = timedelta(minutes=5)  # the same wait as an agent's manual retry of a stuck reply
 RECHECK_AFTER = timedelta(minutes=30)  # a message put back on the queue is looked at again after this
@@ -33,16 +34,6 @@ class OutboxEntry:
     message_id: str
     created_at: datetime  # when the message was stored
     check_at: datetime  # when it is due a look
-
-
-class Outbox(Protocol):
-    def due_outbound(self, tenant_id: str, now: datetime, limit: int) -> list[OutboxEntry]: ...
-
-    def postpone_outbound(self, tenant_id: str, entry: OutboxEntry, check_at: datetime) -> bool: ...
-
-
-class DispatchQueue(Protocol):
-    def publish(self, tenant_id: str, ticket_id: str, message_id: str) -> None: ...
 
 
 @dataclass

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from pydantic import Field
 
@@ -47,10 +46,10 @@ from helpdesk.core.models import (
     Store,
     Ticket,
     TicketStatus,
-    TicketView,
 )
-from helpdesk.replies.agent_replies import ReplyQueue, outbound_reply
-from helpdesk.replies.automatic_answers import MacroSource, buyer_text
+from helpdesk.replies.agent_replies import outbound_reply
+from helpdesk.replies.automatic_answers import buyer_text
+from helpdesk.replies.ports import MacroSource, NudgeConfig, NudgeRepository, ReplyQueue
 
 DELAY_THRESHOLD = timedelta(hours=12)
 FIRST_SEEN_WINDOW = timedelta(hours=48)
@@ -127,20 +126,6 @@ def applies(nudge: Nudge, store: Store, event: NudgeEvent) -> bool:
         and (not nudge.store_ids or store.store_id in nudge.store_ids)
         and (not nudge.channels or store.channel in nudge.channels)
     )
-
-
-class NudgeRepository(Protocol):
-    def list_nudges(self, tenant_id: str) -> list[Nudge]: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def find_tickets_by_order(self, tenant_id: str, store_id: str, order_ref: str) -> list[Ticket]: ...
-
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def create_ticket(self, ticket: Ticket, message: Message) -> None: ...
 
 
 class NudgeService:
@@ -296,12 +281,6 @@ class NudgeService:
             macro, ticket, order, store, wanted, also=() if strict else (store.default_language,)
         )
         return ("" if problem else body), language, problem
-
-
-class NudgeConfig(Protocol):
-    def list_nudges(self, tenant_id: str) -> list[Nudge]: ...
-
-    def put_nudges(self, tenant_id: str, nudges: Sequence[Nudge]) -> None: ...
 
 
 def replace_nudges(config: NudgeConfig, macros: MacroSource, tenant_id: str, raw: object) -> list[Nudge]:

@@ -36,9 +36,8 @@ import hmac
 import html
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from pydantic import Field
 
@@ -49,7 +48,6 @@ from helpdesk.core.models import (
     Automation,
     Channel,
     DeliveryStatus,
-    Message,
     MessageDirection,
     Model,
     Store,
@@ -58,8 +56,10 @@ from helpdesk.core.models import (
     TicketView,
 )
 from helpdesk.languages.detection import primary_language
-from helpdesk.replies.agent_replies import ReplyQueue, outbound_reply
+from helpdesk.replies.agent_replies import outbound_reply
 from helpdesk.replies.macros import brand_voice
+from helpdesk.replies.ports import ReplyQueue
+from helpdesk.reports.ports import SurveyRepository
 from helpdesk.routing.intake import timeline_event
 
 SURVEY_CHANNELS = frozenset(
@@ -410,16 +410,6 @@ def clean_comment(comment: str | None) -> str | None:
 
 
 # --- service ------------------------------------------------------------------------------------
-
-
-class SurveyRepository(Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
 
 
 class SurveyService:

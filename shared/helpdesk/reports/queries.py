@@ -5,17 +5,15 @@ as JSON or CSV. Days are the tenant's (its time zone), as the aggregates were wr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Protocol
 
 from pydantic import Field
 
 from helpdesk.core.clock import utc_now
-from helpdesk.core.models import Model, Tenant
+from helpdesk.core.models import Model
 from helpdesk.reports.aggregates import (
     BreachPage,
-    DailyStats,
     ReportQuery,
     ReportRow,
     backlog_series,
@@ -23,18 +21,7 @@ from helpdesk.reports.aggregates import (
     local_day,
     to_csv,
 )
-
-
-class ReportReader(Protocol):
-    def daily(self, tenant_id: str, dimension: str, start: date, end: date) -> Sequence[DailyStats]: ...
-
-    def current_open(self, tenant_id: str) -> int: ...
-
-    def breaches(self, tenant_id: str, start: date, end: date, limit: int, cursor: str | None) -> BreachPage: ...
-
-
-class TenantReader(Protocol):
-    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+from helpdesk.reports.ports import ReportReader, TenantReader
 
 
 class BacklogPoint(Model):

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from helpdesk.core.models import Message, MessageDirection, Store, Tenant, Ticket, TicketStatus
+from helpdesk.core.models import Message, MessageDirection, Store, Ticket, TicketStatus
 from helpdesk.reports.aggregates import Increment, breached_now, merge, reply_increments, ticket_increments
+from helpdesk.reports.ports import EventsRepository, ReportSink, Surveys
 
 
 @dataclass(frozen=True)
@@ -38,26 +39,6 @@ class TicketChange:
 class MessageChange:
     old: Message | None
     new: Message
-
-
-class ReportSink(Protocol):
-    def apply(self, increments: Sequence[Increment], batch_id: str) -> object:
-        """Add the increments once per ``batch_id`` (a redelivered stream batch adds nothing)."""
-        ...
-
-    def record_breach(self, tenant_id: str, day: date, ticket: Ticket) -> None: ...
-
-
-class EventsRepository(Protocol):
-    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-
-class Surveys(Protocol):
-    def request(self, tenant_id: str, ticket_id: str) -> str: ...
 
 
 class TicketEventProcessor:

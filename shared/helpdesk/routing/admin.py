@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError
@@ -16,10 +16,11 @@ from pydantic import BaseModel, Field, ValidationError
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import HelpdeskError
 from helpdesk.core.ids import new_id
-from helpdesk.core.models import Agent, AgentRole, Channel, InboundMessage, Model, OrderStatus, Team, Tenant, Ticket
+from helpdesk.core.models import Agent, AgentRole, Channel, InboundMessage, Model, OrderStatus, Team, Ticket
 from helpdesk.core.validation import Refused, problems_of, validate_list
 from helpdesk.routing.aging import DEFAULT_STEPS, AgingStep
 from helpdesk.routing.decision import IntakeDecision, decide
+from helpdesk.routing.ports import RoutingConfigRepository
 from helpdesk.routing.rules import (
     AgentAvailability,
     OrderFacts,
@@ -56,30 +57,6 @@ class TeamsInvalid(HelpdeskError):
 class AgingStepsInvalid(HelpdeskError):
     code = "invalid_aging_steps"
     status = 422
-
-
-class RoutingConfigRepository(Protocol):
-    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
-
-    def list_rules(self, tenant_id: str) -> list[RoutingRule]: ...
-
-    def replace_rules(self, tenant_id: str, rules: Sequence[RoutingRule]) -> None: ...
-
-    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
-
-    def replace_policy_specs(self, tenant_id: str, policies: Sequence[SlaPolicySpec]) -> None: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-    def replace_agents(self, tenant_id: str, agents: Sequence[Agent]) -> None: ...
-
-    def list_teams(self, tenant_id: str) -> list[Team]: ...
-
-    def replace_teams(self, tenant_id: str, teams: Sequence[Team]) -> None: ...
-
-    def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None: ...
-
-    def put_aging_steps(self, tenant_id: str, steps: Sequence[AgingStep]) -> None: ...
 
 
 class DryRunRequest(Model):

@@ -24,15 +24,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field
 
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import Conflict
-from helpdesk.core.models import ID_PATTERN, Agent, Message, Model, Priority, QueuePage, Ticket
+from helpdesk.core.models import ID_PATTERN, Agent, Model, Priority, Ticket
 from helpdesk.languages.detection import primary_language
 from helpdesk.routing.intake import timeline_event
+from helpdesk.routing.ports import AgingRepository
 from helpdesk.sla.calendars import BusinessCalendar, is_open
 from helpdesk.sla.ports import SlaTimers
 from helpdesk.tickets.actions import wake_snoozed
@@ -53,26 +54,6 @@ DEFAULT_STEPS = [
     AgingStep(step_id="stalled-4h", after_minutes=4 * 60, action="reassign"),
     AgingStep(step_id="stalled-24h", after_minutes=24 * 60, action="escalate"),
 ]
-
-
-class AgingRepository(Protocol):
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-    def list_queue(
-        self, tenant_id: str, scope: str, scope_id: str | None, limit: int, cursor: str | None
-    ) -> QueuePage: ...
-
-    def count_assigned(self, tenant_id: str, agent_id: str) -> int: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
-
-    def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]: ...
-
-    def get_aging_steps(self, tenant_id: str) -> list[AgingStep] | None: ...
 
 
 @dataclass

@@ -16,69 +16,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.core.ids import new_id
 from helpdesk.core.models import (
-    Agent,
     Automation,
     InboundMessage,
     Message,
     MessageDirection,
-    Order,
     Store,
     Tenant,
     Ticket,
     TicketView,
 )
-from helpdesk.languages.detection import DEFAULT_LANGUAGES, DetectedLanguage, LanguageDetector, customer_language
+from helpdesk.languages.detection import DEFAULT_LANGUAGES, DetectedLanguage, customer_language
+from helpdesk.languages.ports import LanguageDetector
 from helpdesk.routing.decision import IntakeDecision, decide
-from helpdesk.routing.rules import AgentAvailability, CustomerHistory, OrderFacts, RoutingRule
+from helpdesk.routing.ports import IntakeRepository
+from helpdesk.routing.rules import AgentAvailability, CustomerHistory, OrderFacts
 from helpdesk.sla import timers as sla_timers
 from helpdesk.sla.calendars import BusinessCalendar, is_open
 from helpdesk.sla.policies import SlaPolicySpec
 from helpdesk.sla.timers import TimerRequest
+from helpdesk.tickets.ports import OrderSource
 from helpdesk.tickets.threads import found_ticket, found_view, ticket_order
 
 ORDER_FRESHNESS = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
 CANCELLATION_SIGNAL_TAG = "cancellation_request"  # set by ticketing from a channel's own signal
-
-
-class IntakeRepository(Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
-
-    def upsert_order(self, order: Order) -> bool: ...
-
-    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
-
-    def list_rules(self, tenant_id: str) -> list[RoutingRule]: ...
-
-    def list_policy_specs(self, tenant_id: str) -> list[SlaPolicySpec]: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-    def count_assigned(self, tenant_id: str, agent_id: str) -> int: ...
-
-    def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
-
-
-class OrderSource(Protocol):
-    def fetch(self, store: Store, order_ref: str) -> Order | None:
-        """The order from the channel's API; raises HelpdeskError when the channel fails."""
-        ...
 
 
 class IntakeService:

@@ -22,13 +22,13 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
 
 from pydantic import Field, SecretStr, field_validator
 
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import ChannelError, HelpdeskError, NotFound
 from helpdesk.core.models import ID_PATTERN, Channel, IngestError, Model, Store, StoreHealth
+from helpdesk.stores.ports import ChannelGateway, PollScheduler, SecretWriter, SetupRepository
 
 # Channels where the product chooses the secret the channel signs / authenticates deliveries with.
 OUR_WEBHOOK_SECRET = frozenset({Channel.WOOCOMMERCE, Channel.BIGCOMMERCE, Channel.WALMART})
@@ -102,58 +102,6 @@ class StoreSummary(Model):
 
 
 # --- ports ------------------------------------------------------------------------------------------
-
-
-class SetupRepository(Protocol):
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def put_store(self, store: Store) -> None: ...
-
-    def create_store(self, store: Store) -> None:
-        """Store a new store; Conflict if the id is taken."""
-        ...
-
-    def list_stores(self, tenant_id: str) -> list[Store]: ...
-
-    def list_health(self, tenant_id: str) -> list[StoreHealth]: ...
-
-    def list_ingest_errors(self, tenant_id: str, store_id: str, limit: int = 50) -> list[IngestError]: ...
-
-    def put_channel_route(self, channel: str, account_id: str, tenant_id: str, store_id: str) -> None:
-        """Pushes that name only the channel account (Amazon SP-API notifications) find the store."""
-        ...
-
-
-class SecretWriter(Protocol):
-    def create(self, name: str, value: Mapping[str, str]) -> None: ...
-
-    def read(self, name: str) -> dict[str, str]: ...
-
-    def replace(self, name: str, value: Mapping[str, str]) -> None: ...
-
-    def delete(self, name: str) -> None: ...
-
-
-class ChannelGateway(Protocol):
-    """The channel calls setup needs (``helpdesk.channels.gateway`` implements it over httpx)."""
-
-    def has_api(self, channel: Channel) -> bool: ...
-
-    def registers_webhooks(self, channel: Channel) -> bool: ...
-
-    def is_polled(self, channel: Channel) -> bool: ...
-
-    def check(self, store: Store, credentials: Mapping[str, str]) -> str: ...
-
-    def register(self, store: Store, credentials: Mapping[str, str], url: str, secret: str) -> list[str]: ...
-
-    def remove(self, store: Store, credentials: Mapping[str, str], webhook_ids: list[str]) -> None: ...
-
-
-class PollScheduler(Protocol):
-    def ensure_tenant_schedule(self, tenant_id: str) -> None:
-        """The tenant's poll schedule exists (idempotent)."""
-        ...
 
 
 # --- the service ------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
@@ -68,18 +68,17 @@ from helpdesk.core.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.core.ids import new_id
 from helpdesk.core.models import (
     ID_PATTERN,
-    Agent,
     Message,
     MessageDirection,
     Model,
     Priority,
-    Team,
     Ticket,
     TicketStatus,
     TicketView,
 )
 from helpdesk.sla import timers as sla_timers
 from helpdesk.sla.ports import SlaTimers
+from helpdesk.tickets.ports import ActionsRepository, SnoozeRepository
 from helpdesk.tickets.threads import found_ticket, found_view
 
 MAX_ATTEMPTS = 5
@@ -200,53 +199,6 @@ class BulkResponse(Model):
 
 
 # --- ports --------------------------------------------------------------------------------------
-
-
-class SnoozeRepository(Protocol):
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def list_snoozed_due(self, tenant_id: str, now: datetime, limit: int) -> list[str]:
-        """Ids of the tenant's snoozed tickets whose ``snoozed_until`` is not after ``now``, soonest first."""
-        ...
-
-
-class ActionsRepository(SnoozeRepository, Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-    def list_teams(self, tenant_id: str) -> list[Team]: ...
-
-    def mark_assigned(self, tenant_id: str, agent_id: str, at: datetime) -> None: ...
-
-    def close_merged_source(
-        self, previous: Ticket, updated: Ticket, event: Message, threads: Sequence[tuple[str, str]]
-    ) -> None:
-        """Merge step 1 in one transaction: the source as ``updated`` (version-checked) with its event,
-        the target ``updated.merged_into`` checked to exist unmerged, and the (store, thread) pointers
-        that name the source moved to the target. Conflict when any condition fails."""
-        ...
-
-    def copy_messages(self, messages: Sequence[Message]) -> None:
-        """Store the messages under their ``ticket_id`` (overwriting the same ids: repeatable)."""
-        ...
-
-    def split_message(
-        self,
-        previous: Ticket,
-        updated: Ticket,
-        event: Message,
-        moved: Message,
-        new_ticket: Ticket,
-        new_message: Message,
-        new_event: Message,
-    ) -> None:
-        """In one transaction: the old ticket (version-checked) and its event, ``moved`` removed from
-        its timeline, the new ticket with ``new_message`` (same id) and its event, and the channel
-        message marker pointed at the new ticket. Conflict when any condition fails."""
-        ...
 
 
 # --- the service --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -29,6 +29,7 @@ from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import Conflict, HelpdeskError, NotFound
 from helpdesk.core.ids import new_id
 from helpdesk.core.models import ID_PATTERN, Agent, Message, MessageDirection, Model, Ticket
+from helpdesk.tickets.ports import CollaborationRepository, NoteLog, NotificationLog, PresenceLog
 from helpdesk.tickets.threads import found_ticket
 
 PRESENCE_TTL = timedelta(seconds=60)
@@ -151,53 +152,6 @@ def active_viewers(entries: Iterable[PresenceEntry], me: str, now: datetime) -> 
 
 
 # --- ports --------------------------------------------------------------------------------------
-
-
-class CollaborationRepository(Protocol):
-    def get_ticket(self, tenant_id: str, ticket_id: str) -> Ticket | None: ...
-
-    def update_ticket(self, previous: Ticket, updated: Ticket, events: Sequence[Message] = ()) -> None: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-
-class NoteLog(Protocol):
-    def add_note(self, note: Message) -> None:
-        """Store a note on its ticket's timeline (the ticket itself unchanged)."""
-        ...
-
-
-class NotificationLog(Protocol):
-    def put_notifications(self, notifications: Sequence[Notification]) -> None: ...
-
-    def list_notifications(
-        self, tenant_id: str, agent_id: str, unread_only: bool, limit: int, cursor: str | None, now: datetime
-    ) -> NotificationPage:
-        """The agent's notifications, newest first, expired ones left out."""
-        ...
-
-    def mark_read(self, tenant_id: str, agent_id: str, notification_id: str, at: datetime) -> Notification | None:
-        """Set ``read_at`` (kept if already read); None when the agent has no such notification."""
-        ...
-
-
-class PresenceLog(Protocol):
-    def touch_presence(
-        self,
-        tenant_id: str,
-        ticket_id: str,
-        agent_id: str,
-        seen_at: datetime,
-        expires_at: datetime,
-        typing: bool | None = None,
-    ) -> None:
-        """Record the agent on the ticket until ``expires_at``; ``typing`` True: typing until then,
-        False: not typing any more, None: as it was."""
-        ...
-
-    def list_presence(self, tenant_id: str, ticket_id: str) -> list[PresenceEntry]:
-        """Every stored presence record of the ticket, expired ones included."""
-        ...
 
 
 # --- the service --------------------------------------------------------------------------------

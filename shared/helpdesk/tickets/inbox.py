@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -35,19 +35,17 @@ from helpdesk.core.errors import Forbidden, NotFound
 from helpdesk.core.ids import new_id
 from helpdesk.core.models import (
     ID_PATTERN,
-    Agent,
     Channel,
     Intent,
     Message,
     Model,
     Order,
     QueuePage,
-    Store,
     Ticket,
     TicketStatus,
-    TicketView,
 )
-from helpdesk.tickets.collaboration import PRESENCE_TTL, PresenceLog, Viewer, active_viewers
+from helpdesk.tickets.collaboration import PRESENCE_TTL, Viewer, active_viewers
+from helpdesk.tickets.ports import InboxQueues, InboxRepository, PresenceLog, SavedViews
 from helpdesk.tickets.threads import found_view
 
 if TYPE_CHECKING:
@@ -308,45 +306,6 @@ class TicketDetail(Model):
 
 
 # --- ports --------------------------------------------------------------------------------------
-
-
-class InboxRepository(Protocol):
-    def get_ticket_view(self, tenant_id: str, ticket_id: str) -> TicketView | None: ...
-
-    def get_order(self, tenant_id: str, store_id: str, order_ref: str) -> Order | None: ...
-
-    def get_store(self, tenant_id: str, store_id: str) -> Store | None: ...
-
-    def find_orders_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[Order]: ...
-
-    def find_tickets_by_email(self, tenant_id: str, email: str) -> list[Ticket]: ...
-
-    def list_agents(self, tenant_id: str) -> list[Agent]: ...
-
-
-class InboxQueues(Protocol):
-    def queue_page(self, tenant_id: str, plan: QueuePlan, limit: int, cursor: str | None, now: datetime) -> QueuePage:
-        """Up to ``limit`` tickets of the plan's partition matching its filters, in index order; the
-        cursor resumes after the last one returned (also when a read budget ended the page early)."""
-        ...
-
-    def count_queue(self, tenant_id: str, plan: QueuePlan, now: datetime, budget: int) -> tuple[int, bool]:
-        """How many tickets match, reading at most ``budget`` items; (count, capped)."""
-        ...
-
-
-class SavedViews(Protocol):
-    def get_view(self, tenant_id: str, owner_id: str, view_id: str, shared: bool) -> SavedView | None: ...
-
-    def list_views(self, tenant_id: str, owner_id: str) -> list[SavedView]:
-        """The owner's private views and the tenant's shared views."""
-        ...
-
-    def put_view(self, view: SavedView, previous: SavedView | None = None) -> None:
-        """Store ``view``; ``previous`` is removed when the view moved (shared ↔ private)."""
-        ...
-
-    def delete_view(self, view: SavedView) -> None: ...
 
 
 # --- the service --------------------------------------------------------------------------------

@@ -10,13 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from helpdesk.api.agent.common import Cursor, caller, created
 from helpdesk.core.models import Message
 from helpdesk.platform import wiring
-from helpdesk.tickets.collaboration import (
-    NoteRequest,
-    Notification,
-    NotificationPage,
-    PresenceRequest,
-    Viewers,
-)
+from helpdesk.tickets.collaboration import NoteRequest, Notification, NotificationPage, PresenceRequest, Viewers
 
 router = Router()
 

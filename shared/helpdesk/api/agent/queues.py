@@ -17,14 +17,7 @@ from helpdesk.core.models import (
     TicketStatus,
 )
 from helpdesk.platform import wiring
-from helpdesk.tickets.inbox import (
-    QueueFilter,
-    SavedView,
-    SlaFilter,
-    ViewCounts,
-    ViewList,
-    ViewSpec,
-)
+from helpdesk.tickets.inbox import QueueFilter, SavedView, SlaFilter, ViewCounts, ViewList, ViewSpec
 
 router = Router()
 

@@ -7,13 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from helpdesk.api.agent.common import caller, created
 from helpdesk.core.models import Ticket
 from helpdesk.platform import wiring
-from helpdesk.tickets.actions import (
-    BulkRequest,
-    BulkResponse,
-    MergeRequest,
-    SnoozeRequest,
-    TicketChanges,
-)
+from helpdesk.tickets.actions import BulkRequest, BulkResponse, MergeRequest, SnoozeRequest, TicketChanges
 from helpdesk.tickets.collaboration import Viewers
 from helpdesk.tickets.inbox import TicketDetail
 
