@@ -117,7 +117,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
 
 
 def _start(cursor: str) -> dict[str, Any]:
-    from helpdesk.adapters.dynamodb import _decode_cursor
+    from helpdesk.adapters.dynamodb.base import _decode_cursor
 
     return _decode_cursor(cursor, "queue_pk", "TENANT#peak#QUEUE")
 

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpdesk.adapters import keys
-from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, batch_write, from_item, to_item
+from helpdesk.adapters.dynamodb.base import _decode_cursor, _encode_cursor, batch_write, from_item, to_item
 from helpdesk.core.errors import InvalidCursor
 from helpdesk.core.models import Message, QueuePage, Ticket
 from helpdesk.tickets.collaboration import NOTIFICATION_TTL, Notification, NotificationPage, PresenceEntry

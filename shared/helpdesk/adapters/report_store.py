@@ -36,7 +36,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from helpdesk.adapters.dynamodb import _decode_cursor, _encode_cursor, from_item, to_item
+from helpdesk.adapters.dynamodb.base import _decode_cursor, _encode_cursor, from_item, to_item
 from helpdesk.adapters.keys import (
     OPEN_SK,
     batch_marker_pk,
