@@ -10,7 +10,7 @@ What is real and what is simulated:
 
 * **Real (the product's own decision code, in-process)**: for every arrival the ticket and its buyer message are
   built as ``helpdesk.core.models.Ticket`` / ``InboundMessage`` and passed to ``helpdesk.routing.decision.decide``
-  at the simulated instant, with the seller's routing rules (``helpdesk.routing.rules.RoutingRule``), SLA policies
+  at the simulated instant, with the seller's routing rules (``helpdesk.routing.rule_schema.RoutingRule``), SLA policies
   (``helpdesk.sla.policies.SlaPolicySpec``), the agents as assignment sees them then (``AgentAvailability``: on
   shift per their ``BusinessCalendar`` via ``calendars.is_open``, languages, open tickets, last assignment) and
   the order facts. The intent classifier, the rules (round robin, least loaded, the WISMO automatic answer), the
@@ -60,7 +60,8 @@ from helpdesk.core.models import Agent, Channel, InboundMessage, Intent, OrderSt
 from helpdesk.languages.detection import LinguaDetector, customer_language
 from helpdesk.routing.aging import DEFAULT_STEPS, _due_step, _least_loaded
 from helpdesk.routing.decision import decide
-from helpdesk.routing.rules import AgentAvailability, OrderFacts, RoutingRule
+from helpdesk.routing.rule_schema import RoutingRule
+from helpdesk.routing.rules import AgentAvailability, OrderFacts
 from helpdesk.sla.calendars import BusinessCalendar, is_open
 from helpdesk.sla.policies import SlaPolicySpec
 

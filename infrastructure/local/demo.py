@@ -87,7 +87,7 @@ def seed_routing(repository: DynamoRepository, first_response_minutes: int) -> N
     (shortest SLA, urgent, round-robin to a speaker of the buyer's language), everything else on the
     standard target."""
     from helpdesk.core.models import Agent, AgentRole, Intent, Team
-    from helpdesk.routing.rules import RoutingRule
+    from helpdesk.routing.rule_schema import RoutingRule
     from helpdesk.sla.policies import SlaPolicySpec
 
     repository.put_policy_spec(

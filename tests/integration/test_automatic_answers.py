@@ -33,7 +33,7 @@ from helpdesk.core.models import (
     Tenant,
     TicketStatus,
 )
-from helpdesk.routing.rules import RoutingRule
+from helpdesk.routing.rule_schema import RoutingRule
 from helpdesk.sla.policies import SlaPolicySpec
 from infrastructure.local.mailbox import sent_mail
 from infrastructure.local.stack import LocalStack

@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 
 from helpdesk.adapters.bedrock import CUT_SHORT_NOTE, RETRYABLE_CODES, BedrockDrafter
 from helpdesk.core.models import Channel, Intent, Message, MessageDirection, Order, OrderStatus
-from helpdesk.replies.drafting import DraftContext, DraftUnavailable, PolicySnippet, build_prompt
+from helpdesk.replies.draft_prompt import build_prompt
+from helpdesk.replies.drafting import DraftContext, DraftUnavailable, PolicySnippet
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
 
 REGION = "eu-west-1"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from helpdesk.adapters.aws import SqsEnvelopePublisher
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.core.models import Agent, Channel, InboundMessage, IngestEnvelope, Intent, Priority, Store, Tenant
-from helpdesk.routing.rules import RoutingRule
+from helpdesk.routing.rule_schema import RoutingRule
 from helpdesk.sla.policies import SlaPolicySpec
 from infrastructure.local.stack import LocalStack
 from tests.conftest import eventually

@@ -18,6 +18,7 @@ from helpdesk.core.models import (
     Order,
     OrderStatus,
 )
+from helpdesk.replies.draft_prompt import build_prompt, relevant_snippets
 from helpdesk.replies.drafting import (
     MAX_MESSAGE_CHARS,
     MAX_THREAD_CHARS,
@@ -25,8 +26,6 @@ from helpdesk.replies.drafting import (
     DraftContext,
     LocalDrafter,
     PolicySnippet,
-    build_prompt,
-    relevant_snippets,
 )
 from tests.unit.builders import NOW, TENANT, make_store, make_ticket
 

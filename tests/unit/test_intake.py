@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from helpdesk.core.models import Channel, Intent, Priority
 from helpdesk.routing.decision import decide
-from helpdesk.routing.rules import AgentAvailability, RoutingRule
+from helpdesk.routing.rule_schema import RoutingRule
+from helpdesk.routing.rules import AgentAvailability
 from helpdesk.sla.calendars import BusinessCalendar
 from helpdesk.sla.policies import SlaPolicySpec
 from tests.unit.builders import TENANT, make_inbound, make_ticket

@@ -11,20 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from helpdesk.core.models import Channel, Intent, OrderStatus, Priority
-from helpdesk.routing.rules import (
-    MAX_REGEX_LENGTH,
-    AgentAvailability,
-    Condition,
-    CustomerHistory,
-    OrderFacts,
-    RoutingRule,
-    RuleContext,
-    RulesInvalid,
-    dry_run,
-    evaluate,
-    fold,
-    validate_rules,
-)
+from helpdesk.core.text import fold
+from helpdesk.routing.rule_schema import MAX_REGEX_LENGTH, Condition, RoutingRule, RulesInvalid, validate_rules
+from helpdesk.routing.rules import AgentAvailability, CustomerHistory, OrderFacts, RuleContext, dry_run, evaluate
 from tests.unit.builders import TENANT, make_inbound, make_ticket
 
 # A Monday, 10:00 in Berlin (UTC+1 in winter).

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pytest
 
 from helpdesk.core.models import Translation
+from helpdesk.languages.tags import canonical_tag
 from helpdesk.languages.translation import (
     LOST_NOTE,
     NOTHING_NOTE,
@@ -19,7 +20,6 @@ from helpdesk.languages.translation import (
     TranslationService,
     TranslationUnavailable,
     cache_key,
-    normalise_language,
     placeholder,
     protect,
     restore,
@@ -511,9 +511,9 @@ def test_cache_key_covers_provider_languages_text_and_terms() -> None:
     ("code", "normalised"), [("fr", "fr"), ("pt_br", "pt-BR"), ("ZH-hant", "zh-Hant"), ("en-us", "en-US")]
 )
 def test_language_codes_are_normalised(code: str, normalised: str) -> None:
-    assert normalise_language(code) == normalised
+    assert canonical_tag(code) == normalised
     with pytest.raises(ValueError, match="language"):
-        normalise_language("français")
+        canonical_tag("français")
 
 
 def test_an_agent_opening_a_ticket_does_not_wait_past_the_budget_and_a_broken_cache_is_skipped() -> None:

@@ -1,6 +1,6 @@
 """Amazon Bedrock as the drafter: the Converse API (``bedrock-runtime``), any model that takes messages.
 
-``BedrockDrafter`` sends the prompt ``helpdesk.replies.drafting.build_prompt`` makes (the system prompt as one
+``BedrockDrafter`` sends the prompt ``helpdesk.replies.draft_prompt.build_prompt`` makes (the system prompt as one
 text block, the thread as alternating user/assistant turns, the facts in the last user turn) and
 returns the text blocks of the answer as a ``Draft`` for the agent. It never sends anything.
 
@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from helpdesk.core.models import Draft
-from helpdesk.replies.drafting import DraftContext, DraftUnavailable, build_prompt, missing_facts
+from helpdesk.replies.draft_prompt import build_prompt
+from helpdesk.replies.drafting import DraftContext, DraftUnavailable, missing_facts
 
 SOURCE = "bedrock"
 RETRYABLE_CODES = frozenset(

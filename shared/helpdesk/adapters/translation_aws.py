@@ -27,7 +27,8 @@ from pydantic import ValidationError
 
 from helpdesk.adapters import keys as table_keys
 from helpdesk.core.models import Translation
-from helpdesk.languages.translation import TranslationUnavailable, normalise_language
+from helpdesk.languages.tags import canonical_tag
+from helpdesk.languages.translation import TranslationUnavailable
 
 PROVIDER = "amazon-translate"
 RETRYABLE_CODES = frozenset(
@@ -75,7 +76,7 @@ _MAX_ITEM_BYTES = 350_000  # DynamoDB's item limit is 400 KB; a bigger translati
 def amazon_language(code: str) -> str:
     """The Amazon Translate code for a product language code: an exact variant Amazon knows, else the
     base language (en-GB → en, de-AT → de). Unknown languages pass through; Amazon refuses them."""
-    normalised = normalise_language(code)
+    normalised = canonical_tag(code)
     if normalised in AMAZON_CODES:
         return AMAZON_CODES[normalised]
     base = normalised.split("-")[0]

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from helpdesk.core.models import Model
 from helpdesk.languages.ports import LanguageDetector
+from helpdesk.languages.tags import primary_language
 
 MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 3
@@ -53,21 +54,6 @@ SUPPORTED: dict[str, str] = {
 }
 DEFAULT_LANGUAGES = ("en", "fr", "de", "it", "es")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\S*\d\S*")
-
-
-def normalise_language(code: str) -> str:
-    return code.strip().lower().replace("_", "-")
-
-
-def primary_language(code: str | None) -> str:
-    """``de-AT`` → ``de`` (``""`` for no code): agents speak languages, macros and texts are written per
-    language, not per regional variant."""
-    return normalise_language(code).split("-")[0] if code else ""
-
-
-def same_primary_language(a: str | None, b: str | None) -> bool:
-    """Both known and the same language (fr and fr-CA alike)."""
-    return bool(a and b) and primary_language(a) == primary_language(b)
 
 
 class DetectedLanguage(Model):

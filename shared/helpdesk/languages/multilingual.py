@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pydantic import Field, field_validator
 
 from helpdesk.core.models import Agent, Message, MessageDirection, Model, Order, Store, Ticket, Translation
-from helpdesk.languages.detection import primary_language
+from helpdesk.languages.tags import primary_language
 from helpdesk.languages.translation import TranslationRequest, TranslationService
 
 AGENT_PROVIDER = "agent"

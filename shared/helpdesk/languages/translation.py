@@ -65,6 +65,7 @@ from pydantic import Field, field_validator
 
 from helpdesk.core.models import Model, Translation
 from helpdesk.languages.ports import TranslationCache, Translator
+from helpdesk.languages.tags import canonical_tag, primary_language
 
 MAX_BYTES = 9000  # Amazon TranslateText takes at most 10,000 bytes of UTF-8; room for what a chunk edge adds
 PROTECTION_VERSION = "1"  # part of the cache key: a new placeholder scheme never reuses old results
@@ -134,38 +135,21 @@ class NoTranslator:
 
 # --- languages ----------------------------------------------------------------------------------
 
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _TRADITIONAL = {"TW", "HK", "MO", "Hant"}
-
-
-def normalise_language(code: str) -> str:
-    """``pt_br`` → ``pt-BR``, ``ZH-hant`` → ``zh-Hant``: base lower case, region upper, script title."""
-    code = code.strip()
-    if not _LANGUAGE.match(code):
-        raise ValueError(f"not a language code: {code!r}")
-    base, *rest = code.replace("_", "-").split("-")
-    parts = [base.lower()]
-    for part in rest:
-        parts.append(part.upper() if len(part) == 2 else part.title() if len(part) == 4 else part)
-    return "-".join(parts)
-
-
-def base_language(code: str) -> str:
-    return normalise_language(code).split("-")[0]
 
 
 def same_language(source: str, target: str) -> bool:
     """Same base language: fr and fr-CA are read alike, so no provider call. Chinese is the
     exception: simplified (zh, zh-CN) and traditional (zh-TW, zh-HK, zh-Hant) are different scripts."""
-    if base_language(source) != base_language(target):
+    if primary_language(canonical_tag(source)) != primary_language(canonical_tag(target)):
         return False
-    if base_language(source) == "zh":
+    if primary_language(canonical_tag(source)) == "zh":
         return _traditional(source) == _traditional(target)
     return True
 
 
 def _traditional(code: str) -> bool:
-    return any(part in _TRADITIONAL for part in normalise_language(code).split("-")[1:])
+    return any(part in _TRADITIONAL for part in canonical_tag(code).split("-")[1:])
 
 
 # --- protection ---------------------------------------------------------------------------------
@@ -354,7 +338,7 @@ class TranslationRequest(Model):
     @field_validator("source", "target")
     @classmethod
     def _language(cls, value: str) -> str:
-        return normalise_language(value)
+        return canonical_tag(value)
 
 
 class MemoryTranslationCache:
@@ -422,7 +406,8 @@ class TranslationService:
         pending: dict[str, list[int]] = {}
         for position, request in enumerate(requests):
             if same_language(request.source, request.target):
-                results[position] = _untranslated(request, NO_PROVIDER, f"already in {base_language(request.target)}")
+                already = primary_language(canonical_tag(request.target))
+                results[position] = _untranslated(request, NO_PROVIDER, f"already in {already}")
             else:
                 pending.setdefault(cache_key(self.provider, request), []).append(position)
         cached = self._cached(tenant_id, list(pending)) if pending else {}

@@ -43,7 +43,7 @@ from helpdesk.core.models import (
     TicketStatus,
     TicketView,
 )
-from helpdesk.languages.detection import same_primary_language
+from helpdesk.languages.tags import same_primary_language
 from helpdesk.replies.agent_replies import outbound_reply
 from helpdesk.replies.drafting import DraftContext, DraftUnavailable, PolicySnippet
 from helpdesk.replies.macros import MacroRenderError, placeholder_context, render

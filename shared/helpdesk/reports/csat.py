@@ -55,7 +55,7 @@ from helpdesk.core.models import (
     TicketStatus,
     TicketView,
 )
-from helpdesk.languages.detection import primary_language
+from helpdesk.languages.tags import primary_language
 from helpdesk.replies.agent_replies import outbound_reply
 from helpdesk.replies.macros import brand_voice
 from helpdesk.replies.ports import ReplyQueue

@@ -21,13 +21,8 @@ from helpdesk.core.validation import Refused, problems_of, validate_list
 from helpdesk.routing.aging import DEFAULT_STEPS, AgingStep
 from helpdesk.routing.decision import IntakeDecision, decide
 from helpdesk.routing.ports import RoutingConfigRepository
-from helpdesk.routing.rules import (
-    AgentAvailability,
-    OrderFacts,
-    RoutingRule,
-    RuleOutcome,
-    validate_rules,
-)
+from helpdesk.routing.rule_schema import RoutingRule, validate_rules
+from helpdesk.routing.rules import AgentAvailability, OrderFacts, RuleOutcome
 from helpdesk.sla.calendars import BusinessCalendar
 from helpdesk.sla.policies import SlaPolicySpec
 

@@ -31,7 +31,7 @@ from pydantic import Field
 from helpdesk.core.clock import utc_now
 from helpdesk.core.errors import Conflict
 from helpdesk.core.models import ID_PATTERN, Agent, Model, Priority, Ticket
-from helpdesk.languages.detection import primary_language
+from helpdesk.languages.tags import primary_language
 from helpdesk.routing.intake import timeline_event
 from helpdesk.routing.ports import AgingRepository
 from helpdesk.sla.calendars import BusinessCalendar, is_open

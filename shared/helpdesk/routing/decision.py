@@ -28,15 +28,8 @@ from pydantic import Field
 
 from helpdesk.core.models import InboundMessage, Intent, Model, Priority, Ticket
 from helpdesk.routing import intent as intent_classifier
-from helpdesk.routing.rules import (
-    AgentAvailability,
-    CustomerHistory,
-    OrderFacts,
-    RoutingRule,
-    RuleContext,
-    RuleOutcome,
-    evaluate,
-)
+from helpdesk.routing.rule_schema import RoutingRule
+from helpdesk.routing.rules import AgentAvailability, CustomerHistory, OrderFacts, RuleContext, RuleOutcome, evaluate
 from helpdesk.sla.policies import DueKind, DueTimes, SlaPolicySpec, compute_due, select_policy
 
 CANCELLATION_TAG = "cancellation"

@@ -21,9 +21,7 @@ from helpdesk.core.models import (
 
 if TYPE_CHECKING:
     from helpdesk.routing.aging import AgingStep
-    from helpdesk.routing.rules import (
-        RoutingRule,
-    )
+    from helpdesk.routing.rule_schema import RoutingRule
     from helpdesk.sla.policies import SlaPolicySpec
 
 

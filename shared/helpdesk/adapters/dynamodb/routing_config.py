@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # routing config is read by the intake only: webhook function
     from helpdesk.replies.drafting import PolicySnippet
     from helpdesk.replies.proactive import Nudge
     from helpdesk.routing.aging import AgingStep
-    from helpdesk.routing.rules import RoutingRule
+    from helpdesk.routing.rule_schema import RoutingRule
     from helpdesk.sla.policies import SlaPolicySpec
 
 
@@ -148,7 +148,7 @@ class RoutingConfigRecords(TableAccess):
         self._put(to_item(rule, PK=keys.tenant_pk(rule.tenant_id), SK=keys.rule_sk(rule.rule_id), entity="rule"))
 
     def list_rules(self, tenant_id: str) -> list[RoutingRule]:
-        from helpdesk.routing.rules import RoutingRule
+        from helpdesk.routing.rule_schema import RoutingRule
 
         return [from_item(RoutingRule, i) for i in self._by_prefix(tenant_id, "RULE#")]
 

@@ -11,7 +11,7 @@ from helpdesk.api.setup.common import admin
 from helpdesk.core.models import Agent, Team
 from helpdesk.platform import wiring
 from helpdesk.routing.admin import AgingSteps, DryRunAnswer, DryRunRequest
-from helpdesk.routing.rules import RoutingRule
+from helpdesk.routing.rule_schema import RoutingRule
 from helpdesk.sla.policies import SlaPolicySpec
 
 router = Router()
