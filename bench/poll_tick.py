@@ -12,51 +12,23 @@ ticks never overlap. Prints the figures; asserts nothing.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
-import httpx
 import respx
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "infrastructure/local/samples/mirakl"
 STORES = 130
 POLL_RATE_SECONDS = 120
-_RECORDED = re.compile(rb"2019-04-0\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
-
-
-def _recent_pages() -> dict[str, bytes]:
-    """The recorded threads (April 2019) as if written in the last hour, in the same order."""
-    names = ("m11_threads_page1.json", "m11_threads_page2.json")
-    pages = {name: (SAMPLES / name).read_bytes() for name in names}
-    stamps = sorted({stamp for page in pages.values() for stamp in _RECORDED.findall(page)})
-    now = datetime.now(UTC).replace(microsecond=0)
-    recent = {
-        old: (now - timedelta(minutes=len(stamps) - i)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-        for i, old in enumerate(stamps)
-    }
-    return {name: _RECORDED.sub(lambda match: recent[match.group(0)], page) for name, page in pages.items()}
 
 
 def main() -> None:
     from helpdesk.adapters.dynamodb import DynamoRepository
     from helpdesk.core.models import Channel, Store
+    from infrastructure.local.mirakl_replay import RecordedMarketplace
     from infrastructure.local.stack import LocalStack
 
-    pages = _recent_pages()
-    orders = (SAMPLES / "or11_orders.json").read_bytes()
-
-    def marketplace(request: httpx.Request) -> httpx.Response:
-        json_headers = {"Content-Type": "application/json"}
-        if request.url.path == "/api/inbox/threads":
-            page = "m11_threads_page2.json" if request.url.params.get("page_token") else "m11_threads_page1.json"
-            return httpx.Response(200, content=pages[page], headers=json_headers)
-        if request.url.path == "/api/orders":
-            return httpx.Response(200, content=orders, headers=json_headers)
-        return httpx.Response(404, json={"message": "not found"})
+    marketplace = RecordedMarketplace()
 
     with LocalStack(stage="bench", poll_event_sources=False) as stack:
         repo = DynamoRepository(stack.client("dynamodb"), stack.resolver.refs["HelpdeskTable"])

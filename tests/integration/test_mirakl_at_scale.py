@@ -4,10 +4,9 @@ transport with the recorded M11/OR11 pages), the real poller, DynamoDB/S3/SQS on
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,41 +14,17 @@ import respx
 
 from helpdesk.adapters.dynamodb import DynamoRepository
 from helpdesk.core.models import Channel, Store
+from infrastructure.local.mirakl_replay import RecordedMarketplace
 from infrastructure.local.stack import LocalStack
-from tests.conftest import ROOT
 from tests.integration.conftest import drain_ingest_queue
 
-SAMPLES = ROOT / "infrastructure/local/samples/mirakl"
 STORES = 130
-_RECORDED = re.compile(rb"2019-04-0\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
-
-
-def _replayed_recently(names: tuple[str, ...]) -> dict[str, bytes]:
-    """The recorded conversations date from April 2019: replay them as if written in the last hour,
-    in the same order (old dates would make every ticket's SLA timer fire at once)."""
-    pages = {name: (SAMPLES / name).read_bytes() for name in names}
-    stamps = sorted({stamp for page in pages.values() for stamp in _RECORDED.findall(page)})
-    now = datetime.now(UTC).replace(microsecond=0)
-    recent = {
-        old: (now - timedelta(minutes=len(stamps) - i)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-        for i, old in enumerate(stamps)
-    }
-    return {name: _RECORDED.sub(lambda match: recent[match.group(0)], page) for name, page in pages.items()}
-
-
-PAGES = _replayed_recently(("m11_threads_page1.json", "m11_threads_page2.json"))
+MARKETPLACE = RecordedMarketplace()
 
 
 def _mirakl_marketplace(request: httpx.Request) -> httpx.Response:
     assert request.headers["Authorization"].startswith("key-mp")
-    if request.url.path == "/api/inbox/threads":
-        page = "m11_threads_page2.json" if request.url.params.get("page_token") else "m11_threads_page1.json"
-        return httpx.Response(200, content=PAGES[page], headers={"Content-Type": "application/json"})
-    if request.url.path == "/api/orders":
-        return httpx.Response(
-            200, content=(SAMPLES / "or11_orders.json").read_bytes(), headers={"Content-Type": "application/json"}
-        )
-    return httpx.Response(404, json={"message": "not found"})
+    return MARKETPLACE(request)
 
 
 @pytest.fixture
