@@ -180,7 +180,7 @@ def test_a_failing_intake_leaves_the_ticket_in_the_queue_and_says_why(
 
     (ticket,) = eventually(recorded, "the intake error recorded")
     assert "Mars/Olympus_Mons" in ticket.intake_error or "time zone" in ticket.intake_error.lower()
-    assert ticket.first_response_due_at is not None  # still queued with the deadline ticketing gave it
+    assert ticket.first_response_due_at is not None  # still queued with the deadline tickets.threads gave it
     assert ticket.intent is None
 
 

@@ -4,7 +4,7 @@
 with the ticket's placeholders (``helpdesk.replies.macros``). A reply written on a stale view of the ticket
 is refused with 409 ``stale_timeline`` (listing what the agent has not seen) unless forced: the
 agent names the newest timeline entry they saw, and any buyer message, reply or note by somebody else
-stored after it makes the view stale. (Message ids sort in storage order, see ``ticketing``.) The
+stored after it makes the view stale. (Message ids sort in storage order, see ``helpdesk.tickets.threads``.) The
 reply is stored as an outbound message with delivery status ``queued`` in the same conditional
 write as the ticket (aging clock reset when the assignee writes, macro tags added), then put on the
 outbound queue.

@@ -45,7 +45,7 @@ from helpdesk.tickets.threads import found_ticket, found_view, ticket_order
 
 ORDER_FRESHNESS = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
-CANCELLATION_SIGNAL_TAG = "cancellation_request"  # set by ticketing from a channel's own signal
+CANCELLATION_SIGNAL_TAG = "cancellation_request"  # set by tickets.threads from a channel's own signal
 
 
 class IntakeService:

@@ -19,7 +19,7 @@ is recorded for the parked time.
 
 **Snooze.** Status ``snoozed`` until ``snoozed_until`` (future, at most 90 days): out of the queues,
 in the sparse ``Snoozed`` index instead. The tenant's aging run (``wake_snoozed``) sets due tickets
-back to open with an event; a buyer's message wakes it earlier (``ticketing``).
+back to open with an event; a buyer's message wakes it earlier (``helpdesk.tickets.threads``).
 
 **Merge** (source into target), three writes, each safe to repeat, so retrying a merge that crashed
 half-way finishes it instead of duplicating anything:
