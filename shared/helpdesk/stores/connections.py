@@ -167,7 +167,7 @@ class StoreSetupService:
         if channel in OUR_WEBHOOK_SECRET and not credentials.get("webhook_secret"):
             credentials["webhook_secret"] = self._new_secret()
         if channel == Channel.TIKTOK and credentials.get("app_key") and credentials.get("app_secret"):
-            # TikTok signs deliveries with the app key and secret together (see channels/tiktok.py).
+            # TikTok signs deliveries with the app key and secret together (see channels/tiktok/signing.py).
             from helpdesk.channels.tiktok import webhook_secret
 
             credentials["webhook_secret"] = webhook_secret(credentials["app_key"], credentials["app_secret"])
