@@ -471,8 +471,7 @@ def stub_worker(spec_path: Path) -> None:
         from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
         config.reset()
-        wiring.webhook_ingestor.cache_clear()
-        wiring.webhook_ingest_once.cache_clear()
+        wiring.reset()
         DEFAULT_PROVIDERS.clear()
 
     server = subprocess.Popen(
@@ -502,7 +501,7 @@ def stub_worker(spec_path: Path) -> None:
     fresh_clients()
     fakes = FakeAws(spec["canned"])
     config.client = fakes.client  # type: ignore[assignment]
-    handler.client = fakes.client  # type: ignore[attr-defined]
+    wiring.client = fakes.client  # type: ignore[attr-defined]
     DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=fakes.client("secretsmanager"))
     results["fake_clients"] = measure_requests(invoke, events[2 * per_mode :], STUB_WARMUP)
     Path(spec["out"]).write_text(json.dumps(results))

@@ -41,6 +41,14 @@ if TYPE_CHECKING:
     from helpdesk.tickets.inbox import InboxService
 
 
+def reset() -> None:
+    """Forget every service built so far (tests and benchmarks that change the settings or the clients;
+    ``config.reset()`` forgets the settings and clients themselves)."""
+    for value in list(globals().values()):
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
 # --- adapters shared by several services ----------------------------------------------------------
 
 
