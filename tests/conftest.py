@@ -1,7 +1,7 @@
 """Shared test fixtures, and the tiers: each test is marked by its folder (CONTRIBUTING.md), so
 `pytest -m integration` selects exactly tests/integration. tests/unit (the domain on in-memory fakes: no
 AWS, no moto, nothing started), tests/integration (handlers and adapters on a moto server built from
-template.yaml, or moto's in-process mock), tests/infrastructure (template, ASL, OpenAPI, cold-start
+template.yaml, or botocore's Stubber for services moto lacks), tests/infrastructure (template, ASL, OpenAPI, cold-start
 imports; offline), tests/e2e (the local stack started as `make run` starts it, driven over HTTP),
 tests/bench (the benchmark's own computations, never its speed)."""
 

@@ -130,7 +130,7 @@ def buyer_messages(view: Any) -> list[Any]:
 @pytest.fixture
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never the developer's own AWS account: fixed fake credentials, no instance metadata lookups
-    (adapter tests on moto's in-process mock or botocore's Stubber)."""
+    (adapter tests on botocore's Stubber: no request may leave for the session's server or AWS)."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -140,7 +140,7 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto's in-process mock, not the session's server
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the session's server is not the stubbed service
 
 
 def fresh_table(stack: LocalStack, name: str) -> Iterator[Any]:

@@ -86,6 +86,25 @@ def token_for(ticket: Ticket, agent: str | None = "a1", expires: datetime = NOW 
 # --- tokens -------------------------------------------------------------------------------------
 
 
+# A link mailed by an earlier release: links stay valid for 30 days, so a deploy must keep verifying them.
+MAILED_TOKEN = (
+    "eyJ0IjoidDEiLCJrIjoiMDFIUTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAiLCJhIjoiYTEiLCJlIjoxNzk4MDIwMDAwfQ"
+    ".MP1HktFAeqPUr4ZcMDu49b6tQtzVGYaBnpZN3dTVNVE"
+)
+
+
+def test_a_link_mailed_before_a_deploy_still_verifies() -> None:
+    expires = datetime(2026, 12, 23, 10, tzinfo=UTC)
+    assert sign(SECRET, "t1", "01HQ0000000000000000000000", "a1", expires) == MAILED_TOKEN
+    claim = verify(SECRET, MAILED_TOKEN, NOW)
+    assert (claim.tenant_id, claim.ticket_id, claim.agent_id, claim.expires_at) == (
+        "t1",
+        "01HQ0000000000000000000000",
+        "a1",
+        expires,
+    )
+
+
 def test_a_signed_link_verifies_to_its_claim() -> None:
     expires = NOW + timedelta(days=30)
     token = sign(SECRET, "t1", "01HQ0000000000000000000000", "a1", expires)

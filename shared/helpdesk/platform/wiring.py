@@ -122,11 +122,16 @@ def webhook_ingest_once() -> Callable[..., dict[str, Any]]:
     Idempotency on its DynamoDB table; the same delivery twice gives the same answer)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
-    from helpdesk.platform.idempotency import WEBHOOK_IDEMPOTENCY
+    from helpdesk.platform.idempotency import WEBHOOK_IDEMPOTENCY, webhook_key_prefix
 
     persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, boto3_client=client("dynamodb"))
 
-    @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=WEBHOOK_IDEMPOTENCY)
+    @idempotent_function(
+        data_keyword_argument="key",
+        persistence_store=persistence,
+        config=WEBHOOK_IDEMPOTENCY,
+        key_prefix=webhook_key_prefix(),
+    )
     def ingest(key: dict[str, str], delivery: Delivery) -> dict[str, Any]:
         return webhook_ingestor().ingest(delivery).as_dict()
 
