@@ -1,3 +1,4 @@
-"""In-memory fakes for the unit tier, one module per port: ``repository`` (the storage ports the
-services declare: tickets, orders, stores, inbox, collaboration), ``sla_timers``, ``raw_store``,
-``publisher``, ``secrets``, and ``sleep`` (retry backoff without waiting)."""
+"""In-memory fakes for the unit tier, one module per port: ``repository/`` (the storage ports the services
+declare, one module per kind of record as in the DynamoDB adapter: stores, tickets, orders, ticket moves,
+inbox, routing config), ``sla_timers``, ``raw_store``, ``publisher``, ``secrets``, and ``sleep`` (retry
+backoff without waiting)."""
