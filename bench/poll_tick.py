@@ -11,10 +11,8 @@ ticks never overlap. Prints the figures; asserts nothing.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from datetime import UTC, datetime
 
 import respx
 
@@ -24,8 +22,7 @@ POLL_RATE_SECONDS = 120
 
 def main() -> None:
     from helpdesk.adapters.dynamodb import DynamoRepository
-    from helpdesk.core.models import Channel, Store
-    from infrastructure.local.mirakl_replay import RecordedMarketplace
+    from infrastructure.local.mirakl_replay import RecordedMarketplace, connect_marketplaces
     from infrastructure.local.stack import LocalStack
 
     marketplace = RecordedMarketplace()
@@ -34,21 +31,7 @@ def main() -> None:
         repo = DynamoRepository(stack.client("dynamodb"), stack.resolver.refs["HelpdeskTable"])
         secrets = stack.client("secretsmanager")
         tenant = f"t-{uuid.uuid4().hex[:8]}"
-        for i in range(STORES):
-            store_id = f"mp{i:03d}"
-            name = f"helpdesk/{tenant}/{store_id}"
-            secrets.create_secret(Name=name, SecretString=json.dumps({"api_key": f"key-{store_id}"}))
-            repo.put_store(
-                Store(
-                    tenant_id=tenant,
-                    store_id=store_id,
-                    channel=Channel.MIRAKL,
-                    display_name=f"Marketplace {i}",
-                    base_url=f"https://{store_id}.mirakl.example",
-                    secret_name=name,
-                    created_at=datetime.now(UTC),
-                )
-            )
+        connect_marketplaces(secrets, repo, tenant, STORES)
         ticks = []
         for _ in range(2):  # the first tick reads everything; the second finds the same pages again
             with respx.mock(assert_all_mocked=True) as mock:

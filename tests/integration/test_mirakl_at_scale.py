@@ -3,18 +3,15 @@ transport with the recorded M11/OR11 pages), the real poller, DynamoDB/S3/SQS on
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 import respx
 
 from helpdesk.adapters.dynamodb import DynamoRepository
-from helpdesk.core.models import Channel, Store
-from infrastructure.local.mirakl_replay import RecordedMarketplace
+from infrastructure.local.mirakl_replay import RecordedMarketplace, connect_marketplaces
 from infrastructure.local.stack import LocalStack
 from tests.integration.conftest import drain_ingest_queue
 
@@ -44,22 +41,8 @@ def without_intake(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def test_130_marketplaces_in_one_tick(stack: LocalStack, repo: DynamoRepository, without_intake: None) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     secrets = stack.client("secretsmanager")
-    for i in range(STORES):
-        store_id = f"mp{i:03d}"
-        name = f"helpdesk/{tenant}/{store_id}"
-        secrets.create_secret(Name=name, SecretString=json.dumps({"api_key": f"key-{store_id}"}))
-        repo.put_store(
-            Store(
-                tenant_id=tenant,
-                store_id=store_id,
-                channel=Channel.MIRAKL,
-                display_name=f"Marketplace {i}",
-                base_url=f"https://{store_id}.mirakl.example",
-                secret_name=name,
-                created_at=datetime.now(UTC),
-            )
-        )
-        # First poll looks back a bounded window; the replayed pages are from the last hour.
+    connect_marketplaces(secrets, repo, tenant, STORES)
+    # First poll looks back a bounded window; the replayed pages are from the last hour.
     drain_ingest_queue(stack)
     with respx.mock(assert_all_mocked=True) as mock:
         mock.route(host__regex=r"mp\d{3}\.mirakl\.example").mock(side_effect=_mirakl_marketplace)

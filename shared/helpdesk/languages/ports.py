@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from helpdesk.core.models import Translation
-
-if TYPE_CHECKING:
-    pass
 
 
 class LanguageDetector(Protocol):

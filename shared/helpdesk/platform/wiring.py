@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from helpdesk.adapters.aws import S3RawStore, SqsEnvelopePublisher, StepFunctionsSlaTimers
     from helpdesk.adapters.dynamodb import DynamoRepository
     from helpdesk.adapters.outbound import DynamoMacros, SqsReplyQueue
+    from helpdesk.adapters.ticket_moves import TicketMoves
     from helpdesk.ingest.amazon_notifications import AmazonNotificationIngestor
     from helpdesk.ingest.envelopes import EnvelopeProcessor
     from helpdesk.ingest.inbound_mail import MailIngestor
@@ -78,6 +79,15 @@ def reply_queue() -> SqsReplyQueue:
     from helpdesk.adapters.outbound import SqsReplyQueue
 
     return SqsReplyQueue(client("sqs"), settings().outbound_queue_url)
+
+
+@lru_cache(maxsize=1)
+def ticket_moves() -> TicketMoves:
+    """The ticket repository with the merge, split and snooze writes (one per warm function: the aging run
+    and the outbox sweep share it)."""
+    from helpdesk.adapters.ticket_moves import TicketMoves
+
+    return TicketMoves(client("dynamodb"), settings().table_name)
 
 
 @lru_cache(maxsize=1)
@@ -215,18 +225,16 @@ def intake_service() -> IntakeService:
 
 @lru_cache(maxsize=1)
 def aging_service() -> AgingService:
-    from helpdesk.adapters.ticket_moves import TicketMoves
     from helpdesk.routing.aging import AgingService
 
-    return AgingService(TicketMoves(client("dynamodb"), settings().table_name), timers=sla_timers())
+    return AgingService(ticket_moves(), timers=sla_timers())
 
 
 @lru_cache(maxsize=1)
 def outbox_sweeper() -> OutboxSweeper:
-    from helpdesk.adapters.ticket_moves import TicketMoves
     from helpdesk.replies.outbox import OutboxSweeper
 
-    return OutboxSweeper(TicketMoves(client("dynamodb"), settings().table_name), reply_queue())
+    return OutboxSweeper(ticket_moves(), reply_queue())
 
 
 @lru_cache(maxsize=1)
@@ -257,10 +265,9 @@ def inbox() -> InboxService:
 
 @lru_cache(maxsize=1)
 def ticket_actions() -> TicketActions:
-    from helpdesk.adapters.ticket_moves import TicketMoves
     from helpdesk.tickets.actions import TicketActions
 
-    return TicketActions(TicketMoves(client("dynamodb"), settings().table_name), sla_timers())
+    return TicketActions(ticket_moves(), sla_timers())
 
 
 @lru_cache(maxsize=1)
@@ -319,24 +326,28 @@ def reply_dispatcher() -> DispatchService:
     return DispatchService(repository(), repository(), ChannelReplyGateway(SecretsManagerSecrets(), mail), sla_timers())
 
 
-@lru_cache(maxsize=1)
-def survey_links() -> SurveyService:
-    """The public rating pages' side of CSAT (checks and records ratings; sends nothing)."""
+def _surveys(queue: SqsReplyQueue | None) -> SurveyService:
+    """CSAT with its signed links on the public API's address; ``queue`` None sends nothing."""
     from helpdesk.reports.csat import SurveyService
 
     cfg = settings()
-    return SurveyService(repository(), None, csat_signing_key, cfg.public_api_url or cfg.api_url)
+    return SurveyService(repository(), queue, csat_signing_key, cfg.public_api_url or cfg.api_url)
+
+
+@lru_cache(maxsize=1)
+def survey_links() -> SurveyService:
+    """The public rating pages' side of CSAT (checks and records ratings; sends nothing)."""
+    return _surveys(None)
 
 
 @lru_cache(maxsize=1)
 def ticket_event_processor() -> TicketEventProcessor:
     from helpdesk.adapters.report_store import ReportStore
-    from helpdesk.reports.csat import SurveyService, should_request
+    from helpdesk.reports.csat import should_request
     from helpdesk.reports.stream import TicketEventProcessor
 
-    cfg = settings()
-    surveys = SurveyService(repository(), reply_queue(), csat_signing_key, cfg.public_api_url or cfg.api_url)
-    return TicketEventProcessor(repository(), ReportStore(client("dynamodb"), cfg.table_name), surveys, should_request)
+    report_store = ReportStore(client("dynamodb"), settings().table_name)
+    return TicketEventProcessor(repository(), report_store, _surveys(reply_queue()), should_request)
 
 
 def stream_change(record: dict[str, Any]) -> TicketChange | MessageChange | None:

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from helpdesk.core.models import (
+    Agent,
     Message,
     Order,
     QueuePage,
     SlaPolicy,
     Store,
+    Team,
     Ticket,
     TicketView,
 )
 
-if TYPE_CHECKING:  # only the SLA path reads policy specs: the webhook never imports them
+if TYPE_CHECKING:  # annotations only: the webhook never loads SLA policy specs, and the services import these ports
     from helpdesk.sla.policies import SlaPolicySpec
-
-
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-from helpdesk.core.models import (
-    Agent,
-    Team,
-)
-
-if TYPE_CHECKING:
     from helpdesk.tickets.collaboration import Notification, NotificationPage, PresenceEntry
     from helpdesk.tickets.inbox import QueuePlan, SavedView
 

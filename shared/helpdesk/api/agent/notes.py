@@ -7,7 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from helpdesk.api.agent.common import Cursor, caller, created
+from helpdesk.api.access import caller
+from helpdesk.api.agent.common import Cursor, created
 from helpdesk.core.models import Message
 from helpdesk.platform import wiring
 from helpdesk.tickets.collaboration import NoteRequest, Notification, NotificationPage, PresenceRequest, Viewers

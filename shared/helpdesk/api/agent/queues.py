@@ -7,7 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from helpdesk.api.agent.common import Cursor, Limit, caller, created
+from helpdesk.api.access import caller
+from helpdesk.api.agent.common import Cursor, Limit, created
 from helpdesk.core.models import (
     ID_PATTERN,
     AgentRole,

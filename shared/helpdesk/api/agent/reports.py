@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import ValidationError
 
-from helpdesk.api.agent.common import Cursor, Limit, caller
+from helpdesk.api.access import caller
+from helpdesk.api.agent.common import Cursor, Limit
 from helpdesk.platform import wiring
 from helpdesk.reports.aggregates import BreachPage, Dimension, Period, ReportQuery, ReportRow
 from helpdesk.reports.queries import Backlog

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from helpdesk.api.agent.common import caller, created
+from helpdesk.api.access import caller
+from helpdesk.api.agent.common import created
 from helpdesk.core.models import Ticket
 from helpdesk.platform import wiring
 from helpdesk.tickets.actions import BulkRequest, BulkResponse, MergeRequest, SnoozeRequest, TicketChanges

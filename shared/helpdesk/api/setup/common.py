@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from helpdesk.api import access
-from helpdesk.api.identity import Identity, identity_from_event
+from helpdesk.api.identity import Identity
 
 
 def admin(router: Router) -> Identity:
     """An admin of the tenant, by the token and by the tenant's agent list (active, still an admin)."""
-    return access.agent_directory().confirm(identity_from_event(router.current_event.raw_event)).require_admin()
+    return access.caller(router).require_admin()
